@@ -1,0 +1,319 @@
+// Package testservers is the one way the project's suites start real infrastructure (etcd, Consul,
+// NATS) on loopback. The binaries come from `make deps` (.deps/bin, or $DIEGO_DEPS_BIN).
+//
+// Every server listens on free random 127.0.0.1 ports, keeps its data and its log file in the
+// directory it is given, dies with the test binary (Pdeathsig), and is stopped with Stop, which is
+// safe to call twice. A typical ginkgo spec:
+//
+//	etcd, err := testservers.StartEtcd(GinkgoT().TempDir())
+//	Expect(err).NotTo(HaveOccurred())
+//	DeferCleanup(etcd.Stop)
+//
+// When a spec fails, print the server's log with Logs().
+package testservers
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// DepsBinEnv names the environment variable that, when set, is the folder holding the binaries
+// (instead of <repo>/.deps/bin).
+const DepsBinEnv = "DIEGO_DEPS_BIN"
+
+const rootModule = "github.com/diego-go/diego"
+
+// BinPath returns the path of the deps binary name (etcd, etcdctl, consul, nats-server,
+// protoc-gen-go): $DIEGO_DEPS_BIN/<name> if that variable is set, else <repo>/.deps/bin/<name>, where
+// <repo> is found by walking up from the working directory to the root go.mod.
+func BinPath(name string) (string, error) {
+	var dir string
+	if env := os.Getenv(DepsBinEnv); env != "" {
+		dir = env
+	} else {
+		root, err := RepoRoot()
+		if err != nil {
+			return "", fmt.Errorf("testservers: cannot find %s: %w; run make deps in the repository root, or set %s", name, err, DepsBinEnv)
+		}
+		dir = filepath.Join(root, ".deps", "bin")
+	}
+	p := filepath.Join(dir, name)
+	info, err := os.Stat(p) // follows the .deps/bin symlink
+	if err != nil {
+		return "", fmt.Errorf("testservers: %s not found at %s: run make deps", name, p)
+	}
+	if info.IsDir() || info.Mode().Perm()&0o111 == 0 {
+		return "", fmt.Errorf("testservers: %s at %s is not an executable file: run make deps", name, p)
+	}
+	return p, nil
+}
+
+// RepoRoot walks up from the working directory to the directory whose go.mod declares the
+// project's root module.
+func RepoRoot() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for dir := wd; ; {
+		if isRootModule(filepath.Join(dir, "go.mod")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no go.mod of module %s above %s", rootModule, wd)
+		}
+		dir = parent
+	}
+}
+
+func isRootModule(gomod string) bool {
+	f, err := os.Open(gomod)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	s := bufio.NewScanner(f)
+	for s.Scan() {
+		fields := strings.Fields(s.Text())
+		if len(fields) >= 2 && fields[0] == "module" {
+			return strings.Trim(fields[1], `"`) == rootModule
+		}
+	}
+	return false
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func freePorts(n int) ([]int, error) {
+	// Hold every listener until all are picked so the ports are distinct.
+	ls := make([]net.Listener, 0, n)
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// freeUDPAndTCPPort returns a port free for both TCP and UDP on 127.0.0.1 (serf and DNS use both).
+func freeUDPAndTCPPort() (int, error) {
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port, nil
+		}
+	}
+	return 0, errors.New("testservers: no port free for both TCP and UDP")
+}
+
+// process runs one server binary with its output appended to a log file.
+type process struct {
+	name    string
+	bin     string
+	args    []string
+	env     []string
+	logPath string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has been waited for
+}
+
+func (p *process) start() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.running() {
+		return fmt.Errorf("testservers: %s is already running (pid %d)", p.name, p.cmd.Process.Pid)
+	}
+	logFile, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(logFile, "--- testservers: %s starting at %s: %s %s\n",
+		p.name, time.Now().Format(time.RFC3339Nano), p.bin, strings.Join(p.args, " "))
+	cmd := exec.Command(p.bin, p.args...)
+	cmd.Env = append(os.Environ(), p.env...)
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		// Die with the test binary. (Pdeathsig fires when the creating OS thread exits; the Go
+		// runtime only ends threads of goroutines that exit while locked to them.)
+		Pdeathsig: syscall.SIGKILL,
+		// Own process group: a Ctrl-C at the terminal reaches the test binary, which stops us.
+		Setpgid: true,
+	}
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return fmt.Errorf("testservers: starting %s: %w", p.name, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		fmt.Fprintf(logFile, "--- testservers: %s exited: %s\n", p.name, cmd.ProcessState)
+		logFile.Close()
+		close(done)
+	}()
+	p.cmd, p.done = cmd, done
+	return nil
+}
+
+// running must be called with mu held.
+func (p *process) running() bool {
+	if p.cmd == nil {
+		return false
+	}
+	select {
+	case <-p.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// exited returns a channel closed when the current process has exited.
+func (p *process) exited() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done == nil {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return p.done
+}
+
+// stop sends SIGTERM, waits up to grace, then SIGKILLs. Safe to call when not running.
+func (p *process) stop(grace time.Duration) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.running() {
+		return nil
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(grace):
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	select {
+	case <-p.done:
+		return fmt.Errorf("testservers: %s did not stop within %s of SIGTERM and was killed", p.name, grace)
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("testservers: %s (pid %d) survived SIGKILL", p.name, p.cmd.Process.Pid)
+	}
+}
+
+// kill sends SIGKILL and waits until the process is gone. Safe to call when not running.
+func (p *process) kill() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.running() {
+		return nil
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	select {
+	case <-p.done:
+		return nil
+	case <-time.After(10 * time.Second):
+		return fmt.Errorf("testservers: %s (pid %d) survived SIGKILL", p.name, p.cmd.Process.Pid)
+	}
+}
+
+func (p *process) pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+func (p *process) logs() string {
+	b, err := os.ReadFile(p.logPath)
+	if err != nil {
+		return fmt.Sprintf("(cannot read %s: %v)", p.logPath, err)
+	}
+	return string(b)
+}
+
+// waitUntil polls ready every 50ms until it succeeds, the process exits, or timeout passes. The
+// error carries the tail of the log.
+func (p *process) waitUntil(timeout time.Duration, ready func() error) error {
+	deadline := time.Now().Add(timeout)
+	exited := p.exited()
+	var last error
+	for {
+		if last = ready(); last == nil {
+			return nil
+		}
+		select {
+		case <-exited:
+			return &startError{name: p.name, reason: "exited while starting", logTail: tail(p.logs(), 40)}
+		default:
+		}
+		if time.Now().After(deadline) {
+			return &startError{name: p.name, reason: fmt.Sprintf("not ready after %s (last: %v)", timeout, last), logTail: tail(p.logs(), 40)}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type startError struct {
+	name, reason, logTail string
+}
+
+func (e *startError) Error() string {
+	return fmt.Sprintf("testservers: %s %s; log tail:\n%s", e.name, e.reason, e.logTail)
+}
+
+// portClash tells whether a failed start looks like a port taken between FreePort and the bind.
+func portClash(err error) bool {
+	var se *startError
+	return errors.As(err, &se) && strings.Contains(strings.ToLower(se.logTail), "address already in use")
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// startAttempts is how often a server is started on fresh ports when the chosen ones were taken.
+const startAttempts = 3
