@@ -1,0 +1,561 @@
+// Package gardenrunc is this project's garden.Backend for Linux: containers run by runc with an
+// overlayfs copy-on-write root, cgroup v1 limits, a veth pair on a bridge of the project's own,
+// and per-process shims so that processes outlive the server. It knows nothing of Diego.
+package gardenrunc
+
+import (
+	"debug/elf"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"code.cloudfoundry.org/garden"
+	"github.com/google/uuid"
+	"golang.org/x/sys/unix"
+)
+
+// Config configures the backend. Zero values get defaults from Defaults().
+type Config struct {
+	DepotDir           string            // one directory per container
+	RuncBin            string            // runc binary
+	RuncRoot           string            // runc's state directory (kept apart from the host's)
+	InitBin            string            // static binary mounted as every container's init ("<bin> init")
+	ShimBin            string            // binary run as "<bin> shim ..." per process
+	PreloadedRootFS    map[string]string // preloaded:NAME -> directory
+	DefaultRootFS      string            // rootfs URI used when a spec names none
+	CgroupParent       string            // parent cgroup name below every controller's root
+	BridgeName         string
+	NetworkPool        string // IPv4 CIDR of container addresses
+	ExternalIP         string // the address NetIn ports are reachable at
+	MTU                int
+	PortRangeStart     uint32
+	PortRangeEnd       uint32
+	IPForward          bool // enable net.ipv4.ip_forward so containers reach other hosts
+	MaxContainers      uint64
+	DefaultGraceTime   time.Duration
+	ImageCacheDir      string
+	InsecureRegistries []string
+	Logger             *slog.Logger
+}
+
+// Defaults fills in unset fields.
+func (c Config) Defaults() Config {
+	if c.DepotDir == "" {
+		c.DepotDir = "/var/lib/diego-garden/depot"
+	}
+	if c.RuncBin == "" {
+		c.RuncBin = "runc"
+	}
+	if c.RuncRoot == "" {
+		c.RuncRoot = "/run/diego-garden/runc"
+	}
+	if c.InitBin == "" || c.ShimBin == "" {
+		self, _ := os.Executable()
+		if c.InitBin == "" {
+			c.InitBin = self
+		}
+		if c.ShimBin == "" {
+			c.ShimBin = self
+		}
+	}
+	if c.CgroupParent == "" {
+		c.CgroupParent = "diego-garden"
+	}
+	if c.BridgeName == "" {
+		c.BridgeName = "diego-garden0"
+	}
+	if c.NetworkPool == "" {
+		c.NetworkPool = "10.254.0.0/22"
+	}
+	if c.ExternalIP == "" {
+		c.ExternalIP = DefaultExternalIP()
+	}
+	if c.MTU == 0 {
+		c.MTU = DefaultMTU(c.ExternalIP)
+	}
+	if c.PortRangeStart == 0 {
+		c.PortRangeStart = 61001
+	}
+	if c.PortRangeEnd == 0 {
+		c.PortRangeEnd = 65001
+	}
+	if c.ImageCacheDir == "" {
+		c.ImageCacheDir = filepath.Join(filepath.Dir(c.DepotDir), "images")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Backend implements garden.Backend.
+type Backend struct {
+	cfg      Config
+	log      *slog.Logger
+	runc     runc
+	ips      *IPPool
+	ports    *PortPool
+	net      *Network
+	images   *ImageStore
+	hostCaps []string
+	memsw    bool
+
+	mu         sync.RWMutex
+	containers map[string]*Container
+	creating   map[string]bool
+}
+
+var handleRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+
+// New builds a backend; Start prepares the host and reloads containers from the depot.
+func New(cfg Config) (*Backend, error) {
+	cfg = cfg.Defaults()
+	ips, err := NewIPPool(cfg.NetworkPool)
+	if err != nil {
+		return nil, err
+	}
+	ports, err := NewPortPool(cfg.PortRangeStart, cfg.PortRangeEnd)
+	if err != nil {
+		return nil, err
+	}
+	b := &Backend{
+		cfg: cfg, log: cfg.Logger, runc: runc{bin: cfg.RuncBin, root: cfg.RuncRoot},
+		ips: ips, ports: ports,
+		net:        &Network{Bridge: cfg.BridgeName, Pool: ips, MTU: cfg.MTU, ExternalIP: cfg.ExternalIP, IPForward: cfg.IPForward},
+		containers: map[string]*Container{}, creating: map[string]bool{},
+		memsw:      memswAvailable(),
+	}
+	b.images = NewImageStore(cfg.ImageCacheDir, cfg.InsecureRegistries, cfg.Logger)
+	return b, nil
+}
+
+// Config returns the effective configuration.
+func (b *Backend) Config() Config { return b.cfg }
+
+// Start prepares the host (directories, bridge, chains) and reloads containers from disk.
+func (b *Backend) Start() error {
+	if err := checkStatic(b.cfg.InitBin); err != nil {
+		return err
+	}
+	for _, d := range []string{b.cfg.DepotDir, b.cfg.RuncRoot, b.cfg.ImageCacheDir} {
+		if err := os.MkdirAll(d, 0700); err != nil {
+			return err
+		}
+	}
+	// container inits are re-parented to the server, which reaps them
+	unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	caps, err := hostBoundingCaps()
+	if err != nil {
+		return err
+	}
+	b.hostCaps = caps
+	if err := b.net.Setup(); err != nil {
+		return fmt.Errorf("network setup: %w", err)
+	}
+	return b.reload()
+}
+
+func checkStatic(bin string) error {
+	f, err := elf.Open(bin)
+	if err != nil {
+		return fmt.Errorf("init binary %s: %w", bin, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("init binary %s is dynamically linked; build it with CGO_ENABLED=0", bin)
+		}
+	}
+	return nil
+}
+
+func hostBoundingCaps() ([]string, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "CapBnd:") {
+			mask, err := strconv.ParseUint(strings.TrimSpace(strings.TrimPrefix(l, "CapBnd:")), 16, 64)
+			if err != nil {
+				return nil, err
+			}
+			return PrivilegedCaps(mask), nil
+		}
+	}
+	return nil, errors.New("no CapBnd in /proc/self/status")
+}
+
+// reload rebuilds the in-memory containers from the depot after a restart. Containers whose init
+// is gone are destroyed.
+func (b *Backend) reload() error {
+	entries, err := os.ReadDir(b.cfg.DepotDir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(b.cfg.DepotDir, e.Name())
+		st, err := loadState(dir)
+		if err != nil {
+			b.log.Warn("reload-no-state-removing", "dir", dir, "error", err)
+			b.cleanupDir(e.Name(), dir, nil)
+			continue
+		}
+		c := b.newContainer(st, dir)
+		if ip := net.ParseIP(st.IP); ip != nil {
+			b.ips.Reserve(ip)
+		}
+		for _, pm := range st.MappedPorts {
+			b.ports.Reserve(pm.HostPort)
+		}
+		if s, alive := procStart(st.InitPid); !alive || s != st.InitStart {
+			b.log.Warn("reload-container-init-gone-destroying", "handle", st.Handle)
+			b.destroyContainer(c)
+			continue
+		}
+		c.adoptProcesses()
+		b.mu.Lock()
+		b.containers[st.Handle] = c
+		b.mu.Unlock()
+		b.log.Info("reloaded-container", "handle", st.Handle, "ip", st.IP)
+	}
+	return nil
+}
+
+// Stop leaves containers running; they are reloaded on the next Start.
+func (b *Backend) Stop() error { return nil }
+
+func (b *Backend) GraceTime(c garden.Container) time.Duration {
+	if cc, ok := c.(*Container); ok {
+		cc.mu.Lock()
+		defer cc.mu.Unlock()
+		return cc.st.GraceTime
+	}
+	return b.cfg.DefaultGraceTime
+}
+
+func (b *Backend) Ping() error { return nil }
+
+func (b *Backend) Capacity() (garden.Capacity, error) {
+	var si syscall.Sysinfo_t
+	if err := syscall.Sysinfo(&si); err != nil {
+		return garden.Capacity{}, err
+	}
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(b.cfg.DepotDir, &fs); err != nil {
+		return garden.Capacity{}, err
+	}
+	max := b.cfg.MaxContainers
+	if max == 0 || max > uint64(b.ips.Capacity()) {
+		max = uint64(b.ips.Capacity())
+	}
+	disk := fs.Blocks * uint64(fs.Bsize)
+	return garden.Capacity{
+		MemoryInBytes:          uint64(si.Totalram) * uint64(si.Unit),
+		DiskInBytes:            disk,
+		SchedulableDiskInBytes: disk,
+		MaxContainers:          max,
+	}, nil
+}
+
+func (b *Backend) Lookup(handle string) (garden.Container, error) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	c, ok := b.containers[handle]
+	if !ok {
+		return nil, garden.ContainerNotFoundError{Handle: handle}
+	}
+	return c, nil
+}
+
+func (b *Backend) Containers(filter garden.Properties) ([]garden.Container, error) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	var out []garden.Container
+	for _, c := range b.containers {
+		if c.matches(filter) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func (b *Backend) BulkInfo(handles []string) (map[string]garden.ContainerInfoEntry, error) {
+	out := map[string]garden.ContainerInfoEntry{}
+	for _, h := range handles {
+		c, err := b.Lookup(h)
+		if err != nil {
+			out[h] = garden.ContainerInfoEntry{Err: garden.NewError(err.Error())}
+			continue
+		}
+		info, err := c.Info()
+		if err != nil {
+			out[h] = garden.ContainerInfoEntry{Err: garden.NewError(err.Error())}
+			continue
+		}
+		out[h] = garden.ContainerInfoEntry{Info: info}
+	}
+	return out, nil
+}
+
+func (b *Backend) BulkMetrics(handles []string) (map[string]garden.ContainerMetricsEntry, error) {
+	out := map[string]garden.ContainerMetricsEntry{}
+	for _, h := range handles {
+		c, err := b.Lookup(h)
+		if err != nil {
+			out[h] = garden.ContainerMetricsEntry{Err: garden.NewError(err.Error())}
+			continue
+		}
+		m, err := c.Metrics()
+		if err != nil {
+			out[h] = garden.ContainerMetricsEntry{Err: garden.NewError(err.Error())}
+			continue
+		}
+		out[h] = garden.ContainerMetricsEntry{Metrics: m}
+	}
+	return out, nil
+}
+
+// resolveRootFS turns a spec's rootfs into overlay lower directories (top first) and the image's
+// defaults.
+func (b *Backend) resolveRootFS(spec garden.ContainerSpec) (uri string, img *ImageInfo, err error) {
+	uri = spec.Image.URI
+	if uri == "" {
+		uri = spec.RootFSPath
+	}
+	if uri == "" {
+		uri = b.cfg.DefaultRootFS
+	}
+	switch {
+	case uri == "":
+		return "", nil, errors.New("no rootfs given and no default rootfs configured")
+	case strings.HasPrefix(uri, "preloaded:"):
+		name := strings.TrimPrefix(uri, "preloaded:")
+		dir, ok := b.cfg.PreloadedRootFS[name]
+		if !ok {
+			return "", nil, fmt.Errorf("unknown preloaded rootfs %q", name)
+		}
+		return uri, &ImageInfo{Lowers: []string{dir}}, nil
+	case strings.HasPrefix(uri, "docker:") || strings.HasPrefix(uri, "oci:"):
+		info, err := b.images.Pull(uri, spec.Image.Username, spec.Image.Password)
+		if err != nil {
+			return "", nil, err
+		}
+		return uri, info, nil
+	case strings.HasPrefix(uri, "/"):
+		if fi, err := os.Stat(uri); err != nil || !fi.IsDir() {
+			return "", nil, fmt.Errorf("rootfs directory %s does not exist", uri)
+		}
+		return uri, &ImageInfo{Lowers: []string{uri}}, nil
+	}
+	return "", nil, fmt.Errorf("unsupported rootfs %q", uri)
+}
+
+func (b *Backend) Create(spec garden.ContainerSpec) (garden.Container, error) {
+	if spec.Handle == "" {
+		spec.Handle = uuid.NewString()
+	}
+	h := spec.Handle
+	if !handleRE.MatchString(h) {
+		return nil, fmt.Errorf("invalid handle %q: must match %s", h, handleRE)
+	}
+	b.mu.Lock()
+	if _, ok := b.containers[h]; ok || b.creating[h] {
+		b.mu.Unlock()
+		return nil, fmt.Errorf("handle already exists: %s", h)
+	}
+	if b.cfg.MaxContainers > 0 && uint64(len(b.containers)+len(b.creating)) >= b.cfg.MaxContainers {
+		b.mu.Unlock()
+		return nil, fmt.Errorf("max containers reached (%d)", b.cfg.MaxContainers)
+	}
+	b.creating[h] = true
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		delete(b.creating, h)
+		b.mu.Unlock()
+	}()
+
+	start := time.Now()
+	c, err := b.create(spec)
+	if err != nil {
+		b.log.Error("create-failed", "handle", h, "error", err)
+		return nil, err
+	}
+	b.mu.Lock()
+	b.containers[h] = c
+	b.mu.Unlock()
+	b.log.Info("created", "handle", h, "ip", c.st.IP, "took", time.Since(start).String())
+	return c, nil
+}
+
+func (b *Backend) create(spec garden.ContainerSpec) (*Container, error) {
+	h := spec.Handle
+	dir := filepath.Join(b.cfg.DepotDir, h)
+	if err := os.Mkdir(dir, 0700); err != nil {
+		return nil, err
+	}
+	grace := spec.GraceTime
+	if grace == 0 {
+		grace = b.cfg.DefaultGraceTime
+	}
+	st := &containerState{
+		Handle: h, Privileged: spec.Privileged, Limits: spec.Limits,
+		Properties: garden.Properties{}, GraceTime: grace, Created: time.Now(),
+	}
+	for k, v := range spec.Properties {
+		st.Properties[k] = v
+	}
+	c := b.newContainer(st, dir)
+	fail := func(err error) (*Container, error) {
+		b.destroyContainer(c)
+		return nil, err
+	}
+	uri, img, err := b.resolveRootFS(spec)
+	if err != nil {
+		return fail(err)
+	}
+	st.RootFS, st.Lowers = uri, img.Lowers
+	st.Env = MergeEnv(img.Env, spec.Env)
+	st.ImageUser, st.ImageWorkDir = img.User, img.WorkDir
+	if err := saveState(dir, st); err != nil {
+		return fail(err)
+	}
+	rootfs, err := mountRootFS(dir, img.Lowers, spec.Limits.Disk.ByteHard)
+	if err != nil {
+		return fail(err)
+	}
+	ip, err := b.ips.Acquire()
+	if err != nil {
+		return fail(err)
+	}
+	st.IP = ip.String()
+	os.MkdirAll(filepath.Join(rootfs, "etc"), 0755)
+	writeEtcFiles(rootfs, h, ip)
+	s, err := BuildSpec(BundleParams{
+		Handle: h, RootFS: rootfs, InitBin: b.cfg.InitBin, CgroupsPath: c.cgroup,
+		Privileged: spec.Privileged, HostCaps: b.hostCaps, BindMounts: spec.BindMounts,
+		Limits: spec.Limits, MemswAvailable: b.memsw,
+	})
+	if err != nil {
+		return fail(err)
+	}
+	if err := writeJSON(filepath.Join(dir, "config.json"), s); err != nil {
+		return fail(err)
+	}
+	pid, err := b.runc.runDetached(h, dir)
+	if err != nil {
+		return fail(err)
+	}
+	st.InitPid = pid
+	st.InitStart, _ = procStart(pid)
+	c.reapInit()
+	if err := saveState(dir, st); err != nil {
+		return fail(err)
+	}
+	if err := b.net.AddContainer(pid, ip); err != nil {
+		return fail(err)
+	}
+	for _, ni := range spec.NetIn {
+		if _, _, err := c.NetIn(ni.HostPort, ni.ContainerPort); err != nil {
+			return fail(err)
+		}
+	}
+	if len(spec.NetOut) > 0 {
+		if err := c.BulkNetOut(spec.NetOut); err != nil {
+			return fail(err)
+		}
+	}
+	if err := saveState(dir, st); err != nil {
+		return fail(err)
+	}
+	return c, nil
+}
+
+// writeEtcFiles gives the container its own hostname and hosts files.
+func writeEtcFiles(rootfs, handle string, ip net.IP) {
+	host := handle
+	if len(host) > 63 {
+		host = host[:63]
+	}
+	os.WriteFile(filepath.Join(rootfs, "etc", "hostname"), []byte(host+"\n"), 0644)
+	os.WriteFile(filepath.Join(rootfs, "etc", "hosts"), []byte(fmt.Sprintf("127.0.0.1 localhost\n%s %s\n", ip, host)), 0644)
+	if _, err := os.Stat("/etc/resolv.conf"); err == nil {
+		if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+			os.Remove(filepath.Join(rootfs, "etc", "resolv.conf"))
+			os.WriteFile(filepath.Join(rootfs, "etc", "resolv.conf"), b, 0644)
+		}
+	}
+}
+
+func (b *Backend) Destroy(handle string) error {
+	b.mu.Lock()
+	c, ok := b.containers[handle]
+	b.mu.Unlock()
+	if !ok {
+		return garden.ContainerNotFoundError{Handle: handle}
+	}
+	c.destroyMu.Lock()
+	defer c.destroyMu.Unlock()
+	b.mu.RLock()
+	_, still := b.containers[handle]
+	b.mu.RUnlock()
+	if !still {
+		return nil
+	}
+	if err := b.destroyContainer(c); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	delete(b.containers, handle)
+	b.mu.Unlock()
+	b.log.Info("destroyed", "handle", handle)
+	return nil
+}
+
+// destroyContainer removes every trace of a container; each step tolerates what is already gone,
+// so it can be retried.
+func (b *Backend) destroyContainer(c *Container) error {
+	c.mu.Lock()
+	st := *c.st
+	c.mu.Unlock()
+	killInit(st.InitPid, st.InitStart, c.initReaped)
+	var errs []error
+	if err := b.runc.delete(st.Handle); err != nil {
+		errs = append(errs, err)
+	}
+	c.waitProcesses(5 * time.Second)
+	removeCgroups(c.cgroup)
+	if ip := net.ParseIP(st.IP); ip != nil {
+		b.net.RemoveContainer(ip)
+		b.ips.Release(ip)
+	}
+	for _, pm := range st.MappedPorts {
+		b.ports.Release(pm.HostPort)
+	}
+	if err := b.cleanupDir(st.Handle, c.dir, errs); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (b *Backend) cleanupDir(handle, dir string, errs []error) error {
+	if err := unmountAll(dir); err != nil {
+		errs = append(errs, err)
+	} else if err := os.RemoveAll(dir); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}

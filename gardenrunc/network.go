@@ -1,0 +1,295 @@
+package gardenrunc
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+
+	"code.cloudfoundry.org/garden"
+)
+
+// Chain names of the project's own. Per-container chains are named dg-in-<hex> and dg-out-<hex>
+// where <hex> is the container address (NetName).
+const (
+	natChain    = "diego-garden-prerouting"
+	masqChain   = "diego-garden-postrouting"
+	filterChain = "diego-garden-forward"
+)
+
+// Network sets up the host side: one bridge, NAT and filter chains of the project's own, and
+// per container a veth pair and two chains.
+type Network struct {
+	Bridge     string
+	Pool       *IPPool
+	MTU        int
+	ExternalIP string
+	IPForward  bool
+}
+
+func run(name string, args ...string) error {
+	return runIn(nil, name, args...)
+}
+
+func runIn(stdin []byte, name string, args ...string) error {
+	cmd := exec.Command(name, args...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func ipt(args ...string) error { return run("iptables", append([]string{"-w"}, args...)...) }
+
+// ensureRule appends a rule unless it exists.
+func ensureRule(table, chain string, rule ...string) error {
+	check := append([]string{"-t", table, "-C", chain}, rule...)
+	if ipt(check...) == nil {
+		return nil
+	}
+	return ipt(append([]string{"-t", table, "-A", chain}, rule...)...)
+}
+
+func ensureChain(table, chain string) error {
+	if ipt("-t", table, "-S", chain) == nil {
+		return nil
+	}
+	return ipt("-t", table, "-N", chain)
+}
+
+// Setup creates the bridge and the project's chains (idempotent).
+func (n *Network) Setup() error {
+	gw := fmt.Sprintf("%s/%d", n.Pool.Gateway(), n.Pool.PrefixLen())
+	if _, err := net.InterfaceByName(n.Bridge); err != nil {
+		if err := run("ip", "link", "add", n.Bridge, "type", "bridge"); err != nil {
+			return err
+		}
+	}
+	if err := runIn([]byte(fmt.Sprintf("addr replace %s dev %s\nlink set %s mtu %d up\n", gw, n.Bridge, n.Bridge, n.MTU)), "ip", "-batch", "-"); err != nil {
+		return err
+	}
+	if n.IPForward {
+		if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1"), 0644); err != nil {
+			return err
+		}
+	}
+	subnet := n.Pool.Subnet().String()
+	steps := []func() error{
+		func() error { return ensureChain("nat", natChain) },
+		func() error { return ensureChain("nat", masqChain) },
+		func() error { return ensureChain("filter", filterChain) },
+		func() error {
+			return ensureRule("nat", "PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-j", natChain)
+		},
+		func() error {
+			return ensureRule("nat", "OUTPUT", "-m", "addrtype", "--dst-type", "LOCAL", "-j", natChain)
+		},
+		func() error { return ensureRule("nat", "POSTROUTING", "-j", masqChain) },
+		func() error {
+			return ensureRule("nat", masqChain, "-s", subnet, "!", "-d", subnet, "-j", "MASQUERADE")
+		},
+		func() error { return ensureRule("filter", "FORWARD", "-j", filterChain) },
+	}
+	for _, s := range steps {
+		if err := s(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Teardown removes the bridge and the project's chains. Only used by tests and operators; the
+// server leaves them in place across restarts.
+func (n *Network) Teardown() {
+	ipt("-t", "nat", "-D", "PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-j", natChain)
+	ipt("-t", "nat", "-D", "OUTPUT", "-m", "addrtype", "--dst-type", "LOCAL", "-j", natChain)
+	ipt("-t", "nat", "-D", "POSTROUTING", "-j", masqChain)
+	ipt("-t", "filter", "-D", "FORWARD", "-j", filterChain)
+	for _, c := range [][2]string{{"nat", natChain}, {"nat", masqChain}, {"filter", filterChain}} {
+		ipt("-t", c[0], "-F", c[1])
+		ipt("-t", c[0], "-X", c[1])
+	}
+	run("ip", "link", "del", n.Bridge)
+}
+
+func hostVeth(ip net.IP) string { return "dg" + NetName(ip) }
+func inChain(ip net.IP) string  { return "dg-in-" + NetName(ip) }
+func outChain(ip net.IP) string { return "dg-out-" + NetName(ip) }
+
+// AddContainer wires a container whose init has host pid pid: a veth pair with the host end on
+// the bridge and eth0 inside, plus its (empty, default-deny) egress chain and its ingress chain.
+func (n *Network) AddContainer(pid int, ip net.IP) error {
+	hv := hostVeth(ip)
+	host := fmt.Sprintf("link add %s mtu %d type veth peer name eth0 mtu %d netns %d\nlink set %s master %s up\n",
+		hv, n.MTU, n.MTU, pid, hv, n.Bridge)
+	if err := runIn([]byte(host), "ip", "-batch", "-"); err != nil {
+		return err
+	}
+	inside := fmt.Sprintf("link set lo up\naddr add %s/%d dev eth0\nlink set eth0 up\nroute add default via %s\n",
+		ip, n.Pool.PrefixLen(), n.Pool.Gateway())
+	if err := runIn([]byte(inside), "nsenter", "-t", strconv.Itoa(pid), "-n", "ip", "-batch", "-"); err != nil {
+		return err
+	}
+	return n.addChains(ip)
+}
+
+func (n *Network) addChains(ip net.IP) error {
+	rules := fmt.Sprintf(`*nat
+:%[1]s - [0:0]
+-A %[2]s -j %[1]s
+COMMIT
+*filter
+:%[3]s - [0:0]
+-A %[3]s -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+-A %[3]s -j REJECT --reject-with icmp-port-unreachable
+-A %[4]s -i %[5]s -s %[6]s/32 -j %[3]s
+COMMIT
+`, inChain(ip), natChain, outChain(ip), filterChain, n.Bridge, ip)
+	return runIn([]byte(rules), "iptables-restore", "-w", "--noflush")
+}
+
+// RemoveContainer deletes everything AddContainer (and NetIn/NetOut) created. It is idempotent.
+func (n *Network) RemoveContainer(ip net.IP) {
+	if ip == nil {
+		return
+	}
+	ipt("-t", "nat", "-D", natChain, "-j", inChain(ip))
+	ipt("-t", "nat", "-F", inChain(ip))
+	ipt("-t", "nat", "-X", inChain(ip))
+	ipt("-t", "filter", "-D", filterChain, "-i", n.Bridge, "-s", ip.String()+"/32", "-j", outChain(ip))
+	ipt("-t", "filter", "-F", outChain(ip))
+	ipt("-t", "filter", "-X", outChain(ip))
+	if _, err := net.InterfaceByName(hostVeth(ip)); err == nil {
+		run("ip", "link", "del", hostVeth(ip))
+	}
+}
+
+// NetIn forwards hostPort on every local address to the container's port.
+func (n *Network) NetIn(ip net.IP, hostPort, containerPort uint32) error {
+	return ipt("-t", "nat", "-A", inChain(ip), "-p", "tcp", "--dport", strconv.Itoa(int(hostPort)),
+		"-j", "DNAT", "--to-destination", fmt.Sprintf("%s:%d", ip, containerPort))
+}
+
+// NetOut allows egress matching rule, ahead of the chain's final REJECT.
+func (n *Network) NetOut(ip net.IP, rule garden.NetOutRule) error {
+	for _, args := range NetOutRuleArgs(rule) {
+		full := append([]string{"-t", "filter", "-I", outChain(ip), "2"}, args...)
+		if err := ipt(full...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// NetOutRuleArgs translates a garden NetOutRule into iptables rule arguments (one rule per
+// network x port range combination). Pure.
+func NetOutRuleArgs(rule garden.NetOutRule) [][]string {
+	var proto []string
+	switch rule.Protocol {
+	case garden.ProtocolTCP:
+		proto = []string{"-p", "tcp"}
+	case garden.ProtocolUDP:
+		proto = []string{"-p", "udp"}
+	case garden.ProtocolICMP:
+		proto = []string{"-p", "icmp"}
+	default:
+		proto = []string{"-p", "all"}
+	}
+	nets := [][]string{nil}
+	if len(rule.Networks) > 0 {
+		nets = nil
+		for _, r := range rule.Networks {
+			start, end := r.Start, r.End
+			if end == nil {
+				end = start
+			}
+			if start == nil {
+				start = end
+			}
+			if start == nil {
+				nets = append(nets, nil)
+				continue
+			}
+			if start.Equal(end) {
+				nets = append(nets, []string{"-d", start.String() + "/32"})
+			} else {
+				nets = append(nets, []string{"-m", "iprange", "--dst-range", start.String() + "-" + end.String()})
+			}
+		}
+	}
+	ports := [][]string{nil}
+	if len(rule.Ports) > 0 && (rule.Protocol == garden.ProtocolTCP || rule.Protocol == garden.ProtocolUDP) {
+		ports = nil
+		for _, p := range rule.Ports {
+			end := p.End
+			if end == 0 {
+				end = p.Start
+			}
+			if end == p.Start {
+				ports = append(ports, []string{"--dport", strconv.Itoa(int(p.Start))})
+			} else {
+				ports = append(ports, []string{"--dport", fmt.Sprintf("%d:%d", p.Start, end)})
+			}
+		}
+	}
+	var icmp []string
+	if rule.Protocol == garden.ProtocolICMP && rule.ICMPs != nil {
+		t := strconv.Itoa(int(rule.ICMPs.Type))
+		if rule.ICMPs.Code != nil {
+			t += "/" + strconv.Itoa(int(*rule.ICMPs.Code))
+		}
+		icmp = []string{"--icmp-type", t}
+	}
+	var out [][]string
+	for _, nw := range nets {
+		for _, pt := range ports {
+			args := append([]string{}, proto...)
+			args = append(args, nw...)
+			args = append(args, pt...)
+			args = append(args, icmp...)
+			if rule.Log {
+				out = append(out, append(append([]string{}, args...), "-j", "LOG", "--log-prefix", "diego-garden "))
+			}
+			out = append(out, append(args, "-j", "ACCEPT"))
+		}
+	}
+	return out
+}
+
+// DefaultMTU is the MTU of the interface holding ip, or 1500.
+func DefaultMTU(ip string) int {
+	ifs, _ := net.Interfaces()
+	for _, i := range ifs {
+		addrs, _ := i.Addrs()
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.String() == ip {
+				return i.MTU
+			}
+		}
+	}
+	return 1500
+}
+
+// DefaultExternalIP is the first global IPv4 address of the host.
+func DefaultExternalIP() string {
+	ifs, _ := net.Interfaces()
+	for _, i := range ifs {
+		if i.Flags&net.FlagUp == 0 || i.Flags&net.FlagLoopback != 0 || strings.HasPrefix(i.Name, "diego") || strings.HasPrefix(i.Name, "dg") {
+			continue
+		}
+		addrs, _ := i.Addrs()
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && ipn.IP.To4() != nil && ipn.IP.IsGlobalUnicast() {
+				return ipn.IP.String()
+			}
+		}
+	}
+	return "127.0.0.1"
+}

@@ -1,0 +1,294 @@
+package gardenrunc
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"code.cloudfoundry.org/garden"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// proc is the server's view of one process: a directory written by its shim. It does not hold
+// the process's stdio, so it can be rebuilt from disk after a server restart.
+type proc struct {
+	id   string
+	dir  string
+	done chan struct{} // closed once the exit status is known and post-exit bookkeeping is done
+	once sync.Once
+	code int
+
+	stdinMu   sync.Mutex
+	stdinBusy bool
+}
+
+func newProc(id, dir string) *proc {
+	return &proc{id: id, dir: dir, done: make(chan struct{})}
+}
+
+func (p *proc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func readExit(dir string) (int, bool) {
+	b, err := os.ReadFile(filepath.Join(dir, procExitFile))
+	if err != nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 255, true
+	}
+	return n, true
+}
+
+// finish records the exit status once; onExit runs before waiters are released.
+func (p *proc) finish(code int, onExit func(code int)) {
+	p.once.Do(func() {
+		if onExit != nil {
+			onExit(code)
+		}
+		p.code = code
+		close(p.done)
+		p.unblockStdinWriter()
+	})
+}
+
+// startShim spawns the shim for an already written process directory. The shim runs in its own
+// session so that killing the server does not reach it.
+func startShim(shimBin, runcBin, runcRoot, containerID string, p *proc, onExit func(int)) error {
+	if err := syscall.Mkfifo(filepath.Join(p.dir, procStdin), 0600); err != nil {
+		return err
+	}
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer devnull.Close()
+	cmd := exec.Command(shimBin, "shim", runcBin, runcRoot, containerID, p.dir)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	os.WriteFile(filepath.Join(p.dir, "shim.pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0600)
+	go func() {
+		cmd.Wait()
+		code, ok := readExit(p.dir)
+		if !ok {
+			code = 255
+		}
+		p.finish(code, onExit)
+	}()
+	return nil
+}
+
+// adopt watches a process started by a previous server instance, polling for its exit file.
+func (p *proc) adopt(onExit func(int)) {
+	go func() {
+		for {
+			if code, ok := readExit(p.dir); ok {
+				p.finish(code, onExit)
+				return
+			}
+			if !shimAlive(p.dir) {
+				// the shim died without recording a status (e.g. killed by hand)
+				time.Sleep(100 * time.Millisecond)
+				if code, ok := readExit(p.dir); ok {
+					p.finish(code, onExit)
+				} else {
+					p.finish(255, onExit)
+				}
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+}
+
+func shimAlive(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "shim.pid"))
+	if err != nil {
+		return false
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return false
+	}
+	st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// state is the field after the ")" that closes the command name
+	s := string(st)
+	if i := strings.LastIndexByte(s, ')'); i > 0 && i+2 < len(s) {
+		return s[i+2] != 'Z' && strings.Contains(s[:i], "(")
+	}
+	return false
+}
+
+// feed copies r into the process's stdin fifo; when r ends, it marks EOF so the shim closes the
+// process's stdin. Only the first caller (Run's stdin) feeds; attach stdin is ignored.
+func (p *proc) feed(r io.Reader) {
+	if r == nil {
+		return
+	}
+	p.stdinMu.Lock()
+	if p.stdinBusy {
+		p.stdinMu.Unlock()
+		return
+	}
+	p.stdinBusy = true
+	p.stdinMu.Unlock()
+	go func() {
+		f, err := os.OpenFile(filepath.Join(p.dir, procStdin), os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		if p.exited() {
+			f.Close()
+			return
+		}
+		_, err = io.Copy(f, r)
+		if err == nil || errors.Is(err, io.ErrClosedPipe) {
+			os.WriteFile(filepath.Join(p.dir, procStdinEOF), nil, 0600)
+		}
+		f.Close()
+	}()
+}
+
+// unblockStdinWriter releases a feeder blocked opening the fifo after the shim has gone.
+func (p *proc) unblockStdinWriter() {
+	f, err := os.OpenFile(filepath.Join(p.dir, procStdin), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err == nil {
+		go func() { time.Sleep(50 * time.Millisecond); f.Close() }()
+	}
+}
+
+// follow copies a growing output file to w until the process has exited and the file is drained.
+func (p *proc) follow(name string, w io.Writer, wg *sync.WaitGroup) {
+	if w == nil {
+		return
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		path := filepath.Join(p.dir, name)
+		var f *os.File
+		for f == nil {
+			var err error
+			f, err = os.Open(path)
+			if err != nil {
+				if p.exited() {
+					if f, err = os.Open(path); err != nil {
+						return
+					}
+					break
+				}
+				select {
+				case <-p.done:
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
+		}
+		defer f.Close()
+		buf := make([]byte, 32*1024)
+		delay := 2 * time.Millisecond
+		for {
+			n, err := f.Read(buf)
+			if n > 0 {
+				w.Write(buf[:n])
+				delay = 2 * time.Millisecond
+				continue
+			}
+			if err != nil && err != io.EOF {
+				return
+			}
+			if p.exited() {
+				// drain whatever was written before the exit
+				io.Copy(w, f)
+				return
+			}
+			select {
+			case <-p.done:
+			case <-time.After(delay):
+			}
+			if delay < 50*time.Millisecond {
+				delay *= 2
+			}
+		}
+	}()
+}
+
+// handle is what Run and Attach return: one attachment to a proc.
+type handle struct {
+	p      *proc
+	wg     sync.WaitGroup
+	signal func(sig syscall.Signal) error
+}
+
+func (h *handle) ID() string { return h.p.id }
+
+func (h *handle) Wait() (int, error) {
+	<-h.p.done
+	h.wg.Wait()
+	return h.p.code, nil
+}
+
+func (h *handle) SetTTY(garden.TTYSpec) error { return nil }
+
+func (h *handle) Signal(s garden.Signal) error {
+	sig := syscall.SIGTERM
+	if s == garden.SignalKill {
+		sig = syscall.SIGKILL
+	}
+	return h.p.signal(sig)
+}
+
+// signal sends sig to the process (its host pid, written by runc exec --pid-file).
+func (p *proc) signal(sig syscall.Signal) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if p.exited() {
+			return nil
+		}
+		b, err := os.ReadFile(filepath.Join(p.dir, procPidFile))
+		if err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
+				if err := syscall.Kill(pid, sig); err != nil && err != syscall.ESRCH {
+					return err
+				}
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return errors.New("process has no pid yet")
+		}
+		select {
+		case <-p.done:
+			return nil
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+func writeProcessSpec(dir string, ps *specs.Process) error {
+	b, err := json.Marshal(ps)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, procSpecFile), b, 0600)
+}

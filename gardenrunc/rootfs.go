@@ -1,0 +1,165 @@
+package gardenrunc
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Layout of a container's directory in the depot.
+func rootfsDir(dir string) string { return filepath.Join(dir, "rootfs") }
+func diskImg(dir string) string   { return filepath.Join(dir, "disk.img") }
+func diskDir(dir string) string   { return filepath.Join(dir, "disk") }
+
+// OverlayOptions builds overlayfs mount data. lowers are listed top-most first. Pure.
+func OverlayOptions(lowers []string, upper, work string) (string, error) {
+	if len(lowers) == 0 {
+		return "", errors.New("no lower layers")
+	}
+	for _, l := range append(append([]string{}, lowers...), upper, work) {
+		if strings.ContainsAny(l, ",:") {
+			return "", fmt.Errorf("layer path %q contains ',' or ':'", l)
+		}
+	}
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(lowers, ":"), upper, work)
+	if len(opts) >= 4096 {
+		return "", fmt.Errorf("overlay mount options too long (%d layers)", len(lowers))
+	}
+	return opts, nil
+}
+
+// mountRootFS mounts the copy-on-write root of a container at dir/rootfs: an overlay of lowers
+// with its writable layer either in dir (no disk limit) or on a loop-mounted ext4 filesystem of
+// diskLimit bytes, so the writable layer cannot grow past the limit.
+func mountRootFS(dir string, lowers []string, diskLimit uint64) (string, error) {
+	base := dir
+	if diskLimit > 0 {
+		if err := makeLoopDisk(dir, diskLimit); err != nil {
+			return "", err
+		}
+		base = diskDir(dir)
+	}
+	upper, work, root := filepath.Join(base, "upper"), filepath.Join(base, "work"), rootfsDir(dir)
+	for _, d := range []string{upper, work, root} {
+		if err := os.MkdirAll(d, 0755); err != nil {
+			return "", err
+		}
+	}
+	opts, err := OverlayOptions(lowers, upper, work)
+	if err != nil {
+		return "", err
+	}
+	if err := unix.Mount("overlay", root, "overlay", 0, opts); err != nil {
+		return "", fmt.Errorf("mount overlay at %s: %w", root, err)
+	}
+	return root, nil
+}
+
+// minDisk is the smallest loop filesystem made; ext4 needs room for its own metadata.
+const minDisk = 8 << 20
+
+func makeLoopDisk(dir string, limit uint64) error {
+	if limit < minDisk {
+		limit = minDisk
+	}
+	img := diskImg(dir)
+	f, err := os.OpenFile(img, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0600)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(int64(limit))
+	f.Close()
+	if err != nil {
+		return err
+	}
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal",
+		"-E", "nodiscard,lazy_itable_init=1", img).CombinedOutput(); err != nil {
+		return fmt.Errorf("mkfs.ext4: %v: %s", err, out)
+	}
+	if err := os.MkdirAll(diskDir(dir), 0755); err != nil {
+		return err
+	}
+	if out, err := exec.Command("mount", "-o", "loop", img, diskDir(dir)).CombinedOutput(); err != nil {
+		return fmt.Errorf("mount loop disk: %v: %s", err, out)
+	}
+	return nil
+}
+
+// unmountAll removes the container's mounts (idempotent).
+func unmountAll(dir string) error {
+	var errs []error
+	for _, m := range []string{rootfsDir(dir), diskDir(dir)} {
+		if err := unmountPath(m); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func unmountPath(p string) error {
+	for i := 0; i < 50; i++ {
+		if !isMountPoint(p) {
+			return nil
+		}
+		err := unix.Unmount(p, 0)
+		if err == nil {
+			continue
+		}
+		if err == syscall.EBUSY && i > 10 {
+			return unix.Unmount(p, unix.MNT_DETACH)
+		}
+		if err == syscall.EINVAL || err == syscall.ENOENT {
+			return nil
+		}
+		if err != syscall.EBUSY {
+			return fmt.Errorf("unmount %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+func isMountPoint(p string) bool {
+	var st, parent unix.Stat_t
+	if unix.Lstat(p, &st) != nil {
+		return false
+	}
+	if unix.Lstat(filepath.Dir(p), &parent) != nil {
+		return false
+	}
+	if st.Dev != parent.Dev {
+		return true
+	}
+	// an overlay or bind mount of the same device: consult mountinfo
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && f[4] == p {
+			return true
+		}
+	}
+	return false
+}
+
+// dirUsage sums the sizes of files under dir (the writable layer without a disk limit).
+func dirUsage(dir string) (bytes, inodes uint64) {
+	filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
+		if err != nil {
+			return nil
+		}
+		inodes++
+		if st, ok := info.Sys().(*syscall.Stat_t); ok {
+			bytes += uint64(st.Blocks) * 512
+		}
+		return nil
+	})
+	return
+}

@@ -1,0 +1,97 @@
+package gardenrunc
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type runc struct {
+	bin, root string
+}
+
+func (r runc) cmd(args ...string) *exec.Cmd {
+	return exec.Command(r.bin, append([]string{"--root", r.root}, args...)...)
+}
+
+// runDetached starts the container's init and returns its host pid.
+func (r runc) runDetached(id, bundle string) (int, error) {
+	pidFile := filepath.Join(bundle, "init.pid")
+	cmd := r.cmd("run", "--detach", "--no-new-keyring", "--pid-file", pidFile, "--bundle", bundle, id)
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer devnull.Close()
+	cmd.Stdin, cmd.Stdout = devnull, devnull
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return 0, fmt.Errorf("runc run: %v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(string(b)))
+}
+
+func (r runc) delete(id string) error {
+	out, err := r.cmd("delete", "--force", id).CombinedOutput()
+	if err != nil && !strings.Contains(string(out), "does not exist") {
+		return fmt.Errorf("runc delete: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// procStart returns the start time field of /proc/pid/stat and whether the process is alive
+// (exists and is not a zombie).
+func procStart(pid int) (start string, alive bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return "", false
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return "", false
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return "", false
+	}
+	// f[0] is the state (field 3), so field 22 is f[19]
+	return f[19], f[0] != "Z" && f[0] != "X"
+}
+
+// killInit kills a container's init (taking its pid namespace with it) if it is still the
+// process recorded at creation, and waits until it is dead.
+func killInit(pid int, start string, reaped <-chan struct{}) {
+	if pid <= 0 {
+		return
+	}
+	if s, alive := procStart(pid); !alive || s != start {
+		return
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if reaped != nil {
+			select {
+			case <-reaped:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		} else {
+			time.Sleep(2 * time.Millisecond)
+		}
+		if s, alive := procStart(pid); !alive || s != start {
+			return
+		}
+	}
+}

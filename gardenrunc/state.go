@@ -1,0 +1,58 @@
+package gardenrunc
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"time"
+
+	"code.cloudfoundry.org/garden"
+)
+
+// containerState is what is persisted per container (depot/<handle>/state.json). Registry
+// credentials are never part of it.
+type containerState struct {
+	Handle       string               `json:"handle"`
+	RootFS       string               `json:"rootfs"` // the rootfs URI asked for (no credentials)
+	Lowers       []string             `json:"lowers"`
+	Env          []string             `json:"env"`
+	Privileged   bool                 `json:"privileged"`
+	Limits       garden.Limits        `json:"limits"`
+	Properties   garden.Properties    `json:"properties"`
+	GraceTime    time.Duration        `json:"grace_time"`
+	IP           string               `json:"ip"`
+	InitPid      int                  `json:"init_pid"`
+	InitStart    string               `json:"init_start"` // start time of init (field 22 of /proc/pid/stat)
+	MappedPorts  []garden.PortMapping `json:"mapped_ports"`
+	NetOut       []garden.NetOutRule  `json:"net_out"`
+	Events       []string             `json:"events"`
+	Created      time.Time            `json:"created"`
+	ImageUser    string               `json:"image_user,omitempty"`
+	ImageWorkDir string               `json:"image_workdir,omitempty"`
+}
+
+func stateFile(dir string) string { return filepath.Join(dir, "state.json") }
+
+func saveState(dir string, st *containerState) error {
+	b, err := json.MarshalIndent(st, "", " ")
+	if err != nil {
+		return err
+	}
+	tmp := stateFile(dir) + ".tmp"
+	if err := os.WriteFile(tmp, b, 0600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, stateFile(dir))
+}
+
+func loadState(dir string) (*containerState, error) {
+	b, err := os.ReadFile(stateFile(dir))
+	if err != nil {
+		return nil, err
+	}
+	st := &containerState{}
+	if err := json.Unmarshal(b, st); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
