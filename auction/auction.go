@@ -66,6 +66,8 @@ type cellHot struct {
 	tasks                  int32
 	invM, invD, invC       float64 // 1/total, 0 when the total is 0
 	tie                    float64 // BinPackFirstFitWeight x CellIndex
+	base                   float64 // fractions in use with one more container
+	startW                 float64 // StartingContainerWeight x starting
 }
 
 type cellMeta struct {
@@ -167,6 +169,7 @@ func New(cells []models.CellState, opts Options) *Auction {
 		h.starting = int32(s.StartingContainerCount)
 		h.tasks = int32(len(s.Tasks))
 		h.tie = opts.BinPackFirstFitWeight * float64(s.CellIndex)
+		refresh(h, opts.StartingContainerWeight)
 		a.inFlight += s.StartingContainerCount
 
 		a.meta[c] = cellMeta{id: s.CellID, zone: zoneID[s.Zone], state: s}
@@ -385,6 +388,7 @@ func (a *Auction) reserve(c int32, it *item) {
 	h.availC--
 	h.usedC++
 	h.starting++
+	refresh(h, a.opts.StartingContainerWeight)
 	a.inFlight++
 	if it.isTask {
 		h.tasks++
@@ -404,6 +408,7 @@ func (a *Auction) unreserve(c int32, it *item) {
 	h.availC++
 	h.usedC--
 	h.starting--
+	refresh(h, a.opts.StartingContainerWeight)
 	a.inFlight--
 	if it.isTask {
 		h.tasks--

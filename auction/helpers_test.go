@@ -55,7 +55,6 @@ func task(guid string, memory int32) models.TaskStartRequest {
 	}}
 }
 
-
 func placements(works []models.Work) map[string]string {
 	out := map[string]string{}
 	for _, w := range works {

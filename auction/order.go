@@ -93,8 +93,10 @@ func (a *Auction) items(lrps []models.LRPStartRequest, tasks []models.TaskStartR
 // equal memory are grouped by process (then index), which makes the result
 // independent of the order requests arrived in and lets ranking load one
 // process's counts once; tasks of equal memory keep their arrival order.
+// The order is total (the batch position breaks every tie), so an unstable
+// sort gives one answer.
 func sortItems(items []*item) {
-	slices.SortStableFunc(items, func(x, y *item) int {
+	slices.SortFunc(items, func(x, y *item) int {
 		if c := cmp.Compare(x.phase, y.phase); c != 0 {
 			return c
 		}

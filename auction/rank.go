@@ -18,12 +18,18 @@ func fit(h *cellHot, memory, disk int32) uint8 {
 
 // resourceScore is the ranking of a cell before locality: the mean of the
 // memory, disk and container fractions in use after tentatively placing the
-// work, plus the weight of the containers already starting there.
-func resourceScore(h *cellHot, memory, disk int32, startingWeight float64) float64 {
-	used := float64(h.usedM+memory)*h.invM +
-		float64(h.usedD+disk)*h.invD +
-		float64(h.usedC+1)*h.invC
-	return used/3 + startingWeight*float64(h.starting)
+// work, plus the weight of the containers already starting there. The
+// per-cell parts are kept precomputed in h (see refresh).
+func resourceScore(h *cellHot, memory, disk int32) float64 {
+	return (h.base+float64(memory)*h.invM+float64(disk)*h.invD)*third + h.startW
+}
+
+const third = 1.0 / 3
+
+// refresh recomputes a cell's precomputed score parts from its counts.
+func refresh(h *cellHot, startingWeight float64) {
+	h.base = float64(h.usedM)*h.invM + float64(h.usedD)*h.invD + float64(h.usedC+1)*h.invC
+	h.startW = startingWeight * float64(h.starting)
 }
 
 // ScoreInputs is a cell as the score sees it, for callers (the report, the
@@ -46,5 +52,6 @@ func Score(in ScoreInputs) float64 {
 		starting: int32(in.Starting),
 		tie:      in.BinPackFirstFitWeight * float64(in.CellIndex),
 	}
-	return resourceScore(&h, in.MemoryMB, in.DiskMB, in.StartingContainerWeight) + h.tie + LocalityWeight*float64(in.SameProcess)
+	refresh(&h, in.StartingContainerWeight)
+	return resourceScore(&h, in.MemoryMB, in.DiskMB) + h.tie + LocalityWeight*float64(in.SameProcess)
 }

@@ -18,7 +18,6 @@ func (a *Auction) selectForLRP(it *item, cls *class) (int32, uint8) {
 	}
 	a.zoneOrder = order
 
-	sw := a.opts.StartingContainerWeight
 	memory, disk := it.memory, it.disk
 	checkBanned := len(it.excluded) > 0
 	best, bestScore := int32(-1), math.Inf(1)
@@ -34,7 +33,7 @@ func (a *Auction) selectForLRP(it *item, cls *class) (int32, uint8) {
 				any |= p
 				continue
 			}
-			s := resourceScore(h, memory, disk, sw) + h.tie + LocalityWeight*float64(a.dense[c])
+			s := resourceScore(h, memory, disk) + h.tie + LocalityWeight*float64(a.dense[c])
 			if s < bestScore {
 				best, bestScore = c, s
 			}
@@ -52,7 +51,6 @@ func (a *Auction) selectForLRP(it *item, cls *class) (int32, uint8) {
 // selectForTask picks the lowest-scoring cell for a Task among all eligible
 // cells; tasks spread by the number of tasks a cell already holds.
 func (a *Auction) selectForTask(it *item, cls *class) (int32, uint8) {
-	sw := a.opts.StartingContainerWeight
 	memory, disk := it.memory, it.disk
 	checkBanned := len(it.excluded) > 0
 	best, bestScore := int32(-1), math.Inf(1)
@@ -67,7 +65,7 @@ func (a *Auction) selectForTask(it *item, cls *class) (int32, uint8) {
 			any |= p
 			continue
 		}
-		s := resourceScore(h, memory, disk, sw) + LocalityWeight*float64(h.tasks)
+		s := resourceScore(h, memory, disk) + LocalityWeight*float64(h.tasks)
 		if s < bestScore {
 			best, bestScore = c, s
 		}
