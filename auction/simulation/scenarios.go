@@ -166,3 +166,34 @@ func Rejecting() Scenario {
 	cells[0].Reject = func(*models.RepLRP, *models.RepTask) bool { return true }
 	return Scenario{Name: "one cell rejects everything", Cells: cells, LRPs: Unique("app", 200, 1), Options: auction.DefaultOptions()}
 }
+
+// BinPack is the small cold start of 800 instances on 40 cells with a
+// bin-pack weight: cells with a lower index fill first.
+func BinPack(weight float64) Scenario {
+	s := ColdStart(40, 800)
+	s.Name = fmt.Sprintf("bin-pack weight %.2f: 800 instances on 40 cells", weight)
+	s.Options.BinPackFirstFitWeight = weight
+	return s
+}
+
+// ReportScenarios are the scenarios cmd/auction-report runs, as functions
+// because a run changes its cells. large adds the 250,000-on-1,000 run.
+func ReportScenarios(large bool) []func() Scenario {
+	out := []func() Scenario{
+		func() Scenario { return ColdStart(4, 8) },
+		func() Scenario { return ColdStart(10, 40) },
+		func() Scenario { return ColdStart(20, 200) },
+		func() Scenario { return ColdStart(40, 800) },
+		func() Scenario { return MixedColdStart(1) },
+		func() Scenario { return MixedColdStart(4) },
+		ZoneSpread,
+		LoneZone,
+		Boulders,
+		Rejecting,
+		func() Scenario { return BinPack(0.5) },
+	}
+	if large {
+		out = append(out, func() Scenario { return Scale(1000) })
+	}
+	return out
+}

@@ -128,3 +128,29 @@ var _ = Describe("Auction simulation", func() {
 		})
 	})
 })
+
+var _ = Describe("the report", func() {
+	It("draws one bar per cell for each scenario and sums it up", func() {
+		var results []simulation.Result
+		var sums []simulation.Summary
+		for _, f := range []func() simulation.Scenario{simulation.Boulders, func() simulation.Scenario { return simulation.ColdStart(10, 40) }} {
+			s := f()
+			r := simulation.Run(s)
+			results = append(results, r)
+			sums = append(sums, simulation.Summarize(&s, &r))
+		}
+		Expect(sums[0].Placed).To(Equal(51))
+		Expect(sums[0].Failed).To(Equal(31))
+		Expect(sums[1].MemoryCV).To(BeNumerically("==", 0))
+		Expect(sums[1].MinPerCell).To(BeNumerically("==", 4))
+		Expect(sums[1].MaxPerCell).To(BeNumerically("==", 4))
+
+		var svg, text strings.Builder
+		simulation.WriteSVG(&svg, results, sums)
+		simulation.WriteText(&text, sums)
+		Expect(svg.String()).To(HavePrefix("<svg"))
+		Expect(strings.Count(svg.String(), `class="placed"`)).To(Equal(1 + 10))
+		Expect(strings.Count(svg.String(), `class="scenario"`)).To(Equal(2))
+		Expect(text.String()).To(ContainSubstring("one small cell offered 82 instances"))
+	})
+})
