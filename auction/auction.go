@@ -57,17 +57,20 @@ func (p Plan) Placed() (lrps, tasks int) {
 	return lrps, tasks
 }
 
-// cellHot holds what the ranking loop reads for every candidate cell; it is
-// kept small (one cache line) and in a dense slice.
+// cellHot holds what the ranking loop reads for every candidate cell, in a
+// dense slice; the fields the loop reads fill the first 64 bytes.
 type cellHot struct {
 	availM, availD, availC int32
-	usedM, usedD, usedC    int32
-	starting               int32
+	same                   int32 // instances of the active process (see activate)
 	tasks                  int32
-	invM, invD, invC       float64 // 1/total, 0 when the total is 0
-	tie                    float64 // BinPackFirstFitWeight x CellIndex
+	invM, invD             float64 // 1/total, 0 when the total is 0
 	base                   float64 // fractions in use with one more container
 	startW                 float64 // StartingContainerWeight x starting
+	tie                    float64 // BinPackFirstFitWeight x CellIndex
+
+	usedM, usedD, usedC int32
+	starting            int32
+	invC                float64
 }
 
 type cellMeta struct {
@@ -92,7 +95,6 @@ type Auction struct {
 	procs     []proc
 	pidOf     map[string]int32
 	active    int32
-	dense     []int32 // instances of the active process, by cell
 	zoneCount []int32 // instances of the active process, by zone
 
 	classes  map[string]*class
@@ -150,7 +152,6 @@ func New(cells []models.CellState, opts Options) *Auction {
 		zones:     zones,
 		pidOf:     map[string]int32{},
 		active:    -1,
-		dense:     make([]int32, len(idx)),
 		zoneCount: make([]int32, len(zones)),
 		classes:   map[string]*class{},
 		banned:    make([]bool, len(idx)),
@@ -209,7 +210,7 @@ func (a *Auction) pid(guid string) int32 {
 }
 
 // activate loads the per-cell and per-zone instance counts of one process
-// into dense arrays, so ranking reads them without map lookups. Instances of
+// into the cells' hot fields, so ranking reads them without map lookups. Instances of
 // one process are placed consecutively (see order.go), so this happens about
 // once per process and batch.
 func (a *Auction) activate(pid int32) {
@@ -218,13 +219,13 @@ func (a *Auction) activate(pid int32) {
 	}
 	a.deactivate()
 	for _, pr := range a.procs[pid].pairs {
-		a.dense[pr.cell] += pr.n
+		a.hot[pr.cell].same += pr.n
 		a.zoneCount[a.meta[pr.cell].zone] += pr.n
 	}
 	a.active = pid
 }
 
-// deactivate writes the dense counts back into the active process's pairs.
+// deactivate writes the cells' counts back into the active process's pairs.
 func (a *Auction) deactivate() {
 	if a.active < 0 {
 		return
@@ -232,9 +233,9 @@ func (a *Auction) deactivate() {
 	p := &a.procs[a.active]
 	kept := p.pairs[:0]
 	for _, pr := range p.pairs {
-		if n := a.dense[pr.cell]; n > 0 {
+		if n := a.hot[pr.cell].same; n > 0 {
 			kept = append(kept, pair{cell: pr.cell, n: n})
-			a.dense[pr.cell] = 0 // a repeated pair then reads 0 and is dropped
+			a.hot[pr.cell].same = 0 // a repeated pair then reads 0 and is dropped
 		}
 	}
 	p.pairs = kept
@@ -247,11 +248,11 @@ func (a *Auction) deactivate() {
 // addInstance counts one more (delta 1) or one fewer (-1) instance of the
 // active process on cell c.
 func (a *Auction) addInstance(c int32, delta int32) {
-	if delta > 0 && a.dense[c] == 0 {
+	if delta > 0 && a.hot[c].same == 0 {
 		p := &a.procs[a.active]
 		p.pairs = append(p.pairs, pair{cell: c})
 	}
-	a.dense[c] += delta
+	a.hot[c].same += delta
 	a.zoneCount[a.meta[c].zone] += delta
 }
 

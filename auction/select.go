@@ -33,7 +33,7 @@ func (a *Auction) selectForLRP(it *item, cls *class) (int32, uint8) {
 				any |= p
 				continue
 			}
-			s := resourceScore(h, memory, disk) + h.tie + LocalityWeight*float64(a.dense[c])
+			s := resourceScore(h, memory, disk) + h.tie + LocalityWeight*float64(h.same)
 			if s < bestScore {
 				best, bestScore = c, s
 			}
