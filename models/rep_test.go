@@ -1,7 +1,6 @@
-package auction_test
+package models_test
 
-// Specs of the rep's and auctioneer's API messages in models/rep.go. They
-// live here until the models suite exists; move them there then.
+// Specs of the rep's and auctioneer's API messages in rep.go.
 
 import (
 	"encoding/json"
@@ -12,7 +11,7 @@ import (
 	"github.com/diego-go/diego/models"
 )
 
-var _ = Describe("the rep's API messages (models/rep.go)", func() {
+var _ = Describe("the rep's API messages", func() {
 	It("reads a cell state in snake_case JSON", func() {
 		var s models.CellState
 		Expect(json.Unmarshal([]byte(`{
