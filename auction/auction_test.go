@@ -287,6 +287,18 @@ var _ = Describe("Auction", func() {
 		})
 	})
 
+	Describe("successive batches on one snapshot", func() {
+		It("see the instances and resources placed by earlier batches", func() {
+			a := auction.New([]models.CellState{cell("a", 100, 100, 100), cell("b", 100, 100, 100)}, opts)
+			first := a.Place([]models.LRPStartRequest{lrp("p", 1, 0)}, nil)
+			Expect(placements(first.Works)).To(Equal(map[string]string{"p/0": "a"}))
+			// q is placed in between, so p's counts are written back and read again
+			Expect(placements(a.Place([]models.LRPStartRequest{lrp("q", 1, 0)}, nil).Works)).To(Equal(map[string]string{"q/0": "b"}))
+			second := a.Place([]models.LRPStartRequest{lrp("p", 1, 1), lrp("q", 1, 1)}, nil)
+			Expect(placements(second.Works)).To(Equal(map[string]string{"p/1": "b", "q/1": "a"}))
+		})
+	})
+
 	Describe("the cap on starts in flight", func() {
 		It("fails work beyond it, counting containers already starting", func() {
 			opts.MaxStartsInFlight = 3
@@ -299,6 +311,17 @@ var _ = Describe("Auction", func() {
 				Expect(f.PlacementError).To(Equal(models.PlacementErrorStartsInFlight))
 			}
 		})
+	})
+
+	It("frees a start in flight when a cell rejects the work", func() {
+		opts.MaxStartsInFlight = 1
+		a := auction.New([]models.CellState{cell("a", 100, 100, 100), cell("b", 100, 100, 100)}, opts)
+		plan := a.Place([]models.LRPStartRequest{lrp("p", 1, 0, 1)}, nil)
+		Expect(plan.Works).To(HaveLen(1))
+		Expect(plan.Failures.FailedLRPs).To(HaveLen(1))
+		Expect(plan.Failures.FailedLRPs[0].PlacementError).To(Equal("too many containers starting"))
+		retry := a.Replan([]models.Work{{CellID: "a", LRPs: plan.Works[0].LRPs}})
+		Expect(placements(retry.Works)).To(Equal(map[string]string{"p/0": "b"}))
 	})
 
 	It("never places work on an evacuating cell", func() {

@@ -1,6 +1,7 @@
 package simulation
 
 import (
+	"fmt"
 	"math"
 	"sort"
 	"time"
@@ -48,6 +49,8 @@ type Result struct {
 // MaxRounds bounds how often rejected work is re-planned in one batch.
 const MaxRounds = 5
 
+var stillRejected = models.NoCompatibleCellError(fmt.Sprintf("still rejected after %d rounds", MaxRounds))
+
 // Run auctions the scenario's batch: read every cell's state, place, submit
 // each cell's work, and re-plan what cells reject until nothing is rejected.
 func Run(s Scenario) Result {
@@ -87,10 +90,10 @@ func Run(s Scenario) Result {
 		if res.Rounds == MaxRounds {
 			for _, r := range rejected {
 				for _, l := range r.LRPs {
-					res.Failures.FailedLRPs = append(res.Failures.FailedLRPs, models.LRPPlacementFailure{RepLRP: l, PlacementError: "rejected by the cells it was offered to"})
+					res.Failures.FailedLRPs = append(res.Failures.FailedLRPs, models.LRPPlacementFailure{RepLRP: l, PlacementError: stillRejected})
 				}
 				for _, tk := range r.Tasks {
-					res.Failures.FailedTasks = append(res.Failures.FailedTasks, models.TaskPlacementFailure{RepTask: tk, PlacementError: "rejected by the cells it was offered to"})
+					res.Failures.FailedTasks = append(res.Failures.FailedTasks, models.TaskPlacementFailure{RepTask: tk, PlacementError: stillRejected})
 				}
 			}
 			break
