@@ -74,11 +74,10 @@ type cellHot struct {
 }
 
 type cellMeta struct {
-	id      string
-	zone    int32
-	state   *models.CellState
-	placed  []*item     // everything this auction placed here
-	pending models.Work // this round's work for the cell
+	id     string
+	zone   int32
+	state  *models.CellState
+	placed []*item // everything this auction placed here
 }
 
 // Auction holds a snapshot of the cells and everything placed on them so
@@ -102,6 +101,9 @@ type Auction struct {
 
 	banned    []bool // cells excluded for the item being placed
 	zoneOrder []int32
+
+	trees   map[treeKey]*rankTree
+	changes []int32 // cells whose state changed, in order (see tree.go)
 }
 
 type proc struct {
@@ -155,6 +157,7 @@ func New(cells []models.CellState, opts Options) *Auction {
 		zoneCount: make([]int32, len(zones)),
 		classes:   map[string]*class{},
 		banned:    make([]bool, len(idx)),
+		trees:     map[treeKey]*rankTree{},
 	}
 
 	for c, i := range idx {
@@ -275,7 +278,7 @@ func (a *Auction) Replan(rejected []models.Work) Plan {
 		}
 		for i := range w.LRPs {
 			if it := a.takeBack(c, func(it *item) bool {
-				return !it.isTask && it.lrp.ProcessGUID == w.LRPs[i].ProcessGUID && it.lrp.Index == w.LRPs[i].Index
+				return !it.isTask && it.lrp.ProcessGUID == w.LRPs[i].ProcessGUID && it.index == w.LRPs[i].Index
 			}); it != nil {
 				retry = append(retry, it)
 			}
@@ -312,38 +315,63 @@ func (a *Auction) takeBack(c int32, match func(*item) bool) *item {
 
 func (a *Auction) placeAll(items []*item) Plan {
 	var plan Plan
-	var touched []int32
+	placed := make([]*item, 0, len(items))
 	for _, it := range items {
 		c, reason := a.placeOne(it)
-		if c < 0 {
-			if it.isTask {
-				plan.Failures.FailedTasks = append(plan.Failures.FailedTasks, models.TaskPlacementFailure{RepTask: it.task, PlacementError: reason})
-			} else {
-				plan.Failures.FailedLRPs = append(plan.Failures.FailedLRPs, models.LRPPlacementFailure{RepLRP: it.lrp, PlacementError: reason})
-			}
+		if c >= 0 {
+			placed = append(placed, it)
 			continue
 		}
-		m := &a.meta[c]
-		if m.pending.Empty() {
-			touched = append(touched, c)
-		}
 		if it.isTask {
-			m.pending.Tasks = append(m.pending.Tasks, it.task)
+			plan.Failures.FailedTasks = append(plan.Failures.FailedTasks, models.TaskPlacementFailure{RepTask: *it.task, PlacementError: reason})
 		} else {
-			m.pending.LRPs = append(m.pending.LRPs, it.lrp)
+			plan.Failures.FailedLRPs = append(plan.Failures.FailedLRPs, models.LRPPlacementFailure{RepLRP: it.repLRP(), PlacementError: reason})
 		}
 	}
 	a.deactivate()
-	sort.Slice(touched, func(i, j int) bool { return touched[i] < touched[j] })
-	plan.Works = make([]models.Work, 0, len(touched))
-	for _, c := range touched {
-		m := &a.meta[c]
-		w := m.pending
-		w.CellID = m.id
-		plan.Works = append(plan.Works, w)
-		m.pending = models.Work{}
-	}
+	plan.Works = a.works(placed)
 	return plan
+}
+
+// works builds one Work per cell from the placed items, in cell order and,
+// within a cell, in the order they were placed; every slice is allocated at
+// its final size.
+func (a *Auction) works(placed []*item) []models.Work {
+	lrpCount := make([]int, len(a.hot))
+	taskCount := make([]int, len(a.hot))
+	var cells []int32
+	for _, it := range placed {
+		if lrpCount[it.cell] == 0 && taskCount[it.cell] == 0 {
+			cells = append(cells, it.cell)
+		}
+		if it.isTask {
+			taskCount[it.cell]++
+		} else {
+			lrpCount[it.cell]++
+		}
+	}
+	sort.Slice(cells, func(i, j int) bool { return cells[i] < cells[j] })
+	works := make([]models.Work, len(cells))
+	slot := make([]int, len(a.hot))
+	for i, c := range cells {
+		slot[c] = i
+		works[i].CellID = a.meta[c].id
+		if n := lrpCount[c]; n > 0 {
+			works[i].LRPs = make([]models.RepLRP, 0, n)
+		}
+		if n := taskCount[c]; n > 0 {
+			works[i].Tasks = make([]models.RepTask, 0, n)
+		}
+	}
+	for _, it := range placed {
+		w := &works[slot[it.cell]]
+		if it.isTask {
+			w.Tasks = append(w.Tasks, *it.task)
+		} else {
+			w.LRPs = append(w.LRPs, it.repLRP())
+		}
+	}
+	return works
 }
 
 // placeOne runs the pipeline for one item: cap, feasibility, fit and rank,
@@ -359,13 +387,19 @@ func (a *Auction) placeOne(it *item) (int32, string) {
 	for _, c := range it.excluded {
 		a.banned[c] = true
 	}
-	var best int32
-	var problems uint8
-	if it.isTask {
-		best, problems = a.selectForTask(it, cls)
-	} else {
+	best, problems := int32(-1), uint8(0)
+	if !it.isTask {
 		a.activate(it.pid)
-		best, problems = a.selectForLRP(it, cls)
+	}
+	if useTrees && len(it.excluded) == 0 && (it.isTask || a.fresh()) {
+		best = a.tree(cls, it.isTask, it.memory, it.disk).best()
+	}
+	if best < 0 {
+		if it.isTask {
+			best, problems = a.selectForTask(it, cls)
+		} else {
+			best, problems = a.selectForLRP(it, cls)
+		}
 	}
 	for _, c := range it.excluded {
 		a.banned[c] = false
@@ -390,6 +424,7 @@ func (a *Auction) reserve(c int32, it *item) {
 	h.usedC++
 	h.starting++
 	refresh(h, a.opts.StartingContainerWeight)
+	a.changes = append(a.changes, c)
 	a.inFlight++
 	if it.isTask {
 		h.tasks++
@@ -410,6 +445,7 @@ func (a *Auction) unreserve(c int32, it *item) {
 	h.usedC--
 	h.starting--
 	refresh(h, a.opts.StartingContainerWeight)
+	a.changes = append(a.changes, c)
 	a.inFlight--
 	if it.isTask {
 		h.tasks--

@@ -14,71 +14,89 @@ const (
 	phaseOtherInstances
 )
 
-// item is one LRP instance or Task on its way through the pipeline.
+// item is one LRP instance or Task on its way through the pipeline. It
+// points at its request (the auction keeps its own copy of the request
+// slices) and the message for the rep is built only when it is placed.
 type item struct {
-	isTask   bool
-	phase    uint8
-	memory   int32
-	disk     int32
-	pid      int32 // interned process guid (LRPs)
-	seq      int   // position in the batch, for a stable order
-	lrp      models.RepLRP
-	task     models.RepTask
-	class    *class
-	cell     int32   // where it is placed, -1 if not
-	excluded []int32 // cells that rejected it
+	isTask       bool
+	phase        uint8
+	memory       int32
+	disk         int32
+	pid          int32 // interned process guid (LRPs)
+	index        int32 // LRP index
+	seq          int   // position in the batch, for a stable order
+	lrp          *models.LRPStartRequest
+	task         *models.RepTask
+	instanceGUID string
+	class        *class
+	cell         int32   // where it is placed, -1 if not
+	excluded     []int32 // cells that rejected it
+}
+
+func (it *item) processGUID() string { return it.lrp.ProcessGUID }
+
+// repLRP is the message the rep gets for a placed LRP instance.
+func (it *item) repLRP() models.RepLRP {
+	return models.RepLRP{
+		InstanceGUID:        it.instanceGUID,
+		ProcessGUID:         it.lrp.ProcessGUID,
+		Index:               it.index,
+		Domain:              it.lrp.Domain,
+		PlacementConstraint: it.lrp.PlacementConstraint,
+		Resource:            it.lrp.Resource,
+	}
 }
 
 // items expands the requests into one item per instance or task, each with
 // its feasibility class, in batch order.
 func (a *Auction) items(lrps []models.LRPStartRequest, tasks []models.TaskStartRequest) []*item {
+	lrps = append([]models.LRPStartRequest(nil), lrps...)
+	tasks = append([]models.TaskStartRequest(nil), tasks...)
 	n := len(tasks)
 	for i := range lrps {
 		n += len(lrps[i].Indices)
 	}
-	store := make([]item, 0, n)
+	store := make([]item, n)
+	k := 0
 	for i := range lrps {
 		r := &lrps[i]
 		cls := a.classFor(r.PlacementConstraint)
 		pid := a.pid(r.ProcessGUID)
 		for _, index := range r.Indices {
-			it := item{
+			it := &store[k]
+			*it = item{
 				phase:  phaseOtherInstances,
 				memory: r.MemoryMB,
 				disk:   r.DiskMB,
 				pid:    pid,
-				seq:    len(store),
+				index:  index,
+				seq:    k,
 				class:  cls,
 				cell:   -1,
-				lrp: models.RepLRP{
-					ProcessGUID:         r.ProcessGUID,
-					Index:               index,
-					Domain:              r.Domain,
-					PlacementConstraint: r.PlacementConstraint,
-					Resource:            r.Resource,
-				},
+				lrp:    r,
 			}
 			if index == 0 {
 				it.phase = phaseFirstInstances
 			}
 			if a.opts.NewInstanceGUID != nil {
-				it.lrp.InstanceGUID = a.opts.NewInstanceGUID(r.ProcessGUID, index)
+				it.instanceGUID = a.opts.NewInstanceGUID(r.ProcessGUID, index)
 			}
-			store = append(store, it)
+			k++
 		}
 	}
 	for i := range tasks {
 		t := &tasks[i]
-		store = append(store, item{
+		store[k] = item{
 			isTask: true,
 			phase:  phaseTasks,
 			memory: t.MemoryMB,
 			disk:   t.DiskMB,
-			seq:    len(store),
+			seq:    k,
 			class:  a.classFor(t.PlacementConstraint),
 			cell:   -1,
-			task:   t.RepTask,
-		})
+			task:   &t.RepTask,
+		}
+		k++
 	}
 	out := make([]*item, len(store))
 	for i := range store {
@@ -109,7 +127,7 @@ func sortItems(items []*item) {
 		if c := cmp.Compare(x.lrp.ProcessGUID, y.lrp.ProcessGUID); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(x.lrp.Index, y.lrp.Index); c != 0 {
+		if c := cmp.Compare(x.index, y.index); c != 0 {
 			return c
 		}
 		return cmp.Compare(x.seq, y.seq)
