@@ -20,7 +20,10 @@
 //   - select (select.go): the lowest score, visiting zones from the one
 //     holding the fewest instances of the process, so instances spread
 //     across zones; then reserve the resources so the next decision sees
-//     them.
+//     them. Work whose score on a cell depends on that cell alone (tasks,
+//     and instances of a process with no instance anywhere yet) is selected
+//     through rank trees (tree.go) in O(log cells) with the same result as
+//     the scan.
 //
 // Work a cell rejects at submission is handed back to Replan, which frees
 // the reservation, never offers that work to that cell again, and places it

@@ -33,8 +33,6 @@ type item struct {
 	excluded     []int32 // cells that rejected it
 }
 
-func (it *item) processGUID() string { return it.lrp.ProcessGUID }
-
 // repLRP is the message the rep gets for a placed LRP instance.
 func (it *item) repLRP() models.RepLRP {
 	return models.RepLRP{
