@@ -67,7 +67,10 @@ apt_install() { # apt_install PKG... : installs the ones that are missing
 # modver DIR MODULE: the version MODULE is required at in DIR/go.mod (without the leading v).
 modver() {
 	local v
-	v=$(awk -v m="$2" '{ for (i = 1; i < NF; i++) if ($i == m) { print $(i + 1); exit } }' "$1/go.mod")
+	v=$(awk -v m="$2" '{
+		sub(/\/\/.*/, "")
+		for (i = 1; i < NF; i++) if ($i == m && $(i + 1) ~ /^v[0-9]/) { print $(i + 1); exit }
+	}' "$1/go.mod")
 	[ -n "$v" ] || die "$2 is not required in $1/go.mod"
 	echo "${v#v}"
 }
