@@ -1,0 +1,343 @@
+package events
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/diego-go/diego/models"
+)
+
+// Wire defaults.
+const (
+	// DefaultHeartbeat is how long a stream may stay silent before the
+	// handler writes an SSE comment, so proxies and clients see it alive.
+	DefaultHeartbeat = 10 * time.Second
+	// DefaultWriteTimeout bounds each write to a client: one that does not
+	// drain its connection for this long is disconnected.
+	DefaultWriteTimeout = 30 * time.Second
+	// MaxRequestBytes bounds the request body (an EventsByCellId).
+	MaxRequestBytes = 1 << 20
+	// MaxFrameBytes bounds one SSE frame an EventSource accepts.
+	MaxFrameBytes = 16 << 20
+)
+
+// HandlerOptions tune NewHandler; zero values take the defaults.
+type HandlerOptions struct {
+	Heartbeat    time.Duration
+	WriteTimeout time.Duration
+}
+
+// NewHandler serves one event stream from hub as Server-Sent Events: the
+// handler for POST /v1/events/lrp_instances.r1 (mounted on the LRP hub) and
+// POST /v1/events/tasks.r1 (on the task hub). The optional request body is
+// a protobuf EventsByCellId; with a cell id, only events concerning that
+// cell are sent. Each event is one frame, flushed at once:
+//
+//	id: N
+//	event: <models event type>
+//	data: <base64 of the protobuf event>
+//
+// with N counting from 0 on each connection, and an SSE comment
+// (": heartbeat") after every quiet Heartbeat. The stream ends when the
+// client goes, the hub closes, or the subscriber falls behind and is cut off
+// (the client reconnects and resyncs).
+func NewHandler(logger *slog.Logger, hub *Hub, opts HandlerOptions) http.Handler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = DefaultHeartbeat
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = DefaultWriteTimeout
+	}
+	return &handler{logger: logger, hub: hub, opts: opts}
+}
+
+type handler struct {
+	logger *slog.Logger
+	hub    *Hub
+	opts   HandlerOptions
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost && r.Method != http.MethodGet {
+		w.Header().Set("Allow", "POST, GET")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	request := &models.EventsByCellId{}
+	if r.Body != nil {
+		body, err := io.ReadAll(io.LimitReader(r.Body, MaxRequestBytes+1))
+		if err != nil {
+			http.Error(w, "reading request body: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		if len(body) > MaxRequestBytes {
+			http.Error(w, "request body over 1 MiB", http.StatusRequestEntityTooLarge)
+			return
+		}
+		if err := proto.Unmarshal(body, request); err != nil {
+			http.Error(w, "request body is not a protobuf EventsByCellId: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+	}
+	cellID := request.GetCellId()
+	logger := h.logger.With("remote", r.RemoteAddr, "path", r.URL.Path, "cell_id", cellID)
+
+	sub, err := h.hub.SubscribeNamed(r.RemoteAddr+" "+r.URL.Path, cellID)
+	if err != nil {
+		logger.Error("event subscription refused", "error", err.Error())
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	defer sub.Close()
+	logger.Info("event stream opened")
+
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache, no-store, must-revalidate")
+	w.Header().Set("Connection", "keep-alive")
+	w.WriteHeader(http.StatusOK)
+	write := func(frame []byte) error {
+		_ = rc.SetWriteDeadline(time.Now().Add(h.opts.WriteTimeout)) // not every writer supports deadlines
+		if _, err := w.Write(frame); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	if err := rc.Flush(); err != nil {
+		logger.Error("event stream cannot flush", "error", err.Error())
+		return
+	}
+
+	ctx := r.Context()
+	heartbeat := []byte(": heartbeat\n\n")
+	var id uint64
+	for {
+		waitCtx, cancel := context.WithTimeout(ctx, h.opts.Heartbeat)
+		e, err := sub.Next(waitCtx)
+		cancel()
+		switch {
+		case err == nil:
+		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+			if err := write(heartbeat); err != nil {
+				logger.Info("event stream closed: heartbeat write failed", "error", err.Error())
+				return
+			}
+			continue
+		case ctx.Err() != nil:
+			logger.Info("event stream closed by client", "events_sent", id)
+			return
+		default:
+			logger.Info("event stream ended", "reason", err.Error(), "events_sent", id)
+			return
+		}
+		frame, err := EncodeFrame(id, e)
+		if err != nil {
+			logger.Error("event cannot be encoded; skipped", "event", e.EventType(), "key", e.Key(), "error", err.Error())
+			continue
+		}
+		if err := write(frame); err != nil {
+			logger.Info("event stream closed: write failed", "error", err.Error(), "events_sent", id)
+			return
+		}
+		id++
+	}
+}
+
+// EncodeFrame renders e as one SSE frame: id, event name, and base64 of the
+// protobuf bytes, followed by the blank line that ends the frame.
+func EncodeFrame(id uint64, e models.Event) ([]byte, error) {
+	payload, err := proto.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("events: encoding %s: %w", e.EventType(), err)
+	}
+	var b bytes.Buffer
+	b.Grow(len(payload)*4/3 + 64)
+	b.WriteString("id: ")
+	b.WriteString(strconv.FormatUint(id, 10))
+	b.WriteString("\nevent: ")
+	b.WriteString(e.EventType())
+	b.WriteString("\ndata: ")
+	b.WriteString(base64.StdEncoding.EncodeToString(payload))
+	b.WriteString("\n\n")
+	return b.Bytes(), nil
+}
+
+// ErrEventSourceClosed is returned by Next after Close.
+var ErrEventSourceClosed = errors.New("events: event source closed")
+
+// FrameError says why an SSE frame could not be decoded.
+type FrameError struct {
+	ID     string // the frame's id field, if it had one
+	Event  string // the frame's event field, if it had one
+	Reason string
+}
+
+func (e *FrameError) Error() string {
+	return fmt.Sprintf("events: bad SSE frame (id %q, event %q): %s", e.ID, e.Event, e.Reason)
+}
+
+// EventSource decodes an SSE stream written by NewHandler into models
+// events. Next is not safe for concurrent use; Close may be called from
+// another goroutine to unblock it.
+type EventSource struct {
+	body   io.ReadCloser
+	r      *bufio.Reader
+	closed atomic.Bool
+	lastID string
+}
+
+// NewEventSource reads frames from body, typically the body of a response
+// to POST /v1/events/....
+func NewEventSource(body io.ReadCloser) *EventSource {
+	return &EventSource{body: body, r: bufio.NewReaderSize(body, 64<<10)}
+}
+
+// LastEventID is the id of the last frame Next returned.
+func (s *EventSource) LastEventID() string { return s.lastID }
+
+// Next returns the next event, skipping comments (heartbeats). It returns
+// io.EOF when the stream ends between frames, io.ErrUnexpectedEOF when it
+// ends inside one, a *FrameError for a frame that cannot be decoded (unknown
+// event, bad base64, bad protobuf, unknown field, oversized), and
+// ErrEventSourceClosed after Close.
+func (s *EventSource) Next() (models.Event, error) {
+	var (
+		id, name string
+		data     []byte
+		hasData  bool
+		inFrame  bool
+		size     int
+	)
+	for {
+		line, err := s.readLine()
+		if err != nil {
+			if s.closed.Load() {
+				return nil, ErrEventSourceClosed
+			}
+			if errors.Is(err, io.EOF) {
+				if inFrame {
+					return nil, io.ErrUnexpectedEOF
+				}
+				return nil, io.EOF
+			}
+			return nil, err
+		}
+		size += len(line)
+		if size > MaxFrameBytes {
+			return nil, &FrameError{ID: id, Event: name, Reason: fmt.Sprintf("frame larger than %d bytes", MaxFrameBytes)}
+		}
+		if len(line) == 0 { // end of frame
+			if !inFrame {
+				continue
+			}
+			if !hasData {
+				return nil, &FrameError{ID: id, Event: name, Reason: "no data field"}
+			}
+			e, err := decode(id, name, data)
+			if err != nil {
+				return nil, err
+			}
+			s.lastID = id
+			return e, nil
+		}
+		if line[0] == ':' { // comment: heartbeat
+			continue
+		}
+		inFrame = true
+		field, value, found := bytes.Cut(line, []byte(":"))
+		if !found {
+			return nil, &FrameError{ID: id, Event: name, Reason: fmt.Sprintf("line %q is not a field", truncate(line))}
+		}
+		value = bytes.TrimPrefix(value, []byte(" "))
+		switch string(field) {
+		case "id":
+			id = string(value)
+		case "event":
+			name = string(value)
+		case "data":
+			if hasData {
+				data = append(data, '\n')
+			}
+			data = append(data, value...)
+			hasData = true
+		case "retry":
+		default:
+			return nil, &FrameError{ID: id, Event: name, Reason: fmt.Sprintf("unknown field %q", truncate(field))}
+		}
+	}
+}
+
+func decode(id, name string, data []byte) (models.Event, error) {
+	if name == "" {
+		return nil, &FrameError{ID: id, Reason: "no event field"}
+	}
+	e, err := models.NewEventByType(name)
+	if err != nil {
+		return nil, &FrameError{ID: id, Event: name, Reason: err.Error()}
+	}
+	payload := make([]byte, base64.StdEncoding.DecodedLen(len(data)))
+	n, err := base64.StdEncoding.Decode(payload, data)
+	if err != nil {
+		return nil, &FrameError{ID: id, Event: name, Reason: "data is not base64: " + err.Error()}
+	}
+	if err := proto.Unmarshal(payload[:n], e); err != nil {
+		return nil, &FrameError{ID: id, Event: name, Reason: "data is not a protobuf " + name + " event: " + err.Error()}
+	}
+	return e, nil
+}
+
+// readLine returns one line without its "\n" or "\r\n", at most
+// MaxFrameBytes long.
+func (s *EventSource) readLine() ([]byte, error) {
+	var line []byte
+	for {
+		chunk, err := s.r.ReadSlice('\n')
+		switch {
+		case err == nil:
+			if line == nil {
+				line = chunk
+			} else {
+				line = append(line, chunk...)
+			}
+			line = bytes.TrimSuffix(line[:len(line)-1], []byte("\r"))
+			return line, nil
+		case errors.Is(err, bufio.ErrBufferFull):
+			line = append(line, chunk...)
+			if len(line) > MaxFrameBytes {
+				return nil, &FrameError{Reason: fmt.Sprintf("line longer than %d bytes", MaxFrameBytes)}
+			}
+		default:
+			return nil, err
+		}
+	}
+}
+
+// Close closes the body; a blocked Next returns ErrEventSourceClosed.
+func (s *EventSource) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return s.body.Close()
+}
+
+func truncate(b []byte) string {
+	if len(b) > 40 {
+		return string(b[:40]) + "..."
+	}
+	return string(b)
+}
