@@ -80,7 +80,7 @@ link() { ln -sfn "$2" "$BIN/$1"; }
 
 # build_tool NAME VERSION TOOLDIR [ENV=VAL...] -- BINARY=PACKAGE...
 # Builds every BINARY from PACKAGE inside TOOLDIR into .deps/NAME-VERSION/ and links them into
-# .deps/bin. Returns 1 if the build fails (the log is kept in .deps/NAME-VERSION.log).
+# .deps/bin. Returns 1 if the build fails (the build log is then kept in .deps/NAME-VERSION.log).
 build_tool() {
 	local name=$1 version=$2 dir=$3
 	shift 3
@@ -112,18 +112,28 @@ build_tool() {
 			return 1
 		fi
 	done
-	rm -rf "$out" && mv "$tmp" "$out"
+	rm -rf "$out" && mv "$tmp" "$out" && rm -f "$log"
 	for spec in "$@"; do link "${spec%%=*}" "../$name-$version/${spec%%=*}"; done
 	say "$name $version built in $(elapsed $t0)"
 }
 
-# fallback NAME DEBIAN_PACKAGE BINARY_PATH: link Debian's binary into .deps/bin.
+# debian_bin PACKAGE NAME: the path of the executable NAME that the installed PACKAGE ships.
+debian_bin() {
+	dpkg -L "$1" 2>/dev/null | grep -E "/s?bin/$2\$" | head -n 1
+}
+
+# fallback NAME=PACKAGE...: install the Debian packages and link their binaries into .deps/bin.
 fallback() {
-	local name=$1 pkg=$2 path=$3
-	apt_install "$pkg"
-	[ -x "$path" ] || die "Debian package $pkg did not provide $path"
-	link "$name" "$path"
-	warn "USING DEBIAN FALLBACK: .deps/bin/$name -> $path ($(dpkg-query -W -f='${Package} ${Version}' "$pkg"))"
+	local spec pkgs=() name pkg path
+	for spec in "$@"; do pkgs+=("${spec#*=}"); done
+	apt_install "${pkgs[@]}"
+	for spec in "$@"; do
+		name=${spec%%=*} pkg=${spec#*=}
+		path=$(debian_bin "$pkg" "$name")
+		[ -n "$path" ] && [ -x "$path" ] || die "Debian package $pkg does not ship a $name binary"
+		link "$name" "$path"
+		warn "USING DEBIAN FALLBACK: .deps/bin/$name -> $path ($(dpkg-query -W -f='${Package} ${Version}' "$pkg"))"
+	done
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -140,14 +150,13 @@ build_tool protoc-gen-go "$v" "$ROOT/tools/protoc-gen-go" -- \
 v=$(modver "$ROOT/tools/etcd" go.etcd.io/etcd/server/v3)
 if ! build_tool etcd "$v" "$ROOT/tools/etcd" -- \
 	etcd=go.etcd.io/etcd/server/v3 etcdctl=go.etcd.io/etcd/etcdctl/v3; then
-	fallback etcd etcd-server /usr/bin/etcd
-	apt_install etcd-client && link etcdctl /usr/bin/etcdctl
+	fallback etcd=etcd-server etcdctl=etcd-client
 fi
 
 v=$(modver "$ROOT/tools/nats" github.com/nats-io/nats-server/v2)
 if ! build_tool nats-server "$v" "$ROOT/tools/nats" -- \
 	nats-server=github.com/nats-io/nats-server/v2; then
-	fallback nats-server nats-server /usr/bin/nats-server
+	fallback nats-server=nats-server
 fi
 
 v=$(modver "$ROOT/tools/consul" github.com/hashicorp/consul)
