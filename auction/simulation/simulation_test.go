@@ -47,6 +47,24 @@ var _ = Describe("Auction simulation", func() {
 				Expect(simulation.Mean(per)).To(BeNumerically("==", 82))
 				Expect(simulation.MaxDeviation(per)).To(BeNumerically("<=", 10))
 				Expect(simulation.CoefficientOfVariation(r.MemoryPerCell())).To(BeNumerically("<=", 0.03))
+
+				By("splitting every multi-instance process evenly over the two zones")
+				perZone := map[string]map[string]int{}
+				for _, c := range r.Cells {
+					for _, l := range c.Placed.LRPs {
+						if strings.HasPrefix(l.ProcessGUID, "single-") {
+							continue
+						}
+						if perZone[l.ProcessGUID] == nil {
+							perZone[l.ProcessGUID] = map[string]int{}
+						}
+						perZone[l.ProcessGUID][c.Zone]++
+					}
+				}
+				Expect(perZone).To(HaveLen(12))
+				for guid, zones := range perZone {
+					Expect(zones["z0"]-zones["z1"]).To(BeNumerically("~", 0, 1), guid)
+				}
 			})
 		}
 	})
