@@ -140,6 +140,15 @@ fallback() {
 
 command -v go >/dev/null 2>&1 || die "go not found in PATH"
 
+# One make deps at a time per checkout (engineers and CI share .deps).
+if command -v flock >/dev/null 2>&1; then
+	exec 9>"$DEPS/.lock"
+	if ! flock -n 9; then
+		say "waiting for another make deps in this checkout to finish ..."
+		flock 9
+	fi
+fi
+
 apt_install runc busybox-static protobuf-compiler
 
 v=$(modver "$ROOT/tools/protoc-gen-go" google.golang.org/protobuf)
