@@ -1,0 +1,176 @@
+package locket_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/tedsuo/ifrit"
+
+	"github.com/diego-go/diego/internal/testservers"
+	"github.com/diego-go/diego/locket"
+)
+
+// The suite runs one real Consul agent (session_ttl_min 1s) and short timings.
+const (
+	testTTL   = 2 * time.Second
+	testRetry = 200 * time.Millisecond
+)
+
+var (
+	consul *testservers.Consul
+	client *locket.Client
+	logger *slog.Logger
+)
+
+func TestLocket(t *testing.T) {
+	if addr := os.Getenv(lockHelperEnv); addr != "" {
+		runLockHelper(addr)
+		return
+	}
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Locket Suite")
+}
+
+// lockHelperEnv makes the test binary a lock holder (for kill -9 specs): it holds
+// LOCKET_HELPER_KEY with TTL and retry of the suite, prints "acquired" and waits to be killed.
+const lockHelperEnv = "LOCKET_LOCK_HELPER_CONSUL"
+
+func runLockHelper(addr string) {
+	c, err := locket.NewClient(addr)
+	if err != nil {
+		fmt.Println("helper:", err)
+		os.Exit(2)
+	}
+	l := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	p := ifrit.Background(locket.NewLock(l, c, locket.LockConfig{
+		Key: os.Getenv("LOCKET_HELPER_KEY"), Value: []byte("helper"), TTL: testTTL, RetryInterval: testRetry,
+	}))
+	select {
+	case <-p.Ready():
+		fmt.Println("acquired")
+	case err := <-p.Wait():
+		fmt.Println("helper exited:", err)
+		os.Exit(3)
+	}
+	err = <-p.Wait()
+	fmt.Println("helper lock exited:", err)
+	os.Exit(4)
+}
+
+var _ = BeforeSuite(func() {
+	dir, err := os.MkdirTemp("", "locket-consul-")
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(os.RemoveAll, dir)
+	consul, err = testservers.StartConsul(dir)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(consul.Stop)
+	client, err = locket.NewClient(consul.HTTPAddr())
+	Expect(err).NotTo(HaveOccurred())
+	logger = slog.New(slog.NewJSONHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelDebug}))
+})
+
+var _ = AfterEach(func() {
+	if CurrentSpecReport().Failed() && consul != nil {
+		logs := consul.Logs()
+		if len(logs) > 6000 {
+			logs = logs[len(logs)-6000:]
+		}
+		GinkgoWriter.Printf("--- consul log tail:\n%s\n", logs)
+	}
+})
+
+var keySeq atomic.Int64
+
+// uniqueKey returns a key no other spec uses.
+func uniqueKey(prefix string) string {
+	return prefix + "spec-" + strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + strconv.FormatInt(keySeq.Add(1), 10)
+}
+
+// start runs r in the background and stops it (signal, wait) when the spec ends.
+func start(r ifrit.Runner) ifrit.Process {
+	p := ifrit.Background(r)
+	DeferCleanup(func() {
+		p.Signal(os.Interrupt)
+		Eventually(p.Wait(), 10*time.Second).Should(Receive())
+	})
+	return p
+}
+
+// Raw Consul HTTP API, independent of the code under test.
+
+func consulDo(method, path string, body []byte) (int, []byte) {
+	GinkgoHelper()
+	req, err := http.NewRequest(method, consul.URL()+path, bytes.NewReader(body))
+	Expect(err).NotTo(HaveOccurred())
+	resp, err := http.DefaultClient.Do(req)
+	Expect(err).NotTo(HaveOccurred())
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	Expect(err).NotTo(HaveOccurred())
+	return resp.StatusCode, b
+}
+
+type kvEntry struct {
+	Key     string
+	Value   []byte
+	Session string
+}
+
+// kvGet returns the key's entry, or nil when it does not exist.
+func kvGet(key string) *kvEntry {
+	GinkgoHelper()
+	code, body := consulDo("GET", "/v1/kv/"+key, nil)
+	if code == http.StatusNotFound {
+		return nil
+	}
+	Expect(code).To(Equal(http.StatusOK), string(body))
+	var entries []kvEntry
+	Expect(json.Unmarshal(body, &entries)).To(Succeed())
+	Expect(entries).To(HaveLen(1))
+	return &entries[0]
+}
+
+// holderOf returns the session holding key ("" when free or absent).
+func holderOf(key string) string {
+	GinkgoHelper()
+	if e := kvGet(key); e != nil {
+		return e.Session
+	}
+	return ""
+}
+
+type sessionInfo struct {
+	ID        string
+	TTL       string
+	LockDelay int64 // nanoseconds
+	Behavior  string
+}
+
+func sessionInfoOf(id string) *sessionInfo {
+	GinkgoHelper()
+	code, body := consulDo("GET", "/v1/session/info/"+id, nil)
+	Expect(code).To(Equal(http.StatusOK), string(body))
+	var infos []sessionInfo
+	Expect(json.Unmarshal(body, &infos)).To(Succeed())
+	if len(infos) == 0 {
+		return nil
+	}
+	return &infos[0]
+}
+
+func destroySession(id string) {
+	GinkgoHelper()
+	code, body := consulDo("PUT", "/v1/session/destroy/"+id, nil)
+	Expect(code).To(Equal(http.StatusOK), string(body))
+}

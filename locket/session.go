@@ -1,0 +1,178 @@
+package locket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+)
+
+// errSessionGone: Consul no longer knows the session (invalidated, destroyed, expired).
+var errSessionGone = errors.New("session invalidated")
+
+// session is one Consul session kept alive by a renewing goroutine.
+type session struct {
+	id  string
+	ttl time.Duration // the TTL Consul was given
+	// lost receives one error when the session is gone (or, with a give-up budget, when Consul
+	// could not be reached for that long); it is never closed.
+	lost chan error
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+type sessionSpec struct {
+	name      string
+	freeAfter time.Duration // how long after its holder's death Consul should free the keys
+	behavior  string
+	lockDelay time.Duration
+	// giveUpAfter > 0: report the session lost when no renewal succeeded for that long (counted
+	// from the sending of the last successful renewal). 0: keep trying for ever.
+	giveUpAfter time.Duration
+}
+
+// newSession creates a session (TTL freeAfter/2, falling back to freeAfter when the agent refuses
+// it) and starts renewing it every TTL/2 until close is called or it is lost.
+func (c *Client) newSession(ctx context.Context, logger *slog.Logger, spec sessionSpec) (*session, error) {
+	ttl := (spec.freeAfter / 2).Round(time.Millisecond)
+	create := func(ttl time.Duration) (string, error) {
+		cctx, cancel := context.WithTimeout(ctx, requestTimeout)
+		defer cancel()
+		id, _, err := c.consul.Session().Create(&api.SessionEntry{
+			Name:      spec.name,
+			TTL:       ttl.String(),
+			Behavior:  spec.behavior,
+			LockDelay: spec.lockDelay,
+		}, (&api.WriteOptions{}).WithContext(cctx))
+		return id, err
+	}
+	id, err := create(ttl)
+	if err != nil && strings.Contains(err.Error(), "Invalid Session TTL") && spec.freeAfter > ttl {
+		logger.Warn("session-ttl-refused-using-full-ttl",
+			"refused_ttl", ttl.String(), "ttl", spec.freeAfter.String(), "error", err.Error(),
+			"consequence", "a dead holder's keys are freed only after about 2 x ttl; lower the agent's session_ttl_min")
+		ttl = spec.freeAfter
+		id, err = create(ttl)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("creating consul session: %w", err)
+	}
+	sctx, stop := context.WithCancel(context.Background())
+	s := &session{id: id, ttl: ttl, lost: make(chan error, 1), stop: stop, done: make(chan struct{})}
+	go s.renew(sctx, c, logger.With("session", id), spec.giveUpAfter)
+	return s, nil
+}
+
+func (s *session) renew(ctx context.Context, c *Client, logger *slog.Logger, giveUpAfter time.Duration) {
+	defer close(s.done)
+	interval := s.ttl / 2
+	retry := max(s.ttl/8, 100*time.Millisecond)
+	lastOK := time.Now()
+	failing := false
+	wait := interval
+	for {
+		if !sleepCtx(ctx, wait) {
+			return
+		}
+		sent := time.Now()
+		rctx, cancel := context.WithTimeout(ctx, max(s.ttl/2, time.Second))
+		entry, _, err := c.consul.Session().Renew(s.id, (&api.WriteOptions{}).WithContext(rctx))
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case err == nil && entry == nil:
+			s.lost <- errSessionGone
+			return
+		case err != nil:
+			if !failing {
+				logger.Warn("session-renew-failed", "error", err.Error())
+				failing = true
+			}
+			if giveUpAfter > 0 && time.Since(lastOK) >= giveUpAfter {
+				s.lost <- fmt.Errorf("consul unreachable for %s (last error: %w)", time.Since(lastOK).Round(time.Millisecond), err)
+				return
+			}
+			wait = retry
+			if giveUpAfter > 0 {
+				wait = min(wait, max(0, giveUpAfter-time.Since(lastOK)))
+			}
+		default:
+			if failing {
+				logger.Info("session-renewed-again", "after", time.Since(lastOK).Round(time.Millisecond).String())
+				failing = false
+			}
+			lastOK = sent
+			wait = interval
+		}
+	}
+}
+
+// close stops renewing and destroys the session (best effort, bounded), which releases or deletes
+// the keys it holds.
+func (s *session) close(c *Client, logger *slog.Logger) {
+	s.stop()
+	<-s.done
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if _, err := c.consul.Session().Destroy(s.id, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
+		logger.Warn("session-destroy-failed", "session", s.id, "error", err.Error())
+	}
+}
+
+// watchHeld blocks until key is no longer held by sessionID, returning why, or until ctx ends
+// (returning nil). Errors talking to Consul are retried every retry; they are not a loss by
+// themselves (the session's renewals decide that).
+func (c *Client) watchHeld(ctx context.Context, logger *slog.Logger, key, sessionID string, retry time.Duration) error {
+	var index uint64
+	failing := false
+	for {
+		q := (&api.QueryOptions{WaitIndex: index, WaitTime: time.Minute}).WithContext(ctx)
+		pair, meta, err := c.consul.KV().Get(key, q)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			if !failing {
+				logger.Warn("watch-key-failed", "key", key, "error", err.Error())
+				failing = true
+			}
+			if !sleepCtx(ctx, retry) {
+				return nil
+			}
+			continue
+		}
+		failing = false
+		switch {
+		case pair == nil:
+			return fmt.Errorf("key %s was deleted", key)
+		case pair.Session == "":
+			return fmt.Errorf("key %s was released", key)
+		case pair.Session != sessionID:
+			return fmt.Errorf("key %s is now held by session %s", key, pair.Session)
+		}
+		index = nextIndex(index, meta.LastIndex)
+	}
+}
+
+// nextIndex applies Consul's rules for blocking-query indexes: reset when the index goes backwards
+// (a restored snapshot), never wait on 0.
+func nextIndex(prev, last uint64) uint64 {
+	if last < prev {
+		return 0
+	}
+	if last == 0 {
+		return 1
+	}
+	return last
+}
+
+// isInvalidSession tells whether Consul refused a KV acquire because the session no longer exists.
+func isInvalidSession(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "Invalid session")
+}
