@@ -246,6 +246,10 @@ func (s *EventSource) Next() (models.Event, error) {
 				continue
 			}
 			if !hasData {
+				if name == "" { // only id or retry fields: nothing to dispatch
+					inFrame, id = false, ""
+					continue
+				}
 				return nil, &FrameError{ID: id, Event: name, Reason: "no data field"}
 			}
 			e, err := decode(id, name, data)
