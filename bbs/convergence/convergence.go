@@ -1,0 +1,480 @@
+// Package convergence decides what one convergence pass must do, as a pure
+// function of a snapshot of the BBS's state: no I/O, no clock, no
+// randomness. The BBS reads a snapshot, calls Decide, and applies each
+// action with a compare-and-swap against the record the action carries, so
+// a record that changed since the snapshot is simply left for the next
+// pass.
+//
+// The rules follow upstream Diego's convergence (bbs db/sqldb
+// lrp_convergence.go and task_convergence.go) with one deliberate change:
+// an instance whose cell vanished is unclaimed and auctioned in the same
+// pass (UnclaimAndAuction), instead of waiting a whole interval as a stale
+// UNCLAIMED instance.
+package convergence
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/diego-go/diego/models"
+)
+
+// Config holds the timings of the rules (DefaultConfig has upstream's).
+type Config struct {
+	// StaleUnclaimedLRP: an UNCLAIMED instance whose since is older than
+	// this is auctioned again (the auction that should place it was lost).
+	StaleUnclaimedLRP time.Duration
+	// KickTask: a pending Task not updated for this long is auctioned
+	// again; a completed Task not updated for this long has its callback
+	// sent again (as has a Resolving one stuck for this long).
+	KickTask time.Duration
+	// ExpireCompletedTask: a completed (or stuck resolving) Task first
+	// completed longer ago than this is deleted.
+	ExpireCompletedTask time.Duration
+	// ExpirePendingTask: a Task still pending this long after its creation
+	// fails.
+	ExpirePendingTask time.Duration
+	// RestartPolicy decides when a CRASHED instance is started again.
+	RestartPolicy models.RestartPolicy
+}
+
+// DefaultConfig is upstream's: 30 s, 30 s, 120 s, 30 min, and the default
+// restart policy.
+func DefaultConfig() Config {
+	return Config{
+		StaleUnclaimedLRP:   30 * time.Second,
+		KickTask:            30 * time.Second,
+		ExpireCompletedTask: 120 * time.Second,
+		ExpirePendingTask:   30 * time.Minute,
+		RestartPolicy:       models.DefaultRestartPolicy(),
+	}
+}
+
+// Snapshot is the state one pass decides on. Sets are maps with empty
+// values; a nil set is empty. The snapshot is only read.
+type Snapshot struct {
+	Now time.Time
+	// FreshDomains are the domains whose desired state is complete; only
+	// in them are instances ever retired.
+	FreshDomains map[string]struct{}
+	DesiredLRPs  []*models.DesiredLRPSchedulingInfo
+	ActualLRPs   []*models.ActualLRP
+	// Cells are the ids of the cells present now. An empty set means no
+	// cell is present: every claimed or running instance is then on a
+	// vanished cell, so the caller must not pass an empty set when it
+	// merely failed to list the cells.
+	Cells map[string]struct{}
+	Tasks []*models.Task
+}
+
+// Set builds a set for Snapshot.FreshDomains or Snapshot.Cells.
+func Set(members ...string) map[string]struct{} {
+	s := make(map[string]struct{}, len(members))
+	for _, m := range members {
+		s[m] = struct{}{}
+	}
+	return s
+}
+
+// Reasons, as carried by actions (for logs; a failed Task's reason is
+// its failure_reason instead).
+const (
+	ReasonMissingInstance     = "missing instance"
+	ReasonStaleUnclaimed      = "unclaimed longer than the re-auction timeout"
+	ReasonCellVanished        = "cell vanished"
+	ReasonCrashRestart        = "crashed; restart policy restarts it now"
+	ReasonExtraIndex          = "index not below the desired instances"
+	ReasonOrphaned            = "no desired LRP"
+	ReasonReplacementRunning  = "replacement is running"
+	ReasonCellPresentAgain    = "cell present again"
+	ReasonPendingTaskKick     = "pending longer than the kick timeout"
+	ReasonCallbackKick        = "completed; callback not acknowledged within the kick timeout"
+	ReasonResolvingStuck      = "resolving longer than the kick timeout"
+	ReasonCompletedTaskExpiry = "completed longer than the expiry timeout"
+	// TaskFailureNotStarted is the failure_reason of a Task that stayed
+	// pending too long (upstream's words).
+	TaskFailureNotStarted = "not started within time limit"
+)
+
+// TaskFailureCellVanished is the failure_reason of a running Task whose
+// cell vanished.
+func TaskFailureCellVanished(cellID string) string {
+	return fmt.Sprintf("cell %q disappeared before completion", cellID)
+}
+
+// LRPAction is one decision about one instance slot.
+type LRPAction struct {
+	// Key is the slot: process guid, index, domain.
+	Key *models.ActualLRPKey
+	// Actual is the record as the snapshot holds it, for the
+	// compare-and-swap; nil when the slot has no record yet
+	// (CreateAndAuction).
+	Actual *models.ActualLRP
+	// SchedulingInfo is the desired LRP's, for the auction; nil for an
+	// orphan.
+	SchedulingInfo *models.DesiredLRPSchedulingInfo
+	Reason         string
+}
+
+// TaskAction is one decision about one Task.
+type TaskAction struct {
+	Task *models.Task
+	// Reason says why; for FailTasks it is the failure_reason to record.
+	Reason string
+}
+
+// Actions is the outcome of one pass. Each ActualLRP record and each Task
+// appears in at most one list, and each slot (process guid, index) in at
+// most one of the four auction lists.
+type Actions struct {
+	// CreateAndAuction: an index below the desired instances has no
+	// ORDINARY record. Create it UNCLAIMED and auction it.
+	CreateAndAuction []LRPAction
+	// Reauction: an ORDINARY UNCLAIMED instance older than
+	// StaleUnclaimedLRP. Auction it again; the record stays as it is. A
+	// younger one is still waiting for its first auction and is left alone.
+	Reauction []LRPAction
+	// UnclaimAndAuction: an ORDINARY CLAIMED or RUNNING instance whose cell
+	// is not present. Make it UNCLAIMED and auction it in this same pass.
+	UnclaimAndAuction []LRPAction
+	// RestartCrashed: an ORDINARY CRASHED instance the restart policy
+	// restarts now. Make it UNCLAIMED (keeping its crash count) and auction
+	// it.
+	RestartCrashed []LRPAction
+	// Retire: an ORDINARY instance in a fresh domain whose index is not
+	// below the desired instances, or whose desired LRP is gone. Stop it
+	// (or remove the record when no cell runs it).
+	Retire []LRPAction
+	// RemoveEvacuating: an EVACUATING instance whose cell is not present.
+	RemoveEvacuating []LRPAction
+	// RemoveSuspect: a SUSPECT instance whose ORDINARY replacement is
+	// RUNNING, or, in a fresh domain, one whose index is extra or whose
+	// desired LRP is gone.
+	RemoveSuspect []LRPAction
+	// PromoteSuspect: a SUSPECT instance whose cell is present again (and
+	// whose replacement is not RUNNING). Make it ORDINARY again, removing
+	// the replacement.
+	PromoteSuspect []LRPAction
+
+	// FailTasks: a pending Task older than ExpirePendingTask, or a running
+	// Task whose cell is not present. Complete it as failed with Reason.
+	FailTasks []TaskAction
+	// AuctionTasks: a pending Task not updated for KickTask. Auction it
+	// again.
+	AuctionTasks []TaskAction
+	// ResendCallbacks: a Task with a completion callback URL that is
+	// completed and not updated for KickTask, or resolving and stuck for
+	// KickTask. (Re)send its callback, resolving it first.
+	ResendCallbacks []TaskAction
+	// DeleteTasks: a completed Task, or a resolving one stuck for KickTask,
+	// first completed longer ago than ExpireCompletedTask.
+	DeleteTasks []TaskAction
+
+	// VanishedCells are the ids of cells named by an instance or a running
+	// Task but not present, sorted; for the log line.
+	VanishedCells []string
+}
+
+// Auctions lists the slots this pass auctions, in the order
+// CreateAndAuction, Reauction, UnclaimAndAuction, RestartCrashed.
+func (a *Actions) Auctions() []LRPAction {
+	out := make([]LRPAction, 0, len(a.CreateAndAuction)+len(a.Reauction)+len(a.UnclaimAndAuction)+len(a.RestartCrashed))
+	out = append(out, a.CreateAndAuction...)
+	out = append(out, a.Reauction...)
+	out = append(out, a.UnclaimAndAuction...)
+	return append(out, a.RestartCrashed...)
+}
+
+// Counts is the length of every list, by the field's name, for logs and
+// metrics.
+func (a *Actions) Counts() map[string]int {
+	return map[string]int{
+		"CreateAndAuction":  len(a.CreateAndAuction),
+		"Reauction":         len(a.Reauction),
+		"UnclaimAndAuction": len(a.UnclaimAndAuction),
+		"RestartCrashed":    len(a.RestartCrashed),
+		"Retire":            len(a.Retire),
+		"RemoveEvacuating":  len(a.RemoveEvacuating),
+		"RemoveSuspect":     len(a.RemoveSuspect),
+		"PromoteSuspect":    len(a.PromoteSuspect),
+		"FailTasks":         len(a.FailTasks),
+		"AuctionTasks":      len(a.AuctionTasks),
+		"ResendCallbacks":   len(a.ResendCallbacks),
+		"DeleteTasks":       len(a.DeleteTasks),
+	}
+}
+
+// Decide computes the actions of one pass over s. Actions come out in the
+// order of the snapshot's slices (desired LRPs, then within each its
+// missing indices in ascending order and its actual LRPs in snapshot order;
+// then orphaned actual LRPs; then Tasks), so the same snapshot always gives
+// the same Actions.
+func Decide(s Snapshot, c Config) Actions {
+	d := decider{s: s, c: c, now: s.Now.UnixNano()}
+	d.lrps()
+	d.tasks()
+	if len(d.vanished) > 0 {
+		d.out.VanishedCells = make([]string, 0, len(d.vanished))
+		for id := range d.vanished {
+			d.out.VanishedCells = append(d.out.VanishedCells, id)
+		}
+		slices.Sort(d.out.VanishedCells)
+	}
+	return d.out
+}
+
+type decider struct {
+	s        Snapshot
+	c        Config
+	now      int64
+	out      Actions
+	vanished map[string]struct{}
+}
+
+func (d *decider) present(cellID string) bool {
+	if _, ok := d.s.Cells[cellID]; ok {
+		return true
+	}
+	if d.vanished == nil {
+		d.vanished = map[string]struct{}{}
+	}
+	d.vanished[cellID] = struct{}{}
+	return false
+}
+
+func (d *decider) fresh(domain string) bool {
+	_, ok := d.s.FreshDomains[domain]
+	return ok
+}
+
+// olderThan reports whether the instant at unix nanoseconds t lies more
+// than age before now (upstream's strict "since < now - age").
+func (d *decider) olderThan(t int64, age time.Duration) bool {
+	return t < d.now-int64(age)
+}
+
+func (d *decider) lrps() {
+	// Group the actual LRPs by process guid, keeping snapshot order: count,
+	// then fill one backing array.
+	actuals := d.s.ActualLRPs
+	desired := make(map[string]int, len(d.s.DesiredLRPs))
+	for i, info := range d.s.DesiredLRPs {
+		guid := info.GetDesiredLrpKey().GetProcessGuid()
+		if _, dup := desired[guid]; !dup {
+			desired[guid] = i
+		}
+	}
+	counts := make([]int32, len(d.s.DesiredLRPs)+1)
+	owner := make([]int32, len(actuals)) // index into DesiredLRPs, or -1
+	for i, a := range actuals {
+		di, ok := desired[a.GetActualLrpKey().GetProcessGuid()]
+		if !ok {
+			owner[i] = -1
+			continue
+		}
+		owner[i] = int32(di)
+		counts[di+1]++
+	}
+	for i := 1; i < len(counts); i++ {
+		counts[i] += counts[i-1]
+	}
+	grouped := make([]*models.ActualLRP, counts[len(counts)-1])
+	fill := slices.Clone(counts[:len(counts)-1])
+	for i, a := range actuals {
+		if o := owner[i]; o >= 0 {
+			grouped[fill[o]] = a
+			fill[o]++
+		}
+	}
+
+	var ordinary []*models.ActualLRP // scratch: ORDINARY record by index below instances
+	for di, info := range d.s.DesiredLRPs {
+		if desired[info.GetDesiredLrpKey().GetProcessGuid()] != di {
+			continue // a duplicate desired LRP; the first one rules
+		}
+		group := grouped[counts[di]:counts[di+1]]
+		n := max(int(info.GetInstances()), 0)
+		if cap(ordinary) < n {
+			ordinary = make([]*models.ActualLRP, n)
+		}
+		ordinary = ordinary[:n]
+		clear(ordinary)
+		d.desiredLRP(info, group, ordinary)
+	}
+
+	for i, a := range actuals {
+		if owner[i] < 0 {
+			d.orphan(a)
+		}
+	}
+}
+
+// desiredLRP decides about one desired LRP and its actual LRPs.
+func (d *decider) desiredLRP(info *models.DesiredLRPSchedulingInfo, group, ordinary []*models.ActualLRP) {
+	key := info.GetDesiredLrpKey()
+	fresh := d.fresh(key.GetDomain())
+	n := int32(len(ordinary))
+
+	// Missing indices first: they depend only on which ORDINARY records
+	// exist. The first ORDINARY record of a slot is the one acted on.
+	var extras map[int32]*models.ActualLRP // first ORDINARY record by extra index
+	for _, a := range group {
+		if a.GetPresence() != models.ActualLRP_ORDINARY {
+			continue
+		}
+		i := a.GetActualLrpKey().GetIndex()
+		switch {
+		case i >= 0 && i < n:
+			if ordinary[i] == nil {
+				ordinary[i] = a
+			}
+		default:
+			if extras == nil {
+				extras = map[int32]*models.ActualLRP{}
+			}
+			if _, seen := extras[i]; !seen {
+				extras[i] = a
+			}
+		}
+	}
+	firstOrdinary := func(i int32) *models.ActualLRP {
+		if i >= 0 && i < n {
+			return ordinary[i]
+		}
+		return extras[i]
+	}
+	for i, a := range ordinary {
+		if a == nil {
+			d.out.CreateAndAuction = append(d.out.CreateAndAuction, LRPAction{
+				Key:            &models.ActualLRPKey{ProcessGuid: key.GetProcessGuid(), Index: int32(i), Domain: key.GetDomain()},
+				SchedulingInfo: info,
+				Reason:         ReasonMissingInstance,
+			})
+		}
+	}
+
+	for _, a := range group {
+		index := a.GetActualLrpKey().GetIndex()
+		extra := index < 0 || index >= n
+		act := LRPAction{Key: a.GetActualLrpKey(), Actual: a, SchedulingInfo: info}
+		switch a.GetPresence() {
+		case models.ActualLRP_EVACUATING:
+			if !d.present(a.GetActualLrpInstanceKey().GetCellId()) {
+				act.Reason = ReasonCellVanished
+				d.out.RemoveEvacuating = append(d.out.RemoveEvacuating, act)
+			}
+		case models.ActualLRP_SUSPECT:
+			switch {
+			case extra && fresh:
+				act.Reason = ReasonExtraIndex
+				d.out.RemoveSuspect = append(d.out.RemoveSuspect, act)
+			case firstOrdinary(index).GetState() == models.ActualLRPStateRunning:
+				act.Reason = ReasonReplacementRunning
+				d.out.RemoveSuspect = append(d.out.RemoveSuspect, act)
+			case d.present(a.GetActualLrpInstanceKey().GetCellId()):
+				act.Reason = ReasonCellPresentAgain
+				d.out.PromoteSuspect = append(d.out.PromoteSuspect, act)
+			}
+		default: // ORDINARY
+			if firstOrdinary(index) != a {
+				continue // a second ORDINARY record for one slot: never acted on twice
+			}
+			if extra && fresh {
+				act.Reason = ReasonExtraIndex
+				d.out.Retire = append(d.out.Retire, act)
+				continue
+			}
+			// In a stale domain an extra index is cared for like a wanted one
+			// (upstream): its desired instance count may be out of date.
+			switch a.GetState() {
+			case models.ActualLRPStateUnclaimed:
+				if d.olderThan(a.GetSince(), d.c.StaleUnclaimedLRP) {
+					act.Reason = ReasonStaleUnclaimed
+					d.out.Reauction = append(d.out.Reauction, act)
+				}
+			case models.ActualLRPStateClaimed, models.ActualLRPStateRunning:
+				if !d.present(a.GetActualLrpInstanceKey().GetCellId()) {
+					act.Reason = ReasonCellVanished
+					d.out.UnclaimAndAuction = append(d.out.UnclaimAndAuction, act)
+				}
+			case models.ActualLRPStateCrashed:
+				if d.c.RestartPolicy.ShouldRestart(d.s.Now, time.Unix(0, a.GetSince()), a.GetCrashCount()) {
+					act.Reason = ReasonCrashRestart
+					d.out.RestartCrashed = append(d.out.RestartCrashed, act)
+				}
+			}
+		}
+	}
+}
+
+// orphan decides about an actual LRP whose desired LRP is gone: retired in
+// a fresh domain, left alone in a stale one (nothing to auction it with),
+// except that an EVACUATING one on a vanished cell is always removed.
+func (d *decider) orphan(a *models.ActualLRP) {
+	act := LRPAction{Key: a.GetActualLrpKey(), Actual: a, Reason: ReasonOrphaned}
+	fresh := d.fresh(a.GetActualLrpKey().GetDomain())
+	switch a.GetPresence() {
+	case models.ActualLRP_EVACUATING:
+		if !d.present(a.GetActualLrpInstanceKey().GetCellId()) {
+			act.Reason = ReasonCellVanished
+			d.out.RemoveEvacuating = append(d.out.RemoveEvacuating, act)
+		}
+	case models.ActualLRP_SUSPECT:
+		if fresh {
+			d.out.RemoveSuspect = append(d.out.RemoveSuspect, act)
+		}
+	default:
+		if fresh {
+			d.out.Retire = append(d.out.Retire, act)
+		}
+	}
+}
+
+func (d *decider) tasks() {
+	c := d.c
+	for _, t := range d.s.Tasks {
+		switch t.GetState() {
+		case models.Task_Pending:
+			switch {
+			case d.olderThan(t.GetCreatedAt(), c.ExpirePendingTask):
+				d.out.FailTasks = append(d.out.FailTasks, TaskAction{Task: t, Reason: TaskFailureNotStarted})
+			case d.olderThan(t.GetUpdatedAt(), c.KickTask):
+				d.out.AuctionTasks = append(d.out.AuctionTasks, TaskAction{Task: t, Reason: ReasonPendingTaskKick})
+			}
+		case models.Task_Running:
+			if cell := t.GetCellId(); !d.present(cell) {
+				d.out.FailTasks = append(d.out.FailTasks, TaskAction{Task: t, Reason: TaskFailureCellVanished(cell)})
+			}
+		case models.Task_Completed:
+			switch {
+			case d.olderThan(firstCompleted(t), c.ExpireCompletedTask):
+				d.out.DeleteTasks = append(d.out.DeleteTasks, TaskAction{Task: t, Reason: ReasonCompletedTaskExpiry})
+			case t.GetTaskDefinition().GetCompletionCallbackUrl() != "" && d.olderThan(t.GetUpdatedAt(), c.KickTask):
+				d.out.ResendCallbacks = append(d.out.ResendCallbacks, TaskAction{Task: t, Reason: ReasonCallbackKick})
+			}
+		case models.Task_Resolving:
+			// Someone is resolving it (sending the callback, or a client
+			// that will delete it); only once that is stuck does
+			// convergence step in.
+			if !d.olderThan(t.GetUpdatedAt(), c.KickTask) {
+				continue
+			}
+			switch {
+			case d.olderThan(firstCompleted(t), c.ExpireCompletedTask):
+				d.out.DeleteTasks = append(d.out.DeleteTasks, TaskAction{Task: t, Reason: ReasonCompletedTaskExpiry})
+			case t.GetTaskDefinition().GetCompletionCallbackUrl() != "":
+				d.out.ResendCallbacks = append(d.out.ResendCallbacks, TaskAction{Task: t, Reason: ReasonResolvingStuck})
+			}
+		}
+	}
+}
+
+// firstCompleted is when the Task first completed, or its last update
+// for a record that never recorded it.
+func firstCompleted(t *models.Task) int64 {
+	if at := t.GetFirstCompletedAt(); at != 0 {
+		return at
+	}
+	return t.GetUpdatedAt()
+}
