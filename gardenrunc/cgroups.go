@@ -97,7 +97,7 @@ func pidMetrics(cg string) garden.ContainerPidStat {
 
 // removeCgroups removes the container's cgroup directories that runc may have left behind.
 func removeCgroups(cg string) {
-	for _, ctrl := range []string{"memory", "cpu", "cpuacct", "pids", "devices", "freezer", "blkio", "cpuset", "net_cls", "net_prio", "perf_event", "hugetlb", "systemd", "rdma", "misc"} {
+	for _, ctrl := range []string{"memory", "cpu", "cpuacct", "pids", "devices", "freezer", "blkio", "cpuset", "net_cls", "net_prio", "perf_event", "hugetlb", "systemd", "unified", "rdma", "misc"} {
 		os.Remove(filepath.Join(cgroupRoot, ctrl, cg))
 	}
 }

@@ -105,9 +105,9 @@ func (n *Network) Setup() error {
 	return nil
 }
 
-// Teardown removes the bridge and the project's chains. Only used by tests and operators; the
+// TeardownChains removes the project's shared chains. Only used by tests and operators; the
 // server leaves them in place across restarts.
-func (n *Network) Teardown() {
+func (n *Network) TeardownChains() {
 	ipt("-t", "nat", "-D", "PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-j", natChain)
 	ipt("-t", "nat", "-D", "OUTPUT", "-m", "addrtype", "--dst-type", "LOCAL", "-j", natChain)
 	ipt("-t", "nat", "-D", "POSTROUTING", "-j", masqChain)
@@ -116,7 +116,6 @@ func (n *Network) Teardown() {
 		ipt("-t", c[0], "-F", c[1])
 		ipt("-t", c[0], "-X", c[1])
 	}
-	run("ip", "link", "del", n.Bridge)
 }
 
 func hostVeth(ip net.IP) string { return "dg" + NetName(ip) }

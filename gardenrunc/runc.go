@@ -28,11 +28,17 @@ func (r runc) runDetached(id, bundle string) (int, error) {
 		return 0, err
 	}
 	defer devnull.Close()
-	cmd.Stdin, cmd.Stdout = devnull, devnull
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	// the init inherits runc's stdio, so none of it may be a pipe the server waits on
+	logPath := filepath.Join(bundle, "runc-run.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return 0, err
+	}
+	defer logFile.Close()
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, logFile
 	if err := cmd.Run(); err != nil {
-		return 0, fmt.Errorf("runc run: %v: %s", err, strings.TrimSpace(stderr.String()))
+		msg, _ := os.ReadFile(logPath)
+		return 0, fmt.Errorf("runc run: %v: %s", err, strings.TrimSpace(string(msg)))
 	}
 	b, err := os.ReadFile(pidFile)
 	if err != nil {

@@ -73,7 +73,6 @@ func BuildSpec(p BundleParams) (*specs.Spec, error) {
 				Effective: caps,
 				Permitted: caps,
 			},
-			Rlimits: []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 65536, Soft: 65536}},
 			NoNewPrivileges: !p.Privileged,
 		},
 		Mounts: []specs.Mount{

@@ -1,0 +1,260 @@
+package gardenrunc_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"code.cloudfoundry.org/garden"
+	"code.cloudfoundry.org/garden/client"
+	"code.cloudfoundry.org/garden/client/connection"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
+	"github.com/onsi/gomega/gexec"
+
+	"github.com/diego-go/diego/gardenrunc"
+)
+
+func TestGardenrunc(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Gardenrunc Suite")
+}
+
+// Everything the integration specs need: a static garden binary, a busybox rootfs and a server
+// on a unix socket in a temp dir, with a bridge, pool, ports and cgroup parent of the suite's own.
+var (
+	skipReason string
+	gardenBin  string
+	workDir    string
+	rootfsDir  string
+	srv        *gardenServer
+)
+
+type gardenServer struct {
+	cfgPath    string
+	socket     string
+	depot      string
+	bridge     string
+	pool       string
+	cgParent   string
+	externalIP string
+	session    *gexec.Session
+	client     client.Client
+	extraCfg   map[string]any
+}
+
+var _ = SynchronizedBeforeSuite(func() []byte {
+	if os.Geteuid() != 0 {
+		return []byte("skip:the gardenrunc integration specs need root")
+	}
+	if _, err := exec.LookPath("runc"); err != nil {
+		return []byte("skip:runc is not installed (make deps installs it)")
+	}
+	bin, err := gexec.BuildWithEnvironment("github.com/diego-go/diego/cmd/garden", []string{"CGO_ENABLED=0"})
+	Expect(err).NotTo(HaveOccurred())
+	return []byte(bin)
+}, func(data []byte) {
+	if s := string(data); strings.HasPrefix(s, "skip:") {
+		skipReason = strings.TrimPrefix(s, "skip:")
+		return
+	}
+	gardenBin = string(data)
+	var err error
+	workDir, err = os.MkdirTemp("", "diego-garden-test-")
+	Expect(err).NotTo(HaveOccurred())
+	rootfsDir = filepath.Join(workDir, "busybox-rootfs")
+	Expect(makeBusyboxRootFS(rootfsDir)).To(Succeed())
+	srv = newServer(workDir, GinkgoParallelProcess())
+	srv.start()
+})
+
+var _ = SynchronizedAfterSuite(func() {
+	if srv == nil {
+		return
+	}
+	if srv.session != nil && srv.session.ExitCode() == -1 {
+		if cs, err := srv.client.Containers(nil); err == nil {
+			for _, c := range cs {
+				srv.client.Destroy(c.Handle())
+			}
+		}
+		srv.stop()
+	}
+	teardownNetwork(srv)
+	os.RemoveAll(workDir)
+}, func() {
+	gexec.CleanupBuildArtifacts()
+})
+
+func requireIntegration() {
+	if skipReason != "" {
+		Skip(skipReason)
+	}
+}
+
+// makeBusyboxRootFS builds a minimal root filesystem from busybox-static.
+func makeBusyboxRootFS(dir string) error {
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		return fmt.Errorf("busybox-static is not installed: %w", err)
+	}
+	for _, d := range []string{"bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root", "home/vcap", "var/www"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0755); err != nil {
+			return err
+		}
+	}
+	os.Chmod(filepath.Join(dir, "tmp"), 01777)
+	data, err := os.ReadFile(bb)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bin", "busybox"), data, 0755); err != nil {
+		return err
+	}
+	out, err := exec.Command(bb, "--list").Output()
+	if err != nil {
+		return err
+	}
+	for _, applet := range strings.Fields(string(out)) {
+		if applet == "busybox" {
+			continue
+		}
+		os.Symlink("busybox", filepath.Join(dir, "bin", applet))
+	}
+	os.WriteFile(filepath.Join(dir, "etc", "passwd"), []byte("root:x:0:0:root:/root:/bin/sh\nvcap:x:2000:2000::/home/vcap:/bin/sh\nnobody:x:65534:65534::/nonexistent:/bin/false\n"), 0644)
+	os.WriteFile(filepath.Join(dir, "etc", "group"), []byte("root:x:0:\nvcap:x:2000:\n"), 0644)
+	os.Chown(filepath.Join(dir, "home", "vcap"), 2000, 2000)
+	os.WriteFile(filepath.Join(dir, "var", "www", "index.html"), []byte("hello from the container\n"), 0644)
+	return nil
+}
+
+func newServer(dir string, n int) *gardenServer {
+	id := os.Getpid()%200 + n
+	s := &gardenServer{
+		cfgPath:    filepath.Join(dir, "garden.json"),
+		socket:     filepath.Join(dir, "garden.sock"),
+		depot:      filepath.Join(dir, "depot"),
+		bridge:     fmt.Sprintf("dgtest%d", os.Getpid()%100000),
+		pool:       fmt.Sprintf("10.253.%d.0/24", id),
+		cgParent:   fmt.Sprintf("diego-garden-test-%d", os.Getpid()),
+		externalIP: gardenrunc.DefaultExternalIP(),
+	}
+	cfg := map[string]any{
+		"listen_network":   "unix",
+		"listen_address":   s.socket,
+		"log_level":        "debug",
+		"depot_dir":        s.depot,
+		"runc_root":        filepath.Join(dir, "runc"),
+		"image_cache_dir":  filepath.Join(dir, "images"),
+		"preloaded_rootfs": map[string]string{"busybox": rootfsDir},
+		"default_rootfs":   "preloaded:busybox",
+		"cgroup_parent":    s.cgParent,
+		"bridge_name":      s.bridge,
+		"network_pool":     s.pool,
+		"external_ip":      s.externalIP,
+		"port_range_start": 40000 + id*100,
+		"port_range_end":   40000 + id*100 + 100,
+		"ip_forward":       false,
+	}
+	data, _ := json.Marshal(cfg)
+	Expect(os.WriteFile(s.cfgPath, data, 0600)).To(Succeed())
+	s.client = client.New(connection.New("unix", s.socket))
+	return s
+}
+
+func (s *gardenServer) start() {
+	var err error
+	s.session, err = gexec.Start(exec.Command(gardenBin, "-config", s.cfgPath), GinkgoWriter, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred())
+	Eventually(func() error { return s.client.Ping() }, 20*time.Second, 50*time.Millisecond).Should(Succeed())
+}
+
+func (s *gardenServer) stop() {
+	s.session.Interrupt()
+	Eventually(s.session, 20*time.Second).Should(gexec.Exit())
+}
+
+func (s *gardenServer) kill9() {
+	s.session.Kill()
+	Eventually(s.session, 10*time.Second).Should(gexec.Exit())
+}
+
+// teardownNetwork removes the suite's bridge and, if no other garden uses them, the shared chains.
+func teardownNetwork(s *gardenServer) {
+	exec.Command("ip", "link", "del", s.bridge).Run()
+	exec.Command("iptables", "-w", "-t", "nat", "-D", "diego-garden-postrouting", "-s", s.pool, "!", "-d", s.pool, "-j", "MASQUERADE").Run()
+	out, _ := exec.Command("iptables", "-w", "-t", "nat", "-S", "diego-garden-prerouting").Output()
+	out2, _ := exec.Command("iptables", "-w", "-S", "diego-garden-forward").Output()
+	out3, _ := exec.Command("iptables", "-w", "-t", "nat", "-S", "diego-garden-postrouting").Output()
+	if strings.Count(string(out), "\n") <= 1 && strings.Count(string(out2), "\n") <= 1 && strings.Count(string(out3), "\n") <= 1 {
+		n := gardenrunc.Network{Bridge: s.bridge}
+		n.TeardownChains()
+	}
+	for _, ctrl := range []string{"memory", "cpu", "cpuacct", "pids", "devices", "freezer", "blkio", "cpuset", "systemd", "unified", "net_cls", "net_prio", "perf_event", "hugetlb"} {
+		os.Remove(filepath.Join("/sys/fs/cgroup", ctrl, s.cgParent))
+	}
+}
+
+// --- helpers used by the specs ---
+
+func createContainer(spec garden.ContainerSpec) garden.Container {
+	c, err := srv.client.Create(spec)
+	Expect(err).NotTo(HaveOccurred())
+	handle := c.Handle()
+	DeferCleanup(func() {
+		err := srv.client.Destroy(handle)
+		if err != nil {
+			Expect(err).To(BeAssignableToTypeOf(garden.ContainerNotFoundError{}))
+		}
+	})
+	return c
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func runIn(c garden.Container, spec garden.ProcessSpec, stdin io.Reader) result {
+	stdout, stderr := gbytes.NewBuffer(), gbytes.NewBuffer()
+	p, err := c.Run(spec, garden.ProcessIO{Stdin: stdin, Stdout: stdout, Stderr: stderr})
+	Expect(err).NotTo(HaveOccurred())
+	code, err := p.Wait()
+	Expect(err).NotTo(HaveOccurred())
+	return result{string(stdout.Contents()), string(stderr.Contents()), code}
+}
+
+func sh(c garden.Container, script string) result {
+	return runIn(c, garden.ProcessSpec{Path: "/bin/sh", Args: []string{"-c", script}}, nil)
+}
+
+func hostOutput(name string, args ...string) string {
+	out, _ := exec.Command(name, args...).CombinedOutput()
+	return string(out)
+}
+
+func tarOf(files map[string]string) *bytes.Buffer {
+	buf := new(bytes.Buffer)
+	tw := newTarWriter(buf)
+	for name, content := range files {
+		tw.add(name, content)
+	}
+	tw.close()
+	return buf
+}
+
+func freePortOnHost() uint32 {
+	l, err := net.Listen("tcp", ":0")
+	Expect(err).NotTo(HaveOccurred())
+	defer l.Close()
+	return uint32(l.Addr().(*net.TCPAddr).Port)
+}

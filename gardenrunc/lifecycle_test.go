@@ -1,0 +1,190 @@
+package gardenrunc_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"code.cloudfoundry.org/garden"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
+)
+
+var _ = Describe("containers on runc, through garden's client and server", func() {
+	BeforeEach(requireIntegration)
+
+	Describe("Create and Run", func() {
+		var c garden.Container
+		BeforeEach(func() {
+			c = createContainer(garden.ContainerSpec{RootFSPath: "preloaded:busybox", Env: []string{"FROM_CONTAINER=yes"}})
+		})
+
+		It("runs a process with args, env, dir and user, and reports its exit status and output", func() {
+			r := runIn(c, garden.ProcessSpec{
+				Path: "/bin/sh", Args: []string{"-c", `echo "out $FROM_CONTAINER $FROM_PROCESS $(pwd) $(id -u)"; echo err >&2; exit 7`},
+				Env: []string{"FROM_PROCESS=also"}, Dir: "/tmp", User: "vcap",
+			}, nil)
+			Expect(r.code).To(Equal(7))
+			Expect(r.stdout).To(Equal("out yes also /tmp 2000\n"))
+			Expect(r.stderr).To(Equal("err\n"))
+		})
+
+		It("feeds stdin to the process", func() {
+			r := runIn(c, garden.ProcessSpec{Path: "/bin/cat"}, strings.NewReader("piped in\n"))
+			Expect(r.code).To(Equal(0))
+			Expect(r.stdout).To(Equal("piped in\n"))
+		})
+
+		It("reports 128+N when a process is killed by signal N", func() {
+			for sig, want := range map[garden.Signal]int{garden.SignalKill: 137, garden.SignalTerminate: 143} {
+				p, err := c.Run(garden.ProcessSpec{Path: "/bin/sleep", Args: []string{"100"}}, garden.ProcessIO{})
+				Expect(err).NotTo(HaveOccurred())
+				Expect(p.Signal(sig)).To(Succeed())
+				Expect(p.Wait()).To(Equal(want))
+			}
+		})
+
+		It("lets a client re-attach to a running process and get its output", func() {
+			p, err := c.Run(garden.ProcessSpec{ID: "reattach-me", Path: "/bin/sh", Args: []string{"-c", "echo first; read x; echo second $x"}},
+				garden.ProcessIO{Stdin: strings.NewReader("")})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(p.ID()).To(Equal("reattach-me"))
+			out := gbytes.NewBuffer()
+			p2, err := c.Attach("reattach-me", garden.ProcessIO{Stdout: out})
+			Expect(err).NotTo(HaveOccurred())
+			Eventually(out).Should(gbytes.Say("first"))
+			Expect(p2.Wait()).To(Equal(0))
+			Expect(string(out.Contents())).To(Equal("first\nsecond\n"))
+			_, err = c.Attach("no-such-process", garden.ProcessIO{})
+			Expect(err).To(HaveOccurred())
+		})
+
+		It("isolates pid, mount, network, uts and ipc namespaces: no host process is visible", func() {
+			for _, ns := range []string{"pid", "mnt", "net", "uts", "ipc"} {
+				host, err := os.Readlink("/proc/self/ns/" + ns)
+				Expect(err).NotTo(HaveOccurred())
+				r := sh(c, "readlink /proc/self/ns/"+ns)
+				Expect(r.code).To(Equal(0))
+				Expect(strings.TrimSpace(r.stdout)).NotTo(Equal(host), ns)
+			}
+			r := sh(c, "ls /proc | grep -E '^[0-9]+$' | sort -n | tr '\\n' ' '")
+			pids := strings.Fields(r.stdout)
+			Expect(pids).To(ContainElement("1"))
+			Expect(len(pids)).To(BeNumerically("<", 10), r.stdout)
+			Expect(pids).NotTo(ContainElement(strconv.Itoa(os.Getpid())))
+			Expect(sh(c, "hostname").stdout).To(Equal(c.Handle() + "\n"))
+			Expect(sh(c, "touch /proc/sysrq-trigger 2>&1; echo x > /sys/kernel/uevent_helper 2>&1 || echo denied").stdout).To(ContainSubstring("denied"))
+		})
+
+		It("gives every container its own copy-on-write root", func() {
+			Expect(sh(c, "echo mine > /bin/new-file && cat /bin/new-file").stdout).To(Equal("mine\n"))
+			Expect(filepath.Join(rootfsDir, "bin", "new-file")).NotTo(BeAnExistingFile())
+			other := createContainer(garden.ContainerSpec{RootFSPath: "preloaded:busybox"})
+			Expect(sh(other, "cat /bin/new-file").code).NotTo(Equal(0))
+		})
+
+		It("streams a tar in and the same bytes out", func() {
+			content := strings.Repeat("some bytes\x00\xff", 1000)
+			Expect(c.StreamIn(garden.StreamInSpec{Path: "/tmp/in", TarStream: tarOf(map[string]string{"a.txt": content, "b/c.txt": "c"})})).To(Succeed())
+			Expect(sh(c, "cat /tmp/in/b/c.txt").stdout).To(Equal("c"))
+			out, err := c.StreamOut(garden.StreamOutSpec{Path: "/tmp/in/a.txt"})
+			Expect(err).NotTo(HaveOccurred())
+			files, err := readTar(out)
+			out.Close()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(files).To(HaveKeyWithValue("a.txt", content))
+		})
+
+		It("keeps properties, filters containers by them and reports Info", func() {
+			Expect(c.SetProperty("owner", "spec")).To(Succeed())
+			Expect(c.Property("owner")).To(Equal("spec"))
+			list, err := srv.client.Containers(garden.Properties{"owner": "spec"})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(list).To(HaveLen(1))
+			Expect(list[0].Handle()).To(Equal(c.Handle()))
+			Expect(c.RemoveProperty("owner")).To(Succeed())
+			_, err = c.Property("owner")
+			Expect(err).To(HaveOccurred())
+			info, err := c.Info()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(info.State).To(Equal("active"))
+			Expect(info.ContainerIP).To(HavePrefix("10.253."))
+			Expect(info.HostIP).To(HaveSuffix(".1"))
+			Expect(info.ExternalIP).To(Equal(srv.externalIP))
+			bulk, err := srv.client.BulkInfo([]string{c.Handle(), "nope"})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(bulk[c.Handle()].Info.ContainerIP).To(Equal(info.ContainerIP))
+			Expect(bulk["nope"].Err).NotTo(BeNil())
+		})
+	})
+
+	Describe("Destroy", func() {
+		It("leaves nothing of the container on the host, and a second Destroy says not found", func() {
+			c, err := srv.client.Create(garden.ContainerSpec{
+				RootFSPath: "preloaded:busybox",
+				Limits:     garden.Limits{Disk: garden.DiskLimits{ByteHard: 32 << 20}},
+			})
+			Expect(err).NotTo(HaveOccurred())
+			h := c.Handle()
+			_, err = c.Run(garden.ProcessSpec{Path: "/bin/sleep", Args: []string{"1000"}}, garden.ProcessIO{})
+			Expect(err).NotTo(HaveOccurred())
+			_, _, err = c.NetIn(0, 8080)
+			Expect(err).NotTo(HaveOccurred())
+			info, err := c.Info()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(srv.client.Destroy(h)).To(Succeed())
+			expectNothingLeft(h, info.ContainerIP)
+			Expect(srv.client.Destroy(h)).To(BeAssignableToTypeOf(garden.ContainerNotFoundError{}))
+		})
+
+		It("leaves nothing behind after creating and destroying 50 containers", func() {
+			type made struct{ handle, ip string }
+			var all []made
+			DeferCleanup(func() {
+				for _, m := range all {
+					srv.client.Destroy(m.handle)
+				}
+			})
+			for i := 0; i < 50; i++ {
+				c, err := srv.client.Create(garden.ContainerSpec{RootFSPath: "preloaded:busybox"})
+				Expect(err).NotTo(HaveOccurred())
+				info, _ := c.Info()
+				all = append(all, made{c.Handle(), info.ContainerIP})
+				Expect(srv.client.Destroy(c.Handle())).To(Succeed())
+			}
+			for _, m := range all {
+				expectNothingLeft(m.handle, m.ip)
+			}
+		})
+	})
+})
+
+// expectNothingLeft checks every kind of host state a container creates.
+func expectNothingLeft(handle, ip string) {
+	GinkgoHelper()
+	Expect(filepath.Join(srv.depot, handle)).NotTo(BeAnExistingFile())
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	Expect(string(mounts)).NotTo(ContainSubstring(handle))
+	for _, ctrl := range []string{"memory", "cpu", "pids", "devices", "freezer"} {
+		Expect(filepath.Join("/sys/fs/cgroup", ctrl, srv.cgParent, handle)).NotTo(BeAnExistingFile())
+	}
+	Expect(hostOutput("runc", "--root", filepath.Join(workDir, "runc"), "list")).NotTo(ContainSubstring(handle))
+	hex := ipHex(ip)
+	Expect(hostOutput("ip", "link")).NotTo(ContainSubstring("dg" + hex))
+	Expect(hostOutput("iptables", "-w", "-t", "nat", "-S")).NotTo(ContainSubstring(hex))
+	Expect(hostOutput("iptables", "-w", "-S")).NotTo(ContainSubstring(hex))
+	Expect(hostOutput("losetup", "-a")).NotTo(ContainSubstring(handle))
+	Expect(hostOutput("ps", "-eo", "args")).NotTo(ContainSubstring(handle))
+}
+
+func ipHex(ip string) string {
+	var a, b, c, d int
+	fmt.Sscanf(ip, "%d.%d.%d.%d", &a, &b, &c, &d)
+	return fmt.Sprintf("%02x%02x%02x%02x", a, b, c, d)
+}
+
+var _ = time.Second
