@@ -1,0 +1,578 @@
+package db
+
+import (
+	"context"
+	"strings"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/diego-go/diego/models"
+)
+
+// ActualFilter selects actual LRPs; empty fields match everything.
+type ActualFilter struct {
+	Domain      string
+	CellID      string
+	ProcessGuid string
+	Index       *int32
+}
+
+func (f ActualFilter) match(a *models.ActualLRP) bool {
+	k := a.GetActualLrpKey()
+	return (f.Domain == "" || k.GetDomain() == f.Domain) &&
+		(f.CellID == "" || a.GetActualLrpInstanceKey().GetCellId() == f.CellID) &&
+		(f.ProcessGuid == "" || k.GetProcessGuid() == f.ProcessGuid) &&
+		(f.Index == nil || k.GetIndex() == *f.Index)
+}
+
+func newActual() *models.ActualLRP { return &models.ActualLRP{} }
+
+// ActualLRPs lists instances: one ranged read of everything, of one process, or through the cell
+// index for one cell.
+func (db *DB) ActualLRPs(ctx context.Context, f ActualFilter) ([]*models.ActualLRP, error) {
+	var vals [][]byte
+	switch {
+	case f.ProcessGuid != "":
+		resp, err := db.cli.Get(ctx, ActualPrefix+f.ProcessGuid+"/", clientv3.WithPrefix())
+		if err != nil {
+			return nil, etcdErr(err)
+		}
+		vals = values(resp)
+	case f.CellID != "":
+		var err error
+		if vals, err = db.cellValues(ctx, f.CellID); err != nil {
+			return nil, err
+		}
+	default:
+		resp, err := db.cli.Get(ctx, ActualPrefix, clientv3.WithPrefix())
+		if err != nil {
+			return nil, etcdErr(err)
+		}
+		vals = values(resp)
+	}
+	all := decodeAll(db, vals, newActual)
+	out := all[:0]
+	for _, a := range all {
+		if f.match(a) {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// cellValues reads the records the cell index names, in parallel batches.
+func (db *DB) cellValues(ctx context.Context, cell string) ([][]byte, error) {
+	resp, err := db.cli.Get(ctx, CellIndexPrefix+cell+"/", clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		return nil, etcdErr(err)
+	}
+	keys := make([]string, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		if guid, idx, p, ok := parseActualKey(string(kv.Key)); ok {
+			keys = append(keys, actualKey(guid, idx, p))
+		}
+	}
+	batches := (len(keys) + maxTxnOps - 1) / maxTxnOps
+	results := make([][][]byte, batches)
+	errs := make(chan error, batches)
+	for b := 0; b < batches; b++ {
+		go func() {
+			part := keys[b*maxTxnOps : min((b+1)*maxTxnOps, len(keys))]
+			ops := make([]clientv3.Op, len(part))
+			for i, k := range part {
+				ops[i] = clientv3.OpGet(k)
+			}
+			r, err := db.cli.Txn(ctx).Then(ops...).Commit()
+			if err != nil {
+				errs <- etcdErr(err)
+				return
+			}
+			for _, rr := range r.Responses {
+				for _, kv := range rr.GetResponseRange().Kvs {
+					results[b] = append(results[b], kv.Value)
+				}
+			}
+			errs <- nil
+		}()
+	}
+	var firstErr error
+	for b := 0; b < batches; b++ {
+		if err := <-errs; err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	var out [][]byte
+	for _, r := range results {
+		out = append(out, r...)
+	}
+	return out, nil
+}
+
+func (db *DB) actualsOf(ctx context.Context, guid string) ([]*models.ActualLRP, error) {
+	return db.ActualLRPs(ctx, ActualFilter{ProcessGuid: guid})
+}
+
+// ActualLRP reads one instance record.
+func (db *DB) ActualLRP(ctx context.Context, guid string, index int32, p models.ActualLRP_Presence) (*models.ActualLRP, error) {
+	a := &models.ActualLRP{}
+	if _, err := db.getOne(ctx, actualKey(guid, index, p), a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Change is what a mutation of actual LRPs writes: records to put and records to delete.
+type Change struct {
+	Put    []*models.ActualLRP
+	Delete []*models.ActualLRP
+}
+
+// Empty reports whether the change writes nothing.
+func (c Change) Empty() bool { return len(c.Put) == 0 && len(c.Delete) == 0 }
+
+// Slot names one record: an index of a process in one presence.
+type Slot struct {
+	ProcessGuid string
+	Index       int32
+	Presence    models.ActualLRP_Presence
+}
+
+func (s Slot) key() string { return actualKey(s.ProcessGuid, s.Index, s.Presence) }
+
+// MutateActual reads the slots (nil for an absent one), asks fn what to change and commits the
+// change if none of the slots changed meanwhile, retrying otherwise. fn must only change records of
+// the slots it was given.
+func (db *DB) MutateActual(ctx context.Context, slots []Slot, fn func(cur []*models.ActualLRP) (Change, error)) (cur []*models.ActualLRP, ch Change, err error) {
+	err = retry(ctx, func() error {
+		ops := make([]clientv3.Op, len(slots))
+		for i, s := range slots {
+			ops[i] = clientv3.OpGet(s.key())
+		}
+		resp, err := db.cli.Txn(ctx).Then(ops...).Commit()
+		if err != nil {
+			return etcdErr(err)
+		}
+		cur = make([]*models.ActualLRP, len(slots))
+		revs := make([]int64, len(slots))
+		for i, r := range resp.Responses {
+			kvs := r.GetResponseRange().Kvs
+			if len(kvs) == 0 {
+				continue
+			}
+			a := &models.ActualLRP{}
+			if err := db.keys.decode(kvs[0].Value, a); err != nil {
+				return err
+			}
+			cur[i], revs[i] = a, kvs[0].ModRevision
+		}
+		ch, err = fn(cur)
+		if err != nil || ch.Empty() {
+			return err
+		}
+		cmps := make([]clientv3.Cmp, len(slots))
+		for i, s := range slots {
+			cmps[i] = unchanged(s.key(), revs[i])
+		}
+		txOps, err := db.changeOps(cur, ch)
+		if err != nil {
+			return err
+		}
+		ok, err := db.commit(ctx, cmps, txOps)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errConflict
+		}
+		return nil
+	})
+	return cur, ch, err
+}
+
+// changeOps turns a change into etcd operations that also keep the cell index right.
+func (db *DB) changeOps(cur []*models.ActualLRP, ch Change) ([]clientv3.Op, error) {
+	before := map[string]*models.ActualLRP{}
+	for _, a := range cur {
+		if a != nil {
+			before[actualKeyOf(a)] = a
+		}
+	}
+	var ops []clientv3.Op
+	for _, a := range ch.Delete {
+		k := actualKeyOf(a)
+		ops = append(ops, clientv3.OpDelete(k))
+		old := before[k]
+		if old == nil {
+			old = a
+		}
+		if ck := cellIndexKey(old); ck != "" {
+			ops = append(ops, clientv3.OpDelete(ck))
+		}
+	}
+	for _, a := range ch.Put {
+		k := actualKeyOf(a)
+		v, err := db.encode(a)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, clientv3.OpPut(k, v))
+		oldCell, newCell := "", cellIndexKey(a)
+		if old := before[k]; old != nil {
+			oldCell = cellIndexKey(old)
+		}
+		if oldCell != newCell {
+			if oldCell != "" {
+				ops = append(ops, clientv3.OpDelete(oldCell))
+			}
+			if newCell != "" {
+				ops = append(ops, clientv3.OpPut(newCell, ""))
+			}
+		}
+	}
+	return ops, nil
+}
+
+// changed returns a copy of a with the next modification tag and since = now.
+func (db *DB) changed(a *models.ActualLRP) *models.ActualLRP {
+	n := protoClone(a)
+	n.ModificationTag = nextTag(a.GetModificationTag())
+	n.Since = db.now().UnixNano()
+	return n
+}
+
+func ordinary(k *models.ActualLRPKey) Slot {
+	return Slot{ProcessGuid: k.GetProcessGuid(), Index: k.GetIndex()}
+}
+
+func evacuating(k *models.ActualLRPKey) Slot {
+	return Slot{ProcessGuid: k.GetProcessGuid(), Index: k.GetIndex(), Presence: models.ActualLRP_EVACUATING}
+}
+
+// ClaimActualLRP moves an instance to CLAIMED by instanceKey. Claiming it again with the same key
+// changes nothing.
+func (db *DB) ClaimActualLRP(ctx context.Context, guid string, index int32, ik *models.ActualLRPInstanceKey) (before, after *models.ActualLRP, err error) {
+	_, ch, err := db.MutateActual(ctx, []Slot{{ProcessGuid: guid, Index: index}}, func(cur []*models.ActualLRP) (Change, error) {
+		a := cur[0]
+		before, after = a, nil
+		if a == nil {
+			return Change{}, models.ErrResourceNotFound
+		}
+		if a.GetState() == models.ActualLRPStateClaimed && a.GetActualLrpInstanceKey().Equal(ik) {
+			return Change{}, nil
+		}
+		if a.GetState() == models.ActualLRPStateRunning || !a.AllowsTransitionTo(a.GetActualLrpKey(), ik, models.ActualLRPStateClaimed) {
+			return Change{}, models.ErrActualLRPCannotBeClaimed
+		}
+		n := db.changed(a)
+		n.State = models.ActualLRPStateClaimed
+		n.ActualLrpInstanceKey = protoClone(ik)
+		n.PlacementError = ""
+		return Change{Put: []*models.ActualLRP{n}}, nil
+	})
+	if len(ch.Put) > 0 {
+		after = ch.Put[0]
+	}
+	return before, after, err
+}
+
+// StartRequest carries what a cell reports when an instance runs.
+type StartRequest struct {
+	Key              *models.ActualLRPKey
+	InstanceKey      *models.ActualLRPInstanceKey
+	NetInfo          *models.ActualLRPNetInfo
+	InternalRoutes   []*models.ActualLRPInternalRoute
+	MetricTags       map[string]string
+	Routable         *bool
+	AvailabilityZone string
+}
+
+// StartActualLRP moves an instance to RUNNING (creating it when absent) and drops an evacuating
+// record of the same container.
+func (db *DB) StartActualLRP(ctx context.Context, r StartRequest) (before, after *models.ActualLRP, removedEvac *models.ActualLRP, err error) {
+	_, ch, err := db.MutateActual(ctx, []Slot{ordinary(r.Key), evacuating(r.Key)}, func(cur []*models.ActualLRP) (Change, error) {
+		a, evac := cur[0], cur[1]
+		before, after, removedEvac = a, nil, nil
+		var ch Change
+		if evac != nil && evac.GetActualLrpInstanceKey().Equal(r.InstanceKey) {
+			ch.Delete = append(ch.Delete, evac)
+			removedEvac = evac
+		}
+		var n *models.ActualLRP
+		if a == nil {
+			n = &models.ActualLRP{ActualLrpKey: protoClone(r.Key), ModificationTag: &models.ModificationTag{Epoch: newGUID()}, Since: db.now().UnixNano()}
+		} else {
+			if a.GetState() == models.ActualLRPStateRunning && a.GetActualLrpInstanceKey().Equal(r.InstanceKey) &&
+				proto_equal(a.GetActualLrpNetInfo(), r.NetInfo) && a.GetAvailabilityZone() == r.AvailabilityZone {
+				return ch, nil
+			}
+			if !a.AllowsTransitionTo(r.Key, r.InstanceKey, models.ActualLRPStateRunning) {
+				return Change{}, models.ErrActualLRPCannotBeStarted
+			}
+			n = db.changed(a)
+		}
+		n.State = models.ActualLRPStateRunning
+		n.ActualLrpInstanceKey = protoClone(r.InstanceKey)
+		n.ActualLrpNetInfo = protoClone(r.NetInfo)
+		n.ActualLrpInternalRoutes = r.InternalRoutes
+		n.MetricTags = r.MetricTags
+		n.Routable = r.Routable
+		n.AvailabilityZone = r.AvailabilityZone
+		n.PlacementError = ""
+		ch.Put = append(ch.Put, n)
+		return ch, nil
+	})
+	if len(ch.Put) > 0 {
+		after = ch.Put[0]
+	}
+	return before, after, removedEvac, err
+}
+
+// CrashActualLRP records a crash of the container holding the instance. The instance becomes
+// UNCLAIMED (restart now: shouldRestart) or CRASHED (restart later, or never).
+func (db *DB) CrashActualLRP(ctx context.Context, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey, reason string) (before, after *models.ActualLRP, shouldRestart bool, err error) {
+	_, ch, err := db.MutateActual(ctx, []Slot{ordinary(key)}, func(cur []*models.ActualLRP) (Change, error) {
+		a := cur[0]
+		before, shouldRestart = a, false
+		if a == nil {
+			return Change{}, models.ErrResourceNotFound
+		}
+		if a.GetState() == models.ActualLRPStateUnclaimed || a.GetState() == models.ActualLRPStateCrashed ||
+			!a.AllowsTransitionTo(key, ik, models.ActualLRPStateCrashed) {
+			return Change{}, models.ErrActualLRPCannotBeCrashed
+		}
+		now := db.now()
+		n := db.changed(a)
+		n.CrashCount = db.policy.CrashCountAfterCrash(a, now)
+		n.CrashReason = reason
+		n.ActualLrpInstanceKey = &models.ActualLRPInstanceKey{}
+		n.ActualLrpNetInfo = nil
+		n.ActualLrpInternalRoutes = nil
+		n.AvailabilityZone = ""
+		if wait, ok := db.policy.Backoff(n.CrashCount); ok && wait == 0 {
+			n.State = models.ActualLRPStateUnclaimed
+			shouldRestart = true
+		} else {
+			n.State = models.ActualLRPStateCrashed
+		}
+		return Change{Put: []*models.ActualLRP{n}}, nil
+	})
+	if len(ch.Put) > 0 {
+		after = ch.Put[0]
+	}
+	return before, after, shouldRestart, err
+}
+
+// FailActualLRP records that an UNCLAIMED instance could not be placed.
+func (db *DB) FailActualLRP(ctx context.Context, key *models.ActualLRPKey, reason string) (before, after *models.ActualLRP, err error) {
+	_, ch, err := db.MutateActual(ctx, []Slot{ordinary(key)}, func(cur []*models.ActualLRP) (Change, error) {
+		a := cur[0]
+		before = a
+		if a == nil {
+			return Change{}, models.ErrResourceNotFound
+		}
+		if a.GetState() != models.ActualLRPStateUnclaimed {
+			return Change{}, models.ErrActualLRPCannotBeFailed
+		}
+		n := protoClone(a)
+		n.ModificationTag = nextTag(a.GetModificationTag())
+		n.PlacementError = reason
+		return Change{Put: []*models.ActualLRP{n}}, nil
+	})
+	if len(ch.Put) > 0 {
+		after = ch.Put[0]
+	}
+	return before, after, err
+}
+
+// UnclaimActualLRP gives the slot back (UNCLAIMED, no instance key), e.g. for a lost cell.
+func (db *DB) UnclaimActualLRP(ctx context.Context, key *models.ActualLRPKey, expect *models.ActualLRPInstanceKey) (before, after *models.ActualLRP, err error) {
+	_, ch, err := db.MutateActual(ctx, []Slot{ordinary(key)}, func(cur []*models.ActualLRP) (Change, error) {
+		a := cur[0]
+		before = a
+		if a == nil {
+			return Change{}, models.ErrResourceNotFound
+		}
+		if expect != nil && !a.GetActualLrpInstanceKey().Equal(expect) {
+			return Change{}, models.ErrActualLRPCannotBeUnclaimed
+		}
+		if a.GetState() == models.ActualLRPStateUnclaimed {
+			return Change{}, nil
+		}
+		n := db.changed(a)
+		n.State = models.ActualLRPStateUnclaimed
+		n.ActualLrpInstanceKey = &models.ActualLRPInstanceKey{}
+		n.ActualLrpNetInfo = nil
+		n.ActualLrpInternalRoutes = nil
+		n.AvailabilityZone = ""
+		return Change{Put: []*models.ActualLRP{n}}, nil
+	})
+	if len(ch.Put) > 0 {
+		after = ch.Put[0]
+	}
+	return before, after, err
+}
+
+// RemoveActualLRP deletes an instance record (only if held by ik, when given).
+func (db *DB) RemoveActualLRP(ctx context.Context, guid string, index int32, ik *models.ActualLRPInstanceKey) (*models.ActualLRP, error) {
+	cur, _, err := db.MutateActual(ctx, []Slot{{ProcessGuid: guid, Index: index}}, func(cur []*models.ActualLRP) (Change, error) {
+		a := cur[0]
+		if a == nil {
+			return Change{}, models.ErrResourceNotFound
+		}
+		if ik != nil && !a.GetActualLrpInstanceKey().Equal(ik) {
+			return Change{}, models.ErrActualLRPCannotBeRemoved
+		}
+		return Change{Delete: []*models.ActualLRP{a}}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return cur[0], nil
+}
+
+// RemoveIfUnchanged deletes a record if it is still exactly a (same modification tag).
+func (db *DB) RemoveIfUnchanged(ctx context.Context, a *models.ActualLRP) (bool, error) {
+	s := Slot{ProcessGuid: a.GetActualLrpKey().GetProcessGuid(), Index: a.GetActualLrpKey().GetIndex(), Presence: a.GetPresence()}
+	_, ch, err := db.MutateActual(ctx, []Slot{s}, func(cur []*models.ActualLRP) (Change, error) {
+		if cur[0] == nil || !proto_equal(cur[0].GetModificationTag(), a.GetModificationTag()) {
+			return Change{}, nil
+		}
+		return Change{Delete: []*models.ActualLRP{cur[0]}}, nil
+	})
+	return len(ch.Delete) > 0, err
+}
+
+// Evacuation outcomes.
+
+// EvacuateClaimed: the cell gives back a CLAIMED instance it is leaving; the slot becomes
+// UNCLAIMED (to be auctioned) and any evacuating record of that container goes.
+func (db *DB) EvacuateClaimed(ctx context.Context, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey) (cur []*models.ActualLRP, ch Change, err error) {
+	return db.MutateActual(ctx, []Slot{ordinary(key), evacuating(key)}, func(cur []*models.ActualLRP) (Change, error) {
+		var ch Change
+		if e := cur[1]; e != nil && e.GetActualLrpInstanceKey().Equal(ik) {
+			ch.Delete = append(ch.Delete, e)
+		}
+		if a := cur[0]; a != nil && a.GetState() == models.ActualLRPStateClaimed && a.GetActualLrpInstanceKey().Equal(ik) {
+			n := db.changed(a)
+			n.State = models.ActualLRPStateUnclaimed
+			n.ActualLrpInstanceKey = &models.ActualLRPInstanceKey{}
+			ch.Put = append(ch.Put, n)
+		}
+		return ch, nil
+	})
+}
+
+// EvacuateRunning: the cell is leaving but keeps running the container until a replacement runs: an
+// EVACUATING copy is kept and the slot becomes UNCLAIMED. keep tells the cell to keep its container.
+func (db *DB) EvacuateRunning(ctx context.Context, r StartRequest) (cur []*models.ActualLRP, ch Change, keep bool, err error) {
+	cur, ch, err = db.MutateActual(ctx, []Slot{ordinary(r.Key), evacuating(r.Key)}, func(cur []*models.ActualLRP) (Change, error) {
+		a, e := cur[0], cur[1]
+		keep = false
+		var ch Change
+		if e != nil && e.GetActualLrpInstanceKey().Equal(r.InstanceKey) {
+			keep = true
+			if a == nil || a.GetState() == models.ActualLRPStateRunning && !a.GetActualLrpInstanceKey().Equal(r.InstanceKey) {
+				// a replacement runs (or the process is gone): stop evacuating
+				ch.Delete = append(ch.Delete, e)
+				keep = false
+			}
+			return ch, nil
+		}
+		if a == nil || !a.GetActualLrpInstanceKey().Equal(r.InstanceKey) {
+			return ch, nil // not ours: nothing to keep
+		}
+		ev := protoClone(a)
+		ev.Presence = models.ActualLRP_EVACUATING
+		ev.State = models.ActualLRPStateRunning
+		ev.ActualLrpNetInfo = protoClone(r.NetInfo)
+		ev.ModificationTag = nextTag(a.GetModificationTag())
+		n := db.changed(a)
+		n.State = models.ActualLRPStateUnclaimed
+		n.ActualLrpInstanceKey = &models.ActualLRPInstanceKey{}
+		n.ActualLrpNetInfo = nil
+		ch.Put = append(ch.Put, n, ev)
+		keep = true
+		return ch, nil
+	})
+	return cur, ch, keep, err
+}
+
+// EvacuateStopped: the container stopped on an evacuating cell; its records go.
+func (db *DB) EvacuateStopped(ctx context.Context, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey) (cur []*models.ActualLRP, ch Change, err error) {
+	return db.MutateActual(ctx, []Slot{ordinary(key), evacuating(key)}, func(cur []*models.ActualLRP) (Change, error) {
+		var ch Change
+		if e := cur[1]; e != nil && e.GetActualLrpInstanceKey().Equal(ik) {
+			ch.Delete = append(ch.Delete, e)
+		}
+		if a := cur[0]; a != nil && a.GetActualLrpInstanceKey().Equal(ik) {
+			ch.Delete = append(ch.Delete, a)
+		}
+		if ch.Empty() {
+			return ch, models.ErrResourceNotFound
+		}
+		return ch, nil
+	})
+}
+
+// EvacuateCrashed: the container crashed on an evacuating cell: its evacuating record goes and an
+// ordinary record it held becomes UNCLAIMED with the crash recorded.
+func (db *DB) EvacuateCrashed(ctx context.Context, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey, reason string) (cur []*models.ActualLRP, ch Change, err error) {
+	return db.MutateActual(ctx, []Slot{ordinary(key), evacuating(key)}, func(cur []*models.ActualLRP) (Change, error) {
+		var ch Change
+		if e := cur[1]; e != nil && e.GetActualLrpInstanceKey().Equal(ik) {
+			ch.Delete = append(ch.Delete, e)
+		}
+		if a := cur[0]; a != nil && a.GetActualLrpInstanceKey().Equal(ik) && a.GetState() != models.ActualLRPStateUnclaimed {
+			n := db.changed(a)
+			n.CrashCount = db.policy.CrashCountAfterCrash(a, db.now())
+			n.CrashReason = reason
+			n.State = models.ActualLRPStateUnclaimed
+			n.ActualLrpInstanceKey = &models.ActualLRPInstanceKey{}
+			n.ActualLrpNetInfo = nil
+			ch.Put = append(ch.Put, n)
+		}
+		if ch.Empty() {
+			return ch, models.ErrResourceNotFound
+		}
+		return ch, nil
+	})
+}
+
+// RemoveEvacuating deletes the evacuating record held by ik.
+func (db *DB) RemoveEvacuating(ctx context.Context, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey) (*models.ActualLRP, error) {
+	cur, _, err := db.MutateActual(ctx, []Slot{evacuating(key)}, func(cur []*models.ActualLRP) (Change, error) {
+		e := cur[0]
+		if e == nil {
+			return Change{}, models.ErrResourceNotFound
+		}
+		if !e.GetActualLrpInstanceKey().Equal(ik) {
+			return Change{}, models.ErrActualLRPCannotBeRemoved
+		}
+		return Change{Delete: []*models.ActualLRP{e}}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return cur[0], nil
+}
+
+// CellIDs lists the cells the cell index names.
+func (db *DB) CellIDs(ctx context.Context) ([]string, error) {
+	resp, err := db.cli.Get(ctx, CellIndexPrefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
+	if err != nil {
+		return nil, etcdErr(err)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, kv := range resp.Kvs {
+		cell, _, _ := strings.Cut(strings.TrimPrefix(string(kv.Key), CellIndexPrefix), "/")
+		if !seen[cell] {
+			seen[cell] = true
+			out = append(out, cell)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,284 @@
+// Package db is the BBS's store on etcd v3.
+//
+// Key layout (every value is an encrypted envelope, see crypt.go, unless noted):
+//
+//	/v1/schema_version                          plain decimal schema version
+//	/v1/desired_lrp/schedule/<process-guid>     a DesiredLRP holding only the scheduling and routing
+//	                                            fields (what the auction, convergence and the route
+//	                                            emitter read)
+//	/v1/desired_lrp/run/<process-guid>          its DesiredLRPRunInfo (what a cell reads)
+//	/v1/actual/<process-guid>/<index>/<p>       an ActualLRP; p is 0 (ORDINARY) or 1 (EVACUATING)
+//	/v1/cell/<cell-id>/<process-guid>/<index>/<p>  empty value: index of the instances a cell holds
+//	/v1/task/<task-guid>                        a Task
+//	/v1/domain/<name>                           empty value, bound to an etcd lease for the TTL
+//
+// Every state change is a transaction that compares the mod revision of the record(s) it read, so
+// concurrent writers cannot both win, and writes every key it changes at once.
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/diego-go/diego/models"
+)
+
+// Key prefixes.
+const (
+	SchemaVersionKey   = "/v1/schema_version"
+	DesiredSchedPrefix = "/v1/desired_lrp/schedule/"
+	DesiredRunPrefix   = "/v1/desired_lrp/run/"
+	ActualPrefix       = "/v1/actual/"
+	CellIndexPrefix    = "/v1/cell/"
+	TaskPrefix         = "/v1/task/"
+	DomainPrefix       = "/v1/domain/"
+)
+
+// EncryptedPrefixes are the prefixes whose values are envelopes.
+var EncryptedPrefixes = []string{DesiredSchedPrefix, DesiredRunPrefix, ActualPrefix, TaskPrefix}
+
+// maxTxnOps stays below etcd's default --max-txn-ops (128).
+const maxTxnOps = 120
+
+// casAttempts bounds the read-compute-swap retries of one operation.
+const casAttempts = 25
+
+// DB is the BBS's view of etcd.
+type DB struct {
+	cli    *clientv3.Client
+	keys   *Keyring
+	now    func() time.Time
+	policy models.RestartPolicy
+	logger *slog.Logger
+	// MaxTaskRejections: a Task rejected this many times fails.
+	MaxTaskRejections int32
+}
+
+// Option configures a DB.
+type Option func(*DB)
+
+// WithClock sets the time source.
+func WithClock(now func() time.Time) Option { return func(d *DB) { d.now = now } }
+
+// WithRestartPolicy sets the crash restart policy.
+func WithRestartPolicy(p models.RestartPolicy) Option { return func(d *DB) { d.policy = p } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(d *DB) { d.logger = l } }
+
+// New wraps an etcd client.
+func New(cli *clientv3.Client, keys *Keyring, opts ...Option) *DB {
+	d := &DB{cli: cli, keys: keys, now: time.Now, policy: models.DefaultRestartPolicy(), logger: slog.Default(), MaxTaskRejections: 3}
+	for _, o := range opts {
+		o(d)
+	}
+	return d
+}
+
+// Client is the underlying etcd client.
+func (db *DB) Client() *clientv3.Client { return db.cli }
+
+// Keyring is the keyring records are sealed with.
+func (db *DB) Keyring() *Keyring { return db.keys }
+
+// Now is the DB's clock.
+func (db *DB) Now() time.Time { return db.now() }
+
+// RestartPolicy is the crash restart policy in use.
+func (db *DB) RestartPolicy() models.RestartPolicy { return db.policy }
+
+func presenceDigit(p models.ActualLRP_Presence) string {
+	if p == models.ActualLRP_EVACUATING {
+		return "1"
+	}
+	return "0"
+}
+
+func actualKey(guid string, index int32, p models.ActualLRP_Presence) string {
+	return ActualPrefix + guid + "/" + strconv.Itoa(int(index)) + "/" + presenceDigit(p)
+}
+
+func actualKeyOf(a *models.ActualLRP) string {
+	k := a.GetActualLrpKey()
+	return actualKey(k.GetProcessGuid(), k.GetIndex(), a.GetPresence())
+}
+
+func cellIndexKey(a *models.ActualLRP) string {
+	cell := a.GetActualLrpInstanceKey().GetCellId()
+	if cell == "" {
+		return ""
+	}
+	k := a.GetActualLrpKey()
+	return CellIndexPrefix + cell + "/" + k.GetProcessGuid() + "/" + strconv.Itoa(int(k.GetIndex())) + "/" + presenceDigit(a.GetPresence())
+}
+
+func schedKey(guid string) string { return DesiredSchedPrefix + guid }
+func runKey(guid string) string   { return DesiredRunPrefix + guid }
+func taskKey(guid string) string  { return TaskPrefix + guid }
+
+// etcdErr turns a transport error into a BBS error.
+func etcdErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var me *models.Error
+	if errors.As(err, &me) {
+		return err
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return models.NewError(models.Error_Timeout, "etcd: %v", err)
+	}
+	return models.NewError(models.Error_UnknownError, "etcd: %v", err)
+}
+
+func (db *DB) encode(m proto.Message) (string, error) {
+	b, err := db.keys.encode(m)
+	return string(b), err
+}
+
+// decodeAll decodes values in parallel; records that fail to open are logged and skipped.
+func decodeAll[T proto.Message](db *DB, values [][]byte, newT func() T) []T {
+	out := make([]T, len(values))
+	ok := make([]bool, len(values))
+	workers := runtime.GOMAXPROCS(0)
+	if len(values) < 256 {
+		workers = 1
+	}
+	chunk := (len(values) + workers - 1) / max(workers, 1)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := w*chunk, min((w+1)*chunk, len(values))
+		if lo >= hi {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				v := newT()
+				if err := db.keys.decode(values[i], v); err != nil {
+					db.logger.Error("skipping undecodable record", "error", err)
+					continue
+				}
+				out[i], ok[i] = v, true
+			}
+		}()
+	}
+	wg.Wait()
+	n := 0
+	for i := range out {
+		if ok[i] {
+			out[n] = out[i]
+			n++
+		}
+	}
+	return out[:n]
+}
+
+func values(resp *clientv3.GetResponse) [][]byte {
+	out := make([][]byte, len(resp.Kvs))
+	for i, kv := range resp.Kvs {
+		out[i] = kv.Value
+	}
+	return out
+}
+
+// getOne reads one record; rev is its mod revision (0 when absent: ErrResourceNotFound).
+func (db *DB) getOne(ctx context.Context, key string, m proto.Message) (int64, error) {
+	resp, err := db.cli.Get(ctx, key)
+	if err != nil {
+		return 0, etcdErr(err)
+	}
+	if len(resp.Kvs) == 0 {
+		return 0, models.ErrResourceNotFound
+	}
+	if err := db.keys.decode(resp.Kvs[0].Value, m); err != nil {
+		return 0, err
+	}
+	return resp.Kvs[0].ModRevision, nil
+}
+
+// commit runs ops if every compare holds.
+func (db *DB) commit(ctx context.Context, cmps []clientv3.Cmp, ops []clientv3.Op) (bool, error) {
+	resp, err := db.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
+	if err != nil {
+		return false, etcdErr(err)
+	}
+	return resp.Succeeded, nil
+}
+
+// unchanged compares a key's mod revision with the one read (0: the key must not exist).
+func unchanged(key string, rev int64) clientv3.Cmp {
+	if rev == 0 {
+		return clientv3.Compare(clientv3.CreateRevision(key), "=", 0)
+	}
+	return clientv3.Compare(clientv3.ModRevision(key), "=", rev)
+}
+
+var errConflict = errors.New("compare-and-swap conflict")
+
+// retry runs attempt until it does not report errConflict.
+func retry(ctx context.Context, attempt func() error) error {
+	for i := 0; i < casAttempts; i++ {
+		err := attempt()
+		if !errors.Is(err, errConflict) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return etcdErr(ctx.Err())
+		}
+		if i > 3 {
+			time.Sleep(time.Duration(i) * time.Millisecond)
+		}
+	}
+	return models.NewError(models.Error_ResourceConflict, "too many concurrent changes")
+}
+
+func nextTag(t *models.ModificationTag) *models.ModificationTag {
+	if t == nil {
+		return &models.ModificationTag{Epoch: newGUID(), Index: 0}
+	}
+	return &models.ModificationTag{Epoch: t.GetEpoch(), Index: t.GetIndex() + 1}
+}
+
+func parseActualKey(key string) (guid string, index int32, p models.ActualLRP_Presence, ok bool) {
+	rest, found := strings.CutPrefix(key, ActualPrefix)
+	if !found {
+		rest, found = strings.CutPrefix(key, CellIndexPrefix)
+		if !found {
+			return
+		}
+		_, rest, found = strings.Cut(rest, "/")
+		if !found {
+			return
+		}
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) != 3 {
+		return
+	}
+	i, err := strconv.Atoi(parts[1])
+	if err != nil {
+		return
+	}
+	if parts[2] == "1" {
+		p = models.ActualLRP_EVACUATING
+	}
+	return parts[0], int32(i), p, true
+}
+
+func errorf(t models.Error_Type, format string, args ...any) error {
+	return models.NewError(t, format, args...)
+}
+
+var _ = fmt.Sprintf

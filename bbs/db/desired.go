@@ -1,0 +1,372 @@
+package db
+
+import (
+	"context"
+	"slices"
+
+	"github.com/google/uuid"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/diego-go/diego/models"
+)
+
+func newGUID() string { return uuid.NewString() }
+
+// light is the part of a DesiredLRP stored under /v1/desired_lrp/schedule: every field that the
+// scheduling and routing infos carry (volume mounts reduced to their driver names).
+func light(d *models.DesiredLRP) *models.DesiredLRP {
+	l := &models.DesiredLRP{
+		ProcessGuid:     d.GetProcessGuid(),
+		Domain:          d.GetDomain(),
+		LogGuid:         d.GetLogGuid(),
+		RootFs:          d.GetRootFs(),
+		Instances:       d.GetInstances(),
+		Annotation:      d.GetAnnotation(),
+		MemoryMb:        d.GetMemoryMb(),
+		DiskMb:          d.GetDiskMb(),
+		MaxPids:         d.GetMaxPids(),
+		Routes:          d.GetRoutes(),
+		ModificationTag: d.GetModificationTag(),
+		PlacementTags:   d.GetPlacementTags(),
+		MetricTags:      d.GetMetricTags(),
+	}
+	for _, m := range d.GetVolumeMounts() {
+		l.VolumeMounts = append(l.VolumeMounts, &models.VolumeMount{Driver: m.GetDriver()})
+	}
+	return l
+}
+
+// DesiredFilter selects desired LRPs; empty fields match everything.
+type DesiredFilter struct {
+	Domain       string
+	ProcessGuids []string
+}
+
+func (f DesiredFilter) match(d *models.DesiredLRP) bool {
+	if f.Domain != "" && d.GetDomain() != f.Domain {
+		return false
+	}
+	return len(f.ProcessGuids) == 0 || slices.Contains(f.ProcessGuids, d.GetProcessGuid())
+}
+
+// lights reads every schedule record.
+func (db *DB) lights(ctx context.Context, f DesiredFilter) ([]*models.DesiredLRP, error) {
+	if len(f.ProcessGuids) > 0 && len(f.ProcessGuids) <= maxTxnOps {
+		ops := make([]clientv3.Op, len(f.ProcessGuids))
+		for i, g := range f.ProcessGuids {
+			ops[i] = clientv3.OpGet(schedKey(g))
+		}
+		resp, err := db.cli.Txn(ctx).Then(ops...).Commit()
+		if err != nil {
+			return nil, etcdErr(err)
+		}
+		var vals [][]byte
+		for _, r := range resp.Responses {
+			for _, kv := range r.GetResponseRange().Kvs {
+				vals = append(vals, kv.Value)
+			}
+		}
+		return filterDesired(decodeAll(db, vals, func() *models.DesiredLRP { return &models.DesiredLRP{} }), f), nil
+	}
+	resp, err := db.cli.Get(ctx, DesiredSchedPrefix, clientv3.WithPrefix())
+	if err != nil {
+		return nil, etcdErr(err)
+	}
+	return filterDesired(decodeAll(db, values(resp), func() *models.DesiredLRP { return &models.DesiredLRP{} }), f), nil
+}
+
+func filterDesired(in []*models.DesiredLRP, f DesiredFilter) []*models.DesiredLRP {
+	out := in[:0]
+	for _, d := range in {
+		if f.match(d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// DesiredLRPSchedulingInfos lists the scheduling infos (run infos are not read).
+func (db *DB) DesiredLRPSchedulingInfos(ctx context.Context, f DesiredFilter) ([]*models.DesiredLRPSchedulingInfo, error) {
+	ls, err := db.lights(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*models.DesiredLRPSchedulingInfo, len(ls))
+	for i, l := range ls {
+		out[i] = l.SchedulingInfo()
+	}
+	return out, nil
+}
+
+// DesiredLRPRoutingInfos lists the routing infos (run infos are not read).
+func (db *DB) DesiredLRPRoutingInfos(ctx context.Context, f DesiredFilter) ([]*models.DesiredLRPRoutingInfo, error) {
+	ls, err := db.lights(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*models.DesiredLRPRoutingInfo, len(ls))
+	for i, l := range ls {
+		out[i] = l.RoutingInfo()
+	}
+	return out, nil
+}
+
+// DesiredLRPSchedulingInfo reads one scheduling info.
+func (db *DB) DesiredLRPSchedulingInfo(ctx context.Context, guid string) (*models.DesiredLRPSchedulingInfo, error) {
+	l := &models.DesiredLRP{}
+	if _, err := db.getOne(ctx, schedKey(guid), l); err != nil {
+		return nil, err
+	}
+	return l.SchedulingInfo(), nil
+}
+
+func join(l *models.DesiredLRP, r *models.DesiredLRPRunInfo) *models.DesiredLRP {
+	d := models.NewDesiredLRP(l.SchedulingInfo(), r)
+	return d
+}
+
+// DesiredLRPs lists whole desired LRPs (both records, read in one snapshot).
+func (db *DB) DesiredLRPs(ctx context.Context, f DesiredFilter) ([]*models.DesiredLRP, error) {
+	resp, err := db.cli.Txn(ctx).Then(
+		clientv3.OpGet(DesiredSchedPrefix, clientv3.WithPrefix()),
+		clientv3.OpGet(DesiredRunPrefix, clientv3.WithPrefix()),
+	).Commit()
+	if err != nil {
+		return nil, etcdErr(err)
+	}
+	var lv, rv [][]byte
+	for _, kv := range resp.Responses[0].GetResponseRange().Kvs {
+		lv = append(lv, kv.Value)
+	}
+	for _, kv := range resp.Responses[1].GetResponseRange().Kvs {
+		rv = append(rv, kv.Value)
+	}
+	ls := filterDesired(decodeAll(db, lv, func() *models.DesiredLRP { return &models.DesiredLRP{} }), f)
+	runs := map[string]*models.DesiredLRPRunInfo{}
+	for _, r := range decodeAll(db, rv, func() *models.DesiredLRPRunInfo { return &models.DesiredLRPRunInfo{} }) {
+		runs[r.GetDesiredLrpKey().GetProcessGuid()] = r
+	}
+	out := make([]*models.DesiredLRP, 0, len(ls))
+	for _, l := range ls {
+		if r, ok := runs[l.GetProcessGuid()]; ok {
+			out = append(out, join(l, r))
+		}
+	}
+	return out, nil
+}
+
+// DesiredLRPByProcessGuid reads one desired LRP.
+func (db *DB) DesiredLRPByProcessGuid(ctx context.Context, guid string) (*models.DesiredLRP, error) {
+	d, _, _, err := db.desired(ctx, guid)
+	return d, err
+}
+
+func (db *DB) desired(ctx context.Context, guid string) (*models.DesiredLRP, int64, int64, error) {
+	resp, err := db.cli.Txn(ctx).Then(clientv3.OpGet(schedKey(guid)), clientv3.OpGet(runKey(guid))).Commit()
+	if err != nil {
+		return nil, 0, 0, etcdErr(err)
+	}
+	lk, rk := resp.Responses[0].GetResponseRange().Kvs, resp.Responses[1].GetResponseRange().Kvs
+	if len(lk) == 0 || len(rk) == 0 {
+		return nil, 0, 0, models.ErrResourceNotFound
+	}
+	l, r := &models.DesiredLRP{}, &models.DesiredLRPRunInfo{}
+	if err := db.keys.decode(lk[0].Value, l); err != nil {
+		return nil, 0, 0, err
+	}
+	if err := db.keys.decode(rk[0].Value, r); err != nil {
+		return nil, 0, 0, err
+	}
+	return join(l, r), lk[0].ModRevision, rk[0].ModRevision, nil
+}
+
+// DesireLRP stores a new desired LRP and an UNCLAIMED ActualLRP for each index that has none. It
+// returns the instances it created.
+func (db *DB) DesireLRP(ctx context.Context, d *models.DesiredLRP) ([]*models.ActualLRP, error) {
+	d = cloneDesired(d)
+	d.ModificationTag = &models.ModificationTag{Epoch: newGUID(), Index: 0}
+	now := db.now()
+	lv, err := db.encode(light(d))
+	if err != nil {
+		return nil, err
+	}
+	rv, err := db.encode(d.RunInfo(now.UnixNano()))
+	if err != nil {
+		return nil, err
+	}
+	existing, err := db.actualsOf(ctx, d.GetProcessGuid())
+	if err != nil {
+		return nil, err
+	}
+	created := db.newUnclaimed(d, 0, d.GetInstances(), existing, now)
+	ops := []clientv3.Op{clientv3.OpPut(schedKey(d.GetProcessGuid()), lv), clientv3.OpPut(runKey(d.GetProcessGuid()), rv)}
+	first := min(len(created), maxTxnOps-len(ops))
+	more, err := db.putOps(created[:first])
+	if err != nil {
+		return nil, err
+	}
+	ok, err := db.commit(ctx, []clientv3.Cmp{unchanged(schedKey(d.GetProcessGuid()), 0)}, append(ops, more...))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, models.ErrResourceExists
+	}
+	if err := db.createRest(ctx, created[first:]); err != nil {
+		return created[:first], err
+	}
+	return created, nil
+}
+
+// createRest creates instances beyond the first transaction's room, each only if absent.
+func (db *DB) createRest(ctx context.Context, rest []*models.ActualLRP) error {
+	for len(rest) > 0 {
+		n := min(len(rest), maxTxnOps)
+		ops, err := db.putOps(rest[:n])
+		if err != nil {
+			return err
+		}
+		cmps := make([]clientv3.Cmp, n)
+		for i, a := range rest[:n] {
+			cmps[i] = unchanged(actualKeyOf(a), 0)
+		}
+		if _, err := db.commit(ctx, cmps, ops); err != nil {
+			return err
+		}
+		rest = rest[n:]
+	}
+	return nil
+}
+
+func (db *DB) putOps(lrps []*models.ActualLRP) ([]clientv3.Op, error) {
+	ops := make([]clientv3.Op, 0, len(lrps))
+	for _, a := range lrps {
+		v, err := db.encode(a)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, clientv3.OpPut(actualKeyOf(a), v))
+	}
+	return ops, nil
+}
+
+func (db *DB) newUnclaimed(d *models.DesiredLRP, from, to int32, existing []*models.ActualLRP, now interface{ UnixNano() int64 }) []*models.ActualLRP {
+	have := map[int32]bool{}
+	for _, a := range existing {
+		if a.GetPresence() == models.ActualLRP_ORDINARY {
+			have[a.GetActualLrpKey().GetIndex()] = true
+		}
+	}
+	var out []*models.ActualLRP
+	for i := from; i < to; i++ {
+		if !have[i] {
+			out = append(out, NewUnclaimed(d.GetProcessGuid(), i, d.GetDomain(), now.UnixNano()))
+		}
+	}
+	return out
+}
+
+// NewUnclaimed builds an UNCLAIMED instance.
+func NewUnclaimed(guid string, index int32, domain string, since int64) *models.ActualLRP {
+	return &models.ActualLRP{
+		ActualLrpKey:         &models.ActualLRPKey{ProcessGuid: guid, Index: index, Domain: domain},
+		ActualLrpInstanceKey: &models.ActualLRPInstanceKey{},
+		State:                models.ActualLRPStateUnclaimed,
+		Since:                since,
+		ModificationTag:      &models.ModificationTag{Epoch: newGUID(), Index: 0},
+	}
+}
+
+// UpdateDesiredLRP applies an update; when the instance count grows it creates the new UNCLAIMED
+// instances in the same transaction (as far as they fit). It returns the LRP before and after and
+// the created instances.
+func (db *DB) UpdateDesiredLRP(ctx context.Context, guid string, u *models.DesiredLRPUpdate) (before, after *models.DesiredLRP, created []*models.ActualLRP, err error) {
+	err = retry(ctx, func() error {
+		d, lrev, rrev, err := db.desired(ctx, guid)
+		if err != nil {
+			return err
+		}
+		before = d
+		after = cloneDesired(d)
+		if u.Instances != nil {
+			after.Instances = u.GetInstances()
+		}
+		if u.GetRoutes() != nil {
+			after.Routes = u.GetRoutes()
+		}
+		if u.Annotation != nil {
+			after.Annotation = u.GetAnnotation()
+		}
+		if u.GetMetricTags() != nil {
+			after.MetricTags = u.GetMetricTags()
+		}
+		after.ModificationTag = nextTag(d.GetModificationTag())
+		lv, err := db.encode(light(after))
+		if err != nil {
+			return err
+		}
+		ops := []clientv3.Op{clientv3.OpPut(schedKey(guid), lv)}
+		cmps := []clientv3.Cmp{unchanged(schedKey(guid), lrev), unchanged(runKey(guid), rrev)}
+		if u.GetMetricTags() != nil {
+			r := &models.DesiredLRPRunInfo{}
+			if _, err := db.getOne(ctx, runKey(guid), r); err != nil {
+				return err
+			}
+			r.MetricTags = after.GetMetricTags()
+			rv, err := db.encode(r)
+			if err != nil {
+				return err
+			}
+			ops = append(ops, clientv3.OpPut(runKey(guid), rv))
+		}
+		created = nil
+		if after.GetInstances() > before.GetInstances() {
+			existing, err := db.actualsOf(ctx, guid)
+			if err != nil {
+				return err
+			}
+			created = db.newUnclaimed(after, before.GetInstances(), after.GetInstances(), existing, db.now())
+		}
+		first := min(len(created), maxTxnOps-len(ops))
+		more, err := db.putOps(created[:first])
+		if err != nil {
+			return err
+		}
+		ok, err := db.commit(ctx, cmps, append(ops, more...))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errConflict
+		}
+		return db.createRest(ctx, created[first:])
+	})
+	return before, after, created, err
+}
+
+// RemoveDesiredLRP deletes both records of a desired LRP and returns it.
+func (db *DB) RemoveDesiredLRP(ctx context.Context, guid string) (*models.DesiredLRP, error) {
+	var before *models.DesiredLRP
+	err := retry(ctx, func() error {
+		d, lrev, rrev, err := db.desired(ctx, guid)
+		if err != nil {
+			return err
+		}
+		before = d
+		ok, err := db.commit(ctx,
+			[]clientv3.Cmp{unchanged(schedKey(guid), lrev), unchanged(runKey(guid), rrev)},
+			[]clientv3.Op{clientv3.OpDelete(schedKey(guid)), clientv3.OpDelete(runKey(guid))})
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errConflict
+		}
+		return nil
+	})
+	return before, err
+}
+
+func cloneDesired(d *models.DesiredLRP) *models.DesiredLRP {
+	return protoClone(d)
+}

@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/tedsuo/ifrit"
+	"github.com/tedsuo/ifrit/grouper"
+	"github.com/tedsuo/ifrit/http_server"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/diego-go/diego/bbs/auctioneerclient"
+	"github.com/diego-go/diego/bbs/db"
+	"github.com/diego-go/diego/bbs/events"
+	"github.com/diego-go/diego/bbs/handlers"
+	"github.com/diego-go/diego/cmd/bbs/config"
+	"github.com/diego-go/diego/locket"
+	"github.com/diego-go/diego/models"
+	"github.com/diego-go/diego/tlsconfig"
+)
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})).With("component", "bbs")
+}
+
+// buildMembers builds the ordered group: health, metrics, lock, migration (and key rotation),
+// API, cell watcher, convergence loop.
+func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func(), error) {
+	serverTLS, err := tlsconfig.Server(cfg.CertFile, cfg.KeyFile, cfg.CAFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	keys, err := db.NewKeyring(cfg.EncryptionKeys, cfg.ActiveKeyLabel)
+	if err != nil {
+		return nil, nil, err
+	}
+	etcd, err := clientv3.New(clientv3.Config{
+		Endpoints:          cfg.EtcdEndpoints,
+		DialTimeout:        cfg.EtcdDialTimeout.D(),
+		Logger:             zap.NewNop(),
+		MaxCallRecvMsgSize: 1 << 30,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	var once sync.Once
+	cleanup := func() { once.Do(func() { _ = etcd.Close() }) }
+
+	consul, err := locket.NewClient(cfg.ConsulAddress)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	store := db.New(etcd, keys, db.WithLogger(logger))
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	m := newMetrics(reg)
+
+	var auctioneer handlers.Auctioneer
+	if cfg.AuctioneerURL != "" {
+		hc := &http.Client{Timeout: 10 * time.Second}
+		if cfg.AuctioneerCAFile != "" {
+			t, err := tlsconfig.Client(cfg.AuctioneerCertFile, cfg.AuctioneerKeyFile, cfg.AuctioneerCAFile)
+			if err != nil {
+				cleanup()
+				return nil, nil, err
+			}
+			hc.Transport = &http.Transport{TLSClientConfig: t}
+		}
+		auctioneer = auctioneerclient.New(cfg.AuctioneerURL, hc)
+	}
+	repHTTP := &http.Client{Timeout: 10 * time.Second}
+	if cfg.RepCAFile != "" {
+		t, err := tlsconfig.Client(cfg.RepCertFile, cfg.RepKeyFile, cfg.RepCAFile)
+		if err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		repHTTP.Transport = &http.Transport{TLSClientConfig: t}
+	}
+
+	lrpHub := events.NewHub(logger.With("hub", "lrp_instances"), 0)
+	taskHub := events.NewHub(logger.With("hub", "tasks"), 0)
+	conv := newConverger(&Converger{DB: store, Logger: logger, Metrics: m, Config: cfg})
+	h := handlers.New(handlers.Config{
+		DB:                store,
+		Logger:            logger,
+		Auctioneer:        auctioneer,
+		CellClient:        handlers.HTTPCellClient{Client: repHTTP},
+		Cells:             cellLister(consul),
+		LRPHub:            lrpHub,
+		TaskHub:           taskHub,
+		LRPEvents:         events.NewHandler(logger, lrpHub, events.HandlerOptions{}),
+		TaskEvents:        events.NewHandler(logger, taskHub, events.HandlerOptions{}),
+		Converge:          conv.Converge,
+		CallbackRetryWait: cfg.CallbackRetryWait.D(),
+	})
+	conv.Handler = h
+
+	api := ifrit.RunFunc(func(signals <-chan os.Signal, ready chan<- struct{}) error {
+		defer func() {
+			lrpHub.Close()
+			taskHub.Close()
+			h.Close()
+		}()
+		m.leader.Set(1)
+		defer m.leader.Set(0)
+		return http_server.NewTLSServer(cfg.ListenAddress, m.instrument(h), serverTLS).Run(signals, ready)
+	})
+
+	health := http_server.New(cfg.HealthAddress, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"healthy":true}`))
+	}))
+
+	members := grouper.Members{{Name: "health", Runner: health}}
+	if cfg.MetricsAddress != "" {
+		members = append(members, grouper.Member{Name: "metrics", Runner: http_server.New(cfg.MetricsAddress, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))})
+	}
+	members = append(members,
+		grouper.Member{Name: "lock", Runner: locket.NewLock(logger, consul, locket.LockConfig{
+			Key:           locket.LockKey("bbs_lock"),
+			Value:         []byte(cfg.AdvertiseURL),
+			TTL:           cfg.LockTTL.D(),
+			RetryInterval: cfg.LockRetryInterval.D(),
+		})},
+		grouper.Member{Name: "migration", Runner: migration(logger, store)},
+		grouper.Member{Name: "api", Runner: api},
+		grouper.Member{Name: "cell-watcher", Runner: locket.NewPresenceWatcher(logger, consul, locket.CellPresencePrefix, func(c locket.PresenceChange) {
+			if c.Kind == locket.PresenceVanished {
+				logger.Info("cell vanished: converging", "cell_id", c.Name)
+				conv.Trigger()
+			}
+		})},
+		grouper.Member{Name: "convergence", Runner: conv},
+	)
+	return members, cleanup, nil
+}
+
+// migration runs the schema migration and the key rotation, then stays up.
+func migration(logger *slog.Logger, store *db.DB) ifrit.Runner {
+	return ifrit.RunFunc(func(signals <-chan os.Signal, ready chan<- struct{}) error {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() { <-signals; cancel() }()
+		start := time.Now()
+		if err := store.Migrate(ctx); err != nil {
+			return err
+		}
+		n, err := store.RotateKeys(ctx)
+		if err != nil {
+			return err
+		}
+		logger.Info("migration and key rotation done", "reencrypted", n, "active_key", store.Keyring().ActiveLabel(), "duration", time.Since(start).String())
+		close(ready)
+		<-ctx.Done()
+		return nil
+	})
+}
+
+// cellLister reads the cell presences from Consul (JSON CellPresence values).
+func cellLister(consul *locket.Client) handlers.Cells {
+	return func(ctx context.Context) ([]*models.CellPresence, error) {
+		ps, err := consul.Presences(locket.CellPresencePrefix)
+		if err != nil {
+			return nil, models.NewError(models.Error_UnknownError, "%v", err)
+		}
+		out := make([]*models.CellPresence, 0, len(ps))
+		for id, v := range ps {
+			c := &models.CellPresence{}
+			if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(v, c); err != nil {
+				var loose map[string]any
+				if json.Unmarshal(v, &loose) != nil {
+					continue
+				}
+			}
+			if c.CellId == "" {
+				c.CellId = id
+			}
+			out = append(out, c)
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].CellId < out[j].CellId })
+		return out, nil
+	}
+}
+
+type metrics struct {
+	requests    *prometheus.CounterVec
+	durations   *prometheus.HistogramVec
+	leader      prometheus.Gauge
+	convergence prometheus.Histogram
+}
+
+func newMetrics(reg *prometheus.Registry) *metrics {
+	m := &metrics{
+		requests:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bbs_requests_total", Help: "API requests by route and HTTP status."}, []string{"route", "status"}),
+		durations:   prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "bbs_request_duration_seconds", Help: "API request durations by route."}, []string{"route"}),
+		leader:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "bbs_leader", Help: "1 while this BBS holds the lock and serves."}),
+		convergence: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "bbs_convergence_duration_seconds", Help: "Duration of convergence passes."}),
+	}
+	reg.MustRegister(m.requests, m.durations, m.leader, m.convergence)
+	return m
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(s int) { w.status = s; w.ResponseWriter.WriteHeader(s) }
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (m *metrics) instrument(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: 200}
+		h.ServeHTTP(sw, r)
+		route := r.URL.Path
+		if sw.status == http.StatusNotFound {
+			route = "unknown"
+		}
+		m.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
+		m.durations.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	})
+}
+
+var _ = tls.VersionTLS12

@@ -1,0 +1,51 @@
+package models
+
+// NewLRPStartRequest asks the auctioneer to place the given indices of a desired LRP.
+func NewLRPStartRequest(s *DesiredLRPSchedulingInfo, indices ...int32) LRPStartRequest {
+	return LRPStartRequest{
+		ProcessGUID: s.GetDesiredLrpKey().GetProcessGuid(),
+		Domain:      s.GetDesiredLrpKey().GetDomain(),
+		Indices:     indices,
+		PlacementConstraint: PlacementConstraint{
+			PlacementTags: s.GetPlacementTags(),
+			VolumeDrivers: s.GetVolumePlacement().GetDriverNames(),
+			RootFS:        s.GetDesiredLrpResource().GetRootFs(),
+		},
+		Resource: Resource{
+			MemoryMB: s.GetDesiredLrpResource().GetMemoryMb(),
+			DiskMB:   s.GetDesiredLrpResource().GetDiskMb(),
+			MaxPids:  s.GetDesiredLrpResource().GetMaxPids(),
+		},
+	}
+}
+
+// NewTaskStartRequest asks the auctioneer to place a Task.
+func NewTaskStartRequest(t *Task) TaskStartRequest {
+	d := t.GetTaskDefinition()
+	var drivers []string
+	for _, m := range d.GetVolumeMounts() {
+		drivers = append(drivers, m.GetDriver())
+	}
+	return TaskStartRequest{RepTask: RepTask{
+		TaskGUID: t.GetTaskGuid(),
+		Domain:   t.GetDomain(),
+		PlacementConstraint: PlacementConstraint{
+			PlacementTags: d.GetPlacementTags(),
+			VolumeDrivers: drivers,
+			RootFS:        d.GetRootFs(),
+		},
+		Resource: Resource{MemoryMB: d.GetMemoryMb(), DiskMB: d.GetDiskMb(), MaxPids: d.GetMaxPids()},
+	}}
+}
+
+// NewTaskCallbackResponse is the JSON body POSTed to a Task's completion_callback_url.
+func NewTaskCallbackResponse(t *Task) *TaskCallbackResponse {
+	return &TaskCallbackResponse{
+		TaskGuid:      t.GetTaskGuid(),
+		Failed:        t.GetFailed(),
+		FailureReason: t.GetFailureReason(),
+		Result:        t.GetResult(),
+		Annotation:    t.GetTaskDefinition().GetAnnotation(),
+		CreatedAt:     t.GetCreatedAt(),
+	}
+}
