@@ -69,8 +69,8 @@ func tsk(guid string, state models.Task_State, opts ...taskOpt) *models.Task {
 	return t
 }
 
-func created(d time.Duration) taskOpt  { return func(t *models.Task) { t.CreatedAt = ago(d) } }
-func updated(d time.Duration) taskOpt  { return func(t *models.Task) { t.UpdatedAt = ago(d) } }
+func created(d time.Duration) taskOpt   { return func(t *models.Task) { t.CreatedAt = ago(d) } }
+func updated(d time.Duration) taskOpt   { return func(t *models.Task) { t.UpdatedAt = ago(d) } }
 func completed(d time.Duration) taskOpt { return func(t *models.Task) { t.FirstCompletedAt = ago(d) } }
 func onCell(cell string) taskOpt        { return func(t *models.Task) { t.CellId = cell } }
 func callback() taskOpt {

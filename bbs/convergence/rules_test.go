@@ -35,7 +35,7 @@ func snapshot(d []*models.DesiredLRPSchedulingInfo, actuals []*models.ActualLRP,
 
 func ds(d ...*models.DesiredLRPSchedulingInfo) []*models.DesiredLRPSchedulingInfo { return d }
 func as(a ...*models.ActualLRP) []*models.ActualLRP                               { return a }
-func ts(t ...*models.Task) []*models.Task                                          { return t }
+func ts(t ...*models.Task) []*models.Task                                         { return t }
 
 var _ = Describe("Decide: LRP rules", func() {
 	DescribeTable("decides",
