@@ -1,0 +1,365 @@
+package db_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/diego-go/diego/bbs/db"
+	"github.com/diego-go/diego/models"
+)
+
+func allValues() map[string][]byte {
+	resp, err := etcdCli.Get(ctx, "/v1/", clientv3.WithPrefix())
+	Expect(err).NotTo(HaveOccurred())
+	out := map[string][]byte{}
+	for _, kv := range resp.Kvs {
+		out[string(kv.Key)] = kv.Value
+	}
+	return out
+}
+
+var _ = Describe("the store", func() {
+	Describe("records at rest", func() {
+		It("contain no plaintext guid, env or command", func() {
+			_, err := store.DesireLRP(ctx, newDesired("plaintext-process-guid", 2))
+			Expect(err).NotTo(HaveOccurred())
+			_, err = store.DesireTask(ctx, &models.TaskDefinition{
+				RootFs:               "docker:///busybox",
+				EnvironmentVariables: []*models.EnvironmentVariable{{Name: "SECRET_ENV", Value: "super-secret-env-value"}},
+				Action:               &models.Action{Value: &models.Action_RunAction{RunAction: &models.RunAction{Path: "/bin/secret-command", User: "root"}}},
+			}, "plaintext-task-guid", "domain")
+			Expect(err).NotTo(HaveOccurred())
+			_, _, err = store.ClaimActualLRP(ctx, "plaintext-process-guid", 0, &models.ActualLRPInstanceKey{InstanceGuid: "plaintext-instance-guid", CellId: "cell-1"})
+			Expect(err).NotTo(HaveOccurred())
+
+			vals := allValues()
+			Expect(len(vals)).To(BeNumerically(">=", 6))
+			for k, v := range vals {
+				for _, secret := range []string{"plaintext-process-guid", "plaintext-task-guid", "plaintext-instance-guid", "super-secret-env-value", "/bin/secret-command", "SECRET_ENV", "log-plaintext"} {
+					Expect(bytes.Contains(v, []byte(secret))).To(BeFalse(), "value of %s contains %q", k, secret)
+				}
+				if len(v) > 0 {
+					Expect(v[0]).To(Equal(db.FormatEncryptedProtobuf), k)
+					label, ok := db.Label(v)
+					Expect(ok).To(BeTrue())
+					Expect(label).To(Equal("k1"))
+				}
+			}
+		})
+
+		It("refuses records under an unknown key", func() {
+			_, err := store.DesireTask(ctx, &models.TaskDefinition{RootFs: "docker:///busybox"}, "t1", "d")
+			Expect(err).NotTo(HaveOccurred())
+			other, err := db.NewKeyring(map[string]string{"k2": "other"}, "k2")
+			Expect(err).NotTo(HaveOccurred())
+			_, err = db.New(etcdCli, other).TaskByGuid(ctx, "t1")
+			Expect(errors.Is(err, &models.Error{Type: models.Error_FailedToOpenEnvelope})).To(BeTrue(), "%v", err)
+		})
+	})
+
+	Describe("key rotation", func() {
+		It("re-encrypts every record under the active key and leaves all readable", func() {
+			for i := 0; i < 20; i++ {
+				_, err := store.DesireLRP(ctx, newDesired(fmt.Sprintf("guid-%d", i), 3))
+				Expect(err).NotTo(HaveOccurred())
+				_, err = store.DesireTask(ctx, &models.TaskDefinition{RootFs: "docker:///busybox"}, fmt.Sprintf("task-%d", i), "d")
+				Expect(err).NotTo(HaveOccurred())
+			}
+			_, _, err := store.ClaimActualLRP(ctx, "guid-0", 1, &models.ActualLRPInstanceKey{InstanceGuid: "i", CellId: "c"})
+			Expect(err).NotTo(HaveOccurred())
+
+			both, err := db.NewKeyring(map[string]string{"k1": "first passphrase", "k2": "second passphrase"}, "k2")
+			Expect(err).NotTo(HaveOccurred())
+			rotated := db.New(etcdCli, both)
+			n, err := rotated.RotateKeys(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(n).To(Equal(20*2 + 20*3 + 20))
+
+			for k, v := range allValues() {
+				if label, ok := db.Label(v); ok {
+					Expect(label).To(Equal("k2"), k)
+				}
+			}
+			n, err = rotated.RotateKeys(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(n).To(BeZero())
+
+			onlyNew, err := db.NewKeyring(map[string]string{"k2": "second passphrase"}, "k2")
+			Expect(err).NotTo(HaveOccurred())
+			reader := db.New(etcdCli, onlyNew)
+			ds, err := reader.DesiredLRPs(ctx, db.DesiredFilter{})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(ds).To(HaveLen(20))
+			Expect(ds[0].GetEnvironmentVariables()).To(HaveLen(1))
+			as, err := reader.ActualLRPs(ctx, db.ActualFilter{})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(as).To(HaveLen(60))
+			ts, err := reader.Tasks(ctx, db.TaskFilter{})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(ts).To(HaveLen(20))
+			onCell, err := reader.ActualLRPs(ctx, db.ActualFilter{CellID: "c"})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(onCell).To(HaveLen(1))
+		})
+	})
+
+	Describe("schema migration", func() {
+		It("stamps the current version and refuses a newer store", func() {
+			v, _, err := store.SchemaVersion(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(v).To(Equal(0))
+			Expect(store.Migrate(ctx)).To(Succeed())
+			v, _, err = store.SchemaVersion(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(v).To(Equal(db.CurrentSchemaVersion))
+			Expect(store.Migrate(ctx)).To(Succeed())
+
+			_, err = etcdCli.Put(ctx, db.SchemaVersionKey, "99")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(store.Migrate(ctx)).To(MatchError(ContainSubstring("newer")))
+		})
+	})
+
+	Describe("desired LRPs", func() {
+		It("stores them split and joins them back", func() {
+			d := newDesired("split", 2)
+			d.VolumeMounts = []*models.VolumeMount{{Driver: "nfs", ContainerDir: "/data", Mode: "rw"}}
+			d.MetricTags = map[string]*models.MetricTagValue{"app": {Static: "x"}}
+			_, err := store.DesireLRP(ctx, d)
+			Expect(err).NotTo(HaveOccurred())
+			got, err := store.DesiredLRPByProcessGuid(ctx, "split")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(got.GetEnvironmentVariables()).To(HaveLen(1))
+			Expect(got.GetVolumeMounts()[0].GetContainerDir()).To(Equal("/data"))
+			Expect(got.GetModificationTag().GetEpoch()).NotTo(BeEmpty())
+			s, err := store.DesiredLRPSchedulingInfos(ctx, db.DesiredFilter{})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(s).To(HaveLen(1))
+			Expect(s[0].GetVolumePlacement().GetDriverNames()).To(Equal([]string{"nfs"}))
+			r, err := store.DesiredLRPRoutingInfos(ctx, db.DesiredFilter{ProcessGuids: []string{"split"}})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(r[0].GetMetricTags()).To(HaveKey("app"))
+			Expect(r[0].GetRoutes().GetRoutes()).To(HaveKey("cf-router"))
+		})
+
+		It("refuses a second desire of the same guid and writes nothing", func() {
+			_, err := store.DesireLRP(ctx, newDesired("dup", 1))
+			Expect(err).NotTo(HaveOccurred())
+			before := allValues()
+			_, err = store.DesireLRP(ctx, newDesired("dup", 5))
+			Expect(errors.Is(err, models.ErrResourceExists)).To(BeTrue())
+			Expect(allValues()).To(HaveLen(len(before)))
+		})
+
+		It("creates every instance even beyond one transaction's room", func() {
+			created, err := store.DesireLRP(ctx, newDesired("big", 300))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(created).To(HaveLen(300))
+			as, err := store.ActualLRPs(ctx, db.ActualFilter{ProcessGuid: "big"})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(as).To(HaveLen(300))
+		})
+
+		It("updates instances, routes and annotation with a new modification index", func() {
+			_, err := store.DesireLRP(ctx, newDesired("upd", 1))
+			Expect(err).NotTo(HaveOccurred())
+			n := int32(3)
+			ann := "new"
+			before, after, created, err := store.UpdateDesiredLRP(ctx, "upd", &models.DesiredLRPUpdate{Instances: &n, Annotation: &ann})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(before.GetInstances()).To(Equal(int32(1)))
+			Expect(after.GetInstances()).To(Equal(int32(3)))
+			Expect(after.GetModificationTag().GetIndex()).To(Equal(uint32(1)))
+			Expect(created).To(HaveLen(2))
+			got, err := store.DesiredLRPByProcessGuid(ctx, "upd")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(got.GetAnnotation()).To(Equal("new"))
+		})
+	})
+
+	Describe("claiming an instance", func() {
+		It("lets exactly one of 100 concurrent claims win", func() {
+			_, err := store.DesireLRP(ctx, newDesired("contended", 1))
+			Expect(err).NotTo(HaveOccurred())
+			var wins, losses atomic.Int32
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := 0; i < 100; i++ {
+				wg.Add(1)
+				go func() {
+					defer GinkgoRecover()
+					defer wg.Done()
+					<-start
+					_, _, err := store.ClaimActualLRP(ctx, "contended", 0, &models.ActualLRPInstanceKey{InstanceGuid: fmt.Sprintf("ig-%d", i), CellId: fmt.Sprintf("cell-%d", i)})
+					if err == nil {
+						wins.Add(1)
+					} else {
+						Expect(errors.Is(err, models.ErrActualLRPCannotBeClaimed)).To(BeTrue(), "%v", err)
+						losses.Add(1)
+					}
+				}()
+			}
+			close(start)
+			wg.Wait()
+			Expect(wins.Load()).To(Equal(int32(1)))
+			Expect(losses.Load()).To(Equal(int32(99)))
+			a, err := store.ActualLRP(ctx, "contended", 0, models.ActualLRP_ORDINARY)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(a.GetState()).To(Equal(models.ActualLRPStateClaimed))
+			onCell, err := store.ActualLRPs(ctx, db.ActualFilter{CellID: a.GetActualLrpInstanceKey().GetCellId()})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(onCell).To(HaveLen(1))
+			cells, err := store.CellIDs(ctx)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(cells).To(HaveLen(1))
+		})
+	})
+
+	Describe("the instance lifecycle", func() {
+		key := &models.ActualLRPKey{ProcessGuid: "life", Index: 0, Domain: "cf-apps"}
+		ik := &models.ActualLRPInstanceKey{InstanceGuid: "ig", CellId: "cell-a"}
+
+		BeforeEach(func() {
+			_, err := store.DesireLRP(ctx, newDesired("life", 1))
+			Expect(err).NotTo(HaveOccurred())
+		})
+
+		It("claims, starts, crashes and keeps the cell index right", func() {
+			_, _, err := store.ClaimActualLRP(ctx, "life", 0, ik)
+			Expect(err).NotTo(HaveOccurred())
+			_, after, _, err := store.StartActualLRP(ctx, db.StartRequest{Key: key, InstanceKey: ik, NetInfo: &models.ActualLRPNetInfo{Address: "10.0.0.1"}})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(after.GetState()).To(Equal(models.ActualLRPStateRunning))
+			Expect(after.GetModificationTag().GetIndex()).To(Equal(uint32(2)))
+
+			_, _, _, err = store.StartActualLRP(ctx, db.StartRequest{Key: key, InstanceKey: &models.ActualLRPInstanceKey{InstanceGuid: "other", CellId: "cell-b"}, NetInfo: &models.ActualLRPNetInfo{Address: "x"}})
+			Expect(errors.Is(err, models.ErrActualLRPCannotBeStarted)).To(BeTrue())
+
+			_, crashed, restart, err := store.CrashActualLRP(ctx, key, ik, "boom")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(restart).To(BeTrue())
+			Expect(crashed.GetState()).To(Equal(models.ActualLRPStateUnclaimed))
+			Expect(crashed.GetCrashCount()).To(Equal(int32(1)))
+			onCell, err := store.ActualLRPs(ctx, db.ActualFilter{CellID: "cell-a"})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(onCell).To(BeEmpty())
+
+			_, failed, err := store.FailActualLRP(ctx, key, "no room")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(failed.GetPlacementError()).To(Equal("no room"))
+		})
+
+		It("keeps an evacuating copy while the slot is replaced", func() {
+			_, _, err := store.ClaimActualLRP(ctx, "life", 0, ik)
+			Expect(err).NotTo(HaveOccurred())
+			_, _, _, err = store.StartActualLRP(ctx, db.StartRequest{Key: key, InstanceKey: ik, NetInfo: &models.ActualLRPNetInfo{Address: "10.0.0.1"}})
+			Expect(err).NotTo(HaveOccurred())
+			_, _, keep, err := store.EvacuateRunning(ctx, db.StartRequest{Key: key, InstanceKey: ik, NetInfo: &models.ActualLRPNetInfo{Address: "10.0.0.1"}})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(keep).To(BeTrue())
+			all, err := store.ActualLRPs(ctx, db.ActualFilter{ProcessGuid: "life"})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(all).To(HaveLen(2))
+
+			ik2 := &models.ActualLRPInstanceKey{InstanceGuid: "ig2", CellId: "cell-b"}
+			_, _, err = store.ClaimActualLRP(ctx, "life", 0, ik2)
+			Expect(err).NotTo(HaveOccurred())
+			_, _, _, err = store.StartActualLRP(ctx, db.StartRequest{Key: key, InstanceKey: ik2, NetInfo: &models.ActualLRPNetInfo{Address: "10.0.0.2"}})
+			Expect(err).NotTo(HaveOccurred())
+			_, _, keep, err = store.EvacuateRunning(ctx, db.StartRequest{Key: key, InstanceKey: ik, NetInfo: &models.ActualLRPNetInfo{Address: "10.0.0.1"}})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(keep).To(BeFalse())
+			all, err = store.ActualLRPs(ctx, db.ActualFilter{ProcessGuid: "life"})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(all).To(HaveLen(1))
+		})
+	})
+
+	Describe("tasks", func() {
+		It("lets exactly one of 50 concurrent starts get should_start", func() {
+			_, err := store.DesireTask(ctx, &models.TaskDefinition{RootFs: "docker:///busybox"}, "race", "d")
+			Expect(err).NotTo(HaveOccurred())
+			var should, errs atomic.Int32
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := 0; i < 50; i++ {
+				wg.Add(1)
+				go func() {
+					defer GinkgoRecover()
+					defer wg.Done()
+					<-start
+					cell := "cell-a"
+					if i%2 == 1 {
+						cell = fmt.Sprintf("cell-%d", i)
+					}
+					_, _, ok, err := store.StartTask(ctx, "race", cell)
+					if err != nil {
+						errs.Add(1)
+					}
+					if ok {
+						should.Add(1)
+					}
+				}()
+			}
+			close(start)
+			wg.Wait()
+			Expect(should.Load()).To(Equal(int32(1)))
+			t, err := store.TaskByGuid(ctx, "race")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(t.GetState()).To(Equal(models.Task_Running))
+		})
+
+		It("walks pending -> running -> completed -> resolving -> deleted", func() {
+			_, err := store.DesireTask(ctx, &models.TaskDefinition{RootFs: "docker:///busybox"}, "walk", "d")
+			Expect(err).NotTo(HaveOccurred())
+			_, _, ok, err := store.StartTask(ctx, "walk", "c")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(ok).To(BeTrue())
+			_, _, err = store.CompleteTask(ctx, "walk", "other-cell", false, "", "r")
+			Expect(errors.Is(err, &models.Error{Type: models.Error_RunningOnDifferentCell})).To(BeTrue())
+			_, after, err := store.CompleteTask(ctx, "walk", "c", false, "", "result")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(after.GetResult()).To(Equal("result"))
+			_, err = store.DeleteTask(ctx, "walk")
+			Expect(errors.Is(err, &models.Error{Type: models.Error_InvalidStateTransition})).To(BeTrue())
+			_, _, err = store.ResolvingTask(ctx, "walk")
+			Expect(err).NotTo(HaveOccurred())
+			_, err = store.DeleteTask(ctx, "walk")
+			Expect(err).NotTo(HaveOccurred())
+			_, err = store.TaskByGuid(ctx, "walk")
+			Expect(errors.Is(err, models.ErrResourceNotFound)).To(BeTrue())
+		})
+	})
+
+	Describe("domains", func() {
+		It("expire after their TTL", func() {
+			Expect(store.UpsertDomain(ctx, "short", 1)).To(Succeed())
+			Expect(store.UpsertDomain(ctx, "forever", 0)).To(Succeed())
+			Expect(store.Domains(ctx)).To(ConsistOf("short", "forever"))
+			Eventually(func() ([]string, error) { return store.Domains(ctx) }, "4s", "100ms").Should(ConsistOf("forever"))
+		})
+	})
+
+	Describe("an etcd restart", func() {
+		It("loses nothing", func() {
+			_, err := store.DesireLRP(ctx, newDesired("durable", 2))
+			Expect(err).NotTo(HaveOccurred())
+			_, err = store.DesireTask(ctx, &models.TaskDefinition{RootFs: "docker:///busybox"}, "durable-task", "d")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(etcd.Restart()).To(Succeed())
+			Eventually(func() error { _, err := store.DesiredLRPByProcessGuid(ctx, "durable"); return err }, "10s", "100ms").Should(Succeed())
+			as, err := store.ActualLRPs(ctx, db.ActualFilter{})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(as).To(HaveLen(2))
+			_, err = store.TaskByGuid(ctx, "durable-task")
+			Expect(err).NotTo(HaveOccurred())
+		})
+	})
+})
