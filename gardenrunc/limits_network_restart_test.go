@@ -1,0 +1,166 @@
+package gardenrunc_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"code.cloudfoundry.org/garden"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
+)
+
+var _ = Describe("limits", func() {
+	BeforeEach(requireIntegration)
+
+	It("OOM-kills a memory hog and says so in the exit reason and the container's events", func() {
+		c := createContainer(garden.ContainerSpec{Limits: garden.Limits{Memory: garden.MemoryLimits{LimitInBytes: 32 << 20}}})
+		r := sh(c, `a=$(head -c 200000000 /dev/zero | tr '\0' x); echo survived ${#a}`)
+		Expect(r.code).To(Equal(137))
+		Expect(r.stdout).NotTo(ContainSubstring("survived"))
+		Expect(r.stderr).To(ContainSubstring("OOM killer"))
+		info, err := c.Info()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(info.Events).To(ContainElement("oom"))
+		Expect(c.CurrentMemoryLimits()).To(Equal(garden.MemoryLimits{LimitInBytes: 32 << 20}))
+	})
+
+	It("stops a fork bomb at the pid limit", func() {
+		c := createContainer(garden.ContainerSpec{Limits: garden.Limits{Pid: garden.PidLimits{Max: 20}}})
+		_, err := c.Run(garden.ProcessSpec{Path: "/bin/sh", Args: []string{"-c", `bomb() { bomb | bomb & }; bomb`}}, garden.ProcessIO{})
+		Expect(err).NotTo(HaveOccurred())
+		cg := filepath.Join("/sys/fs/cgroup/pids", srv.cgParent, c.Handle())
+		Eventually(func() string {
+			b, _ := os.ReadFile(filepath.Join(cg, "pids.events"))
+			return string(b)
+		}, 10*time.Second).Should(MatchRegexp(`max [1-9]`))
+		Consistently(func() uint64 {
+			m, err := c.Metrics()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(m.PidStat.Max).To(BeEquivalentTo(20))
+			return m.PidStat.Current
+		}, time.Second, 100*time.Millisecond).Should(BeNumerically("<=", 20))
+		// the container is still manageable: Destroy (in cleanup) takes the bomb down
+	})
+
+	It("stops a writer at the disk limit", func() {
+		c := createContainer(garden.ContainerSpec{Limits: garden.Limits{Disk: garden.DiskLimits{ByteHard: 16 << 20}}})
+		r := sh(c, `dd if=/dev/zero of=/big bs=1M count=64 2>&1; echo status $?; ls -l /big`)
+		Expect(r.stdout).To(ContainSubstring("No space left on device"))
+		Expect(r.stdout).NotTo(ContainSubstring("status 0"))
+		m, err := c.Metrics()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(m.DiskStat.ExclusiveBytesUsed).To(BeNumerically("<=", 16<<20))
+		Expect(m.DiskStat.ExclusiveBytesUsed).To(BeNumerically(">", 8<<20))
+	})
+
+	It("sets the CPU weight as cpu.shares and reports metrics from the kernel", func() {
+		c := createContainer(garden.ContainerSpec{Limits: garden.Limits{CPU: garden.CPULimits{Weight: 512}}})
+		shares, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/cpu", srv.cgParent, c.Handle(), "cpu.shares"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(strings.TrimSpace(string(shares))).To(Equal("512"))
+		Expect(sh(c, "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done").code).To(Equal(0))
+		bulk, err := srv.client.BulkMetrics([]string{c.Handle()})
+		Expect(err).NotTo(HaveOccurred())
+		m := bulk[c.Handle()].Metrics
+		Expect(m.CPUStat.Usage).To(BeNumerically(">", 0))
+		Expect(m.MemoryStat.TotalUsageTowardLimit).To(BeNumerically(">", 0))
+		Expect(m.Age).To(BeNumerically(">", 0))
+	})
+})
+
+var _ = Describe("network", func() {
+	BeforeEach(requireIntegration)
+
+	It("maps a host port to a server in the container, reachable with curl at the host address", func() {
+		c := createContainer(garden.ContainerSpec{})
+		_, err := c.Run(garden.ProcessSpec{Path: "/bin/httpd", Args: []string{"-f", "-p", "8080", "-h", "/var/www"}}, garden.ProcessIO{})
+		Expect(err).NotTo(HaveOccurred())
+		hostPort, containerPort, err := c.NetIn(0, 8080)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(containerPort).To(BeEquivalentTo(8080))
+		url := fmt.Sprintf("http://%s:%d/index.html", srv.externalIP, hostPort)
+		Eventually(func() string { return hostOutput("curl", "-s", "--max-time", "2", url) }, 10*time.Second, 100*time.Millisecond).
+			Should(Equal("hello from the container\n"))
+		info, err := c.Info()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(info.MappedPorts).To(ConsistOf(garden.PortMapping{HostPort: hostPort, ContainerPort: 8080}))
+		// the container reaches the host through its gateway
+		Expect(sh(c, "ip route | grep default").stdout).To(ContainSubstring(info.HostIP))
+	})
+
+	It("gives the container an address of the pool and rejects egress not allowed by NetOut", func() {
+		c := createContainer(garden.ContainerSpec{})
+		info, err := c.Info()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(sh(c, "ip -4 addr show eth0").stdout).To(ContainSubstring(info.ContainerIP + "/24"))
+		Expect(c.NetOut(garden.NetOutRule{Protocol: garden.ProtocolTCP,
+			Networks: []garden.IPRange{{Start: []byte{8, 8, 8, 8}, End: []byte{8, 8, 8, 8}}},
+			Ports:    []garden.PortRange{{Start: 53, End: 53}}})).To(Succeed())
+		rules := hostOutput("iptables", "-w", "-S", "dg-out-"+ipHex(info.ContainerIP))
+		Expect(rules).To(ContainSubstring("-d 8.8.8.8/32 -p tcp -m tcp --dport 53 -j ACCEPT"))
+		Expect(rules).To(MatchRegexp(`-j REJECT`))
+	})
+})
+
+var _ = Describe("restarting the garden server", func() {
+	BeforeEach(requireIntegration)
+
+	It("keeps running containers listed and usable after kill -9 and a restart", func() {
+		c := createContainer(garden.ContainerSpec{Properties: garden.Properties{"survives": "yes"}})
+		_, err := c.Run(garden.ProcessSpec{ID: "ticker", Path: "/bin/sh", Args: []string{"-c", "while true; do echo tick; sleep 0.1; done"}}, garden.ProcessIO{})
+		Expect(err).NotTo(HaveOccurred())
+		_, err = c.Run(garden.ProcessSpec{ID: "short", Path: "/bin/sh", Args: []string{"-c", "sleep 1; echo done-while-down; exit 3"}}, garden.ProcessIO{})
+		Expect(err).NotTo(HaveOccurred())
+		hostPort, _, err := c.NetIn(0, 8080)
+		Expect(err).NotTo(HaveOccurred())
+
+		srv.kill9()
+		time.Sleep(1500 * time.Millisecond)
+		srv.start()
+
+		list, err := srv.client.Containers(garden.Properties{"survives": "yes"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(list).To(HaveLen(1))
+		c2 := list[0]
+		Expect(c2.Handle()).To(Equal(c.Handle()))
+		info, err := c2.Info()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(info.MappedPorts).To(ContainElement(garden.PortMapping{HostPort: hostPort, ContainerPort: 8080}))
+		Expect(info.ProcessIDs).To(ContainElement("ticker"))
+
+		out := gbytes.NewBuffer()
+		p, err := c2.Attach("ticker", garden.ProcessIO{Stdout: out})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func() int { return strings.Count(string(out.Contents()), "tick") }).Should(BeNumerically(">", 20))
+
+		short := gbytes.NewBuffer()
+		ps, err := c2.Attach("short", garden.ProcessIO{Stdout: short})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ps.Wait()).To(Equal(3))
+		Expect(string(short.Contents())).To(Equal("done-while-down\n"))
+
+		Expect(sh(c2, "echo still usable").stdout).To(Equal("still usable\n"))
+		_, err = c2.Run(garden.ProcessSpec{Path: "/bin/httpd", Args: []string{"-f", "-p", "8080", "-h", "/var/www"}}, garden.ProcessIO{})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func() string {
+			resp, err := http.Get(fmt.Sprintf("http://%s:%d/index.html", srv.externalIP, hostPort))
+			if err != nil {
+				return err.Error()
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return string(b)
+		}, 10*time.Second, 100*time.Millisecond).Should(Equal("hello from the container\n"))
+
+		Expect(p.Signal(garden.SignalKill)).To(Succeed())
+		Expect(p.Wait()).To(Equal(137))
+		Expect(srv.client.Destroy(c.Handle())).To(Succeed())
+		expectNothingLeft(c.Handle(), info.ContainerIP)
+	})
+})
