@@ -1,0 +1,143 @@
+package main
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/tedsuo/ifrit"
+	"github.com/tedsuo/ifrit/grouper"
+	"github.com/tedsuo/ifrit/http_server"
+
+	"github.com/diego-go/diego/auction"
+	"github.com/diego-go/diego/auctioneer"
+	"github.com/diego-go/diego/bbs"
+	"github.com/diego-go/diego/cmd/auctioneer/config"
+	"github.com/diego-go/diego/locket"
+	"github.com/diego-go/diego/repclient"
+	"github.com/diego-go/diego/tlsconfig"
+)
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})).With("component", "auctioneer")
+}
+
+// buildMembers builds the ordered group: health (and metrics), lock, auction runner, API server,
+// service registration. Health and metrics come first so a standby answers health checks while it
+// waits for the lock; the runner and the API start only once the lock is held, and the whole group
+// stops (the process exits non-zero) when the lock is lost.
+func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, error) {
+	serverTLS, err := tlsconfig.Server(cfg.CertFile, cfg.KeyFile, cfg.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	consul, err := locket.NewClient(cfg.ConsulAddress)
+	if err != nil {
+		return nil, err
+	}
+	bbsTLS, err := optionalClientTLS(cfg.BBSCertFile, cfg.BBSKeyFile, cfg.BBSCAFile)
+	if err != nil {
+		return nil, err
+	}
+	repTLS, err := optionalClientTLS(cfg.RepCertFile, cfg.RepKeyFile, cfg.RepCAFile)
+	if err != nil {
+		return nil, err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := auctioneer.NewMetrics(reg)
+	leader := prometheus.NewGauge(prometheus.GaugeOpts{Name: "auctioneer_leader", Help: "1 while this auctioneer holds the lock and serves."})
+	reg.MustRegister(leader)
+
+	inbox := auctioneer.NewInbox()
+	opts := auction.DefaultOptions()
+	opts.StartingContainerWeight = cfg.StartingContainerWeight
+	opts.BinPackFirstFitWeight = cfg.BinPackFirstFitWeight
+	opts.MaxStartsInFlight = cfg.StartingContainerCountMaximum
+	runner := auctioneer.NewRunner(auctioneer.RunnerConfig{
+		Inbox:   inbox,
+		Cells:   auctioneer.ConsulCells{Client: consul},
+		Reps:    repclient.New(repclient.Options{TLS: repTLS, StateTimeout: cfg.CellStateTimeout.D(), WorkTimeout: cfg.RepWorkTimeout.D()}),
+		BBS:     bbs.NewClient(cfg.BBSURL, bbsTLS),
+		Logger:  logger,
+		Metrics: metrics,
+		Auction: &opts,
+
+		CellStateTimeout: cfg.CellStateTimeout.D(),
+		MaxRounds:        cfg.MaxRounds,
+		RequeueDelay:     cfg.RequeueDelay.D(),
+	})
+
+	var leading atomic.Bool
+	api := ifrit.RunFunc(func(signals <-chan os.Signal, ready chan<- struct{}) error {
+		leading.Store(true)
+		leader.Set(1)
+		defer func() { leading.Store(false); leader.Set(0) }()
+		return http_server.NewTLSServer(cfg.ListenAddress, auctioneer.NewHandler(logger, inbox), serverTLS).Run(signals, ready)
+	})
+
+	healthHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]bool{"healthy": true, "leader": leading.Load()})
+	})
+	healthMux := http.NewServeMux()
+	healthMux.Handle("GET /healthz", healthHandler)
+	healthMux.Handle("GET /ping", healthHandler)
+
+	members := grouper.Members{{Name: "health", Runner: http_server.New(cfg.HealthAddress, healthMux)}}
+	if cfg.MetricsAddress != "" {
+		members = append(members, grouper.Member{Name: "metrics", Runner: http_server.New(cfg.MetricsAddress, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))})
+	}
+	members = append(members,
+		grouper.Member{Name: "lock", Runner: locket.NewLock(logger, consul, locket.LockConfig{
+			Key:           locket.LockKey("auctioneer_lock"),
+			Value:         []byte(cfg.AdvertiseURL),
+			TTL:           cfg.LockTTL.D(),
+			RetryInterval: cfg.LockRetryInterval.D(),
+		})},
+		grouper.Member{Name: "auction-runner", Runner: runner},
+		grouper.Member{Name: "api", Runner: api},
+	)
+	if cfg.ServiceName != "" {
+		if reg, ok := serviceRegistration(cfg); ok {
+			members = append(members, grouper.Member{Name: "service-registration",
+				Runner: locket.NewServiceRegistration(logger, consul, reg, cfg.LockTTL.D())})
+		}
+	}
+	return members, nil
+}
+
+// serviceRegistration registers the listener's port under cfg.ServiceName, one id per listen
+// address so two auctioneers on one agent do not clash.
+func serviceRegistration(cfg config.Config) (locket.Registration, bool) {
+	host, portStr, err := net.SplitHostPort(cfg.ListenAddress)
+	if err != nil {
+		return locket.Registration{}, false
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return locket.Registration{}, false
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = ""
+	}
+	return locket.Registration{Name: cfg.ServiceName, ID: cfg.ServiceName + "-" + net.JoinHostPort(host, portStr), Address: host, Port: port}, true
+}
+
+func optionalClientTLS(cert, key, ca string) (*tls.Config, error) {
+	if ca == "" {
+		return nil, nil
+	}
+	return tlsconfig.Client(cert, key, ca)
+}
