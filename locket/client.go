@@ -121,26 +121,16 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// signalContext returns a context cancelled when the first signal arrives (reported through
-// signalled) or when stop is called.
-func signalContext(logger *slog.Logger, signals <-chan os.Signal) (ctx context.Context, signalled func() bool, stop func()) {
+// signalContext returns a context cancelled when the first signal arrives or when stop is called.
+func signalContext(logger *slog.Logger, signals <-chan os.Signal) (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	got := make(chan struct{})
 	go func() {
 		select {
 		case sig := <-signals:
 			logger.Info("signalled", "signal", fmt.Sprint(sig))
-			close(got)
 			cancel()
 		case <-ctx.Done():
 		}
 	}()
-	return ctx, func() bool {
-		select {
-		case <-got:
-			return true
-		default:
-			return false
-		}
-	}, cancel
+	return ctx, cancel
 }

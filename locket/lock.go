@@ -77,7 +77,7 @@ func (l *lockRunner) Run(signals <-chan os.Signal, ready chan<- struct{}) error 
 	if l.cfg.Key == "" {
 		return errors.New("locket: lock key is empty")
 	}
-	ctx, signalled, stop := signalContext(l.logger, signals)
+	ctx, stop := signalContext(l.logger, signals)
 	defer stop()
 
 	sess, err := l.acquire(ctx)
@@ -107,7 +107,6 @@ func (l *lockRunner) Run(signals <-chan os.Signal, ready chan<- struct{}) error 
 	}
 	stopWatch()
 	if reason == nil { // only a signal ends ctx
-		_ = signalled
 		l.release(sess)
 		l.logger.Info("lock-released")
 		return nil

@@ -133,6 +133,13 @@ var _ = Describe("Lock", func() {
 		Expect(time.Duration(info.LockDelay)).To(Equal(time.Millisecond))
 	})
 
+	It("falls back to a session of the full TTL when the agent refuses TTL/2", func() {
+		// The suite's agent has session_ttl_min 1s: TTL/2 = 500ms is refused.
+		p := start(locket.NewLock(logger, client, locket.LockConfig{Key: key, TTL: time.Second, RetryInterval: testRetry}))
+		Eventually(p.Ready(), 5*time.Second).Should(BeClosed())
+		Expect(sessionInfoOf(holderOf(key)).TTL).To(Equal("1s"))
+	})
+
 	Context("when Consul is gone for longer than the TTL", Serial, func() {
 		It("returns the lost-lock error within about the TTL", func() {
 			p := ifrit.Background(newLock("holder"))

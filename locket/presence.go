@@ -48,7 +48,7 @@ func (p *presenceRunner) Run(signals <-chan os.Signal, ready chan<- struct{}) er
 	if p.key == "" {
 		return errors.New("locket: presence key is empty")
 	}
-	ctx, _, stop := signalContext(p.logger, signals)
+	ctx, stop := signalContext(p.logger, signals)
 	defer stop()
 
 	isReady := false

@@ -54,7 +54,7 @@ func (s *serviceRunner) Run(signals <-chan os.Signal, ready chan<- struct{}) err
 	if s.reg.Name == "" {
 		return errors.New("locket: service name is empty")
 	}
-	ctx, _, stop := signalContext(s.logger, signals)
+	ctx, stop := signalContext(s.logger, signals)
 	defer stop()
 	interval := s.ttl / 2
 

@@ -91,7 +91,7 @@ func NewPresenceWatcher(logger *slog.Logger, client *Client, prefix string, onCh
 }
 
 func (w *presenceWatcher) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
-	ctx, _, stop := signalContext(w.logger, signals)
+	ctx, stop := signalContext(w.logger, signals)
 	defer stop()
 
 	known := map[string][]byte{}

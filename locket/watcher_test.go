@@ -114,4 +114,25 @@ var _ = Describe("PresenceWatcher", func() {
 		destroySession(holderOf(prefix + "cell-2"))
 		Eventually(vanishedCh, time.Second).Should(Receive(Equal("cell-2")))
 	})
+
+	Context("across an agent restart", Serial, func() {
+		It("reports nothing while Consul is away and the presences survive", func() {
+			w := start(locket.NewPresenceWatcher(logger, client, prefix, func(c locket.PresenceChange) {
+				mu.Lock()
+				defer mu.Unlock()
+				changes = append(changes, c)
+			}))
+			p := presence("cell-3", "three")
+			DeferCleanup(func() { p.Signal(os.Interrupt); Eventually(p.Wait()).Should(Receive()) })
+			Eventually(p.Ready(), 5*time.Second).Should(BeClosed())
+			Eventually(w.Ready(), 5*time.Second).Should(BeClosed())
+			Eventually(seen).Should(HaveLen(1))
+
+			Expect(consul.Kill()).To(Succeed())
+			time.Sleep(testTTL / 2)
+			Expect(consul.Restart()).To(Succeed())
+			Consistently(seen, testTTL).Should(HaveLen(1))
+			Expect(w.Wait()).NotTo(Receive())
+		})
+	})
 })
