@@ -1,0 +1,157 @@
+package handlers_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/diego-go/diego/bbs"
+	"github.com/diego-go/diego/bbs/db"
+	"github.com/diego-go/diego/bbs/events"
+	"github.com/diego-go/diego/bbs/handlers"
+	"github.com/diego-go/diego/internal/testservers"
+	"github.com/diego-go/diego/models"
+)
+
+func TestHandlers(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "BBS Handlers Suite")
+}
+
+var (
+	etcd       *testservers.Etcd
+	etcdCli    *clientv3.Client
+	store      *db.DB
+	handler    *handlers.Handler
+	server     *httptest.Server
+	client     *bbs.Client
+	auctioneer *fakeAuctioneer
+	cells      []*models.CellPresence
+	cellsMu    sync.Mutex
+	ctx        context.Context
+	lrpHub     *events.Hub
+	taskHub    *events.Hub
+	repCalls   chan string
+)
+
+// fakeAuctioneer is a real HTTP server speaking the auctioneer's API.
+type fakeAuctioneer struct {
+	server *httptest.Server
+	mu     sync.Mutex
+	lrps   []models.LRPStartRequest
+	tasks  []models.TaskStartRequest
+}
+
+func newFakeAuctioneer() *fakeAuctioneer {
+	f := &fakeAuctioneer{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/lrps", func(w http.ResponseWriter, r *http.Request) {
+		var reqs []models.LRPStartRequest
+		Expect(json.NewDecoder(r.Body).Decode(&reqs)).To(Succeed())
+		f.mu.Lock()
+		f.lrps = append(f.lrps, reqs...)
+		f.mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	})
+	mux.HandleFunc("POST /v1/tasks", func(w http.ResponseWriter, r *http.Request) {
+		var reqs []models.TaskStartRequest
+		Expect(json.NewDecoder(r.Body).Decode(&reqs)).To(Succeed())
+		f.mu.Lock()
+		f.tasks = append(f.tasks, reqs...)
+		f.mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	})
+	f.server = httptest.NewServer(mux)
+	return f
+}
+
+func (f *fakeAuctioneer) LRPs() []models.LRPStartRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]models.LRPStartRequest(nil), f.lrps...)
+}
+
+func (f *fakeAuctioneer) Tasks() []models.TaskStartRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]models.TaskStartRequest(nil), f.tasks...)
+}
+
+var _ = BeforeSuite(func() {
+	var err error
+	etcd, err = testservers.StartEtcd(GinkgoT().TempDir())
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { _ = etcd.Stop() })
+	etcdCli, err = clientv3.New(clientv3.Config{Endpoints: []string{etcd.ClientURL()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(etcdCli.Close)
+})
+
+var _ = BeforeEach(func() {
+	ctx = context.Background()
+	_, err := etcdCli.Delete(ctx, "/v1/", clientv3.WithPrefix())
+	Expect(err).NotTo(HaveOccurred())
+	keys, err := db.NewKeyring(map[string]string{"k": "pass"}, "k")
+	Expect(err).NotTo(HaveOccurred())
+	store = db.New(etcdCli, keys)
+	auctioneer = newFakeAuctioneer()
+	DeferCleanup(auctioneer.server.Close)
+
+	repCalls = make(chan string, 100)
+	rep := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		repCalls <- r.Method + " " + r.URL.Path
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	DeferCleanup(rep.Close)
+	cellsMu.Lock()
+	cells = []*models.CellPresence{{CellId: "cell-1", RepUrl: rep.URL, Zone: "z1"}}
+	cellsMu.Unlock()
+
+	logger := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
+	lrpHub = events.NewHub(logger, 0)
+	taskHub = events.NewHub(logger, 0)
+	handler = handlers.New(handlers.Config{
+		DB:         store,
+		Logger:     logger,
+		Auctioneer: bbsAuctioneer(),
+		CellClient: handlers.HTTPCellClient{Client: http.DefaultClient},
+		Cells: func(context.Context) ([]*models.CellPresence, error) {
+			cellsMu.Lock()
+			defer cellsMu.Unlock()
+			return append([]*models.CellPresence(nil), cells...), nil
+		},
+		LRPHub:            lrpHub,
+		TaskHub:           taskHub,
+		LRPEvents:         events.NewHandler(logger, lrpHub, events.HandlerOptions{}),
+		TaskEvents:        events.NewHandler(logger, taskHub, events.HandlerOptions{}),
+		CallbackRetryWait: 10 * time.Millisecond,
+		Converge: func(ctx context.Context) error {
+			return handler.ConvergeOnce(ctx, handlers.ConvergenceParams{UnclaimedLRPThreshold: time.Second, KickTaskDuration: time.Second, ExpireCompletedTaskDuration: time.Minute, ExpirePendingTaskDuration: time.Hour})
+		},
+	})
+	server = httptest.NewServer(handler)
+	DeferCleanup(func() {
+		server.Close()
+		lrpHub.Close()
+		taskHub.Close()
+		handler.Close()
+	})
+	client = bbs.NewClient(server.URL, nil)
+})
+
+var _ = ReportAfterEach(func(r SpecReport) {
+	if r.Failed() && etcd != nil {
+		AddReportEntry("etcd log", etcd.Logs())
+	}
+})

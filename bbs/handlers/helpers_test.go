@@ -1,0 +1,81 @@
+package handlers_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+
+	. "github.com/onsi/gomega"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/diego-go/diego/bbs/auctioneerclient"
+	"github.com/diego-go/diego/bbs/handlers"
+	"github.com/diego-go/diego/models"
+)
+
+func bbsAuctioneer() handlers.Auctioneer {
+	return auctioneerclient.New(auctioneer.server.URL, nil)
+}
+
+// postRaw posts body to route and returns the HTTP status and the Error of field 1.
+func postRaw(route string, body []byte) (int, *models.Error) {
+	resp, err := http.Post(server.URL+route, "application/x-protobuf", bytes.NewReader(body))
+	Expect(err).NotTo(HaveOccurred())
+	defer resp.Body.Close()
+	out, err := io.ReadAll(resp.Body)
+	Expect(err).NotTo(HaveOccurred())
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode, nil
+	}
+	r := &models.ActualLRPLifecycleResponse{} // every response has the Error in field 1
+	Expect(proto.Unmarshal(out, r)).To(Succeed())
+	return resp.StatusCode, r.GetError()
+}
+
+func post(route string, req proto.Message) *models.Error {
+	b, err := proto.Marshal(req)
+	Expect(err).NotTo(HaveOccurred())
+	status, e := postRaw(route, b)
+	Expect(status).To(Equal(http.StatusOK))
+	return e
+}
+
+func desired(guid string, instances int32) *models.DesiredLRP {
+	return &models.DesiredLRP{
+		ProcessGuid: guid,
+		Domain:      "cf-apps",
+		RootFs:      "preloaded:cflinuxfs4",
+		Instances:   instances,
+		MemoryMb:    128,
+		DiskMb:      256,
+		Action:      &models.Action{Value: &models.Action_RunAction{RunAction: &models.RunAction{Path: "/bin/app", User: "vcap"}}},
+		Routes:      &models.Routes{Routes: map[string][]byte{"cf-router": []byte(`[{"hostnames":["a.example.com"],"port":8080}]`)}},
+	}
+}
+
+func taskDef() *models.TaskDefinition {
+	return &models.TaskDefinition{
+		RootFs:   "docker:///busybox",
+		MemoryMb: 64,
+		Action:   &models.Action{Value: &models.Action_RunAction{RunAction: &models.RunAction{Path: "/bin/true", User: "root"}}},
+	}
+}
+
+func key(guid string, index int32) *models.ActualLRPKey {
+	return &models.ActualLRPKey{ProcessGuid: guid, Index: index, Domain: "cf-apps"}
+}
+
+func ikey(instance, cell string) *models.ActualLRPInstanceKey {
+	return &models.ActualLRPInstanceKey{InstanceGuid: instance, CellId: cell}
+}
+
+func errType(err error) models.Error_Type {
+	var me *models.Error
+	ExpectWithOffset(1, err).To(HaveOccurred())
+	ok := false
+	if e, isE := err.(*models.Error); isE {
+		me, ok = e, true
+	}
+	ExpectWithOffset(1, ok).To(BeTrue(), "%T %v", err, err)
+	return me.GetType()
+}
