@@ -267,14 +267,21 @@ func (d *decider) lrps() {
 	}
 	counts := make([]int32, len(d.s.DesiredLRPs)+1)
 	owner := make([]int32, len(actuals)) // index into DesiredLRPs, or -1
+	// Listings from the store come sorted by key, so an actual LRP usually
+	// has the process guid of the one before it: skip the map then.
+	prevGUID, prevOwner := "", int32(-1)
 	for i, a := range actuals {
-		di, ok := desired[a.GetActualLrpKey().GetProcessGuid()]
-		if !ok {
-			owner[i] = -1
-			continue
+		guid := a.GetActualLrpKey().GetProcessGuid()
+		if i == 0 || guid != prevGUID {
+			prevGUID, prevOwner = guid, -1
+			if di, ok := desired[guid]; ok {
+				prevOwner = int32(di)
+			}
 		}
-		owner[i] = int32(di)
-		counts[di+1]++
+		owner[i] = prevOwner
+		if prevOwner >= 0 {
+			counts[prevOwner+1]++
+		}
 	}
 	for i := 1; i < len(counts); i++ {
 		counts[i] += counts[i-1]
