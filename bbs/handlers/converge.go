@@ -2,10 +2,17 @@ package handlers
 
 import (
 	"context"
+	"sync"
 	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/diego-go/diego/bbs/convergence"
+	"github.com/diego-go/diego/bbs/db"
+	"github.com/diego-go/diego/models"
 )
 
-// ConvergenceParams are the convergence thresholds.
+// ConvergenceParams are the convergence thresholds; zero fields take upstream's defaults.
 type ConvergenceParams struct {
 	UnclaimedLRPThreshold       time.Duration
 	KickTaskDuration            time.Duration
@@ -13,8 +20,252 @@ type ConvergenceParams struct {
 	ExpirePendingTaskDuration   time.Duration
 }
 
+func (p ConvergenceParams) config(policy models.RestartPolicy) convergence.Config {
+	c := convergence.DefaultConfig()
+	c.RestartPolicy = policy
+	if p.UnclaimedLRPThreshold > 0 {
+		c.StaleUnclaimedLRP = p.UnclaimedLRPThreshold
+	}
+	if p.KickTaskDuration > 0 {
+		c.KickTask = p.KickTaskDuration
+	}
+	if p.ExpireCompletedTaskDuration > 0 {
+		c.ExpireCompletedTask = p.ExpireCompletedTaskDuration
+	}
+	if p.ExpirePendingTaskDuration > 0 {
+		c.ExpirePendingTask = p.ExpirePendingTaskDuration
+	}
+	return c
+}
+
+// Snapshot reads everything one convergence pass decides on, concurrently.
+func (h *Handler) Snapshot(ctx context.Context) (convergence.Snapshot, error) {
+	s := convergence.Snapshot{Now: h.DB.Now()}
+	var wg sync.WaitGroup
+	errs := make([]error, 5)
+	var domains []string
+	var cells []*models.CellPresence
+	wg.Add(5)
+	go func() {
+		defer wg.Done()
+		s.DesiredLRPs, errs[0] = h.DB.DesiredLRPSchedulingInfos(ctx, db.DesiredFilter{})
+	}()
+	go func() { defer wg.Done(); s.ActualLRPs, errs[1] = h.DB.ActualLRPs(ctx, db.ActualFilter{}) }()
+	go func() { defer wg.Done(); s.Tasks, errs[2] = h.DB.Tasks(ctx, db.TaskFilter{}) }()
+	go func() { defer wg.Done(); domains, errs[3] = h.DB.Domains(ctx) }()
+	go func() { defer wg.Done(); cells, errs[4] = h.Cells(ctx) }()
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return s, err
+		}
+	}
+	s.FreshDomains = convergence.Set(domains...)
+	s.Cells = make(map[string]struct{}, len(cells))
+	for _, c := range cells {
+		s.Cells[c.GetCellId()] = struct{}{}
+	}
+	return s, nil
+}
+
 // ConvergeOnce runs one convergence pass: it reads a snapshot, asks bbs/convergence what to do
-// and applies each action with compare-and-swap.
+// and applies each action with compare-and-swap against the record the action carries (a record
+// changed since the snapshot is left for the next pass). Auctions go out in one request.
 func (h *Handler) ConvergeOnce(ctx context.Context, p ConvergenceParams) error {
+	start := time.Now()
+	s, err := h.Snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	read := time.Since(start)
+	acts := convergence.Decide(s, p.config(h.DB.RestartPolicy()))
+	decided := time.Since(start)
+	if len(acts.VanishedCells) > 0 {
+		h.Logger.Info("convergence: cells vanished", "cells", acts.VanishedCells)
+	}
+
+	var mu sync.Mutex
+	var auction []models.LRPStartRequest
+	addAuction := func(a convergence.LRPAction) {
+		if a.SchedulingInfo == nil {
+			return
+		}
+		mu.Lock()
+		auction = append(auction, models.NewLRPStartRequest(a.SchedulingInfo, a.Key.GetIndex()))
+		mu.Unlock()
+	}
+
+	var jobs []func()
+	for _, a := range acts.CreateAndAuction {
+		jobs = append(jobs, func() {
+			_, ch, err := h.DB.MutateActual(ctx, []db.Slot{ordinary(a.Key)}, func(cur []*models.ActualLRP) (db.Change, error) {
+				if cur[0] != nil {
+					return db.Change{}, nil
+				}
+				return db.Change{Put: []*models.ActualLRP{db.NewUnclaimed(a.Key.GetProcessGuid(), a.Key.GetIndex(), a.Key.GetDomain(), h.DB.Now().UnixNano())}}, nil
+			})
+			if err != nil {
+				h.Logger.Error("convergence: cannot create instance", "process_guid", a.Key.GetProcessGuid(), "index", a.Key.GetIndex(), "error", err)
+				return
+			}
+			if len(ch.Put) > 0 {
+				h.emitActual(nil, ch.Put[0])
+				addAuction(a)
+			}
+		})
+	}
+	for _, a := range acts.Reauction {
+		jobs = append(jobs, func() { addAuction(a) })
+	}
+	unclaim := func(a convergence.LRPAction) {
+		before, after, ok := h.swapIfUnchanged(ctx, a.Actual, func(n *models.ActualLRP) {
+			n.State = models.ActualLRPStateUnclaimed
+			n.ActualLrpInstanceKey = &models.ActualLRPInstanceKey{}
+			n.ActualLrpNetInfo = nil
+			n.ActualLrpInternalRoutes = nil
+			n.AvailabilityZone = ""
+			n.PlacementError = ""
+		})
+		if ok {
+			h.emitActual(before, after)
+			addAuction(a)
+		}
+	}
+	for _, a := range acts.UnclaimAndAuction {
+		jobs = append(jobs, func() { unclaim(a) })
+	}
+	for _, a := range acts.RestartCrashed {
+		jobs = append(jobs, func() { unclaim(a) })
+	}
+	for _, a := range acts.Retire {
+		jobs = append(jobs, func() {
+			if err := h.Retire(ctx, a.Actual); err != nil {
+				h.Logger.Error("convergence: cannot retire", "process_guid", a.Key.GetProcessGuid(), "index", a.Key.GetIndex(), "error", err)
+			}
+		})
+	}
+	remove := func(a convergence.LRPAction) {
+		if ok, err := h.DB.RemoveIfUnchanged(ctx, a.Actual); err != nil {
+			h.Logger.Error("convergence: cannot remove", "process_guid", a.Key.GetProcessGuid(), "error", err)
+		} else if ok {
+			h.emitActual(a.Actual, nil)
+		}
+	}
+	for _, a := range acts.RemoveEvacuating {
+		jobs = append(jobs, func() { remove(a) })
+	}
+	for _, a := range acts.RemoveSuspect {
+		jobs = append(jobs, func() { remove(a) })
+	}
+	if len(acts.PromoteSuspect) > 0 {
+		h.Logger.Warn("convergence: SUSPECT instances are not stored by this BBS; ignoring promotions", "count", len(acts.PromoteSuspect))
+	}
+
+	var kick []*models.Task
+	for _, t := range acts.FailTasks {
+		jobs = append(jobs, func() {
+			before, after, err := h.DB.MutateTask(ctx, t.Task.GetTaskGuid(), func(cur *models.Task) (*models.Task, bool, error) {
+				if cur.GetUpdatedAt() != t.Task.GetUpdatedAt() || cur.GetState() != t.Task.GetState() {
+					return nil, false, nil
+				}
+				cur.State = models.Task_Completed
+				cur.Failed = true
+				cur.FailureReason = t.Reason
+				cur.FirstCompletedAt = h.DB.Now().UnixNano()
+				return cur, false, nil
+			})
+			if err != nil {
+				h.Logger.Error("convergence: cannot fail task", "task_guid", t.Task.GetTaskGuid(), "error", err)
+			} else if after != nil {
+				h.completed(before, after)
+			}
+		})
+	}
+	for _, t := range acts.AuctionTasks {
+		kick = append(kick, t.Task)
+	}
+	for _, t := range acts.ResendCallbacks {
+		jobs = append(jobs, func() {
+			if t.Task.GetState() == models.Task_Resolving {
+				if _, after, err := h.DB.DemoteToCompleted(ctx, t.Task.GetTaskGuid()); err != nil || after == nil {
+					return
+				}
+			}
+			h.background(func(ctx context.Context) { h.ResolveTask(ctx, t.Task) })
+		})
+	}
+	for _, t := range acts.DeleteTasks {
+		jobs = append(jobs, func() {
+			if ok, err := h.DB.RemoveTaskIfUnchanged(ctx, t.Task); err != nil {
+				h.Logger.Error("convergence: cannot delete task", "task_guid", t.Task.GetTaskGuid(), "error", err)
+			} else if ok {
+				h.emitTask(t.Task, nil)
+			}
+		})
+	}
+
+	runParallel(jobs, 32)
+	h.requestLRPAuctions(ctx, auction)
+	if len(kick) > 0 {
+		reqs := make([]models.TaskStartRequest, len(kick))
+		for i, t := range kick {
+			reqs[i] = models.NewTaskStartRequest(t)
+		}
+		if err := h.Auctioneer.RequestTaskAuctions(ctx, reqs); err != nil {
+			h.Logger.Error("convergence: task auctions failed", "error", err)
+		}
+	}
+	h.Logger.Info("convergence pass done", "actions", acts.Counts(), "auctions", len(auction),
+		"desired", len(s.DesiredLRPs), "actual", len(s.ActualLRPs), "tasks", len(s.Tasks),
+		"read", read.String(), "decide", (decided - read).String(), "total", time.Since(start).String())
 	return nil
+}
+
+func ordinary(k *models.ActualLRPKey) db.Slot {
+	return db.Slot{ProcessGuid: k.GetProcessGuid(), Index: k.GetIndex()}
+}
+
+// swapIfUnchanged applies change to the record if it is still the one the snapshot saw.
+func (h *Handler) swapIfUnchanged(ctx context.Context, a *models.ActualLRP, change func(n *models.ActualLRP)) (before, after *models.ActualLRP, ok bool) {
+	s := db.Slot{ProcessGuid: a.GetActualLrpKey().GetProcessGuid(), Index: a.GetActualLrpKey().GetIndex(), Presence: a.GetPresence()}
+	cur, ch, err := h.DB.MutateActual(ctx, []db.Slot{s}, func(cur []*models.ActualLRP) (db.Change, error) {
+		if cur[0] == nil || !proto.Equal(cur[0].GetModificationTag(), a.GetModificationTag()) {
+			return db.Change{}, nil
+		}
+		n := proto.Clone(cur[0]).(*models.ActualLRP)
+		n.ModificationTag = &models.ModificationTag{Epoch: cur[0].GetModificationTag().GetEpoch(), Index: cur[0].GetModificationTag().GetIndex() + 1}
+		n.Since = h.DB.Now().UnixNano()
+		change(n)
+		return db.Change{Put: []*models.ActualLRP{n}}, nil
+	})
+	if err != nil {
+		h.Logger.Error("convergence: compare-and-swap failed", "process_guid", s.ProcessGuid, "index", s.Index, "error", err)
+		return nil, nil, false
+	}
+	if len(ch.Put) == 0 {
+		return nil, nil, false
+	}
+	return cur[0], ch.Put[0], true
+}
+
+func runParallel(jobs []func(), workers int) {
+	if len(jobs) == 0 {
+		return
+	}
+	ch := make(chan func())
+	var wg sync.WaitGroup
+	for i := 0; i < min(workers, len(jobs)); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range ch {
+				j()
+			}
+		}()
+	}
+	for _, j := range jobs {
+		ch <- j
+	}
+	close(ch)
+	wg.Wait()
 }

@@ -1,0 +1,56 @@
+package handlers_test
+
+import (
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/diego-go/diego/bbs"
+	"github.com/diego-go/diego/models"
+)
+
+var _ = Describe("the convergence route", func() {
+	It("recreates and auctions missing instances", func() {
+		Expect(client.DesireLRP(ctx, desired("conv", 2))).To(Succeed())
+		Eventually(auctioneer.LRPs).Should(HaveLen(1))
+		_, err := store.RemoveActualLRP(ctx, "conv", 1, nil)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(client.Converge(ctx)).To(Succeed())
+		Expect(client.ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: "conv"})).To(HaveLen(2))
+		Eventually(auctioneer.LRPs).Should(HaveLen(2))
+		Expect(auctioneer.LRPs()[1].Indices).To(Equal([]int32{1}))
+	})
+
+	It("unclaims and auctions at once the instances of a vanished cell, and fails its tasks", func() {
+		Expect(client.DesireLRP(ctx, desired("lost", 1))).To(Succeed())
+		Eventually(auctioneer.LRPs).Should(HaveLen(1))
+		Expect(client.ClaimActualLRP(ctx, "lost", 0, ikey("ig", "gone-cell"))).To(Succeed())
+		Expect(client.DesireTask(ctx, "lost-task", "d", taskDef())).To(Succeed())
+		_, err := client.StartTask(ctx, "lost-task", "gone-cell")
+		Expect(err).NotTo(HaveOccurred())
+
+		Expect(client.Converge(ctx)).To(Succeed())
+		as, err := client.ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: "lost"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(as[0].GetState()).To(Equal(models.ActualLRPStateUnclaimed))
+		Eventually(auctioneer.LRPs).Should(HaveLen(2))
+		t, err := client.TaskByGuid(ctx, "lost-task")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(t.GetState()).To(Equal(models.Task_Completed))
+		Expect(t.GetFailureReason()).To(ContainSubstring("gone-cell"))
+	})
+
+	It("retires extra instances only when the domain is fresh", func() {
+		Expect(client.DesireLRP(ctx, desired("extra", 1))).To(Succeed())
+		_, err := store.DesireLRP(ctx, desired("other", 3))
+		Expect(err).NotTo(HaveOccurred())
+		// an instance at index 1 of "extra" that is not desired
+		Expect(client.StartActualLRP(ctx, &models.StartActualLRPRequest{ActualLrpKey: key("extra", 1), ActualLrpInstanceKey: ikey("x", "cell-1"),
+			ActualLrpNetInfo: &models.ActualLRPNetInfo{Address: "1.2.3.4"}})).To(Succeed())
+		Expect(client.Converge(ctx)).To(Succeed())
+		Consistently(repCalls, "200ms").ShouldNot(Receive())
+
+		Expect(client.UpsertDomain(ctx, "cf-apps", 0)).To(Succeed())
+		Expect(client.Converge(ctx)).To(Succeed())
+		Eventually(repCalls).Should(Receive(Equal("POST /v1/lrps/extra/instances/x/stop")))
+	})
+})
