@@ -73,6 +73,7 @@ var _ = SynchronizedBeforeSuite(func() []byte {
 	Expect(err).NotTo(HaveOccurred())
 	rootfsDir = filepath.Join(workDir, "busybox-rootfs")
 	Expect(makeBusyboxRootFS(rootfsDir)).To(Succeed())
+	startRegistry()
 	srv = newServer(workDir, GinkgoParallelProcess())
 	srv.start()
 })
@@ -91,6 +92,9 @@ var _ = SynchronizedAfterSuite(func() {
 	}
 	teardownNetwork(srv)
 	os.RemoveAll(workDir)
+	if registryServer != nil {
+		registryServer.Close()
+	}
 }, func() {
 	gexec.CleanupBuildArtifacts()
 })
@@ -164,6 +168,7 @@ func newServer(dir string, n int) *gardenServer {
 		"port_range_start": 40000 + id*100,
 		"port_range_end":   40000 + id*100 + 100,
 		"ip_forward":       false,
+		"insecure_registries": []string{registryHost},
 	}
 	data, _ := json.Marshal(cfg)
 	Expect(os.WriteFile(s.cfgPath, data, 0600)).To(Succeed())

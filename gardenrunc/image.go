@@ -242,6 +242,9 @@ func UnpackLayer(r io.Reader, dir string) error {
 		}
 		if strings.HasPrefix(base, ".wh.") {
 			target := filepath.Join(parent, strings.TrimPrefix(base, ".wh."))
+			if err := os.MkdirAll(parent, 0755); err != nil {
+				return err
+			}
 			os.RemoveAll(target)
 			if err := unix.Mknod(target, unix.S_IFCHR, 0); err != nil {
 				return err
