@@ -338,4 +338,3 @@ func (r *Runner) requeue(b Batch) {
 		r.cfg.Inbox.AddTasks(b.Tasks)
 	})
 }
-

@@ -29,6 +29,7 @@ type Rep struct {
 	hang   chan struct{} // non-nil while hung; closed to wake
 	reject bool
 	dead   bool
+	before func(models.Work)
 
 	stateCalls int
 	works      []models.Work
@@ -131,6 +132,14 @@ func (r *Rep) SetReject(f func(lrp *models.RepLRP, task *models.RepTask) bool) {
 	r.cell.Reject = f
 }
 
+// SetBeforeWork installs a hook called with every POST /work body before the cell handles it
+// (outside the rep's lock, so it may block to hold an auction in its submit phase); nil removes it.
+func (r *Rep) SetBeforeWork(f func(models.Work)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.before = f
+}
+
 // StateCalls counts the GET /state requests answered.
 func (r *Rep) StateCalls() int {
 	r.mu.Lock()
@@ -229,6 +238,12 @@ func (r *Rep) serveWork(w http.ResponseWriter, req *http.Request) {
 	}
 	if !r.stall(w, req) {
 		return
+	}
+	r.mu.Lock()
+	before := r.before
+	r.mu.Unlock()
+	if before != nil {
+		before(work)
 	}
 	r.mu.Lock()
 	r.works = append(r.works, work)
