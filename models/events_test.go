@@ -1,4 +1,4 @@
-package events_test
+package models_test
 
 import (
 	"github.com/diego-go/diego/models"
@@ -7,11 +7,30 @@ import (
 	. "github.com/onsi/gomega"
 )
 
-var _ = Describe("models events", func() {
+// eventLRP, eventDesiredLRP and eventTask build the records these specs
+// put in events.
+func eventLRP(guid string, index int32, instance, cell string) *models.ActualLRP {
+	return &models.ActualLRP{
+		ActualLrpKey:         &models.ActualLRPKey{ProcessGuid: guid, Index: index, Domain: "d"},
+		ActualLrpInstanceKey: &models.ActualLRPInstanceKey{InstanceGuid: instance, CellId: cell},
+		State:                models.ActualLRPStateRunning,
+		Since:                1234,
+	}
+}
+
+func eventDesiredLRP(guid string) *models.DesiredLRP {
+	return &models.DesiredLRP{ProcessGuid: guid, Domain: "d", Instances: 2, RootFs: "preloaded:cflinuxfs4"}
+}
+
+func eventTask(guid, cell string) *models.Task {
+	return &models.Task{TaskGuid: guid, Domain: "d", CellId: cell, State: models.Task_Running}
+}
+
+var _ = Describe("Events", func() {
 	It("name every event as the BBS wire does", func() {
-		a := actualLRP("pg", 0, "ig", "cell-a")
-		d := desiredLRP("pg")
-		t := task("tg", "cell-a")
+		a := eventLRP("pg", 0, "ig", "cell-a")
+		d := eventDesiredLRP("pg")
+		t := eventTask("tg", "cell-a")
 		for _, c := range []struct {
 			e    models.Event
 			name string
@@ -39,7 +58,7 @@ var _ = Describe("models events", func() {
 	})
 
 	Describe("EventConcernsCell", func() {
-		on := func(cell string) *models.ActualLRP { return actualLRP("pg", 0, "ig", cell) }
+		on := func(cell string) *models.ActualLRP { return eventLRP("pg", 0, "ig", cell) }
 		unclaimed := &models.ActualLRP{
 			ActualLrpKey:         &models.ActualLRPKey{ProcessGuid: "pg"},
 			ActualLrpInstanceKey: &models.ActualLRPInstanceKey{},
@@ -51,9 +70,9 @@ var _ = Describe("models events", func() {
 				Expect(models.EventConcernsCell(e, cell)).To(Equal(carried))
 			},
 			Entry("no filter carries everything", models.NewActualLRPInstanceCreatedEvent(on("a"), ""), "", true),
-			Entry("desired created: every cell", models.NewDesiredLRPCreatedEvent(desiredLRP("pg"), ""), "a", true),
-			Entry("desired changed: every cell", models.NewDesiredLRPChangedEvent(desiredLRP("pg"), desiredLRP("pg"), ""), "a", true),
-			Entry("desired removed: every cell", models.NewDesiredLRPRemovedEvent(desiredLRP("pg"), ""), "a", true),
+			Entry("desired created: every cell", models.NewDesiredLRPCreatedEvent(eventDesiredLRP("pg"), ""), "a", true),
+			Entry("desired changed: every cell", models.NewDesiredLRPChangedEvent(eventDesiredLRP("pg"), eventDesiredLRP("pg"), ""), "a", true),
+			Entry("desired removed: every cell", models.NewDesiredLRPRemovedEvent(eventDesiredLRP("pg"), ""), "a", true),
 			Entry("instance created on the cell", models.NewActualLRPInstanceCreatedEvent(on("a"), ""), "a", true),
 			Entry("instance created elsewhere", models.NewActualLRPInstanceCreatedEvent(on("b"), ""), "a", false),
 			Entry("instance created unclaimed", models.NewActualLRPInstanceCreatedEvent(unclaimed, ""), "a", false),
@@ -65,19 +84,19 @@ var _ = Describe("models events", func() {
 			Entry("instance removed elsewhere", models.NewActualLRPInstanceRemovedEvent(on("b"), ""), "a", false),
 			Entry("crash on the cell", models.NewActualLRPCrashedEvent(on("a"), on("a")), "a", true),
 			Entry("crash elsewhere", models.NewActualLRPCrashedEvent(on("b"), on("b")), "a", false),
-			Entry("task created on the cell", models.NewTaskCreatedEvent(task("t", "a")), "a", true),
-			Entry("task created pending", models.NewTaskCreatedEvent(task("t", "")), "a", false),
-			Entry("task started on the cell (after)", models.NewTaskChangedEvent(task("t", ""), task("t", "a")), "a", true),
-			Entry("task rejected by the cell (before)", models.NewTaskChangedEvent(task("t", "a"), task("t", "")), "a", true),
-			Entry("task changed elsewhere", models.NewTaskChangedEvent(task("t", "b"), task("t", "b")), "a", false),
-			Entry("task removed from the cell", models.NewTaskRemovedEvent(task("t", "a")), "a", true),
-			Entry("task removed elsewhere", models.NewTaskRemovedEvent(task("t", "b")), "a", false),
+			Entry("task created on the cell", models.NewTaskCreatedEvent(eventTask("t", "a")), "a", true),
+			Entry("task created pending", models.NewTaskCreatedEvent(eventTask("t", "")), "a", false),
+			Entry("task started on the cell (after)", models.NewTaskChangedEvent(eventTask("t", ""), eventTask("t", "a")), "a", true),
+			Entry("task rejected by the cell (before)", models.NewTaskChangedEvent(eventTask("t", "a"), eventTask("t", "")), "a", true),
+			Entry("task changed elsewhere", models.NewTaskChangedEvent(eventTask("t", "b"), eventTask("t", "b")), "a", false),
+			Entry("task removed from the cell", models.NewTaskRemovedEvent(eventTask("t", "a")), "a", true),
+			Entry("task removed elsewhere", models.NewTaskRemovedEvent(eventTask("t", "b")), "a", false),
 		)
 	})
 
 	It("builds a changed event from the instance's keys and infos", func() {
-		before := actualLRP("pg", 3, "ig", "cell-a")
-		after := actualLRP("pg", 3, "ig", "cell-a")
+		before := eventLRP("pg", 3, "ig", "cell-a")
+		after := eventLRP("pg", 3, "ig", "cell-a")
 		after.State = models.ActualLRPStateCrashed
 		after.CrashCount = 2
 		e := models.NewActualLRPInstanceChangedEvent(before, after, "trace")
