@@ -1,0 +1,178 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"net/http"
+	osexec "os/exec"
+	"syscall"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/diego-go/diego/bbs"
+	"github.com/diego-go/diego/bbs/db"
+	"github.com/diego-go/diego/models"
+	"github.com/diego-go/diego/tlsconfig"
+)
+
+func exec(name string, args ...string) *osexec.Cmd { return osexec.Command(name, args...) }
+
+func clientTLS() *tls.Config {
+	t, err := tlsconfig.Client(certs.ClientCert, certs.ClientKey, certs.CACert)
+	Expect(err).NotTo(HaveOccurred())
+	return t
+}
+
+func clientFor(p *bbsProc) *bbs.Client { return bbs.NewClient("https://"+p.api, clientTLS()) }
+
+func pingOK(p *bbsProc) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	return clientFor(p).Ping(ctx)
+}
+
+func listening(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+func desired(guid string) *models.DesiredLRP {
+	return &models.DesiredLRP{
+		ProcessGuid: guid, Domain: "d", RootFs: "preloaded:cflinuxfs4", Instances: 2, MemoryMb: 64,
+		EnvironmentVariables: []*models.EnvironmentVariable{{Name: "TOKEN", Value: "very-secret-token"}},
+		Action:               &models.Action{Value: &models.Action_RunAction{RunAction: &models.RunAction{Path: "/bin/secret-cmd", User: "vcap"}}},
+	}
+}
+
+func clearEtcd() {
+	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{etcd.ClientURL()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	Expect(err).NotTo(HaveOccurred())
+	defer cli.Close()
+	_, err = cli.Delete(context.Background(), "/v1/", clientv3.WithPrefix())
+	Expect(err).NotTo(HaveOccurred())
+}
+
+var _ = Describe("the bbs daemon", func() {
+	ctx := context.Background()
+	BeforeEach(clearEtcd)
+
+	It("refuses a bad config", func() {
+		p := writeConfig(map[string]string{"k": "p"}, "missing-label", map[string]any{"health_address": "0.0.0.0:1"})
+		s, err := gexec.Start(exec(bbsPath, "-config", p.cfgPath), GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(s).Should(gexec.Exit(2))
+		Expect(string(s.Err.Contents())).To(And(ContainSubstring("active_key_label"), ContainSubstring("loopback")))
+	})
+
+	It("serves only on the lock holder, over mutual TLS, and fails over within 1.2 x (TTL + retry) after kill -9", func() {
+		keys := map[string]string{"k1": "pass-1"}
+		leader := startBBS(keys, "k1")
+		Eventually(func() bool { return pingOK(leader) }, "20s", "50ms").Should(BeTrue())
+		standby := startBBS(keys, "k1")
+		Eventually(func() bool { return listening(standby.health) }, "10s", "50ms").Should(BeTrue())
+
+		By("the health endpoints answer on both, the API only on the leader")
+		for _, p := range []*bbsProc{leader, standby} {
+			resp, err := http.Get("http://" + p.health + "/")
+			Expect(err).NotTo(HaveOccurred())
+			resp.Body.Close()
+			Expect(resp.StatusCode).To(Equal(http.StatusOK))
+		}
+		Consistently(func() bool { return listening(standby.api) }, "1s", "100ms").Should(BeFalse())
+
+		By("metrics say who leads")
+		resp, err := http.Get("http://" + leader.metrics + "/metrics")
+		Expect(err).NotTo(HaveOccurred())
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		Expect(string(body)).To(ContainSubstring("bbs_leader 1"))
+
+		By("mutual TLS: no client certificate and an untrusted one are refused")
+		plain := bbs.NewClient("https://"+leader.api, &tls.Config{RootCAs: clientTLS().RootCAs})
+		Expect(plain.Ping(ctx)).To(BeFalse())
+		untrusted, err := tlsconfig.Client(certs.UntrustedClientCert, certs.UntrustedClientKey, certs.CACert)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(bbs.NewClient("https://"+leader.api, untrusted).Ping(ctx)).To(BeFalse())
+
+		By("data written through the leader")
+		Expect(clientFor(leader).DesireLRP(ctx, desired("survivor"))).To(Succeed())
+
+		By("kill -9 the leader")
+		Expect(leader.session.Command.Process.Signal(syscall.SIGKILL)).To(Succeed())
+		killed := time.Now()
+		Eventually(leader.session).Should(gexec.Exit())
+		bound := time.Duration(1.2 * float64(lockTTL+lockRetry))
+		Eventually(func() bool { return pingOK(standby) }, bound, "20ms").Should(BeTrue())
+		took := time.Since(killed)
+		AddReportEntry("failover", took.String()+" (bound "+bound.String()+")")
+		GinkgoWriter.Printf("failover took %s (bound %s)\n", took, bound)
+		Expect(took).To(BeNumerically("<=", bound))
+
+		By("the new leader has the data")
+		d, err := clientFor(standby).DesiredLRPByProcessGuid(ctx, "survivor")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(d.GetEnvironmentVariables()[0].GetValue()).To(Equal("very-secret-token"))
+		Expect(clientFor(standby).ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: "survivor"})).To(HaveLen(2))
+	})
+
+	It("stops serving on SIGINT and a restarted BBS still has the data", func() {
+		keys := map[string]string{"k1": "pass-1"}
+		p := startBBS(keys, "k1")
+		Eventually(func() bool { return pingOK(p) }, "20s", "50ms").Should(BeTrue())
+		Expect(clientFor(p).DesireTask(ctx, "kept-task", "d", &models.TaskDefinition{RootFs: "docker:///busybox",
+			Action: &models.Action{Value: &models.Action_RunAction{RunAction: &models.RunAction{Path: "/bin/true", User: "root"}}}})).To(Succeed())
+		p.session.Interrupt()
+		Eventually(p.session, "10s").Should(gexec.Exit(0))
+
+		again := p.start()
+		Eventually(func() bool { return pingOK(again) }, "20s", "50ms").Should(BeTrue())
+		t, err := clientFor(again).TaskByGuid(ctx, "kept-task")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(t.GetState()).To(Equal(models.Task_Pending))
+	})
+
+	It("re-encrypts records under the new active key when it starts leading", func() {
+		p := startBBS(map[string]string{"old": "old-pass"}, "old")
+		Eventually(func() bool { return pingOK(p) }, "20s", "50ms").Should(BeTrue())
+		for _, g := range []string{"r1", "r2", "r3"} {
+			Expect(clientFor(p).DesireLRP(ctx, desired(g))).To(Succeed())
+		}
+		p.session.Interrupt()
+		Eventually(p.session, "10s").Should(gexec.Exit(0))
+
+		rotated := startBBS(map[string]string{"old": "old-pass", "new": "new-pass"}, "new")
+		Eventually(func() bool { return pingOK(rotated) }, "20s", "50ms").Should(BeTrue())
+
+		cli, err := clientv3.New(clientv3.Config{Endpoints: []string{etcd.ClientURL()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+		Expect(err).NotTo(HaveOccurred())
+		defer cli.Close()
+		resp, err := cli.Get(ctx, "/v1/", clientv3.WithPrefix())
+		Expect(err).NotTo(HaveOccurred())
+		n := 0
+		for _, kv := range resp.Kvs {
+			Expect(bytes.Contains(kv.Value, []byte("very-secret-token"))).To(BeFalse())
+			Expect(bytes.Contains(kv.Value, []byte("secret-cmd"))).To(BeFalse())
+			Expect(bytes.Contains(kv.Value, []byte("r1"))).To(BeFalse())
+			if label, ok := db.Label(kv.Value); ok {
+				Expect(label).To(Equal("new"), string(kv.Key))
+				n++
+			}
+		}
+		Expect(n).To(Equal(3*2 + 3*2))
+		ds, err := clientFor(rotated).DesiredLRPs(ctx, bbs.DesiredLRPFilter{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ds).To(HaveLen(3))
+	})
+})
