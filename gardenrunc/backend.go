@@ -419,6 +419,11 @@ func (b *Backend) create(spec garden.ContainerSpec) (*Container, error) {
 		st.Properties[k] = v
 	}
 	c := b.newContainer(st, dir)
+	t0 := time.Now()
+	step := func(name string) {
+		b.log.Debug("create-step", "handle", h, "step", name, "at", time.Since(t0).String())
+	}
+	defer step("done")
 	fail := func(err error) (*Container, error) {
 		b.destroyContainer(c)
 		return nil, err
@@ -433,6 +438,7 @@ func (b *Backend) create(spec garden.ContainerSpec) (*Container, error) {
 	if err := saveState(dir, st); err != nil {
 		return fail(err)
 	}
+	step("resolved")
 	rootfs, err := mountRootFS(dir, img.Lowers, spec.Limits.Disk.ByteHard)
 	if err != nil {
 		return fail(err)
@@ -455,6 +461,7 @@ func (b *Backend) create(spec garden.ContainerSpec) (*Container, error) {
 	if err := writeJSON(filepath.Join(dir, "config.json"), s); err != nil {
 		return fail(err)
 	}
+	step("mounted")
 	pid, err := b.runc.runDetached(h, dir)
 	if err != nil {
 		return fail(err)
@@ -465,6 +472,7 @@ func (b *Backend) create(spec garden.ContainerSpec) (*Container, error) {
 	if err := saveState(dir, st); err != nil {
 		return fail(err)
 	}
+	step("runc-run")
 	if err := b.net.AddContainer(pid, ip); err != nil {
 		return fail(err)
 	}
@@ -531,17 +539,26 @@ func (b *Backend) destroyContainer(c *Container) error {
 	c.mu.Lock()
 	st := *c.st
 	c.mu.Unlock()
+	t0 := time.Now()
+	step := func(name string) {
+		b.log.Debug("destroy-step", "handle", st.Handle, "step", name, "at", time.Since(t0).String())
+	}
 	killInit(st.InitPid, st.InitStart, c.initReaped)
+	step("killed")
 	var errs []error
 	if err := b.runc.delete(st.Handle); err != nil {
 		errs = append(errs, err)
 	}
+	step("runc-delete")
 	c.waitProcesses(5 * time.Second)
 	removeCgroups(c.cgroup)
+	step("processes")
 	if ip := net.ParseIP(st.IP); ip != nil {
 		b.net.RemoveContainer(ip)
 		b.ips.Release(ip)
 	}
+	step("network")
+	defer step("done")
 	for _, pm := range st.MappedPorts {
 		b.ports.Release(pm.HostPort)
 	}

@@ -1,0 +1,148 @@
+package gardenrunc_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"code.cloudfoundry.org/garden"
+	"code.cloudfoundry.org/garden/client"
+	"code.cloudfoundry.org/garden/client/connection"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/diego-go/diego/gardenrunc"
+)
+
+// BenchmarkCreateRunDestroy compares, in one run and interleaved, create + run(/bin/true) +
+// destroy through garden's client and server against a bare `runc run` of the same rootfs with
+// the same namespaces. It reports both latencies and their ratio (garden/bare).
+//
+//	go test ./gardenrunc -run '^$' -bench CreateRunDestroy -benchtime 30x
+func BenchmarkCreateRunDestroy(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	if _, err := exec.LookPath("runc"); err != nil {
+		b.Skip("runc is not installed")
+	}
+	dir := b.TempDir()
+	bin := filepath.Join(dir, "garden")
+	build := exec.Command("go", "build", "-o", bin, "github.com/diego-go/diego/cmd/garden")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("build: %v: %s", err, out)
+	}
+	rootfs := filepath.Join(dir, "rootfs")
+	if err := makeBusyboxRootFS(rootfs); err != nil {
+		b.Fatal(err)
+	}
+	socket := filepath.Join(dir, "garden.sock")
+	bridge := fmt.Sprintf("dgbench%d", os.Getpid()%10000)
+	pool := fmt.Sprintf("10.252.%d.0/24", os.Getpid()%250)
+	cfg := map[string]any{
+		"listen_network": "unix", "listen_address": socket, "log_level": os.Getenv("BENCH_LOG_LEVEL"),
+		"depot_dir": filepath.Join(dir, "depot"), "runc_root": filepath.Join(dir, "runc"),
+		"image_cache_dir": filepath.Join(dir, "images"), "preloaded_rootfs": map[string]string{"busybox": rootfs},
+		"cgroup_parent": fmt.Sprintf("diego-garden-bench-%d", os.Getpid()), "bridge_name": bridge,
+		"network_pool": pool, "ip_forward": false,
+	}
+	if cfg["log_level"] == "" {
+		cfg["log_level"] = "error"
+	}
+	data, _ := json.Marshal(cfg)
+	os.WriteFile(filepath.Join(dir, "garden.json"), data, 0600)
+	server := exec.Command(bin, "-config", filepath.Join(dir, "garden.json"))
+	if f := os.Getenv("BENCH_SERVER_LOG"); f != "" {
+		logf, _ := os.Create(f)
+		server.Stderr = logf
+	}
+	if err := server.Start(); err != nil {
+		b.Fatal(err)
+	}
+	gc := client.New(connection.New("unix", socket))
+	defer func() {
+		server.Process.Signal(os.Interrupt)
+		server.Wait()
+		exec.Command("ip", "link", "del", bridge).Run()
+		exec.Command("iptables", "-w", "-t", "nat", "-D", "diego-garden-postrouting", "-s", pool, "!", "-d", pool, "-j", "MASQUERADE").Run()
+		for _, ctrl := range []string{"memory", "cpu", "cpuacct", "pids", "devices", "freezer", "blkio", "cpuset", "systemd", "unified", "net_cls", "net_prio", "perf_event", "hugetlb"} {
+			os.Remove(filepath.Join("/sys/fs/cgroup", ctrl, cfg["cgroup_parent"].(string)))
+		}
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for gc.Ping() != nil {
+		if time.Now().After(deadline) {
+			b.Fatal("garden server did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// the bare runc bundle: same rootfs (read-only, as it is shared), same namespaces, /bin/true
+	bundle := filepath.Join(dir, "bare")
+	os.MkdirAll(bundle, 0700)
+	spec, err := gardenrunc.BuildSpec(gardenrunc.BundleParams{Handle: "bare", RootFS: rootfs, InitBin: bin,
+		CgroupsPath: fmt.Sprintf("/diego-garden-bench-%d/bare", os.Getpid())})
+	if err != nil {
+		b.Fatal(err)
+	}
+	spec.Process.Args = []string{"/bin/true"}
+	spec.Root.Readonly = true
+	spec.Mounts = spec.Mounts[:len(spec.Mounts)-1] // no init bind mount
+	writeBundle(b, bundle, spec)
+	bareRoot := filepath.Join(dir, "bare-runc")
+
+	gardenOnce := func() {
+		c, err := gc.Create(garden.ContainerSpec{RootFSPath: "preloaded:busybox"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := c.Run(garden.ProcessSpec{Path: "/bin/true"}, garden.ProcessIO{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if code, err := p.Wait(); err != nil || code != 0 {
+			b.Fatalf("exit %d %v", code, err)
+		}
+		if err := gc.Destroy(c.Handle()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	bareOnce := func(i int) {
+		cmd := exec.Command("runc", "--root", bareRoot, "run", "--bundle", bundle, fmt.Sprintf("bare-%d", i))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("runc run: %v: %s", err, out)
+		}
+	}
+	gardenOnce() // warm up both paths
+	bareOnce(-1)
+	var gardenTotal, bareTotal time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t := time.Now()
+		gardenOnce()
+		gardenTotal += time.Since(t)
+		t = time.Now()
+		bareOnce(i)
+		bareTotal += time.Since(t)
+	}
+	b.StopTimer()
+	g := float64(gardenTotal.Milliseconds()) / float64(b.N)
+	r := float64(bareTotal.Milliseconds()) / float64(b.N)
+	b.ReportMetric(g, "garden-ms/op")
+	b.ReportMetric(r, "bare-runc-ms/op")
+	b.ReportMetric(g/r, "ratio")
+}
+
+func writeBundle(b *testing.B, dir string, s *specs.Spec) {
+	data, err := json.Marshal(s)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0600); err != nil {
+		b.Fatal(err)
+	}
+}
