@@ -1,0 +1,235 @@
+package main_test
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+	"github.com/tedsuo/ifrit"
+
+	"github.com/diego-go/diego/auctioneer"
+	"github.com/diego-go/diego/internal/testservers"
+	"github.com/diego-go/diego/locket"
+	"github.com/diego-go/diego/models"
+	"github.com/diego-go/diego/repclient/reptest"
+	"github.com/diego-go/diego/tlsconfig"
+	"github.com/diego-go/diego/tlsconfig/tlstest"
+)
+
+func TestAuctioneerCmd(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "cmd/auctioneer Suite")
+}
+
+// Short timings: Consul runs with session_ttl_min 1s (testservers).
+const (
+	lockTTL   = 2 * time.Second
+	lockRetry = 500 * time.Millisecond
+)
+
+var (
+	binDir         string
+	auctioneerPath string
+	bbsPath        string
+	etcd           *testservers.Etcd
+	consul         *testservers.Consul
+	consulClient   *locket.Client
+	certs          tlstest.Files
+	logger         *slog.Logger
+)
+
+var _ = BeforeSuite(func() {
+	dir, err := os.MkdirTemp("", "auctioneer-cmd-")
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(os.RemoveAll, dir)
+	logger = slog.New(slog.NewJSONHandler(GinkgoWriter, nil))
+
+	// The two daemons, built with go build into the temp dir.
+	binDir = filepath.Join(dir, "bin")
+	auctioneerPath = filepath.Join(binDir, "auctioneer")
+	bbsPath = filepath.Join(binDir, "bbs")
+	build := exec.Command("go", "build", "-o", binDir+string(filepath.Separator), "github.com/diego-go/diego/cmd/auctioneer", "github.com/diego-go/diego/cmd/bbs")
+	build.Stdout, build.Stderr = GinkgoWriter, GinkgoWriter
+	Expect(build.Run()).To(Succeed())
+
+	certDir := filepath.Join(dir, "certs")
+	Expect(os.MkdirAll(certDir, 0o755)).To(Succeed())
+	certs, err = tlstest.Generate(certDir)
+	Expect(err).NotTo(HaveOccurred())
+
+	consul, err = testservers.StartConsul(filepath.Join(dir, "consul"))
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { _ = consul.Stop() })
+	consulClient, err = locket.NewClient(consul.HTTPAddr())
+	Expect(err).NotTo(HaveOccurred())
+	etcd, err = testservers.StartEtcd(filepath.Join(dir, "etcd"))
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { _ = etcd.Stop() })
+})
+
+var _ = AfterEach(func() {
+	if CurrentSpecReport().Failed() && consul != nil {
+		logs := consul.Logs()
+		if len(logs) > 3000 {
+			logs = logs[len(logs)-3000:]
+		}
+		GinkgoWriter.Printf("--- consul log tail:\n%s\n", logs)
+	}
+})
+
+func freeAddr() string {
+	GinkgoHelper()
+	p, err := testservers.FreePort()
+	Expect(err).NotTo(HaveOccurred())
+	return fmt.Sprintf("127.0.0.1:%d", p)
+}
+
+func writeJSON(v any) string {
+	GinkgoHelper()
+	b, err := json.Marshal(v)
+	Expect(err).NotTo(HaveOccurred())
+	f, err := os.CreateTemp(GinkgoT().TempDir(), "config-*.json")
+	Expect(err).NotTo(HaveOccurred())
+	_, err = f.Write(b)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(f.Close()).To(Succeed())
+	return f.Name()
+}
+
+// daemon is one process this suite started; it is killed (by its pid) when the spec ends,
+// whatever happened, and dies with the test binary (Pdeathsig).
+type daemon struct {
+	session *gexec.Session
+	api     string
+	health  string
+	metrics string
+}
+
+func startDaemon(path, cfgPath string) *gexec.Session {
+	GinkgoHelper()
+	cmd := exec.Command(path, "-config", cfgPath)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() {
+		// SIGINT lets it release its lock at once; SIGKILL if it does not exit.
+		s.Interrupt().Wait(5 * time.Second)
+		s.Kill().Wait(5 * time.Second)
+	})
+	return s
+}
+
+// startAuctioneer starts cmd/auctioneer reporting to bbsURL.
+func startAuctioneer(bbsURL string, extra map[string]any) *daemon {
+	GinkgoHelper()
+	d := &daemon{api: freeAddr(), health: freeAddr(), metrics: freeAddr()}
+	cfg := map[string]any{
+		"listen_address":      d.api,
+		"health_address":      d.health,
+		"metrics_address":     d.metrics,
+		"ca_file":             certs.CACert,
+		"cert_file":           certs.ServerCert,
+		"key_file":            certs.ServerKey,
+		"consul_address":      consul.HTTPAddr(),
+		"lock_ttl":            lockTTL.String(),
+		"lock_retry_interval": lockRetry.String(),
+		"bbs_url":             bbsURL,
+		"bbs_ca_file":         certs.CACert,
+		"bbs_cert_file":       certs.ClientCert,
+		"bbs_key_file":        certs.ClientKey,
+		"cell_state_timeout":  "500ms",
+		"log_level":           "debug",
+	}
+	for k, v := range extra {
+		cfg[k] = v
+	}
+	d.session = startDaemon(auctioneerPath, writeJSON(cfg))
+	return d
+}
+
+// startBBS starts cmd/bbs listening on apiAddr, asking the auctioneer at auctioneerAddr for
+// auctions.
+func startBBS(apiAddr, auctioneerAddr string) *daemon {
+	GinkgoHelper()
+	d := &daemon{api: apiAddr, health: freeAddr()}
+	d.session = startDaemon(bbsPath, writeJSON(map[string]any{
+		"listen_address":       d.api,
+		"health_address":       d.health,
+		"ca_file":              certs.CACert,
+		"cert_file":            certs.ServerCert,
+		"key_file":             certs.ServerKey,
+		"etcd_endpoints":       []string{etcd.ClientURL()},
+		"consul_address":       consul.HTTPAddr(),
+		"lock_ttl":             lockTTL.String(),
+		"lock_retry_interval":  lockRetry.String(),
+		"encryption_keys":      map[string]string{"k1": "a passphrase"},
+		"active_key_label":     "k1",
+		"auctioneer_url":       "https://" + auctioneerAddr,
+		"auctioneer_ca_file":   certs.CACert,
+		"auctioneer_cert_file": certs.ClientCert,
+		"auctioneer_key_file":  certs.ClientKey,
+		"log_level":            "info",
+	}))
+	return d
+}
+
+func clientTLS() *tls.Config {
+	GinkgoHelper()
+	c, err := tlsconfig.Client(certs.ClientCert, certs.ClientKey, certs.CACert)
+	Expect(err).NotTo(HaveOccurred())
+	return c
+}
+
+func listening(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+type health struct {
+	Healthy bool `json:"healthy"`
+	Leader  bool `json:"leader"`
+}
+
+func healthOf(d *daemon) (health, error) {
+	var h health
+	c := &http.Client{Timeout: 500 * time.Millisecond}
+	resp, err := c.Get("http://" + d.health + "/healthz")
+	if err != nil {
+		return h, err
+	}
+	defer resp.Body.Close()
+	err = json.NewDecoder(resp.Body).Decode(&h)
+	return h, err
+}
+
+// startRep starts a test rep and keeps its presence in Consul until the spec ends.
+func startRep(id string, opts reptest.Options) *reptest.Rep {
+	GinkgoHelper()
+	rep := reptest.New(id, opts)
+	DeferCleanup(rep.Close)
+	value, err := auctioneer.EncodeCellPresence(&models.CellPresence{CellId: id, RepAddress: rep.URL(), RepUrl: rep.URL(), Zone: "z1"})
+	Expect(err).NotTo(HaveOccurred())
+	p := ifrit.Background(locket.NewPresence(logger, consulClient, locket.CellPresenceKey(id), value, lockTTL, lockRetry))
+	Eventually(p.Ready(), 10*time.Second).Should(BeClosed())
+	DeferCleanup(func() {
+		p.Signal(os.Interrupt)
+		Eventually(p.Wait(), 10*time.Second).Should(Receive())
+	})
+	return rep
+}
