@@ -298,3 +298,6 @@ func metricValue(reg *prometheus.Registry, name, kind string) float64 {
 	}
 	return 0
 }
+
+// The BBS's client is what the runner reports failures through.
+var _ auctioneer.BBSClient = (*bbs.Client)(nil)
