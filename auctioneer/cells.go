@@ -92,9 +92,10 @@ func DecodeCellPresence(value []byte) (*models.CellPresence, error) {
 }
 
 // EncodeCellPresence is the value a rep writes at locket.CellPresenceKey: protojson of the
-// presence.
+// presence with the proto field names (snake_case, as upstream: {"cell_id": ..., "rep_url": ...}).
+// DecodeCellPresence, and the BBS's cell listing, read it.
 func EncodeCellPresence(p *models.CellPresence) ([]byte, error) {
-	return protojson.Marshal(p)
+	return protojson.MarshalOptions{UseProtoNames: true}.Marshal(p)
 }
 
 // RepURL is the base URL of a cell's rep: rep_url when set, else rep_address (with http:// added

@@ -2,10 +2,12 @@ package auctioneer_test
 
 import (
 	"context"
+	"errors"
 	"net/http/httptest"
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -252,6 +254,47 @@ var _ = Describe("Runner (real Consul, test reps, a fake BBS decoding protobuf)"
 		Expect(fake.FailedLRPs()).To(BeEmpty())
 	})
 
+	It("re-plans the work of a cell that does not answer POST /work in time on another cell", func() {
+		stuck := startRep("cell-stuck", reptest.Options{})
+		release := make(chan struct{})
+		stuck.SetBeforeWork(func(models.Work) { <-release })
+		DeferCleanup(func() { close(release) })
+		taking := startRep("cell-taking", reptest.Options{})
+		cfg.Reps = repclient.New(repclient.Options{StateTimeout: time.Second, WorkTimeout: 300 * time.Millisecond})
+		run()
+		inbox.AddLRPs([]models.LRPStartRequest{lrpRequest("web", 64, 0, 1)})
+		var r auctioneer.Result
+		Eventually(results, 5*time.Second).Should(Receive(&r))
+		Expect(r.Rounds).To(Equal(2))
+		Expect(instancesOn(taking)).To(Equal([]int32{0, 1}))
+		Expect(fake.FailedLRPs()).To(BeEmpty())
+	})
+
+	It("fails the work with no compatible cell when no cell is present", func() {
+		run()
+		inbox.AddLRPs([]models.LRPStartRequest{lrpRequest("lonely", 64, 0)})
+		var r auctioneer.Result
+		Eventually(results, 5*time.Second).Should(Receive(&r))
+		Expect(r.Cells).To(BeZero())
+		Expect(fake.FailedLRPs()).To(HaveLen(1))
+		Expect(fake.FailedLRPs()[0].GetErrorMessage()).To(HavePrefix(models.PlacementErrorNoCompatibleCell))
+	})
+
+	It("keeps a batch whose cells cannot be listed (Consul unreachable) and auctions it once they can", func() {
+		rep := startRep("cell-later", reptest.Options{})
+		lister := &flakyLister{real: cfg.Cells}
+		lister.failing.Store(true)
+		cfg.Cells = lister
+		run()
+		inbox.AddLRPs([]models.LRPStartRequest{lrpRequest("web", 64, 0)})
+		var r auctioneer.Result
+		Eventually(results, 5*time.Second).Should(Receive(&r))
+		Expect(r.Requeued).To(Equal(1))
+		Expect(fake.FailedLRPs()).To(BeEmpty())
+		lister.failing.Store(false)
+		Eventually(func() []int32 { return instancesOn(rep) }, 5*time.Second).Should(Equal([]int32{0}))
+	})
+
 	It("records auction duration, batch size, failed placements and cell-state fetch time", func() {
 		startRep("cell-m", reptest.Options{})
 		run()
@@ -301,3 +344,15 @@ func metricValue(reg *prometheus.Registry, name, kind string) float64 {
 
 // The BBS's client is what the runner reports failures through.
 var _ auctioneer.BBSClient = (*bbs.Client)(nil)
+
+type flakyLister struct {
+	real    auctioneer.CellLister
+	failing atomic.Bool
+}
+
+func (f *flakyLister) Cells(ctx context.Context) ([]auctioneer.Cell, error) {
+	if f.failing.Load() {
+		return nil, errors.New("consul: connection refused")
+	}
+	return f.real.Cells(ctx)
+}
