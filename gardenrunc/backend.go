@@ -30,6 +30,7 @@ type Config struct {
 	RuncRoot           string            // runc's state directory (kept apart from the host's)
 	InitBin            string            // static binary mounted as every container's init ("<bin> init")
 	ShimBin            string            // binary run as "<bin> shim ..." per process
+	ExecMode           string            // how processes start: "nsenter" (default, fast) or "runc" (runc exec)
 	PreloadedRootFS    map[string]string // preloaded:NAME -> directory
 	DefaultRootFS      string            // rootfs URI used when a spec names none
 	CgroupParent       string            // parent cgroup name below every controller's root
@@ -66,6 +67,9 @@ func (c Config) Defaults() Config {
 		if c.ShimBin == "" {
 			c.ShimBin = self
 		}
+	}
+	if c.ExecMode == "" {
+		c.ExecMode = "nsenter"
 	}
 	if c.CgroupParent == "" {
 		c.CgroupParent = "diego-garden"
@@ -132,7 +136,7 @@ func New(cfg Config) (*Backend, error) {
 		ips: ips, ports: ports,
 		net:        &Network{Bridge: cfg.BridgeName, Pool: ips, MTU: cfg.MTU, ExternalIP: cfg.ExternalIP, IPForward: cfg.IPForward},
 		containers: map[string]*Container{}, creating: map[string]bool{},
-		memsw:      memswAvailable(),
+		memsw: memswAvailable(),
 	}
 	b.images = NewImageStore(cfg.ImageCacheDir, cfg.InsecureRegistries, cfg.Logger)
 	return b, nil

@@ -359,7 +359,9 @@ func (c *Container) Run(spec garden.ProcessSpec, pio garden.ProcessIO) (garden.P
 	if err := writeProcessSpec(dir, ps); err != nil {
 		return fail(err)
 	}
-	if err := startShim(c.b.cfg.ShimBin, c.b.cfg.RuncBin, c.b.cfg.RuncRoot, c.st.Handle, p, c.onExit(p)); err != nil {
+	shimCfg := ShimConfig{Mode: c.b.cfg.ExecMode, RuncBin: c.b.cfg.RuncBin, RuncRoot: c.b.cfg.RuncRoot,
+		ContainerID: c.st.Handle, InitPid: c.st.InitPid, CgroupPath: c.cgroup}
+	if err := startShim(c.b.cfg.ShimBin, shimCfg, p, c.onExit(p)); err != nil {
 		return fail(err)
 	}
 	return c.attach(p, pio), nil

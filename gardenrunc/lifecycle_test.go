@@ -178,7 +178,13 @@ func expectNothingLeft(handle, ip string) {
 	Expect(hostOutput("iptables", "-w", "-t", "nat", "-S")).NotTo(ContainSubstring(hex))
 	Expect(hostOutput("iptables", "-w", "-S")).NotTo(ContainSubstring(hex))
 	Expect(hostOutput("losetup", "-a")).NotTo(ContainSubstring(handle))
-	Expect(hostOutput("ps", "-eo", "args")).NotTo(ContainSubstring(handle))
+	var procs []string
+	for _, l := range strings.Split(hostOutput("ps", "-eo", "pid,ppid,stat,args"), "\n") {
+		if strings.Contains(l, handle) {
+			procs = append(procs, l)
+		}
+	}
+	Expect(procs).To(BeEmpty())
 }
 
 func ipHex(ip string) string {

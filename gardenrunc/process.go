@@ -69,7 +69,10 @@ func (p *proc) finish(code int, onExit func(code int)) {
 
 // startShim spawns the shim for an already written process directory. The shim runs in its own
 // session so that killing the server does not reach it.
-func startShim(shimBin, runcBin, runcRoot, containerID string, p *proc, onExit func(int)) error {
+func startShim(shimBin string, cfg ShimConfig, p *proc, onExit func(int)) error {
+	if err := writeJSON(filepath.Join(p.dir, "shim.json"), cfg); err != nil {
+		return err
+	}
 	if err := syscall.Mkfifo(filepath.Join(p.dir, procStdin), 0600); err != nil {
 		return err
 	}
@@ -78,7 +81,7 @@ func startShim(shimBin, runcBin, runcRoot, containerID string, p *proc, onExit f
 		return err
 	}
 	defer devnull.Close()
-	cmd := exec.Command(shimBin, "shim", runcBin, runcRoot, containerID, p.dir)
+	cmd := exec.Command(shimBin, "shim", p.dir)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {

@@ -25,6 +25,8 @@ func main() {
 		switch os.Args[1] {
 		case "init":
 			os.Exit(gardenrunc.RunInit())
+		case "exec":
+			os.Exit(gardenrunc.RunExecHelper())
 		case "shim":
 			os.Exit(gardenrunc.RunShim(os.Args[2:]))
 		}
@@ -44,7 +46,7 @@ func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("component", "garden")
 
 	backend, err := gardenrunc.New(gardenrunc.Config{
-		DepotDir: cfg.DepotDir, RuncBin: cfg.RuncBin, RuncRoot: cfg.RuncRoot, InitBin: cfg.InitBin,
+		DepotDir: cfg.DepotDir, RuncBin: cfg.RuncBin, RuncRoot: cfg.RuncRoot, InitBin: cfg.InitBin, ExecMode: cfg.ExecMode,
 		PreloadedRootFS: cfg.PreloadedRootFS, DefaultRootFS: cfg.DefaultRootFS,
 		CgroupParent: cfg.CgroupParent, BridgeName: cfg.BridgeName, NetworkPool: cfg.NetworkPool,
 		ExternalIP: cfg.ExternalIP, MTU: cfg.MTU, PortRangeStart: cfg.PortRangeStart,

@@ -43,7 +43,8 @@ type Config struct {
 	DepotDir           string            `json:"depot_dir"`
 	RuncBin            string            `json:"runc_bin"`
 	RuncRoot           string            `json:"runc_root"`
-	InitBin            string            `json:"init_bin"` // default: this binary (must be static)
+	InitBin            string            `json:"init_bin"`  // default: this binary (must be static)
+	ExecMode           string            `json:"exec_mode"` // "nsenter" (default) or "runc"
 	PreloadedRootFS    map[string]string `json:"preloaded_rootfs"`
 	DefaultRootFS      string            `json:"default_rootfs"`
 	CgroupParent       string            `json:"cgroup_parent"`
@@ -68,6 +69,7 @@ func Default() Config {
 		LogLevel:       "info",
 		DepotDir:       "/var/lib/diego-garden/depot",
 		RuncBin:        "runc",
+		ExecMode:       "nsenter",
 		RuncRoot:       "/run/diego-garden/runc",
 		CgroupParent:   "diego-garden",
 		BridgeName:     "diego-garden0",
@@ -120,6 +122,9 @@ func (c Config) Validate() error {
 		}
 	default:
 		errs = append(errs, fmt.Errorf("listen_network must be unix or tcp, not %q", c.ListenNetwork))
+	}
+	if c.ExecMode != "nsenter" && c.ExecMode != "runc" {
+		errs = append(errs, fmt.Errorf("exec_mode must be nsenter or runc"))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
