@@ -30,6 +30,9 @@ func newActual() *models.ActualLRP { return &models.ActualLRP{} }
 // ActualLRPs lists instances: one ranged read of everything, of one process, or through the cell
 // index for one cell.
 func (db *DB) ActualLRPs(ctx context.Context, f ActualFilter) ([]*models.ActualLRP, error) {
+	if c := db.view(ctx); c != nil {
+		return c.actuals(f), nil
+	}
 	var vals [][]byte
 	switch {
 	case f.ProcessGuid != "":
@@ -115,6 +118,15 @@ func (db *DB) actualsOf(ctx context.Context, guid string) ([]*models.ActualLRP, 
 	return db.ActualLRPs(ctx, ActualFilter{ProcessGuid: guid})
 }
 
+// actualsOfDirect reads a process's instances from etcd, bypassing the cache.
+func (db *DB) actualsOfDirect(ctx context.Context, guid string) ([]*models.ActualLRP, error) {
+	resp, err := db.cli.Get(ctx, ActualPrefix+guid+"/", clientv3.WithPrefix())
+	if err != nil {
+		return nil, etcdErr(err)
+	}
+	return decodeAll(db, values(resp), newActual), nil
+}
+
 // ActualLRP reads one instance record.
 func (db *DB) ActualLRP(ctx context.Context, guid string, index int32, p models.ActualLRP_Presence) (*models.ActualLRP, error) {
 	a := &models.ActualLRP{}
@@ -146,29 +158,49 @@ func (s Slot) key() string { return actualKey(s.ProcessGuid, s.Index, s.Presence
 // change if none of the slots changed meanwhile, retrying otherwise. fn must only change records of
 // the slots it was given.
 func (db *DB) MutateActual(ctx context.Context, slots []Slot, fn func(cur []*models.ActualLRP) (Change, error)) (cur []*models.ActualLRP, ch Change, err error) {
+	first := true
 	err = retry(ctx, func() error {
-		ops := make([]clientv3.Op, len(slots))
-		for i, s := range slots {
-			ops[i] = clientv3.OpGet(s.key())
-		}
-		resp, err := db.cli.Txn(ctx).Then(ops...).Commit()
-		if err != nil {
-			return etcdErr(err)
-		}
 		cur = make([]*models.ActualLRP, len(slots))
 		revs := make([]int64, len(slots))
-		for i, r := range resp.Responses {
-			kvs := r.GetResponseRange().Kvs
-			if len(kvs) == 0 {
-				continue
+		fromCache := false
+		if first {
+			first = false
+			fromCache = true
+			for i, s := range slots {
+				a, rev, ok := db.peek(s.key())
+				if !ok {
+					fromCache = false
+					break
+				}
+				cur[i], revs[i] = a, rev
 			}
-			a := &models.ActualLRP{}
-			if err := db.keys.decode(kvs[0].Value, a); err != nil {
-				return err
+		}
+		if !fromCache {
+			ops := make([]clientv3.Op, len(slots))
+			for i, s := range slots {
+				ops[i] = clientv3.OpGet(s.key())
 			}
-			cur[i], revs[i] = a, kvs[0].ModRevision
+			resp, err := db.cli.Txn(ctx).Then(ops...).Commit()
+			if err != nil {
+				return etcdErr(err)
+			}
+			for i, r := range resp.Responses {
+				kvs := r.GetResponseRange().Kvs
+				if len(kvs) == 0 {
+					cur[i], revs[i] = nil, 0
+					continue
+				}
+				a := &models.ActualLRP{}
+				if err := db.keys.decode(kvs[0].Value, a); err != nil {
+					return err
+				}
+				cur[i], revs[i] = a, kvs[0].ModRevision
+			}
 		}
 		ch, err = fn(cur)
+		if fromCache && (err != nil || ch.Empty()) {
+			return errConflict // decide refusals and no-ops on etcd's word, not the cache's
+		}
 		if err != nil || ch.Empty() {
 			return err
 		}

@@ -25,6 +25,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -62,6 +63,30 @@ type DB struct {
 	logger *slog.Logger
 	// MaxTaskRejections: a Task rejected this many times fails.
 	MaxTaskRejections int32
+
+	cache     atomic.Pointer[recordCache]
+	lastWrite atomic.Int64
+}
+
+type protoMessage = proto.Message
+
+// parallelRange splits [0,n) over GOMAXPROCS goroutines.
+func parallelRange(n int, fn func(lo, hi int)) {
+	workers := runtime.GOMAXPROCS(0)
+	if n < 256 {
+		workers = 1
+	}
+	chunk := (n + workers - 1) / max(workers, 1)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := w*chunk, min((w+1)*chunk, n)
+		if lo >= hi {
+			break
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); fn(lo, hi) }()
+	}
+	wg.Wait()
 }
 
 // Option configures a DB.
@@ -213,6 +238,9 @@ func (db *DB) commit(ctx context.Context, cmps []clientv3.Cmp, ops []clientv3.Op
 	resp, err := db.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
 	if err != nil {
 		return false, etcdErr(err)
+	}
+	if resp.Succeeded {
+		db.wrote(resp.Header.Revision)
 	}
 	return resp.Succeeded, nil
 }

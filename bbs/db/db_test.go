@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -25,7 +26,49 @@ func allValues() map[string][]byte {
 	return out
 }
 
-var _ = Describe("the store", func() {
+var _ = Describe("the store reading etcd", func() { storeSpecs() })
+
+var _ = Describe("the store with its record cache", func() {
+	BeforeEach(func() {
+		cctx, cancel := context.WithCancel(ctx)
+		DeferCleanup(cancel)
+		Expect(store.StartCache(cctx)).To(Succeed())
+	})
+	storeSpecs()
+
+	It("reads its own writes at once", func() {
+		for i := 0; i < 50; i++ {
+			guid := fmt.Sprintf("ryw-%d", i)
+			_, err := store.DesireLRP(ctx, newDesired(guid, 1))
+			Expect(err).NotTo(HaveOccurred())
+			_, _, err = store.ClaimActualLRP(ctx, guid, 0, &models.ActualLRPInstanceKey{InstanceGuid: "i", CellId: "c"})
+			Expect(err).NotTo(HaveOccurred())
+			as, err := store.ActualLRPs(ctx, db.ActualFilter{CellID: "c"})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(as).To(HaveLen(i + 1))
+			s, err := store.DesiredLRPSchedulingInfos(ctx, db.DesiredFilter{})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(s).To(HaveLen(i + 1))
+		}
+	})
+
+	It("sees writes of another process", func() {
+		other := db.New(etcdCli, keys)
+		_, err := other.DesireLRP(ctx, newDesired("elsewhere", 2))
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func() ([]*models.ActualLRP, error) { return store.ActualLRPs(ctx, db.ActualFilter{}) }).Should(HaveLen(2))
+		_, err = other.RemoveActualLRP(ctx, "elsewhere", 1, nil)
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(func() ([]*models.ActualLRP, error) { return store.ActualLRPs(ctx, db.ActualFilter{}) }).Should(HaveLen(1))
+		// a claim decided on a stale cached record is re-decided on etcd's record
+		_, _, err = other.ClaimActualLRP(ctx, "elsewhere", 0, &models.ActualLRPInstanceKey{InstanceGuid: "a", CellId: "c"})
+		Expect(err).NotTo(HaveOccurred())
+		_, _, err = store.ClaimActualLRP(ctx, "elsewhere", 0, &models.ActualLRPInstanceKey{InstanceGuid: "b", CellId: "c"})
+		Expect(errors.Is(err, models.ErrActualLRPCannotBeClaimed)).To(BeTrue())
+	})
+})
+
+func storeSpecs() {
 	Describe("records at rest", func() {
 		It("contain no plaintext guid, env or command", func() {
 			_, err := store.DesireLRP(ctx, newDesired("plaintext-process-guid", 2))
@@ -353,6 +396,8 @@ var _ = Describe("the store", func() {
 			Expect(err).NotTo(HaveOccurred())
 			_, err = store.DesireTask(ctx, &models.TaskDefinition{RootFs: "docker:///busybox"}, "durable-task", "d")
 			Expect(err).NotTo(HaveOccurred())
+			// a crash (kill -9) and a start: a graceful stop waits for open watch streams
+			Expect(etcd.Kill()).To(Succeed())
 			Expect(etcd.Restart()).To(Succeed())
 			Eventually(func() error { _, err := store.DesiredLRPByProcessGuid(ctx, "durable"); return err }, "10s", "100ms").Should(Succeed())
 			as, err := store.ActualLRPs(ctx, db.ActualFilter{})
@@ -360,6 +405,9 @@ var _ = Describe("the store", func() {
 			Expect(as).To(HaveLen(2))
 			_, err = store.TaskByGuid(ctx, "durable-task")
 			Expect(err).NotTo(HaveOccurred())
+			_, err = store.DesireLRP(ctx, newDesired("after-restart", 1))
+			Expect(err).NotTo(HaveOccurred())
+			Eventually(func() ([]*models.ActualLRP, error) { return store.ActualLRPs(ctx, db.ActualFilter{}) }, "5s").Should(HaveLen(3))
 		})
 	})
-})
+}

@@ -51,6 +51,9 @@ func (f DesiredFilter) match(d *models.DesiredLRP) bool {
 
 // lights reads every schedule record.
 func (db *DB) lights(ctx context.Context, f DesiredFilter) ([]*models.DesiredLRP, error) {
+	if c := db.view(ctx); c != nil {
+		return c.lights(f), nil
+	}
 	if len(f.ProcessGuids) > 0 && len(f.ProcessGuids) <= maxTxnOps {
 		ops := make([]clientv3.Op, len(f.ProcessGuids))
 		for i, g := range f.ProcessGuids {
@@ -194,23 +197,44 @@ func (db *DB) DesireLRP(ctx context.Context, d *models.DesiredLRP) ([]*models.Ac
 	if err != nil {
 		return nil, err
 	}
-	existing, err := db.actualsOf(ctx, d.GetProcessGuid())
-	if err != nil {
-		return nil, err
-	}
-	created := db.newUnclaimed(d, 0, d.GetInstances(), existing, now)
-	ops := []clientv3.Op{clientv3.OpPut(schedKey(d.GetProcessGuid()), lv), clientv3.OpPut(runKey(d.GetProcessGuid()), rv)}
-	first := min(len(created), maxTxnOps-len(ops))
-	more, err := db.putOps(created[:first])
-	if err != nil {
-		return nil, err
-	}
-	ok, err := db.commit(ctx, []clientv3.Cmp{unchanged(schedKey(d.GetProcessGuid()), 0)}, append(ops, more...))
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, models.ErrResourceExists
+	var created []*models.ActualLRP
+	first := 0
+	for attempt := 0; ; attempt++ {
+		var existing []*models.ActualLRP
+		var err error
+		if attempt == 0 {
+			existing, err = db.actualsOf(ctx, d.GetProcessGuid())
+		} else {
+			existing, err = db.actualsOfDirect(ctx, d.GetProcessGuid())
+		}
+		if err != nil {
+			return nil, err
+		}
+		created = db.newUnclaimed(d, 0, d.GetInstances(), existing, now)
+		ops := []clientv3.Op{clientv3.OpPut(schedKey(d.GetProcessGuid()), lv), clientv3.OpPut(runKey(d.GetProcessGuid()), rv)}
+		first = min(len(created), maxTxnOps-len(ops))
+		more, err := db.putOps(created[:first])
+		if err != nil {
+			return nil, err
+		}
+		cmps := []clientv3.Cmp{unchanged(schedKey(d.GetProcessGuid()), 0)}
+		for _, a := range created[:first] {
+			cmps = append(cmps, unchanged(actualKeyOf(a), 0))
+		}
+		resp, err := db.cli.Txn(ctx).If(cmps...).Then(append(ops, more...)...).Else(clientv3.OpGet(schedKey(d.GetProcessGuid()), clientv3.WithCountOnly())).Commit()
+		if err != nil {
+			return nil, etcdErr(err)
+		}
+		if resp.Succeeded {
+			db.wrote(resp.Header.Revision)
+			break
+		}
+		if resp.Responses[0].GetResponseRange().Count > 0 {
+			return nil, models.ErrResourceExists
+		}
+		if attempt >= casAttempts {
+			return nil, models.NewError(models.Error_ResourceConflict, "too many concurrent changes")
+		}
 	}
 	if err := db.createRest(ctx, created[first:]); err != nil {
 		return created[:first], err

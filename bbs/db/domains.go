@@ -17,8 +17,12 @@ func (db *DB) UpsertDomain(ctx context.Context, domain string, ttlSeconds uint32
 		}
 		opts = append(opts, clientv3.WithLease(lease.ID))
 	}
-	_, err := db.cli.Put(ctx, DomainPrefix+domain, "", opts...)
-	return etcdErr(err)
+	resp, err := db.cli.Put(ctx, DomainPrefix+domain, "", opts...)
+	if err != nil {
+		return etcdErr(err)
+	}
+	db.wrote(resp.Header.Revision)
+	return nil
 }
 
 // Domains lists the fresh domains.

@@ -105,6 +105,9 @@ var _ = BeforeEach(func() {
 	keys, err := db.NewKeyring(map[string]string{"k": "pass"}, "k")
 	Expect(err).NotTo(HaveOccurred())
 	store = db.New(etcdCli, keys)
+	cctx, cancel := context.WithCancel(ctx)
+	DeferCleanup(cancel)
+	Expect(store.StartCache(cctx)).To(Succeed())
 	auctioneer = newFakeAuctioneer()
 	DeferCleanup(auctioneer.server.Close)
 

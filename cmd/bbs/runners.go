@@ -152,7 +152,8 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 	return members, cleanup, nil
 }
 
-// migration runs the schema migration and the key rotation, then stays up.
+// migration runs the schema migration and the key rotation, loads the record cache (kept current
+// by an etcd watch until the group stops), then stays up.
 func migration(logger *slog.Logger, store *db.DB) ifrit.Runner {
 	return ifrit.RunFunc(func(signals <-chan os.Signal, ready chan<- struct{}) error {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -167,6 +168,10 @@ func migration(logger *slog.Logger, store *db.DB) ifrit.Runner {
 			return err
 		}
 		logger.Info("migration and key rotation done", "reencrypted", n, "active_key", store.Keyring().ActiveLabel(), "duration", time.Since(start).String())
+		if err := store.StartCache(ctx); err != nil {
+			return err
+		}
+		logger.Info("record cache loaded", "duration", time.Since(start).String())
 		close(ready)
 		<-ctx.Done()
 		return nil

@@ -1,0 +1,280 @@
+package db
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/diego-go/diego/models"
+)
+
+// The record cache keeps every ActualLRP and every desired LRP's schedule record decoded in
+// memory, loaded with one ranged read and kept current by an etcd watch of /v1/ from the load's
+// revision. List reads of actual LRPs and scheduling/routing infos (and so convergence snapshots)
+// are served from it; every read first waits until the cache has seen this process's own last
+// write (read-your-writes). Writes never trust it blindly: a mutation may take its first read from
+// the cache, but the compare-and-swap on the mod revision is against etcd, and a failed swap
+// re-reads etcd. When the watch fails (etcd compacted past it, or it cannot be re-established) the
+// cache is dropped and reloaded; meanwhile reads go to etcd.
+
+type cachedActual struct {
+	lrp *models.ActualLRP
+	rev int64
+}
+
+type recordCache struct {
+	mu     sync.RWMutex
+	cond   *sync.Cond
+	ready  bool
+	rev    int64
+	actual map[string]cachedActual
+	sched  map[string]*models.DesiredLRP
+}
+
+// StartCache loads the cache and keeps it current until ctx ends. It returns once the first load
+// is done.
+func (db *DB) StartCache(ctx context.Context) error {
+	c := &recordCache{}
+	c.cond = sync.NewCond(&c.mu)
+	rev, err := db.loadCache(ctx, c)
+	if err != nil {
+		return err
+	}
+	db.cache.Store(c)
+	go db.watchCache(ctx, c, rev)
+	go func() {
+		<-ctx.Done()
+		c.mu.Lock()
+		c.ready = false
+		c.cond.Broadcast()
+		c.mu.Unlock()
+	}()
+	return nil
+}
+
+func (db *DB) loadCache(ctx context.Context, c *recordCache) (int64, error) {
+	resp, err := db.cli.Txn(ctx).Then(
+		clientv3.OpGet(ActualPrefix, clientv3.WithPrefix()),
+		clientv3.OpGet(DesiredSchedPrefix, clientv3.WithPrefix()),
+	).Commit()
+	if err != nil {
+		return 0, etcdErr(err)
+	}
+	akvs := resp.Responses[0].GetResponseRange().Kvs
+	skvs := resp.Responses[1].GetResponseRange().Kvs
+	avals, svals := make([][]byte, len(akvs)), make([][]byte, len(skvs))
+	for i, kv := range akvs {
+		avals[i] = kv.Value
+	}
+	for i, kv := range skvs {
+		svals[i] = kv.Value
+	}
+	// decode keeping positions: decodeAll drops failures, so decode one by one in parallel here
+	actual := make(map[string]cachedActual, len(akvs))
+	as := decodeIndexed(db, avals, newActual)
+	for i, a := range as {
+		if a != nil {
+			actual[string(akvs[i].Key)] = cachedActual{lrp: a, rev: akvs[i].ModRevision}
+		}
+	}
+	sched := make(map[string]*models.DesiredLRP, len(skvs))
+	for i, l := range decodeIndexed(db, svals, func() *models.DesiredLRP { return &models.DesiredLRP{} }) {
+		if l != nil {
+			sched[string(skvs[i].Key)] = l
+		}
+	}
+	c.mu.Lock()
+	c.actual, c.sched, c.rev, c.ready = actual, sched, resp.Header.Revision, true
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	return resp.Header.Revision, nil
+}
+
+func (db *DB) watchCache(ctx context.Context, c *recordCache, rev int64) {
+	for ctx.Err() == nil {
+		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+		wch := db.cli.Watch(wctx, "/v1/", clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithPrevKV())
+		broken := false
+		for resp := range wch {
+			if err := resp.Err(); err != nil {
+				db.logger.Warn("record cache: watch failed; reloading", "error", err)
+				broken = true
+				break
+			}
+			c.apply(db, resp.Events)
+			if n := len(resp.Events); n > 0 {
+				rev = resp.Events[n-1].Kv.ModRevision
+			}
+		}
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if !broken {
+			db.logger.Warn("record cache: watch closed; reloading")
+		}
+		c.mu.Lock()
+		c.ready = false
+		c.mu.Unlock()
+		for ctx.Err() == nil {
+			r, err := db.loadCache(ctx, c)
+			if err == nil {
+				rev = r
+				break
+			}
+			db.logger.Error("record cache: reload failed", "error", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}
+}
+
+func (c *recordCache) apply(db *DB, evs []*clientv3.Event) {
+	type decoded struct {
+		a *models.ActualLRP
+		l *models.DesiredLRP
+	}
+	dec := make([]decoded, len(evs))
+	for i, ev := range evs {
+		if ev.Type != clientv3.EventTypePut {
+			continue
+		}
+		k := string(ev.Kv.Key)
+		switch {
+		case strings.HasPrefix(k, ActualPrefix):
+			a := &models.ActualLRP{}
+			if db.keys.decode(ev.Kv.Value, a) == nil {
+				dec[i].a = a
+			}
+		case strings.HasPrefix(k, DesiredSchedPrefix):
+			l := &models.DesiredLRP{}
+			if db.keys.decode(ev.Kv.Value, l) == nil {
+				dec[i].l = l
+			}
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, ev := range evs {
+		k := string(ev.Kv.Key)
+		isActual, isSched := strings.HasPrefix(k, ActualPrefix), strings.HasPrefix(k, DesiredSchedPrefix)
+		switch {
+		case ev.Type == clientv3.EventTypeDelete && isActual:
+			delete(c.actual, k)
+		case ev.Type == clientv3.EventTypeDelete && isSched:
+			delete(c.sched, k)
+		case isActual && dec[i].a != nil:
+			c.actual[k] = cachedActual{lrp: dec[i].a, rev: ev.Kv.ModRevision}
+		case isSched && dec[i].l != nil:
+			c.sched[k] = dec[i].l
+		}
+		if ev.Kv.ModRevision > c.rev {
+			c.rev = ev.Kv.ModRevision
+		}
+	}
+	c.cond.Broadcast()
+}
+
+// view returns the cache once it has seen this process's last write, or nil (read etcd instead).
+func (db *DB) view(ctx context.Context) *recordCache {
+	c := db.cache.Load()
+	if c == nil {
+		return nil
+	}
+	target := db.lastWrite.Load()
+	deadline := time.Now().Add(2 * time.Second)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.ready && c.rev < target {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return nil
+		}
+		// wake up periodically to check the deadline
+		t := time.AfterFunc(50*time.Millisecond, func() { c.mu.Lock(); c.cond.Broadcast(); c.mu.Unlock() })
+		c.cond.Wait()
+		t.Stop()
+	}
+	if !c.ready {
+		return nil
+	}
+	return c
+}
+
+// wrote records the revision of a successful write.
+func (db *DB) wrote(rev int64) {
+	for {
+		cur := db.lastWrite.Load()
+		if rev <= cur || db.lastWrite.CompareAndSwap(cur, rev) {
+			return
+		}
+	}
+}
+
+// cachedActuals lists the cached instances matching f (caller must hold no lock).
+func (c *recordCache) actuals(f ActualFilter) []*models.ActualLRP {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]*models.ActualLRP, 0, len(c.actual))
+	for _, ca := range c.actual {
+		if f.match(ca.lrp) {
+			out = append(out, ca.lrp)
+		}
+	}
+	return out
+}
+
+func (c *recordCache) lights(f DesiredFilter) []*models.DesiredLRP {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]*models.DesiredLRP, 0, len(c.sched))
+	for _, l := range c.sched {
+		if f.match(l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// peek returns a cached record and its mod revision without waiting (for a first CAS attempt).
+func (db *DB) peek(key string) (a *models.ActualLRP, rev int64, ok bool) {
+	c := db.cache.Load()
+	if c == nil {
+		return nil, 0, false
+	}
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if !c.ready {
+		return nil, 0, false
+	}
+	ca, found := c.actual[key]
+	if !found {
+		return nil, 0, true
+	}
+	return ca.lrp, ca.rev, true
+}
+
+// decodeIndexed decodes values in parallel keeping positions (nil where a record does not open).
+func decodeIndexed[T interface {
+	comparable
+	protoMessage
+}](db *DB, values [][]byte, newT func() T) []T {
+	out := make([]T, len(values))
+	var zero T
+	parallelRange(len(values), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			v := newT()
+			if err := db.keys.decode(values[i], v); err != nil {
+				db.logger.Error("skipping undecodable record", "error", err)
+				out[i] = zero
+				continue
+			}
+			out[i] = v
+		}
+	})
+	return out
+}
