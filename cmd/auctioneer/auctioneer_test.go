@@ -2,9 +2,12 @@ package main_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"sort"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -75,6 +78,9 @@ var _ = Describe("the auctioneer daemon", func() {
 			ContainSubstring("auctioneer_auction_duration_seconds_count 1"), ContainSubstring("auctioneer_cell_state_fetch_duration_seconds_count 1"),
 			ContainSubstring(`auctioneer_placed_total{kind="lrp"} 2`)))
 
+		By("the holder is registered in Consul as the auctioneer service")
+		Eventually(func() []int { return servicePorts("auctioneer") }, 5*time.Second, 100*time.Millisecond).Should(ConsistOf(portOf(first.api)))
+
 		By("mutual TLS: a client without a certificate is refused")
 		noCert := auctioneer.NewClient("https://"+first.api, nil)
 		Expect(noCert.RequestLRPAuctions(ctx, nil)).NotTo(Succeed())
@@ -96,6 +102,9 @@ var _ = Describe("the auctioneer daemon", func() {
 		GinkgoWriter.Printf("failover took %s (bound %s)\n", took, bound)
 		Expect(took).To(BeNumerically("<=", bound))
 		Expect(healthOf(standby)).To(Equal(health{Healthy: true, Leader: true}))
+
+		By("the new holder registers itself")
+		Eventually(func() []int { return servicePorts("auctioneer") }, 5*time.Second, 100*time.Millisecond).Should(ContainElement(portOf(standby.api)))
 
 		By("the new holder auctions")
 		Expect(standbyClient.RequestLRPAuctions(ctx, []models.LRPStartRequest{lrpRequest("after", 64, 0)})).To(Succeed())
@@ -147,3 +156,27 @@ var _ = Describe("the auctioneer daemon", func() {
 		AddReportEntry("task failure reason", t.GetFailureReason())
 	})
 })
+
+// servicePorts lists the ports of the service's instances whose checks pass (Consul's HTTP API).
+func servicePorts(name string) []int {
+	GinkgoHelper()
+	resp, err := http.Get(consul.URL() + "/v1/health/service/" + name + "?passing=true")
+	Expect(err).NotTo(HaveOccurred())
+	defer resp.Body.Close()
+	var entries []struct{ Service struct{ Port int } }
+	Expect(json.NewDecoder(resp.Body).Decode(&entries)).To(Succeed())
+	ports := []int{}
+	for _, e := range entries {
+		ports = append(ports, e.Service.Port)
+	}
+	return ports
+}
+
+func portOf(addr string) int {
+	GinkgoHelper()
+	_, p, err := net.SplitHostPort(addr)
+	Expect(err).NotTo(HaveOccurred())
+	n, err := strconv.Atoi(p)
+	Expect(err).NotTo(HaveOccurred())
+	return n
+}
