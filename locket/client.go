@@ -76,11 +76,13 @@ func (c *Client) Address() string { return c.address }
 
 // Presences lists the live presences under prefix: the keys currently held by a session, keyed by
 // their name relative to the prefix (for CellPresencePrefix: the cell id) with their values. Keys no
-// session holds (a released lock, a stray write) are not presences and are left out.
+// session holds (a released lock, a stray write) are not presences and are left out. The read is
+// consistent (served by the leader once it has caught up), so a Consul server that has just
+// restarted never answers "nobody is here".
 func (c *Client) Presences(prefix string) (map[string][]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
-	pairs, _, err := c.consul.KV().List(prefix, (&api.QueryOptions{}).WithContext(ctx))
+	pairs, _, err := c.consul.KV().List(prefix, (&api.QueryOptions{RequireConsistent: true}).WithContext(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("locket: listing %s: %w", prefix, err)
 	}

@@ -109,8 +109,14 @@ func (s *serviceRunner) Run(signals <-chan os.Signal, ready chan<- struct{}) err
 	return nil
 }
 
+// callTimeout bounds one call to the agent. Short, so that a call the agent holds while it has no
+// leader (a registration resolves central config through the servers) is retried once it has one.
+func (s *serviceRunner) callTimeout() time.Duration {
+	return min(requestTimeout, max(s.ttl/2, time.Second))
+}
+
 func (s *serviceRunner) register(ctx context.Context) error {
-	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	rctx, cancel := context.WithTimeout(ctx, s.callTimeout())
 	defer cancel()
 	return s.client.consul.Agent().ServiceRegisterOpts(&api.AgentServiceRegistration{
 		ID:      s.reg.ID,
@@ -129,7 +135,7 @@ func (s *serviceRunner) register(ctx context.Context) error {
 }
 
 func (s *serviceRunner) pass(ctx context.Context) error {
-	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	rctx, cancel := context.WithTimeout(ctx, s.callTimeout())
 	defer cancel()
 	err := s.client.consul.Agent().UpdateTTLOpts(s.checkID(), "", api.HealthPassing, (&api.QueryOptions{}).WithContext(rctx))
 	if err != nil {

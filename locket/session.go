@@ -85,10 +85,22 @@ func (s *session) renew(ctx context.Context, c *Client, logger *slog.Logger, giv
 		if ctx.Err() != nil {
 			return
 		}
+		if err == nil && entry == nil {
+			// 404. A server that has just become leader may answer from a state store that has
+			// not replayed its log yet: believe it only when a consistent read agrees.
+			switch gone, cerr := c.sessionGone(ctx, s.id); {
+			case ctx.Err() != nil:
+				return
+			case cerr != nil:
+				err = fmt.Errorf("renew answered not found, and confirming failed: %w", cerr)
+			case gone:
+				s.lost <- errSessionGone
+				return
+			default:
+				err = errors.New("renew answered not found but a consistent read finds the session")
+			}
+		}
 		switch {
-		case err == nil && entry == nil:
-			s.lost <- errSessionGone
-			return
 		case err != nil:
 			if !failing {
 				logger.Warn("session-renew-failed", "error", err.Error())
@@ -113,6 +125,17 @@ func (s *session) renew(ctx context.Context, c *Client, logger *slog.Logger, giv
 	}
 }
 
+// sessionGone tells, through a consistent read, whether Consul no longer knows the session.
+func (c *Client) sessionGone(ctx context.Context, id string) (bool, error) {
+	ictx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	entry, _, err := c.consul.Session().Info(id, (&api.QueryOptions{RequireConsistent: true}).WithContext(ictx))
+	if err != nil {
+		return false, err
+	}
+	return entry == nil, nil
+}
+
 // close stops renewing and destroys the session (best effort, bounded), which releases or deletes
 // the keys it holds.
 func (s *session) close(c *Client, logger *slog.Logger) {
@@ -127,12 +150,13 @@ func (s *session) close(c *Client, logger *slog.Logger) {
 
 // watchHeld blocks until key is no longer held by sessionID, returning why, or until ctx ends
 // (returning nil). Errors talking to Consul are retried every retry; they are not a loss by
-// themselves (the session's renewals decide that).
+// themselves (the session's renewals decide that). Reads are consistent: a freshly elected server
+// may otherwise answer before it has replayed its log, as if the key were gone.
 func (c *Client) watchHeld(ctx context.Context, logger *slog.Logger, key, sessionID string, retry time.Duration) error {
 	var index uint64
 	failing := false
 	for {
-		q := (&api.QueryOptions{WaitIndex: index, WaitTime: time.Minute}).WithContext(ctx)
+		q := (&api.QueryOptions{WaitIndex: index, WaitTime: time.Minute, RequireConsistent: true}).WithContext(ctx)
 		pair, meta, err := c.consul.KV().Get(key, q)
 		if ctx.Err() != nil {
 			return nil

@@ -99,7 +99,9 @@ func (w *presenceWatcher) Run(signals <-chan os.Signal, ready chan<- struct{}) e
 	isReady := false
 	failing := false
 	for {
-		q := (&api.QueryOptions{WaitIndex: index, WaitTime: presenceWatchWait}).WithContext(ctx)
+		// Consistent: right after a restart a server may answer before replaying its log, which
+		// would look like every presence vanished.
+		q := (&api.QueryOptions{WaitIndex: index, WaitTime: presenceWatchWait, RequireConsistent: true}).WithContext(ctx)
 		pairs, meta, err := w.client.consul.KV().List(w.prefix, q)
 		if ctx.Err() != nil {
 			return nil
