@@ -203,7 +203,7 @@ func (db *DB) DesireLRP(ctx context.Context, d *models.DesiredLRP) ([]*models.Ac
 		var existing []*models.ActualLRP
 		var err error
 		if attempt == 0 {
-			existing, err = db.actualsOf(ctx, d.GetProcessGuid())
+			existing, err = db.peekInstances(ctx, d.GetProcessGuid(), d.GetInstances())
 		} else {
 			existing, err = db.actualsOfDirect(ctx, d.GetProcessGuid())
 		}
@@ -393,4 +393,21 @@ func (db *DB) RemoveDesiredLRP(ctx context.Context, guid string) (*models.Desire
 
 func cloneDesired(d *models.DesiredLRP) *models.DesiredLRP {
 	return protoClone(d)
+}
+
+// peekInstances returns the cached ORDINARY instances of indices [0,n) without waiting for the
+// cache (the desire transaction compares every key it creates, so a stale answer only costs a
+// retry), or reads etcd when there is no cache.
+func (db *DB) peekInstances(ctx context.Context, guid string, n int32) ([]*models.ActualLRP, error) {
+	var out []*models.ActualLRP
+	for i := int32(0); i < n; i++ {
+		a, _, ok := db.peek(actualKey(guid, i, models.ActualLRP_ORDINARY))
+		if !ok {
+			return db.actualsOfDirect(ctx, guid)
+		}
+		if a != nil {
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }
