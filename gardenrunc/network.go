@@ -123,7 +123,7 @@ func inChain(ip net.IP) string  { return "dg-in-" + NetName(ip) }
 func outChain(ip net.IP) string { return "dg-out-" + NetName(ip) }
 
 // AddContainer wires a container whose init has host pid pid: a veth pair with the host end on
-// the bridge and eth0 inside, plus its (empty, default-deny) egress chain and its ingress chain.
+// the bridge and eth0 inside.
 func (n *Network) AddContainer(pid int, ip net.IP) error {
 	hv := hostVeth(ip)
 	host := fmt.Sprintf("link add %s mtu %d type veth peer name eth0 mtu %d netns %d\nlink set %s master %s up\n",
@@ -133,13 +133,12 @@ func (n *Network) AddContainer(pid int, ip net.IP) error {
 	}
 	inside := fmt.Sprintf("link set lo up\naddr add %s/%d dev eth0\nlink set eth0 up\nroute add default via %s\n",
 		ip, n.Pool.PrefixLen(), n.Pool.Gateway())
-	if err := runIn([]byte(inside), "nsenter", "-t", strconv.Itoa(pid), "-n", "ip", "-batch", "-"); err != nil {
-		return err
-	}
-	return n.addChains(ip)
+	return runIn([]byte(inside), "nsenter", "-t", strconv.Itoa(pid), "-n", "ip", "-batch", "-")
 }
 
-func (n *Network) addChains(ip net.IP) error {
+// AddChains creates the container's ingress chain and its default-deny egress chain. It needs
+// no process, so it runs while the container starts.
+func (n *Network) AddChains(ip net.IP) error {
 	rules := fmt.Sprintf(`*nat
 :%[1]s - [0:0]
 -A %[2]s -j %[1]s
@@ -154,17 +153,31 @@ COMMIT
 	return runIn([]byte(rules), "iptables-restore", "-w", "--noflush")
 }
 
-// RemoveContainer deletes everything AddContainer (and NetIn/NetOut) created. It is idempotent.
+// RemoveContainer deletes everything AddContainer (and NetIn/NetOut) created. It is idempotent:
+// one iptables-restore normally; rule by rule if part of it is already gone.
 func (n *Network) RemoveContainer(ip net.IP) {
 	if ip == nil {
 		return
 	}
-	ipt("-t", "nat", "-D", natChain, "-j", inChain(ip))
-	ipt("-t", "nat", "-F", inChain(ip))
-	ipt("-t", "nat", "-X", inChain(ip))
-	ipt("-t", "filter", "-D", filterChain, "-i", n.Bridge, "-s", ip.String()+"/32", "-j", outChain(ip))
-	ipt("-t", "filter", "-F", outChain(ip))
-	ipt("-t", "filter", "-X", outChain(ip))
+	batch := fmt.Sprintf(`*nat
+-D %[1]s -j %[2]s
+-F %[2]s
+-X %[2]s
+COMMIT
+*filter
+-D %[3]s -i %[4]s -s %[5]s/32 -j %[6]s
+-F %[6]s
+-X %[6]s
+COMMIT
+`, natChain, inChain(ip), filterChain, n.Bridge, ip, outChain(ip))
+	if runIn([]byte(batch), "iptables-restore", "-w", "--noflush") != nil {
+		ipt("-t", "nat", "-D", natChain, "-j", inChain(ip))
+		ipt("-t", "nat", "-F", inChain(ip))
+		ipt("-t", "nat", "-X", inChain(ip))
+		ipt("-t", "filter", "-D", filterChain, "-i", n.Bridge, "-s", ip.String()+"/32", "-j", outChain(ip))
+		ipt("-t", "filter", "-F", outChain(ip))
+		ipt("-t", "filter", "-X", outChain(ip))
+	}
 	if _, err := net.InterfaceByName(hostVeth(ip)); err == nil {
 		run("ip", "link", "del", hostVeth(ip))
 	}

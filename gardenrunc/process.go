@@ -82,7 +82,12 @@ func startShim(shimBin string, cfg ShimConfig, p *proc, onExit func(int)) error 
 	}
 	defer devnull.Close()
 	cmd := exec.Command(shimBin, "shim", p.dir)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
+	shimLog, err := os.OpenFile(filepath.Join(p.dir, "shim.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0600)
+	if err != nil {
+		return err
+	}
+	defer shimLog.Close()
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, shimLog
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return err

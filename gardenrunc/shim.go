@@ -52,6 +52,14 @@ func RunShim(args []string) int {
 		return 2
 	}
 	dir := args[0]
+	t0 := time.Now()
+	trace := func(what string) {
+		if os.Getenv("DIEGO_GARDEN_SHIM_TRACE") != "" {
+			fmt.Fprintf(os.Stderr, "%s %s\n", time.Since(t0), what)
+		}
+	}
+	trace("start")
+	defer trace("exit")
 	// caught, not ignored: ignored dispositions would be inherited by the process
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM)
 	var cfg ShimConfig
@@ -78,7 +86,7 @@ func RunShim(args []string) int {
 	if cfg.Mode == "runc" {
 		code = shimRunc(cfg, dir, pr, stdout, stderr)
 	} else {
-		code = shimNsenter(cfg, dir, pr, stdout, stderr)
+		code = shimNsenter(cfg, dir, pr, stdout, stderr, trace)
 	}
 	writeExit(dir, code)
 	return 0
@@ -110,7 +118,7 @@ func shimRunc(cfg ShimConfig, dir string, stdin, stdout, stderr *os.File) int {
 	return exitCode(cmd.Wait())
 }
 
-func shimNsenter(cfg ShimConfig, dir string, stdin, stdout, stderr *os.File) int {
+func shimNsenter(cfg ShimConfig, dir string, stdin, stdout, stderr *os.File, trace func(string)) int {
 	spec, err := os.Open(filepath.Join(dir, procSpecFile))
 	if err != nil {
 		return 255
@@ -128,6 +136,7 @@ func shimNsenter(cfg ShimConfig, dir string, stdin, stdout, stderr *os.File) int
 		fmt.Fprintf(stderr, "diego-garden: cannot start nsenter: %v\n", err)
 		return 255
 	}
+	trace("nsenter started")
 	stdin.Close()
 	spec.Close()
 	syncR.Close()
@@ -148,6 +157,7 @@ func shimNsenter(cfg ShimConfig, dir string, stdin, stdout, stderr *os.File) int
 		syncW.Close()
 		return exitCode(cmd.Wait())
 	}
+	trace("child found")
 	if err := joinCgroups(cfg.CgroupPath, child); err != nil {
 		fmt.Fprintf(stderr, "diego-garden: %v\n", err)
 		syscall.Kill(child, syscall.SIGKILL)
@@ -158,6 +168,8 @@ func shimNsenter(cfg ShimConfig, dir string, stdin, stdout, stderr *os.File) int
 	os.WriteFile(filepath.Join(dir, procPidFile), []byte(strconv.Itoa(child)), 0600)
 	syncW.Write([]byte{1})
 	syncW.Close()
+	trace("cgroups joined")
+	defer trace("nsenter exited")
 	return exitCode(cmd.Wait())
 }
 
