@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"strings"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -27,8 +26,8 @@ func (f ActualFilter) match(a *models.ActualLRP) bool {
 
 func newActual() *models.ActualLRP { return &models.ActualLRP{} }
 
-// ActualLRPs lists instances: one ranged read of everything, of one process, or through the cell
-// index for one cell.
+// ActualLRPs lists instances: from the record cache when it runs, else with one ranged read of
+// everything (or of one process) and a parallel decode.
 func (db *DB) ActualLRPs(ctx context.Context, f ActualFilter) ([]*models.ActualLRP, error) {
 	if c := db.view(ctx); c != nil {
 		return c.actuals(f), nil
@@ -41,11 +40,6 @@ func (db *DB) ActualLRPs(ctx context.Context, f ActualFilter) ([]*models.ActualL
 			return nil, etcdErr(err)
 		}
 		vals = values(resp)
-	case f.CellID != "":
-		var err error
-		if vals, err = db.cellValues(ctx, f.CellID); err != nil {
-			return nil, err
-		}
 	default:
 		resp, err := db.cli.Get(ctx, ActualPrefix, clientv3.WithPrefix())
 		if err != nil {
@@ -59,57 +53,6 @@ func (db *DB) ActualLRPs(ctx context.Context, f ActualFilter) ([]*models.ActualL
 		if f.match(a) {
 			out = append(out, a)
 		}
-	}
-	return out, nil
-}
-
-// cellValues reads the records the cell index names, in parallel batches.
-func (db *DB) cellValues(ctx context.Context, cell string) ([][]byte, error) {
-	resp, err := db.cli.Get(ctx, CellIndexPrefix+cell+"/", clientv3.WithPrefix(), clientv3.WithKeysOnly())
-	if err != nil {
-		return nil, etcdErr(err)
-	}
-	keys := make([]string, 0, len(resp.Kvs))
-	for _, kv := range resp.Kvs {
-		if guid, idx, p, ok := parseActualKey(string(kv.Key)); ok {
-			keys = append(keys, actualKey(guid, idx, p))
-		}
-	}
-	batches := (len(keys) + maxTxnOps - 1) / maxTxnOps
-	results := make([][][]byte, batches)
-	errs := make(chan error, batches)
-	for b := 0; b < batches; b++ {
-		go func() {
-			part := keys[b*maxTxnOps : min((b+1)*maxTxnOps, len(keys))]
-			ops := make([]clientv3.Op, len(part))
-			for i, k := range part {
-				ops[i] = clientv3.OpGet(k)
-			}
-			r, err := db.cli.Txn(ctx).Then(ops...).Commit()
-			if err != nil {
-				errs <- etcdErr(err)
-				return
-			}
-			for _, rr := range r.Responses {
-				for _, kv := range rr.GetResponseRange().Kvs {
-					results[b] = append(results[b], kv.Value)
-				}
-			}
-			errs <- nil
-		}()
-	}
-	var firstErr error
-	for b := 0; b < batches; b++ {
-		if err := <-errs; err != nil && firstErr == nil {
-			firstErr = err
-		}
-	}
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	var out [][]byte
-	for _, r := range results {
-		out = append(out, r...)
 	}
 	return out, nil
 }
@@ -224,45 +167,18 @@ func (db *DB) MutateActual(ctx context.Context, slots []Slot, fn func(cur []*mod
 	return cur, ch, err
 }
 
-// changeOps turns a change into etcd operations that also keep the cell index right.
-func (db *DB) changeOps(cur []*models.ActualLRP, ch Change) ([]clientv3.Op, error) {
-	before := map[string]*models.ActualLRP{}
-	for _, a := range cur {
-		if a != nil {
-			before[actualKeyOf(a)] = a
-		}
-	}
+// changeOps turns a change into etcd operations.
+func (db *DB) changeOps(_ []*models.ActualLRP, ch Change) ([]clientv3.Op, error) {
 	var ops []clientv3.Op
 	for _, a := range ch.Delete {
-		k := actualKeyOf(a)
-		ops = append(ops, clientv3.OpDelete(k))
-		old := before[k]
-		if old == nil {
-			old = a
-		}
-		if ck := cellIndexKey(old); ck != "" {
-			ops = append(ops, clientv3.OpDelete(ck))
-		}
+		ops = append(ops, clientv3.OpDelete(actualKeyOf(a)))
 	}
 	for _, a := range ch.Put {
-		k := actualKeyOf(a)
 		v, err := db.encode(a)
 		if err != nil {
 			return nil, err
 		}
-		ops = append(ops, clientv3.OpPut(k, v))
-		oldCell, newCell := "", cellIndexKey(a)
-		if old := before[k]; old != nil {
-			oldCell = cellIndexKey(old)
-		}
-		if oldCell != newCell {
-			if oldCell != "" {
-				ops = append(ops, clientv3.OpDelete(oldCell))
-			}
-			if newCell != "" {
-				ops = append(ops, clientv3.OpPut(newCell, ""))
-			}
-		}
+		ops = append(ops, clientv3.OpPut(actualKeyOf(a), v))
 	}
 	return ops, nil
 }
@@ -589,22 +505,4 @@ func (db *DB) RemoveEvacuating(ctx context.Context, key *models.ActualLRPKey, ik
 		return nil, err
 	}
 	return cur[0], nil
-}
-
-// CellIDs lists the cells the cell index names.
-func (db *DB) CellIDs(ctx context.Context) ([]string, error) {
-	resp, err := db.cli.Get(ctx, CellIndexPrefix, clientv3.WithPrefix(), clientv3.WithKeysOnly())
-	if err != nil {
-		return nil, etcdErr(err)
-	}
-	seen := map[string]bool{}
-	var out []string
-	for _, kv := range resp.Kvs {
-		cell, _, _ := strings.Cut(strings.TrimPrefix(string(kv.Key), CellIndexPrefix), "/")
-		if !seen[cell] {
-			seen[cell] = true
-			out = append(out, cell)
-		}
-	}
-	return out, nil
 }

@@ -8,7 +8,6 @@
 //	                                            emitter read)
 //	/v1/desired_lrp/run/<process-guid>          its DesiredLRPRunInfo (what a cell reads)
 //	/v1/actual/<process-guid>/<index>/<p>       an ActualLRP; p is 0 (ORDINARY) or 1 (EVACUATING)
-//	/v1/cell/<cell-id>/<process-guid>/<index>/<p>  empty value: index of the instances a cell holds
 //	/v1/task/<task-guid>                        a Task
 //	/v1/domain/<name>                           empty value, bound to an etcd lease for the TTL
 //
@@ -40,7 +39,6 @@ const (
 	DesiredSchedPrefix = "/v1/desired_lrp/schedule/"
 	DesiredRunPrefix   = "/v1/desired_lrp/run/"
 	ActualPrefix       = "/v1/actual/"
-	CellIndexPrefix    = "/v1/cell/"
 	TaskPrefix         = "/v1/task/"
 	DomainPrefix       = "/v1/domain/"
 )
@@ -136,15 +134,6 @@ func actualKey(guid string, index int32, p models.ActualLRP_Presence) string {
 func actualKeyOf(a *models.ActualLRP) string {
 	k := a.GetActualLrpKey()
 	return actualKey(k.GetProcessGuid(), k.GetIndex(), a.GetPresence())
-}
-
-func cellIndexKey(a *models.ActualLRP) string {
-	cell := a.GetActualLrpInstanceKey().GetCellId()
-	if cell == "" {
-		return ""
-	}
-	k := a.GetActualLrpKey()
-	return CellIndexPrefix + cell + "/" + k.GetProcessGuid() + "/" + strconv.Itoa(int(k.GetIndex())) + "/" + presenceDigit(a.GetPresence())
 }
 
 func schedKey(guid string) string { return DesiredSchedPrefix + guid }
@@ -282,14 +271,7 @@ func nextTag(t *models.ModificationTag) *models.ModificationTag {
 func parseActualKey(key string) (guid string, index int32, p models.ActualLRP_Presence, ok bool) {
 	rest, found := strings.CutPrefix(key, ActualPrefix)
 	if !found {
-		rest, found = strings.CutPrefix(key, CellIndexPrefix)
-		if !found {
-			return
-		}
-		_, rest, found = strings.Cut(rest, "/")
-		if !found {
-			return
-		}
+		return
 	}
 	parts := strings.Split(rest, "/")
 	if len(parts) != 3 {

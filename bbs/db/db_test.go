@@ -83,7 +83,7 @@ func storeSpecs() {
 			Expect(err).NotTo(HaveOccurred())
 
 			vals := allValues()
-			Expect(len(vals)).To(BeNumerically(">=", 6))
+			Expect(len(vals)).To(BeNumerically(">=", 5))
 			for k, v := range vals {
 				for _, secret := range []string{"plaintext-process-guid", "plaintext-task-guid", "plaintext-instance-guid", "super-secret-env-value", "/bin/secret-command", "SECRET_ENV", "log-plaintext"} {
 					Expect(bytes.Contains(v, []byte(secret))).To(BeFalse(), "value of %s contains %q", k, secret)
@@ -259,9 +259,6 @@ func storeSpecs() {
 			onCell, err := store.ActualLRPs(ctx, db.ActualFilter{CellID: a.GetActualLrpInstanceKey().GetCellId()})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(onCell).To(HaveLen(1))
-			cells, err := store.CellIDs(ctx)
-			Expect(err).NotTo(HaveOccurred())
-			Expect(cells).To(HaveLen(1))
 		})
 	})
 
@@ -274,7 +271,7 @@ func storeSpecs() {
 			Expect(err).NotTo(HaveOccurred())
 		})
 
-		It("claims, starts, crashes and keeps the cell index right", func() {
+		It("claims, starts, crashes and lists by cell", func() {
 			_, _, err := store.ClaimActualLRP(ctx, "life", 0, ik)
 			Expect(err).NotTo(HaveOccurred())
 			_, after, _, err := store.StartActualLRP(ctx, db.StartRequest{Key: key, InstanceKey: ik, NetInfo: &models.ActualLRPNetInfo{Address: "10.0.0.1"}})
