@@ -70,11 +70,15 @@ var _ = Describe("the auctioneer daemon", func() {
 		Eventually(func() []int32 { return indicesOf(rep, "before") }, 5*time.Second).Should(Equal([]int32{0, 1}))
 
 		By("metrics: leader, batch size, auction duration, cell-state fetch time")
-		resp, err := http.Get("http://" + first.metrics + "/metrics")
-		Expect(err).NotTo(HaveOccurred())
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		Expect(string(body)).To(And(ContainSubstring("auctioneer_leader 1"), ContainSubstring(`auctioneer_batch_size_sum{kind="lrp"} 2`),
+		metrics := func() string {
+			resp, err := http.Get("http://" + first.metrics + "/metrics")
+			Expect(err).NotTo(HaveOccurred())
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return string(body)
+		}
+		// The batch's metrics are recorded when it ends, just after the rep took the work.
+		Eventually(metrics, 5*time.Second, 50*time.Millisecond).Should(And(ContainSubstring("auctioneer_leader 1"), ContainSubstring(`auctioneer_batch_size_sum{kind="lrp"} 2`),
 			ContainSubstring("auctioneer_auction_duration_seconds_count 1"), ContainSubstring("auctioneer_cell_state_fetch_duration_seconds_count 1"),
 			ContainSubstring(`auctioneer_placed_total{kind="lrp"} 2`)))
 
