@@ -112,9 +112,9 @@ func (l *lockRunner) Run(signals <-chan os.Signal, ready chan<- struct{}) error 
 		return nil
 	}
 	l.logger.Error("lock-lost", "error", reason.Error())
-	// Best effort: if the session still exists (key taken, Consul unreachable), end it so a
-	// standby is not kept waiting for its TTL.
-	sess.close(l.client, l.logger)
+	// Return at once so the process stops serving; meanwhile, best effort, end the session if it
+	// still exists (key taken, Consul unreachable) so a standby is not kept waiting for its TTL.
+	go sess.close(l.client, l.logger)
 	return fmt.Errorf("%w %s: %w", ErrLostLock, l.cfg.Key, reason)
 }
 

@@ -50,12 +50,14 @@ func (c *Client) newSession(ctx context.Context, logger *slog.Logger, spec sessi
 		}, (&api.WriteOptions{}).WithContext(cctx))
 		return id, err
 	}
+	sent := time.Now()
 	id, err := create(ttl)
 	if err != nil && strings.Contains(err.Error(), "Invalid Session TTL") && spec.freeAfter > ttl {
 		logger.Warn("session-ttl-refused-using-full-ttl",
 			"refused_ttl", ttl.String(), "ttl", spec.freeAfter.String(), "error", err.Error(),
 			"consequence", "a dead holder's keys are freed only after about 2 x ttl; lower the agent's session_ttl_min")
 		ttl = spec.freeAfter
+		sent = time.Now()
 		id, err = create(ttl)
 	}
 	if err != nil {
@@ -63,64 +65,73 @@ func (c *Client) newSession(ctx context.Context, logger *slog.Logger, spec sessi
 	}
 	sctx, stop := context.WithCancel(context.Background())
 	s := &session{id: id, ttl: ttl, lost: make(chan error, 1), stop: stop, done: make(chan struct{})}
-	go s.renew(sctx, c, logger.With("session", id), spec.giveUpAfter)
+	go s.renew(sctx, c, logger.With("session", id), sent, spec.giveUpAfter)
 	return s, nil
 }
 
-func (s *session) renew(ctx context.Context, c *Client, logger *slog.Logger, giveUpAfter time.Duration) {
+// renew keeps the session alive. lastOK starts as the moment the create request was sent.
+func (s *session) renew(ctx context.Context, c *Client, logger *slog.Logger, lastOK time.Time, giveUpAfter time.Duration) {
 	defer close(s.done)
 	interval := s.ttl / 2
 	retry := max(s.ttl/8, 100*time.Millisecond)
-	lastOK := time.Now()
 	failing := false
 	wait := interval
 	for {
 		if !sleepCtx(ctx, wait) {
 			return
 		}
-		sent := time.Now()
-		rctx, cancel := context.WithTimeout(ctx, max(s.ttl/2, time.Second))
-		entry, _, err := c.consul.Session().Renew(s.id, (&api.WriteOptions{}).WithContext(rctx))
-		cancel()
-		if ctx.Err() != nil {
-			return
+		// With a give-up budget, no call may run past it: the holder must learn that it may
+		// have lost the lock no later than Consul could free it.
+		timeout := max(s.ttl/2, time.Second)
+		if giveUpAfter > 0 {
+			remaining := giveUpAfter - time.Since(lastOK)
+			if remaining <= 0 {
+				s.lost <- fmt.Errorf("consul unreachable for %s", time.Since(lastOK).Round(time.Millisecond))
+				return
+			}
+			timeout = min(timeout, remaining)
 		}
-		if err == nil && entry == nil {
+		callCtx, cancel := context.WithTimeout(ctx, timeout)
+		sent := time.Now()
+		entry, _, err := c.consul.Session().Renew(s.id, (&api.WriteOptions{}).WithContext(callCtx))
+		if err == nil && entry == nil && ctx.Err() == nil {
 			// 404. A server that has just become leader may answer from a state store that has
 			// not replayed its log yet: believe it only when a consistent read agrees.
-			switch gone, cerr := c.sessionGone(ctx, s.id); {
-			case ctx.Err() != nil:
-				return
+			switch gone, cerr := c.sessionGone(callCtx, s.id); {
 			case cerr != nil:
 				err = fmt.Errorf("renew answered not found, and confirming failed: %w", cerr)
 			case gone:
+				cancel()
 				s.lost <- errSessionGone
 				return
 			default:
 				err = errors.New("renew answered not found but a consistent read finds the session")
 			}
 		}
-		switch {
-		case err != nil:
-			if !failing {
-				logger.Warn("session-renew-failed", "error", err.Error())
-				failing = true
-			}
-			if giveUpAfter > 0 && time.Since(lastOK) >= giveUpAfter {
-				s.lost <- fmt.Errorf("consul unreachable for %s (last error: %w)", time.Since(lastOK).Round(time.Millisecond), err)
-				return
-			}
-			wait = retry
-			if giveUpAfter > 0 {
-				wait = min(wait, max(0, giveUpAfter-time.Since(lastOK)))
-			}
-		default:
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
 			if failing {
 				logger.Info("session-renewed-again", "after", time.Since(lastOK).Round(time.Millisecond).String())
 				failing = false
 			}
 			lastOK = sent
 			wait = interval
+			continue
+		}
+		if !failing {
+			logger.Warn("session-renew-failed", "error", err.Error())
+			failing = true
+		}
+		if giveUpAfter > 0 && time.Since(lastOK) >= giveUpAfter {
+			s.lost <- fmt.Errorf("consul unreachable for %s (last error: %w)", time.Since(lastOK).Round(time.Millisecond), err)
+			return
+		}
+		wait = retry
+		if giveUpAfter > 0 {
+			wait = min(wait, max(0, giveUpAfter-time.Since(lastOK)))
 		}
 	}
 }
