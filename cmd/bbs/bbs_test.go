@@ -127,6 +127,27 @@ var _ = Describe("the bbs daemon", func() {
 		Expect(clientFor(standby).ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: "survivor"})).To(HaveLen(2))
 	})
 
+	It("streams events over mutual TLS", func() {
+		p := startBBS(map[string]string{"k1": "pass-1"}, "k1")
+		Eventually(func() bool { return pingOK(p) }, "20s", "50ms").Should(BeTrue())
+		src, err := clientFor(p).SubscribeToLRPInstanceEvents(ctx, "")
+		Expect(err).NotTo(HaveOccurred())
+		defer src.Close()
+		tasks, err := clientFor(p).SubscribeToTaskEvents(ctx, "")
+		Expect(err).NotTo(HaveOccurred())
+		defer tasks.Close()
+		Expect(clientFor(p).DesireLRP(ctx, desired("streamed"))).To(Succeed())
+		e, err := src.Next()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(e.EventType()).To(Equal(models.EventTypeDesiredLRPCreated))
+		Expect(e.Key()).To(Equal("streamed"))
+		Expect(clientFor(p).DesireTask(ctx, "streamed-task", "d", &models.TaskDefinition{RootFs: "docker:///busybox",
+			Action: &models.Action{Value: &models.Action_RunAction{RunAction: &models.RunAction{Path: "/bin/true", User: "root"}}}})).To(Succeed())
+		e, err = tasks.Next()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(e.EventType()).To(Equal(models.EventTypeTaskCreated))
+	})
+
 	It("stops serving on SIGINT and a restarted BBS still has the data", func() {
 		keys := map[string]string{"k1": "pass-1"}
 		p := startBBS(keys, "k1")
