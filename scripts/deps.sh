@@ -169,8 +169,9 @@ if ! build_tool nats-server "$v" "$ROOT/tools/nats" -- \
 fi
 
 v=$(modver "$ROOT/tools/consul" github.com/hashicorp/consul)
-if [ ! -x "$DEPS/consul-$v/consul" ] && [ ! -e "$DEPS/consul-$v.failed" ]; then
-	say "consul $v: the first build downloads about 2.3 GB of modules and takes several minutes"
+if [ ! -x "$DEPS/consul-$v/consul" ] &&
+	[ ! -e "$(go env GOMODCACHE)/cache/download/github.com/hashicorp/consul/@v/v$v.zip" ]; then
+	say "consul $v: the first build downloads about 2.3 GB of modules and takes minutes"
 fi
 rm -f "$DEPS/consul-$v.failed" # no fallback: always retry
 build_tool consul "$v" "$ROOT/tools/consul" \
