@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	osexec "os/exec"
 	"syscall"
 	"time"
@@ -14,11 +17,13 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
+	"github.com/tedsuo/ifrit"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
 	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/bbs/db"
+	"github.com/diego-go/diego/locket"
 	"github.com/diego-go/diego/models"
 	"github.com/diego-go/diego/tlsconfig"
 )
@@ -148,6 +153,45 @@ var _ = Describe("the bbs daemon", func() {
 		Expect(e.EventType()).To(Equal(models.EventTypeTaskCreated))
 	})
 
+	It("lists present cells and, when one vanishes, unclaims and auctions its instances at once", func() {
+		auctions := make(chan []models.LRPStartRequest, 10)
+		auctioneer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/v1/lrps" {
+				var reqs []models.LRPStartRequest
+				_ = json.NewDecoder(r.Body).Decode(&reqs)
+				auctions <- reqs
+			}
+			w.WriteHeader(http.StatusAccepted)
+		}))
+		DeferCleanup(auctioneer.Close)
+		p := writeConfig(map[string]string{"k1": "pass-1"}, "k1", map[string]any{"auctioneer_url": auctioneer.URL}).start()
+		Eventually(func() bool { return pingOK(p) }, "20s", "50ms").Should(BeTrue())
+
+		lc, err := locket.NewClient(consul.HTTPAddr())
+		Expect(err).NotTo(HaveOccurred())
+		presence, _ := json.Marshal(map[string]any{"cell_id": "cell-z", "rep_url": "http://127.0.0.1:1", "zone": "z1"})
+		proc := ifrit.Invoke(locket.NewPresence(nil, lc, locket.CellPresenceKey("cell-z"), presence, 2*time.Second, 500*time.Millisecond))
+		DeferCleanup(func() { proc.Signal(os.Kill); <-proc.Wait() })
+		Eventually(func() ([]*models.CellPresence, error) { return clientFor(p).Cells(ctx) }, "10s").Should(HaveLen(1))
+		cells, _ := clientFor(p).Cells(ctx)
+		Expect(cells[0].GetZone()).To(Equal("z1"))
+
+		Expect(clientFor(p).DesireLRP(ctx, desired("on-cell-z"))).To(Succeed())
+		Eventually(auctions, "5s").Should(Receive())
+		Expect(clientFor(p).ClaimActualLRP(ctx, "on-cell-z", 0, &models.ActualLRPInstanceKey{InstanceGuid: "ig", CellId: "cell-z"})).To(Succeed())
+
+		proc.Signal(os.Interrupt) // the presence goes away
+		<-proc.Wait()
+		var reqs []models.LRPStartRequest
+		Eventually(auctions, "10s").Should(Receive(&reqs))
+		Expect(reqs).To(HaveLen(1))
+		Expect(reqs[0].ProcessGUID).To(Equal("on-cell-z"))
+		Expect(reqs[0].Indices).To(Equal([]int32{0}))
+		as, err := clientFor(p).ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: "on-cell-z", Index: ptr(int32(0))})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(as[0].GetState()).To(Equal(models.ActualLRPStateUnclaimed))
+	})
+
 	It("stops serving on SIGINT and a restarted BBS still has the data", func() {
 		keys := map[string]string{"k1": "pass-1"}
 		p := startBBS(keys, "k1")
@@ -197,3 +241,5 @@ var _ = Describe("the bbs daemon", func() {
 		Expect(ds).To(HaveLen(3))
 	})
 })
+
+func ptr[T any](v T) *T { return &v }
