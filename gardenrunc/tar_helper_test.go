@@ -37,3 +37,7 @@ func readTar(r io.Reader) (map[string]string, error) {
 		}
 	}
 }
+
+func tarSymlink(name, target string) *tar.Header {
+	return &tar.Header{Name: name, Linkname: target, Typeflag: tar.TypeSymlink, Mode: 0777}
+}
