@@ -69,6 +69,7 @@ func BenchmarkCreateRunDestroy(b *testing.B) {
 		server.Wait()
 		exec.Command("ip", "link", "del", bridge).Run()
 		exec.Command("iptables", "-w", "-t", "nat", "-D", "diego-garden-postrouting", "-s", pool, "!", "-d", pool, "-j", "MASQUERADE").Run()
+		gardenrunc.RemoveSharedChainsIfUnused()
 		for _, ctrl := range []string{"memory", "cpu", "cpuacct", "pids", "devices", "freezer", "blkio", "cpuset", "systemd", "unified", "net_cls", "net_prio", "perf_event", "hugetlb"} {
 			os.Remove(filepath.Join("/sys/fs/cgroup", ctrl, cfg["cgroup_parent"].(string)))
 		}

@@ -197,13 +197,7 @@ func (s *gardenServer) kill9() {
 func teardownNetwork(s *gardenServer) {
 	exec.Command("ip", "link", "del", s.bridge).Run()
 	exec.Command("iptables", "-w", "-t", "nat", "-D", "diego-garden-postrouting", "-s", s.pool, "!", "-d", s.pool, "-j", "MASQUERADE").Run()
-	out, _ := exec.Command("iptables", "-w", "-t", "nat", "-S", "diego-garden-prerouting").Output()
-	out2, _ := exec.Command("iptables", "-w", "-S", "diego-garden-forward").Output()
-	out3, _ := exec.Command("iptables", "-w", "-t", "nat", "-S", "diego-garden-postrouting").Output()
-	if strings.Count(string(out), "\n") <= 1 && strings.Count(string(out2), "\n") <= 1 && strings.Count(string(out3), "\n") <= 1 {
-		n := gardenrunc.Network{Bridge: s.bridge}
-		n.TeardownChains()
-	}
+	gardenrunc.RemoveSharedChainsIfUnused()
 	for _, ctrl := range []string{"memory", "cpu", "cpuacct", "pids", "devices", "freezer", "blkio", "cpuset", "systemd", "unified", "net_cls", "net_prio", "perf_event", "hugetlb"} {
 		os.Remove(filepath.Join("/sys/fs/cgroup", ctrl, s.cgParent))
 	}

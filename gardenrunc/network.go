@@ -305,3 +305,19 @@ func DefaultExternalIP() string {
 	}
 	return "127.0.0.1"
 }
+
+// RemoveSharedChainsIfUnused removes the project's shared chains (and their jumps) when no
+// garden uses them any more: no per-container jump and no masquerade rule is left in them.
+// For tests and operators; a running server keeps them.
+func RemoveSharedChainsIfUnused() {
+	for _, c := range [][2]string{{"nat", natChain}, {"nat", masqChain}, {"filter", filterChain}} {
+		out, err := exec.Command("iptables", "-w", "-t", c[0], "-S", c[1]).Output()
+		if err != nil {
+			continue
+		}
+		if strings.Count(strings.TrimSpace(string(out)), "\n") > 0 {
+			return
+		}
+	}
+	(&Network{}).TeardownChains()
+}

@@ -1,0 +1,61 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/diego-go/diego/cmd/garden/config"
+)
+
+func TestConfig(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Garden Config Suite")
+}
+
+var _ = Describe("Config", func() {
+	write := func(content string) string {
+		p := filepath.Join(GinkgoT().TempDir(), "garden.json")
+		Expect(os.WriteFile(p, []byte(content), 0600)).To(Succeed())
+		return p
+	}
+
+	It("has valid defaults", func() {
+		Expect(config.Default().Validate()).To(Succeed())
+		Expect(config.Default().BridgeName).To(Equal("diego-garden0"))
+		Expect(config.Default().ExecMode).To(Equal("nsenter"))
+	})
+
+	It("reads a file over the defaults, with durations as strings", func() {
+		c, err := config.Load(write(`{"listen_network":"tcp","listen_address":"127.0.0.1:7777","default_grace_time":"5m",
+			"preloaded_rootfs":{"cflinuxfs4":"/var/vcap/rootfs"},"max_containers":250}`))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.ListenNetwork).To(Equal("tcp"))
+		Expect(time.Duration(c.DefaultGraceTime)).To(Equal(5 * time.Minute))
+		Expect(c.PreloadedRootFS).To(HaveKeyWithValue("cflinuxfs4", "/var/vcap/rootfs"))
+		Expect(c.MaxContainers).To(BeEquivalentTo(250))
+		Expect(c.DepotDir).To(Equal(config.Default().DepotDir))
+	})
+
+	It("refuses unknown fields and reports every invalid value", func() {
+		_, err := config.Load(write(`{"listen_adress":"/x"}`))
+		Expect(err).To(MatchError(ContainSubstring("unknown field")))
+		_, err = config.Load(write(`{"listen_network":"udp","log_level":"loud","depot_dir":"rel","network_pool":"10.0.0.0/31",
+			"bridge_name":"a-very-long-bridge-name","port_range_start":9,"port_range_end":5,"exec_mode":"magic",
+			"preloaded_rootfs":{"bad name":"rel"},"external_ip":"nope","cgroup_parent":"a/b","mtu":100}`))
+		Expect(err).To(HaveOccurred())
+		for _, msg := range []string{"listen_network", "log_level", "depot_dir", "network_pool", "bridge_name",
+			"port range", "exec_mode", "preloaded_rootfs name", "must be an absolute path", "external_ip", "cgroup_parent", "mtu"} {
+			Expect(err.Error()).To(ContainSubstring(msg))
+		}
+	})
+
+	It("fails on a missing file", func() {
+		_, err := config.Load("/nonexistent/garden.json")
+		Expect(err).To(HaveOccurred())
+	})
+})
