@@ -76,6 +76,7 @@ type Result struct {
 	Rounds           int
 	Failures         models.AuctionResults // reported to the BBS
 	Requeued         int                   // LRP instances and tasks sent back to the inbox
+	Cancelled        bool                  // the runner was stopped during the batch
 	Duration         time.Duration
 }
 
@@ -113,18 +114,29 @@ func NewRunner(cfg RunnerConfig) *Runner {
 }
 
 // Run takes a batch whenever the inbox has work and auctions it; work arriving meanwhile waits
-// for the next batch. On a signal it finishes the running batch and returns nil.
+// for the next batch. On a signal it cancels the running batch (its calls to reps and the BBS end
+// at once; the BBS re-auctions what was not placed when it converges) and returns nil.
 func (r *Runner) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	go func() {
+		select {
+		case sig := <-signals:
+			r.cfg.Logger.Info("auction-runner-stopping", "signal", sig.String())
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	close(ready)
 	r.cfg.Logger.Info("auction-runner-started")
 	for {
 		select {
-		case sig := <-signals:
-			r.cfg.Logger.Info("auction-runner-stopping", "signal", sig.String())
+		case <-ctx.Done():
 			return nil
 		case <-r.cfg.Inbox.Ready():
+		}
+		if ctx.Err() != nil {
+			return nil
 		}
 		batch := r.cfg.Inbox.Take()
 		if batch.Empty() {
@@ -178,6 +190,11 @@ func (r *Runner) RunBatch(ctx context.Context, batch Batch) Result {
 	}
 	fetchStart := time.Now()
 	fetched, skipped := fetchStates(ctx, r.cfg.Reps, cells, r.cfg.CellStateTimeout, observe)
+	if ctx.Err() != nil {
+		res.Cancelled = true
+		log.Warn("auction-cancelled", "while", "fetching cell states")
+		return res
+	}
 	for _, s := range skipped {
 		res.CellsSkipped = append(res.CellsSkipped, s.ID)
 		log.Warn("cell-skipped", "cell_id", s.ID, "rep_url", s.URL, "error", s.Err.Error(), "after", s.Duration.String())
@@ -203,6 +220,13 @@ func (r *Runner) RunBatch(ctx context.Context, batch Batch) Result {
 		rejected, lrps, tasks := r.submit(ctx, log, plan.Works, urls)
 		res.PlacedLRPs += lrps
 		res.PlacedTasks += tasks
+		if ctx.Err() != nil {
+			// Stopping: what was not placed is neither re-planned nor failed; the BBS auctions
+			// it again when it converges.
+			res.Cancelled = true
+			log.Warn("auction-cancelled", "placed_lrps", res.PlacedLRPs, "placed_tasks", res.PlacedTasks)
+			return res
+		}
 		if len(rejected) == 0 {
 			break
 		}

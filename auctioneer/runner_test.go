@@ -270,6 +270,27 @@ var _ = Describe("Runner (real Consul, test reps, a fake BBS decoding protobuf)"
 		Expect(fake.FailedLRPs()).To(BeEmpty())
 	})
 
+	It("stops at once on a signal during an auction, without failing the work it could not place", func() {
+		stuck := startRep("cell-stuck-stop", reptest.Options{})
+		entered := make(chan struct{}, 1)
+		release := make(chan struct{})
+		stuck.SetBeforeWork(func(models.Work) { entered <- struct{}{}; <-release })
+		DeferCleanup(func() { close(release) })
+		p := ifrit.Background(auctioneer.NewRunner(cfg))
+		Eventually(p.Ready()).Should(BeClosed())
+		inbox.AddLRPs([]models.LRPStartRequest{lrpRequest("web", 64, 0)})
+		Eventually(entered, 5*time.Second).Should(Receive())
+
+		start := time.Now()
+		p.Signal(os.Interrupt)
+		Eventually(p.Wait(), time.Second).Should(Receive(BeNil()))
+		Expect(time.Since(start)).To(BeNumerically("<", 500*time.Millisecond))
+		var r auctioneer.Result
+		Expect(results).To(Receive(&r))
+		Expect(r.Cancelled).To(BeTrue())
+		Expect(fake.FailedLRPs()).To(BeEmpty())
+	})
+
 	It("fails the work with no compatible cell when no cell is present", func() {
 		run()
 		inbox.AddLRPs([]models.LRPStartRequest{lrpRequest("lonely", 64, 0)})
