@@ -145,7 +145,7 @@ var _ = Describe("Lock", func() {
 			p := ifrit.Background(newLock("holder"))
 			Eventually(p.Ready(), 5*time.Second).Should(BeClosed())
 			wait := p.Wait()
-			DeferCleanup(func() { Expect(consul.Restart()).To(Succeed()) })
+			DeferCleanup(func() { restartConsul() })
 
 			Expect(consul.Kill()).To(Succeed())
 			gone := time.Now()

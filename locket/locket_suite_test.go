@@ -68,17 +68,50 @@ func runLockHelper(addr string) {
 	os.Exit(4)
 }
 
+// agentCleanups stop every agent the suite started, at the end of the suite.
+var agentCleanups []func()
+
 var _ = BeforeSuite(func() {
+	logger = slog.New(slog.NewJSONHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	startConsul()
+})
+
+var _ = AfterSuite(func() {
+	for _, cleanup := range agentCleanups {
+		cleanup()
+	}
+})
+
+func startConsul() {
+	GinkgoHelper()
 	dir, err := os.MkdirTemp("", "locket-consul-")
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(os.RemoveAll, dir)
-	consul, err = testservers.StartConsul(dir)
+	c, err := testservers.StartConsul(dir)
+	agentCleanups = append(agentCleanups, func() {
+		if c != nil {
+			_ = c.Stop()
+		}
+		_ = os.RemoveAll(dir)
+	})
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(consul.Stop)
+	consul = c
 	client, err = locket.NewClient(consul.HTTPAddr())
 	Expect(err).NotTo(HaveOccurred())
-	logger = slog.New(slog.NewJSONHandler(GinkgoWriter, &slog.HandlerOptions{Level: slog.LevelDebug}))
-})
+}
+
+// restartConsul restarts the agent on its ports with its data. A restart can fail when another
+// process took one of its ports while it was down (other suites pick random ports too): then the
+// spec fails, but a fresh agent on new ports replaces it so that the specs after it still run.
+func restartConsul() {
+	GinkgoHelper()
+	err := consul.Restart()
+	if err != nil {
+		GinkgoWriter.Printf("consul restart failed, starting a fresh agent for the next specs: %v\n", err)
+		_ = consul.Kill()
+		startConsul()
+	}
+	Expect(err).NotTo(HaveOccurred(), "restarting consul")
+}
 
 var _ = AfterEach(func() {
 	if CurrentSpecReport().Failed() && consul != nil {

@@ -53,6 +53,7 @@ func (p *presenceRunner) Run(signals <-chan os.Signal, ready chan<- struct{}) er
 
 	isReady := false
 	lastHolder := ""
+	writeFailing := false // log a failure streak once
 	var sess *session
 	for {
 		if ctx.Err() != nil {
@@ -88,7 +89,10 @@ func (p *presenceRunner) Run(signals <-chan os.Signal, ready chan<- struct{}) er
 		}
 		if err != nil || !acquired {
 			if err != nil {
-				p.logger.Warn("presence-write-failed", "error", err.Error(), "retry_in", p.retryInterval.String())
+				if !writeFailing {
+					p.logger.Warn("presence-write-failed", "error", err.Error(), "retry_in", p.retryInterval.String())
+					writeFailing = true
+				}
 			} else if holder := p.holder(ctx); holder != lastHolder {
 				// Usually our own previous incarnation, whose session has not expired yet.
 				p.logger.Warn("presence-key-held-by-other-session", "holder_session", holder, "retry_in", p.retryInterval.String())
@@ -111,6 +115,7 @@ func (p *presenceRunner) Run(signals <-chan os.Signal, ready chan<- struct{}) er
 			continue
 		}
 		lastHolder = ""
+		writeFailing = false
 		if !isReady {
 			isReady = true
 			close(ready)

@@ -94,7 +94,7 @@ var _ = Describe("Presence", func() {
 			p := start(newPresence("v"))
 			Eventually(p.Ready(), 5*time.Second).Should(BeClosed())
 
-			Expect(consul.Restart()).To(Succeed())
+			restartConsul()
 			Eventually(func() string { return holderOf(key) }, 2*testTTL).ShouldNot(BeEmpty())
 			Expect(string(kvGet(key).Value)).To(Equal("v"))
 			Consistently(p.Wait()).ShouldNot(Receive())
@@ -102,7 +102,7 @@ var _ = Describe("Presence", func() {
 			Expect(consul.Kill()).To(Succeed())
 			time.Sleep(testTTL + testRetry)
 			Consistently(p.Wait()).ShouldNot(Receive())
-			Expect(consul.Restart()).To(Succeed())
+			restartConsul()
 			restarted := time.Now()
 			Eventually(func() string { return holderOf(key) }, 3*testTTL).ShouldNot(BeEmpty())
 			GinkgoWriter.Printf("presence present %s after Consul came back from a kill\n", time.Since(restarted))
@@ -121,7 +121,7 @@ var _ = Describe("Presence", func() {
 
 			Expect(consul.Kill()).To(Succeed())
 			Expect(os.RemoveAll(consul.DataDir())).To(Succeed())
-			Expect(consul.Restart()).To(Succeed())
+			restartConsul()
 			restarted := time.Now()
 			Eventually(func() string { return holderOf(key) }, 3*testTTL).ShouldNot(Or(BeEmpty(), Equal(old)))
 			GinkgoWriter.Printf("presence re-created %s after Consul came back empty\n", time.Since(restarted))

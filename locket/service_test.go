@@ -101,7 +101,7 @@ var _ = Describe("ServiceRegistration", func() {
 		It("is passing again after the restart", func() {
 			p := start(newRegistration())
 			Eventually(p.Ready(), 5*time.Second).Should(BeClosed())
-			Expect(consul.Restart()).To(Succeed())
+			restartConsul()
 			Eventually(passing, 2*testTTL).Should(HaveLen(1))
 			time.Sleep(testTTL + testTTL/2)
 			Expect(passing()).To(HaveLen(1))

@@ -130,7 +130,7 @@ var _ = Describe("PresenceWatcher", func() {
 
 			Expect(consul.Kill()).To(Succeed())
 			time.Sleep(testTTL / 2)
-			Expect(consul.Restart()).To(Succeed())
+			restartConsul()
 			Consistently(seen, testTTL).Should(HaveLen(1))
 			Expect(w.Wait()).NotTo(Receive())
 		})
