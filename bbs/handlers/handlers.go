@@ -126,8 +126,10 @@ func (nopEmitter) Emit(models.Event) {}
 
 type nopAuctioneer struct{}
 
-func (nopAuctioneer) RequestLRPAuctions(context.Context, []models.LRPStartRequest) error  { return nil }
-func (nopAuctioneer) RequestTaskAuctions(context.Context, []models.TaskStartRequest) error { return nil }
+func (nopAuctioneer) RequestLRPAuctions(context.Context, []models.LRPStartRequest) error { return nil }
+func (nopAuctioneer) RequestTaskAuctions(context.Context, []models.TaskStartRequest) error {
+	return nil
+}
 
 // New builds the handler.
 func New(cfg Config) *Handler {

@@ -228,6 +228,7 @@ type statusWriter struct {
 }
 
 func (w *statusWriter) WriteHeader(s int) { w.status = s; w.ResponseWriter.WriteHeader(s) }
+
 // Unwrap lets http.ResponseController reach the connection (write deadlines of event streams).
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
