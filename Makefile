@@ -1,24 +1,26 @@
-# Entry points for newcomers and CI (.ci/run runs `make deps test`).
+# Entry points for newcomers and CI (.ci/run runs `make deps && make test`).
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.deps/bin:$(PATH)
 
 GO_TEST_FLAGS ?= -p 2 -timeout 60m
 
-.PHONY: deps test vet generate
+.PHONY: deps test vet check-generated generate
 
 ## deps: install Debian packages and build etcd, nats-server, consul, protoc-gen-go into .deps (see docs/deps.md)
 deps:
 	@scripts/deps.sh
 
-## test: go vet, then every suite of the root module (ginkgo v2 specs run under go test)
-test: vet
+## test: go vet, the generated code's check, then every suite of the root module (ginkgo v2 specs run under go test)
+test: vet check-generated
 	go test $(GO_TEST_FLAGS) ./...
+
+## check-generated: fail if models/*.pb.go differ from what models/*.proto generate
+check-generated:
+	@scripts/generate.sh --check
 
 vet:
 	go vet ./...
 
 ## generate: regenerate code (protobuf models) with the tools from make deps
 generate:
-	@if [ -x scripts/generate.sh ]; then scripts/generate.sh; \
-	elif [ -f scripts/generate.sh ]; then bash scripts/generate.sh; \
-	else echo "generate: scripts/generate.sh does not exist yet; nothing to do"; fi
+	@scripts/generate.sh
