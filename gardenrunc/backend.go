@@ -28,8 +28,7 @@ type Config struct {
 	DepotDir           string            // one directory per container
 	RuncBin            string            // runc binary
 	RuncRoot           string            // runc's state directory (kept apart from the host's)
-	InitBin            string            // static binary mounted as every container's init ("<bin> init")
-	ShimBin            string            // binary run as "<bin> shim ..." per process
+	InitBin            string            // static garden-init: every container's init, the shim and the exec helper
 	ExecMode           string            // how processes start: "nsenter" (default, fast) or "runc" (runc exec)
 	PreloadedRootFS    map[string]string // preloaded:NAME -> directory
 	DefaultRootFS      string            // rootfs URI used when a spec names none
@@ -59,13 +58,11 @@ func (c Config) Defaults() Config {
 	if c.RuncRoot == "" {
 		c.RuncRoot = "/run/diego-garden/runc"
 	}
-	if c.InitBin == "" || c.ShimBin == "" {
+	if c.InitBin == "" {
 		self, _ := os.Executable()
-		if c.InitBin == "" {
-			c.InitBin = self
-		}
-		if c.ShimBin == "" {
-			c.ShimBin = self
+		c.InitBin = self
+		if next := filepath.Join(filepath.Dir(self), "garden-init"); fileExists(next) {
+			c.InitBin = next
 		}
 	}
 	if c.ExecMode == "" {
@@ -589,4 +586,9 @@ func (b *Backend) cleanupDir(handle, dir string, errs []error) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+func fileExists(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
 }

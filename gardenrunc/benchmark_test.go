@@ -36,6 +36,11 @@ func BenchmarkCreateRunDestroy(b *testing.B) {
 	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("build: %v: %s", err, out)
 	}
+	build = exec.Command("go", "build", "-o", filepath.Join(dir, "garden-init"), "github.com/diego-go/diego/cmd/garden/garden-init")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("build: %v: %s", err, out)
+	}
 	rootfs := filepath.Join(dir, "rootfs")
 	if err := makeBusyboxRootFS(rootfs); err != nil {
 		b.Fatal(err)

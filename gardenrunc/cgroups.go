@@ -2,6 +2,7 @@ package gardenrunc
 
 import (
 	"bufio"
+	"github.com/diego-go/diego/gardenrunc/initproc"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,7 +11,7 @@ import (
 	"code.cloudfoundry.org/garden"
 )
 
-const cgroupRoot = "/sys/fs/cgroup"
+const cgroupRoot = initproc.CgroupRoot
 
 // cgroupPath is a container's cgroup path below every v1 controller's root.
 func cgroupPath(parent, handle string) string { return "/" + parent + "/" + handle }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/diego-go/diego/gardenrunc/initproc"
 	"io"
 	"net"
 	"os"
@@ -359,9 +360,9 @@ func (c *Container) Run(spec garden.ProcessSpec, pio garden.ProcessIO) (garden.P
 	if err := writeProcessSpec(dir, ps); err != nil {
 		return fail(err)
 	}
-	shimCfg := ShimConfig{Mode: c.b.cfg.ExecMode, RuncBin: c.b.cfg.RuncBin, RuncRoot: c.b.cfg.RuncRoot,
+	shimCfg := initproc.ShimConfig{Mode: c.b.cfg.ExecMode, RuncBin: c.b.cfg.RuncBin, RuncRoot: c.b.cfg.RuncRoot,
 		ContainerID: c.st.Handle, InitPid: c.st.InitPid, CgroupPath: c.cgroup}
-	if err := startShim(c.b.cfg.ShimBin, shimCfg, p, c.onExit(p)); err != nil {
+	if err := startShim(c.b.cfg.InitBin, shimCfg, p, c.onExit(p)); err != nil {
 		return fail(err)
 	}
 	return c.attach(p, pio), nil

@@ -34,6 +34,7 @@ func TestGardenrunc(t *testing.T) {
 var (
 	skipReason string
 	gardenBin  string
+	initBin    string
 	workDir    string
 	rootfsDir  string
 	srv        *gardenServer
@@ -61,13 +62,16 @@ var _ = SynchronizedBeforeSuite(func() []byte {
 	}
 	bin, err := gexec.BuildWithEnvironment("github.com/diego-go/diego/cmd/garden", []string{"CGO_ENABLED=0"})
 	Expect(err).NotTo(HaveOccurred())
-	return []byte(bin)
+	initBin, err := gexec.BuildWithEnvironment("github.com/diego-go/diego/cmd/garden/garden-init", []string{"CGO_ENABLED=0"})
+	Expect(err).NotTo(HaveOccurred())
+	return []byte(bin + "\n" + initBin)
 }, func(data []byte) {
 	if s := string(data); strings.HasPrefix(s, "skip:") {
 		skipReason = strings.TrimPrefix(s, "skip:")
 		return
 	}
-	gardenBin = string(data)
+	bins := strings.Split(string(data), "\n")
+	gardenBin, initBin = bins[0], bins[1]
 	var err error
 	workDir, err = os.MkdirTemp("", "diego-garden-test-")
 	Expect(err).NotTo(HaveOccurred())

@@ -3,6 +3,7 @@ package gardenrunc
 import (
 	"encoding/json"
 	"errors"
+	"github.com/diego-go/diego/gardenrunc/initproc"
 	"io"
 	"os"
 	"os/exec"
@@ -15,6 +16,16 @@ import (
 
 	"code.cloudfoundry.org/garden"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+const (
+	procSpecFile = initproc.ProcSpecFile
+	procStdin    = initproc.ProcStdin
+	procStdinEOF = initproc.ProcStdinEOF
+	procStdout   = initproc.ProcStdout
+	procStderr   = initproc.ProcStderr
+	procPidFile  = initproc.ProcPidFile
+	procExitFile = initproc.ProcExitFile
 )
 
 // proc is the server's view of one process: a directory written by its shim. It does not hold
@@ -69,7 +80,7 @@ func (p *proc) finish(code int, onExit func(code int)) {
 
 // startShim spawns the shim for an already written process directory. The shim runs in its own
 // session so that killing the server does not reach it.
-func startShim(shimBin string, cfg ShimConfig, p *proc, onExit func(int)) error {
+func startShim(shimBin string, cfg initproc.ShimConfig, p *proc, onExit func(int)) error {
 	if err := writeJSON(filepath.Join(p.dir, "shim.json"), cfg); err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package gardenrunc
 
 import (
 	"fmt"
+	"github.com/diego-go/diego/gardenrunc/initproc"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,26 +54,6 @@ func (r runc) delete(id string) error {
 		return fmt.Errorf("runc delete: %v: %s", err, strings.TrimSpace(string(out)))
 	}
 	return nil
-}
-
-// procStart returns the start time field of /proc/pid/stat and whether the process is alive
-// (exists and is not a zombie).
-func procStart(pid int) (start string, alive bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return "", false
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return "", false
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return "", false
-	}
-	// f[0] is the state (field 3), so field 22 is f[19]
-	return f[19], f[0] != "Z" && f[0] != "X"
 }
 
 // killInit kills a container's init (taking its pid namespace with it) if it is still the
@@ -138,3 +119,5 @@ func cgroupDirsLeft(cg string) []string {
 	}
 	return out
 }
+
+func procStart(pid int) (string, bool) { return initproc.ProcStart(pid) }

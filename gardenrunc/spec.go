@@ -2,6 +2,7 @@ package gardenrunc
 
 import (
 	"fmt"
+	"github.com/diego-go/diego/gardenrunc/initproc"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -11,10 +12,12 @@ import (
 )
 
 // InitPathInContainer is where the init binary is bind-mounted inside every container.
-const InitPathInContainer = "/.diego-garden/init"
+const InitPathInContainer = initproc.InitPathInContainer
 
 // DefaultPath is the PATH given to processes whose environment has none.
-const DefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+const DefaultPath = initproc.DefaultPath
+
+var capNames = initproc.CapNames
 
 // unprivilegedCaps is the capability set of unprivileged containers (Docker's default set).
 var unprivilegedCaps = []string{
@@ -274,15 +277,4 @@ func PrivilegedCaps(mask uint64) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-var capNames = []string{
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
-	"CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
-	"CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
-	"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
-	"CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
-	"CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
-	"CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
-	"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
 }

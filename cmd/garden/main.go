@@ -1,6 +1,7 @@
 // Command garden is the cell's container server: garden's own server package over a unix socket
-// or TCP in front of the gardenrunc backend. The same binary is the containers' init
-// ("garden init") and the per-process shim ("garden shim ..."); it must be built static.
+// or TCP in front of the gardenrunc backend. Containers' init, per-process shims and the exec
+// helper come from the small static garden-init binary (cmd/garden/garden-init), found next to
+// this one or at init_bin; this binary can stand in for it when built with CGO_ENABLED=0.
 package main
 
 import (
@@ -18,17 +19,19 @@ import (
 
 	"github.com/diego-go/diego/cmd/garden/config"
 	"github.com/diego-go/diego/gardenrunc"
+	"github.com/diego-go/diego/gardenrunc/initproc"
 )
 
 func main() {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
+		// the garden binary can stand in for garden-init
 		case "init":
-			os.Exit(gardenrunc.RunInit())
+			os.Exit(initproc.RunInit())
 		case "exec":
-			os.Exit(gardenrunc.RunExecHelper())
+			os.Exit(initproc.RunExecHelper())
 		case "shim":
-			os.Exit(gardenrunc.RunShim(os.Args[2:]))
+			os.Exit(initproc.RunShim(os.Args[2:]))
 		}
 	}
 	configPath := flag.String("config", "", "path to the JSON config file")

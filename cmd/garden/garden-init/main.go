@@ -1,0 +1,27 @@
+// Command garden-init is the small static binary the garden server uses as every container's
+// init ("garden-init init", bind-mounted at /.diego-garden/init), as the per-process shim
+// ("garden-init shim DIR") and as the exec helper inside containers ("garden-init exec"). It
+// imports little so that it starts fast; build it with CGO_ENABLED=0 next to the garden binary.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/diego-go/diego/gardenrunc/initproc"
+)
+
+func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "init":
+			os.Exit(initproc.RunInit())
+		case "shim":
+			os.Exit(initproc.RunShim(os.Args[2:]))
+		case "exec":
+			os.Exit(initproc.RunExecHelper())
+		}
+	}
+	fmt.Fprintln(os.Stderr, "usage: garden-init init | shim PROCESS_DIR | exec")
+	os.Exit(2)
+}
