@@ -333,8 +333,8 @@ func (c *Container) Run(spec garden.ProcessSpec, pio garden.ProcessIO) (garden.P
 	if err != nil {
 		return nil, err
 	}
-	if spec.TTY != nil {
-		// TTYs are not supported yet: run without one rather than fail
+	if spec.TTY != nil && c.b.cfg.ExecMode == "runc" {
+		// runc exec would need a console socket: run without a terminal in that mode
 		ps.Terminal = false
 		ps.ConsoleSize = nil
 	}

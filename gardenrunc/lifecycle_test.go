@@ -2,6 +2,7 @@ package gardenrunc_test
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -194,3 +195,37 @@ func ipHex(ip string) string {
 }
 
 var _ = time.Second
+
+var _ = Describe("terminals", func() {
+	BeforeEach(requireIntegration)
+
+	It("runs a process on a TTY of the asked size and resizes it", func() {
+		c := createContainer(garden.ContainerSpec{})
+		stdinR, stdinW := io.Pipe()
+		out := gbytes.NewBuffer()
+		p, err := c.Run(garden.ProcessSpec{Path: "/bin/sh", Args: []string{"-c", "test -t 0 && test -t 1 && echo on-a-tty; stty size; read x; stty size; echo err >&2"},
+			TTY: &garden.TTYSpec{WindowSize: &garden.WindowSize{Columns: 80, Rows: 24}}}, garden.ProcessIO{Stdin: stdinR, Stdout: out})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(out, 10*time.Second).Should(gbytes.Say("on-a-tty"))
+		Eventually(out).Should(gbytes.Say("24 80"))
+		Expect(p.SetTTY(garden.TTYSpec{WindowSize: &garden.WindowSize{Columns: 120, Rows: 40}})).To(Succeed())
+		stdinW.Write([]byte("go\n"))
+		Eventually(out).Should(gbytes.Say("40 120"))
+		Eventually(out).Should(gbytes.Say("err"), "stderr goes to the terminal too")
+		Expect(p.Wait()).To(Equal(0))
+		stdinW.Close()
+	})
+})
+
+var _ = Describe("grace time", func() {
+	BeforeEach(requireIntegration)
+
+	It("destroys a container nobody uses for its grace time", func() {
+		c, err := srv.client.Create(garden.ContainerSpec{GraceTime: time.Second})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { srv.client.Destroy(c.Handle()) })
+		info, _ := c.Info()
+		Eventually(func() error { _, err := srv.client.Lookup(c.Handle()); return err }, 10*time.Second, 200*time.Millisecond).Should(HaveOccurred())
+		expectNothingLeft(c.Handle(), info.ContainerIP)
+	})
+})

@@ -267,7 +267,16 @@ func (h *handle) Wait() (int, error) {
 	return h.p.code, nil
 }
 
-func (h *handle) SetTTY(garden.TTYSpec) error { return nil }
+// SetTTY resizes the process's terminal; a process without one ignores it.
+func (h *handle) SetTTY(t garden.TTYSpec) error {
+	if t.WindowSize == nil || h.p.exited() {
+		return nil
+	}
+	if err := initproc.SetWindowSize(h.p.dir, t.WindowSize.Columns, t.WindowSize.Rows); err != nil && err.Error() != "process has no tty" {
+		return err
+	}
+	return nil
+}
 
 func (h *handle) Signal(s garden.Signal) error {
 	sig := syscall.SIGTERM

@@ -155,6 +155,27 @@ func shimNsenter(cfg ShimConfig, dir string, stdin, stdout, stderr *os.File, tra
 	cmd := exec.Command("nsenter", "-t", strconv.Itoa(cfg.InitPid), "-m", "-u", "-i", "-n", "-p", "-r",
 		"--", InitPathInContainer, "exec")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
+	var ps specs.Process
+	json.NewDecoder(spec).Decode(&ps)
+	spec.Seek(0, io.SeekStart)
+	var copied chan struct{}
+	if ps.Terminal {
+		master, slave, err := openPty(dir, ps.ConsoleSize)
+		if err != nil {
+			fmt.Fprintf(stderr, "diego-garden: cannot allocate a tty: %v\n", err)
+			return 255
+		}
+		defer master.Close()
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+		defer slave.Close()
+		// the terminal merges stdout and stderr; stdin EOF becomes ^D
+		copied = make(chan struct{})
+		go func() { io.Copy(stdout, master); close(copied) }()
+		go func() {
+			io.Copy(master, stdin)
+			master.Write([]byte{4})
+		}()
+	}
 	cmd.ExtraFiles = []*os.File{spec, syncR}
 	cmd.Env = []string{}
 	if err := cmd.Start(); err != nil {
@@ -162,7 +183,11 @@ func shimNsenter(cfg ShimConfig, dir string, stdin, stdout, stderr *os.File, tra
 		return 255
 	}
 	trace("nsenter started")
-	stdin.Close()
+	if !ps.Terminal {
+		stdin.Close()
+	} else {
+		cmd.Stdin.(*os.File).Close()
+	}
 	spec.Close()
 	syncR.Close()
 	// nsenter forks the helper into the pid namespace; place that child in the container's cgroups
@@ -195,7 +220,61 @@ func shimNsenter(cfg ShimConfig, dir string, stdin, stdout, stderr *os.File, tra
 	syncW.Close()
 	trace("cgroups joined")
 	defer trace("nsenter exited")
-	return exitCode(cmd.Wait())
+	code := exitCode(cmd.Wait())
+	if copied != nil {
+		// the output ends when every holder of the terminal has gone (bounded)
+		select {
+		case <-copied:
+		case <-time.After(2 * time.Second):
+		}
+	}
+	return code
+}
+
+// ProcTTYFile names the file holding the path of a process's terminal, for window size changes.
+const ProcTTYFile = "tty"
+
+// openPty allocates a pseudo-terminal on the host's devpts and records the slave's path.
+func openPty(dir string, size *specs.Box) (master, slave *os.File, err error) {
+	master, err = os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	fd := int(master.Fd())
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		master.Close()
+		return nil, nil, err
+	}
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	if err != nil {
+		master.Close()
+		return nil, nil, err
+	}
+	path := fmt.Sprintf("/dev/pts/%d", n)
+	slave, err = os.OpenFile(path, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		master.Close()
+		return nil, nil, err
+	}
+	if size != nil && size.Width > 0 && size.Height > 0 {
+		unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, &unix.Winsize{Col: uint16(size.Width), Row: uint16(size.Height)})
+	}
+	os.WriteFile(filepath.Join(dir, ProcTTYFile), []byte(path), 0600)
+	return master, slave, nil
+}
+
+// SetWindowSize resizes a running process's terminal (through its slave side).
+func SetWindowSize(dir string, cols, rows int) error {
+	b, err := os.ReadFile(filepath.Join(dir, ProcTTYFile))
+	if err != nil {
+		return fmt.Errorf("process has no tty")
+	}
+	f, err := os.OpenFile(strings.TrimSpace(string(b)), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return unix.IoctlSetWinsize(int(f.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: uint16(cols), Row: uint16(rows)})
 }
 
 // feedStdin copies the stdin fifo into the process. A writer closing the fifo means EOF only if
