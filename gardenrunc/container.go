@@ -161,14 +161,12 @@ func (c *Container) nsenter(user string, args ...string) (*exec.Cmd, error) {
 	return exec.Command("nsenter", append(full, args...)...), nil
 }
 
-// StreamIn extracts a tar stream into the container at spec.Path, as spec.User. It runs tar
-// inside the container (so symlinks cannot escape the root); the image must have tar.
+// StreamIn extracts a tar stream into the container at spec.Path, as spec.User. The init binary's
+// tar-in runs inside the container's namespaces and root, so links cannot lead outside it and the
+// image needs no tar of its own.
 func (c *Container) StreamIn(spec garden.StreamInSpec) error {
-	cmd, err := c.nsenter(spec.User, "tar", "-x", "-C", spec.Path)
+	cmd, err := c.nsenter(spec.User, InitPathInContainer, "tar-in", spec.Path)
 	if err != nil {
-		return err
-	}
-	if err := c.mkdirInside(spec.User, spec.Path); err != nil {
 		return err
 	}
 	cmd.Stdin = spec.TarStream
@@ -178,25 +176,10 @@ func (c *Container) StreamIn(spec garden.StreamInSpec) error {
 	return nil
 }
 
-func (c *Container) mkdirInside(user, path string) error {
-	cmd, err := c.nsenter(user, "mkdir", "-p", path)
-	if err != nil {
-		return err
-	}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("mkdir %s: %v: %s", path, err, out)
-	}
-	return nil
-}
-
 // StreamOut returns a tar stream of spec.Path in the container (the last path element becomes
 // the top entry, or its contents if the path ends in "/").
 func (c *Container) StreamOut(spec garden.StreamOutSpec) (io.ReadCloser, error) {
-	dir, base := filepath.Dir(spec.Path), filepath.Base(spec.Path)
-	if len(spec.Path) > 0 && spec.Path[len(spec.Path)-1] == '/' {
-		dir, base = spec.Path, "."
-	}
-	cmd, err := c.nsenter(spec.User, "tar", "-c", "-C", dir, base)
+	cmd, err := c.nsenter(spec.User, InitPathInContainer, "tar-out", spec.Path)
 	if err != nil {
 		return nil, err
 	}

@@ -98,6 +98,24 @@ var _ = Describe("containers on runc, through garden's client and server", func(
 			out.Close()
 			Expect(err).NotTo(HaveOccurred())
 			Expect(files).To(HaveKeyWithValue("a.txt", content))
+
+			out, err = c.StreamOut(garden.StreamOutSpec{Path: "/tmp/in/"})
+			Expect(err).NotTo(HaveOccurred())
+			files, err = readTar(out)
+			out.Close()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(files).To(Equal(map[string]string{"a.txt": content, "b/c.txt": "c"}))
+
+			Expect(c.StreamIn(garden.StreamInSpec{Path: "/home/vcap/app", User: "vcap", TarStream: tarOf(map[string]string{"owned": "by vcap"})})).To(Succeed())
+			Expect(sh(c, "stat -c %u /home/vcap/app/owned").stdout).To(Equal("2000\n"))
+			Expect(c.StreamIn(garden.StreamInSpec{Path: "/root/denied", User: "vcap", TarStream: tarOf(map[string]string{"x": "y"})})).NotTo(Succeed())
+			_, err = c.StreamOut(garden.StreamOutSpec{Path: "/nonexistent"})
+			if err == nil {
+				// the error surfaces while reading
+				r, _ := c.StreamOut(garden.StreamOutSpec{Path: "/nonexistent"})
+				_, err = readTar(r)
+			}
+			Expect(err).To(HaveOccurred())
 		})
 
 		It("keeps properties, filters containers by them and reports Info", func() {

@@ -32,6 +32,10 @@ func main() {
 			os.Exit(initproc.RunExecHelper())
 		case "shim":
 			os.Exit(initproc.RunShim(os.Args[2:]))
+		case "tar-in":
+			os.Exit(initproc.RunTarIn(os.Args[2:]))
+		case "tar-out":
+			os.Exit(initproc.RunTarOut(os.Args[2:]))
 		}
 	}
 	configPath := flag.String("config", "", "path to the JSON config file")

@@ -20,8 +20,12 @@ func main() {
 			os.Exit(initproc.RunShim(os.Args[2:]))
 		case "exec":
 			os.Exit(initproc.RunExecHelper())
+		case "tar-in":
+			os.Exit(initproc.RunTarIn(os.Args[2:]))
+		case "tar-out":
+			os.Exit(initproc.RunTarOut(os.Args[2:]))
 		}
 	}
-	fmt.Fprintln(os.Stderr, "usage: garden-init init | shim PROCESS_DIR | exec")
+	fmt.Fprintln(os.Stderr, "usage: garden-init init | shim PROCESS_DIR | exec | tar-in DEST | tar-out PATH")
 	os.Exit(2)
 }
