@@ -3,9 +3,11 @@ package handlers_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -422,3 +424,53 @@ var _ = Describe("the API", func() {
 })
 
 func ptr[T any](v T) *T { return &v }
+
+var _ = Describe("races through the API", func() {
+	It("lets exactly one of 100 concurrent claims of one instance succeed", func() {
+		Expect(client.DesireLRP(ctx, desired("race", 1))).To(Succeed())
+		var wins, refused atomic.Int32
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := 0; i < 100; i++ {
+			wg.Add(1)
+			go func() {
+				defer GinkgoRecover()
+				defer wg.Done()
+				<-start
+				err := client.ClaimActualLRP(ctx, "race", 0, ikey(fmt.Sprintf("ig-%d", i), fmt.Sprintf("cell-%d", i)))
+				if err == nil {
+					wins.Add(1)
+					return
+				}
+				Expect(errType(err)).To(Equal(models.Error_ActualLRPCannotBeClaimed))
+				refused.Add(1)
+			}()
+		}
+		close(start)
+		wg.Wait()
+		Expect(wins.Load()).To(Equal(int32(1)))
+		Expect(refused.Load()).To(Equal(int32(99)))
+	})
+
+	It("gives should_start=true to exactly one of 50 concurrent starts of one task", func() {
+		Expect(client.DesireTask(ctx, "race-task", "d", taskDef())).To(Succeed())
+		var should atomic.Int32
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := 0; i < 50; i++ {
+			wg.Add(1)
+			go func() {
+				defer GinkgoRecover()
+				defer wg.Done()
+				<-start
+				ok, _ := client.StartTask(ctx, "race-task", fmt.Sprintf("cell-%d", i%5))
+				if ok {
+					should.Add(1)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		Expect(should.Load()).To(Equal(int32(1)))
+	})
+})

@@ -208,6 +208,23 @@ var _ = Describe("the bbs daemon", func() {
 		Expect(t.GetState()).To(Equal(models.Task_Pending))
 	})
 
+	It("keeps serving the data across a crash and restart of etcd", func() {
+		p := startBBS(map[string]string{"k1": "pass-1"}, "k1")
+		Eventually(func() bool { return pingOK(p) }, "20s", "50ms").Should(BeTrue())
+		Expect(clientFor(p).DesireLRP(ctx, desired("through-etcd-restart"))).To(Succeed())
+		Expect(etcd.Kill()).To(Succeed())
+		Expect(etcd.Restart()).To(Succeed())
+		Eventually(func() error {
+			return clientFor(p).ClaimActualLRP(ctx, "through-etcd-restart", 0, &models.ActualLRPInstanceKey{InstanceGuid: "ig", CellId: "c"})
+		}, "15s", "100ms").Should(Succeed())
+		Expect(clientFor(p).DesireLRP(ctx, desired("after-etcd-restart"))).To(Succeed())
+		Eventually(func() ([]*models.ActualLRP, error) {
+			return clientFor(p).ActualLRPs(ctx, bbs.ActualLRPFilter{CellID: "c"})
+		}, "5s").Should(HaveLen(1))
+		Expect(clientFor(p).ActualLRPs(ctx, bbs.ActualLRPFilter{})).To(HaveLen(4))
+		Expect(clientFor(p).DesiredLRPs(ctx, bbs.DesiredLRPFilter{})).To(HaveLen(2))
+	})
+
 	It("re-encrypts records under the new active key when it starts leading", func() {
 		p := startBBS(map[string]string{"old": "old-pass"}, "old")
 		Eventually(func() bool { return pingOK(p) }, "20s", "50ms").Should(BeTrue())
