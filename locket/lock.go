@@ -131,6 +131,7 @@ func (l *lockRunner) acquire(ctx context.Context) (*session, error) {
 		}
 	}()
 	tryAcquire := true
+	sawFree := false // the last look found the key free
 	for ctx.Err() == nil {
 		if sess != nil {
 			select {
@@ -183,6 +184,16 @@ func (l *lockRunner) acquire(ctx context.Context) (*session, error) {
 				sleepCtx(ctx, l.cfg.RetryInterval)
 				continue
 			}
+			if sawFree {
+				// Free but refused: the previous holder's session was invalidated less than a
+				// lock-delay ago. Try again once it has passed rather than after a quiet
+				// RetryInterval.
+				sawFree = false
+				wait := min(l.cfg.LockDelay+time.Millisecond, l.cfg.RetryInterval)
+				l.logger.Debug("lock-free-but-refused", "retry_in", wait.String())
+				sleepCtx(ctx, wait)
+				continue
+			}
 		}
 
 		// Not acquired: held by another session, or within a lock-delay. Wait until the key
@@ -212,6 +223,7 @@ func (l *lockRunner) acquire(ctx context.Context) (*session, error) {
 			lastHolder = pair.Session
 		}
 		tryAcquire = !heldByOther || !changed
+		sawFree = !heldByOther
 	}
 	return nil, nil
 }
