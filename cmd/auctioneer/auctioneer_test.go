@@ -113,6 +113,12 @@ var _ = Describe("the auctioneer daemon", func() {
 		By("the new holder auctions")
 		Expect(standbyClient.RequestLRPAuctions(ctx, []models.LRPStartRequest{lrpRequest("after", 64, 0)})).To(Succeed())
 		Eventually(func() []int32 { return indicesOf(rep, "after") }, 5*time.Second).Should(Equal([]int32{0}))
+
+		By("SIGINT: the holder stops at once, exits 0 and releases the lock")
+		standby.session.Interrupt()
+		Eventually(standby.session, 5*time.Second).Should(gexec.Exit(0))
+		Eventually(func() []int { return servicePorts("auctioneer") }, 5*time.Second, 100*time.Millisecond).ShouldNot(ContainElement(portOf(standby.api)))
+		Expect(lockHolder("v1/locks/auctioneer_lock")).To(BeEmpty())
 	})
 
 	It("reports placement failures to a real BBS: the ActualLRP gets the placement error, the Task fails after its rejections", func() {
@@ -183,4 +189,21 @@ func portOf(addr string) int {
 	n, err := strconv.Atoi(p)
 	Expect(err).NotTo(HaveOccurred())
 	return n
+}
+
+// lockHolder is the session holding the key ("" when free or absent), from Consul's HTTP API.
+func lockHolder(key string) string {
+	GinkgoHelper()
+	resp, err := http.Get(consul.URL() + "/v1/kv/" + key)
+	Expect(err).NotTo(HaveOccurred())
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return ""
+	}
+	var entries []struct{ Session string }
+	Expect(json.NewDecoder(resp.Body).Decode(&entries)).To(Succeed())
+	if len(entries) == 0 {
+		return ""
+	}
+	return entries[0].Session
 }
