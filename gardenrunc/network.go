@@ -3,6 +3,7 @@ package gardenrunc
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -28,6 +29,7 @@ type Network struct {
 	MTU        int
 	ExternalIP string
 	IPForward  bool
+	Log        *slog.Logger
 }
 
 func run(name string, args ...string) error {
@@ -125,6 +127,32 @@ func outChain(ip net.IP) string { return "dg-out-" + NetName(ip) }
 // AddContainer wires a container whose init has host pid pid: a veth pair with the host end on
 // the bridge and eth0 inside.
 func (n *Network) AddContainer(pid int, ip net.IP) error {
+	err := n.addContainerNetlink(pid, ip)
+	if err == nil {
+		return nil
+	}
+	if n.Log != nil {
+		n.Log.Warn("netlink-setup-failed-using-ip", "error", err)
+	}
+	// fall back to iproute2 after removing whatever netlink made
+	if _, e := net.InterfaceByName(hostVeth(ip)); e == nil {
+		run("ip", "link", "del", hostVeth(ip))
+	}
+	return n.addContainerIP(pid, ip)
+}
+
+func (n *Network) addContainerNetlink(pid int, ip net.IP) error {
+	br, err := net.InterfaceByName(n.Bridge)
+	if err != nil {
+		return err
+	}
+	if err := nlAddVeth(hostVeth(ip), "eth0", n.MTU, pid, br.Index); err != nil {
+		return fmt.Errorf("create veth: %w", err)
+	}
+	return inNetns(pid, func() error { return nlConfigureContainer(ip, n.Pool.PrefixLen(), n.Pool.Gateway()) })
+}
+
+func (n *Network) addContainerIP(pid int, ip net.IP) error {
 	hv := hostVeth(ip)
 	host := fmt.Sprintf("link add %s mtu %d type veth peer name eth0 mtu %d netns %d\nlink set %s master %s up\n",
 		hv, n.MTU, n.MTU, pid, hv, n.Bridge)
