@@ -3,13 +3,10 @@ package locket_test
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gbytes"
-	"github.com/onsi/gomega/gexec"
 	"github.com/tedsuo/ifrit"
 
 	"github.com/diego-go/diego/locket"
@@ -69,12 +66,7 @@ var _ = Describe("Lock", func() {
 	})
 
 	It("lets the standby take over within 1.2 x (TTL + retry interval) after the holder is killed (kill -9)", func() {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestLocket$")
-		cmd.Env = append(os.Environ(), lockHelperEnv+"="+consul.HTTPAddr(), "LOCKET_HELPER_KEY="+key)
-		helper, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(func() { helper.Kill().Wait() })
-		Eventually(helper.Out, 10*time.Second).Should(gbytes.Say("acquired"))
+		helper := startHelper("lock", key)
 
 		standby := start(newLock("standby"))
 		Consistently(standby.Ready(), testTTL/2).ShouldNot(BeClosed())

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
+	"github.com/onsi/gomega/gexec"
 	"github.com/tedsuo/ifrit"
 
 	"github.com/diego-go/diego/internal/testservers"
@@ -44,7 +47,21 @@ func TestLocket(t *testing.T) {
 
 // lockHelperEnv makes the test binary a lock holder (for kill -9 specs): it holds
 // LOCKET_HELPER_KEY with TTL and retry of the suite, prints "acquired" and waits to be killed.
+// With LOCKET_HELPER_KIND=presence it keeps a presence there instead.
 const lockHelperEnv = "LOCKET_LOCK_HELPER_CONSUL"
+
+// startHelper runs the test binary as a helper holding key (kind "lock" or "presence") and waits
+// until it holds it; the helper is killed when the spec ends.
+func startHelper(kind, key string) *gexec.Session {
+	GinkgoHelper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestLocket$")
+	cmd.Env = append(os.Environ(), lockHelperEnv+"="+consul.HTTPAddr(), "LOCKET_HELPER_KEY="+key, "LOCKET_HELPER_KIND="+kind)
+	helper, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { helper.Kill().Wait() })
+	Eventually(helper.Out, 10*time.Second).Should(gbytes.Say("acquired"))
+	return helper
+}
 
 func runLockHelper(addr string) {
 	c, err := locket.NewClient(addr)
@@ -53,9 +70,13 @@ func runLockHelper(addr string) {
 		os.Exit(2)
 	}
 	l := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	p := ifrit.Background(locket.NewLock(l, c, locket.LockConfig{
+	var r ifrit.Runner = locket.NewLock(l, c, locket.LockConfig{
 		Key: os.Getenv("LOCKET_HELPER_KEY"), Value: []byte("helper"), TTL: testTTL, RetryInterval: testRetry,
-	}))
+	})
+	if os.Getenv("LOCKET_HELPER_KIND") == "presence" {
+		r = locket.NewPresence(l, c, os.Getenv("LOCKET_HELPER_KEY"), []byte("helper"), testTTL, testRetry)
+	}
+	p := ifrit.Background(r)
 	select {
 	case <-p.Ready():
 		fmt.Println("acquired")

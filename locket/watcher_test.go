@@ -115,6 +115,24 @@ var _ = Describe("PresenceWatcher", func() {
 		Eventually(vanishedCh, time.Second).Should(Receive(Equal("cell-2")))
 	})
 
+	It("reports a killed holder's presence as vanished within 1.2 x (TTL + retry interval)", func() {
+		vanishedCh := make(chan string, 10)
+		w := start(locket.NewPresenceWatcher(logger, client, prefix, func(c locket.PresenceChange) {
+			if c.Kind == locket.PresenceVanished {
+				vanishedCh <- c.Name
+			}
+		}))
+		Eventually(w.Ready(), 5*time.Second).Should(BeClosed())
+		helper := startHelper("presence", prefix+"cell-killed")
+		killed := time.Now()
+		helper.Kill().Wait(5 * time.Second)
+		Eventually(vanishedCh, testTTL+time.Second).Should(Receive(Equal("cell-killed")))
+		took := time.Since(killed)
+		AddReportEntry("vanish reported after the presence holder was killed", took.String())
+		GinkgoWriter.Printf("vanish reported %s after kill -9 of the presence holder\n", took)
+		Expect(took).To(BeNumerically("<", time.Duration(float64(testTTL+testRetry)*1.2)))
+	})
+
 	Context("across an agent restart", Serial, func() {
 		It("reports nothing while Consul is away and the presences survive", func() {
 			w := start(locket.NewPresenceWatcher(logger, client, prefix, func(c locket.PresenceChange) {
