@@ -64,6 +64,7 @@ type DB struct {
 
 	cache     atomic.Pointer[recordCache]
 	lastWrite atomic.Int64
+	group     *groupCommitter
 }
 
 type protoMessage = proto.Message
@@ -95,6 +96,10 @@ func WithClock(now func() time.Time) Option { return func(d *DB) { d.now = now }
 
 // WithRestartPolicy sets the crash restart policy.
 func WithRestartPolicy(p models.RestartPolicy) Option { return func(d *DB) { d.policy = p } }
+
+// WithGroupCommit combines concurrent compare-and-swap transactions on different keys into one
+// etcd transaction (see groupcommit.go).
+func WithGroupCommit() Option { return func(d *DB) { d.group = newGroupCommitter(d) } }
 
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(d *DB) { d.logger = l } }
@@ -222,16 +227,29 @@ func (db *DB) getOne(ctx context.Context, key string, m proto.Message) (int64, e
 	return resp.Kvs[0].ModRevision, nil
 }
 
-// commit runs ops if every compare holds.
+// commit runs ops if every compare holds (through the group committer when it is on).
 func (db *DB) commit(ctx context.Context, cmps []clientv3.Cmp, ops []clientv3.Op) (bool, error) {
+	var ok bool
+	var rev int64
+	var err error
+	if db.group != nil {
+		ok, rev, err = db.group.submit(ctx, cmps, ops)
+	} else {
+		ok, rev, err = db.commitAlone(ctx, cmps, ops)
+	}
+	if ok {
+		db.wrote(rev)
+	}
+	return ok, err
+}
+
+// commitAlone runs one transaction on its own.
+func (db *DB) commitAlone(ctx context.Context, cmps []clientv3.Cmp, ops []clientv3.Op) (bool, int64, error) {
 	resp, err := db.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
 	if err != nil {
-		return false, etcdErr(err)
+		return false, 0, etcdErr(err)
 	}
-	if resp.Succeeded {
-		db.wrote(resp.Header.Revision)
-	}
-	return resp.Succeeded, nil
+	return resp.Succeeded, resp.Header.Revision, nil
 }
 
 // unchanged compares a key's mod revision with the one read (0: the key must not exist).

@@ -28,8 +28,9 @@ func allValues() map[string][]byte {
 
 var _ = Describe("the store reading etcd", func() { storeSpecs() })
 
-var _ = Describe("the store with its record cache", func() {
+var _ = Describe("the store with its record cache and group commit (as cmd/bbs runs it)", func() {
 	BeforeEach(func() {
+		store = db.New(etcdCli, keys, db.WithGroupCommit())
 		cctx, cancel := context.WithCancel(ctx)
 		DeferCleanup(cancel)
 		Expect(store.StartCache(cctx)).To(Succeed())
@@ -224,6 +225,38 @@ func storeSpecs() {
 			got, err := store.DesiredLRPByProcessGuid(ctx, "upd")
 			Expect(err).NotTo(HaveOccurred())
 			Expect(got.GetAnnotation()).To(Equal("new"))
+		})
+	})
+
+	Describe("concurrent writers", func() {
+		It("each get their own answer when their changes share a transaction", func() {
+			var ok, exists atomic.Int32
+			var wg sync.WaitGroup
+			for i := 0; i < 120; i++ {
+				wg.Add(1)
+				go func() {
+					defer GinkgoRecover()
+					defer wg.Done()
+					_, err := store.DesireLRP(ctx, newDesired(fmt.Sprintf("many-%d", i%100), 2))
+					switch {
+					case err == nil:
+						ok.Add(1)
+					case errors.Is(err, models.ErrResourceExists):
+						exists.Add(1)
+					default:
+						Fail(err.Error())
+					}
+				}()
+			}
+			wg.Wait()
+			Expect(ok.Load()).To(Equal(int32(100)))
+			Expect(exists.Load()).To(Equal(int32(20)))
+			ds, err := store.DesiredLRPs(ctx, db.DesiredFilter{})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(ds).To(HaveLen(100))
+			as, err := store.ActualLRPs(ctx, db.ActualFilter{})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(as).To(HaveLen(200))
 		})
 	})
 

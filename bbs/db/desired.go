@@ -221,15 +221,18 @@ func (db *DB) DesireLRP(ctx context.Context, d *models.DesiredLRP) ([]*models.Ac
 		for _, a := range created[:first] {
 			cmps = append(cmps, unchanged(actualKeyOf(a), 0))
 		}
-		resp, err := db.cli.Txn(ctx).If(cmps...).Then(append(ops, more...)...).Else(clientv3.OpGet(schedKey(d.GetProcessGuid()), clientv3.WithCountOnly())).Commit()
+		ok, err := db.commit(ctx, cmps, append(ops, more...))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			break
+		}
+		exists, err := db.cli.Get(ctx, schedKey(d.GetProcessGuid()), clientv3.WithCountOnly())
 		if err != nil {
 			return nil, etcdErr(err)
 		}
-		if resp.Succeeded {
-			db.wrote(resp.Header.Revision)
-			break
-		}
-		if resp.Responses[0].GetResponseRange().Count > 0 {
+		if exists.Count > 0 {
 			return nil, models.ErrResourceExists
 		}
 		if attempt >= casAttempts {

@@ -104,7 +104,7 @@ var _ = BeforeEach(func() {
 	Expect(err).NotTo(HaveOccurred())
 	keys, err := db.NewKeyring(map[string]string{"k": "pass"}, "k")
 	Expect(err).NotTo(HaveOccurred())
-	store = db.New(etcdCli, keys)
+	store = db.New(etcdCli, keys, db.WithGroupCommit())
 	cctx, cancel := context.WithCancel(ctx)
 	DeferCleanup(cancel)
 	Expect(store.StartCache(cctx)).To(Succeed())

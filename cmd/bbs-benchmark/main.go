@@ -39,6 +39,7 @@ func main() {
 	workers := flag.Int("workers", 64, "concurrent writers")
 	cells := flag.Int("cells", 100, "cells the instances are spread over")
 	etcdURL := flag.String("etcd", "", "etcd client URL (default: start one with internal/testservers)")
+	flag.BoolVar(&groupCommit, "group-commit", true, "combine concurrent transactions (as cmd/bbs does)")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the benchmark process from the first desire on (of the last size)")
 	flag.Parse()
 	if os.Getenv("GOGC") == "" {
@@ -59,7 +60,7 @@ func main() {
 	check(err)
 	defer cli.Close()
 
-	fmt.Printf("# bbs-benchmark: GOMAXPROCS=%d workers=%d cells=%d etcd=%s\n\n", runtime.GOMAXPROCS(0), *workers, *cells, url)
+	fmt.Printf("# bbs-benchmark: GOMAXPROCS=%d workers=%d cells=%d group-commit=%v etcd=%s\n\n", runtime.GOMAXPROCS(0), *workers, *cells, groupCommit, url)
 	fmt.Println("| desired LRPs | raw put/s | raw 3-key txn/s | desire/s | claim/s | start/s | write path vs raw (slowest) | fetch all actual (served) | fetch all actual (one ranged Get + decode) | per-cell fetch | convergence pass |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, s := range strings.Split(*sizesFlag, ",") {
@@ -69,7 +70,10 @@ func main() {
 	}
 }
 
-var cpuProfile string
+var (
+	cpuProfile  string
+	groupCommit bool
+)
 
 func check(err error) {
 	if err != nil {
@@ -144,7 +148,11 @@ func run(cli *clientv3.Client, n, workers, cells int) {
 	check(err)
 	keys, err := db.NewKeyring(map[string]string{"bench": "benchmark passphrase"}, "bench")
 	check(err)
-	store := db.New(cli, keys, db.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	opts := []db.Option{db.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))}
+	if groupCommit {
+		opts = append(opts, db.WithGroupCommit())
+	}
+	store := db.New(cli, keys, opts...)
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	check(store.StartCache(cctx))

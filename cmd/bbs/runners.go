@@ -65,7 +65,7 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 		cleanup()
 		return nil, nil, err
 	}
-	store := db.New(etcd, keys, db.WithLogger(logger))
+	store := db.New(etcd, keys, db.WithLogger(logger), db.WithGroupCommit())
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))

@@ -1,0 +1,165 @@
+package db
+
+import (
+	"context"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Group commit. Concurrent compare-and-swap transactions on different keys are combined into one
+// etcd transaction (all their compares, all their writes), so a busy BBS pays etcd's per-request
+// cost once for many changes. A combined transaction either succeeds as a whole (every part's
+// compares held, so every part succeeded exactly as if run alone) or fails as a whole; then each
+// part is run again on its own and gets its own answer. Parts touching a common key never share
+// a transaction (etcd refuses duplicate keys, and their compares depend on each other).
+
+const (
+	groupCommitters   = 4  // transactions in flight at once
+	groupCommitMaxTxn = 48 // parts per combined transaction
+)
+
+type txnPart struct {
+	ctx  context.Context
+	cmps []clientv3.Cmp
+	ops  []clientv3.Op
+	keys []string
+	done chan txnResult
+}
+
+type txnResult struct {
+	ok  bool
+	rev int64
+	err error
+}
+
+type groupCommitter struct {
+	db    *DB
+	queue chan *txnPart
+}
+
+func newGroupCommitter(db *DB) *groupCommitter {
+	g := &groupCommitter{db: db, queue: make(chan *txnPart, 4096)}
+	for i := 0; i < groupCommitters; i++ {
+		go g.loop()
+	}
+	return g
+}
+
+func partKeys(cmps []clientv3.Cmp, ops []clientv3.Op) ([]string, bool) {
+	keys := make([]string, 0, len(cmps)+len(ops))
+	for i := range cmps {
+		keys = append(keys, string(cmps[i].KeyBytes()))
+	}
+	for _, op := range ops {
+		if len(op.RangeBytes()) > 0 || !(op.IsPut() || op.IsDelete()) {
+			return nil, false // ranges and reads are never combined
+		}
+		keys = append(keys, string(op.KeyBytes()))
+	}
+	return keys, true
+}
+
+// submit runs one part through the committer and waits for its answer.
+func (g *groupCommitter) submit(ctx context.Context, cmps []clientv3.Cmp, ops []clientv3.Op) (bool, int64, error) {
+	keys, ok := partKeys(cmps, ops)
+	if !ok || len(cmps) > maxTxnOps || len(ops) > maxTxnOps {
+		return g.db.commitAlone(ctx, cmps, ops)
+	}
+	p := &txnPart{ctx: ctx, cmps: cmps, ops: ops, keys: keys, done: make(chan txnResult, 1)}
+	select {
+	case g.queue <- p:
+	case <-ctx.Done():
+		return false, 0, etcdErr(ctx.Err())
+	}
+	select {
+	case r := <-p.done:
+		return r.ok, r.rev, r.err
+	case <-ctx.Done():
+		return false, 0, etcdErr(ctx.Err())
+	}
+}
+
+func (g *groupCommitter) loop() {
+	var carry *txnPart
+	for {
+		first := carry
+		carry = nil
+		if first == nil {
+			first = <-g.queue
+		}
+		batch := []*txnPart{first}
+		used := map[string]bool{}
+		for _, k := range first.keys {
+			used[k] = true
+		}
+		nc, no := len(first.cmps), len(first.ops)
+	collect:
+		for len(batch) < groupCommitMaxTxn {
+			select {
+			case p := <-g.queue:
+				clash := nc+len(p.cmps) > maxTxnOps || no+len(p.ops) > maxTxnOps
+				for _, k := range p.keys {
+					if used[k] {
+						clash = true
+						break
+					}
+				}
+				if clash {
+					carry = p
+					break collect
+				}
+				for _, k := range p.keys {
+					used[k] = true
+				}
+				nc, no = nc+len(p.cmps), no+len(p.ops)
+				batch = append(batch, p)
+			default:
+				break collect
+			}
+		}
+		g.run(batch)
+	}
+}
+
+func (g *groupCommitter) run(batch []*txnPart) {
+	live := batch[:0]
+	for _, p := range batch {
+		if p.ctx.Err() != nil {
+			p.done <- txnResult{err: etcdErr(p.ctx.Err())}
+			continue
+		}
+		live = append(live, p)
+	}
+	if len(live) == 0 {
+		return
+	}
+	if len(live) == 1 {
+		p := live[0]
+		ok, rev, err := g.db.commitAlone(p.ctx, p.cmps, p.ops)
+		p.done <- txnResult{ok, rev, err}
+		return
+	}
+	var cmps []clientv3.Cmp
+	var ops []clientv3.Op
+	for _, p := range live {
+		cmps = append(cmps, p.cmps...)
+		ops = append(ops, p.ops...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	resp, err := g.db.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
+	cancel()
+	if err == nil && resp.Succeeded {
+		for _, p := range live {
+			p.done <- txnResult{ok: true, rev: resp.Header.Revision}
+		}
+		return
+	}
+	// a combined failure (or error) says nothing about each part: run each alone
+	for _, p := range live {
+		go func() {
+			ok, rev, err := g.db.commitAlone(p.ctx, p.cmps, p.ops)
+			p.done <- txnResult{ok, rev, err}
+		}()
+	}
+}
