@@ -80,10 +80,7 @@ func (l *lockRunner) Run(signals <-chan os.Signal, ready chan<- struct{}) error 
 	ctx, stop := signalContext(l.logger, signals)
 	defer stop()
 
-	sess, err := l.acquire(ctx)
-	if err != nil {
-		return err
-	}
+	sess := l.acquire(ctx)
 	if sess == nil { // signalled while waiting
 		return nil
 	}
@@ -119,7 +116,7 @@ func (l *lockRunner) Run(signals <-chan os.Signal, ready chan<- struct{}) error 
 }
 
 // acquire returns the session holding the lock, or nil when signalled first.
-func (l *lockRunner) acquire(ctx context.Context) (*session, error) {
+func (l *lockRunner) acquire(ctx context.Context) *session {
 	kv := l.client.consul.KV()
 	var sess *session
 	var index uint64
@@ -153,7 +150,7 @@ func (l *lockRunner) acquire(ctx context.Context) (*session, error) {
 			})
 			if err != nil {
 				if ctx.Err() != nil {
-					return nil, nil
+					return nil
 				}
 				l.logger.Warn("lock-session-create-failed", "error", err.Error(), "retry_in", l.cfg.RetryInterval.String())
 				sleepCtx(ctx, l.cfg.RetryInterval)
@@ -168,10 +165,10 @@ func (l *lockRunner) acquire(ctx context.Context) (*session, error) {
 				(&api.WriteOptions{}).WithContext(actx))
 			cancel()
 			if ctx.Err() != nil {
-				return nil, nil
+				return nil
 			}
 			if err == nil && acquired {
-				return sess, nil
+				return sess
 			}
 			if isInvalidSession(err) {
 				l.logger.Warn("lock-session-invalid", "session", sess.id)
@@ -202,7 +199,7 @@ func (l *lockRunner) acquire(ctx context.Context) (*session, error) {
 		q := (&api.QueryOptions{WaitIndex: index, WaitTime: l.cfg.RetryInterval}).WithContext(ctx)
 		pair, meta, err := kv.Get(l.cfg.Key, q)
 		if ctx.Err() != nil {
-			return nil, nil
+			return nil
 		}
 		if err != nil {
 			if !failing {
@@ -225,7 +222,7 @@ func (l *lockRunner) acquire(ctx context.Context) (*session, error) {
 		tryAcquire = !heldByOther || !changed
 		sawFree = !heldByOther
 	}
-	return nil, nil
+	return nil
 }
 
 func (l *lockRunner) release(sess *session) {
