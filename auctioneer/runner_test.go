@@ -74,9 +74,10 @@ var _ = Describe("Runner (real Consul, test reps, a fake BBS decoding protobuf)"
 
 	It("finds the cells through their Consul presences, spreads the batch over them and sends each its work", func() {
 		reps := []*reptest.Rep{startRep("cell-a", reptest.Options{}), startRep("cell-b", reptest.Options{}), startRep("cell-c", reptest.Options{})}
-		run()
+		// Queued before the runner starts, so they are one batch.
 		inbox.AddLRPs([]models.LRPStartRequest{lrpRequest("web", 64, 0, 1, 2, 3, 4, 5)})
 		inbox.AddTasks([]models.TaskStartRequest{taskRequest("t1", 32), taskRequest("t2", 32), taskRequest("t3", 32)})
+		run()
 
 		var r auctioneer.Result
 		Eventually(results, 5*time.Second).Should(Receive(&r))
@@ -178,9 +179,9 @@ var _ = Describe("Runner (real Consul, test reps, a fake BBS decoding protobuf)"
 		rejecting := startRep("cell-no", reptest.Options{})
 		rejecting.SetRejecting(true)
 		taking := startRep("cell-yes", reptest.Options{})
-		run()
 		inbox.AddLRPs([]models.LRPStartRequest{lrpRequest("web", 64, 0, 1)})
 		inbox.AddTasks([]models.TaskStartRequest{taskRequest("t", 64)})
+		run()
 
 		var r auctioneer.Result
 		Eventually(results, 5*time.Second).Should(Receive(&r))
@@ -196,11 +197,11 @@ var _ = Describe("Runner (real Consul, test reps, a fake BBS decoding protobuf)"
 
 	It("reports placement failures to the BBS: the ActualLRP's placement error, the Task rejected with the reason", func() {
 		startRep("cell-small", reptest.Options{})
-		run()
 		inbox.AddLRPs([]models.LRPStartRequest{lrpRequest("huge", 4096, 0, 1), lrpRequest("fits", 64, 0)})
 		odd := taskRequest("odd-rootfs", 8)
 		odd.RootFS = "preloaded:windows2016"
 		inbox.AddTasks([]models.TaskStartRequest{taskRequest("huge-task", 4096), odd})
+		run()
 
 		var r auctioneer.Result
 		Eventually(results, 5*time.Second).Should(Receive(&r))
