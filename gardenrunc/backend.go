@@ -550,6 +550,14 @@ func (b *Backend) destroyContainer(c *Container) error {
 	step := func(name string) {
 		b.log.Debug("destroy-step", "handle", st.Handle, "step", name, "at", time.Since(t0).String())
 	}
+	netDone := make(chan struct{})
+	go func() {
+		// the firewall rules do not depend on the container's processes: remove them meanwhile
+		if ip := net.ParseIP(st.IP); ip != nil {
+			b.net.RemoveContainer(ip)
+		}
+		close(netDone)
+	}()
 	killInit(st.InitPid, st.InitStart, c.initReaped)
 	step("killed")
 	var errs []error
@@ -564,8 +572,9 @@ func (b *Backend) destroyContainer(c *Container) error {
 		removeCgroups(c.cgroup)
 	}
 	step("runc-state")
+	<-netDone
 	if ip := net.ParseIP(st.IP); ip != nil {
-		b.net.RemoveContainer(ip)
+		b.net.RemoveVeth(ip)
 		b.ips.Release(ip)
 	}
 	step("network")
@@ -580,10 +589,14 @@ func (b *Backend) destroyContainer(c *Container) error {
 }
 
 func (b *Backend) cleanupDir(handle, dir string, errs []error) error {
+	t0 := time.Now()
 	if err := unmountAll(dir); err != nil {
 		errs = append(errs, err)
-	} else if err := os.RemoveAll(dir); err != nil {
-		errs = append(errs, err)
+	} else {
+		b.log.Debug("destroy-step", "handle", handle, "step", "unmounted", "took", time.Since(t0).String())
+		if err := os.RemoveAll(dir); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

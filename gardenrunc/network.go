@@ -181,8 +181,8 @@ COMMIT
 	return runIn([]byte(rules), "iptables-restore", "-w", "--noflush")
 }
 
-// RemoveContainer deletes everything AddContainer (and NetIn/NetOut) created. It is idempotent:
-// one iptables-restore normally; rule by rule if part of it is already gone.
+// RemoveContainer deletes the container's chains and rules (AddChains, NetIn, NetOut). It is
+// idempotent: one iptables-restore normally; rule by rule if part of it is already gone.
 func (n *Network) RemoveContainer(ip net.IP) {
 	if ip == nil {
 		return
@@ -206,6 +206,11 @@ COMMIT
 		ipt("-t", "filter", "-F", outChain(ip))
 		ipt("-t", "filter", "-X", outChain(ip))
 	}
+}
+
+// RemoveVeth deletes the host end of a container's veth pair if it is still there (normally the
+// pair goes with the container's network namespace).
+func (n *Network) RemoveVeth(ip net.IP) {
 	if _, err := net.InterfaceByName(hostVeth(ip)); err == nil {
 		run("ip", "link", "del", hostVeth(ip))
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -103,50 +104,22 @@ func unmountAll(dir string) error {
 }
 
 func unmountPath(p string) error {
-	for i := 0; i < 50; i++ {
-		if !isMountPoint(p) {
-			return nil
-		}
+	for i := 0; ; i++ {
 		err := unix.Unmount(p, 0)
-		if err == nil {
+		switch {
+		case err == nil:
+			// mounts are never stacked here, but make sure
 			continue
-		}
-		if err == syscall.EBUSY && i > 10 {
+		case err == syscall.EINVAL || err == syscall.ENOENT:
+			return nil // not (or no longer) a mount point
+		case err == syscall.EBUSY && i < 50:
+			time.Sleep(10 * time.Millisecond)
+		case err == syscall.EBUSY:
 			return unix.Unmount(p, unix.MNT_DETACH)
-		}
-		if err == syscall.EINVAL || err == syscall.ENOENT {
-			return nil
-		}
-		if err != syscall.EBUSY {
+		default:
 			return fmt.Errorf("unmount %s: %w", p, err)
 		}
 	}
-	return nil
-}
-
-func isMountPoint(p string) bool {
-	var st, parent unix.Stat_t
-	if unix.Lstat(p, &st) != nil {
-		return false
-	}
-	if unix.Lstat(filepath.Dir(p), &parent) != nil {
-		return false
-	}
-	if st.Dev != parent.Dev {
-		return true
-	}
-	// an overlay or bind mount of the same device: consult mountinfo
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 4 && f[4] == p {
-			return true
-		}
-	}
-	return false
 }
 
 // dirUsage sums the sizes of files under dir (the writable layer without a disk limit).
