@@ -1,12 +1,14 @@
 package gardenrunc_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"code.cloudfoundry.org/garden"
@@ -244,6 +246,91 @@ var _ = Describe("grace time", func() {
 		DeferCleanup(func() { srv.client.Destroy(c.Handle()) })
 		info, _ := c.Info()
 		Eventually(func() error { _, err := srv.client.Lookup(c.Handle()); return err }, 10*time.Second, 200*time.Millisecond).Should(HaveOccurred())
+		expectNothingLeft(c.Handle(), info.ContainerIP)
+	})
+})
+
+var _ = Describe("capabilities", func() {
+	BeforeEach(requireIntegration)
+
+	capEff := func(c garden.Container, user string) uint64 {
+		r := runIn(c, garden.ProcessSpec{Path: "/bin/sh", Args: []string{"-c", "grep CapEff /proc/self/status | cut -f2"}, User: user}, nil)
+		Expect(r.code).To(Equal(0), r.stderr)
+		var v uint64
+		fmt.Sscanf(strings.TrimSpace(r.stdout), "%x", &v)
+		return v
+	}
+	const sysAdmin, sysResource, chown = 1 << 21, 1 << 24, 1 << 0
+
+	It("gives unprivileged root the default set, non-root users none, and privileged containers more but never CAP_SYS_RESOURCE", func() {
+		c := createContainer(garden.ContainerSpec{})
+		Expect(capEff(c, "root") & chown).NotTo(BeZero())
+		Expect(capEff(c, "root") & sysAdmin).To(BeZero())
+		Expect(capEff(c, "vcap")).To(BeZero())
+		Expect(sh(c, "mount -t tmpfs none /mnt 2>&1 || echo refused").stdout).To(ContainSubstring("refused"))
+
+		p := createContainer(garden.ContainerSpec{Privileged: true})
+		Expect(capEff(p, "root") & sysAdmin).NotTo(BeZero())
+		Expect(capEff(p, "root") & sysResource).To(BeZero())
+	})
+})
+
+var _ = Describe("concurrency and recovery", func() {
+	BeforeEach(requireIntegration)
+
+	It("creates, runs in and destroys 8 containers concurrently with distinct addresses", func() {
+		type made struct{ handle, ip string }
+		results := make(chan made, 8)
+		errs := make(chan error, 8)
+		for i := 0; i < 8; i++ {
+			go func() {
+				defer GinkgoRecover()
+				c, err := srv.client.Create(garden.ContainerSpec{})
+				if err != nil {
+					errs <- err
+					return
+				}
+				info, _ := c.Info()
+				r := sh(c, "hostname")
+				if r.stdout != c.Handle()+"\n" {
+					errs <- fmt.Errorf("hostname %q", r.stdout)
+				}
+				results <- made{c.Handle(), info.ContainerIP}
+				errs <- srv.client.Destroy(c.Handle())
+			}()
+		}
+		ips := map[string]bool{}
+		for i := 0; i < 8; i++ {
+			Expect(<-errs).NotTo(HaveOccurred())
+		}
+		close(results)
+		for m := range results {
+			Expect(ips).NotTo(HaveKey(m.ip))
+			ips[m.ip] = true
+			expectNothingLeft(m.handle, m.ip)
+		}
+	})
+
+	It("destroys, on restart, a container whose init died while the server was down", func() {
+		c, err := srv.client.Create(garden.ContainerSpec{})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { srv.client.Destroy(c.Handle()) })
+		info, err := c.Info()
+		Expect(err).NotTo(HaveOccurred())
+		state, err := os.ReadFile(filepath.Join(srv.depot, c.Handle(), "state.json"))
+		Expect(err).NotTo(HaveOccurred())
+		var st struct {
+			InitPid int `json:"init_pid"`
+		}
+		Expect(json.Unmarshal(state, &st)).To(Succeed())
+
+		srv.kill9()
+		Expect(syscall.Kill(st.InitPid, syscall.SIGKILL)).To(Succeed())
+		time.Sleep(500 * time.Millisecond)
+		srv.start()
+
+		_, err = srv.client.Lookup(c.Handle())
+		Expect(err).To(HaveOccurred())
 		expectNothingLeft(c.Handle(), info.ContainerIP)
 	})
 })
