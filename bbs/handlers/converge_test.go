@@ -1,10 +1,14 @@
 package handlers_test
 
 import (
+	"time"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/diego-go/diego/bbs"
+	"github.com/diego-go/diego/bbs/convergence"
+	"github.com/diego-go/diego/bbs/handlers"
 	"github.com/diego-go/diego/models"
 )
 
@@ -52,5 +56,30 @@ var _ = Describe("the convergence route", func() {
 		Expect(client.UpsertDomain(ctx, "cf-apps", 0)).To(Succeed())
 		Expect(client.Converge(ctx)).To(Succeed())
 		Eventually(repCalls).Should(Receive(Equal("POST /v1/lrps/extra/instances/x/stop")))
+	})
+})
+
+var _ = Describe("task convergence", func() {
+	It("kicks pending tasks, expires completed ones and fails long-pending ones", func() {
+		Expect(client.DesireTask(ctx, "kick-me", "d", taskDef())).To(Succeed())
+		Expect(client.DesireTask(ctx, "done", "d", taskDef())).To(Succeed())
+		_, err := client.StartTask(ctx, "done", "cell-1")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(client.CompleteTask(ctx, "done", "cell-1", false, "", "ok")).To(Succeed())
+		Eventually(auctioneer.Tasks).Should(HaveLen(2))
+		time.Sleep(1100 * time.Millisecond)
+
+		Expect(handler.ConvergeOnce(ctx, handlers.ConvergenceParams{KickTaskDuration: time.Second, ExpireCompletedTaskDuration: time.Second, ExpirePendingTaskDuration: time.Hour})).To(Succeed())
+		Expect(auctioneer.Tasks()).To(HaveLen(3))
+		Expect(auctioneer.Tasks()[2].TaskGUID).To(Equal("kick-me"))
+		_, err = client.TaskByGuid(ctx, "done")
+		Expect(errType(err)).To(Equal(models.Error_ResourceNotFound))
+
+		Expect(handler.ConvergeOnce(ctx, handlers.ConvergenceParams{KickTaskDuration: time.Hour, ExpirePendingTaskDuration: time.Second})).To(Succeed())
+		t, err := client.TaskByGuid(ctx, "kick-me")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(t.GetState()).To(Equal(models.Task_Completed))
+		Expect(t.GetFailed()).To(BeTrue())
+		Expect(t.GetFailureReason()).To(Equal(convergence.TaskFailureNotStarted))
 	})
 })
