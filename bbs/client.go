@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -334,8 +333,6 @@ func (c *Client) DeleteTask(ctx context.Context, guid string) error {
 func (c *Client) Converge(ctx context.Context) error {
 	return c.do(ctx, handlers.ConvergeRoute, nil, &models.DesiredLRPLifecycleResponse{})
 }
-
-var _ = fmt.Sprintf
 
 // SubscribeToLRPInstanceEvents opens the desired and actual LRP event stream, filtered to cellID
 // when not empty. Close the source to end it.

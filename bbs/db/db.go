@@ -18,7 +18,6 @@ package db
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"runtime"
 	"strconv"
@@ -304,9 +303,3 @@ func parseActualKey(key string) (guid string, index int32, p models.ActualLRP_Pr
 	}
 	return parts[0], int32(i), p, true
 }
-
-func errorf(t models.Error_Type, format string, args ...any) error {
-	return models.NewError(t, format, args...)
-}
-
-var _ = fmt.Sprintf

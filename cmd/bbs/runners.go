@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -251,5 +250,3 @@ func (m *metrics) instrument(h http.Handler) http.Handler {
 		m.durations.WithLabelValues(route).Observe(time.Since(start).Seconds())
 	})
 }
-
-var _ = tls.VersionTLS12
