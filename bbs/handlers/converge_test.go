@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"context"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/bbs/convergence"
+	"github.com/diego-go/diego/bbs/db"
 	"github.com/diego-go/diego/bbs/handlers"
 	"github.com/diego-go/diego/models"
 )
@@ -81,5 +83,35 @@ var _ = Describe("task convergence", func() {
 		Expect(t.GetState()).To(Equal(models.Task_Completed))
 		Expect(t.GetFailed()).To(BeTrue())
 		Expect(t.GetFailureReason()).To(Equal(convergence.TaskFailureNotStarted))
+	})
+})
+
+var _ = Describe("crash convergence", func() {
+	It("restarts a CRASHED instance once the restart policy's backoff has passed", func() {
+		fast := db.New(etcdCli, keyring, db.WithRestartPolicy(models.RestartPolicy{
+			ImmediateRestarts: 1, MinBackoff: 300 * time.Millisecond, MaxBackoff: time.Second, MaxRestarts: 10, CrashResetAfter: time.Minute,
+		}))
+		h := handlers.New(handlers.Config{DB: fast, Auctioneer: bbsAuctioneer(), Cells: func(context.Context) ([]*models.CellPresence, error) {
+			return []*models.CellPresence{{CellId: "cell-1"}}, nil
+		}})
+		DeferCleanup(h.Close)
+
+		Expect(client.DesireLRP(ctx, desired("crashy", 1))).To(Succeed())
+		Eventually(auctioneer.LRPs).Should(HaveLen(1))
+		Expect(client.ClaimActualLRP(ctx, "crashy", 0, ikey("ig", "cell-1"))).To(Succeed())
+		_, after, restart, err := fast.CrashActualLRP(ctx, key("crashy", 0), ikey("ig", "cell-1"), "exit 1")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(restart).To(BeFalse())
+		Expect(after.GetState()).To(Equal(models.ActualLRPStateCrashed))
+
+		Expect(h.ConvergeOnce(ctx, handlers.ConvergenceParams{})).To(Succeed())
+		Expect(auctioneer.LRPs()).To(HaveLen(1)) // still backing off
+		time.Sleep(350 * time.Millisecond)
+		Expect(h.ConvergeOnce(ctx, handlers.ConvergenceParams{})).To(Succeed())
+		Expect(auctioneer.LRPs()).To(HaveLen(2))
+		as, err := client.ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: "crashy"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(as[0].GetState()).To(Equal(models.ActualLRPStateUnclaimed))
+		Expect(as[0].GetCrashCount()).To(Equal(int32(1)))
 	})
 })

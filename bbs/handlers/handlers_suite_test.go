@@ -43,6 +43,7 @@ var (
 	lrpHub     *events.Hub
 	taskHub    *events.Hub
 	repCalls   chan string
+	keyring    *db.Keyring
 )
 
 // fakeAuctioneer is a real HTTP server speaking the auctioneer's API.
@@ -102,9 +103,9 @@ var _ = BeforeEach(func() {
 	ctx = context.Background()
 	_, err := etcdCli.Delete(ctx, "/v1/", clientv3.WithPrefix())
 	Expect(err).NotTo(HaveOccurred())
-	keys, err := db.NewKeyring(map[string]string{"k": "pass"}, "k")
+	keyring, err = db.NewKeyring(map[string]string{"k": "pass"}, "k")
 	Expect(err).NotTo(HaveOccurred())
-	store = db.New(etcdCli, keys, db.WithGroupCommit())
+	store = db.New(etcdCli, keyring, db.WithGroupCommit())
 	cctx, cancel := context.WithCancel(ctx)
 	DeferCleanup(cancel)
 	Expect(store.StartCache(cctx)).To(Succeed())
