@@ -132,6 +132,19 @@ var _ = Describe("the bbs daemon", func() {
 		Expect(clientFor(standby).ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: "survivor"})).To(HaveLen(2))
 	})
 
+	It("stops serving and exits when it loses the lock", func() {
+		p := startBBS(map[string]string{"k1": "pass-1"}, "k1")
+		Eventually(func() bool { return pingOK(p) }, "20s", "50ms").Should(BeTrue())
+		req, err := http.NewRequest(http.MethodDelete, "http://"+consul.HTTPAddr()+"/v1/kv/"+locket.LockKey("bbs_lock"), nil)
+		Expect(err).NotTo(HaveOccurred())
+		resp, err := http.DefaultClient.Do(req)
+		Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		Eventually(p.session, "10s").Should(gexec.Exit(1))
+		Expect(listening(p.api)).To(BeFalse())
+		Expect(string(p.session.Err.Contents())).To(ContainSubstring("lost lock"))
+	})
+
 	It("streams events over mutual TLS", func() {
 		p := startBBS(map[string]string{"k1": "pass-1"}, "k1")
 		Eventually(func() bool { return pingOK(p) }, "20s", "50ms").Should(BeTrue())
