@@ -86,7 +86,11 @@ var _ = SynchronizedAfterSuite(func() {
 	if srv == nil {
 		return
 	}
-	if srv.session != nil && srv.session.ExitCode() == -1 {
+	if srv.session != nil && srv.session.ExitCode() != -1 {
+		// the server died (or a spec killed it): restart it so it destroys what is left
+		srv.start()
+	}
+	if srv.session != nil {
 		if cs, err := srv.client.Containers(nil); err == nil {
 			for _, c := range cs {
 				srv.client.Destroy(c.Handle())

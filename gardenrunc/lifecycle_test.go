@@ -334,3 +334,20 @@ var _ = Describe("concurrency and recovery", func() {
 		expectNothingLeft(c.Handle(), info.ContainerIP)
 	})
 })
+
+var _ = Describe("bind mounts", func() {
+	BeforeEach(requireIntegration)
+
+	It("mounts host directories read-only or read-write", func() {
+		ro, rw := GinkgoT().TempDir(), GinkgoT().TempDir()
+		Expect(os.WriteFile(filepath.Join(ro, "lifecycle"), []byte("from the host"), 0644)).To(Succeed())
+		c := createContainer(garden.ContainerSpec{BindMounts: []garden.BindMount{
+			{SrcPath: ro, DstPath: "/tmp/lifecycle"},
+			{SrcPath: rw, DstPath: "/tmp/shared", Mode: garden.BindMountModeRW},
+		}})
+		Expect(sh(c, "cat /tmp/lifecycle/lifecycle").stdout).To(Equal("from the host"))
+		Expect(sh(c, "touch /tmp/lifecycle/x 2>&1 || echo read-only").stdout).To(ContainSubstring("read-only"))
+		Expect(sh(c, "echo written > /tmp/shared/out").code).To(Equal(0))
+		Expect(os.ReadFile(filepath.Join(rw, "out"))).To(Equal([]byte("written\n")))
+	})
+})
