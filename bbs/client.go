@@ -232,20 +232,12 @@ func (c *Client) DesiredLRPSchedulingInfos(ctx context.Context, f DesiredLRPFilt
 	return resp.GetDesiredLrpSchedulingInfos(), err
 }
 
-// DesiredLRPRoutingInfos lists routing infos.
-func (c *Client) DesiredLRPRoutingInfos(ctx context.Context, f DesiredLRPFilter) ([]*models.DesiredLRPRoutingInfo, error) {
-	out, err := c.call(ctx, handlers.DesiredLRPRoutingInfosRoute, f.request())
-	if err != nil {
-		return nil, err
-	}
-	infos, e, derr := handlers.DecodeRoutingInfosResponse(out)
-	if derr != nil {
-		return nil, models.NewError(models.Error_InvalidProtobufMessage, "cannot decode response: %v", derr)
-	}
-	if e != nil {
-		return infos, e
-	}
-	return infos, nil
+// DesiredLRPRoutingInfos lists desired LRPs with only their routing fields
+// (key, instances, routes, modification tag, metric tags), as upstream does.
+func (c *Client) DesiredLRPRoutingInfos(ctx context.Context, f DesiredLRPFilter) ([]*models.DesiredLRP, error) {
+	resp := &models.DesiredLRPsResponse{}
+	err := c.do(ctx, handlers.DesiredLRPRoutingInfosRoute, f.request(), resp)
+	return resp.GetDesiredLrps(), err
 }
 
 // DesireLRP stores a new desired LRP.

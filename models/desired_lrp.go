@@ -74,6 +74,20 @@ func (d *DesiredLRP) RoutingInfo() *DesiredLRPRoutingInfo {
 	}
 }
 
+// DesiredLRP is the routing info as the routing infos route answers it: a
+// DesiredLRP with only its routing fields set.
+func (r *DesiredLRPRoutingInfo) DesiredLRP() *DesiredLRP {
+	return &DesiredLRP{
+		ProcessGuid:     r.GetDesiredLrpKey().GetProcessGuid(),
+		Domain:          r.GetDesiredLrpKey().GetDomain(),
+		LogGuid:         r.GetDesiredLrpKey().GetLogGuid(),
+		Instances:       r.GetInstances(),
+		Routes:          r.GetRoutes(),
+		ModificationTag: r.GetModificationTag(),
+		MetricTags:      r.GetMetricTags(),
+	}
+}
+
 // NewDesiredLRP joins the scheduling and run parts back into the whole LRP.
 func NewDesiredLRP(s *DesiredLRPSchedulingInfo, r *DesiredLRPRunInfo) *DesiredLRP {
 	return &DesiredLRP{

@@ -109,6 +109,10 @@ var _ = Describe("Wire format", func() {
 		Expect(scheduling.GetVolumePlacement().GetDriverNames()).To(Equal([]string{"nfs"}))
 		Expect(run.GetCreatedAt()).To(Equal(int64(1234)))
 		Expect(routing.GetRoutes()).To(Equal(d.GetRoutes()))
+		Expect(proto.Equal(routing.DesiredLRP(), &models.DesiredLRP{
+			ProcessGuid: d.ProcessGuid, Domain: d.Domain, Instances: 3, Routes: d.Routes,
+			ModificationTag: d.ModificationTag, MetricTags: d.MetricTags,
+		})).To(BeTrue())
 
 		Expect(proto.Equal(models.NewDesiredLRP(scheduling, run), d)).To(BeTrue())
 	})

@@ -177,6 +177,7 @@ func New(cfg Config) *Handler {
 		DesiredLRPsRoute:               h.desiredLRPs,
 		DesiredLRPByProcessGuidRoute:   h.desiredLRPByProcessGuid,
 		DesiredLRPSchedulingInfosRoute: h.schedulingInfos,
+		DesiredLRPRoutingInfosRoute:    h.routingInfos,
 		DesireDesiredLRPRoute:          h.desireLRP,
 		UpdateDesiredLRPRoute:          h.updateDesiredLRP,
 		RemoveDesiredLRPRoute:          h.removeDesiredLRP,
@@ -198,7 +199,6 @@ func New(cfg Config) *Handler {
 	for path, fn := range h.routes {
 		h.mux.Handle(path, h.protoHandler(path, fn))
 	}
-	h.mux.Handle(DesiredLRPRoutingInfosRoute, h.rawHandler(DesiredLRPRoutingInfosRoute, h.routingInfos))
 	if cfg.LRPEvents != nil {
 		h.mux.Handle(LRPInstanceEventsRoute, cfg.LRPEvents)
 	}

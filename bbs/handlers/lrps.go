@@ -303,13 +303,19 @@ func (h *Handler) schedulingInfos(ctx context.Context, body []byte) proto.Messag
 	return resp
 }
 
-func (h *Handler) routingInfos(ctx context.Context, body []byte) []byte {
-	req := &models.DesiredLRPsRequest{}
-	if e := models.DecodeRequest(body, req); e != nil {
-		return EncodeRoutingInfosResponse(e, nil)
+// routingInfos answers as upstream does: DesiredLRPs carrying only their routing fields.
+func (h *Handler) routingInfos(ctx context.Context, body []byte) proto.Message {
+	req, resp := &models.DesiredLRPsRequest{}, &models.DesiredLRPsResponse{}
+	if resp.Error = models.DecodeRequest(body, req); resp.Error != nil {
+		return resp
 	}
-	r, err := h.DB.DesiredLRPRoutingInfos(ctx, db.DesiredFilter{Domain: req.GetDomain(), ProcessGuids: req.GetProcessGuids()})
-	return EncodeRoutingInfosResponse(toError(err), r)
+	infos, err := h.DB.DesiredLRPRoutingInfos(ctx, db.DesiredFilter{Domain: req.GetDomain(), ProcessGuids: req.GetProcessGuids()})
+	resp.DesiredLrps = make([]*models.DesiredLRP, len(infos))
+	for i, info := range infos {
+		resp.DesiredLrps[i] = info.DesiredLRP()
+	}
+	resp.Error = toError(err)
+	return resp
 }
 
 func (h *Handler) desireLRP(ctx context.Context, body []byte) proto.Message {
