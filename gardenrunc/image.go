@@ -2,10 +2,12 @@ package gardenrunc
 
 import (
 	"archive/tar"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -111,7 +113,7 @@ func (s *ImageStore) Pull(uri, username, password string) (*ImageInfo, error) {
 		auth = &authn.Basic{Username: username, Password: password}
 	}
 	start := time.Now()
-	img, err := remote.Image(ref, remote.WithAuth(auth),
+	img, err := remote.Image(ref, remote.WithAuth(auth), remote.WithTransport(s.transport()),
 		remote.WithPlatform(v1.Platform{OS: "linux", Architecture: runtime.GOARCH}))
 	if err != nil {
 		return nil, fmt.Errorf("fetch image %s: %w", refStr, err)
@@ -140,6 +142,27 @@ func (s *ImageStore) Pull(uri, username, password string) (*ImageInfo, error) {
 	s.log.Info("image-ready", "ref", refStr, "layers", len(layers), "took", time.Since(start).String())
 	return info, nil
 }
+
+// transport refuses plain HTTP and unverified TLS except to the configured insecure registries
+// (go-containerregistry on its own falls back to HTTP for loopback and private addresses).
+func (s *ImageStore) transport() http.RoundTripper {
+	secure := http.DefaultTransport.(*http.Transport).Clone()
+	insecure := http.DefaultTransport.(*http.Transport).Clone()
+	insecure.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		if s.insecure[req.URL.Host] {
+			return insecure.RoundTrip(req)
+		}
+		if req.URL.Scheme != "https" {
+			return nil, fmt.Errorf("registry %s is not configured as insecure: refusing %s", req.URL.Host, req.URL.Scheme)
+		}
+		return secure.RoundTrip(req)
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func (s *ImageStore) config(img v1.Image) (*v1.ConfigFile, error) {
 	digest, err := img.ConfigName()

@@ -129,8 +129,15 @@ var _ = Describe("images from a registry", func() {
 		Expect(string(srv.session.Err.Contents())).NotTo(ContainSubstring("s3cret"))
 	})
 
-	It("refuses a registry that is neither TLS nor configured as insecure", func() {
-		_, err := srv.client.Create(garden.ContainerSpec{Image: garden.ImageRef{URI: "docker://127.0.0.1:1/nothing#v1"}})
-		Expect(err).To(HaveOccurred())
+	It("refuses plain HTTP to a registry not configured as insecure, even on loopback", func() {
+		img, err := mutate.AppendLayers(empty.Image, layerFromDir("", map[string]string{"f": "x"}))
+		Expect(err).NotTo(HaveOccurred())
+		ref, err := name.ParseReference(registryHost+"/diego/plain:v1", name.Insecure)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(remote.Write(ref, img)).To(Succeed())
+		// the same registry under a name that is not in insecure_registries
+		port := registryHost[strings.LastIndex(registryHost, ":")+1:]
+		_, err = srv.client.Create(garden.ContainerSpec{Image: garden.ImageRef{URI: "docker://localhost:" + port + "/diego/plain#v1"}})
+		Expect(err).To(MatchError(ContainSubstring("not configured as insecure")))
 	})
 })
