@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -351,3 +352,55 @@ var _ = Describe("bind mounts", func() {
 		Expect(os.ReadFile(filepath.Join(rw, "out"))).To(Equal([]byte("written\n")))
 	})
 })
+
+var _ = Describe("output of long-running processes", func() {
+	BeforeEach(requireIntegration)
+
+	It("forwards all of it but keeps only the recent part on disk", func() {
+		c := createContainer(garden.ContainerSpec{})
+		out := new(countingWriter)
+		p, err := c.Run(garden.ProcessSpec{ID: "chatty", Path: "/bin/sh", Args: []string{"-c", "head -c 8000000 /dev/zero | tr '\\0' x; sleep 1"}},
+			garden.ProcessIO{Stdout: out})
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(out.count, 20*time.Second).Should(BeNumerically("==", 8000000))
+		var st syscall.Stat_t
+		Expect(syscall.Stat(filepath.Join(srv.depot, c.Handle(), "processes", "chatty", "stdout"), &st)).To(Succeed())
+		Expect(st.Size).To(BeEquivalentTo(8000000))
+		Expect(st.Blocks*512).To(BeNumerically("<", 3<<20), "forwarded output is trimmed from the file")
+		Expect(p.Wait()).To(Equal(0))
+		// a later attach gets what is left, starting at the first byte still on disk
+		again := new(countingWriter)
+		p2, err := c.Attach("chatty", garden.ProcessIO{Stdout: again})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(p2.Wait()).To(Equal(0))
+		Expect(again.count()).To(BeNumerically(">", 0))
+		Expect(again.count()).To(BeNumerically("<", 3<<20))
+	})
+})
+
+type countingWriter struct {
+	mu sync.Mutex
+	n  int
+	nz bool
+}
+
+func (w *countingWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.n += len(b)
+	for _, c := range b {
+		if c != 'x' {
+			w.nz = true
+		}
+	}
+	return len(b), nil
+}
+
+func (w *countingWriter) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.nz {
+		return -1 // something other than the process's output (a punched hole) was forwarded
+	}
+	return w.n
+}

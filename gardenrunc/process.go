@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"github.com/diego-go/diego/gardenrunc/initproc"
+	"golang.org/x/sys/unix"
 	"io"
 	"os"
 	"os/exec"
@@ -39,6 +40,9 @@ type proc struct {
 
 	stdinMu   sync.Mutex
 	stdinBusy bool
+
+	trimMu     sync.Mutex
+	trimOwners map[string]bool // output files whose consumed prefix a follower is trimming
 }
 
 func newProc(id, dir string) *proc {
@@ -198,6 +202,10 @@ func (p *proc) unblockStdinWriter() {
 }
 
 // follow copies a growing output file to w until the process has exited and the file is drained.
+// keepOutput is how much already-forwarded output stays on disk; older output is punched out of
+// the file (which keeps its size and offsets), so long-running chatty processes do not fill it.
+const keepOutput = 1 << 20
+
 func (p *proc) follow(name string, w io.Writer, wg *sync.WaitGroup) {
 	if w == nil {
 		return
@@ -209,10 +217,10 @@ func (p *proc) follow(name string, w io.Writer, wg *sync.WaitGroup) {
 		var f *os.File
 		for f == nil {
 			var err error
-			f, err = os.Open(path)
+			f, err = os.OpenFile(path, os.O_RDWR, 0)
 			if err != nil {
 				if p.exited() {
-					if f, err = os.Open(path); err != nil {
+					if f, err = os.OpenFile(path, os.O_RDWR, 0); err != nil {
 						return
 					}
 					break
@@ -224,13 +232,32 @@ func (p *proc) follow(name string, w io.Writer, wg *sync.WaitGroup) {
 			}
 		}
 		defer f.Close()
+		// start at the first byte still on disk (earlier output may have been trimmed)
+		off, err := f.Seek(0, unix.SEEK_DATA)
+		if err != nil {
+			off, _ = f.Seek(0, io.SeekEnd)
+		}
+		// one follower per file trims what it has forwarded, so no follower reads a punched hole
+		// that another has not read yet... except one attached later, which starts at SEEK_DATA
+		trim := p.claimTrim(name)
+		if trim {
+			defer p.releaseTrim(name)
+		}
+		trimmed := off &^ 4095
 		buf := make([]byte, 32*1024)
 		delay := 2 * time.Millisecond
 		for {
 			n, err := f.Read(buf)
 			if n > 0 {
 				w.Write(buf[:n])
+				off += int64(n)
 				delay = 2 * time.Millisecond
+				if trim && off-trimmed > 2*keepOutput {
+					end := (off - keepOutput) &^ 4095
+					if unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, trimmed, end-trimmed) == nil {
+						trimmed = end
+					}
+				}
 				continue
 			}
 			if err != nil && err != io.EOF {
@@ -250,6 +277,25 @@ func (p *proc) follow(name string, w io.Writer, wg *sync.WaitGroup) {
 			}
 		}
 	}()
+}
+
+func (p *proc) claimTrim(name string) bool {
+	p.trimMu.Lock()
+	defer p.trimMu.Unlock()
+	if p.trimOwners == nil {
+		p.trimOwners = map[string]bool{}
+	}
+	if p.trimOwners[name] {
+		return false
+	}
+	p.trimOwners[name] = true
+	return true
+}
+
+func (p *proc) releaseTrim(name string) {
+	p.trimMu.Lock()
+	defer p.trimMu.Unlock()
+	delete(p.trimOwners, name)
 }
 
 // handle is what Run and Attach return: one attachment to a proc.
