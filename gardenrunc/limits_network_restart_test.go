@@ -108,6 +108,28 @@ var _ = Describe("network", func() {
 	})
 })
 
+var _ = Describe("network isolation", func() {
+	BeforeEach(requireIntegration)
+
+	It("lets containers reach the host but not each other", func() {
+		a := createContainer(garden.ContainerSpec{})
+		b := createContainer(garden.ContainerSpec{})
+		infoA, err := a.Info()
+		Expect(err).NotTo(HaveOccurred())
+		infoB, err := b.Info()
+		Expect(err).NotTo(HaveOccurred())
+		_, err = b.Run(garden.ProcessSpec{Path: "/bin/httpd", Args: []string{"-f", "-p", "8080", "-h", "/var/www"}}, garden.ProcessIO{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(sh(a, "ping -c 1 -W 1 "+infoA.HostIP).code).To(Equal(0), "the gateway answers")
+		Eventually(func() string {
+			return hostOutput("curl", "-s", "--max-time", "1", "http://"+infoB.ContainerIP+":8080/index.html")
+		}, 5*time.Second).Should(Equal("hello from the container\n"), "the host reaches a container")
+		r := sh(a, "wget -q -T 2 -O - http://"+infoB.ContainerIP+":8080/index.html 2>&1; echo status $?")
+		Expect(r.stdout).NotTo(ContainSubstring("hello from the container"))
+		Expect(r.stdout).NotTo(ContainSubstring("status 0"))
+	})
+})
+
 var _ = Describe("restarting the garden server", func() {
 	BeforeEach(requireIntegration)
 

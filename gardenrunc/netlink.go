@@ -114,6 +114,24 @@ func nlAddVeth(host, peerName string, mtu int, pid int, bridgeIndex int) error {
 	return s.do(unix.RTM_NEWLINK, unix.NLM_F_CREATE|unix.NLM_F_EXCL, body)
 }
 
+// nlIsolatePort marks a bridge port isolated: isolated ports do not forward to each other, so
+// containers on the bridge reach the host (and, routed through it, the world) but not each other.
+func nlIsolatePort(name string) error {
+	ifc, err := net.InterfaceByName(name)
+	if err != nil {
+		return err
+	}
+	s, err := nlDial()
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	m := unix.IfInfomsg{Family: unix.AF_BRIDGE, Index: int32(ifc.Index)}
+	body := join((*[unix.SizeofIfInfomsg]byte)(unsafe.Pointer(&m))[:],
+		attr(unix.IFLA_PROTINFO|unix.NLA_F_NESTED, attr(unix.IFLA_BRPORT_ISOLATED, []byte{1})))
+	return s.do(unix.RTM_SETLINK, 0, body)
+}
+
 // inNetns runs fn on an OS thread switched into pid's network namespace.
 func inNetns(pid int, fn func() error) error {
 	errCh := make(chan error, 1)

@@ -149,13 +149,16 @@ func (n *Network) addContainerNetlink(pid int, ip net.IP) error {
 	if err := nlAddVeth(hostVeth(ip), "eth0", n.MTU, pid, br.Index); err != nil {
 		return fmt.Errorf("create veth: %w", err)
 	}
+	if err := nlIsolatePort(hostVeth(ip)); err != nil {
+		return fmt.Errorf("isolate bridge port: %w", err)
+	}
 	return inNetns(pid, func() error { return nlConfigureContainer(ip, n.Pool.PrefixLen(), n.Pool.Gateway()) })
 }
 
 func (n *Network) addContainerIP(pid int, ip net.IP) error {
 	hv := hostVeth(ip)
-	host := fmt.Sprintf("link add %s mtu %d type veth peer name eth0 mtu %d netns %d\nlink set %s master %s up\n",
-		hv, n.MTU, n.MTU, pid, hv, n.Bridge)
+	host := fmt.Sprintf("link add %s mtu %d type veth peer name eth0 mtu %d netns %d\nlink set %s master %s up\nlink set dev %s type bridge_slave isolated on\n",
+		hv, n.MTU, n.MTU, pid, hv, n.Bridge, hv)
 	if err := runIn([]byte(host), "ip", "-batch", "-"); err != nil {
 		return err
 	}
