@@ -1,42 +1,14 @@
-// Package config is the BBS daemon's JSON configuration: defaults, parsing and validation.
+// Package config is the BBS daemon's JSON configuration: defaults, parsing and validation. What
+// every daemon's configuration has (listeners, server TLS, Consul, lock, log level) is in
+// internal/daemonconfig; this package adds the BBS's own fields.
 package config
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
-	"os"
-	"strings"
 	"time"
+
+	"github.com/diego-go/diego/internal/daemonconfig"
 )
-
-// Duration is a time.Duration written as a Go duration string ("15s") in JSON.
-type Duration time.Duration
-
-// UnmarshalJSON accepts "15s" or a number of nanoseconds.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		v, err := time.ParseDuration(s)
-		if err != nil {
-			return err
-		}
-		*d = Duration(v)
-		return nil
-	}
-	var n int64
-	if err := json.Unmarshal(b, &n); err != nil {
-		return fmt.Errorf("duration must be a string like \"15s\": %s", b)
-	}
-	*d = Duration(n)
-	return nil
-}
-
-// MarshalJSON writes the duration string.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-// D is the time.Duration.
-func (d Duration) D() time.Duration { return time.Duration(d) }
 
 // Config of the bbs daemon. Example:
 //
@@ -55,25 +27,14 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 //	  "convergence_interval": "30s"
 //	}
 type Config struct {
-	// ListenAddress is the mutual-TLS API listener.
-	ListenAddress string `json:"listen_address"`
-	// AdvertiseURL is stored in the lock (who leads). Default https://<listen_address>.
-	AdvertiseURL string `json:"advertise_url"`
-	// HealthAddress is the plain-HTTP health listener; it must be a loopback address.
-	HealthAddress string `json:"health_address"`
-	// MetricsAddress serves Prometheus /metrics ("" disables).
-	MetricsAddress string `json:"metrics_address"`
+	daemonconfig.Listeners
+	daemonconfig.ServerTLS
+	daemonconfig.Consul
+	daemonconfig.Lock
+	daemonconfig.Logging
 
-	CAFile   string `json:"ca_file"`
-	CertFile string `json:"cert_file"`
-	KeyFile  string `json:"key_file"`
-
-	EtcdEndpoints   []string `json:"etcd_endpoints"`
-	EtcdDialTimeout Duration `json:"etcd_dial_timeout"`
-
-	ConsulAddress     string   `json:"consul_address"`
-	LockTTL           Duration `json:"lock_ttl"`
-	LockRetryInterval Duration `json:"lock_retry_interval"`
+	EtcdEndpoints   []string              `json:"etcd_endpoints"`
+	EtcdDialTimeout daemonconfig.Duration `json:"etcd_dial_timeout"`
 
 	// EncryptionKeys maps key labels to passphrases; ActiveKeyLabel names the one records are
 	// written under. Records under the others are re-encrypted when this BBS becomes leader.
@@ -92,100 +53,59 @@ type Config struct {
 
 	// ConvergenceInterval runs a pass on this interval in the BBS itself (0: only when the
 	// converger asks on /v1/converge, or a cell vanishes).
-	ConvergenceInterval Duration `json:"convergence_interval"`
+	ConvergenceInterval daemonconfig.Duration `json:"convergence_interval"`
 	// Convergence thresholds (upstream's defaults).
-	UnclaimedLRPThreshold       Duration `json:"unclaimed_lrp_threshold"`
-	KickTaskDuration            Duration `json:"kick_task_duration"`
-	ExpireCompletedTaskDuration Duration `json:"expire_completed_task_duration"`
-	ExpirePendingTaskDuration   Duration `json:"expire_pending_task_duration"`
+	UnclaimedLRPThreshold       daemonconfig.Duration `json:"unclaimed_lrp_threshold"`
+	KickTaskDuration            daemonconfig.Duration `json:"kick_task_duration"`
+	ExpireCompletedTaskDuration daemonconfig.Duration `json:"expire_completed_task_duration"`
+	ExpirePendingTaskDuration   daemonconfig.Duration `json:"expire_pending_task_duration"`
 
 	// CallbackRetryWait is the pause between task callback attempts.
-	CallbackRetryWait Duration `json:"callback_retry_wait"`
-
-	// LogLevel: debug, info, warn, error.
-	LogLevel string `json:"log_level"`
+	CallbackRetryWait daemonconfig.Duration `json:"callback_retry_wait"`
 }
 
 // Default is the configuration before the file is applied.
 func Default() Config {
 	return Config{
-		ListenAddress:               "0.0.0.0:8889",
-		HealthAddress:               "127.0.0.1:8890",
-		EtcdDialTimeout:             Duration(5 * time.Second),
-		LockTTL:                     Duration(15 * time.Second),
-		LockRetryInterval:           Duration(5 * time.Second),
-		UnclaimedLRPThreshold:       Duration(30 * time.Second),
-		KickTaskDuration:            Duration(30 * time.Second),
-		ExpireCompletedTaskDuration: Duration(120 * time.Second),
-		ExpirePendingTaskDuration:   Duration(30 * time.Minute),
-		CallbackRetryWait:           Duration(time.Second),
-		LogLevel:                    "info",
+		Listeners:                   daemonconfig.Listeners{ListenAddress: "0.0.0.0:8889", HealthAddress: "127.0.0.1:8890"},
+		Lock:                        daemonconfig.DefaultLock(),
+		Logging:                     daemonconfig.DefaultLogging(),
+		EtcdDialTimeout:             daemonconfig.Duration(5 * time.Second),
+		UnclaimedLRPThreshold:       daemonconfig.Duration(30 * time.Second),
+		KickTaskDuration:            daemonconfig.Duration(30 * time.Second),
+		ExpireCompletedTaskDuration: daemonconfig.Duration(120 * time.Second),
+		ExpirePendingTaskDuration:   daemonconfig.Duration(30 * time.Minute),
+		CallbackRetryWait:           daemonconfig.Duration(time.Second),
 	}
 }
 
-// Load reads the file over the defaults and validates the result.
+// Load reads the file over the defaults and validates the result. Unknown fields are errors.
 func Load(path string) (Config, error) {
 	c := Default()
-	b, err := os.ReadFile(path)
-	if err != nil {
+	if err := daemonconfig.DecodeFile(path, &c); err != nil {
 		return c, err
 	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return c, fmt.Errorf("config %s: %w", path, err)
-	}
-	if c.AdvertiseURL == "" {
-		c.AdvertiseURL = "https://" + c.ListenAddress
-	}
+	c.DefaultAdvertiseURL()
 	return c, c.Validate()
 }
 
 // Validate lists every problem.
 func (c Config) Validate() error {
-	var errs []error
-	req := func(name, v string) {
-		if v == "" {
-			errs = append(errs, fmt.Errorf("%s is required", name))
-		}
-	}
-	req("listen_address", c.ListenAddress)
-	req("health_address", c.HealthAddress)
-	req("ca_file", c.CAFile)
-	req("cert_file", c.CertFile)
-	req("key_file", c.KeyFile)
-	req("consul_address", c.ConsulAddress)
+	var p daemonconfig.Problems
+	c.Listeners.Check(&p)
+	c.ServerTLS.Check(&p)
+	c.Consul.Check(&p)
+	c.Lock.Check(&p)
+	c.Logging.Check(&p)
 	if len(c.EtcdEndpoints) == 0 {
-		errs = append(errs, errors.New("etcd_endpoints is required"))
-	}
-	if h := c.HealthAddress; h != "" && !strings.HasPrefix(h, "127.") && !strings.HasPrefix(h, "localhost:") && !strings.HasPrefix(h, "[::1]:") {
-		errs = append(errs, fmt.Errorf("health_address %q must be a loopback address", h))
+		p.Add(errors.New("etcd_endpoints is required"))
 	}
 	if len(c.EncryptionKeys) == 0 {
-		errs = append(errs, errors.New("encryption_keys is required"))
+		p.Add(errors.New("encryption_keys is required"))
 	} else if _, ok := c.EncryptionKeys[c.ActiveKeyLabel]; !ok {
-		errs = append(errs, fmt.Errorf("active_key_label %q is not among encryption_keys", c.ActiveKeyLabel))
+		p.Addf("active_key_label %q is not among encryption_keys", c.ActiveKeyLabel)
 	}
-	if c.LockTTL.D() <= 0 || c.LockRetryInterval.D() <= 0 {
-		errs = append(errs, errors.New("lock_ttl and lock_retry_interval must be positive"))
-	}
-	all3 := func(name string, a, b, cc string) {
-		n := 0
-		for _, v := range []string{a, b, cc} {
-			if v != "" {
-				n++
-			}
-		}
-		if n != 0 && n != 3 {
-			errs = append(errs, fmt.Errorf("%s_ca_file, %s_cert_file and %s_key_file go together", name, name, name))
-		}
-	}
-	all3("auctioneer", c.AuctioneerCAFile, c.AuctioneerCertFile, c.AuctioneerKeyFile)
-	all3("rep", c.RepCAFile, c.RepCertFile, c.RepKeyFile)
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		errs = append(errs, fmt.Errorf("log_level %q: want debug, info, warn or error", c.LogLevel))
-	}
-	return errors.Join(errs...)
+	p.TLSFiles("auctioneer", c.AuctioneerCAFile, c.AuctioneerCertFile, c.AuctioneerKeyFile)
+	p.TLSFiles("rep", c.RepCAFile, c.RepCertFile, c.RepKeyFile)
+	return p.Err()
 }
