@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -322,6 +323,7 @@ func (c *Container) Run(spec garden.ProcessSpec, pio garden.ProcessIO) (garden.P
 		ps.ConsoleSize = nil
 	}
 	c.mu.Lock()
+	c.collectProcesses()
 	if _, ok := c.procs[spec.ID]; ok {
 		c.mu.Unlock()
 		return nil, fmt.Errorf("process id %q already in use", spec.ID)
@@ -351,6 +353,18 @@ func (c *Container) Run(spec garden.ProcessSpec, pio garden.ProcessIO) (garden.P
 	return c.attach(p, pio), nil
 }
 
+// collectProcesses forgets processes that exited long enough ago (health checks run every few
+// seconds for the life of an LRP). Called with c.mu held.
+func (c *Container) collectProcesses() {
+	now := time.Now()
+	for id, p := range c.procs {
+		if p.collectable(now) {
+			delete(c.procs, id)
+			os.RemoveAll(p.dir)
+		}
+	}
+}
+
 // onExit notes OOM kills (in Events and on the process's stderr) before waiters are released.
 func (c *Container) onExit(p *proc) func(int) {
 	return func(code int) {
@@ -370,6 +384,7 @@ func (c *Container) onExit(p *proc) func(int) {
 }
 
 func (c *Container) attach(p *proc, pio garden.ProcessIO) *handle {
+	atomic.AddInt32(&p.attached, 1)
 	h := &handle{p: p}
 	p.follow(procStdout, pio.Stdout, &h.wg)
 	p.follow(procStderr, pio.Stderr, &h.wg)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -40,6 +41,10 @@ type proc struct {
 
 	stdinMu   sync.Mutex
 	stdinBusy bool
+
+	exitedAt time.Time
+
+	attached int32 // handles not yet done waiting (Run's and Attach's)
 
 	trimMu     sync.Mutex
 	trimOwners map[string]bool // output files whose consumed prefix a follower is trimming
@@ -77,6 +82,7 @@ func (p *proc) finish(code int, onExit func(code int)) {
 			onExit(code)
 		}
 		p.code = code
+		p.exitedAt = time.Now()
 		close(p.done)
 		p.unblockStdinWriter()
 	})
@@ -300,9 +306,10 @@ func (p *proc) releaseTrim(name string) {
 
 // handle is what Run and Attach return: one attachment to a proc.
 type handle struct {
-	p      *proc
-	wg     sync.WaitGroup
-	signal func(sig syscall.Signal) error
+	p           *proc
+	releaseOnce sync.Once
+	wg          sync.WaitGroup
+	signal      func(sig syscall.Signal) error
 }
 
 func (h *handle) ID() string { return h.p.id }
@@ -310,7 +317,12 @@ func (h *handle) ID() string { return h.p.id }
 func (h *handle) Wait() (int, error) {
 	<-h.p.done
 	h.wg.Wait()
+	h.release()
 	return h.p.code, nil
+}
+
+func (h *handle) release() {
+	h.releaseOnce.Do(func() { atomic.AddInt32(&h.p.attached, -1) })
 }
 
 // SetTTY resizes the process's terminal; a process without one ignores it.
@@ -365,4 +377,13 @@ func writeProcessSpec(dir string, ps *specs.Process) error {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, procSpecFile), b, 0600)
+}
+
+// processRetention is how long an exited process stays (for Attach and its exit status) once no
+// client is waiting on it; then its directory and entry are removed.
+const processRetention = 5 * time.Minute
+
+// collectable says whether an exited process can be forgotten.
+func (p *proc) collectable(now time.Time) bool {
+	return p.exited() && atomic.LoadInt32(&p.attached) <= 0 && now.Sub(p.exitedAt) > processRetention
 }
