@@ -56,6 +56,16 @@ func Client(certFile, keyFile, caFile string) (*tls.Config, error) {
 	}, nil
 }
 
+// OptionalClient is Client for a connection whose mutual TLS is optional in a daemon's config
+// (its CA, certificate and key files all set or all empty): nil and no error when caFile is
+// empty (plain http).
+func OptionalClient(certFile, keyFile, caFile string) (*tls.Config, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	return Client(certFile, keyFile, caFile)
+}
+
 // LoadKeyPair reads a PEM certificate (chain) and its PEM private key. The
 // error says which of the two files is missing, unreadable or invalid, or
 // that the key does not belong to the certificate.

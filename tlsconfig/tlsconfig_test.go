@@ -118,6 +118,20 @@ var _ = Describe("tlsconfig", func() {
 		})
 	})
 
+	Describe("OptionalClient", func() {
+		It("is nil without a CA file (plain http), Client's config with one", func() {
+			c, err := tlsconfig.OptionalClient("", "", "")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(c).To(BeNil())
+			c, err = tlsconfig.OptionalClient(files.ClientCert, files.ClientKey, files.CACert)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(c.Certificates).To(HaveLen(1))
+			Expect(c.RootCAs).NotTo(BeNil())
+			_, err = tlsconfig.OptionalClient(filepath.Join(dir, "missing.crt"), files.ClientKey, files.CACert)
+			Expect(err).To(MatchError(ContainSubstring("missing.crt")))
+		})
+	})
+
 	Describe("errors name the file", func() {
 		It("names a missing certificate file", func() {
 			missing := filepath.Join(dir, "nope.crt")
