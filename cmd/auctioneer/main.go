@@ -5,42 +5,23 @@
 package main
 
 import (
-	"flag"
-	"fmt"
 	"os"
 
-	"github.com/tedsuo/ifrit"
-	"github.com/tedsuo/ifrit/grouper"
-	"github.com/tedsuo/ifrit/sigmon"
-
 	"github.com/diego-go/diego/cmd/auctioneer/config"
+	"github.com/diego-go/diego/internal/daemon"
 )
 
 func main() {
-	path := flag.String("config", "", "path to the JSON config file")
-	flag.Parse()
-	if *path == "" {
-		fmt.Fprintln(os.Stderr, "auctioneer: -config FILE is required")
-		os.Exit(2)
-	}
-	cfg, err := config.Load(*path)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "auctioneer: %v\n", err)
-		os.Exit(2)
-	}
-	logger := newLogger(cfg.LogLevel)
+	cfg := daemon.LoadConfig("auctioneer", config.Load)
+	logger := daemon.NewLogger("auctioneer", cfg.LogLevel)
 
 	members, err := buildMembers(logger, cfg)
 	if err != nil {
-		logger.Error("auctioneer: cannot start", "error", err.Error())
+		logger.Error("auctioneer: cannot start", "error", err)
 		os.Exit(1)
 	}
 
-	logger.Info("auctioneer starting", "listen_address", cfg.ListenAddress, "health_address", cfg.HealthAddress)
-	process := ifrit.Invoke(sigmon.New(grouper.NewOrdered(os.Interrupt, members)))
-	if err := <-process.Wait(); err != nil {
-		logger.Error("auctioneer exited", "error", err.Error())
+	if err := daemon.Run(logger, "auctioneer", members, "listen_address", cfg.ListenAddress, "health_address", cfg.HealthAddress); err != nil {
 		os.Exit(1)
 	}
-	logger.Info("auctioneer exited")
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/tls"
 	"encoding/json"
 	"log/slog"
 	"net"
@@ -11,8 +10,6 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/grouper"
 	"github.com/tedsuo/ifrit/http_server"
@@ -21,16 +18,11 @@ import (
 	"github.com/diego-go/diego/auctioneer"
 	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/cmd/auctioneer/config"
+	"github.com/diego-go/diego/internal/daemon"
 	"github.com/diego-go/diego/locket"
 	"github.com/diego-go/diego/repclient"
 	"github.com/diego-go/diego/tlsconfig"
 )
-
-func newLogger(level string) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})).With("component", "auctioneer")
-}
 
 // buildMembers builds the ordered group: health (and metrics), lock, auction runner, API server,
 // service registration. Health and metrics come first so a standby answers health checks while it
@@ -45,17 +37,16 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, erro
 	if err != nil {
 		return nil, err
 	}
-	bbsTLS, err := optionalClientTLS(cfg.BBSCertFile, cfg.BBSKeyFile, cfg.BBSCAFile)
+	bbsTLS, err := tlsconfig.OptionalClient(cfg.BBSCertFile, cfg.BBSKeyFile, cfg.BBSCAFile)
 	if err != nil {
 		return nil, err
 	}
-	repTLS, err := optionalClientTLS(cfg.RepCertFile, cfg.RepKeyFile, cfg.RepCAFile)
+	repTLS, err := tlsconfig.OptionalClient(cfg.RepCertFile, cfg.RepKeyFile, cfg.RepCAFile)
 	if err != nil {
 		return nil, err
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := daemon.NewRegistry()
 	metrics := auctioneer.NewMetrics(reg)
 	leader := prometheus.NewGauge(prometheus.GaugeOpts{Name: "auctioneer_leader", Help: "1 while this auctioneer holds the lock and serves."})
 	reg.MustRegister(leader)
@@ -95,11 +86,7 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, erro
 	healthMux.Handle("GET /healthz", healthHandler)
 	healthMux.Handle("GET /ping", healthHandler)
 
-	members := grouper.Members{{Name: "health", Runner: http_server.New(cfg.HealthAddress, healthMux)}}
-	if cfg.MetricsAddress != "" {
-		members = append(members, grouper.Member{Name: "metrics", Runner: http_server.New(cfg.MetricsAddress, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))})
-	}
-	members = append(members,
+	members := append(daemon.StatusServers(cfg.HealthAddress, healthMux, cfg.MetricsAddress, reg),
 		grouper.Member{Name: "lock", Runner: locket.NewLock(logger, consul, locket.LockConfig{
 			Key:           locket.LockKey("auctioneer_lock"),
 			Value:         []byte(cfg.AdvertiseURL),
@@ -133,11 +120,4 @@ func serviceRegistration(cfg config.Config) (locket.Registration, bool) {
 		host = ""
 	}
 	return locket.Registration{Name: cfg.ServiceName, ID: cfg.ServiceName + "-" + net.JoinHostPort(host, portStr), Address: host, Port: port}, true
-}
-
-func optionalClientTLS(cert, key, ca string) (*tls.Config, error) {
-	if ca == "" {
-		return nil, nil
-	}
-	return tlsconfig.Client(cert, key, ca)
 }

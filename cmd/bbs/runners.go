@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -12,7 +13,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/grouper"
 	"github.com/tedsuo/ifrit/http_server"
@@ -25,16 +25,11 @@ import (
 	"github.com/diego-go/diego/bbs/events"
 	"github.com/diego-go/diego/bbs/handlers"
 	"github.com/diego-go/diego/cmd/bbs/config"
+	"github.com/diego-go/diego/internal/daemon"
 	"github.com/diego-go/diego/locket"
 	"github.com/diego-go/diego/models"
 	"github.com/diego-go/diego/tlsconfig"
 )
-
-func newLogger(level string) *slog.Logger {
-	var l slog.Level
-	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l})).With("component", "bbs")
-}
 
 // buildMembers builds the ordered group: health, metrics, lock, migration (and key rotation),
 // API, cell watcher, convergence loop.
@@ -66,32 +61,24 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 	}
 	store := db.New(etcd, keys, db.WithLogger(logger), db.WithGroupCommit())
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	reg := daemon.NewRegistry()
 	m := newMetrics(reg)
 
 	var auctioneer handlers.Auctioneer
 	if cfg.AuctioneerURL != "" {
-		hc := &http.Client{Timeout: 10 * time.Second}
-		if cfg.AuctioneerCAFile != "" {
-			t, err := tlsconfig.Client(cfg.AuctioneerCertFile, cfg.AuctioneerKeyFile, cfg.AuctioneerCAFile)
-			if err != nil {
-				cleanup()
-				return nil, nil, err
-			}
-			hc.Transport = &http.Transport{TLSClientConfig: t}
-		}
-		auctioneer = auctioneerclient.New(cfg.AuctioneerURL, hc)
-	}
-	repHTTP := &http.Client{Timeout: 10 * time.Second}
-	if cfg.RepCAFile != "" {
-		t, err := tlsconfig.Client(cfg.RepCertFile, cfg.RepKeyFile, cfg.RepCAFile)
+		t, err := tlsconfig.OptionalClient(cfg.AuctioneerCertFile, cfg.AuctioneerKeyFile, cfg.AuctioneerCAFile)
 		if err != nil {
 			cleanup()
 			return nil, nil, err
 		}
-		repHTTP.Transport = &http.Transport{TLSClientConfig: t}
+		auctioneer = auctioneerclient.New(cfg.AuctioneerURL, httpClient(t))
 	}
+	repTLS, err := tlsconfig.OptionalClient(cfg.RepCertFile, cfg.RepKeyFile, cfg.RepCAFile)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	repHTTP := httpClient(repTLS)
 
 	lrpHub := events.NewHub(logger.With("hub", "lrp_instances"), 0)
 	taskHub := events.NewHub(logger.With("hub", "tasks"), 0)
@@ -122,16 +109,12 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 		return http_server.NewTLSServer(cfg.ListenAddress, m.instrument(h), serverTLS).Run(signals, ready)
 	})
 
-	health := http_server.New(cfg.HealthAddress, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	health := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"healthy":true}`))
-	}))
+	})
 
-	members := grouper.Members{{Name: "health", Runner: health}}
-	if cfg.MetricsAddress != "" {
-		members = append(members, grouper.Member{Name: "metrics", Runner: http_server.New(cfg.MetricsAddress, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))})
-	}
-	members = append(members,
+	members := append(daemon.StatusServers(cfg.HealthAddress, health, cfg.MetricsAddress, reg),
 		grouper.Member{Name: "lock", Runner: locket.NewLock(logger, consul, locket.LockConfig{
 			Key:           locket.LockKey("bbs_lock"),
 			Value:         []byte(cfg.AdvertiseURL),
@@ -149,6 +132,16 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 		grouper.Member{Name: "convergence", Runner: conv},
 	)
 	return members, cleanup, nil
+}
+
+// httpClient is the client of the auctioneer's and the reps' APIs: 10 s per call, mutual TLS when
+// tlsConfig is not nil.
+func httpClient(tlsConfig *tls.Config) *http.Client {
+	c := &http.Client{Timeout: 10 * time.Second}
+	if tlsConfig != nil {
+		c.Transport = &http.Transport{TLSClientConfig: tlsConfig}
+	}
+	return c
 }
 
 // migration runs the schema migration and the key rotation, loads the record cache (kept current
