@@ -87,22 +87,7 @@ func (l *lockRunner) Run(signals <-chan os.Signal, ready chan<- struct{}) error 
 	l.logger.Info("lock-acquired", "session", sess.id, "session_ttl", sess.ttl.String())
 	close(ready)
 
-	keyLost := make(chan error, 1)
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
-	go func() {
-		if err := l.client.watchHeld(watchCtx, l.logger, l.cfg.Key, sess.id, l.cfg.RetryInterval); err != nil {
-			keyLost <- err
-		}
-	}()
-
-	var reason error
-	select {
-	case <-ctx.Done():
-	case reason = <-sess.lost:
-	case reason = <-keyLost:
-	}
-	stopWatch()
+	reason := l.client.holdUntilLost(ctx, l.logger, l.cfg.Key, sess, l.cfg.RetryInterval)
 	if reason == nil { // only a signal ends ctx
 		l.release(sess)
 		l.logger.Info("lock-released")
@@ -160,10 +145,7 @@ func (l *lockRunner) acquire(ctx context.Context) *session {
 		}
 
 		if tryAcquire {
-			actx, cancel := context.WithTimeout(ctx, requestTimeout)
-			acquired, _, err := kv.Acquire(&api.KVPair{Key: l.cfg.Key, Value: l.cfg.Value, Session: sess.id},
-				(&api.WriteOptions{}).WithContext(actx))
-			cancel()
+			acquired, err := l.client.acquireKey(ctx, l.cfg.Key, l.cfg.Value, sess.id)
 			if ctx.Err() != nil {
 				return nil
 			}

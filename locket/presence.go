@@ -80,10 +80,7 @@ func (p *presenceRunner) Run(signals <-chan os.Signal, ready chan<- struct{}) er
 			}
 		}
 
-		actx, cancel := context.WithTimeout(ctx, requestTimeout)
-		acquired, _, err := p.client.consul.KV().Acquire(&api.KVPair{Key: p.key, Value: p.value, Session: sess.id},
-			(&api.WriteOptions{}).WithContext(actx))
-		cancel()
+		acquired, err := p.client.acquireKey(ctx, p.key, p.value, sess.id)
 		if ctx.Err() != nil {
 			continue
 		}
@@ -125,21 +122,7 @@ func (p *presenceRunner) Run(signals <-chan os.Signal, ready chan<- struct{}) er
 		}
 
 		// Hold until lost or signalled.
-		keyLost := make(chan error, 1)
-		wctx, stopWatch := context.WithCancel(ctx)
-		go func(id string) {
-			if err := p.client.watchHeld(wctx, p.logger, p.key, id, p.retryInterval); err != nil {
-				keyLost <- err
-			}
-		}(sess.id)
-		var reason error
-		select {
-		case <-ctx.Done():
-		case reason = <-sess.lost:
-		case reason = <-keyLost:
-		}
-		stopWatch()
-		if reason != nil {
+		if reason := p.client.holdUntilLost(ctx, p.logger, p.key, sess, p.retryInterval); reason != nil {
 			p.logger.Warn("presence-lost-recreating", "error", reason.Error())
 			// Start afresh: end the old session (if it still exists) so it cannot hold the key.
 			sess.close(p.client, p.logger)

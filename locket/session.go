@@ -195,6 +195,36 @@ func (c *Client) watchHeld(ctx context.Context, logger *slog.Logger, key, sessio
 	}
 }
 
+// acquireKey tries once, within requestTimeout, to take key for sessionID with value.
+func (c *Client) acquireKey(ctx context.Context, key string, value []byte, sessionID string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	acquired, _, err := c.consul.KV().Acquire(&api.KVPair{Key: key, Value: value, Session: sessionID},
+		(&api.WriteOptions{}).WithContext(ctx))
+	return acquired, err
+}
+
+// holdUntilLost blocks while sess holds key and returns why it stopped holding it (the session is
+// gone, or the key was released, deleted or taken; see watchHeld), or nil when ctx ends first.
+func (c *Client) holdUntilLost(ctx context.Context, logger *slog.Logger, key string, sess *session, retry time.Duration) error {
+	keyLost := make(chan error, 1)
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go func() {
+		if err := c.watchHeld(watchCtx, logger, key, sess.id, retry); err != nil {
+			keyLost <- err
+		}
+	}()
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-sess.lost:
+		return err
+	case err := <-keyLost:
+		return err
+	}
+}
+
 // nextIndex applies Consul's rules for blocking-query indexes: reset when the index goes backwards
 // (a restored snapshot), never wait on 0.
 func nextIndex(prev, last uint64) uint64 {
