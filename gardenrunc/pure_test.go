@@ -187,7 +187,7 @@ var _ = Describe("pure parts", func() {
 	Describe("rootfs and image helpers", func() {
 		It("builds overlay options top layer first and refuses unsafe paths", func() {
 			Expect(gardenrunc.OverlayOptions([]string{"/l/top", "/l/base"}, "/c/upper", "/c/work")).
-				To(Equal("lowerdir=/l/top:/l/base,upperdir=/c/upper,workdir=/c/work"))
+				To(Equal("lowerdir=/l/top:/l/base,upperdir=/c/upper,workdir=/c/work,volatile"))
 			_, err := gardenrunc.OverlayOptions([]string{"/l/a:b"}, "/u", "/w")
 			Expect(err).To(HaveOccurred())
 			_, err = gardenrunc.OverlayOptions(nil, "/u", "/w")

@@ -18,7 +18,9 @@ func rootfsDir(dir string) string { return filepath.Join(dir, "rootfs") }
 func diskImg(dir string) string   { return filepath.Join(dir, "disk.img") }
 func diskDir(dir string) string   { return filepath.Join(dir, "disk") }
 
-// OverlayOptions builds overlayfs mount data. lowers are listed top-most first. Pure.
+// OverlayOptions builds overlayfs mount data. lowers are listed top-most first. The mount is
+// volatile: a container's writable layer dies with the container, so syncing it to disk (on fsync
+// and at unmount) buys nothing and costs ~10 ms per destroy. Pure.
 func OverlayOptions(lowers []string, upper, work string) (string, error) {
 	if len(lowers) == 0 {
 		return "", errors.New("no lower layers")
@@ -28,7 +30,7 @@ func OverlayOptions(lowers []string, upper, work string) (string, error) {
 			return "", fmt.Errorf("layer path %q contains ',' or ':'", l)
 		}
 	}
-	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(lowers, ":"), upper, work)
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s,volatile", strings.Join(lowers, ":"), upper, work)
 	if len(opts) >= 4096 {
 		return "", fmt.Errorf("overlay mount options too long (%d layers)", len(lowers))
 	}
