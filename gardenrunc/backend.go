@@ -449,6 +449,10 @@ func (b *Backend) create(spec garden.ContainerSpec) (*Container, error) {
 		return fail(err)
 	}
 	st.IP = ip.String()
+	// recorded before any rule or interface is made for it, so a reload after a crash cleans up
+	if err := saveState(dir, st); err != nil {
+		return fail(err)
+	}
 	os.MkdirAll(filepath.Join(rootfs, "etc"), 0755)
 	writeEtcFiles(rootfs, h, ip)
 	s, err := BuildSpec(BundleParams{
