@@ -3,14 +3,10 @@ package main_test
 import (
 	"crypto/tls"
 	"encoding/json"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +16,7 @@ import (
 	"github.com/tedsuo/ifrit"
 
 	"github.com/diego-go/diego/auctioneer"
+	"github.com/diego-go/diego/internal/daemontest"
 	"github.com/diego-go/diego/internal/testservers"
 	"github.com/diego-go/diego/locket"
 	"github.com/diego-go/diego/models"
@@ -40,7 +37,6 @@ const (
 )
 
 var (
-	binDir         string
 	auctioneerPath string
 	bbsPath        string
 	etcd           *testservers.Etcd
@@ -56,13 +52,9 @@ var _ = BeforeSuite(func() {
 	DeferCleanup(os.RemoveAll, dir)
 	logger = slog.New(slog.NewJSONHandler(GinkgoWriter, nil))
 
-	// The two daemons, built with go build into the temp dir.
-	binDir = filepath.Join(dir, "bin")
-	auctioneerPath = filepath.Join(binDir, "auctioneer")
-	bbsPath = filepath.Join(binDir, "bbs")
-	build := exec.Command("go", "build", "-o", binDir+string(filepath.Separator), "github.com/diego-go/diego/cmd/auctioneer", "github.com/diego-go/diego/cmd/bbs")
-	build.Stdout, build.Stderr = GinkgoWriter, GinkgoWriter
-	Expect(build.Run()).To(Succeed())
+	// The two daemons.
+	bins := daemontest.Build("github.com/diego-go/diego/cmd/auctioneer", "github.com/diego-go/diego/cmd/bbs")
+	auctioneerPath, bbsPath = bins[0], bins[1]
 
 	certDir := filepath.Join(dir, "certs")
 	Expect(os.MkdirAll(certDir, 0o755)).To(Succeed())
@@ -89,27 +81,8 @@ var _ = AfterEach(func() {
 	}
 })
 
-func freeAddr() string {
-	GinkgoHelper()
-	p, err := testservers.FreePort()
-	Expect(err).NotTo(HaveOccurred())
-	return fmt.Sprintf("127.0.0.1:%d", p)
-}
-
-func writeJSON(v any) string {
-	GinkgoHelper()
-	b, err := json.Marshal(v)
-	Expect(err).NotTo(HaveOccurred())
-	f, err := os.CreateTemp(GinkgoT().TempDir(), "config-*.json")
-	Expect(err).NotTo(HaveOccurred())
-	_, err = f.Write(b)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(f.Close()).To(Succeed())
-	return f.Name()
-}
-
-// daemon is one process this suite started; it is killed (by its pid) when the spec ends,
-// whatever happened, and dies with the test binary (Pdeathsig).
+// daemon is one process this suite started (daemontest.Start: killed by its pid when the spec
+// ends, whatever happened, and dies with the test binary).
 type daemon struct {
 	session *gexec.Session
 	api     string
@@ -117,31 +90,10 @@ type daemon struct {
 	metrics string
 }
 
-func startDaemon(path, cfgPath string) *gexec.Session {
-	GinkgoHelper()
-	cmd := exec.Command(path, "-config", cfgPath)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() {
-		// SIGINT lets it release its lock at once; SIGKILL (by its pid) if it has not exited
-		// after 5 s. Clean exits are asserted by the specs, not here.
-		s.Interrupt()
-		select {
-		case <-s.Exited:
-		case <-time.After(5 * time.Second):
-			GinkgoWriter.Printf("%s (pid %d) did not exit within 5s of SIGINT: killing it\n", path, s.Command.Process.Pid)
-			s.Kill()
-			Eventually(s.Exited, 5*time.Second).Should(BeClosed())
-		}
-	})
-	return s
-}
-
 // startAuctioneer starts cmd/auctioneer reporting to bbsURL.
 func startAuctioneer(bbsURL string, extra map[string]any) *daemon {
 	GinkgoHelper()
-	d := &daemon{api: freeAddr(), health: freeAddr(), metrics: freeAddr()}
+	d := &daemon{api: daemontest.FreeAddr(), health: daemontest.FreeAddr(), metrics: daemontest.FreeAddr()}
 	cfg := map[string]any{
 		"listen_address":      d.api,
 		"health_address":      d.health,
@@ -162,7 +114,7 @@ func startAuctioneer(bbsURL string, extra map[string]any) *daemon {
 	for k, v := range extra {
 		cfg[k] = v
 	}
-	d.session = startDaemon(auctioneerPath, writeJSON(cfg))
+	d.session = daemontest.Start(auctioneerPath, "-config", daemontest.WriteConfig(cfg))
 	return d
 }
 
@@ -170,8 +122,8 @@ func startAuctioneer(bbsURL string, extra map[string]any) *daemon {
 // auctions.
 func startBBS(apiAddr, auctioneerAddr string) *daemon {
 	GinkgoHelper()
-	d := &daemon{api: apiAddr, health: freeAddr()}
-	d.session = startDaemon(bbsPath, writeJSON(map[string]any{
+	d := &daemon{api: apiAddr, health: daemontest.FreeAddr()}
+	d.session = daemontest.Start(bbsPath, "-config", daemontest.WriteConfig(map[string]any{
 		"listen_address":       d.api,
 		"health_address":       d.health,
 		"ca_file":              certs.CACert,
@@ -197,15 +149,6 @@ func clientTLS() *tls.Config {
 	c, err := tlsconfig.Client(certs.ClientCert, certs.ClientKey, certs.CACert)
 	Expect(err).NotTo(HaveOccurred())
 	return c
-}
-
-func listening(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
 }
 
 type health struct {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/diego-go/diego/auctioneer"
 	"github.com/diego-go/diego/bbs"
+	"github.com/diego-go/diego/internal/daemontest"
 	"github.com/diego-go/diego/models"
 	"github.com/diego-go/diego/repclient/reptest"
 )
@@ -46,7 +47,7 @@ var _ = Describe("the auctioneer daemon", func() {
 	ctx := context.Background()
 
 	It("refuses a bad config with every problem named", func() {
-		s := startDaemon(auctioneerPath, writeJSON(map[string]any{"health_address": "0.0.0.0:1", "bbs_url": "bbs:8889"}))
+		s := daemontest.Start(auctioneerPath, "-config", daemontest.WriteConfig(map[string]any{"health_address": "0.0.0.0:1", "bbs_url": "bbs:8889"}))
 		Eventually(s, 10*time.Second).Should(gexec.Exit(2))
 		Expect(string(s.Err.Contents())).To(And(ContainSubstring("ca_file is required"), ContainSubstring("consul_address is required"),
 			ContainSubstring("loopback"), ContainSubstring("bbs_url")))
@@ -63,7 +64,7 @@ var _ = Describe("the auctioneer daemon", func() {
 		By("both answer the health endpoint; only the holder leads and listens on the API")
 		Expect(healthOf(first)).To(Equal(health{Healthy: true, Leader: true}))
 		Expect(healthOf(standby)).To(Equal(health{Healthy: true, Leader: false}))
-		Consistently(func() bool { return listening(standby.api) }, time.Second, 100*time.Millisecond).Should(BeFalse())
+		Consistently(func() bool { return daemontest.Listening(standby.api) }, time.Second, 100*time.Millisecond).Should(BeFalse())
 
 		By("the holder auctions: work reaches the rep found through its Consul presence")
 		Expect(firstClient.RequestLRPAuctions(ctx, []models.LRPStartRequest{lrpRequest("before", 64, 0, 1)})).To(Succeed())
@@ -123,7 +124,7 @@ var _ = Describe("the auctioneer daemon", func() {
 
 	It("reports placement failures to a real BBS: the ActualLRP gets the placement error, the Task fails after its rejections", func() {
 		rep := startRep("cell-small", reptest.Options{Total: models.Resources{MemoryMB: 1024, DiskMB: 1024, Containers: 10}})
-		bbsAddr := freeAddr()
+		bbsAddr := daemontest.FreeAddr()
 		a := startAuctioneer("https://"+bbsAddr, nil)
 		startBBS(bbsAddr, a.api)
 		client := bbs.NewClient("https://"+bbsAddr, clientTLS())

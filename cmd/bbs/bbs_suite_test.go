@@ -1,8 +1,6 @@
 package main_test
 
 import (
-	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -12,6 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
 
+	"github.com/diego-go/diego/internal/daemontest"
 	"github.com/diego-go/diego/internal/testservers"
 	"github.com/diego-go/diego/tlsconfig/tlstest"
 )
@@ -34,12 +33,10 @@ var (
 )
 
 var _ = BeforeSuite(func() {
-	var err error
-	bbsPath, err = gexec.Build("github.com/diego-go/diego/cmd/bbs")
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(gexec.CleanupBuildArtifacts)
+	bbsPath = daemontest.Build("github.com/diego-go/diego/cmd/bbs")[0]
 
 	dir := GinkgoT().TempDir()
+	var err error
 	etcd, err = testservers.StartEtcd(filepath.Join(dir, "etcd"))
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { _ = etcd.Stop() })
@@ -60,15 +57,9 @@ type bbsProc struct {
 	cfgPath string
 }
 
-func freeAddr() string {
-	p, err := testservers.FreePort()
-	Expect(err).NotTo(HaveOccurred())
-	return fmt.Sprintf("127.0.0.1:%d", p)
-}
-
 // writeConfig writes a config for one BBS and returns its path and addresses.
 func writeConfig(keys map[string]string, active string, extra map[string]any) *bbsProc {
-	p := &bbsProc{api: freeAddr(), health: freeAddr(), metrics: freeAddr()}
+	p := &bbsProc{api: daemontest.FreeAddr(), health: daemontest.FreeAddr(), metrics: daemontest.FreeAddr()}
 	cfg := map[string]any{
 		"listen_address":      p.api,
 		"health_address":      p.health,
@@ -87,23 +78,12 @@ func writeConfig(keys map[string]string, active string, extra map[string]any) *b
 	for k, v := range extra {
 		cfg[k] = v
 	}
-	b, err := json.Marshal(cfg)
-	Expect(err).NotTo(HaveOccurred())
-	f, err := os.CreateTemp(GinkgoT().TempDir(), "bbs-*.json")
-	Expect(err).NotTo(HaveOccurred())
-	_, err = f.Write(b)
-	Expect(err).NotTo(HaveOccurred())
-	Expect(f.Close()).To(Succeed())
-	p.cfgPath = f.Name()
+	p.cfgPath = daemontest.WriteConfig(cfg)
 	return p
 }
 
 func (p *bbsProc) start() *bbsProc {
-	var err error
-	p.session, err = gexec.Start(exec(bbsPath, "-config", p.cfgPath), GinkgoWriter, GinkgoWriter)
-	Expect(err).NotTo(HaveOccurred())
-	s := p.session
-	DeferCleanup(func() { s.Kill().Wait(5 * time.Second) })
+	p.session = daemontest.Start(bbsPath, "-config", p.cfgPath)
 	return p
 }
 

@@ -6,11 +6,9 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	osexec "os/exec"
 	"syscall"
 	"time"
 
@@ -23,12 +21,11 @@ import (
 
 	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/bbs/db"
+	"github.com/diego-go/diego/internal/daemontest"
 	"github.com/diego-go/diego/locket"
 	"github.com/diego-go/diego/models"
 	"github.com/diego-go/diego/tlsconfig"
 )
-
-func exec(name string, args ...string) *osexec.Cmd { return osexec.Command(name, args...) }
 
 func clientTLS() *tls.Config {
 	t, err := tlsconfig.Client(certs.ClientCert, certs.ClientKey, certs.CACert)
@@ -42,15 +39,6 @@ func pingOK(p *bbsProc) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	return clientFor(p).Ping(ctx)
-}
-
-func listening(addr string) bool {
-	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
 }
 
 func desired(guid string) *models.DesiredLRP {
@@ -75,8 +63,7 @@ var _ = Describe("the bbs daemon", func() {
 
 	It("refuses a bad config", func() {
 		p := writeConfig(map[string]string{"k": "p"}, "missing-label", map[string]any{"health_address": "0.0.0.0:1"})
-		s, err := gexec.Start(exec(bbsPath, "-config", p.cfgPath), GinkgoWriter, GinkgoWriter)
-		Expect(err).NotTo(HaveOccurred())
+		s := daemontest.Start(bbsPath, "-config", p.cfgPath)
 		Eventually(s).Should(gexec.Exit(2))
 		Expect(string(s.Err.Contents())).To(And(ContainSubstring("active_key_label"), ContainSubstring("loopback")))
 	})
@@ -86,7 +73,7 @@ var _ = Describe("the bbs daemon", func() {
 		leader := startBBS(keys, "k1")
 		Eventually(func() bool { return pingOK(leader) }, "20s", "50ms").Should(BeTrue())
 		standby := startBBS(keys, "k1")
-		Eventually(func() bool { return listening(standby.health) }, "10s", "50ms").Should(BeTrue())
+		Eventually(func() bool { return daemontest.Listening(standby.health) }, "10s", "50ms").Should(BeTrue())
 
 		By("the health endpoints answer on both, the API only on the leader")
 		for _, p := range []*bbsProc{leader, standby} {
@@ -95,7 +82,7 @@ var _ = Describe("the bbs daemon", func() {
 			resp.Body.Close()
 			Expect(resp.StatusCode).To(Equal(http.StatusOK))
 		}
-		Consistently(func() bool { return listening(standby.api) }, "1s", "100ms").Should(BeFalse())
+		Consistently(func() bool { return daemontest.Listening(standby.api) }, "1s", "100ms").Should(BeFalse())
 
 		By("metrics say who leads")
 		resp, err := http.Get("http://" + leader.metrics + "/metrics")
@@ -141,7 +128,7 @@ var _ = Describe("the bbs daemon", func() {
 		Expect(err).NotTo(HaveOccurred())
 		resp.Body.Close()
 		Eventually(p.session, "10s").Should(gexec.Exit(1))
-		Expect(listening(p.api)).To(BeFalse())
+		Expect(daemontest.Listening(p.api)).To(BeFalse())
 		Expect(string(p.session.Err.Contents())).To(ContainSubstring("lost lock"))
 	})
 

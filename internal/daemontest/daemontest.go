@@ -1,0 +1,103 @@
+// Package daemontest is how ginkgo suites run the project's daemons (cmd/<binary>) as real
+// processes: build their binaries once, give them free loopback addresses and a JSON config
+// file, and start them so that they die with the test binary and are stopped, by their pid,
+// when the spec ends. The infrastructure they talk to (etcd, Consul, NATS) comes from
+// internal/testservers.
+//
+//	var _ = BeforeSuite(func() {
+//		bins := daemontest.Build("github.com/diego-go/diego/cmd/bbs")
+//		bbsPath = bins[0]
+//	})
+//	...
+//	s := daemontest.Start(bbsPath, "-config", daemontest.WriteConfig(cfg))
+package daemontest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+
+	"github.com/diego-go/diego/internal/testservers"
+)
+
+// Build builds the packages (full import paths) with one go build into a folder removed after
+// the suite and returns their binaries' paths, in the order given. Call it in BeforeSuite.
+func Build(pkgs ...string) []string {
+	GinkgoHelper()
+	dir := GinkgoT().TempDir()
+	cmd := exec.Command("go", append([]string{"build", "-o", dir + string(filepath.Separator)}, pkgs...)...)
+	cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
+	Expect(cmd.Run()).To(Succeed(), "go build %v", pkgs)
+	bins := make([]string, len(pkgs))
+	for i, p := range pkgs {
+		bins[i] = filepath.Join(dir, path.Base(p))
+	}
+	return bins
+}
+
+// FreeAddr is a 127.0.0.1:port address whose port was free a moment ago.
+func FreeAddr() string {
+	GinkgoHelper()
+	p, err := testservers.FreePort()
+	Expect(err).NotTo(HaveOccurred())
+	return fmt.Sprintf("127.0.0.1:%d", p)
+}
+
+// WriteConfig writes v as JSON to a new file in the spec's temporary folder and returns its path.
+func WriteConfig(v any) string {
+	GinkgoHelper()
+	b, err := json.Marshal(v)
+	Expect(err).NotTo(HaveOccurred())
+	f, err := os.CreateTemp(GinkgoT().TempDir(), "config-*.json")
+	Expect(err).NotTo(HaveOccurred())
+	_, err = f.Write(b)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(f.Close()).To(Succeed())
+	return f.Name()
+}
+
+// StopGrace is how long a daemon has, after SIGINT at the end of the spec, before it is killed.
+const StopGrace = 5 * time.Second
+
+// Start starts the binary at path with args, its output on GinkgoWriter. It dies with the test
+// binary (Pdeathsig). When the spec ends, whatever happened, it gets SIGINT (a lock holder
+// releases its lock at once) and, if it has not exited StopGrace later, SIGKILL by its pid. Clean
+// exits are for the specs to assert, not this cleanup.
+func Start(path string, args ...string) *gexec.Session {
+	GinkgoHelper()
+	cmd := exec.Command(path, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() {
+		s.Interrupt()
+		select {
+		case <-s.Exited:
+		case <-time.After(StopGrace):
+			GinkgoWriter.Printf("%s (pid %d) did not exit within %s of SIGINT: killing it\n", path, s.Command.Process.Pid, StopGrace)
+			s.Kill()
+			Eventually(s.Exited, 5*time.Second).Should(BeClosed())
+		}
+	})
+	return s
+}
+
+// Listening tells whether something accepts TCP connections at addr (within 200 ms).
+func Listening(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
