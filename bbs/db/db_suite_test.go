@@ -8,7 +8,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 
 	"github.com/diego-go/diego/bbs/db"
 	"github.com/diego-go/diego/internal/testservers"
@@ -38,7 +37,7 @@ var _ = BeforeSuite(func() {
 })
 
 func newEtcdClient() *clientv3.Client {
-	c, err := clientv3.New(clientv3.Config{Endpoints: []string{etcd.ClientURL()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	c, err := db.NewEtcdClient([]string{etcd.ClientURL()}, 5*time.Second)
 	Expect(err).NotTo(HaveOccurred())
 	return c
 }

@@ -14,7 +14,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 
 	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/bbs/db"
@@ -94,7 +93,7 @@ var _ = BeforeSuite(func() {
 	etcd, err = testservers.StartEtcd(GinkgoT().TempDir())
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { _ = etcd.Stop() })
-	etcdCli, err = clientv3.New(clientv3.Config{Endpoints: []string{etcd.ClientURL()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	etcdCli, err = db.NewEtcdClient([]string{etcd.ClientURL()}, 5*time.Second)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(etcdCli.Close)
 })

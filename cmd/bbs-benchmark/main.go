@@ -25,7 +25,6 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/diego-go/diego/bbs/db"
@@ -56,7 +55,7 @@ func main() {
 		defer e.Stop()
 		url = e.ClientURL()
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{url}, DialTimeout: 5 * time.Second, Logger: zap.NewNop(), MaxCallRecvMsgSize: 1 << 30})
+	cli, err := db.NewEtcdClient([]string{url}, 5*time.Second)
 	check(err)
 	defer cli.Close()
 

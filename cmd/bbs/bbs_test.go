@@ -17,7 +17,6 @@ import (
 	"github.com/onsi/gomega/gexec"
 	"github.com/tedsuo/ifrit"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 
 	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/bbs/db"
@@ -50,7 +49,7 @@ func desired(guid string) *models.DesiredLRP {
 }
 
 func clearEtcd() {
-	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{etcd.ClientURL()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	cli, err := db.NewEtcdClient([]string{etcd.ClientURL()}, 5*time.Second)
 	Expect(err).NotTo(HaveOccurred())
 	defer cli.Close()
 	_, err = cli.Delete(context.Background(), "/v1/", clientv3.WithPrefix())
@@ -237,7 +236,7 @@ var _ = Describe("the bbs daemon", func() {
 		rotated := startBBS(map[string]string{"old": "old-pass", "new": "new-pass"}, "new")
 		Eventually(func() bool { return pingOK(rotated) }, "20s", "50ms").Should(BeTrue())
 
-		cli, err := clientv3.New(clientv3.Config{Endpoints: []string{etcd.ClientURL()}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+		cli, err := db.NewEtcdClient([]string{etcd.ClientURL()}, 5*time.Second)
 		Expect(err).NotTo(HaveOccurred())
 		defer cli.Close()
 		resp, err := cli.Get(ctx, "/v1/", clientv3.WithPrefix())

@@ -16,8 +16,6 @@ import (
 	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/grouper"
 	"github.com/tedsuo/ifrit/http_server"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/diego-go/diego/bbs/auctioneerclient"
@@ -42,12 +40,7 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 	if err != nil {
 		return nil, nil, err
 	}
-	etcd, err := clientv3.New(clientv3.Config{
-		Endpoints:          cfg.EtcdEndpoints,
-		DialTimeout:        cfg.EtcdDialTimeout.D(),
-		Logger:             zap.NewNop(),
-		MaxCallRecvMsgSize: 1 << 30,
-	})
+	etcd, err := db.NewEtcdClient(cfg.EtcdEndpoints, cfg.EtcdDialTimeout.D())
 	if err != nil {
 		return nil, nil, err
 	}
