@@ -34,6 +34,7 @@ type Config struct {
 	DefaultRootFS      string            // rootfs URI used when a spec names none
 	CgroupParent       string            // parent cgroup name below every controller's root
 	BridgeName         string
+	ChainPrefix        string // names the shared iptables chains (<prefix>-prerouting, ...)
 	NetworkPool        string // IPv4 CIDR of container addresses
 	ExternalIP         string // the address NetIn ports are reachable at
 	MTU                int
@@ -70,6 +71,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.CgroupParent == "" {
 		c.CgroupParent = "diego-garden"
+	}
+	if c.ChainPrefix == "" {
+		c.ChainPrefix = DefaultChainPrefix
 	}
 	if c.BridgeName == "" {
 		c.BridgeName = "diego-garden0"
@@ -131,7 +135,7 @@ func New(cfg Config) (*Backend, error) {
 	b := &Backend{
 		cfg: cfg, log: cfg.Logger, runc: runc{bin: cfg.RuncBin, root: cfg.RuncRoot},
 		ips: ips, ports: ports,
-		net:        &Network{Bridge: cfg.BridgeName, Pool: ips, MTU: cfg.MTU, ExternalIP: cfg.ExternalIP, IPForward: cfg.IPForward, Log: cfg.Logger},
+		net:        &Network{Bridge: cfg.BridgeName, Pool: ips, MTU: cfg.MTU, ExternalIP: cfg.ExternalIP, IPForward: cfg.IPForward, Log: cfg.Logger, ChainPrefix: cfg.ChainPrefix},
 		containers: map[string]*Container{}, creating: map[string]bool{},
 		memsw: memswAvailable(),
 	}

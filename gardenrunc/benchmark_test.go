@@ -53,7 +53,7 @@ func BenchmarkCreateRunDestroy(b *testing.B) {
 		"depot_dir": filepath.Join(dir, "depot"), "runc_root": filepath.Join(dir, "runc"),
 		"image_cache_dir": filepath.Join(dir, "images"), "preloaded_rootfs": map[string]string{"busybox": rootfs},
 		"cgroup_parent": fmt.Sprintf("diego-garden-bench-%d", os.Getpid()), "bridge_name": bridge,
-		"network_pool": pool, "ip_forward": false,
+		"network_pool": pool, "ip_forward": false, "chain_prefix": fmt.Sprintf("dgb%d", os.Getpid()%100000),
 	}
 	if cfg["log_level"] == "" {
 		cfg["log_level"] = "error"
@@ -73,8 +73,9 @@ func BenchmarkCreateRunDestroy(b *testing.B) {
 		server.Process.Signal(os.Interrupt)
 		server.Wait()
 		exec.Command("ip", "link", "del", bridge).Run()
-		exec.Command("iptables", "-w", "-t", "nat", "-D", "diego-garden-postrouting", "-s", pool, "!", "-d", pool, "-j", "MASQUERADE").Run()
-		gardenrunc.RemoveSharedChainsIfUnused()
+		prefix := cfg["chain_prefix"].(string)
+		exec.Command("iptables", "-w", "-t", "nat", "-D", prefix+"-postrouting", "-s", pool, "!", "-d", pool, "-j", "MASQUERADE").Run()
+		gardenrunc.RemoveSharedChainsIfUnused(prefix)
 		for _, ctrl := range []string{"memory", "cpu", "cpuacct", "pids", "devices", "freezer", "blkio", "cpuset", "systemd", "unified", "net_cls", "net_prio", "perf_event", "hugetlb"} {
 			os.Remove(filepath.Join("/sys/fs/cgroup", ctrl, cfg["cgroup_parent"].(string)))
 		}

@@ -45,6 +45,7 @@ type gardenServer struct {
 	socket     string
 	depot      string
 	bridge     string
+	chains     string
 	pool       string
 	cgParent   string
 	externalIP string
@@ -156,6 +157,7 @@ func newServer(dir string, n int) *gardenServer {
 		socket:     filepath.Join(dir, "garden.sock"),
 		depot:      filepath.Join(dir, "depot"),
 		bridge:     fmt.Sprintf("dgtest%d", os.Getpid()%100000),
+		chains:     fmt.Sprintf("dgt%d", os.Getpid()%100000),
 		pool:       fmt.Sprintf("10.253.%d.0/24", id),
 		cgParent:   fmt.Sprintf("diego-garden-test-%d", os.Getpid()),
 		externalIP: gardenrunc.DefaultExternalIP(),
@@ -204,8 +206,8 @@ func (s *gardenServer) kill9() {
 // teardownNetwork removes the suite's bridge and, if no other garden uses them, the shared chains.
 func teardownNetwork(s *gardenServer) {
 	exec.Command("ip", "link", "del", s.bridge).Run()
-	exec.Command("iptables", "-w", "-t", "nat", "-D", "diego-garden-postrouting", "-s", s.pool, "!", "-d", s.pool, "-j", "MASQUERADE").Run()
-	gardenrunc.RemoveSharedChainsIfUnused()
+	exec.Command("iptables", "-w", "-t", "nat", "-D", s.chains+"-postrouting", "-s", s.pool, "!", "-d", s.pool, "-j", "MASQUERADE").Run()
+	gardenrunc.RemoveSharedChainsIfUnused(s.chains)
 	for _, ctrl := range []string{"memory", "cpu", "cpuacct", "pids", "devices", "freezer", "blkio", "cpuset", "systemd", "unified", "net_cls", "net_prio", "perf_event", "hugetlb"} {
 		os.Remove(filepath.Join("/sys/fs/cgroup", ctrl, s.cgParent))
 	}

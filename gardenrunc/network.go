@@ -15,11 +15,18 @@ import (
 
 // Chain names of the project's own. Per-container chains are named dg-in-<hex> and dg-out-<hex>
 // where <hex> is the container address (NetName).
-const (
-	natChain    = "diego-garden-prerouting"
-	masqChain   = "diego-garden-postrouting"
-	filterChain = "diego-garden-forward"
-)
+// DefaultChainPrefix names the shared chains: <prefix>-prerouting, -postrouting and -forward.
+const DefaultChainPrefix = "diego-garden"
+
+func (n *Network) prefix() string {
+	if n.ChainPrefix == "" {
+		return DefaultChainPrefix
+	}
+	return n.ChainPrefix
+}
+func (n *Network) natChain() string    { return n.prefix() + "-prerouting" }
+func (n *Network) masqChain() string   { return n.prefix() + "-postrouting" }
+func (n *Network) filterChain() string { return n.prefix() + "-forward" }
 
 // Network sets up the host side: one bridge, NAT and filter chains of the project's own, and
 // per container a veth pair and two chains.
@@ -30,6 +37,9 @@ type Network struct {
 	ExternalIP string
 	IPForward  bool
 	Log        *slog.Logger
+	// ChainPrefix names the shared iptables chains (default diego-garden); servers sharing a
+	// host need distinct prefixes only if they come and go independently (tests).
+	ChainPrefix string
 }
 
 func run(name string, args ...string) error {
@@ -63,7 +73,10 @@ func ensureChain(table, chain string) error {
 	if ipt("-t", table, "-S", chain) == nil {
 		return nil
 	}
-	return ipt("-t", table, "-N", chain)
+	if err := ipt("-t", table, "-N", chain); err != nil && !strings.Contains(err.Error(), "already exists") {
+		return err
+	}
+	return nil
 }
 
 // Setup creates the bridge and the project's chains (idempotent).
@@ -84,20 +97,20 @@ func (n *Network) Setup() error {
 	}
 	subnet := n.Pool.Subnet().String()
 	steps := []func() error{
-		func() error { return ensureChain("nat", natChain) },
-		func() error { return ensureChain("nat", masqChain) },
-		func() error { return ensureChain("filter", filterChain) },
+		func() error { return ensureChain("nat", n.natChain()) },
+		func() error { return ensureChain("nat", n.masqChain()) },
+		func() error { return ensureChain("filter", n.filterChain()) },
 		func() error {
-			return ensureRule("nat", "PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-j", natChain)
+			return ensureRule("nat", "PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-j", n.natChain())
 		},
 		func() error {
-			return ensureRule("nat", "OUTPUT", "-m", "addrtype", "--dst-type", "LOCAL", "-j", natChain)
+			return ensureRule("nat", "OUTPUT", "-m", "addrtype", "--dst-type", "LOCAL", "-j", n.natChain())
 		},
-		func() error { return ensureRule("nat", "POSTROUTING", "-j", masqChain) },
+		func() error { return ensureRule("nat", "POSTROUTING", "-j", n.masqChain()) },
 		func() error {
-			return ensureRule("nat", masqChain, "-s", subnet, "!", "-d", subnet, "-j", "MASQUERADE")
+			return ensureRule("nat", n.masqChain(), "-s", subnet, "!", "-d", subnet, "-j", "MASQUERADE")
 		},
-		func() error { return ensureRule("filter", "FORWARD", "-j", filterChain) },
+		func() error { return ensureRule("filter", "FORWARD", "-j", n.filterChain()) },
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {
@@ -110,11 +123,11 @@ func (n *Network) Setup() error {
 // TeardownChains removes the project's shared chains. Only used by tests and operators; the
 // server leaves them in place across restarts.
 func (n *Network) TeardownChains() {
-	ipt("-t", "nat", "-D", "PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-j", natChain)
-	ipt("-t", "nat", "-D", "OUTPUT", "-m", "addrtype", "--dst-type", "LOCAL", "-j", natChain)
-	ipt("-t", "nat", "-D", "POSTROUTING", "-j", masqChain)
-	ipt("-t", "filter", "-D", "FORWARD", "-j", filterChain)
-	for _, c := range [][2]string{{"nat", natChain}, {"nat", masqChain}, {"filter", filterChain}} {
+	ipt("-t", "nat", "-D", "PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-j", n.natChain())
+	ipt("-t", "nat", "-D", "OUTPUT", "-m", "addrtype", "--dst-type", "LOCAL", "-j", n.natChain())
+	ipt("-t", "nat", "-D", "POSTROUTING", "-j", n.masqChain())
+	ipt("-t", "filter", "-D", "FORWARD", "-j", n.filterChain())
+	for _, c := range [][2]string{{"nat", n.natChain()}, {"nat", n.masqChain()}, {"filter", n.filterChain()}} {
 		ipt("-t", c[0], "-F", c[1])
 		ipt("-t", c[0], "-X", c[1])
 	}
@@ -180,7 +193,7 @@ COMMIT
 -A %[3]s -j REJECT --reject-with icmp-port-unreachable
 -A %[4]s -i %[5]s -s %[6]s/32 -j %[3]s
 COMMIT
-`, inChain(ip), natChain, outChain(ip), filterChain, n.Bridge, ip)
+`, inChain(ip), n.natChain(), outChain(ip), n.filterChain(), n.Bridge, ip)
 	return runIn([]byte(rules), "iptables-restore", "-w", "--noflush")
 }
 
@@ -200,12 +213,12 @@ COMMIT
 -F %[6]s
 -X %[6]s
 COMMIT
-`, natChain, inChain(ip), filterChain, n.Bridge, ip, outChain(ip))
+`, n.natChain(), inChain(ip), n.filterChain(), n.Bridge, ip, outChain(ip))
 	if runIn([]byte(batch), "iptables-restore", "-w", "--noflush") != nil {
-		ipt("-t", "nat", "-D", natChain, "-j", inChain(ip))
+		ipt("-t", "nat", "-D", n.natChain(), "-j", inChain(ip))
 		ipt("-t", "nat", "-F", inChain(ip))
 		ipt("-t", "nat", "-X", inChain(ip))
-		ipt("-t", "filter", "-D", filterChain, "-i", n.Bridge, "-s", ip.String()+"/32", "-j", outChain(ip))
+		ipt("-t", "filter", "-D", n.filterChain(), "-i", n.Bridge, "-s", ip.String()+"/32", "-j", outChain(ip))
 		ipt("-t", "filter", "-F", outChain(ip))
 		ipt("-t", "filter", "-X", outChain(ip))
 	}
@@ -342,11 +355,12 @@ func DefaultExternalIP() string {
 	return "127.0.0.1"
 }
 
-// RemoveSharedChainsIfUnused removes the project's shared chains (and their jumps) when no
-// garden uses them any more: no per-container jump and no masquerade rule is left in them.
-// For tests and operators; a running server keeps them.
-func RemoveSharedChainsIfUnused() {
-	for _, c := range [][2]string{{"nat", natChain}, {"nat", masqChain}, {"filter", filterChain}} {
+// RemoveSharedChainsIfUnused removes the shared chains of prefix (and their jumps) when no
+// container uses them any more (no per-container jump and no masquerade rule left in them). For
+// tests and operators; a running server keeps its chains.
+func RemoveSharedChainsIfUnused(prefix string) {
+	n := &Network{ChainPrefix: prefix}
+	for _, c := range [][2]string{{"nat", n.natChain()}, {"nat", n.masqChain()}, {"filter", n.filterChain()}} {
 		out, err := exec.Command("iptables", "-w", "-t", c[0], "-S", c[1]).Output()
 		if err != nil {
 			continue
@@ -355,5 +369,5 @@ func RemoveSharedChainsIfUnused() {
 			return
 		}
 	}
-	(&Network{}).TeardownChains()
+	n.TeardownChains()
 }

@@ -65,16 +65,17 @@ var _ = Describe("the garden command", func() {
 		bridge := fmt.Sprintf("dgcmd%d", os.Getpid()%100000)
 		pool := fmt.Sprintf("10.250.%d.0/24", os.Getpid()%250)
 		cgParent := fmt.Sprintf("diego-garden-cmd-%d", os.Getpid())
+		chains := fmt.Sprintf("dgc%d", os.Getpid()%100000)
 		cfg := map[string]any{"listen_network": "tcp", "listen_address": addr, "depot_dir": filepath.Join(dir, "depot"),
 			"runc_root": filepath.Join(dir, "runc"), "image_cache_dir": filepath.Join(dir, "images"),
-			"bridge_name": bridge, "network_pool": pool, "cgroup_parent": cgParent, "ip_forward": false}
+			"bridge_name": bridge, "chain_prefix": chains, "network_pool": pool, "cgroup_parent": cgParent, "ip_forward": false}
 		data, _ := json.Marshal(cfg)
 		cfgPath := filepath.Join(dir, "garden.json")
 		Expect(os.WriteFile(cfgPath, data, 0600)).To(Succeed())
 		DeferCleanup(func() {
 			exec.Command("ip", "link", "del", bridge).Run()
-			exec.Command("iptables", "-w", "-t", "nat", "-D", "diego-garden-postrouting", "-s", pool, "!", "-d", pool, "-j", "MASQUERADE").Run()
-			gardenrunc.RemoveSharedChainsIfUnused()
+			exec.Command("iptables", "-w", "-t", "nat", "-D", chains+"-postrouting", "-s", pool, "!", "-d", pool, "-j", "MASQUERADE").Run()
+			gardenrunc.RemoveSharedChainsIfUnused(chains)
 			for _, ctrl := range []string{"memory", "cpu", "cpuacct", "pids", "devices", "freezer", "blkio", "cpuset", "systemd", "unified"} {
 				os.Remove(filepath.Join("/sys/fs/cgroup", ctrl, cgParent))
 			}

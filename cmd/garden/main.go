@@ -55,7 +55,7 @@ func main() {
 	backend, err := gardenrunc.New(gardenrunc.Config{
 		DepotDir: cfg.DepotDir, RuncBin: cfg.RuncBin, RuncRoot: cfg.RuncRoot, InitBin: cfg.InitBin, ExecMode: cfg.ExecMode,
 		PreloadedRootFS: cfg.PreloadedRootFS, DefaultRootFS: cfg.DefaultRootFS,
-		CgroupParent: cfg.CgroupParent, BridgeName: cfg.BridgeName, NetworkPool: cfg.NetworkPool,
+		CgroupParent: cfg.CgroupParent, BridgeName: cfg.BridgeName, ChainPrefix: cfg.ChainPrefix, NetworkPool: cfg.NetworkPool,
 		ExternalIP: cfg.ExternalIP, MTU: cfg.MTU, PortRangeStart: cfg.PortRangeStart,
 		PortRangeEnd: cfg.PortRangeEnd, IPForward: cfg.IPForward, MaxContainers: cfg.MaxContainers,
 		DefaultGraceTime: time.Duration(cfg.DefaultGraceTime), ImageCacheDir: cfg.ImageCacheDir,

@@ -49,6 +49,7 @@ type Config struct {
 	DefaultRootFS      string            `json:"default_rootfs"`
 	CgroupParent       string            `json:"cgroup_parent"`
 	BridgeName         string            `json:"bridge_name"`
+	ChainPrefix        string            `json:"chain_prefix"`
 	NetworkPool        string            `json:"network_pool"`
 	ExternalIP         string            `json:"external_ip"`
 	MTU                int               `json:"mtu"`
@@ -73,6 +74,7 @@ func Default() Config {
 		RuncRoot:       "/run/diego-garden/runc",
 		CgroupParent:   "diego-garden",
 		BridgeName:     "diego-garden0",
+		ChainPrefix:    "diego-garden",
 		NetworkPool:    "10.254.0.0/22",
 		PortRangeStart: 61001,
 		PortRangeEnd:   65001,
@@ -149,6 +151,9 @@ func (c Config) Validate() error {
 	}
 	if !nameOK(c.BridgeName) || len(c.BridgeName) > 15 {
 		errs = append(errs, fmt.Errorf("bridge_name must be a plain name of at most 15 characters"))
+	}
+	if !nameOK(c.ChainPrefix) || len(c.ChainPrefix) > 16 {
+		errs = append(errs, fmt.Errorf("chain_prefix must be a plain name of at most 16 characters"))
 	}
 	if ip, n, err := net.ParseCIDR(c.NetworkPool); err != nil || ip.To4() == nil {
 		errs = append(errs, fmt.Errorf("network_pool must be an IPv4 CIDR"))

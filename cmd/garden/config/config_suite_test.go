@@ -46,10 +46,10 @@ var _ = Describe("Config", func() {
 		Expect(err).To(MatchError(ContainSubstring("unknown field")))
 		_, err = config.Load(write(`{"listen_network":"udp","log_level":"loud","depot_dir":"rel","network_pool":"10.0.0.0/31",
 			"bridge_name":"a-very-long-bridge-name","port_range_start":9,"port_range_end":5,"exec_mode":"magic",
-			"preloaded_rootfs":{"bad name":"rel"},"external_ip":"nope","cgroup_parent":"a/b","mtu":100}`))
+			"preloaded_rootfs":{"bad name":"rel"},"external_ip":"nope","cgroup_parent":"a/b","mtu":100,"chain_prefix":"far-too-long-a-prefix"}`))
 		Expect(err).To(HaveOccurred())
 		for _, msg := range []string{"listen_network", "log_level", "depot_dir", "network_pool", "bridge_name",
-			"port range", "exec_mode", "preloaded_rootfs name", "must be an absolute path", "external_ip", "cgroup_parent", "mtu"} {
+			"port range", "exec_mode", "preloaded_rootfs name", "must be an absolute path", "external_ip", "cgroup_parent", "mtu", "chain_prefix"} {
 			Expect(err.Error()).To(ContainSubstring(msg))
 		}
 	})
