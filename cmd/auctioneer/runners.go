@@ -87,12 +87,7 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, erro
 	healthMux.Handle("GET /ping", healthHandler)
 
 	members := append(daemon.StatusServers(cfg.HealthAddress, healthMux, cfg.MetricsAddress, reg),
-		grouper.Member{Name: "lock", Runner: locket.NewLock(logger, consul, locket.LockConfig{
-			Key:           locket.LockKey("auctioneer_lock"),
-			Value:         []byte(cfg.AdvertiseURL),
-			TTL:           cfg.LockTTL.D(),
-			RetryInterval: cfg.LockRetryInterval.D(),
-		})},
+		daemon.LockMember(logger, consul, "auctioneer_lock", cfg.Lock, cfg.AdvertiseURL),
 		grouper.Member{Name: "auction-runner", Runner: runner},
 		grouper.Member{Name: "api", Runner: api},
 	)

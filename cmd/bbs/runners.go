@@ -108,12 +108,7 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 	})
 
 	members := append(daemon.StatusServers(cfg.HealthAddress, health, cfg.MetricsAddress, reg),
-		grouper.Member{Name: "lock", Runner: locket.NewLock(logger, consul, locket.LockConfig{
-			Key:           locket.LockKey("bbs_lock"),
-			Value:         []byte(cfg.AdvertiseURL),
-			TTL:           cfg.LockTTL.D(),
-			RetryInterval: cfg.LockRetryInterval.D(),
-		})},
+		daemon.LockMember(logger, consul, "bbs_lock", cfg.Lock, cfg.AdvertiseURL),
 		grouper.Member{Name: "migration", Runner: migration(logger, store)},
 		grouper.Member{Name: "api", Runner: api},
 		grouper.Member{Name: "cell-watcher", Runner: locket.NewPresenceWatcher(logger, consul, locket.CellPresencePrefix, func(c locket.PresenceChange) {

@@ -15,7 +15,7 @@
 //	}
 //
 // and on the runners they share: the plain-HTTP health listener and the Prometheus metrics
-// listener (StatusServers, NewRegistry).
+// listener (StatusServers, NewRegistry), and the leader lock (LockMember).
 package daemon
 
 import (
@@ -32,6 +32,9 @@ import (
 	"github.com/tedsuo/ifrit/grouper"
 	"github.com/tedsuo/ifrit/http_server"
 	"github.com/tedsuo/ifrit/sigmon"
+
+	"github.com/diego-go/diego/internal/daemonconfig"
+	"github.com/diego-go/diego/locket"
 )
 
 // LoadConfig parses the command line (-config FILE) and returns what load makes of the file. When
@@ -90,4 +93,16 @@ func StatusServers(healthAddress string, health http.Handler, metricsAddress str
 		members = append(members, grouper.Member{Name: "metrics", Runner: http_server.New(metricsAddress, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))})
 	}
 	return members
+}
+
+// LockMember is the "lock" member: the Consul leader lock locket.LockKey(name), holding
+// advertiseURL (who leads) with the configured timing. The members after it start only once it
+// is held, and the group stops (Run returns an error) when it is lost.
+func LockMember(logger *slog.Logger, consul *locket.Client, name string, timing daemonconfig.Lock, advertiseURL string) grouper.Member {
+	return grouper.Member{Name: "lock", Runner: locket.NewLock(logger, consul, locket.LockConfig{
+		Key:           locket.LockKey(name),
+		Value:         []byte(advertiseURL),
+		TTL:           timing.LockTTL.D(),
+		RetryInterval: timing.LockRetryInterval.D(),
+	})}
 }
