@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make deps: installs everything the project's builds and tests need, from the project's own files.
 #
-#   Debian packages (apt-get):  runc, busybox-static, protobuf-compiler
+#   Debian packages (apt-get):  runc, iptables, iproute2, util-linux, mount, e2fsprogs,
+#                               busybox-static, curl, protobuf-compiler
 #   Built from the Go module proxy by the tool modules under tools/ (go.mod + go.sum committed):
 #     etcd + etcdctl   tools/etcd            -> .deps/etcd-<version>/{etcd,etcdctl}
 #     nats-server      tools/nats            -> .deps/nats-server-<version>/nats-server
@@ -149,7 +150,9 @@ if command -v flock >/dev/null 2>&1; then
 	fi
 fi
 
-apt_install runc busybox-static protobuf-compiler
+# runc and the tools the garden backend drives (iptables, ip, nsenter/losetup/mount, mkfs.ext4);
+# busybox-static and curl for the container specs; protoc for make generate.
+apt_install runc iptables iproute2 util-linux mount e2fsprogs busybox-static curl protobuf-compiler
 
 v=$(modver "$ROOT/tools/protoc-gen-go" google.golang.org/protobuf)
 build_tool protoc-gen-go "$v" "$ROOT/tools/protoc-gen-go" -- \
