@@ -186,12 +186,19 @@ func (c *Consul) Stop() error { return c.proc.stop(10 * time.Second) }
 func (c *Consul) Kill() error { return c.proc.kill() }
 
 // Restart stops the agent if it runs and starts it again with the same ports and data, returning
-// once it has a leader again.
+// once it has a leader again. A port another process took while the agent was down is waited for
+// (RestartPortWait); if it stays taken, Restart fails with a *PortTakenError naming it.
 func (c *Consul) Restart() error {
 	if err := c.Stop(); err != nil {
 		return err
 	}
-	return c.start()
+	return restartOnPorts(c.proc, []serverPort{
+		{name: "http", port: c.ports.HTTP},
+		{name: "server", port: c.ports.Server},
+		{name: "dns", port: c.ports.DNS, udp: true},
+		{name: "serf_lan", port: c.ports.SerfLAN, udp: true},
+		{name: "serf_wan", port: c.ports.SerfWAN, udp: true},
+	}, c.start)
 }
 
 // Pid is the process id of the current (or last) agent process.

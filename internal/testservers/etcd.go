@@ -117,12 +117,17 @@ func (e *Etcd) Stop() error { return e.proc.stop(5 * time.Second) }
 // Kill sends SIGKILL (a crash) and waits until the process is gone.
 func (e *Etcd) Kill() error { return e.proc.kill() }
 
-// Restart stops etcd if it runs and starts it again on the same ports with the same data.
+// Restart stops etcd if it runs and starts it again on the same ports with the same data. A port
+// another process took while etcd was down is waited for (RestartPortWait); if it stays taken,
+// Restart fails with a *PortTakenError naming it.
 func (e *Etcd) Restart() error {
 	if err := e.Stop(); err != nil {
 		return err
 	}
-	return e.start()
+	return restartOnPorts(e.proc, []serverPort{
+		{name: "client", port: e.clientPort},
+		{name: "peer", port: e.peerPort},
+	}, e.start)
 }
 
 // Pid is the process id of the current (or last) etcd process.

@@ -86,12 +86,14 @@ func (n *NATS) Stop() error { return n.proc.stop(5 * time.Second) }
 // Kill sends SIGKILL and waits until the process is gone.
 func (n *NATS) Kill() error { return n.proc.kill() }
 
-// Restart stops the server if it runs and starts it again on the same port.
+// Restart stops the server if it runs and starts it again on the same port. If another process
+// took the port while the server was down, Restart waits for it (RestartPortWait); if it stays
+// taken, Restart fails with a *PortTakenError naming it.
 func (n *NATS) Restart() error {
 	if err := n.Stop(); err != nil {
 		return err
 	}
-	return n.start()
+	return restartOnPorts(n.proc, []serverPort{{name: "client", port: n.port}}, n.start)
 }
 
 // Pid is the process id of the current (or last) server process.

@@ -317,3 +317,77 @@ func tail(s string, n int) string {
 
 // startAttempts is how often a server is started on fresh ports when the chosen ones were taken.
 const startAttempts = 3
+
+// RestartPortWait bounds how long Restart waits for one of the server's ports that another process
+// took while the server was down. Restart keeps the ports because clients (a consul/api client, an
+// etcd client, a NATS connection) hold the old address and must find the server there again.
+var RestartPortWait = 30 * time.Second
+
+// serverPort is one port a server listens on; udp marks the ones it binds for UDP as well.
+type serverPort struct {
+	name string
+	port int
+	udp  bool
+}
+
+func (sp serverPort) String() string { return fmt.Sprintf("127.0.0.1:%d (%s)", sp.port, sp.name) }
+
+// PortTakenError is Restart's answer when a port of the stopped server stayed taken by another
+// process for RestartPortWait.
+type PortTakenError struct {
+	Server string
+	Port   string // "127.0.0.1:PORT (role)"
+	Waited time.Duration
+	Err    error
+}
+
+func (e *PortTakenError) Error() string {
+	return fmt.Sprintf("testservers: cannot restart %s: port %s has been taken by another process since it stopped, and was still taken after %s (%v); restart keeps the ports so existing clients reconnect, so start a new server instead",
+		e.Server, e.Port, e.Waited, e.Err)
+}
+
+// takenPort returns the first of ports that cannot be bound now, with the bind error.
+func takenPort(ports []serverPort) (serverPort, error) {
+	for _, sp := range ports {
+		addr := fmt.Sprintf("127.0.0.1:%d", sp.port)
+		l, err := net.Listen("tcp", addr) // SO_REUSEADDR, as the servers bind: TIME_WAIT is no clash
+		if err != nil {
+			return sp, err
+		}
+		l.Close()
+		if sp.udp {
+			u, err := net.ListenPacket("udp", addr)
+			if err != nil {
+				return sp, err
+			}
+			u.Close()
+		}
+	}
+	return serverPort{}, nil
+}
+
+// restartOnPorts runs start (which must start the stopped server on ports and wait until it is
+// ready) once every port is free. While a port is taken, and when start fails because a port was
+// taken between the check and the server's bind, it kills what start left and tries again every
+// 100 ms for RestartPortWait, then gives up with a *PortTakenError naming the port.
+func restartOnPorts(p *process, ports []serverPort, start func() error) error {
+	deadline := time.Now().Add(RestartPortWait)
+	for {
+		sp, err := takenPort(ports)
+		if err == nil {
+			startErr := start()
+			if startErr == nil || !portClash(startErr) {
+				return startErr
+			}
+			_ = p.kill()
+			sp, err = serverPort{name: "one of " + fmt.Sprint(ports)}, startErr
+			if taken, terr := takenPort(ports); terr != nil {
+				sp, err = taken, terr
+			}
+		}
+		if time.Now().After(deadline) {
+			return &PortTakenError{Server: p.name, Port: sp.String(), Waited: RestartPortWait, Err: err}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -246,6 +247,21 @@ var _ = Describe("Consul", func() {
 		Expect(body).To(Equal("still here"))
 	})
 
+	It("waits on restart for a port another process took while it was down", func() {
+		code, body := do("PUT", "/v1/kv/testservers/survivor", "still here")
+		Expect(code).To(Equal(http.StatusOK), body)
+		Expect(consul.Kill()).To(Succeed())
+
+		squatter, err := net.Listen("tcp", consul.HTTPAddr())
+		Expect(err).NotTo(HaveOccurred())
+		time.AfterFunc(time.Second, func() { squatter.Close() })
+
+		Expect(consul.Restart()).To(Succeed())
+		code, body = do("GET", "/v1/kv/testservers/survivor?raw", "")
+		Expect(code).To(Equal(http.StatusOK), body)
+		Expect(body).To(Equal("still here"))
+	})
+
 	It("leaves nothing running after Stop, and Stop is safe twice", func() {
 		pid := consul.Pid()
 		Expect(consul.Stop()).To(Succeed())
@@ -284,6 +300,42 @@ var _ = Describe("NATS", func() {
 		msg, err := sub.NextMsg(5 * time.Second)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(string(msg.Data)).To(Equal(`{"host":"10.0.0.1","port":61000}`))
+	})
+
+	Describe("restarting when another process took its port while it was down", func() {
+		var squatter net.Listener
+
+		BeforeEach(func() {
+			Expect(server.Stop()).To(Succeed())
+			var err error
+			squatter, err = net.Listen("tcp", server.Addr())
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(func() { squatter.Close() })
+		})
+
+		It("waits for the port and restarts on it", func() {
+			time.AfterFunc(500*time.Millisecond, func() { squatter.Close() })
+			Expect(server.Restart()).To(Succeed())
+			nc, err := nats.Connect(server.URL())
+			Expect(err).NotTo(HaveOccurred())
+			nc.Close()
+		})
+
+		It("fails naming the port when it stays taken", func() {
+			saved := testservers.RestartPortWait
+			testservers.RestartPortWait = time.Second
+			DeferCleanup(func() { testservers.RestartPortWait = saved })
+
+			started := time.Now()
+			err := server.Restart()
+			var taken *testservers.PortTakenError
+			Expect(errors.As(err, &taken)).To(BeTrue(), "got %v", err)
+			Expect(taken.Port).To(Equal(server.Addr() + " (client)"))
+			Expect(err.Error()).To(ContainSubstring("cannot restart nats-server: port " + server.Addr()))
+			Expect(time.Since(started)).To(BeNumerically(">=", time.Second))
+			Expect(server.Pid()).NotTo(BeZero())
+			Expect(gone(server.Pid())).To(BeTrue(), "no server left running on a failed restart")
+		})
 	})
 
 	It("leaves nothing running after Stop, and Stop is safe twice", func() {
