@@ -24,8 +24,11 @@ func (k *ActualLRPInstanceKey) Equal(o *ActualLRPInstanceKey) bool {
 // newState on behalf of instanceKey. The rules keep one container per slot:
 // a claim or a crash report from a container other than the one holding a
 // CLAIMED or RUNNING slot is refused, as is starting over another running
-// container; anything may give the slot back (UNCLAIMED), and a CRASHED
-// slot may be taken by anyone.
+// container; anything may give the slot back (UNCLAIMED). A CRASHED slot
+// holds no instance (its instance key is empty), so no cell may claim or
+// start it: it waits out the restart policy's backoff until the BBS
+// unclaims it and auctions it again (as upstream), and a late or stale
+// auction cannot cut the backoff short.
 func (a *ActualLRP) AllowsTransitionTo(key *ActualLRPKey, instanceKey *ActualLRPInstanceKey, newState string) bool {
 	if !a.GetActualLrpKey().Equal(key) {
 		return false
@@ -49,7 +52,12 @@ func (a *ActualLRP) AllowsTransitionTo(key *ActualLRPKey, instanceKey *ActualLRP
 			return sameInstance
 		}
 	case ActualLRPStateCrashed:
-		return newState == ActualLRPStateUnclaimed || newState == ActualLRPStateClaimed || newState == ActualLRPStateRunning
+		switch newState {
+		case ActualLRPStateUnclaimed:
+			return true
+		case ActualLRPStateClaimed, ActualLRPStateRunning:
+			return sameInstance
+		}
 	}
 	return false
 }

@@ -49,9 +49,22 @@ var _ = Describe("State machines", func() {
 			Entry("RUNNING -> CRASHED by another instance is refused", R, X, false, false),
 
 			Entry("CRASHED -> UNCLAIMED", X, U, false, true),
-			Entry("CRASHED -> CLAIMED", X, C, false, true),
-			Entry("CRASHED -> RUNNING", X, R, false, true),
+			Entry("CRASHED -> CLAIMED by another instance is refused", X, C, false, false),
+			Entry("CRASHED -> RUNNING by another instance is refused", X, R, false, false),
 			Entry("CRASHED -> CRASHED is refused", X, X, true, false),
+		)
+
+		// A crash clears the instance key, so during its backoff a CRASHED
+		// instance can only be restarted by the BBS unclaiming it.
+		DescribeTable("a CRASHED instance as the BBS stores it (no instance key)",
+			func(to string, allowed bool) {
+				lrp := &models.ActualLRP{ActualLrpKey: actualLRPKey(), ActualLrpInstanceKey: &models.ActualLRPInstanceKey{}, State: X}
+				Expect(lrp.AllowsTransitionTo(actualLRPKey(), instanceKey(), to)).To(Equal(allowed))
+			},
+			Entry("a cell may not claim it", C, false),
+			Entry("a cell may not start it", R, false),
+			Entry("a cell may not crash it again", X, false),
+			Entry("it may be unclaimed", U, true),
 		)
 
 		It("refuses any transition asked for another slot", func() {
