@@ -26,8 +26,9 @@ const MaxRequestBytes = 32 << 20
 //   - POST /v1/tasks: a JSON array of models.TaskStartRequest.
 //
 // Both answer 202 Accepted (empty JSON object) once the requests are queued for the next batch, and
-// 400 with {"error": "..."} for a body that is not such an array or a request without a guid,
-// indices or rootfs. A wrong method answers 405, any other path 404.
+// 400 with {"error": "request N: FIELD: RULE; ..."} for a body that is not such an array or a
+// request that breaks a rule of its Validate (guids, domain, indices, rootfs, resources not
+// negative); then none of the body is queued. A wrong method answers 405, any other path 404.
 func NewHandler(logger *slog.Logger, inbox *Inbox) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -39,7 +40,7 @@ func NewHandler(logger *slog.Logger, inbox *Inbox) http.Handler {
 			return
 		}
 		for i, q := range reqs {
-			if err := validateLRP(q); err != nil {
+			if err := q.Validate(); err != nil {
 				badRequest(w, fmt.Errorf("request %d: %w", i, err))
 				return
 			}
@@ -58,7 +59,7 @@ func NewHandler(logger *slog.Logger, inbox *Inbox) http.Handler {
 			return
 		}
 		for i, q := range reqs {
-			if err := validateTask(q); err != nil {
+			if err := q.Validate(); err != nil {
 				badRequest(w, fmt.Errorf("request %d: %w", i, err))
 				return
 			}
@@ -68,33 +69,6 @@ func NewHandler(logger *slog.Logger, inbox *Inbox) http.Handler {
 		accepted(w)
 	})
 	return mux
-}
-
-func validateLRP(q models.LRPStartRequest) error {
-	switch {
-	case q.ProcessGUID == "":
-		return errors.New("process_guid is empty")
-	case len(q.Indices) == 0:
-		return fmt.Errorf("process %s: indices is empty", q.ProcessGUID)
-	case q.RootFS == "":
-		return fmt.Errorf("process %s: rootfs is empty", q.ProcessGUID)
-	}
-	for _, i := range q.Indices {
-		if i < 0 {
-			return fmt.Errorf("process %s: negative index %d", q.ProcessGUID, i)
-		}
-	}
-	return nil
-}
-
-func validateTask(q models.TaskStartRequest) error {
-	switch {
-	case q.TaskGUID == "":
-		return errors.New("task_guid is empty")
-	case q.RootFS == "":
-		return fmt.Errorf("task %s: rootfs is empty", q.TaskGUID)
-	}
-	return nil
 }
 
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {

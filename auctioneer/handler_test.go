@@ -79,13 +79,26 @@ var _ = Describe("API", func() {
 	})
 
 	It("answers 400 for requests missing what the auction needs, and queues none of the batch", func() {
-		code, body := post(auctioneer.LRPAuctionsRoute, `[{"process_guid":"ok","indices":[0],"rootfs":"preloaded:x"},{"process_guid":"p","indices":[],"rootfs":"preloaded:x"}]`)
+		code, body := post(auctioneer.LRPAuctionsRoute, `[{"process_guid":"ok","domain":"d","indices":[0],"rootfs":"preloaded:x"},{"process_guid":"p","indices":[],"rootfs":"preloaded:x"}]`)
 		Expect(code).To(Equal(http.StatusBadRequest))
-		Expect(body["error"]).To(Equal("request 1: process p: indices is empty"))
+		Expect(body["error"]).To(Equal("request 1: domain: is required; indices: is required"))
 
-		code, body = post(auctioneer.TaskAuctionsRoute, `[{"task_guid":"","rootfs":"preloaded:x"}]`)
+		code, body = post(auctioneer.TaskAuctionsRoute, `[{"task_guid":"","domain":"d","rootfs":"preloaded:x"}]`)
 		Expect(code).To(Equal(http.StatusBadRequest))
-		Expect(body["error"]).To(ContainSubstring("task_guid is empty"))
+		Expect(body["error"]).To(Equal("request 0: task_guid: is required"))
+		n, t := inbox.Len()
+		Expect(n + t).To(BeZero())
+	})
+
+	// A negative size would make the auction free capacity on the cell it reserves on.
+	It("answers 400 for negative resources, naming the field", func() {
+		code, body := post(auctioneer.LRPAuctionsRoute, `[{"process_guid":"p","domain":"d","indices":[0],"rootfs":"preloaded:x","memory_mb":-1024}]`)
+		Expect(code).To(Equal(http.StatusBadRequest))
+		Expect(body["error"]).To(Equal("request 0: memory_mb: must not be negative"))
+
+		code, body = post(auctioneer.TaskAuctionsRoute, `[{"task_guid":"t","domain":"d","rootfs":"preloaded:x","disk_mb":-1}]`)
+		Expect(code).To(Equal(http.StatusBadRequest))
+		Expect(body["error"]).To(Equal("request 0: disk_mb: must not be negative"))
 		n, t := inbox.Len()
 		Expect(n + t).To(BeZero())
 	})
