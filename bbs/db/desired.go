@@ -184,85 +184,122 @@ func (db *DB) desired(ctx context.Context, guid string) (*models.DesiredLRP, int
 }
 
 // DesireLRP stores a new desired LRP and an UNCLAIMED ActualLRP for each index that has none. It
-// returns the instances it created.
+// returns the instances it created (see Desire).
 func (db *DB) DesireLRP(ctx context.Context, d *models.DesiredLRP) ([]*models.ActualLRP, error) {
-	d = cloneDesired(d)
-	d.ModificationTag = &models.ModificationTag{Epoch: newGUID(), Index: 0}
+	_, created, err := db.Desire(ctx, d)
+	return created, err
+}
+
+// Desire stores a new desired LRP and an UNCLAIMED ActualLRP for each index that has none, and
+// returns the desired LRP as stored (with its modification tag) and the instances it created.
+// stored is non-nil exactly when the desired LRP was written: the first transaction writes it
+// with as many instances as fit; should a follow-up transaction for the rest fail, err says so,
+// created lists only the instances written, and convergence creates the others.
+func (db *DB) Desire(ctx context.Context, d *models.DesiredLRP) (stored *models.DesiredLRP, created []*models.ActualLRP, err error) {
+	guid := d.GetProcessGuid()
 	now := db.now()
-	lv, err := db.encode(light(d))
+	// no clone of the request: the light record and the run info only reference its fields
+	l := light(d)
+	l.ModificationTag = &models.ModificationTag{Epoch: newGUID(), Index: 0}
+	run := d.RunInfo(now.UnixNano())
+	lv, err := db.encode(l)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	rv, err := db.encode(d.RunInfo(now.UnixNano()))
+	rv, err := db.encode(run)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var created []*models.ActualLRP
 	first := 0
 	for attempt := 0; ; attempt++ {
 		var existing []*models.ActualLRP
-		var err error
+		var revs []int64
 		if attempt == 0 {
-			existing, err = db.peekInstances(ctx, d.GetProcessGuid(), d.GetInstances())
+			existing, revs, err = db.peekInstances(ctx, guid, d.GetInstances())
 		} else {
-			existing, err = db.actualsOfDirect(ctx, d.GetProcessGuid())
+			existing, revs, err = db.instancesDirect(ctx, guid)
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		created = db.newUnclaimed(d, 0, d.GetInstances(), existing, now)
-		ops := []clientv3.Op{clientv3.OpPut(schedKey(d.GetProcessGuid()), lv), clientv3.OpPut(runKey(d.GetProcessGuid()), rv)}
-		first = min(len(created), maxTxnOps-len(ops))
+		ops := []clientv3.Op{clientv3.OpPut(schedKey(guid), lv), clientv3.OpPut(runKey(guid), rv)}
+		cmps := []clientv3.Cmp{unchanged(schedKey(guid), 0)}
+		// the instances left out because they exist must still exist unchanged when this commits
+		for i, a := range existing {
+			if a.GetPresence() == models.ActualLRP_ORDINARY && a.GetActualLrpKey().GetIndex() < d.GetInstances() && len(cmps) < maxTxnOps/2 {
+				cmps = append(cmps, unchanged(actualKeyOf(a), revs[i]))
+			}
+		}
+		first = min(len(created), maxTxnOps-len(ops), maxTxnOps-len(cmps))
 		more, err := db.putOps(created[:first])
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		cmps := []clientv3.Cmp{unchanged(schedKey(d.GetProcessGuid()), 0)}
 		for _, a := range created[:first] {
 			cmps = append(cmps, unchanged(actualKeyOf(a), 0))
 		}
 		ok, err := db.commit(ctx, cmps, append(ops, more...))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if ok {
 			break
 		}
-		exists, err := db.cli.Get(ctx, schedKey(d.GetProcessGuid()), clientv3.WithCountOnly())
+		exists, err := db.cli.Get(ctx, schedKey(guid), clientv3.WithCountOnly())
 		if err != nil {
-			return nil, etcdErr(err)
+			return nil, nil, etcdErr(err)
 		}
 		if exists.Count > 0 {
-			return nil, models.ErrResourceExists
+			return nil, nil, models.ErrResourceExists
 		}
 		if attempt >= casAttempts {
-			return nil, models.NewError(models.Error_ResourceConflict, "too many concurrent changes")
+			return nil, nil, models.NewError(models.Error_ResourceConflict, "too many concurrent changes")
 		}
 	}
-	if err := db.createRest(ctx, created[first:]); err != nil {
-		return created[:first], err
-	}
-	return created, nil
+	stored = join(l, run)
+	rest, err := db.createRest(ctx, created[first:])
+	return stored, append(created[:first:first], rest...), err
 }
 
-// createRest creates instances beyond the first transaction's room, each only if absent.
-func (db *DB) createRest(ctx context.Context, rest []*models.ActualLRP) error {
-	for len(rest) > 0 {
-		n := min(len(rest), maxTxnOps)
-		ops, err := db.putOps(rest[:n])
+// createRest creates instances beyond the first transaction's room, each only if absent, and
+// returns those it wrote. A chunk that fails its compare (an instance appeared meanwhile) is
+// written one instance at a time, so every instance reported was really written.
+func (db *DB) createRest(ctx context.Context, rest []*models.ActualLRP) ([]*models.ActualLRP, error) {
+	var written []*models.ActualLRP
+	createChunk := func(chunk []*models.ActualLRP) (bool, error) {
+		ops, err := db.putOps(chunk)
 		if err != nil {
-			return err
+			return false, err
 		}
-		cmps := make([]clientv3.Cmp, n)
-		for i, a := range rest[:n] {
+		cmps := make([]clientv3.Cmp, len(chunk))
+		for i, a := range chunk {
 			cmps[i] = unchanged(actualKeyOf(a), 0)
 		}
-		if _, err := db.commit(ctx, cmps, ops); err != nil {
-			return err
+		return db.commit(ctx, cmps, ops)
+	}
+	for len(rest) > 0 {
+		n := min(len(rest), maxTxnOps)
+		ok, err := createChunk(rest[:n])
+		if err != nil {
+			return written, err
+		}
+		if ok {
+			written = append(written, rest[:n]...)
+		} else {
+			for _, a := range rest[:n] {
+				ok, err := createChunk([]*models.ActualLRP{a})
+				if err != nil {
+					return written, err
+				}
+				if ok {
+					written = append(written, a)
+				}
+			}
 		}
 		rest = rest[n:]
 	}
-	return nil
+	return written, nil
 }
 
 func (db *DB) putOps(lrps []*models.ActualLRP) ([]clientv3.Op, error) {
@@ -305,16 +342,22 @@ func NewUnclaimed(guid string, index int32, domain string, since int64) *models.
 }
 
 // UpdateDesiredLRP applies an update; when the instance count grows it creates the new UNCLAIMED
-// instances in the same transaction (as far as they fit). It returns the LRP before and after and
-// the created instances.
+// instances in the same transaction (as far as they fit, the rest in follow-up transactions). It
+// returns the LRP before and after and the created instances. after is non-nil exactly when the
+// update was written; should a follow-up transaction fail, err says so, created lists only the
+// instances written, and convergence creates the others.
 func (db *DB) UpdateDesiredLRP(ctx context.Context, guid string, u *models.DesiredLRPUpdate) (before, after *models.DesiredLRP, created []*models.ActualLRP, err error) {
+	var first int
+	var committed *models.DesiredLRP
 	err = retry(ctx, func() error {
+		committed = nil
 		d, lrev, rrev, err := db.desired(ctx, guid)
 		if err != nil {
 			return err
 		}
 		before = d
-		after = cloneDesired(d)
+		next := cloneDesired(d)
+		after := next
 		if u.Instances != nil {
 			after.Instances = u.GetInstances()
 		}
@@ -354,10 +397,13 @@ func (db *DB) UpdateDesiredLRP(ctx context.Context, guid string, u *models.Desir
 			}
 			created = db.newUnclaimed(after, before.GetInstances(), after.GetInstances(), existing, db.now())
 		}
-		first := min(len(created), maxTxnOps-len(ops))
+		first = min(len(created), maxTxnOps-len(ops), maxTxnOps-len(cmps))
 		more, err := db.putOps(created[:first])
 		if err != nil {
 			return err
+		}
+		for _, a := range created[:first] {
+			cmps = append(cmps, unchanged(actualKeyOf(a), 0))
 		}
 		ok, err := db.commit(ctx, cmps, append(ops, more...))
 		if err != nil {
@@ -366,9 +412,15 @@ func (db *DB) UpdateDesiredLRP(ctx context.Context, guid string, u *models.Desir
 		if !ok {
 			return errConflict
 		}
-		return db.createRest(ctx, created[first:])
+		committed = next
+		return nil
 	})
-	return before, after, created, err
+	if err != nil {
+		return before, nil, nil, err
+	}
+	after = committed
+	rest, err := db.createRest(ctx, created[first:])
+	return before, after, append(created[:first:first], rest...), err
 }
 
 // RemoveDesiredLRP deletes both records of a desired LRP and returns it.
@@ -398,19 +450,40 @@ func cloneDesired(d *models.DesiredLRP) *models.DesiredLRP {
 	return protoClone(d)
 }
 
-// peekInstances returns the cached ORDINARY instances of indices [0,n) without waiting for the
-// cache (the desire transaction compares every key it creates, so a stale answer only costs a
-// retry), or reads etcd when there is no cache.
-func (db *DB) peekInstances(ctx context.Context, guid string, n int32) ([]*models.ActualLRP, error) {
+// peekInstances returns the cached instances of the process (with their mod revisions) without
+// waiting for the cache, or reads etcd when the cache cannot answer for every index in [0,n).
+// The desire transaction compares every key it creates and every existing instance it leaves out,
+// so a stale answer only costs a retry on etcd's records.
+func (db *DB) peekInstances(ctx context.Context, guid string, n int32) ([]*models.ActualLRP, []int64, error) {
 	var out []*models.ActualLRP
+	var revs []int64
 	for i := int32(0); i < n; i++ {
-		a, _, ok := db.peek(actualKey(guid, i, models.ActualLRP_ORDINARY))
+		a, rev, ok := db.peek(actualKey(guid, i, models.ActualLRP_ORDINARY))
 		if !ok {
-			return db.actualsOfDirect(ctx, guid)
+			return db.instancesDirect(ctx, guid)
 		}
 		if a != nil {
-			out = append(out, a)
+			out, revs = append(out, a), append(revs, rev)
 		}
 	}
-	return out, nil
+	return out, revs, nil
+}
+
+// instancesDirect reads a process's instances and their mod revisions from etcd.
+func (db *DB) instancesDirect(ctx context.Context, guid string) ([]*models.ActualLRP, []int64, error) {
+	resp, err := db.cli.Get(ctx, ActualPrefix+guid+"/", clientv3.WithPrefix())
+	if err != nil {
+		return nil, nil, etcdErr(err)
+	}
+	out := make([]*models.ActualLRP, 0, len(resp.Kvs))
+	revs := make([]int64, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		a := &models.ActualLRP{}
+		if err := db.keys.decode(kv.Value, a); err != nil {
+			db.logger.Error("skipping undecodable record", "key", string(kv.Key), "error", err)
+			continue
+		}
+		out, revs = append(out, a), append(revs, kv.ModRevision)
+	}
+	return out, revs, nil
 }

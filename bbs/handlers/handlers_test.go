@@ -394,9 +394,18 @@ var _ = Describe("the API", func() {
 			e, err := all.Next()
 			Expect(err).NotTo(HaveOccurred())
 			Expect(e.EventType()).To(Equal(models.EventTypeDesiredLRPCreated))
+			// the event carries the desired LRP exactly as stored, run info and modification tag included
+			stored, err := client.DesiredLRPByProcessGuid(ctx, "ev")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(stored.GetModificationTag().GetEpoch()).NotTo(BeEmpty())
+			Expect(stored.GetAction()).NotTo(BeNil())
+			Expect(proto.Equal(e.(*models.DesiredLRPCreatedEvent).GetDesiredLrp(), stored)).To(BeTrue(), "%v\n%v", e, stored)
 			e, err = all.Next()
 			Expect(err).NotTo(HaveOccurred())
 			Expect(e.EventType()).To(Equal(models.EventTypeActualLRPInstanceCreated))
+			created := e.(*models.ActualLRPInstanceCreatedEvent).GetActualLrp()
+			Expect(created.GetActualLrpKey().GetProcessGuid()).To(Equal("ev"))
+			Expect(created.GetState()).To(Equal(models.ActualLRPStateUnclaimed))
 
 			Expect(client.ClaimActualLRP(ctx, "ev", 0, ikey("ig", "cell-1"))).To(Succeed())
 			e, err = all.Next()

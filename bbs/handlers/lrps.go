@@ -323,13 +323,17 @@ func (h *Handler) desireLRP(ctx context.Context, body []byte) proto.Message {
 	if resp.Error = models.DecodeRequest(body, req); resp.Error != nil {
 		return resp
 	}
-	created, err := h.DB.DesireLRP(ctx, req.GetDesiredLrp())
-	if resp.Error = toError(err); resp.Error != nil {
+	stored, created, err := h.DB.Desire(ctx, req.GetDesiredLrp())
+	resp.Error = toError(err)
+	if stored == nil {
 		return resp
 	}
-	if d, err := h.DB.DesiredLRPByProcessGuid(ctx, req.GetDesiredLrp().GetProcessGuid()); err == nil {
-		h.LRPHub.Emit(models.NewDesiredLRPCreatedEvent(d, ""))
+	// the desired LRP is written (even when creating some of its instances failed: convergence
+	// creates those), so its events go out and what was created is auctioned
+	if err != nil {
+		h.Logger.Error("desire: some instances were not created; convergence will", "process_guid", stored.GetProcessGuid(), "error", err)
 	}
+	h.LRPHub.Emit(models.NewDesiredLRPCreatedEvent(stored, ""))
 	for _, a := range created {
 		h.emitActual(nil, a)
 	}
@@ -343,8 +347,12 @@ func (h *Handler) updateDesiredLRP(ctx context.Context, body []byte) proto.Messa
 		return resp
 	}
 	before, after, created, err := h.DB.UpdateDesiredLRP(ctx, req.GetProcessGuid(), req.GetUpdate())
-	if resp.Error = toError(err); resp.Error != nil {
+	resp.Error = toError(err)
+	if after == nil {
 		return resp
+	}
+	if err != nil {
+		h.Logger.Error("update: some instances were not created; convergence will", "process_guid", after.GetProcessGuid(), "error", err)
 	}
 	h.LRPHub.Emit(models.NewDesiredLRPChangedEvent(before, after, ""))
 	for _, a := range created {
