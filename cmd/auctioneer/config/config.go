@@ -4,7 +4,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -109,14 +108,24 @@ func (c Config) Validate() error {
 	if u := c.BBSURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 		p.Addf("bbs_url %q must start with http:// or https://", u)
 	}
-	if c.CellStateTimeout.D() <= 0 || c.RepWorkTimeout.D() <= 0 || c.RequeueDelay.D() <= 0 {
-		p.Add(errors.New("cell_state_timeout, rep_work_timeout and requeue_delay must be positive"))
+	for _, d := range []struct {
+		name string
+		v    daemonconfig.Duration
+	}{{"cell_state_timeout", c.CellStateTimeout}, {"rep_work_timeout", c.RepWorkTimeout}, {"requeue_delay", c.RequeueDelay}} {
+		if d.v.D() <= 0 {
+			p.Addf("%s %s: must be positive", d.name, d.v.D())
+		}
 	}
 	if c.MaxRounds < 1 {
 		p.Addf("max_rounds %d: must be at least 1", c.MaxRounds)
 	}
-	if c.StartingContainerWeight < 0 || c.BinPackFirstFitWeight < 0 || c.StartingContainerCountMaximum < 0 {
-		p.Add(errors.New("starting_container_weight, bin_pack_first_fit_weight and starting_container_count_maximum must not be negative"))
+	for _, w := range []struct {
+		name string
+		v    float64
+	}{{"starting_container_weight", c.StartingContainerWeight}, {"bin_pack_first_fit_weight", c.BinPackFirstFitWeight}, {"starting_container_count_maximum", float64(c.StartingContainerCountMaximum)}} {
+		if w.v < 0 {
+			p.Addf("%s %v: must not be negative", w.name, w.v)
+		}
 	}
 	p.TLSFiles("bbs", c.BBSCAFile, c.BBSCertFile, c.BBSKeyFile)
 	p.TLSFiles("rep", c.RepCAFile, c.RepCertFile, c.RepKeyFile)

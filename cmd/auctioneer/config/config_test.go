@@ -76,16 +76,20 @@ var _ = Describe("Config", func() {
 	It("lists every problem", func() {
 		_, err := config.Load(write(map[string]any{
 			"health_address": "0.0.0.0:9017", "bbs_url": "bbs:8889", "max_rounds": 0,
-			"rep_ca_file": "ca.crt", "log_level": "loud", "cell_state_timeout": "0s",
+			"rep_ca_file": "ca.crt", "log_level": "loud", "cell_state_timeout": "0s", "requeue_delay": "-1s",
+			"bin_pack_first_fit_weight": -0.5,
 		}))
 		Expect(err).To(HaveOccurred())
 		for _, want := range []string{
 			"ca_file is required", "cert_file is required", "key_file is required", "consul_address is required",
 			`health_address "0.0.0.0:9017" must be a loopback address`, `bbs_url "bbs:8889" must start with http:// or https://`,
 			"max_rounds 0", "rep_ca_file, rep_cert_file and rep_key_file go together", `log_level "loud"`,
-			"cell_state_timeout, rep_work_timeout and requeue_delay must be positive",
+			"cell_state_timeout 0s: must be positive", "requeue_delay -1s: must be positive",
+			"bin_pack_first_fit_weight -0.5: must not be negative",
 		} {
 			Expect(err.Error()).To(ContainSubstring(want))
 		}
+		Expect(err.Error()).NotTo(ContainSubstring("rep_work_timeout"), "names only the broken fields")
+		Expect(err.Error()).NotTo(ContainSubstring("starting_container_weight"), "names only the broken fields")
 	})
 })
