@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,14 +42,14 @@ var _ = Describe("the garden command", func() {
 		s, err := gexec.Start(exec.Command(gardenBin), GinkgoWriter, GinkgoWriter)
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(s).Should(gexec.Exit(2))
-		Expect(s.Err).To(gbytesSay("-config is required"))
+		Expect(s.Err).To(gbytesSay("garden: -config FILE is required"))
 
 		cfg := filepath.Join(GinkgoT().TempDir(), "bad.json")
 		os.WriteFile(cfg, []byte(`{"listen_network":"carrier-pigeon"}`), 0600)
 		s, err = gexec.Start(exec.Command(gardenBin, "-config", cfg), GinkgoWriter, GinkgoWriter)
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(s).Should(gexec.Exit(2))
-		Expect(s.Err).To(gbytesSay("listen_network must be unix or tcp"))
+		Expect(s.Err).To(gbytesSay("garden: listen_network must be unix or tcp"))
 	})
 
 	It("serves garden's API over TCP, logs JSON lines, and stops on SIGINT leaving containers to the next start", func() {
@@ -62,13 +64,22 @@ var _ = Describe("the garden command", func() {
 		Expect(err).NotTo(HaveOccurred())
 		addr := l.Addr().String()
 		l.Close()
+		hl, err := net.Listen("tcp", "127.0.0.1:0")
+		Expect(err).NotTo(HaveOccurred())
+		healthAddr := hl.Addr().String()
+		hl.Close()
+		ml, err := net.Listen("tcp", "127.0.0.1:0")
+		Expect(err).NotTo(HaveOccurred())
+		metricsAddr := ml.Addr().String()
+		ml.Close()
 		bridge := fmt.Sprintf("dgcmd%d", os.Getpid()%100000)
 		pool := fmt.Sprintf("10.250.%d.0/24", os.Getpid()%250)
 		cgParent := fmt.Sprintf("diego-garden-cmd-%d", os.Getpid())
 		chains := fmt.Sprintf("dgc%d", os.Getpid()%100000)
 		cfg := map[string]any{"listen_network": "tcp", "listen_address": addr, "depot_dir": filepath.Join(dir, "depot"),
 			"runc_root": filepath.Join(dir, "runc"), "image_cache_dir": filepath.Join(dir, "images"),
-			"bridge_name": bridge, "chain_prefix": chains, "network_pool": pool, "cgroup_parent": cgParent, "ip_forward": false}
+			"bridge_name": bridge, "chain_prefix": chains, "network_pool": pool, "cgroup_parent": cgParent, "ip_forward": false,
+			"health_address": healthAddr, "metrics_address": metricsAddr}
 		data, _ := json.Marshal(cfg)
 		cfgPath := filepath.Join(dir, "garden.json")
 		Expect(os.WriteFile(cfgPath, data, 0600)).To(Succeed())
@@ -90,6 +101,15 @@ var _ = Describe("the garden command", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(capacity.MaxContainers).To(BeEquivalentTo(253))
 		Expect(capacity.MemoryInBytes).To(BeNumerically(">", 0))
+		resp, err := http.Get("http://" + healthAddr + "/ping")
+		Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		Expect(resp.StatusCode).To(Equal(http.StatusOK))
+		resp, err = http.Get("http://" + metricsAddr + "/metrics")
+		Expect(err).NotTo(HaveOccurred())
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		Expect(string(body)).To(ContainSubstring("go_goroutines"))
 		s.Interrupt()
 		Eventually(s, 20*time.Second).Should(gexec.Exit(0))
 
@@ -99,6 +119,7 @@ var _ = Describe("the garden command", func() {
 			var entry map[string]any
 			Expect(json.Unmarshal(sc.Bytes(), &entry)).To(Succeed(), sc.Text())
 			Expect(entry).To(HaveKey("msg"))
+			Expect(entry).To(HaveKeyWithValue("component", "garden"))
 			lines++
 		}
 		Expect(lines).To(BeNumerically(">", 1))

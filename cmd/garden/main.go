@@ -5,21 +5,19 @@
 package main
 
 import (
-	"flag"
-	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
-	"time"
 
 	"code.cloudfoundry.org/garden/server"
 	"code.cloudfoundry.org/lager/v3"
 	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/grouper"
-	"github.com/tedsuo/ifrit/sigmon"
 
 	"github.com/diego-go/diego/cmd/garden/config"
 	"github.com/diego-go/diego/gardenrunc"
 	"github.com/diego-go/diego/gardenrunc/initproc"
+	"github.com/diego-go/diego/internal/daemon"
 )
 
 func main() {
@@ -38,19 +36,8 @@ func main() {
 			os.Exit(initproc.RunTarOut(os.Args[2:]))
 		}
 	}
-	configPath := flag.String("config", "", "path to the JSON config file")
-	flag.Parse()
-	if *configPath == "" {
-		fmt.Fprintln(os.Stderr, "garden: -config is required")
-		os.Exit(2)
-	}
-	cfg, err := config.Load(*configPath)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "garden: invalid config: %v\n", err)
-		os.Exit(2)
-	}
-	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[cfg.LogLevel]
-	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("component", "garden")
+	cfg := daemon.LoadConfig("garden", config.Load) // -config FILE; exit 2 when refused
+	logger := daemon.NewLogger("garden", cfg.LogLevel)
 
 	backend, err := gardenrunc.New(gardenrunc.Config{
 		DepotDir: cfg.DepotDir, RuncBin: cfg.RuncBin, RuncRoot: cfg.RuncRoot, InitBin: cfg.InitBin, ExecMode: cfg.ExecMode,
@@ -58,29 +45,36 @@ func main() {
 		CgroupParent: cfg.CgroupParent, BridgeName: cfg.BridgeName, ChainPrefix: cfg.ChainPrefix, NetworkPool: cfg.NetworkPool,
 		ExternalIP: cfg.ExternalIP, MTU: cfg.MTU, PortRangeStart: cfg.PortRangeStart,
 		PortRangeEnd: cfg.PortRangeEnd, IPForward: cfg.IPForward, MaxContainers: cfg.MaxContainers,
-		DefaultGraceTime: time.Duration(cfg.DefaultGraceTime), ImageCacheDir: cfg.ImageCacheDir,
+		DefaultGraceTime: cfg.DefaultGraceTime.D(), ImageCacheDir: cfg.ImageCacheDir,
 		InsecureRegistries: cfg.InsecureRegistries, Logger: logger,
 	})
 	if err != nil {
-		logger.Error("backend-config-invalid", "error", err)
+		logger.Error("garden: cannot start", "error", err)
 		os.Exit(2)
 	}
 
 	lagerLogger := lager.NewLogger("garden")
 	lagerLogger.RegisterSink(lager.NewSlogSink(logger))
-	srv := server.New(cfg.ListenNetwork, cfg.ListenAddress, time.Duration(cfg.DefaultGraceTime), backend, lagerLogger)
+	srv := server.New(cfg.ListenNetwork, cfg.ListenAddress, cfg.DefaultGraceTime.D(), backend, lagerLogger)
 
-	members := grouper.Members{
-		{Name: "backend", Runner: backendRunner(backend, logger)},
-		{Name: "garden-server", Runner: serverRunner(srv, cfg.ListenNetwork, cfg.ListenAddress, logger)},
+	var members grouper.Members
+	if cfg.HealthAddress != "" {
+		members = daemon.StatusServers(cfg.HealthAddress, healthHandler(), cfg.MetricsAddress, daemon.NewRegistry())
 	}
-	process := ifrit.Invoke(sigmon.New(grouper.NewOrdered(os.Interrupt, members)))
-	logger.Info("started", "listen_network", cfg.ListenNetwork, "listen_address", cfg.ListenAddress)
-	if err := <-process.Wait(); err != nil {
-		logger.Error("exited-with-failure", "error", err)
+	members = append(members,
+		grouper.Member{Name: "backend", Runner: backendRunner(backend, logger)},
+		grouper.Member{Name: "garden-server", Runner: serverRunner(srv, cfg.ListenNetwork, cfg.ListenAddress, logger)},
+	)
+	if err := daemon.Run(logger, "garden", members, "listen_network", cfg.ListenNetwork, "listen_address", cfg.ListenAddress); err != nil {
 		os.Exit(1)
 	}
-	logger.Info("exited")
+}
+
+// healthHandler answers GET /ping with 200 while the process runs.
+func healthHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ping", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusOK) })
+	return mux
 }
 
 // backendRunner prepares the host and reloads containers; on a signal it leaves them running.

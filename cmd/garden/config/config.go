@@ -1,65 +1,44 @@
-// Package config is the garden server's JSON configuration: defaults and validation.
+// Package config is the garden server's JSON configuration: defaults and validation. Loading,
+// durations, the problem collector and log_level come from internal/daemonconfig, as for every
+// daemon; the garden server has no TLS, Consul or lock, and listens on a unix socket or TCP.
 package config
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
 	"net"
-	"os"
 	"path/filepath"
-	"strings"
-	"time"
+
+	"github.com/diego-go/diego/internal/daemonconfig"
 )
-
-// Duration is a time.Duration written as a string in JSON ("5m", "30s").
-type Duration time.Duration
-
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		var n int64
-		if err2 := json.Unmarshal(b, &n); err2 != nil {
-			return err
-		}
-		*d = Duration(n)
-		return nil
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	*d = Duration(v)
-	return nil
-}
 
 // Config is the garden server's configuration file.
 type Config struct {
-	ListenNetwork      string            `json:"listen_network"` // "unix" or "tcp"
-	ListenAddress      string            `json:"listen_address"`
-	LogLevel           string            `json:"log_level"` // debug, info, warn, error
-	DepotDir           string            `json:"depot_dir"`
-	RuncBin            string            `json:"runc_bin"`
-	RuncRoot           string            `json:"runc_root"`
-	InitBin            string            `json:"init_bin"`  // default: this binary (must be static)
-	ExecMode           string            `json:"exec_mode"` // "nsenter" (default) or "runc"
-	PreloadedRootFS    map[string]string `json:"preloaded_rootfs"`
-	DefaultRootFS      string            `json:"default_rootfs"`
-	CgroupParent       string            `json:"cgroup_parent"`
-	BridgeName         string            `json:"bridge_name"`
-	ChainPrefix        string            `json:"chain_prefix"`
-	NetworkPool        string            `json:"network_pool"`
-	ExternalIP         string            `json:"external_ip"`
-	MTU                int               `json:"mtu"`
-	PortRangeStart     uint32            `json:"port_range_start"`
-	PortRangeEnd       uint32            `json:"port_range_end"`
-	IPForward          bool              `json:"ip_forward"`
-	MaxContainers      uint64            `json:"max_containers"`
-	DefaultGraceTime   Duration          `json:"default_grace_time"`
-	ImageCacheDir      string            `json:"image_cache_dir"`
-	InsecureRegistries []string          `json:"insecure_registries"`
+	ListenNetwork        string `json:"listen_network"` // "unix" or "tcp"
+	ListenAddress        string `json:"listen_address"`
+	daemonconfig.Logging        // log_level: debug, info, warn, error
+	// HealthAddress, when set, serves plain-HTTP health (GET /ping) on a loopback host:port;
+	// MetricsAddress, when set (needs HealthAddress), serves Prometheus /metrics. Both off by default.
+	HealthAddress      string                `json:"health_address"`
+	MetricsAddress     string                `json:"metrics_address"`
+	DepotDir           string                `json:"depot_dir"`
+	RuncBin            string                `json:"runc_bin"`
+	RuncRoot           string                `json:"runc_root"`
+	InitBin            string                `json:"init_bin"`  // default: this binary (must be static)
+	ExecMode           string                `json:"exec_mode"` // "nsenter" (default) or "runc"
+	PreloadedRootFS    map[string]string     `json:"preloaded_rootfs"`
+	DefaultRootFS      string                `json:"default_rootfs"`
+	CgroupParent       string                `json:"cgroup_parent"`
+	BridgeName         string                `json:"bridge_name"`
+	ChainPrefix        string                `json:"chain_prefix"`
+	NetworkPool        string                `json:"network_pool"`
+	ExternalIP         string                `json:"external_ip"`
+	MTU                int                   `json:"mtu"`
+	PortRangeStart     uint32                `json:"port_range_start"`
+	PortRangeEnd       uint32                `json:"port_range_end"`
+	IPForward          bool                  `json:"ip_forward"`
+	MaxContainers      uint64                `json:"max_containers"`
+	DefaultGraceTime   daemonconfig.Duration `json:"default_grace_time"`
+	ImageCacheDir      string                `json:"image_cache_dir"`
+	InsecureRegistries []string              `json:"insecure_registries"`
 }
 
 // Default is the configuration used for fields a file leaves out.
@@ -67,7 +46,7 @@ func Default() Config {
 	return Config{
 		ListenNetwork:  "unix",
 		ListenAddress:  "/var/run/diego-garden/garden.sock",
-		LogLevel:       "info",
+		Logging:        daemonconfig.DefaultLogging(),
 		DepotDir:       "/var/lib/diego-garden/depot",
 		RuncBin:        "runc",
 		ExecMode:       "nsenter",
@@ -86,14 +65,8 @@ func Default() Config {
 // Load reads a JSON file over the defaults and validates the result.
 func Load(path string) (Config, error) {
 	c := Default()
-	data, err := os.ReadFile(path)
-	if err != nil {
+	if err := daemonconfig.DecodeFile(path, &c); err != nil {
 		return c, err
-	}
-	dec := json.NewDecoder(strings.NewReader(string(data)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return c, fmt.Errorf("parse %s: %w", path, err)
 	}
 	return c, c.Validate()
 }
@@ -112,65 +85,67 @@ var nameOK = func(s string) bool {
 
 // Validate reports every problem in the configuration.
 func (c Config) Validate() error {
-	var errs []error
+	var p daemonconfig.Problems
+	c.Logging.Check(&p)
+	p.HostPort("health_address", c.HealthAddress)
+	p.Loopback("health_address", c.HealthAddress)
+	p.HostPort("metrics_address", c.MetricsAddress)
+	if c.MetricsAddress != "" && c.HealthAddress == "" {
+		p.Addf("metrics_address needs health_address")
+	}
 	switch c.ListenNetwork {
 	case "unix":
 		if !filepath.IsAbs(c.ListenAddress) {
-			errs = append(errs, fmt.Errorf("listen_address must be an absolute socket path for unix"))
+			p.Addf("listen_address must be an absolute socket path for unix")
 		}
 	case "tcp":
 		if _, _, err := net.SplitHostPort(c.ListenAddress); err != nil {
-			errs = append(errs, fmt.Errorf("listen_address: %w", err))
+			p.Addf("listen_address: %w", err)
 		}
 	default:
-		errs = append(errs, fmt.Errorf("listen_network must be unix or tcp, not %q", c.ListenNetwork))
+		p.Addf("listen_network must be unix or tcp, not %q", c.ListenNetwork)
 	}
 	if c.ExecMode != "nsenter" && c.ExecMode != "runc" {
-		errs = append(errs, fmt.Errorf("exec_mode must be nsenter or runc"))
+		p.Addf("exec_mode must be nsenter or runc")
 	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		errs = append(errs, fmt.Errorf("log_level must be debug, info, warn or error"))
-	}
-	for name, p := range map[string]string{"depot_dir": c.DepotDir, "runc_root": c.RuncRoot, "image_cache_dir": c.ImageCacheDir} {
-		if !filepath.IsAbs(p) {
-			errs = append(errs, fmt.Errorf("%s must be an absolute path", name))
+	for name, dir := range map[string]string{"depot_dir": c.DepotDir, "runc_root": c.RuncRoot, "image_cache_dir": c.ImageCacheDir} {
+		if !filepath.IsAbs(dir) {
+			p.Addf("%s must be an absolute path", name)
 		}
 	}
 	for name, dir := range c.PreloadedRootFS {
 		if !nameOK(name) {
-			errs = append(errs, fmt.Errorf("preloaded_rootfs name %q must be letters, digits, - or _", name))
+			p.Addf("preloaded_rootfs name %q must be letters, digits, - or _", name)
 		}
 		if !filepath.IsAbs(dir) {
-			errs = append(errs, fmt.Errorf("preloaded_rootfs %q must be an absolute path", name))
+			p.Addf("preloaded_rootfs %q must be an absolute path", name)
 		}
 	}
 	if !nameOK(c.CgroupParent) {
-		errs = append(errs, fmt.Errorf("cgroup_parent must be a plain name"))
+		p.Addf("cgroup_parent must be a plain name")
 	}
 	if !nameOK(c.BridgeName) || len(c.BridgeName) > 15 {
-		errs = append(errs, fmt.Errorf("bridge_name must be a plain name of at most 15 characters"))
+		p.Addf("bridge_name must be a plain name of at most 15 characters")
 	}
 	if !nameOK(c.ChainPrefix) || len(c.ChainPrefix) > 16 {
-		errs = append(errs, fmt.Errorf("chain_prefix must be a plain name of at most 16 characters"))
+		p.Addf("chain_prefix must be a plain name of at most 16 characters")
 	}
 	if ip, n, err := net.ParseCIDR(c.NetworkPool); err != nil || ip.To4() == nil {
-		errs = append(errs, fmt.Errorf("network_pool must be an IPv4 CIDR"))
+		p.Addf("network_pool must be an IPv4 CIDR")
 	} else if ones, _ := n.Mask.Size(); ones > 30 || ones < 8 {
-		errs = append(errs, fmt.Errorf("network_pool must be between /8 and /30"))
+		p.Addf("network_pool must be between /8 and /30")
 	}
 	if c.ExternalIP != "" && net.ParseIP(c.ExternalIP) == nil {
-		errs = append(errs, fmt.Errorf("external_ip is not an IP address"))
+		p.Addf("external_ip is not an IP address")
 	}
 	if c.PortRangeStart == 0 || c.PortRangeEnd <= c.PortRangeStart || c.PortRangeEnd > 65536 {
-		errs = append(errs, fmt.Errorf("port range %d-%d is invalid", c.PortRangeStart, c.PortRangeEnd))
+		p.Addf("port range %d-%d is invalid", c.PortRangeStart, c.PortRangeEnd)
 	}
 	if c.MTU < 0 || (c.MTU > 0 && c.MTU < 576) {
-		errs = append(errs, fmt.Errorf("mtu must be 0 (auto) or at least 576"))
+		p.Addf("mtu must be 0 (auto) or at least 576")
 	}
 	if c.DefaultGraceTime < 0 {
-		errs = append(errs, fmt.Errorf("default_grace_time must not be negative"))
+		p.Addf("default_grace_time must not be negative")
 	}
-	return errors.Join(errs...)
+	return p.Err()
 }

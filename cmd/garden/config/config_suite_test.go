@@ -32,26 +32,41 @@ var _ = Describe("Config", func() {
 
 	It("reads a file over the defaults, with durations as strings", func() {
 		c, err := config.Load(write(`{"listen_network":"tcp","listen_address":"127.0.0.1:7777","default_grace_time":"5m",
-			"preloaded_rootfs":{"cflinuxfs4":"/var/vcap/rootfs"},"max_containers":250}`))
+			"preloaded_rootfs":{"cflinuxfs4":"/var/vcap/rootfs"},"max_containers":250,"health_address":"127.0.0.1:7778"}`))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(c.ListenNetwork).To(Equal("tcp"))
 		Expect(time.Duration(c.DefaultGraceTime)).To(Equal(5 * time.Minute))
 		Expect(c.PreloadedRootFS).To(HaveKeyWithValue("cflinuxfs4", "/var/vcap/rootfs"))
 		Expect(c.MaxContainers).To(BeEquivalentTo(250))
 		Expect(c.DepotDir).To(Equal(config.Default().DepotDir))
+		Expect(c.LogLevel).To(Equal("info"))
+		Expect(c.HealthAddress).To(Equal("127.0.0.1:7778"))
+		Expect(c.MetricsAddress).To(BeEmpty())
+
+		c, err = config.Load(write(`{"default_grace_time":300000000000}`))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.DefaultGraceTime.D()).To(Equal(5 * time.Minute))
 	})
 
 	It("refuses unknown fields and reports every invalid value", func() {
 		_, err := config.Load(write(`{"listen_adress":"/x"}`))
 		Expect(err).To(MatchError(ContainSubstring("unknown field")))
+		Expect(err.Error()).To(ContainSubstring("garden.json"))
 		_, err = config.Load(write(`{"listen_network":"udp","log_level":"loud","depot_dir":"rel","network_pool":"10.0.0.0/31",
 			"bridge_name":"a-very-long-bridge-name","port_range_start":9,"port_range_end":5,"exec_mode":"magic",
-			"preloaded_rootfs":{"bad name":"rel"},"external_ip":"nope","cgroup_parent":"a/b","mtu":100,"chain_prefix":"far-too-long-a-prefix"}`))
+			"preloaded_rootfs":{"bad name":"rel"},"external_ip":"nope","cgroup_parent":"a/b","mtu":100,"chain_prefix":"far-too-long-a-prefix",
+			"health_address":"0.0.0.0:1","metrics_address":"nope"}`))
 		Expect(err).To(HaveOccurred())
 		for _, msg := range []string{"listen_network", "log_level", "depot_dir", "network_pool", "bridge_name",
-			"port range", "exec_mode", "preloaded_rootfs name", "must be an absolute path", "external_ip", "cgroup_parent", "mtu", "chain_prefix"} {
+			"port range", "exec_mode", "preloaded_rootfs name", "must be an absolute path", "external_ip", "cgroup_parent", "mtu", "chain_prefix",
+			"health_address \"0.0.0.0:1\" must be a loopback address", "metrics_address"} {
 			Expect(err.Error()).To(ContainSubstring(msg))
 		}
+	})
+
+	It("serves metrics only beside health", func() {
+		_, err := config.Load(write(`{"metrics_address":"127.0.0.1:7779"}`))
+		Expect(err).To(MatchError(ContainSubstring("metrics_address needs health_address")))
 	})
 
 	It("fails on a missing file", func() {
