@@ -119,6 +119,7 @@ func (c *Client) Perform(ctx context.Context, repURL string, work models.Work) (
 }
 
 func (c *Client) do(ctx context.Context, timeout time.Duration, method, repURL, path string, body []byte, out any) error {
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	url := strings.TrimRight(repURL, "/") + path
@@ -135,12 +136,12 @@ func (c *Client) do(ctx context.Context, timeout time.Duration, method, repURL, 
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return c.wrap(ctx, method, url, timeout, err)
+		return c.wrap(ctx, method, url, start, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
-		return c.wrap(ctx, method, url, timeout, err)
+		return c.wrap(ctx, method, url, start, err)
 	}
 	if resp.StatusCode/100 != 2 {
 		return &Error{URL: url, StatusCode: resp.StatusCode, Body: string(bytes.TrimSpace(truncate(data, 512)))}
@@ -151,9 +152,11 @@ func (c *Client) do(ctx context.Context, timeout time.Duration, method, repURL, 
 	return nil
 }
 
-func (c *Client) wrap(ctx context.Context, method, url string, timeout time.Duration, err error) error {
+// wrap reports the time actually waited: the caller's deadline may be shorter than this client's
+// own timeout (the auctioneer bounds a whole state fetch), and the log must not claim otherwise.
+func (c *Client) wrap(ctx context.Context, method, url string, start time.Time, err error) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("repclient: %s %s: %w after %s", method, url, ErrTimeout, timeout)
+		return fmt.Errorf("repclient: %s %s: %w after %s", method, url, ErrTimeout, time.Since(start).Round(time.Millisecond))
 	}
 	return fmt.Errorf("repclient: %s %s: %w", method, url, err)
 }

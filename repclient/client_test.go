@@ -87,6 +87,15 @@ var _ = Describe("Client", func() {
 		Expect(time.Since(start)).To(BeNumerically("<", time.Second))
 	})
 
+	It("says how long it waited when the caller's deadline is shorter than its own timeout", func() {
+		rep.SetDelay(2 * time.Second)
+		short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		_, err := client.State(short, rep.URL())
+		Expect(err).To(MatchError(repclient.ErrTimeout))
+		Expect(err.Error()).To(MatchRegexp(`timed out after ([4-9]\d|1\d\d)ms$`))
+	})
+
 	It("gives up on a hung rep after the work timeout", func() {
 		rep.SetHung(true)
 		start := time.Now()
