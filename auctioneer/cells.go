@@ -44,7 +44,7 @@ type ConsulCells struct {
 // Cells lists the present cells in cell id order. A presence whose value cannot be decoded or
 // names no rep address is left out (and reported in the error only if no cell is left).
 func (c ConsulCells) Cells(ctx context.Context) ([]Cell, error) {
-	presences, err := c.Client.Presences(locket.CellPresencePrefix)
+	presences, err := c.Client.PresencesContext(ctx, locket.CellPresencePrefix)
 	if err != nil {
 		return nil, err
 	}

@@ -1,12 +1,17 @@
 package auctioneer_test
 
 import (
+	"context"
+	"net"
+	"time"
+
 	"google.golang.org/protobuf/proto"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/diego-go/diego/auctioneer"
+	"github.com/diego-go/diego/locket"
 	"github.com/diego-go/diego/models"
 )
 
@@ -40,5 +45,20 @@ var _ = Describe("Cell presences", func() {
 		Expect(auctioneer.RepURL(&models.CellPresence{RepAddress: "10.0.0.1:1800"})).To(Equal("http://10.0.0.1:1800"))
 		Expect(auctioneer.RepURL(&models.CellPresence{RepAddress: "http://10.0.0.1:1800/"})).To(Equal("http://10.0.0.1:1800"))
 		Expect(auctioneer.RepURL(&models.CellPresence{})).To(BeEmpty())
+	})
+
+	It("stops listing the cells when its context ends, however long the agent takes", func() {
+		silent, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(silent.Close)
+		client, err := locket.NewClient(silent.Addr().String())
+		Expect(err).NotTo(HaveOccurred())
+
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		start := time.Now()
+		_, err = auctioneer.ConsulCells{Client: client}.Cells(ctx)
+		Expect(err).To(MatchError(context.DeadlineExceeded))
+		Expect(time.Since(start)).To(BeNumerically("<", 2*time.Second))
 	})
 })

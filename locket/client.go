@@ -80,7 +80,13 @@ func (c *Client) Address() string { return c.address }
 // consistent (served by the leader once it has caught up), so a Consul server that has just
 // restarted never answers "nobody is here".
 func (c *Client) Presences(prefix string) (map[string][]byte, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	return c.PresencesContext(context.Background(), prefix)
+}
+
+// PresencesContext is Presences ending when ctx does, so a stopping caller (the auctioneer's
+// batch) is not held for the request timeout by an agent that does not answer.
+func (c *Client) PresencesContext(ctx context.Context, prefix string) (map[string][]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	pairs, _, err := c.consul.KV().List(prefix, (&api.QueryOptions{RequireConsistent: true}).WithContext(ctx))
 	if err != nil {
