@@ -137,11 +137,18 @@ type AuctionResults struct {
 
 // SplitRootFS splits a rootfs URL into its scheme and the name a provider
 // lists: "preloaded:cflinuxfs4" -> ("preloaded", "cflinuxfs4"),
-// "docker:///busybox#latest" -> ("docker", "busybox#latest").
+// "docker:///busybox#latest" -> ("docker", "busybox#latest"). The query of an
+// opaque URL is not part of the name, as upstream matches only the URL's
+// opaque part: Cloud Controller's layered droplets ask for
+// "preloaded+layer:cflinuxfs4?layer=...&layer_digest=...", which a cell
+// offering "preloaded+layer": ["cflinuxfs4"] takes.
 func SplitRootFS(rootFS string) (scheme, name string) {
 	scheme, rest, ok := strings.Cut(rootFS, ":")
 	if !ok {
 		return "", rootFS
+	}
+	if !strings.HasPrefix(rest, "/") {
+		rest, _, _ = strings.Cut(rest, "?")
 	}
 	return scheme, strings.TrimLeft(rest, "/")
 }

@@ -45,6 +45,17 @@ var _ = Describe("the rep's API messages", func() {
 		Expect(s.MatchRootFS("oci:///busybox")).To(BeFalse())
 	})
 
+	It("matches a layered preloaded rootfs by its stack, not its query (Cloud Controller's layered droplets)", func() {
+		s := models.CellState{RootFSProviders: models.RootFSProviders{"preloaded": {"cflinuxfs4"}, "preloaded+layer": {"cflinuxfs4"}}}
+		Expect(s.MatchRootFS("preloaded+layer:cflinuxfs4?layer=https://blobstore/droplet.tgz&layer_path=/home/vcap&layer_digest=abc")).To(BeTrue())
+		Expect(s.MatchRootFS("preloaded+layer:cflinuxfs3?layer=https://blobstore/droplet.tgz")).To(BeFalse())
+		Expect(s.MatchRootFS("preloaded:cflinuxfs4?anything")).To(BeTrue())
+		scheme, name := models.SplitRootFS("preloaded+layer:cflinuxfs4?layer=x")
+		Expect([]string{scheme, name}).To(Equal([]string{"preloaded+layer", "cflinuxfs4"}))
+		scheme, name = models.SplitRootFS("docker:///busybox#1.36")
+		Expect([]string{scheme, name}).To(Equal([]string{"docker", "busybox#1.36"}))
+	})
+
 	It("writes work and start requests with upstream's field names", func() {
 		b, err := json.Marshal(models.Work{CellID: "cell-1", LRPs: []models.RepLRP{{ProcessGUID: "pg", Index: 1, Resource: models.Resource{MemoryMB: 128}}}})
 		Expect(err).NotTo(HaveOccurred())
