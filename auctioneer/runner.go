@@ -176,6 +176,11 @@ func (r *Runner) RunBatch(ctx context.Context, batch Batch) Result {
 	}()
 
 	cells, err := r.cfg.Cells.Cells(ctx)
+	if err != nil && ctx.Err() != nil {
+		res.Cancelled = true
+		log.Warn("auction-cancelled", "while", "listing cells")
+		return res
+	}
 	if err != nil {
 		log.Error("listing-cells-failed", "error", err.Error(), "requeue_in", r.cfg.RequeueDelay.String())
 		res.Requeued = res.Instances + res.Tasks

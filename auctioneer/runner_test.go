@@ -317,6 +317,23 @@ var _ = Describe("Runner (real Consul, test reps, a fake BBS decoding protobuf)"
 		Eventually(func() []int32 { return instancesOn(rep) }, 5*time.Second).Should(Equal([]int32{0}))
 	})
 
+	It("stops at once on a signal while the cells are being listed, without requeueing or failing the batch", func() {
+		listing := make(chan struct{}, 1)
+		cfg.Cells = blockingLister{entered: listing}
+		p := ifrit.Background(auctioneer.NewRunner(cfg))
+		Eventually(p.Ready()).Should(BeClosed())
+		inbox.AddLRPs([]models.LRPStartRequest{lrpRequest("web", 64, 0)})
+		Eventually(listing, 5*time.Second).Should(Receive())
+
+		p.Signal(os.Interrupt)
+		Eventually(p.Wait(), time.Second).Should(Receive(BeNil()))
+		var r auctioneer.Result
+		Expect(results).To(Receive(&r))
+		Expect(r.Cancelled).To(BeTrue())
+		Expect(r.Requeued).To(BeZero())
+		Expect(fake.FailedLRPs()).To(BeEmpty())
+	})
+
 	It("records auction duration, batch size, failed placements and cell-state fetch time", func() {
 		startRep("cell-m", reptest.Options{})
 		run()
@@ -377,4 +394,13 @@ func (f *flakyLister) Cells(ctx context.Context) ([]auctioneer.Cell, error) {
 		return nil, errors.New("consul: connection refused")
 	}
 	return f.real.Cells(ctx)
+}
+
+// blockingLister is a Consul that does not answer: Cells blocks until its context ends.
+type blockingLister struct{ entered chan struct{} }
+
+func (b blockingLister) Cells(ctx context.Context) ([]auctioneer.Cell, error) {
+	b.entered <- struct{}{}
+	<-ctx.Done()
+	return nil, ctx.Err()
 }
