@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -88,7 +89,13 @@ var _ = Describe("task convergence", func() {
 
 var _ = Describe("crash convergence", func() {
 	It("restarts a CRASHED instance once the restart policy's backoff has passed", func() {
-		fast := db.New(etcdCli, keyring, db.WithRestartPolicy(models.RestartPolicy{
+		// a clock of the spec's own, so "before" and "after" the backoff do not depend on how fast
+		// the machine runs the steps in between
+		var clockMu sync.Mutex
+		now := time.Now()
+		clock := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return now }
+		advance := func(d time.Duration) { clockMu.Lock(); defer clockMu.Unlock(); now = now.Add(d) }
+		fast := db.New(etcdCli, keyring, db.WithClock(clock), db.WithRestartPolicy(models.RestartPolicy{
 			ImmediateRestarts: 1, MinBackoff: 300 * time.Millisecond, MaxBackoff: time.Second, MaxRestarts: 10, CrashResetAfter: time.Minute,
 		}))
 		h := handlers.New(handlers.Config{DB: fast, Auctioneer: bbsAuctioneer(), Cells: func(context.Context) ([]*models.CellPresence, error) {
@@ -106,7 +113,10 @@ var _ = Describe("crash convergence", func() {
 
 		Expect(h.ConvergeOnce(ctx, handlers.ConvergenceParams{})).To(Succeed())
 		Expect(auctioneer.LRPs()).To(HaveLen(1)) // still backing off
-		time.Sleep(350 * time.Millisecond)
+		advance(250 * time.Millisecond)
+		Expect(h.ConvergeOnce(ctx, handlers.ConvergenceParams{})).To(Succeed())
+		Expect(auctioneer.LRPs()).To(HaveLen(1)) // still backing off
+		advance(100 * time.Millisecond)
 		Expect(h.ConvergeOnce(ctx, handlers.ConvergenceParams{})).To(Succeed())
 		Expect(auctioneer.LRPs()).To(HaveLen(2))
 		as, err := client.ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: "crashy"})
