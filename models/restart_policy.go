@@ -52,10 +52,11 @@ func (p RestartPolicy) ShouldRestart(now, crashedAt time.Time, crashCount int32)
 }
 
 // CrashCountAfterCrash is the instance's crash count once the crash at now is
-// recorded: one more than before, or 1 when it had been RUNNING for at least
-// CrashResetAfter.
+// recorded: one more than before, or 1 when it had been RUNNING for longer
+// than CrashResetAfter (strictly, as upstream: a crash at exactly 5 min still
+// counts on).
 func (p RestartPolicy) CrashCountAfterCrash(lrp *ActualLRP, now time.Time) int32 {
-	if lrp.GetState() == ActualLRPStateRunning && now.Sub(time.Unix(0, lrp.GetSince())) >= p.CrashResetAfter {
+	if lrp.GetState() == ActualLRPStateRunning && now.Sub(time.Unix(0, lrp.GetSince())) > p.CrashResetAfter {
 		return 1
 	}
 	return lrp.GetCrashCount() + 1

@@ -54,7 +54,8 @@ var _ = Describe("RestartPolicy", func() {
 			},
 			Entry("first crash", running(now.Add(-time.Minute), 0), int32(1)),
 			Entry("running under 5 min: counts on", running(now.Add(-5*time.Minute+time.Nanosecond), 7), int32(8)),
-			Entry("running exactly 5 min: resets", running(now.Add(-5*time.Minute), 7), int32(1)),
+			Entry("running exactly 5 min: counts on (upstream resets only after more than 5 min)", running(now.Add(-5*time.Minute), 7), int32(8)),
+			Entry("running 5 min and a nanosecond: resets", running(now.Add(-5*time.Minute-time.Nanosecond), 7), int32(1)),
 			Entry("running over 5 min: resets", running(now.Add(-time.Hour), 150), int32(1)),
 			Entry("crashing while CLAIMED never resets", &models.ActualLRP{State: models.ActualLRPStateClaimed, Since: now.Add(-time.Hour).UnixNano(), CrashCount: 4}, int32(5)),
 		)
