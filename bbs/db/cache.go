@@ -172,6 +172,14 @@ func (c *recordCache) apply(db *DB, evs []*clientv3.Event) {
 			c.actual[k] = cachedActual{lrp: dec[i].a, rev: ev.Kv.ModRevision}
 		case isSched && dec[i].l != nil:
 			c.sched[k] = dec[i].l
+		case isActual:
+			// a record that does not open is skipped, as a read from etcd skips it; the cache must
+			// not keep serving the version it replaced
+			db.logger.Error("record cache: skipping undecodable record", "key", k)
+			delete(c.actual, k)
+		case isSched:
+			db.logger.Error("record cache: skipping undecodable record", "key", k)
+			delete(c.sched, k)
 		}
 		if ev.Kv.ModRevision > c.rev {
 			c.rev = ev.Kv.ModRevision

@@ -11,6 +11,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/diego-go/diego/bbs/db"
 	"github.com/diego-go/diego/models"
@@ -51,6 +52,22 @@ var _ = Describe("the store with its record cache and group commit (as cmd/bbs r
 			Expect(err).NotTo(HaveOccurred())
 			Expect(s).To(HaveLen(i + 1))
 		}
+	})
+
+	It("stops serving a record replaced by one it cannot open, as a read from etcd skips it", func() {
+		_, err := store.DesireLRP(ctx, newDesired("opaque", 1))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(store.ActualLRPs(ctx, db.ActualFilter{ProcessGuid: "opaque"})).To(HaveLen(1))
+		foreign, err := db.NewKeyring(map[string]string{"k2": "other passphrase"}, "k2")
+		Expect(err).NotTo(HaveOccurred())
+		b, err := proto.Marshal(db.NewUnclaimed("opaque", 0, "d", 1))
+		Expect(err).NotTo(HaveOccurred())
+		_, err = etcdCli.Put(ctx, db.ActualPrefix+"opaque/0/0", string(foreign.Seal(b)))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(db.New(etcdCli, keys).ActualLRPs(ctx, db.ActualFilter{ProcessGuid: "opaque"})).To(BeEmpty())
+		Eventually(func() ([]*models.ActualLRP, error) {
+			return store.ActualLRPs(ctx, db.ActualFilter{ProcessGuid: "opaque"})
+		}).Should(BeEmpty())
 	})
 
 	It("sees writes of another process", func() {
