@@ -72,12 +72,13 @@ func (g *groupCommitter) submit(ctx context.Context, cmps []clientv3.Cmp, ops []
 	case <-ctx.Done():
 		return false, 0, etcdErr(ctx.Err())
 	}
-	select {
-	case r := <-p.done:
-		return r.ok, r.rev, r.err
-	case <-ctx.Done():
-		return false, 0, etcdErr(ctx.Err())
-	}
+	// Once queued, wait for the answer even if ctx ends: the part may already be in a combined
+	// transaction that commits, and answering a timeout for a committed change would make the
+	// caller skip its events and auctions. The wait is bounded: a part whose ctx ended before its
+	// batch ran is answered at once without being written, and a combined transaction has its
+	// own 30 s timeout.
+	r := <-p.done
+	return r.ok, r.rev, r.err
 }
 
 func (g *groupCommitter) loop() {
