@@ -113,6 +113,7 @@ type Backend struct {
 	images   *ImageStore
 	hostCaps []string
 	memsw    bool
+	shims    *shimPool
 
 	mu         sync.RWMutex
 	containers map[string]*Container
@@ -137,7 +138,7 @@ func New(cfg Config) (*Backend, error) {
 		ips: ips, ports: ports,
 		net:        &Network{Bridge: cfg.BridgeName, Pool: ips, MTU: cfg.MTU, ExternalIP: cfg.ExternalIP, IPForward: cfg.IPForward, Log: cfg.Logger, ChainPrefix: cfg.ChainPrefix},
 		containers: map[string]*Container{}, creating: map[string]bool{},
-		memsw: memswAvailable(),
+		memsw: memswAvailable(), shims: &shimPool{bin: cfg.InitBin},
 	}
 	b.images = NewImageStore(cfg.ImageCacheDir, cfg.InsecureRegistries, cfg.Logger)
 	return b, nil
@@ -163,6 +164,9 @@ func (b *Backend) Start() error {
 		return err
 	}
 	b.hostCaps = caps
+	b.shims.mu.Lock()
+	b.shims.stopped = false
+	b.shims.mu.Unlock()
 	if err := b.net.Setup(); err != nil {
 		return fmt.Errorf("network setup: %w", err)
 	}
@@ -239,8 +243,12 @@ func (b *Backend) reload() error {
 	return nil
 }
 
-// Stop leaves containers running; they are reloaded on the next Start.
-func (b *Backend) Stop() error { return nil }
+// Stop leaves containers running; they are reloaded on the next Start. The shim waiting in the
+// pool exits.
+func (b *Backend) Stop() error {
+	b.shims.stop()
+	return nil
+}
 
 func (b *Backend) GraceTime(c garden.Container) time.Duration {
 	if cc, ok := c.(*Container); ok {
@@ -418,7 +426,7 @@ func (b *Backend) create(spec garden.ContainerSpec) (*Container, error) {
 	}
 	st := &containerState{
 		Handle: h, Privileged: spec.Privileged, Limits: spec.Limits,
-		Properties: garden.Properties{}, GraceTime: grace, Created: time.Now(),
+		Properties: garden.Properties{}, GraceTime: grace, Created: time.Now(), NoChains: true,
 	}
 	for k, v := range spec.Properties {
 		st.Properties[k] = v
@@ -471,15 +479,20 @@ func (b *Backend) create(spec garden.ContainerSpec) (*Container, error) {
 		return fail(err)
 	}
 	step("mounted")
-	chains := make(chan error, 1)
-	go func() { chains <- b.net.AddChains(ip) }()
-	pid, err := b.runc.runDetached(h, dir)
-	chainsErr := <-chains
+	// no chains of its own until its first NetIn or NetOut: the shared defaults of the forward
+	// chain (established traffic back, everything else from the pool rejected) hold meanwhile
+	var initSock *os.File
+	if b.cfg.ExecMode != "runc" {
+		if initSock, err = listenInitSock(dir); err != nil {
+			return fail(err)
+		}
+	}
+	pid, err := b.runc.runDetached(h, dir, initSock)
+	if initSock != nil {
+		initSock.Close() // the init holds it
+	}
 	if err != nil {
 		return fail(err)
-	}
-	if chainsErr != nil {
-		return fail(chainsErr)
 	}
 	st.InitPid = pid
 	st.InitStart, _ = procStart(pid)
@@ -561,28 +574,44 @@ func (b *Backend) destroyContainer(c *Container) error {
 	netDone := make(chan struct{})
 	go func() {
 		// the firewall rules do not depend on the container's processes: remove them meanwhile
-		if ip := net.ParseIP(st.IP); ip != nil {
+		if ip := net.ParseIP(st.IP); ip != nil && !st.NoChains {
 			b.net.RemoveContainer(ip)
 		}
 		close(netDone)
 	}()
 	killInit(st.InitPid, st.InitStart, c.initReaped)
 	step("killed")
-	var errs []error
 	c.waitProcesses(5 * time.Second)
 	step("processes")
-	// with the init dead, runc's state is only its state directory and the cgroups: remove them
-	// directly (faster than runc delete), and fall back to runc delete if that does not work
-	if err := removeRuncState(b.cfg.RuncRoot, st.Handle, c.cgroup); err != nil {
-		if err := b.runc.delete(st.Handle); err != nil {
-			errs = append(errs, err)
+	vethDone := make(chan struct{})
+	go func() {
+		// the pair usually goes with the network namespace (deleting it while the namespace
+		// lives is slower): remove what is left of it
+		defer close(vethDone)
+		if ip := net.ParseIP(st.IP); ip != nil {
+			b.net.RemoveVeth(ip)
 		}
-		removeCgroups(c.cgroup)
-	}
-	step("runc-state")
+	}()
+	// with the init and the processes dead, the runc state and cgroups, the host's veth end and
+	// the mounts and directory are independent of each other: remove them concurrently
+	var runcErr error
+	runcDone := make(chan struct{})
+	go func() {
+		defer close(runcDone)
+		// runc's state is only its state directory and the cgroups: remove them directly
+		// (faster than runc delete), and fall back to runc delete if that does not work
+		if err := removeRuncState(b.cfg.RuncRoot, st.Handle, c.cgroup); err != nil {
+			runcErr = b.runc.delete(st.Handle)
+			removeCgroups(c.cgroup)
+		}
+		step("runc-state")
+	}()
+	dirErr := b.cleanupDir(st.Handle, c.dir, nil)
+	step("directory")
+	<-runcDone
 	<-netDone
+	<-vethDone
 	if ip := net.ParseIP(st.IP); ip != nil {
-		b.net.RemoveVeth(ip)
 		b.ips.Release(ip)
 	}
 	step("network")
@@ -590,10 +619,7 @@ func (b *Backend) destroyContainer(c *Container) error {
 	for _, pm := range st.MappedPorts {
 		b.ports.Release(pm.HostPort)
 	}
-	if err := b.cleanupDir(st.Handle, c.dir, errs); err != nil {
-		return err
-	}
-	return nil
+	return errors.Join(runcErr, dirErr)
 }
 
 func (b *Backend) cleanupDir(handle, dir string, errs []error) error {

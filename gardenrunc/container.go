@@ -33,6 +33,7 @@ type Container struct {
 	procs map[string]*proc
 
 	destroyMu  sync.Mutex
+	chainsMu   sync.Mutex    // serializes making the chains (ensureChains)
 	initReaped chan struct{} // closed when this server reaped the init (nil if adopted)
 }
 
@@ -246,8 +247,31 @@ func (c *Container) CurrentMemoryLimits() (garden.MemoryLimits, error) {
 	return c.st.Limits.Memory, nil
 }
 
+// ensureChains makes the container's own chains before its first NetIn or NetOut rule, recording
+// that first so a destroy after a crash removes them.
+func (c *Container) ensureChains() error {
+	c.chainsMu.Lock()
+	defer c.chainsMu.Unlock()
+	c.mu.Lock()
+	if !c.st.NoChains {
+		c.mu.Unlock()
+		return nil
+	}
+	c.st.NoChains = false
+	err := c.save()
+	ip := net.ParseIP(c.st.IP)
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return c.b.net.AddChains(ip)
+}
+
 func (c *Container) NetIn(hostPort, containerPort uint32) (uint32, uint32, error) {
 	ip := net.ParseIP(c.st.IP)
+	if err := c.ensureChains(); err != nil {
+		return 0, 0, err
+	}
 	if hostPort == 0 {
 		p, err := c.b.ports.Acquire()
 		if err != nil {
@@ -272,6 +296,9 @@ func (c *Container) NetIn(hostPort, containerPort uint32) (uint32, uint32, error
 }
 
 func (c *Container) NetOut(rule garden.NetOutRule) error {
+	if err := c.ensureChains(); err != nil {
+		return err
+	}
 	if err := c.b.net.NetOut(net.ParseIP(c.st.IP), rule); err != nil {
 		return err
 	}
@@ -347,7 +374,12 @@ func (c *Container) Run(spec garden.ProcessSpec, pio garden.ProcessIO) (garden.P
 	}
 	shimCfg := initproc.ShimConfig{Mode: c.b.cfg.ExecMode, RuncBin: c.b.cfg.RuncBin, RuncRoot: c.b.cfg.RuncRoot,
 		ContainerID: c.st.Handle, InitPid: c.st.InitPid, CgroupPath: c.cgroup}
-	if err := startShim(c.b.cfg.InitBin, shimCfg, p, c.onExit(p)); err != nil {
+	if sock := filepath.Join(c.dir, initproc.InitSockName); c.b.cfg.ExecMode != "runc" {
+		if fi, err := os.Stat(sock); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			shimCfg.InitSock = sock
+		}
+	}
+	if err := startShim(c.b.shims, shimCfg, p, c.onExit(p)); err != nil {
 		return fail(err)
 	}
 	return c.attach(p, pio), nil

@@ -173,6 +173,7 @@ func newServer(dir string, n int) *gardenServer {
 		"default_rootfs":      "preloaded:busybox",
 		"cgroup_parent":       s.cgParent,
 		"bridge_name":         s.bridge,
+		"chain_prefix":        s.chains,
 		"network_pool":        s.pool,
 		"external_ip":         s.externalIP,
 		"port_range_start":    40000 + id*100,

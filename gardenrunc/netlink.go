@@ -114,6 +114,20 @@ func nlAddVeth(host, peerName string, mtu int, pid int, bridgeIndex int) error {
 	return s.do(unix.RTM_NEWLINK, unix.NLM_F_CREATE|unix.NLM_F_EXCL, body)
 }
 
+// nlDelLink deletes the interface called name; one that does not exist is not an error.
+func nlDelLink(name string) error {
+	s, err := nlDial()
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	err = s.do(unix.RTM_DELLINK, 0, join(ifInfo(0, 0, 0), attrStr(unix.IFLA_IFNAME, name)))
+	if err == unix.ENODEV {
+		return nil
+	}
+	return err
+}
+
 // nlIsolatePort marks a bridge port isolated: isolated ports do not forward to each other, so
 // containers on the bridge reach the host (and, routed through it, the world) but not each other.
 func nlIsolatePort(name string) error {

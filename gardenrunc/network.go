@@ -111,6 +111,15 @@ func (n *Network) Setup() error {
 			return ensureRule("nat", n.masqChain(), "-s", subnet, "!", "-d", subnet, "-j", "MASQUERADE")
 		},
 		func() error { return ensureRule("filter", "FORWARD", "-j", n.filterChain()) },
+		// the defaults for containers without chains of their own (jumps to those come first)
+		func() error {
+			return ensureRule("filter", n.filterChain(), "-i", n.Bridge, "-s", subnet, "-m", "conntrack",
+				"--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT")
+		},
+		func() error {
+			return ensureRule("filter", n.filterChain(), "-i", n.Bridge, "-s", subnet, "-j", "REJECT",
+				"--reject-with", "icmp-port-unreachable")
+		},
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {
@@ -191,7 +200,7 @@ COMMIT
 :%[3]s - [0:0]
 -A %[3]s -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
 -A %[3]s -j REJECT --reject-with icmp-port-unreachable
--A %[4]s -i %[5]s -s %[6]s/32 -j %[3]s
+-I %[4]s 1 -i %[5]s -s %[6]s/32 -j %[3]s
 COMMIT
 `, inChain(ip), n.natChain(), outChain(ip), n.filterChain(), n.Bridge, ip)
 	return runIn([]byte(rules), "iptables-restore", "-w", "--noflush")
@@ -227,8 +236,14 @@ COMMIT
 // RemoveVeth deletes the host end of a container's veth pair if it is still there (normally the
 // pair goes with the container's network namespace).
 func (n *Network) RemoveVeth(ip net.IP) {
-	if _, err := net.InterfaceByName(hostVeth(ip)); err == nil {
-		run("ip", "link", "del", hostVeth(ip))
+	// usually gone with the container's network namespace; else rtnetlink, and ip as a fallback
+	if _, err := net.InterfaceByName(hostVeth(ip)); err != nil {
+		return
+	}
+	if err := nlDelLink(hostVeth(ip)); err != nil {
+		if _, e := net.InterfaceByName(hostVeth(ip)); e == nil {
+			run("ip", "link", "del", hostVeth(ip))
+		}
 	}
 }
 
@@ -365,8 +380,11 @@ func RemoveSharedChainsIfUnused(prefix string) {
 		if err != nil {
 			continue
 		}
-		if strings.Count(strings.TrimSpace(string(out)), "\n") > 0 {
-			return
+		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			// the forward chain's own defaults do not count as a use
+			if strings.HasPrefix(l, "-A ") && (c[1] != n.filterChain() || strings.Contains(l, " -j dg-")) {
+				return
+			}
 		}
 	}
 	n.TeardownChains()

@@ -88,31 +88,33 @@ func (p *proc) finish(code int, onExit func(code int)) {
 	})
 }
 
-// startShim spawns the shim for an already written process directory. The shim runs in its own
-// session so that killing the server does not reach it.
-func startShim(shimBin string, cfg initproc.ShimConfig, p *proc, onExit func(int)) error {
+// startShim hands an already written process directory to a shim: a warm one from pool if there
+// is one (its Go runtime already started, so Run does not wait for a fork, exec and start-up), or
+// a new one. The shim runs in its own session so that killing the server does not reach it.
+func startShim(pool *shimPool, cfg initproc.ShimConfig, p *proc, onExit func(int)) error {
 	if err := writeJSON(filepath.Join(p.dir, "shim.json"), cfg); err != nil {
 		return err
 	}
 	if err := syscall.Mkfifo(filepath.Join(p.dir, procStdin), 0600); err != nil {
 		return err
 	}
-	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		return err
+	var cmd *exec.Cmd
+	if w := pool.take(); w != nil {
+		_, err := w.dirW.Write([]byte(p.dir + "\n"))
+		w.dirW.Close()
+		if err == nil {
+			cmd = w.cmd
+		} else {
+			w.cmd.Wait()
+		}
 	}
-	defer devnull.Close()
-	cmd := exec.Command(shimBin, "shim", p.dir)
-	shimLog, err := os.OpenFile(filepath.Join(p.dir, "shim.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0600)
-	if err != nil {
-		return err
+	if cmd == nil {
+		var err error
+		if cmd, err = pool.spawn(p.dir); err != nil {
+			return err
+		}
 	}
-	defer shimLog.Close()
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, shimLog
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
+	pool.refill()
 	os.WriteFile(filepath.Join(p.dir, "shim.pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0600)
 	go func() {
 		cmd.Wait()
@@ -123,6 +125,111 @@ func startShim(shimBin string, cfg initproc.ShimConfig, p *proc, onExit func(int
 		p.finish(code, onExit)
 	}()
 	return nil
+}
+
+// shimPool keeps one shim started ahead, waiting on a pipe for the directory of its process
+// (`shim -`). A waiting shim exits when the pipe closes (Stop, or the server is gone). The pool
+// is filled only once the backend has run a process, and refilled in the background after each.
+type shimPool struct {
+	bin string
+
+	mu      sync.Mutex
+	warm    *warmShim
+	filling bool
+	stopped bool
+}
+
+type warmShim struct {
+	cmd  *exec.Cmd
+	dirW *os.File
+}
+
+// spawn starts a shim for dir ("-": read it from stdin, returned as the second value's writer).
+func (sp *shimPool) spawn(dir string) (*exec.Cmd, error) {
+	cmd, _, err := sp.start(dir)
+	return cmd, err
+}
+
+func (sp *shimPool) start(dir string) (*exec.Cmd, *os.File, error) {
+	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer devnull.Close()
+	cmd := exec.Command(sp.bin, "shim", dir)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
+	var dirW *os.File
+	if dir == "-" {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, nil, err
+		}
+		defer r.Close()
+		cmd.Stdin, dirW = r, w
+	} else {
+		// a pooled shim opens its log itself once it knows its directory
+		shimLog, err := os.OpenFile(filepath.Join(dir, "shim.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0600)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer shimLog.Close()
+		cmd.Stderr = shimLog
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		if dirW != nil {
+			dirW.Close()
+		}
+		return nil, nil, err
+	}
+	return cmd, dirW, nil
+}
+
+func (sp *shimPool) take() *warmShim {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	w := sp.warm
+	sp.warm = nil
+	return w
+}
+
+// refill starts a warm shim in the background unless one is there or starting.
+func (sp *shimPool) refill() {
+	sp.mu.Lock()
+	if sp.stopped || sp.warm != nil || sp.filling {
+		sp.mu.Unlock()
+		return
+	}
+	sp.filling = true
+	sp.mu.Unlock()
+	go func() {
+		cmd, dirW, err := sp.start("-")
+		sp.mu.Lock()
+		defer sp.mu.Unlock()
+		sp.filling = false
+		if err != nil {
+			return
+		}
+		if sp.stopped || sp.warm != nil {
+			dirW.Close()
+			go cmd.Wait()
+			return
+		}
+		sp.warm = &warmShim{cmd: cmd, dirW: dirW}
+	}()
+}
+
+// stop lets the waiting shim go (it exits on the closed pipe) and fills no more.
+func (sp *shimPool) stop() {
+	sp.mu.Lock()
+	sp.stopped = true
+	w := sp.warm
+	sp.warm = nil
+	sp.mu.Unlock()
+	if w != nil {
+		w.dirW.Close()
+		w.cmd.Wait()
+	}
 }
 
 // adopt watches a process started by a previous server instance, polling for its exit file.

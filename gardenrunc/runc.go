@@ -21,9 +21,17 @@ func (r runc) cmd(args ...string) *exec.Cmd {
 }
 
 // runDetached starts the container's init and returns its host pid.
-func (r runc) runDetached(id, bundle string) (int, error) {
+// initSock, when not nil, is handed to the init as fd 3 (--preserve-fds 1).
+func (r runc) runDetached(id, bundle string, initSock *os.File) (int, error) {
 	pidFile := filepath.Join(bundle, "init.pid")
-	cmd := r.cmd("run", "--detach", "--no-new-keyring", "--pid-file", pidFile, "--bundle", bundle, id)
+	args := []string{"run", "--detach", "--no-new-keyring", "--pid-file", pidFile, "--bundle", bundle}
+	if initSock != nil {
+		args = append(args, "--preserve-fds", "1")
+	}
+	cmd := r.cmd(append(args, id)...)
+	if initSock != nil {
+		cmd.ExtraFiles = []*os.File{initSock}
+	}
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return 0, err
@@ -46,6 +54,29 @@ func (r runc) runDetached(id, bundle string) (int, error) {
 		return 0, err
 	}
 	return strconv.Atoi(strings.TrimSpace(string(b)))
+}
+
+// listenInitSock binds the init's socket (see initproc/spawn.go) in the container's directory,
+// which containers cannot see. It returns nil when the path is too long for a unix socket (the
+// shims then use nsenter).
+func listenInitSock(dir string) (*os.File, error) {
+	path := filepath.Join(dir, initproc.InitSockName)
+	if len(path) >= 108 {
+		return nil, nil
+	}
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: path}); err != nil {
+		syscall.Close(fd)
+		return nil, err
+	}
+	if err := syscall.Listen(fd, 64); err != nil {
+		syscall.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }
 
 func (r runc) delete(id string) error {

@@ -4,6 +4,7 @@
 package initproc
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,9 +61,13 @@ type ShimConfig struct {
 	ContainerID string `json:"container_id"`
 	InitPid     int    `json:"init_pid"`
 	CgroupPath  string `json:"cgroup_path"`
+	// InitSock, when set, is the init's socket: the process is started by the init (spawn.go),
+	// falling back to nsenter when the socket cannot be used.
+	InitSock string `json:"init_sock,omitempty"`
 }
 
-// RunShim is the per-process shim: `<binary> shim PROCESS_DIR`. It starts the process in the
+// RunShim is the per-process shim: `<binary> shim PROCESS_DIR`, or `<binary> shim -` to be
+// started ahead and read PROCESS_DIR from stdin (then stderr goes to PROCESS_DIR/shim.log). It starts the process in the
 // container with the process's stdout and stderr on files in PROCESS_DIR and its stdin fed from a
 // fifo there, waits for it and records the exit status (128+N for signal N) in PROCESS_DIR/exit.
 // It runs in its own session, so it and the process outlive the garden server.
@@ -77,6 +82,22 @@ func RunShim(args []string) int {
 		return 2
 	}
 	dir := args[0]
+	if dir == "-" {
+		// started ahead by the server's pool: wait for the directory (EOF: not needed, exit)
+		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		if err != nil || !filepath.IsAbs(strings.TrimSpace(line)) {
+			return 0
+		}
+		dir = strings.TrimSpace(line)
+		if devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err == nil {
+			unix.Dup3(int(devnull.Fd()), 0, 0)
+			devnull.Close()
+		}
+		if log, err := os.OpenFile(filepath.Join(dir, "shim.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0600); err == nil {
+			unix.Dup3(int(log.Fd()), 2, 0)
+			log.Close()
+		}
+	}
 	t0 := time.Now()
 	trace := func(what string) {
 		if os.Getenv("DIEGO_GARDEN_SHIM_TRACE") != "" {
@@ -108,9 +129,15 @@ func RunShim(args []string) int {
 	}
 	go feedStdin(dir, pw)
 	var code int
-	if cfg.Mode == "runc" {
+	switch {
+	case cfg.Mode == "runc":
 		code = shimRunc(cfg, dir, pr, stdout, stderr)
-	} else {
+	case cfg.InitSock != "":
+		var ok bool
+		if code, ok = shimInit(cfg, dir, pr, stdout, stderr, trace); !ok {
+			code = shimNsenter(cfg, dir, pr, stdout, stderr, trace)
+		}
+	default:
 		code = shimNsenter(cfg, dir, pr, stdout, stderr, trace)
 	}
 	writeExit(dir, code)
@@ -141,6 +168,46 @@ func shimRunc(cfg ShimConfig, dir string, stdin, stdout, stderr *os.File) int {
 	}
 	stdin.Close()
 	return exitCode(cmd.Wait())
+}
+
+// shimInit starts the process through the container's init (spawn.go); ok is false, with
+// nothing started, when the init's socket cannot be used.
+func shimInit(cfg ShimConfig, dir string, stdin, stdout, stderr *os.File, trace func(string)) (code int, ok bool) {
+	conn, err := dialInit(cfg)
+	if err != nil {
+		return 0, false
+	}
+	var ps specs.Process
+	if b, err := os.ReadFile(filepath.Join(dir, ProcSpecFile)); err == nil {
+		json.Unmarshal(b, &ps)
+	}
+	if !ps.Terminal {
+		code = runViaInit(conn, cfg, dir, stdin, stdout, stderr, trace)
+		stdin.Close()
+		return code, true
+	}
+	master, slave, err := openPty(dir, ps.ConsoleSize)
+	if err != nil {
+		conn.Close()
+		fmt.Fprintf(stderr, "diego-garden: cannot allocate a tty: %v\n", err)
+		return 255, true
+	}
+	defer master.Close()
+	// the terminal merges stdout and stderr; stdin EOF becomes ^D
+	copied := make(chan struct{})
+	go func() { io.Copy(stdout, master); close(copied) }()
+	go func() {
+		io.Copy(master, stdin)
+		master.Write([]byte{4})
+	}()
+	code = runViaInit(conn, cfg, dir, slave, slave, slave, trace)
+	slave.Close()
+	// the output ends when every holder of the terminal has gone (bounded)
+	select {
+	case <-copied:
+	case <-time.After(2 * time.Second):
+	}
+	return code, true
 }
 
 func shimNsenter(cfg ShimConfig, dir string, stdin, stdout, stderr *os.File, trace func(string)) int {
@@ -306,15 +373,25 @@ func writeExit(dir string, code int) {
 
 // RunInit is the container's pid 1 (`<binary> init`, bind-mounted read-only into the container):
 // it ignores terminal signals and reaps orphans until killed.
+//
+// When fd 3 is a listening socket (the server's init.sock), it also starts processes for shims
+// (spawn.go). Terminal signals are caught and dropped rather than ignored, because ignored
+// dispositions would be inherited by the processes it starts.
 func RunInit() int {
-	signal.Ignore(syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM, syscall.SIGPIPE, syscall.SIGQUIT)
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM, syscall.SIGPIPE, syscall.SIGQUIT)
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGCHLD)
+	sp := &spawner{children: map[int]*os.File{}}
+	sp.serve()
 	for {
 		var ws syscall.WaitStatus
-		_, err := syscall.Wait4(-1, &ws, 0, nil)
+		pid, err := syscall.Wait4(-1, &ws, 0, nil)
 		if err == syscall.ECHILD {
 			<-sigs
+			continue
+		}
+		if err == nil && pid > 0 {
+			sp.reaped(pid, ws)
 		}
 	}
 }
