@@ -251,6 +251,25 @@ var _ = Describe("grace time", func() {
 	})
 })
 
+var _ = Describe("processes started by the container's init", func() {
+	BeforeEach(requireIntegration)
+
+	It("are children of the init, get rlimits (through the exec helper), and report a missing command", func() {
+		c := createContainer(garden.ContainerSpec{})
+		Expect(sh(c, "echo ppid=$PPID").stdout).To(ContainSubstring("ppid=1\n"))
+		n := uint64(123)
+		r := runIn(c, garden.ProcessSpec{Path: "/bin/sh", Args: []string{"-c", "ulimit -n; echo ppid=$PPID"},
+			Limits: garden.ResourceLimits{Nofile: &n}}, nil)
+		Expect(r.code).To(Equal(0), r.stderr)
+		Expect(r.stdout).To(Equal("123\nppid=1\n"))
+		r = runIn(c, garden.ProcessSpec{Path: "/no/such/command"}, nil)
+		Expect(r.code).To(Equal(255))
+		Expect(r.stderr).To(ContainSubstring("/no/such/command"))
+		// the socket is outside the container's root
+		Expect(sh(c, "ls -a /").stdout).NotTo(ContainSubstring("init.sock"))
+	})
+})
+
 var _ = Describe("capabilities", func() {
 	BeforeEach(requireIntegration)
 
