@@ -177,12 +177,15 @@ func shimInit(cfg ShimConfig, dir string, stdin, stdout, stderr *os.File, trace 
 	if err != nil {
 		return 0, false
 	}
-	var ps specs.Process
-	if b, err := os.ReadFile(filepath.Join(dir, ProcSpecFile)); err == nil {
-		json.Unmarshal(b, &ps)
+	spec, err := os.ReadFile(filepath.Join(dir, ProcSpecFile))
+	if err != nil {
+		conn.Close()
+		return 255, true
 	}
+	var ps specs.Process
+	json.Unmarshal(spec, &ps)
 	if !ps.Terminal {
-		code = runViaInit(conn, cfg, dir, stdin, stdout, stderr, trace)
+		code = runViaInit(conn, cfg, dir, spec, stdin, stdout, stderr, trace)
 		stdin.Close()
 		return code, true
 	}
@@ -200,7 +203,7 @@ func shimInit(cfg ShimConfig, dir string, stdin, stdout, stderr *os.File, trace 
 		io.Copy(master, stdin)
 		master.Write([]byte{4})
 	}()
-	code = runViaInit(conn, cfg, dir, slave, slave, slave, trace)
+	code = runViaInit(conn, cfg, dir, spec, slave, slave, slave, trace)
 	slave.Close()
 	// the output ends when every holder of the terminal has gone (bounded)
 	select {

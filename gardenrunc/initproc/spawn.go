@@ -275,12 +275,8 @@ func dialInit(cfg ShimConfig) (*os.File, error) {
 // runViaInit has the init start the process (spec in dir) with the given stdio, writes its host
 // pid to the pid file and returns its exit code (128+N when killed by signal N, 137 when the
 // container's init went away first).
-func runViaInit(conn *os.File, cfg ShimConfig, dir string, stdin, stdout, stderr *os.File, trace func(string)) int {
+func runViaInit(conn *os.File, cfg ShimConfig, dir string, spec []byte, stdin, stdout, stderr *os.File, trace func(string)) int {
 	defer conn.Close()
-	spec, err := os.ReadFile(filepath.Join(dir, ProcSpecFile))
-	if err != nil {
-		return 255
-	}
 	head := make([]byte, 4)
 	binary.BigEndian.PutUint32(head, uint32(len(spec)))
 	rights := unix.UnixRights(int(stdin.Fd()), int(stdout.Fd()), int(stderr.Fd()))
