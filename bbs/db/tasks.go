@@ -2,6 +2,8 @@ package db
 
 import (
 	"context"
+	"errors"
+	"strings"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -203,29 +205,81 @@ func (db *DB) DeleteTask(ctx context.Context, guid string) (before *models.Task,
 	return before, err
 }
 
-// DemoteToCompleted moves a Resolving task back to Completed (its callback was not delivered).
-func (db *DB) DemoteToCompleted(ctx context.Context, guid string) (before, after *models.Task, err error) {
-	return db.MutateTask(ctx, guid, func(t *models.Task) (*models.Task, bool, error) {
+// TasksWithRevisions lists tasks as Tasks does, with each one's etcd mod revision by task guid
+// (what a later MutateTaskAt compares against).
+func (db *DB) TasksWithRevisions(ctx context.Context, f TaskFilter) ([]*models.Task, map[string]int64, error) {
+	resp, err := db.cli.Get(ctx, TaskPrefix, clientv3.WithPrefix())
+	if err != nil {
+		return nil, nil, etcdErr(err)
+	}
+	revs := make(map[string]int64, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		revs[strings.TrimPrefix(string(kv.Key), TaskPrefix)] = kv.ModRevision
+	}
+	all := decodeAll(db, values(resp), func() *models.Task { return &models.Task{} })
+	out := all[:0]
+	for _, t := range all {
+		if (f.Domain == "" || t.GetDomain() == f.Domain) && (f.CellID == "" || t.GetCellId() == f.CellID) {
+			out = append(out, t)
+		}
+	}
+	return out, revs, nil
+}
+
+// MutateTaskAt changes a task only if it is still the record read at mod revision rev (one
+// compare-and-swap, no retry): fn gets that record and answers its next version (nil: no change,
+// del: delete it). changed is false, without error, when the task is gone or changed since rev.
+func (db *DB) MutateTaskAt(ctx context.Context, guid string, rev int64, fn func(t *models.Task) (next *models.Task, del bool, err error)) (before, after *models.Task, changed bool, err error) {
+	t := &models.Task{}
+	cur, err := db.getOne(ctx, taskKey(guid), t)
+	if errors.Is(err, models.ErrResourceNotFound) {
+		return nil, nil, false, nil
+	}
+	if err != nil {
+		return nil, nil, false, err
+	}
+	if rev == 0 || cur != rev {
+		return nil, nil, false, nil
+	}
+	next, del, err := fn(protoClone(t))
+	if err != nil || (next == nil && !del) {
+		return t, nil, false, err
+	}
+	var op clientv3.Op
+	if del {
+		op = clientv3.OpDelete(taskKey(guid))
+		next = nil
+	} else {
+		next.UpdatedAt = db.now().UnixNano()
+		v, err := db.encode(next)
+		if err != nil {
+			return t, nil, false, err
+		}
+		op = clientv3.OpPut(taskKey(guid), v)
+	}
+	ok, err := db.commit(ctx, []clientv3.Cmp{unchanged(taskKey(guid), rev)}, []clientv3.Op{op})
+	if err != nil || !ok {
+		return t, nil, false, err
+	}
+	return t, next, true, nil
+}
+
+// DemoteToCompletedAt moves a Resolving task back to Completed (its callback was not delivered),
+// only if it is still the record read at mod revision rev: a task resolved, demoted or re-resolved
+// since then is left alone, so a resolver at work on it is never doubled.
+func (db *DB) DemoteToCompletedAt(ctx context.Context, guid string, rev int64) (before, after *models.Task, err error) {
+	before, after, _, err = db.MutateTaskAt(ctx, guid, rev, func(t *models.Task) (*models.Task, bool, error) {
 		if t.GetState() != models.Task_Resolving {
 			return nil, false, nil
 		}
 		t.State = models.Task_Completed
 		return t, false, nil
 	})
+	return before, after, err
 }
 
-// RemoveTaskIfUnchanged deletes a task if it was not changed since it was read as t.
-func (db *DB) RemoveTaskIfUnchanged(ctx context.Context, t *models.Task) (bool, error) {
-	_, _, err := db.MutateTask(ctx, t.GetTaskGuid(), func(cur *models.Task) (*models.Task, bool, error) {
-		if cur.GetUpdatedAt() != t.GetUpdatedAt() || cur.GetState() != t.GetState() {
-			return nil, false, errConflictStop
-		}
-		return nil, true, nil
-	})
-	if err == errConflictStop {
-		return false, nil
-	}
-	return err == nil, err
+// RemoveTaskAt deletes a task if it is still the record read at mod revision rev.
+func (db *DB) RemoveTaskAt(ctx context.Context, guid string, rev int64) (bool, error) {
+	_, _, changed, err := db.MutateTaskAt(ctx, guid, rev, func(*models.Task) (*models.Task, bool, error) { return nil, true, nil })
+	return changed, err
 }
-
-var errConflictStop = models.NewError(models.Error_ResourceConflict, "task changed")

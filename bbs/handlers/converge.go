@@ -40,7 +40,15 @@ func (p ConvergenceParams) config(policy models.RestartPolicy) convergence.Confi
 
 // Snapshot reads everything one convergence pass decides on, concurrently.
 func (h *Handler) Snapshot(ctx context.Context) (convergence.Snapshot, error) {
+	s, _, err := h.snapshot(ctx)
+	return s, err
+}
+
+// snapshot is Snapshot with the etcd mod revision of each task read (by guid): the task actions
+// compare-and-swap against it.
+func (h *Handler) snapshot(ctx context.Context) (convergence.Snapshot, map[string]int64, error) {
 	s := convergence.Snapshot{Now: h.DB.Now()}
+	var taskRevs map[string]int64
 	var wg sync.WaitGroup
 	errs := make([]error, 5)
 	var domains []string
@@ -51,13 +59,13 @@ func (h *Handler) Snapshot(ctx context.Context) (convergence.Snapshot, error) {
 		s.DesiredLRPs, errs[0] = h.DB.DesiredLRPSchedulingInfos(ctx, db.DesiredFilter{})
 	}()
 	go func() { defer wg.Done(); s.ActualLRPs, errs[1] = h.DB.ActualLRPs(ctx, db.ActualFilter{}) }()
-	go func() { defer wg.Done(); s.Tasks, errs[2] = h.DB.Tasks(ctx, db.TaskFilter{}) }()
+	go func() { defer wg.Done(); s.Tasks, taskRevs, errs[2] = h.DB.TasksWithRevisions(ctx, db.TaskFilter{}) }()
 	go func() { defer wg.Done(); domains, errs[3] = h.DB.Domains(ctx) }()
 	go func() { defer wg.Done(); cells, errs[4] = h.Cells(ctx) }()
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return s, err
+			return s, nil, err
 		}
 	}
 	s.FreshDomains = convergence.Set(domains...)
@@ -65,7 +73,7 @@ func (h *Handler) Snapshot(ctx context.Context) (convergence.Snapshot, error) {
 	for _, c := range cells {
 		s.Cells[c.GetCellId()] = struct{}{}
 	}
-	return s, nil
+	return s, taskRevs, nil
 }
 
 // ConvergeOnce runs one convergence pass: it reads a snapshot, asks bbs/convergence what to do
@@ -73,7 +81,7 @@ func (h *Handler) Snapshot(ctx context.Context) (convergence.Snapshot, error) {
 // changed since the snapshot is left for the next pass). Auctions go out in one request.
 func (h *Handler) ConvergeOnce(ctx context.Context, p ConvergenceParams) error {
 	start := time.Now()
-	s, err := h.Snapshot(ctx)
+	s, taskRevs, err := h.snapshot(ctx)
 	if err != nil {
 		return err
 	}
@@ -164,10 +172,7 @@ func (h *Handler) ConvergeOnce(ctx context.Context, p ConvergenceParams) error {
 	var kick []*models.Task
 	for _, t := range acts.FailTasks {
 		jobs = append(jobs, func() {
-			before, after, err := h.DB.MutateTask(ctx, t.Task.GetTaskGuid(), func(cur *models.Task) (*models.Task, bool, error) {
-				if cur.GetUpdatedAt() != t.Task.GetUpdatedAt() || cur.GetState() != t.Task.GetState() {
-					return nil, false, nil
-				}
+			before, after, _, err := h.DB.MutateTaskAt(ctx, t.Task.GetTaskGuid(), taskRevs[t.Task.GetTaskGuid()], func(cur *models.Task) (*models.Task, bool, error) {
 				cur.State = models.Task_Completed
 				cur.Failed = true
 				cur.FailureReason = t.Reason
@@ -187,7 +192,9 @@ func (h *Handler) ConvergeOnce(ctx context.Context, p ConvergenceParams) error {
 	for _, t := range acts.ResendCallbacks {
 		jobs = append(jobs, func() {
 			if t.Task.GetState() == models.Task_Resolving {
-				if _, after, err := h.DB.DemoteToCompleted(ctx, t.Task.GetTaskGuid()); err != nil || after == nil {
+				// only the Resolving record of the snapshot: one resolved, demoted or taken by
+				// another resolver since has a resolver at work, whose callback must not be doubled
+				if _, after, err := h.DB.DemoteToCompletedAt(ctx, t.Task.GetTaskGuid(), taskRevs[t.Task.GetTaskGuid()]); err != nil || after == nil {
 					return
 				}
 			}
@@ -196,7 +203,7 @@ func (h *Handler) ConvergeOnce(ctx context.Context, p ConvergenceParams) error {
 	}
 	for _, t := range acts.DeleteTasks {
 		jobs = append(jobs, func() {
-			if ok, err := h.DB.RemoveTaskIfUnchanged(ctx, t.Task); err != nil {
+			if ok, err := h.DB.RemoveTaskAt(ctx, t.Task.GetTaskGuid(), taskRevs[t.Task.GetTaskGuid()]); err != nil {
 				h.Logger.Error("convergence: cannot delete task", "task_guid", t.Task.GetTaskGuid(), "error", err)
 			} else if ok {
 				h.emitTask(t.Task, nil)

@@ -2,7 +2,10 @@ package handlers_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -84,6 +87,61 @@ var _ = Describe("task convergence", func() {
 		Expect(t.GetState()).To(Equal(models.Task_Completed))
 		Expect(t.GetFailed()).To(BeTrue())
 		Expect(t.GetFailureReason()).To(Equal(convergence.TaskFailureNotStarted))
+	})
+})
+
+var _ = Describe("callback convergence", func() {
+	It("leaves a Resolving task that another resolver took since the snapshot (no second callback)", func() {
+		var calls atomic.Int32
+		cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			w.WriteHeader(http.StatusOK)
+		}))
+		DeferCleanup(cb.Close)
+		def := taskDef()
+		def.CompletionCallbackUrl = cb.URL
+		Expect(client.DesireTask(ctx, "stuck", "d", def)).To(Succeed())
+		// resolver A takes the task and dies: it stays Resolving past the kick timeout
+		_, _, _, err := store.StartTask(ctx, "stuck", "cell-1")
+		Expect(err).NotTo(HaveOccurred())
+		_, _, err = store.CompleteTask(ctx, "stuck", "cell-1", false, "", "r")
+		Expect(err).NotTo(HaveOccurred())
+		_, _, err = store.ResolvingTask(ctx, "stuck")
+		Expect(err).NotTo(HaveOccurred())
+		time.Sleep(1100 * time.Millisecond)
+
+		// after the pass has read the tasks (the cells are read alongside), the task is given back
+		// and resolver B takes it: B is now delivering the callback
+		var once sync.Once
+		h := handlers.New(handlers.Config{DB: store, Auctioneer: bbsAuctioneer(), CallbackRetryWait: 10 * time.Millisecond,
+			Cells: func(context.Context) ([]*models.CellPresence, error) {
+				once.Do(func() {
+					defer GinkgoRecover()
+					time.Sleep(500 * time.Millisecond)
+					_, _, err := store.MutateTask(ctx, "stuck", func(t *models.Task) (*models.Task, bool, error) {
+						t.State = models.Task_Completed
+						return t, false, nil
+					})
+					Expect(err).NotTo(HaveOccurred())
+					_, _, err = store.ResolvingTask(ctx, "stuck")
+					Expect(err).NotTo(HaveOccurred())
+				})
+				return []*models.CellPresence{{CellId: "cell-1"}}, nil
+			}})
+		DeferCleanup(h.Close)
+
+		Expect(h.ConvergeOnce(ctx, handlers.ConvergenceParams{KickTaskDuration: time.Second})).To(Succeed())
+		Consistently(calls.Load, "500ms").Should(BeZero())
+		t, err := store.TaskByGuid(ctx, "stuck")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(t.GetState()).To(Equal(models.Task_Resolving))
+
+		// a task still as the snapshot saw it is re-sent
+		time.Sleep(1100 * time.Millisecond)
+		Expect(h.ConvergeOnce(ctx, handlers.ConvergenceParams{KickTaskDuration: time.Second})).To(Succeed())
+		Eventually(calls.Load, "5s").Should(Equal(int32(1)))
+		Eventually(func() error { _, err := store.TaskByGuid(ctx, "stuck"); return err }, "5s").Should(HaveOccurred())
+		Consistently(calls.Load, "300ms").Should(Equal(int32(1)))
 	})
 })
 
