@@ -112,6 +112,16 @@ func New(cli *clientv3.Client, keys *Keyring, opts ...Option) *DB {
 	return d
 }
 
+// Close stops the store's own goroutines (the group committer's): a change in flight finishes and
+// answers, one still waiting answers ErrClosed without being written, and later changes answer
+// ErrClosed. It returns once they are gone; the etcd client stays open (its owner closes it).
+// Reads keep working. Closing twice is harmless.
+func (db *DB) Close() {
+	if db.group != nil {
+		db.group.close()
+	}
+}
+
 // Client is the underlying etcd client.
 func (db *DB) Client() *clientv3.Client { return db.cli }
 

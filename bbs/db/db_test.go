@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -32,6 +34,7 @@ var _ = Describe("the store reading etcd", func() { storeSpecs() })
 var _ = Describe("the store with its record cache and group commit (as cmd/bbs runs it)", func() {
 	BeforeEach(func() {
 		store = db.New(etcdCli, keys, db.WithGroupCommit())
+		DeferCleanup(store.Close)
 		cctx, cancel := context.WithCancel(ctx)
 		DeferCleanup(cancel)
 		Expect(store.StartCache(cctx)).To(Succeed())
@@ -458,3 +461,49 @@ func storeSpecs() {
 		})
 	})
 }
+
+var _ = Describe("closing a store with group commit", func() {
+	It("stops its goroutines, answers every change and refuses later ones", func() {
+		runtime.GC()
+		before := runtime.NumGoroutine()
+		for round := 0; round < 3; round++ {
+			s := db.New(etcdCli, keys, db.WithGroupCommit())
+			var wg sync.WaitGroup
+			var wrote, refused atomic.Int32
+			start := make(chan struct{})
+			for i := 0; i < 200; i++ {
+				wg.Add(1)
+				go func() {
+					defer GinkgoRecover()
+					defer wg.Done()
+					<-start
+					guid := fmt.Sprintf("close-%d-%d", round, i)
+					_, err := s.DesireTask(ctx, &models.TaskDefinition{RootFs: "docker:///busybox"}, guid, "d")
+					_, readErr := s.TaskByGuid(ctx, guid)
+					if err == nil {
+						Expect(readErr).NotTo(HaveOccurred())
+						wrote.Add(1)
+					} else {
+						Expect(errors.Is(err, db.ErrClosed)).To(BeTrue(), "%v", err)
+						Expect(errors.Is(readErr, models.ErrResourceNotFound)).To(BeTrue(), "a refused change was written: %v", readErr)
+						refused.Add(1)
+					}
+				}()
+			}
+			close(start)
+			time.Sleep(time.Duration(round) * 2 * time.Millisecond)
+			closed := make(chan struct{})
+			go func() { s.Close(); s.Close(); close(closed) }()
+			Eventually(closed, "10s").Should(BeClosed())
+			done := make(chan struct{})
+			go func() { wg.Wait(); close(done) }()
+			Eventually(done, "10s").Should(BeClosed(), "a change is still waiting after Close")
+			Expect(wrote.Load() + refused.Load()).To(Equal(int32(200)))
+			_, err := s.DesireTask(ctx, &models.TaskDefinition{RootFs: "docker:///busybox"}, fmt.Sprintf("late-%d", round), "d")
+			Expect(errors.Is(err, db.ErrClosed)).To(BeTrue(), "%v", err)
+			Expect(s.Tasks(ctx, db.TaskFilter{})).NotTo(BeNil()) // reads still work
+		}
+		Eventually(func() int { return runtime.NumGoroutine() }, "5s").Should(BeNumerically("<=", before),
+			func() string { b := make([]byte, 1<<20); return string(b[:runtime.Stack(b, true)]) })
+	})
+})

@@ -2,9 +2,12 @@ package db
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/diego-go/diego/models"
 )
 
 // Group commit. Concurrent compare-and-swap transactions on different keys are combined into one
@@ -36,14 +39,47 @@ type txnResult struct {
 type groupCommitter struct {
 	db    *DB
 	queue chan *txnPart
+	stop  chan struct{} // closed by close: no part is queued any more, the loops end
+	// mu: submitters hold it shared while queueing, close exclusively to mark the committer
+	// closed, so no part enters the queue once close drains it
+	mu     sync.RWMutex
+	closed bool
+	once   sync.Once
+	wg     sync.WaitGroup // the loops and the parts run alone after a failed combination
 }
 
+// ErrClosed answers a change submitted to a closed store, or queued but not yet run when it
+// was closed (nothing of it was written).
+var ErrClosed = models.NewError(models.Error_Unrecoverable, "bbs store closed")
+
 func newGroupCommitter(db *DB) *groupCommitter {
-	g := &groupCommitter{db: db, queue: make(chan *txnPart, 4096)}
+	g := &groupCommitter{db: db, queue: make(chan *txnPart, 4096), stop: make(chan struct{})}
+	g.wg.Add(groupCommitters)
 	for i := 0; i < groupCommitters; i++ {
-		go g.loop()
+		go func() { defer g.wg.Done(); g.loop() }()
 	}
 	return g
+}
+
+// close stops the loops: a transaction in flight finishes and answers its parts (so does a part
+// a loop already took), a part still queued answers ErrClosed, a later submit answers ErrClosed.
+// It returns once no goroutine of the committer is left.
+func (g *groupCommitter) close() {
+	g.once.Do(func() {
+		close(g.stop) // submitters waiting for room in the queue give up
+		g.mu.Lock()
+		g.closed = true
+		g.mu.Unlock()
+		g.wg.Wait()
+		for {
+			select {
+			case p := <-g.queue:
+				p.done <- txnResult{err: ErrClosed}
+			default:
+				return
+			}
+		}
+	})
 }
 
 func partKeys(cmps []clientv3.Cmp, ops []clientv3.Op) ([]string, bool) {
@@ -67,9 +103,19 @@ func (g *groupCommitter) submit(ctx context.Context, cmps []clientv3.Cmp, ops []
 		return g.db.commitAlone(ctx, cmps, ops)
 	}
 	p := &txnPart{ctx: ctx, cmps: cmps, ops: ops, keys: keys, done: make(chan txnResult, 1)}
+	g.mu.RLock()
+	if g.closed {
+		g.mu.RUnlock()
+		return false, 0, ErrClosed
+	}
 	select {
 	case g.queue <- p:
+		g.mu.RUnlock()
+	case <-g.stop:
+		g.mu.RUnlock()
+		return false, 0, ErrClosed
 	case <-ctx.Done():
+		g.mu.RUnlock()
 		return false, 0, etcdErr(ctx.Err())
 	}
 	// Once queued, wait for the answer even if ctx ends: the part may already be in a combined
@@ -87,7 +133,11 @@ func (g *groupCommitter) loop() {
 		first := carry
 		carry = nil
 		if first == nil {
-			first = <-g.queue
+			select {
+			case first = <-g.queue:
+			case <-g.stop:
+				return // close answers what is left in the queue
+			}
 		}
 		batch := []*txnPart{first}
 		used := map[string]bool{}
@@ -157,8 +207,10 @@ func (g *groupCommitter) run(batch []*txnPart) {
 		return
 	}
 	// a combined failure (or error) says nothing about each part: run each alone
+	g.wg.Add(len(live))
 	for _, p := range live {
 		go func() {
+			defer g.wg.Done()
 			ok, rev, err := g.db.commitAlone(p.ctx, p.cmps, p.ops)
 			p.done <- txnResult{ok, rev, err}
 		}()

@@ -105,6 +105,7 @@ var _ = BeforeEach(func() {
 	keyring, err = db.NewKeyring(map[string]string{"k": "pass"}, "k")
 	Expect(err).NotTo(HaveOccurred())
 	store = db.New(etcdCli, keyring, db.WithGroupCommit())
+	DeferCleanup(store.Close)
 	cctx, cancel := context.WithCancel(ctx)
 	DeferCleanup(cancel)
 	Expect(store.StartCache(cctx)).To(Succeed())

@@ -45,14 +45,22 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 		return nil, nil, err
 	}
 	var once sync.Once
-	cleanup := func() { once.Do(func() { _ = etcd.Close() }) }
+	var store *db.DB
+	cleanup := func() {
+		once.Do(func() {
+			if store != nil {
+				store.Close() // its group commit goroutines, before the client they use
+			}
+			_ = etcd.Close()
+		})
+	}
 
 	consul, err := locket.NewClient(cfg.ConsulAddress)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	store := db.New(etcd, keys, db.WithLogger(logger), db.WithGroupCommit())
+	store = db.New(etcd, keys, db.WithLogger(logger), db.WithGroupCommit())
 
 	reg := daemon.NewRegistry()
 	m := newMetrics(reg)
