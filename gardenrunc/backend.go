@@ -216,6 +216,11 @@ func (b *Backend) reload() error {
 			continue
 		}
 		dir := filepath.Join(b.cfg.DepotDir, e.Name())
+		if strings.HasPrefix(e.Name(), ".trash-") {
+			// a destroyed container's files whose background removal a crash interrupted
+			go os.RemoveAll(dir)
+			continue
+		}
 		st, err := loadState(dir)
 		if err != nil {
 			b.log.Warn("reload-no-state-removing", "dir", dir, "error", err)
@@ -628,7 +633,13 @@ func (b *Backend) cleanupDir(handle, dir string, errs []error) error {
 		errs = append(errs, err)
 	} else {
 		b.log.Debug("destroy-step", "handle", handle, "step", "unmounted", "took", time.Since(t0).String())
-		if err := os.RemoveAll(dir); err != nil {
+		// with nothing mounted left, the directory is renamed out of the way (the handle is free
+		// at once) and its files removed in the background; a leftover after a crash starts with
+		// a dot, which no handle does, and is removed on the next start
+		trash := filepath.Join(filepath.Dir(dir), fmt.Sprintf(".trash-%s-%d", filepath.Base(dir), time.Now().UnixNano()))
+		if err := os.Rename(dir, trash); err == nil {
+			go os.RemoveAll(trash)
+		} else if err := os.RemoveAll(dir); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -83,7 +83,9 @@ func RunShim(args []string) int {
 	}
 	dir := args[0]
 	if dir == "-" {
-		// started ahead by the server's pool: wait for the directory (EOF: not needed, exit)
+		// started ahead by the server's pool: get ready, then wait for the directory (EOF: not
+		// needed, exit)
+		warmUp()
 		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
 		if err != nil || !filepath.IsAbs(strings.TrimSpace(line)) {
 			return 0
@@ -385,7 +387,9 @@ func RunInit() int {
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGCHLD)
 	sp := &spawner{children: map[int]*os.File{}}
-	sp.serve()
+	if sp.serve() {
+		go warmUp()
+	}
 	for {
 		var ws syscall.WaitStatus
 		pid, err := syscall.Wait4(-1, &ws, 0, nil)

@@ -161,6 +161,33 @@ func (s *spawner) handle(fd int) {
 	}
 }
 
+// warmUp runs, on sample data, the decoding and checks a request goes through (JSON of a process
+// spec with everything set, the capability sets), so that the first real one does not pay for
+// building encoding/json's per-type caches and for faulting in their code: run by the shim
+// waiting in the server's pool and by the init when it starts.
+func warmUp() {
+	sample := specs.Process{
+		Terminal: true, ConsoleSize: &specs.Box{Height: 1, Width: 1},
+		User: specs.User{UID: 1, GID: 1, AdditionalGids: []uint32{1}, Umask: new(uint32), Username: "u"},
+		Args: []string{"a"}, Env: []string{"A=b"}, Cwd: "/",
+		Capabilities: &specs.LinuxCapabilities{Bounding: []string{"CAP_CHOWN"}, Effective: []string{"CAP_CHOWN"},
+			Inheritable: []string{"CAP_CHOWN"}, Permitted: []string{"CAP_CHOWN"}, Ambient: []string{"CAP_CHOWN"}},
+		Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1, Soft: 1}},
+		NoNewPrivileges: true, ApparmorProfile: "a", OOMScoreAdj: new(int), SelinuxLabel: "l",
+	}
+	if b, err := json.Marshal(&sample); err == nil {
+		var ps specs.Process
+		json.Unmarshal(b, &ps)
+	}
+	if b, err := json.Marshal(&ShimConfig{}); err == nil {
+		var cfg ShimConfig
+		json.Unmarshal(b, &cfg)
+	}
+	if _, _, _, ok := selfCaps(); ok {
+		capMask(sample.Capabilities.Bounding)
+	}
+}
+
 // startDirect starts the process itself, without the exec helper, when the helper would change
 // nothing but what fork and exec with credentials do: no rlimits, the same bounding set and
 // no_new_privs as the init's, and the capabilities exec gives (the bounding set for uid 0, none
