@@ -211,7 +211,10 @@ func (db *DB) ClaimActualLRP(ctx context.Context, guid string, index int32, ik *
 		if a.GetState() == models.ActualLRPStateClaimed && a.GetActualLrpInstanceKey().Equal(ik) {
 			return Change{}, nil
 		}
-		if a.GetState() == models.ActualLRPStateRunning || !a.AllowsTransitionTo(a.GetActualLrpKey(), ik, models.ActualLRPStateClaimed) {
+		// a CRASHED slot holds no instance: only the BBS restarts it (unclaim, then auction),
+		// whatever instance key a claim carries (an empty one is the CRASHED record's own)
+		if a.GetState() == models.ActualLRPStateRunning || a.GetState() == models.ActualLRPStateCrashed ||
+			!a.AllowsTransitionTo(a.GetActualLrpKey(), ik, models.ActualLRPStateClaimed) {
 			return Change{}, models.ErrActualLRPCannotBeClaimed
 		}
 		n := db.changed(a)
@@ -256,7 +259,7 @@ func (db *DB) StartActualLRP(ctx context.Context, r StartRequest) (before, after
 				proto_equal(a.GetActualLrpNetInfo(), r.NetInfo) && a.GetAvailabilityZone() == r.AvailabilityZone {
 				return ch, nil
 			}
-			if !a.AllowsTransitionTo(r.Key, r.InstanceKey, models.ActualLRPStateRunning) {
+			if a.GetState() == models.ActualLRPStateCrashed || !a.AllowsTransitionTo(r.Key, r.InstanceKey, models.ActualLRPStateRunning) {
 				return Change{}, models.ErrActualLRPCannotBeStarted
 			}
 			n = db.changed(a)

@@ -349,6 +349,41 @@ func storeSpecs() {
 			Expect(failed.GetPlacementError()).To(Equal("no room"))
 		})
 
+		It("refuses to claim or start a CRASHED instance until the BBS unclaims it", func() {
+			backoff := db.New(etcdCli, keys, db.WithRestartPolicy(models.RestartPolicy{
+				ImmediateRestarts: 0, MinBackoff: time.Hour, MaxBackoff: time.Hour, MaxRestarts: 10, CrashResetAfter: time.Hour,
+			}))
+			_, _, err := store.ClaimActualLRP(ctx, "life", 0, ik)
+			Expect(err).NotTo(HaveOccurred())
+			_, crashed, restart, err := backoff.CrashActualLRP(ctx, key, ik, "exit 1")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(restart).To(BeFalse())
+			Expect(crashed.GetState()).To(Equal(models.ActualLRPStateCrashed))
+
+			other := &models.ActualLRPInstanceKey{InstanceGuid: "ig2", CellId: "cell-b"}
+			for _, k := range []*models.ActualLRPInstanceKey{ik, other, {}} {
+				_, _, err = store.ClaimActualLRP(ctx, "life", 0, k)
+				Expect(errors.Is(err, models.ErrActualLRPCannotBeClaimed)).To(BeTrue(), "claim by %v: %v", k, err)
+				_, _, _, err = store.StartActualLRP(ctx, db.StartRequest{Key: key, InstanceKey: k, NetInfo: &models.ActualLRPNetInfo{Address: "10.0.0.2"}})
+				Expect(errors.Is(err, models.ErrActualLRPCannotBeStarted)).To(BeTrue(), "start by %v: %v", k, err)
+			}
+			a, err := store.ActualLRP(ctx, "life", 0, models.ActualLRP_ORDINARY)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(proto.Equal(a, crashed)).To(BeTrue(), "the CRASHED record changed: %v", a)
+
+			// the BBS's restart: unclaim (then auction); a cell may claim and start it again
+			_, unclaimed, err := store.UnclaimActualLRP(ctx, key, nil)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(unclaimed.GetState()).To(Equal(models.ActualLRPStateUnclaimed))
+			Expect(unclaimed.GetCrashCount()).To(Equal(int32(1)))
+			_, _, err = store.ClaimActualLRP(ctx, "life", 0, other)
+			Expect(err).NotTo(HaveOccurred())
+			_, running, _, err := store.StartActualLRP(ctx, db.StartRequest{Key: key, InstanceKey: other, NetInfo: &models.ActualLRPNetInfo{Address: "10.0.0.2"}})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(running.GetState()).To(Equal(models.ActualLRPStateRunning))
+			Expect(running.GetCrashCount()).To(Equal(int32(1)))
+		})
+
 		It("keeps an evacuating copy while the slot is replaced", func() {
 			_, _, err := store.ClaimActualLRP(ctx, "life", 0, ik)
 			Expect(err).NotTo(HaveOccurred())

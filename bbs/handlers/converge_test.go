@@ -169,6 +169,13 @@ var _ = Describe("crash convergence", func() {
 		Expect(restart).To(BeFalse())
 		Expect(after.GetState()).To(Equal(models.ActualLRPStateCrashed))
 
+		// no cell may claim or start it meanwhile (nor the container that crashed)
+		for _, ik := range []*models.ActualLRPInstanceKey{ikey("ig", "cell-1"), ikey("ig-2", "cell-1")} {
+			Expect(errType(client.ClaimActualLRP(ctx, "crashy", 0, ik))).To(Equal(models.Error_ActualLRPCannotBeClaimed))
+			Expect(errType(client.StartActualLRP(ctx, &models.StartActualLRPRequest{ActualLrpKey: key("crashy", 0), ActualLrpInstanceKey: ik,
+				ActualLrpNetInfo: &models.ActualLRPNetInfo{Address: "1.2.3.4"}}))).To(Equal(models.Error_ActualLRPCannotBeStarted))
+		}
+
 		Expect(h.ConvergeOnce(ctx, handlers.ConvergenceParams{})).To(Succeed())
 		Expect(auctioneer.LRPs()).To(HaveLen(1)) // still backing off
 		advance(250 * time.Millisecond)
@@ -181,5 +188,13 @@ var _ = Describe("crash convergence", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(as[0].GetState()).To(Equal(models.ActualLRPStateUnclaimed))
 		Expect(as[0].GetCrashCount()).To(Equal(int32(1)))
+
+		// the auction's winner claims and starts it
+		Expect(client.ClaimActualLRP(ctx, "crashy", 0, ikey("ig-2", "cell-1"))).To(Succeed())
+		Expect(client.StartActualLRP(ctx, &models.StartActualLRPRequest{ActualLrpKey: key("crashy", 0), ActualLrpInstanceKey: ikey("ig-2", "cell-1"),
+			ActualLrpNetInfo: &models.ActualLRPNetInfo{Address: "1.2.3.4"}})).To(Succeed())
+		as, err = client.ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: "crashy"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(as[0].GetState()).To(Equal(models.ActualLRPStateRunning))
 	})
 })
