@@ -326,9 +326,13 @@ func runViaInit(conn *os.File, cfg ShimConfig, dir string, spec []byte, stdin, s
 		return 255
 	}
 	if nspid, err := strconv.Atoi(f[1]); err == nil {
-		if host := hostPid(cfg.InitPid, nspid); host > 0 {
-			os.WriteFile(filepath.Join(dir, ProcPidFile), []byte(strconv.Itoa(host)), 0600)
-		}
+		// found while the process runs: a short one's exit need not wait for the search (the
+		// server signals only processes that have not exited)
+		go func() {
+			if host := hostPid(cfg.InitPid, nspid); host > 0 {
+				os.WriteFile(filepath.Join(dir, ProcPidFile), []byte(strconv.Itoa(host)), 0600)
+			}
+		}()
 	}
 	trace("started")
 	line, err = r.ReadString('\n')
