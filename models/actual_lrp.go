@@ -52,12 +52,7 @@ func (a *ActualLRP) AllowsTransitionTo(key *ActualLRPKey, instanceKey *ActualLRP
 			return sameInstance
 		}
 	case ActualLRPStateCrashed:
-		switch newState {
-		case ActualLRPStateUnclaimed:
-			return true
-		case ActualLRPStateClaimed, ActualLRPStateRunning:
-			return sameInstance
-		}
+		return newState == ActualLRPStateUnclaimed
 	}
 	return false
 }

@@ -51,6 +51,8 @@ var _ = Describe("State machines", func() {
 			Entry("CRASHED -> UNCLAIMED", X, U, false, true),
 			Entry("CRASHED -> CLAIMED by another instance is refused", X, C, false, false),
 			Entry("CRASHED -> RUNNING by another instance is refused", X, R, false, false),
+			Entry("CRASHED -> CLAIMED by the crashed instance is refused", X, C, true, false),
+			Entry("CRASHED -> RUNNING by the crashed instance is refused", X, R, true, false),
 			Entry("CRASHED -> CRASHED is refused", X, X, true, false),
 		)
 
