@@ -194,6 +194,9 @@ var _ = Describe("the API", func() {
 	Describe("actual LRPs", func() {
 		BeforeEach(func() {
 			Expect(client.DesireLRP(ctx, desired("app", 2))).To(Succeed())
+			// The desire's auction request goes out in the background; specs
+			// that count auction requests start after it.
+			Eventually(auctioneer.LRPs).Should(HaveLen(1))
 		})
 
 		It("claims, starts, crashes, fails and removes", func() {
