@@ -228,17 +228,9 @@ func (h *Handler) Close() {
 // Wait waits for background work to finish (tests).
 func (h *Handler) Wait() { h.bg.Wait() }
 
+// protoHandler serves one POST route: the body (at most MaxBodyBytes) goes to
+// fn, and its response message is answered with HTTP 200.
 func (h *Handler) protoHandler(path string, fn func(context.Context, []byte) proto.Message) http.Handler {
-	return h.rawHandler(path, func(ctx context.Context, body []byte) []byte {
-		out, err := proto.Marshal(fn(ctx, body))
-		if err != nil {
-			out, _ = proto.Marshal(&models.DesiredLRPLifecycleResponse{Error: models.NewError(models.Error_InvalidResponse, "%v", err)})
-		}
-		return out
-	})
-}
-
-func (h *Handler) rawHandler(path string, fn func(context.Context, []byte) []byte) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
@@ -256,7 +248,10 @@ func (h *Handler) rawHandler(path string, fn func(context.Context, []byte) []byt
 			http.Error(w, "cannot read body", http.StatusBadRequest)
 			return
 		}
-		out := fn(r.Context(), body)
+		out, err := proto.Marshal(fn(r.Context(), body))
+		if err != nil {
+			out, _ = proto.Marshal(&models.DesiredLRPLifecycleResponse{Error: models.NewError(models.Error_InvalidResponse, "%v", err)})
+		}
 		w.Header().Set("Content-Type", "application/x-protobuf")
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write(out)
