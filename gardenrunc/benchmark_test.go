@@ -102,11 +102,14 @@ func BenchmarkCreateRunDestroy(b *testing.B) {
 	writeBundle(b, bundle, spec)
 	bareRoot := filepath.Join(dir, "bare-runc")
 
+	var createTotal, runTotal, destroyTotal time.Duration
 	gardenOnce := func() {
+		t := time.Now()
 		c, err := gc.Create(garden.ContainerSpec{RootFSPath: "preloaded:busybox"})
 		if err != nil {
 			b.Fatal(err)
 		}
+		created := time.Now()
 		p, err := c.Run(garden.ProcessSpec{Path: "/bin/true"}, garden.ProcessIO{})
 		if err != nil {
 			b.Fatal(err)
@@ -114,9 +117,13 @@ func BenchmarkCreateRunDestroy(b *testing.B) {
 		if code, err := p.Wait(); err != nil || code != 0 {
 			b.Fatalf("exit %d %v", code, err)
 		}
+		exited := time.Now()
 		if err := gc.Destroy(c.Handle()); err != nil {
 			b.Fatal(err)
 		}
+		createTotal += created.Sub(t)
+		runTotal += exited.Sub(created)
+		destroyTotal += time.Since(exited)
 	}
 	bareOnce := func(i int) {
 		cmd := exec.Command("runc", "--root", bareRoot, "run", "--bundle", bundle, fmt.Sprintf("bare-%d", i))
@@ -126,6 +133,7 @@ func BenchmarkCreateRunDestroy(b *testing.B) {
 	}
 	gardenOnce() // warm up both paths
 	bareOnce(-1)
+	createTotal, runTotal, destroyTotal = 0, 0, 0
 	var gardenTotal, bareTotal time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -142,6 +150,10 @@ func BenchmarkCreateRunDestroy(b *testing.B) {
 	b.ReportMetric(g, "garden-ms/op")
 	b.ReportMetric(r, "bare-runc-ms/op")
 	b.ReportMetric(g/r, "ratio")
+	perOp := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(b.N) }
+	b.ReportMetric(perOp(createTotal), "create-ms/op")
+	b.ReportMetric(perOp(runTotal), "run-wait-ms/op")
+	b.ReportMetric(perOp(destroyTotal), "destroy-ms/op")
 }
 
 func writeBundle(b *testing.B, dir string, s *specs.Spec) {
