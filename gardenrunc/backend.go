@@ -28,8 +28,7 @@ type Config struct {
 	DepotDir           string            // one directory per container
 	RuncBin            string            // runc binary
 	RuncRoot           string            // runc's state directory (kept apart from the host's)
-	InitBin            string            // static garden-init: every container's init, the shim and the exec helper
-	ExecMode           string            // how processes start: "nsenter" (default, fast) or "runc" (runc exec)
+	InitBin            string            // static garden-init: every container's init and the exec helper
 	PreloadedRootFS    map[string]string // preloaded:NAME -> directory
 	DefaultRootFS      string            // rootfs URI used when a spec names none
 	CgroupParent       string            // parent cgroup name below every controller's root
@@ -65,9 +64,6 @@ func (c Config) Defaults() Config {
 		if next := filepath.Join(filepath.Dir(self), "garden-init"); fileExists(next) {
 			c.InitBin = next
 		}
-	}
-	if c.ExecMode == "" {
-		c.ExecMode = "nsenter"
 	}
 	if c.CgroupParent == "" {
 		c.CgroupParent = "diego-garden"
@@ -113,7 +109,6 @@ type Backend struct {
 	images   *ImageStore
 	hostCaps []string
 	memsw    bool
-	shims    *shimPool
 
 	mu         sync.RWMutex
 	containers map[string]*Container
@@ -138,7 +133,7 @@ func New(cfg Config) (*Backend, error) {
 		ips: ips, ports: ports,
 		net:        &Network{Bridge: cfg.BridgeName, Pool: ips, MTU: cfg.MTU, ExternalIP: cfg.ExternalIP, IPForward: cfg.IPForward, Log: cfg.Logger, ChainPrefix: cfg.ChainPrefix},
 		containers: map[string]*Container{}, creating: map[string]bool{},
-		memsw: memswAvailable(), shims: &shimPool{bin: cfg.InitBin},
+		memsw: memswAvailable(),
 	}
 	b.images = NewImageStore(cfg.ImageCacheDir, cfg.InsecureRegistries, cfg.Logger)
 	return b, nil
@@ -164,9 +159,6 @@ func (b *Backend) Start() error {
 		return err
 	}
 	b.hostCaps = caps
-	b.shims.mu.Lock()
-	b.shims.stopped = false
-	b.shims.mu.Unlock()
 	if err := b.net.Setup(); err != nil {
 		return fmt.Errorf("network setup: %w", err)
 	}
@@ -248,12 +240,8 @@ func (b *Backend) reload() error {
 	return nil
 }
 
-// Stop leaves containers running; they are reloaded on the next Start. The shim waiting in the
-// pool exits.
-func (b *Backend) Stop() error {
-	b.shims.stop()
-	return nil
-}
+// Stop leaves containers running; they are reloaded on the next Start.
+func (b *Backend) Stop() error { return nil }
 
 func (b *Backend) GraceTime(c garden.Container) time.Duration {
 	if cc, ok := c.(*Container); ok {
@@ -486,16 +474,12 @@ func (b *Backend) create(spec garden.ContainerSpec) (*Container, error) {
 	step("mounted")
 	// no chains of its own until its first NetIn or NetOut: the shared defaults of the forward
 	// chain (established traffic back, everything else from the pool rejected) hold meanwhile
-	var initSock *os.File
-	if b.cfg.ExecMode != "runc" {
-		if initSock, err = listenInitSock(dir); err != nil {
-			return fail(err)
-		}
+	initSock, err := listenInitSock(dir)
+	if err != nil {
+		return fail(err)
 	}
 	pid, err := b.runc.runDetached(h, dir, initSock)
-	if initSock != nil {
-		initSock.Close() // the init holds it
-	}
+	initSock.Close() // the init holds it
 	if err != nil {
 		return fail(err)
 	}

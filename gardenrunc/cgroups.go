@@ -2,7 +2,6 @@ package gardenrunc
 
 import (
 	"bufio"
-	"github.com/diego-go/diego/gardenrunc/initproc"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,7 +10,8 @@ import (
 	"code.cloudfoundry.org/garden"
 )
 
-const cgroupRoot = initproc.CgroupRoot
+// cgroupRoot is where the cgroup hierarchies are mounted.
+const cgroupRoot = "/sys/fs/cgroup"
 
 // cgroupPath is a container's cgroup path below every v1 controller's root.
 func cgroupPath(parent, handle string) string { return "/" + parent + "/" + handle }

@@ -344,11 +344,6 @@ func (c *Container) Run(spec garden.ProcessSpec, pio garden.ProcessIO) (garden.P
 	if err != nil {
 		return nil, err
 	}
-	if spec.TTY != nil && c.b.cfg.ExecMode == "runc" {
-		// runc exec would need a console socket: run without a terminal in that mode
-		ps.Terminal = false
-		ps.ConsoleSize = nil
-	}
 	c.mu.Lock()
 	c.collectProcesses()
 	if _, ok := c.procs[spec.ID]; ok {
@@ -369,17 +364,7 @@ func (c *Container) Run(spec garden.ProcessSpec, pio garden.ProcessIO) (garden.P
 	if err := os.MkdirAll(dir, 0700); err != nil {
 		return fail(err)
 	}
-	if err := writeProcessSpec(dir, ps); err != nil {
-		return fail(err)
-	}
-	shimCfg := initproc.ShimConfig{Mode: c.b.cfg.ExecMode, RuncBin: c.b.cfg.RuncBin, RuncRoot: c.b.cfg.RuncRoot,
-		ContainerID: c.st.Handle, InitPid: c.st.InitPid, CgroupPath: c.cgroup}
-	if sock := filepath.Join(c.dir, initproc.InitSockName); c.b.cfg.ExecMode != "runc" {
-		if fi, err := os.Stat(sock); err == nil && fi.Mode()&os.ModeSocket != 0 {
-			shimCfg.InitSock = sock
-		}
-	}
-	if err := startShim(c.b.shims, shimCfg, p, c.onExit(p)); err != nil {
+	if err := p.spawn(filepath.Join(c.dir, initproc.InitSockName), ps, c.st.InitPid, c.onExit(p)); err != nil {
 		return fail(err)
 	}
 	return c.attach(p, pio), nil
@@ -441,11 +426,11 @@ func (c *Container) adoptProcesses() {
 	for _, e := range entries {
 		p := newProc(e.Name(), filepath.Join(c.dir, "processes", e.Name()))
 		c.procs[p.id] = p
-		p.adopt(c.onExit(p))
+		p.adopt(c.st.InitPid, c.st.InitStart, c.onExit(p))
 	}
 }
 
-// waitProcesses waits (bounded) for shims to record their exits after the init was killed.
+// waitProcesses waits (bounded) for processes' exits to be recorded after the init was killed.
 func (c *Container) waitProcesses(d time.Duration) {
 	c.mu.Lock()
 	var ps []*proc

@@ -1,13 +1,14 @@
 package gardenrunc
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"github.com/diego-go/diego/gardenrunc/initproc"
-	"golang.org/x/sys/unix"
+	"fmt"
 	"io"
+	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,20 +19,21 @@ import (
 
 	"code.cloudfoundry.org/garden"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/diego-go/diego/gardenrunc/initproc"
 )
 
 const (
-	procSpecFile = initproc.ProcSpecFile
-	procStdin    = initproc.ProcStdin
-	procStdinEOF = initproc.ProcStdinEOF
 	procStdout   = initproc.ProcStdout
 	procStderr   = initproc.ProcStderr
 	procPidFile  = initproc.ProcPidFile
 	procExitFile = initproc.ProcExitFile
+	procTTYFile  = initproc.ProcTTYFile
 )
 
-// proc is the server's view of one process: a directory written by its shim. It does not hold
-// the process's stdio, so it can be rebuilt from disk after a server restart.
+// proc is the server's view of one process: a directory whose files the container's init holds
+// (stdout, stderr, exit), so it can be rebuilt from disk after a server restart.
 type proc struct {
 	id   string
 	dir  string
@@ -39,7 +41,13 @@ type proc struct {
 	once sync.Once
 	code int
 
+	mu    sync.Mutex
+	pidfd *os.File // the process, once the init has answered (or adopted while alive)
+	ready chan struct{}
+
 	stdinMu   sync.Mutex
+	stdin     *os.File  // the server's end of the process's stdin pipe; nil once fed or adopted
+	conn      io.Writer // the init's connection, to say "eof"
 	stdinBusy bool
 
 	exitedAt time.Time
@@ -51,7 +59,7 @@ type proc struct {
 }
 
 func newProc(id, dir string) *proc {
-	return &proc{id: id, dir: dir, done: make(chan struct{})}
+	return &proc{id: id, dir: dir, done: make(chan struct{}), ready: make(chan struct{})}
 }
 
 func (p *proc) exited() bool {
@@ -63,9 +71,11 @@ func (p *proc) exited() bool {
 	}
 }
 
+// readExit reads the exit code the init wrote; a file without its final newline is not written
+// yet.
 func readExit(dir string) (int, bool) {
 	b, err := os.ReadFile(filepath.Join(dir, procExitFile))
-	if err != nil {
+	if err != nil || len(b) == 0 || b[len(b)-1] != '\n' {
 		return 0, false
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
@@ -83,170 +93,242 @@ func (p *proc) finish(code int, onExit func(code int)) {
 		}
 		p.code = code
 		p.exitedAt = time.Now()
+		p.mu.Lock()
+		if p.pidfd != nil {
+			p.pidfd.Close()
+			p.pidfd = nil
+		}
+		p.mu.Unlock()
+		p.markReady()
 		close(p.done)
-		p.unblockStdinWriter()
+		p.stdinMu.Lock()
+		if p.stdin != nil && !p.stdinBusy {
+			p.stdin.Close()
+			p.stdin = nil
+		}
+		p.stdinMu.Unlock()
 	})
 }
 
-// startShim hands an already written process directory to a shim: a warm one from pool if there
-// is one (its Go runtime already started, so Run does not wait for a fork, exec and start-up), or
-// a new one. The shim runs in its own session so that killing the server does not reach it.
-func startShim(pool *shimPool, cfg initproc.ShimConfig, p *proc, onExit func(int)) error {
-	if err := writeJSON(filepath.Join(p.dir, "shim.json"), cfg); err != nil {
+func (p *proc) markReady() {
+	select {
+	case <-p.ready:
+	default:
+		close(p.ready)
+	}
+}
+
+// spawn has the container's init (listening on sock) start the process described by ps, with
+// its stdout, stderr and exit files in the process's directory. It returns once the process has
+// started (and its pid is on disk for a restarted server) or could not start; the exit is awaited
+// in the background.
+func (p *proc) spawn(sock string, ps *specs.Process, initPid int, onExit func(int)) error {
+	spec, err := json.Marshal(ps)
+	if err != nil {
 		return err
 	}
-	if err := syscall.Mkfifo(filepath.Join(p.dir, procStdin), 0600); err != nil {
-		return err
+	if len(spec) > initproc.MaxSpecSize {
+		return fmt.Errorf("process spec is too large: %d bytes", len(spec))
 	}
-	var cmd *exec.Cmd
-	if w := pool.take(); w != nil {
-		_, err := w.dirW.Write([]byte(p.dir + "\n"))
-		w.dirW.Close()
-		if err == nil {
-			cmd = w.cmd
-		} else {
-			w.cmd.Wait()
-		}
+	create := func(name string, flag int) (*os.File, error) {
+		return os.OpenFile(filepath.Join(p.dir, name), os.O_WRONLY|os.O_CREATE|flag, 0600)
 	}
-	if cmd == nil {
-		var err error
-		if cmd, err = pool.spawn(p.dir); err != nil {
-			return err
+	var files [initproc.ReqExit + 1]*os.File
+	defer func() {
+		for i, f := range files {
+			if f != nil && i != initproc.ReqStdinHold {
+				f.Close()
+			}
 		}
-	}
-	pool.refill()
-	os.WriteFile(filepath.Join(p.dir, "shim.pid"), []byte(strconv.Itoa(cmd.Process.Pid)), 0600)
-	go func() {
-		cmd.Wait()
-		code, ok := readExit(p.dir)
-		if !ok {
-			code = 255
-		}
-		p.finish(code, onExit)
 	}()
+	if files[initproc.ReqStdout], err = create(procStdout, os.O_APPEND); err != nil {
+		return err
+	}
+	if files[initproc.ReqStderr], err = create(procStderr, os.O_APPEND); err != nil {
+		return err
+	}
+	if files[initproc.ReqExit], err = create(procExitFile, os.O_TRUNC); err != nil {
+		return err
+	}
+	// the process's end must block; the server's end goes through the poller
+	var pfd [2]int
+	if err := unix.Pipe2(pfd[:], unix.O_CLOEXEC); err != nil {
+		return err
+	}
+	files[initproc.ReqStdin] = os.NewFile(uintptr(pfd[0]), "stdin")
+	unix.SetNonblock(pfd[1], true)
+	stdin := os.NewFile(uintptr(pfd[1]), "stdin-writer")
+	files[initproc.ReqStdinHold] = stdin
+	conn, err := dialUnixIn(sock)
+	if err != nil {
+		stdin.Close()
+		return fmt.Errorf("cannot reach the container's init: %w", err)
+	}
+	fds := make([]int, len(files))
+	for i, f := range files {
+		fds[i] = int(f.Fd())
+	}
+	head := binary.BigEndian.AppendUint32(nil, uint32(len(spec)))
+	if _, _, err := conn.WriteMsgUnix(head, unix.UnixRights(fds...), nil); err != nil {
+		conn.Close()
+		stdin.Close()
+		return fmt.Errorf("cannot reach the container's init: %w", err)
+	}
+	if _, err := conn.Write(spec); err != nil {
+		conn.Close()
+		stdin.Close()
+		return fmt.Errorf("cannot reach the container's init: %w", err)
+	}
+	p.stdinMu.Lock()
+	p.stdin, p.conn = stdin, conn
+	p.stdinMu.Unlock()
+	go p.await(conn, initPid, onExit)
+	select {
+	case <-p.ready:
+	case <-time.After(startTimeout):
+	}
 	return nil
 }
 
-// shimPool keeps one shim started ahead, waiting on a pipe for the directory of its process
-// (`shim -`). A waiting shim exits when the pipe closes (Stop, or the server is gone). The pool
-// is filled only once the backend has run a process, and refilled in the background after each.
-type shimPool struct {
-	bin string
+// startTimeout bounds how long Run waits for the init to say the process started.
+const startTimeout = 10 * time.Second
 
-	mu      sync.Mutex
-	warm    *warmShim
-	filling bool
-	stopped bool
+// await reads the init's answers: "pid N [tty PATH]" with a pidfd, then "exit CODE" (or "err
+// MESSAGE" when the process could not start: the init has written the message to its stderr).
+func (p *proc) await(conn *net.UnixConn, initPid int, onExit func(int)) {
+	defer conn.Close()
+	buf := make([]byte, 512)
+	oob := make([]byte, unix.CmsgSpace(4))
+	var pending []byte
+	for {
+		n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+		if oobn > 0 {
+			p.receivePidfd(oob[:oobn])
+		}
+		pending = append(pending, buf[:n]...)
+		for {
+			i := bytes.IndexByte(pending, '\n')
+			if i < 0 {
+				break
+			}
+			f := strings.Fields(string(pending[:i]))
+			pending = pending[i+1:]
+			switch {
+			case len(f) >= 2 && f[0] == "pid":
+				if len(f) == 4 && f[2] == "tty" {
+					// the slave as the host sees it, for resizing
+					os.WriteFile(filepath.Join(p.dir, procTTYFile), []byte(fmt.Sprintf("/proc/%d/root%s", initPid, f[3])), 0600)
+				}
+				p.markReady()
+			case len(f) == 2 && f[0] == "exit":
+				code, convErr := strconv.Atoi(f[1])
+				if convErr != nil {
+					code = 255
+				}
+				p.finish(code, onExit)
+				return
+			case len(f) >= 1 && f[0] == "err":
+				p.finish(255, onExit)
+				return
+			}
+		}
+		if err != nil || len(pending) > 4096 {
+			// the init went away (its container was killed or destroyed) before the exit
+			if code, ok := readExit(p.dir); ok {
+				p.finish(code, onExit)
+			} else {
+				p.finish(128+int(syscall.SIGKILL), onExit)
+			}
+			return
+		}
+	}
 }
 
-type warmShim struct {
-	cmd  *exec.Cmd
-	dirW *os.File
-}
-
-// spawn starts a shim for dir ("-": read it from stdin, returned as the second value's writer).
-func (sp *shimPool) spawn(dir string) (*exec.Cmd, error) {
-	cmd, _, err := sp.start(dir)
-	return cmd, err
-}
-
-func (sp *shimPool) start(dir string) (*exec.Cmd, *os.File, error) {
-	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+// receivePidfd keeps the pidfd the init sent with "pid" and records the process's host pid and
+// start time, so a restarted server can still signal it.
+func (p *proc) receivePidfd(oob []byte) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
 	if err != nil {
-		return nil, nil, err
-	}
-	defer devnull.Close()
-	cmd := exec.Command(sp.bin, "shim", dir)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, devnull
-	var dirW *os.File
-	if dir == "-" {
-		r, w, err := os.Pipe()
-		if err != nil {
-			return nil, nil, err
-		}
-		defer r.Close()
-		cmd.Stdin, dirW = r, w
-	} else {
-		// a pooled shim opens its log itself once it knows its directory
-		shimLog, err := os.OpenFile(filepath.Join(dir, "shim.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0600)
-		if err != nil {
-			return nil, nil, err
-		}
-		defer shimLog.Close()
-		cmd.Stderr = shimLog
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		if dirW != nil {
-			dirW.Close()
-		}
-		return nil, nil, err
-	}
-	return cmd, dirW, nil
-}
-
-func (sp *shimPool) take() *warmShim {
-	sp.mu.Lock()
-	defer sp.mu.Unlock()
-	w := sp.warm
-	sp.warm = nil
-	return w
-}
-
-// refill starts a warm shim in the background unless one is there or starting.
-func (sp *shimPool) refill() {
-	sp.mu.Lock()
-	if sp.stopped || sp.warm != nil || sp.filling {
-		sp.mu.Unlock()
 		return
 	}
-	sp.filling = true
-	sp.mu.Unlock()
-	go func() {
-		cmd, dirW, err := sp.start("-")
-		sp.mu.Lock()
-		defer sp.mu.Unlock()
-		sp.filling = false
+	for _, m := range msgs {
+		fds, err := unix.ParseUnixRights(&m)
 		if err != nil {
-			return
+			continue
 		}
-		if sp.stopped || sp.warm != nil {
-			dirW.Close()
-			go cmd.Wait()
-			return
+		for _, fd := range fds {
+			unix.CloseOnExec(fd)
+			f := os.NewFile(uintptr(fd), "pidfd")
+			if pid := pidOfPidfd(fd); pid > 0 {
+				if start, alive := procStart(pid); alive {
+					os.WriteFile(filepath.Join(p.dir, procPidFile), []byte(fmt.Sprintf("%d %s", pid, start)), 0600)
+				}
+			}
+			p.mu.Lock()
+			if p.pidfd == nil && !p.exited() {
+				p.pidfd, f = f, nil
+			}
+			p.mu.Unlock()
+			if f != nil {
+				f.Close()
+			}
 		}
-		sp.warm = &warmShim{cmd: cmd, dirW: dirW}
-	}()
-}
-
-// stop lets the waiting shim go (it exits on the closed pipe) and fills no more.
-func (sp *shimPool) stop() {
-	sp.mu.Lock()
-	sp.stopped = true
-	w := sp.warm
-	sp.warm = nil
-	sp.mu.Unlock()
-	if w != nil {
-		w.dirW.Close()
-		w.cmd.Wait()
 	}
 }
 
-// adopt watches a process started by a previous server instance, polling for its exit file.
-func (p *proc) adopt(onExit func(int)) {
+// pidOfPidfd is the host pid of the process a pidfd refers to (from its fdinfo).
+func pidOfPidfd(fd int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", fd))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Pid:"); ok {
+			pid, _ := strconv.Atoi(strings.TrimSpace(v))
+			return pid
+		}
+	}
+	return 0
+}
+
+// dialUnixIn connects to a unix socket through /proc/self/fd, so the socket's path may be longer
+// than a socket address can hold.
+func dialUnixIn(path string) (*net.UnixConn, error) {
+	dir, err := os.OpenFile(filepath.Dir(path), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	return net.DialUnix("unix", nil, &net.UnixAddr{Net: "unix", Name: fmt.Sprintf("/proc/self/fd/%d/%s", dir.Fd(), filepath.Base(path))})
+}
+
+// adopt watches a process started before a server restart: it polls the exit file the init
+// writes, and takes a pidfd for signals while the recorded process still runs.
+func (p *proc) adopt(initPid int, initStart string, onExit func(int)) {
+	if b, err := os.ReadFile(filepath.Join(p.dir, procPidFile)); err == nil {
+		var pid int
+		var start string
+		if _, err := fmt.Sscanf(string(b), "%d %s", &pid, &start); err == nil {
+			if s, alive := procStart(pid); alive && s == start {
+				if fd, err := unix.PidfdOpen(pid, 0); err == nil {
+					p.pidfd = os.NewFile(uintptr(fd), "pidfd")
+				}
+			}
+		}
+	}
+	p.markReady()
 	go func() {
 		for {
 			if code, ok := readExit(p.dir); ok {
 				p.finish(code, onExit)
 				return
 			}
-			if !shimAlive(p.dir) {
-				// the shim died without recording a status (e.g. killed by hand)
-				time.Sleep(100 * time.Millisecond)
+			if s, alive := procStart(initPid); !alive || s != initStart {
+				// the container's init died, and its processes with it
 				if code, ok := readExit(p.dir); ok {
 					p.finish(code, onExit)
 				} else {
-					p.finish(255, onExit)
+					p.finish(128+int(syscall.SIGKILL), onExit)
 				}
 				return
 			}
@@ -255,63 +337,28 @@ func (p *proc) adopt(onExit func(int)) {
 	}()
 }
 
-func shimAlive(dir string) bool {
-	b, err := os.ReadFile(filepath.Join(dir, "shim.pid"))
-	if err != nil {
-		return false
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 {
-		return false
-	}
-	st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	// state is the field after the ")" that closes the command name
-	s := string(st)
-	if i := strings.LastIndexByte(s, ')'); i > 0 && i+2 < len(s) {
-		return s[i+2] != 'Z' && strings.Contains(s[:i], "(")
-	}
-	return false
-}
-
-// feed copies r into the process's stdin fifo; when r ends, it marks EOF so the shim closes the
-// process's stdin. Only the first caller (Run's stdin) feeds; attach stdin is ignored.
+// feed copies r into the process's stdin; when r ends, it tells the init, which lets go of its
+// own writer so the process sees the end of its input. Only the first caller (Run's stdin)
+// feeds; attach stdin is ignored.
 func (p *proc) feed(r io.Reader) {
-	if r == nil {
-		return
-	}
 	p.stdinMu.Lock()
-	if p.stdinBusy {
+	w, conn := p.stdin, p.conn
+	if r == nil || w == nil || p.stdinBusy {
 		p.stdinMu.Unlock()
 		return
 	}
 	p.stdinBusy = true
 	p.stdinMu.Unlock()
 	go func() {
-		f, err := os.OpenFile(filepath.Join(p.dir, procStdin), os.O_WRONLY, 0)
-		if err != nil {
-			return
-		}
-		if p.exited() {
-			f.Close()
-			return
-		}
-		_, err = io.Copy(f, r)
+		_, err := io.Copy(w, r)
+		p.stdinMu.Lock()
+		p.stdin = nil
+		p.stdinMu.Unlock()
+		w.Close()
 		if err == nil || errors.Is(err, io.ErrClosedPipe) {
-			os.WriteFile(filepath.Join(p.dir, procStdinEOF), nil, 0600)
+			conn.Write([]byte("eof\n"))
 		}
-		f.Close()
 	}()
-}
-
-// unblockStdinWriter releases a feeder blocked opening the fifo after the shim has gone.
-func (p *proc) unblockStdinWriter() {
-	f, err := os.OpenFile(filepath.Join(p.dir, procStdin), os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err == nil {
-		go func() { time.Sleep(50 * time.Millisecond); f.Close() }()
-	}
 }
 
 // follow copies a growing output file to w until the process has exited and the file is drained.
@@ -451,39 +498,25 @@ func (h *handle) Signal(s garden.Signal) error {
 	return h.p.signal(sig)
 }
 
-// signal sends sig to the process (its host pid, written by runc exec --pid-file).
+// signal sends sig to the process through its pidfd (waiting, bounded, for the init's answer).
 func (p *proc) signal(sig syscall.Signal) error {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	select {
+	case <-p.ready:
+	case <-time.After(10 * time.Second):
+		return errors.New("process has not started yet")
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pidfd == nil {
 		if p.exited() {
 			return nil
 		}
-		b, err := os.ReadFile(filepath.Join(p.dir, procPidFile))
-		if err == nil {
-			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
-				if err := syscall.Kill(pid, sig); err != nil && err != syscall.ESRCH {
-					return err
-				}
-				return nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return errors.New("process has no pid yet")
-		}
-		select {
-		case <-p.done:
-			return nil
-		case <-time.After(5 * time.Millisecond):
-		}
+		return errors.New("process cannot be signalled: its pid is unknown")
 	}
-}
-
-func writeProcessSpec(dir string, ps *specs.Process) error {
-	b, err := json.Marshal(ps)
-	if err != nil {
+	if err := unix.PidfdSendSignal(int(p.pidfd.Fd()), sig, nil, 0); err != nil && err != unix.ESRCH {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, procSpecFile), b, 0600)
+	return nil
 }
 
 // processRetention is how long an exited process stays (for Attach and its exit status) once no

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 type runc struct {
@@ -20,18 +22,12 @@ func (r runc) cmd(args ...string) *exec.Cmd {
 	return exec.Command(r.bin, append([]string{"--root", r.root}, args...)...)
 }
 
-// runDetached starts the container's init and returns its host pid.
-// initSock, when not nil, is handed to the init as fd 3 (--preserve-fds 1).
+// runDetached starts the container's init and returns its host pid. initSock is handed to the
+// init as fd 3 (--preserve-fds 1).
 func (r runc) runDetached(id, bundle string, initSock *os.File) (int, error) {
 	pidFile := filepath.Join(bundle, "init.pid")
-	args := []string{"run", "--detach", "--no-new-keyring", "--pid-file", pidFile, "--bundle", bundle}
-	if initSock != nil {
-		args = append(args, "--preserve-fds", "1")
-	}
-	cmd := r.cmd(append(args, id)...)
-	if initSock != nil {
-		cmd.ExtraFiles = []*os.File{initSock}
-	}
+	cmd := r.cmd("run", "--detach", "--no-new-keyring", "--pid-file", pidFile, "--bundle", bundle, "--preserve-fds", "1", id)
+	cmd.ExtraFiles = []*os.File{initSock}
 	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		return 0, err
@@ -57,26 +53,28 @@ func (r runc) runDetached(id, bundle string, initSock *os.File) (int, error) {
 }
 
 // listenInitSock binds the init's socket (see initproc/spawn.go) in the container's directory,
-// which containers cannot see. It returns nil when the path is too long for a unix socket (the
-// shims then use nsenter).
+// which containers cannot see. It binds through /proc/self/fd, as the server connects, so a long
+// depot path does not matter.
 func listenInitSock(dir string) (*os.File, error) {
-	path := filepath.Join(dir, initproc.InitSockName)
-	if len(path) >= 108 {
-		return nil, nil
-	}
-	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	d, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: path}); err != nil {
-		syscall.Close(fd)
+	defer d.Close()
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Listen(fd, 64); err != nil {
-		syscall.Close(fd)
+	addr := &unix.SockaddrUnix{Name: fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), initproc.InitSockName)}
+	if err := unix.Bind(fd, addr); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("bind the init's socket in %s: %w", dir, err)
+	}
+	if err := unix.Listen(fd, 64); err != nil {
+		unix.Close(fd)
 		return nil, err
 	}
-	return os.NewFile(uintptr(fd), path), nil
+	return os.NewFile(uintptr(fd), filepath.Join(dir, initproc.InitSockName)), nil
 }
 
 func (r runc) delete(id string) error {

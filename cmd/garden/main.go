@@ -1,6 +1,6 @@
 // Command garden is the cell's container server: garden's own server package over a unix socket
-// or TCP in front of the gardenrunc backend. Containers' init, per-process shims and the exec
-// helper come from the small static garden-init binary (cmd/garden/garden-init), found next to
+// or TCP in front of the gardenrunc backend. Containers' init and the exec helper
+// come from the small static garden-init binary (cmd/garden/garden-init), found next to
 // this one or at init_bin; this binary can stand in for it when built with CGO_ENABLED=0.
 package main
 
@@ -28,8 +28,6 @@ func main() {
 			os.Exit(initproc.RunInit())
 		case "exec":
 			os.Exit(initproc.RunExecHelper())
-		case "shim":
-			os.Exit(initproc.RunShim(os.Args[2:]))
 		case "tar-in":
 			os.Exit(initproc.RunTarIn(os.Args[2:]))
 		case "tar-out":
@@ -40,7 +38,7 @@ func main() {
 	logger := daemon.NewLogger("garden", cfg.LogLevel)
 
 	backend, err := gardenrunc.New(gardenrunc.Config{
-		DepotDir: cfg.DepotDir, RuncBin: cfg.RuncBin, RuncRoot: cfg.RuncRoot, InitBin: cfg.InitBin, ExecMode: cfg.ExecMode,
+		DepotDir: cfg.DepotDir, RuncBin: cfg.RuncBin, RuncRoot: cfg.RuncRoot, InitBin: cfg.InitBin,
 		PreloadedRootFS: cfg.PreloadedRootFS, DefaultRootFS: cfg.DefaultRootFS,
 		CgroupParent: cfg.CgroupParent, BridgeName: cfg.BridgeName, ChainPrefix: cfg.ChainPrefix, NetworkPool: cfg.NetworkPool,
 		ExternalIP: cfg.ExternalIP, MTU: cfg.MTU, PortRangeStart: cfg.PortRangeStart,

@@ -2,7 +2,6 @@ package initproc
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -16,14 +15,6 @@ func TestInitproc(t *testing.T) {
 }
 
 var _ = Describe("initproc helpers", func() {
-	It("maps exit statuses, including 128+N for signal N", func() {
-		Expect(exitCode(nil)).To(Equal(0))
-		Expect(exitCode(exec.Command("/bin/sh", "-c", "exit 7").Run())).To(Equal(7))
-		Expect(exitCode(exec.Command("/bin/sh", "-c", "kill -TERM $$").Run())).To(Equal(143))
-		Expect(exitCode(exec.Command("/bin/sh", "-c", "kill -KILL $$").Run())).To(Equal(137))
-		Expect(exitCode(exec.Command("/nonexistent").Run())).To(Equal(255))
-	})
-
 	It("resolves commands against the process's PATH", func() {
 		dir := GinkgoT().TempDir()
 		Expect(os.WriteFile(filepath.Join(dir, "tool"), []byte("#!/bin/sh\n"), 0755)).To(Succeed())
@@ -48,10 +39,4 @@ var _ = Describe("initproc helpers", func() {
 		Expect(alive).To(BeFalse())
 	})
 
-	It("records the exit status atomically", func() {
-		dir := GinkgoT().TempDir()
-		writeExit(dir, 42)
-		Expect(os.ReadFile(filepath.Join(dir, ProcExitFile))).To(Equal([]byte("42")))
-		Expect(filepath.Join(dir, ProcExitFile+".tmp")).NotTo(BeAnExistingFile())
-	})
 })

@@ -2,26 +2,26 @@ package initproc
 
 // Starting processes through the container's init. The server binds a unix socket at
 // CONTAINER_DIR/init.sock (on the host, outside the container's root) and hands the listening
-// socket to the init (runc --preserve-fds 1: fd 3). A shim connects, sends the process spec with
-// the process's stdin, stdout and stderr (SCM_RIGHTS), and the init, already in every namespace,
-// the root and the cgroups of the container, starts the exec helper as its own child: no nsenter,
-// no moving into cgroups, no polling for the child. The init answers "pid N" (N in the
-// container's pid namespace) and, once it has reaped the process, "exit STATUS" (the raw wait
-// status). Only peers outside the container's pid namespace (SO_PEERCRED pid 0) are served, so
-// container processes cannot use it even if they could reach it.
+// socket to the init (runc --preserve-fds 1: fd 3). For each process the server connects and
+// sends the OCI process spec together with the process's files (see the req* constants). The
+// init, already in every namespace, the root and the cgroups of the container, starts the process
+// as its own child, answers "pid N" with a pidfd of it, and, once it has reaped it, writes the exit
+// code to the process's exit file and answers "exit CODE". Because the init holds those files, a
+// process and its exit status outlive the garden server. Only peers outside the container's pid
+// namespace (SO_PEERCRED pid 0) are served, so container processes cannot use it even if they
+// could reach it.
 
 import (
-	"bufio"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -33,138 +33,309 @@ const InitSockName = "init.sock"
 // initListenFd is where runc --preserve-fds 1 puts the listening socket in the init.
 const initListenFd = 3
 
+// The files a start request carries (SCM_RIGHTS on its first bytes), in this order.
+const (
+	ReqStdin     = iota // the read end of the process's stdin pipe
+	ReqStdinHold        // a write end of that pipe, held until the server sends "eof"
+	ReqStdout
+	ReqStderr
+	ReqExit // the process's exit file: the init writes "CODE\n" to it
+	reqFiles
+)
+
+// MaxSpecSize bounds a start request's process spec.
+const MaxSpecSize = 16 << 20
+
+// ttyDrainTimeout bounds how long, after a terminal process exits, its output is waited for
+// (a background child may hold the terminal open).
+const ttyDrainTimeout = 2 * time.Second
+
 type spawner struct {
 	mu       sync.Mutex
-	children map[int]*os.File // pid -> the connection waiting for its exit
+	children map[int]*child // pid -> what to tell once it is reaped
 }
 
-// serveSpawns accepts shims on fd 3 when it is a listening socket; it returns false otherwise.
+// child is a started process's bookkeeping in the init.
+type child struct {
+	conn     *os.File
+	exit     *os.File
+	replied  chan struct{} // closed once the server has its "pid" answer: "exit" comes after it
+	holdMu   sync.Mutex
+	hold     *os.File      // the held stdin writer, nil once released
+	ttyDrain chan struct{} // closed when a terminal's output is copied out; nil without one
+	ttyFiles []*os.File    // the terminal's master and the stdin it is fed from, closed at exit
+}
+
+func (ch *child) releaseStdin() {
+	ch.holdMu.Lock()
+	defer ch.holdMu.Unlock()
+	if ch.hold != nil {
+		ch.hold.Close()
+		ch.hold = nil
+	}
+}
+
+// serve accepts start requests on fd 3 when it is a listening socket; it returns false otherwise.
+// Requests are handled one at a time on the accepting goroutine: each is short (it ends once the
+// process is started), and no hand-off to another goroutine delays it.
 func (s *spawner) serve() bool {
 	if v, err := unix.GetsockoptInt(initListenFd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil || v != 1 {
 		return false
 	}
 	unix.CloseOnExec(initListenFd)
+	if err := unix.SetNonblock(initListenFd, true); err != nil {
+		return false
+	}
+	ln := os.NewFile(initListenFd, InitSockName)
+	rc, err := ln.SyscallConn()
+	if err != nil {
+		return false
+	}
 	go func() {
 		for {
-			nfd, _, err := unix.Accept4(initListenFd, unix.SOCK_CLOEXEC)
+			var nfd int
+			var aerr error
+			err := rc.Read(func(fd uintptr) bool {
+				nfd, _, aerr = unix.Accept4(int(fd), unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
+				return aerr != unix.EAGAIN
+			})
 			if err != nil {
-				if err == unix.EINTR || err == unix.ECONNABORTED {
+				return
+			}
+			if aerr != nil {
+				if aerr == unix.EINTR || aerr == unix.ECONNABORTED || aerr == unix.EMFILE || aerr == unix.ENFILE {
+					time.Sleep(time.Millisecond)
 					continue
 				}
 				return
 			}
-			go s.handle(nfd)
+			s.handle(nfd)
 		}
 	}()
 	return true
 }
 
+// handle serves one start request.
 func (s *spawner) handle(fd int) {
-	conn := os.NewFile(uintptr(fd), "shim")
+	conn := os.NewFile(uintptr(fd), "server")
 	cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
 	if err != nil || cred.Pid != 0 {
 		// a peer inside the container's pid namespace
 		conn.Close()
 		return
 	}
-	reply := func(format string, args ...any) { fmt.Fprintf(conn, format+"\n", args...) }
-	// request: 4-byte length, the spec, with 3 fds (stdin, stdout, stderr) on the first bytes
-	head := make([]byte, 4)
-	oob := make([]byte, unix.CmsgSpace(3*4))
-	n, oobn, _, _, err := unix.Recvmsg(fd, head, oob, unix.MSG_CMSG_CLOEXEC)
-	if err != nil || n < 4 {
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	spec, files, err := readRequest(conn)
+	if err != nil {
+		fmt.Fprintf(conn, "err %v\n", err)
 		conn.Close()
 		return
 	}
-	var fds []int
+	conn.SetReadDeadline(time.Time{})
+	ch := &child{conn: conn, exit: files[ReqExit], hold: files[ReqStdinHold], replied: make(chan struct{})}
+	fail := func(format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		fmt.Fprintf(files[ReqStderr], "diego-garden: %s\n", msg)
+		fmt.Fprintf(ch.exit, "255\n")
+		fmt.Fprintf(conn, "err %s\n", msg)
+		closeAll(files)
+		closeAll(ch.ttyFiles)
+		conn.Close()
+	}
+	var ps specs.Process
+	if err := json.Unmarshal(spec, &ps); err != nil {
+		fail("bad process spec: %v", err)
+		return
+	}
+	stdio := []*os.File{files[ReqStdin], files[ReqStdout], files[ReqStderr]}
+	var ttyPath string
+	if ps.Terminal {
+		master, slave, path, err := openPty(ps.ConsoleSize, int(ps.User.UID))
+		if err != nil {
+			fail("cannot allocate a tty: %v", err)
+			return
+		}
+		ttyPath = path
+		stdio = []*os.File{slave, slave, slave}
+		defer slave.Close()
+		// only the init reads the stdin pipe now: through the poller, so closing it at the
+		// process's exit ends the copy below even if nobody ever closes the pipe
+		if fd, err := unix.FcntlInt(files[ReqStdin].Fd(), unix.F_DUPFD_CLOEXEC, 0); err == nil && unix.SetNonblock(fd, true) == nil {
+			files[ReqStdin].Close()
+			files[ReqStdin] = os.NewFile(uintptr(fd), "stdin")
+		}
+		stdin, stdout := files[ReqStdin], files[ReqStdout]
+		ch.ttyDrain = make(chan struct{})
+		ch.ttyFiles = []*os.File{master, stdin, stdout}
+		go func() {
+			io.Copy(stdout, master)
+			close(ch.ttyDrain)
+		}()
+		// the terminal merges stdout and stderr; stdin EOF becomes ^D
+		go func() {
+			if _, err := io.Copy(master, stdin); err == nil {
+				master.Write([]byte{4})
+			}
+		}()
+	}
+
+	s.mu.Lock()
+	pid, pidfd, err := start(&ps, spec, stdio)
+	if err != nil {
+		s.mu.Unlock()
+		fail("cannot start process: %v", err)
+		return
+	}
+	s.children[pid] = ch
+	s.mu.Unlock()
+
+	// the child has its copies; the init keeps the stdin holder and the exit file (and, with a
+	// terminal, what the copies above use)
+	files[ReqStderr].Close()
+	if !ps.Terminal {
+		files[ReqStdin].Close()
+		files[ReqStdout].Close()
+	}
+	reply := "pid " + strconv.Itoa(pid)
+	if ttyPath != "" {
+		reply += " tty " + ttyPath
+	}
+	sendWithFd(conn, reply+"\n", pidfd)
+	unix.Close(pidfd)
+	close(ch.replied)
+	go ch.readControl()
+}
+
+// readRequest reads a 4-byte length, the process spec, and the request's files (on the first
+// bytes).
+func readRequest(conn *os.File) ([]byte, []*os.File, error) {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return nil, nil, err
+	}
+	head := make([]byte, 4)
+	oob := make([]byte, unix.CmsgSpace(reqFiles*4))
+	var n, oobn int
+	var rerr error
+	if err := rc.Read(func(fd uintptr) bool {
+		n, oobn, _, _, rerr = unix.Recvmsg(int(fd), head, oob, unix.MSG_CMSG_CLOEXEC)
+		return rerr != unix.EAGAIN
+	}); err != nil {
+		return nil, nil, err
+	}
+	if rerr != nil {
+		return nil, nil, rerr
+	}
+	var files []*os.File
 	if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
 		for _, m := range msgs {
-			if r, err := unix.ParseUnixRights(&m); err == nil {
-				fds = append(fds, r...)
+			if fds, err := unix.ParseUnixRights(&m); err == nil {
+				for _, fd := range fds {
+					files = append(files, os.NewFile(uintptr(fd), "request"))
+				}
 			}
 		}
 	}
-	closeFds := func() {
-		for _, f := range fds {
-			unix.Close(f)
+	if len(files) != reqFiles {
+		closeAll(files)
+		return nil, nil, fmt.Errorf("bad request: %d files, want %d", len(files), reqFiles)
+	}
+	if n < 4 {
+		if _, err := io.ReadFull(conn, head[n:]); err != nil {
+			closeAll(files)
+			return nil, nil, err
 		}
 	}
 	size := binary.BigEndian.Uint32(head)
-	if len(fds) != 3 || size > 16<<20 {
-		closeFds()
-		reply("err bad request")
-		conn.Close()
-		return
+	if size > MaxSpecSize {
+		closeAll(files)
+		return nil, nil, fmt.Errorf("bad request: process spec of %d bytes", size)
 	}
 	spec := make([]byte, size)
 	if _, err := io.ReadFull(conn, spec); err != nil {
-		closeFds()
-		conn.Close()
-		return
+		closeAll(files)
+		return nil, nil, err
 	}
-	stdio := []*os.File{os.NewFile(uintptr(fds[0]), "stdin"), os.NewFile(uintptr(fds[1]), "stdout"),
-		os.NewFile(uintptr(fds[2]), "stderr")}
-	closeFds = func() {
-		for _, f := range stdio {
-			f.Close()
-		}
-	}
-	var ps specs.Process
-	if json.Unmarshal(spec, &ps) == nil {
-		s.mu.Lock()
-		if p, ok := startDirect(&ps, stdio); ok {
-			s.children[p.Pid] = conn
-			reply("pid %d", p.Pid)
-			p.Release()
-			s.mu.Unlock()
-			closeFds()
-			return
-		}
-		s.mu.Unlock()
-	}
-	specR, specW, err := os.Pipe()
-	if err != nil {
-		closeFds()
-		reply("err %v", err)
-		conn.Close()
-		return
-	}
-	syncR, syncW, err := os.Pipe()
-	if err != nil {
-		closeFds()
-		specR.Close()
-		specW.Close()
-		reply("err %v", err)
-		conn.Close()
-		return
-	}
-	// the helper waits on fd 4 for its cgroups: it is already in them
-	syncW.Write([]byte{1})
-	syncW.Close()
-	go func() { specW.Write(spec); specW.Close() }()
-	files := append(stdio, specR, syncR)
-	s.mu.Lock()
-	p, err := os.StartProcess(InitPathInContainer, []string{InitPathInContainer, "exec"},
-		&os.ProcAttr{Dir: "/", Env: []string{}, Files: files})
-	if err == nil {
-		s.children[p.Pid] = conn
-		reply("pid %d", p.Pid)
-		p.Release()
-	}
-	s.mu.Unlock()
+	return spec, files, nil
+}
+
+func closeAll(files []*os.File) {
 	for _, f := range files {
 		f.Close()
 	}
+}
+
+// start starts the process directly when it can, else through the exec helper, and returns its
+// pid and a pidfd for it. Called with the spawner's lock held, so the reaper cannot report the
+// child before it is recorded.
+func start(ps *specs.Process, spec []byte, stdio []*os.File) (int, int, error) {
+	pidfd := -1
+	attr := &syscall.SysProcAttr{PidFD: &pidfd}
+	if p, ok := startDirect(ps, stdio, attr); ok {
+		pid := p.Pid
+		p.Release()
+		return pid, pidfd, nil
+	}
+	specR, specW, err := os.Pipe()
 	if err != nil {
-		reply("err %v", err)
-		conn.Close()
+		return 0, 0, err
+	}
+	go func() { specW.Write(spec); specW.Close() }()
+	defer specR.Close()
+	p, err := os.StartProcess(InitPathInContainer, []string{InitPathInContainer, "exec"},
+		&os.ProcAttr{Dir: "/", Env: []string{}, Files: append(stdio, specR), Sys: &syscall.SysProcAttr{PidFD: &pidfd}})
+	if err != nil {
+		return 0, 0, err
+	}
+	pid := p.Pid
+	p.Release()
+	return pid, pidfd, nil
+}
+
+func sendWithFd(conn *os.File, msg string, fd int) {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return
+	}
+	var oob []byte
+	if fd >= 0 {
+		oob = unix.UnixRights(fd)
+	}
+	rc.Write(func(s uintptr) bool {
+		err = unix.Sendmsg(int(s), []byte(msg), oob, nil, 0)
+		return err != unix.EAGAIN
+	})
+}
+
+// readControl serves the server's messages for a running process: "eof" lets go of the held
+// stdin writer, so the process sees the end of its input. A server that goes away without saying
+// so leaves the input open, as a restarted server cannot feed it again but the process must not
+// take the crash for the end of its input.
+func (ch *child) readControl() {
+	buf := make([]byte, 64)
+	var line []byte
+	for {
+		n, err := ch.conn.Read(buf)
+		line = append(line, buf[:n]...)
+		for {
+			i := strings.IndexByte(string(line), '\n')
+			if i < 0 {
+				break
+			}
+			if string(line[:i]) == "eof" {
+				ch.releaseStdin()
+			}
+			line = line[i+1:]
+		}
+		if err != nil || len(line) > 1024 {
+			return
+		}
 	}
 }
 
 // warmUp runs, on sample data, the decoding and checks a request goes through (JSON of a process
 // spec with everything set, the capability sets), so that the first real one does not pay for
-// building encoding/json's per-type caches and for faulting in their code: run by the shim
-// waiting in the server's pool and by the init when it starts.
+// building encoding/json's per-type caches and for faulting in their code.
 func warmUp() {
 	sample := specs.Process{
 		Terminal: true, ConsoleSize: &specs.Box{Height: 1, Width: 1},
@@ -179,29 +350,24 @@ func warmUp() {
 		var ps specs.Process
 		json.Unmarshal(b, &ps)
 	}
-	if b, err := json.Marshal(&ShimConfig{}); err == nil {
-		var cfg ShimConfig
-		json.Unmarshal(b, &cfg)
-	}
-	if _, _, _, ok := selfCaps(); ok {
-		capMask(sample.Capabilities.Bounding)
-	}
+	selfCapsOnce()
+	capMask(sample.Capabilities.Bounding)
 }
 
 // startDirect starts the process itself, without the exec helper, when the helper would change
 // nothing but what fork and exec with credentials do: no rlimits, the same bounding set and
 // no_new_privs as the init's, and the capabilities exec gives (the bounding set for uid 0, none
 // for other users). Anything else, or any failure, is left to the helper (and its messages).
-func startDirect(p *specs.Process, stdio []*os.File) (*os.Process, bool) {
+func startDirect(p *specs.Process, stdio []*os.File, sys *syscall.SysProcAttr) (*os.Process, bool) {
 	if len(p.Rlimits) > 0 || len(p.Args) == 0 || p.Capabilities == nil {
 		return nil, false
 	}
-	bnd, eff, nnp, ok := selfCaps()
-	if !ok || eff != bnd || nnp != p.NoNewPrivileges || capMask(p.Capabilities.Bounding) != bnd {
+	self := selfCapsOnce()
+	if !self.ok || self.eff != self.bnd || self.nnp != p.NoNewPrivileges || capMask(p.Capabilities.Bounding) != self.bnd {
 		return nil, false
 	}
 	if p.User.UID == 0 {
-		if capMask(p.Capabilities.Effective) != bnd || capMask(p.Capabilities.Permitted) != bnd {
+		if capMask(p.Capabilities.Effective) != self.bnd || capMask(p.Capabilities.Permitted) != self.bnd {
 			return nil, false
 		}
 	} else if len(p.Capabilities.Effective) > 0 || len(p.Capabilities.Permitted) > 0 || len(p.Capabilities.Ambient) > 0 {
@@ -224,23 +390,28 @@ func startDirect(p *specs.Process, stdio []*os.File) (*os.Process, bool) {
 	if env == nil {
 		env = []string{}
 	}
-	proc, err := os.StartProcess(path, p.Args, &os.ProcAttr{Dir: cwd, Env: env, Files: stdio,
-		Sys: &syscall.SysProcAttr{
-			Credential: &syscall.Credential{Uid: p.User.UID, Gid: p.User.GID, Groups: groups},
-			Setsid:     p.Terminal, Setctty: p.Terminal, Ctty: 0,
-		}})
+	sys.Credential = &syscall.Credential{Uid: p.User.UID, Gid: p.User.GID, Groups: groups}
+	sys.Setsid, sys.Setctty, sys.Ctty = p.Terminal, p.Terminal, 0
+	proc, err := os.StartProcess(path, p.Args, &os.ProcAttr{Dir: cwd, Env: env, Files: stdio, Sys: sys})
 	if err != nil {
 		return nil, false
 	}
 	return proc, true
 }
 
-// selfCaps reads this process's bounding and effective capability sets and no_new_privs.
-func selfCaps() (bnd, eff uint64, nnp bool, ok bool) {
+type capState struct {
+	bnd, eff uint64
+	nnp, ok  bool
+}
+
+// selfCapsOnce reads, once, the init's bounding and effective capability sets and no_new_privs
+// (they never change in the init).
+var selfCapsOnce = sync.OnceValue(func() capState {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		return 0, 0, false, false
+		return capState{}
 	}
+	var st capState
 	found := 0
 	for _, l := range strings.Split(string(b), "\n") {
 		f := strings.Fields(l)
@@ -249,21 +420,22 @@ func selfCaps() (bnd, eff uint64, nnp bool, ok bool) {
 		}
 		switch f[0] {
 		case "CapBnd:":
-			bnd, err = strconv.ParseUint(f[1], 16, 64)
+			st.bnd, err = strconv.ParseUint(f[1], 16, 64)
 			found++
 		case "CapEff:":
-			eff, err = strconv.ParseUint(f[1], 16, 64)
+			st.eff, err = strconv.ParseUint(f[1], 16, 64)
 			found++
 		case "NoNewPrivs:":
-			nnp = f[1] == "1"
+			st.nnp = f[1] == "1"
 			found++
 		}
 		if err != nil {
-			return 0, 0, false, false
+			return capState{}
 		}
 	}
-	return bnd, eff, nnp, found == 3
-}
+	st.ok = found == 3
+	return st
+})
 
 func capMask(names []string) uint64 {
 	var m uint64
@@ -273,108 +445,64 @@ func capMask(names []string) uint64 {
 	return m
 }
 
-// reaped reports a reaped child's status to its shim, if it is one the spawner started.
+// reaped records a reaped child's exit code and tells the server, if the spawner started it.
 func (s *spawner) reaped(pid int, ws syscall.WaitStatus) {
 	s.mu.Lock()
-	conn, ok := s.children[pid]
+	ch, ok := s.children[pid]
 	delete(s.children, pid)
 	s.mu.Unlock()
-	if ok {
-		fmt.Fprintf(conn, "exit %d\n", uint32(ws))
-		conn.Close()
+	if !ok {
+		return
 	}
-}
-
-// dialInit connects to the container's init; an error means the socket cannot be used (then the
-// shim falls back to nsenter).
-func dialInit(cfg ShimConfig) (*os.File, error) {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: cfg.InitSock}); err != nil {
-		unix.Close(fd)
-		return nil, err
-	}
-	return os.NewFile(uintptr(fd), "init"), nil
-}
-
-// runViaInit has the init start the process (spec in dir) with the given stdio, writes its host
-// pid to the pid file and returns its exit code (128+N when killed by signal N, 137 when the
-// container's init went away first).
-func runViaInit(conn *os.File, cfg ShimConfig, dir string, spec []byte, stdin, stdout, stderr *os.File, trace func(string)) int {
-	defer conn.Close()
-	head := make([]byte, 4)
-	binary.BigEndian.PutUint32(head, uint32(len(spec)))
-	rights := unix.UnixRights(int(stdin.Fd()), int(stdout.Fd()), int(stderr.Fd()))
-	if err := unix.Sendmsg(int(conn.Fd()), head, rights, nil, 0); err != nil {
-		fmt.Fprintf(stderr, "diego-garden: cannot reach the container's init: %v\n", err)
-		return 255
-	}
-	if _, err := conn.Write(spec); err != nil {
-		return 255
-	}
-	trace("sent to init")
-	r := bufio.NewReader(conn)
-	line, err := r.ReadString('\n')
-	if err != nil {
-		return 128 + int(syscall.SIGKILL)
-	}
-	f := strings.Fields(line)
-	if len(f) != 2 || f[0] != "pid" {
-		fmt.Fprintf(stderr, "diego-garden: cannot start process: %s\n", strings.TrimSpace(strings.TrimPrefix(line, "err ")))
-		return 255
-	}
-	if nspid, err := strconv.Atoi(f[1]); err == nil {
-		// found while the process runs: a short one's exit need not wait for the search (the
-		// server signals only processes that have not exited)
-		go func() {
-			if host := hostPid(cfg.InitPid, nspid); host > 0 {
-				os.WriteFile(filepath.Join(dir, ProcPidFile), []byte(strconv.Itoa(host)), 0600)
-			}
-		}()
-	}
-	trace("started")
-	line, err = r.ReadString('\n')
-	if err != nil {
-		return 128 + int(syscall.SIGKILL)
-	}
-	f = strings.Fields(line)
-	if len(f) != 2 || f[0] != "exit" {
-		return 255
-	}
-	st, err := strconv.ParseUint(f[1], 10, 32)
-	if err != nil {
-		return 255
-	}
-	ws := syscall.WaitStatus(st)
+	code := ws.ExitStatus()
 	if ws.Signaled() {
-		return 128 + int(ws.Signal())
+		code = 128 + int(ws.Signal())
 	}
-	return ws.ExitStatus()
+	go func() {
+		<-ch.replied
+		if ch.ttyDrain != nil {
+			select {
+			case <-ch.ttyDrain:
+			case <-time.After(ttyDrainTimeout):
+			}
+			closeAll(ch.ttyFiles)
+		}
+		fmt.Fprintf(ch.exit, "%d\n", code)
+		ch.exit.Close()
+		ch.releaseStdin()
+		fmt.Fprintf(ch.conn, "exit %d\n", code)
+		ch.conn.Close()
+	}()
 }
 
-// hostPid finds the host pid of the init's child whose pid in the container is nspid.
-func hostPid(cfgInit, nspid int) int {
-	if cfgInit <= 0 {
-		return 0
+// openPty allocates a terminal on the container's devpts; the slave belongs to the process's
+// user. path is the slave's path inside the container.
+func openPty(size *specs.Box, uid int) (master, slave *os.File, path string, err error) {
+	master, err = os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, "", err
 	}
-	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", cfgInit))
-	want := strconv.Itoa(nspid)
-	for _, t := range tasks {
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", cfgInit, t.Name()))
-		for _, c := range strings.Fields(string(b)) {
-			st, _ := os.ReadFile("/proc/" + c + "/status")
-			for _, l := range strings.Split(string(st), "\n") {
-				if strings.HasPrefix(l, "NSpid:") {
-					f := strings.Fields(l)
-					if len(f) >= 3 && f[len(f)-1] == want {
-						pid, _ := strconv.Atoi(c)
-						return pid
-					}
-				}
-			}
-		}
+	fd := int(master.Fd())
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		master.Close()
+		return nil, nil, "", err
 	}
-	return 0
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	if err != nil {
+		master.Close()
+		return nil, nil, "", err
+	}
+	path = fmt.Sprintf("/dev/pts/%d", n)
+	slave, err = os.OpenFile(path, os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		master.Close()
+		return nil, nil, "", err
+	}
+	if uid != 0 {
+		slave.Chown(uid, -1)
+	}
+	if size != nil && size.Width > 0 && size.Height > 0 {
+		unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, &unix.Winsize{Col: uint16(size.Width), Row: uint16(size.Height)})
+	}
+	return master, slave, path, nil
 }

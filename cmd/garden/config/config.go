@@ -22,8 +22,7 @@ type Config struct {
 	DepotDir           string                `json:"depot_dir"`
 	RuncBin            string                `json:"runc_bin"`
 	RuncRoot           string                `json:"runc_root"`
-	InitBin            string                `json:"init_bin"`  // default: this binary (must be static)
-	ExecMode           string                `json:"exec_mode"` // "nsenter" (default) or "runc"
+	InitBin            string                `json:"init_bin"` // default: this binary (must be static)
 	PreloadedRootFS    map[string]string     `json:"preloaded_rootfs"`
 	DefaultRootFS      string                `json:"default_rootfs"`
 	CgroupParent       string                `json:"cgroup_parent"`
@@ -49,7 +48,6 @@ func Default() Config {
 		Logging:        daemonconfig.DefaultLogging(),
 		DepotDir:       "/var/lib/diego-garden/depot",
 		RuncBin:        "runc",
-		ExecMode:       "nsenter",
 		RuncRoot:       "/run/diego-garden/runc",
 		CgroupParent:   "diego-garden",
 		BridgeName:     "diego-garden0",
@@ -104,9 +102,6 @@ func (c Config) Validate() error {
 		}
 	default:
 		p.Addf("listen_network must be unix or tcp, not %q", c.ListenNetwork)
-	}
-	if c.ExecMode != "nsenter" && c.ExecMode != "runc" {
-		p.Addf("exec_mode must be nsenter or runc")
 	}
 	for name, dir := range map[string]string{"depot_dir": c.DepotDir, "runc_root": c.RuncRoot, "image_cache_dir": c.ImageCacheDir} {
 		if !filepath.IsAbs(dir) {

@@ -27,7 +27,6 @@ var _ = Describe("Config", func() {
 	It("has valid defaults", func() {
 		Expect(config.Default().Validate()).To(Succeed())
 		Expect(config.Default().BridgeName).To(Equal("diego-garden0"))
-		Expect(config.Default().ExecMode).To(Equal("nsenter"))
 	})
 
 	It("reads a file over the defaults, with durations as strings", func() {
@@ -53,12 +52,12 @@ var _ = Describe("Config", func() {
 		Expect(err).To(MatchError(ContainSubstring("unknown field")))
 		Expect(err.Error()).To(ContainSubstring("garden.json"))
 		_, err = config.Load(write(`{"listen_network":"udp","log_level":"loud","depot_dir":"rel","network_pool":"10.0.0.0/31",
-			"bridge_name":"a-very-long-bridge-name","port_range_start":9,"port_range_end":5,"exec_mode":"magic",
+			"bridge_name":"a-very-long-bridge-name","port_range_start":9,"port_range_end":5,
 			"preloaded_rootfs":{"bad name":"rel"},"external_ip":"nope","cgroup_parent":"a/b","mtu":100,"chain_prefix":"far-too-long-a-prefix",
 			"health_address":"0.0.0.0:1","metrics_address":"nope"}`))
 		Expect(err).To(HaveOccurred())
 		for _, msg := range []string{"listen_network", "log_level", "depot_dir", "network_pool", "bridge_name",
-			"port range", "exec_mode", "preloaded_rootfs name", "must be an absolute path", "external_ip", "cgroup_parent", "mtu", "chain_prefix",
+			"port range", "preloaded_rootfs name", "must be an absolute path", "external_ip", "cgroup_parent", "mtu", "chain_prefix",
 			"health_address \"0.0.0.0:1\" must be a loopback address", "metrics_address"} {
 			Expect(err.Error()).To(ContainSubstring(msg))
 		}

@@ -1,6 +1,7 @@
 // Command garden-init is the small static binary the garden server uses as every container's
-// init ("garden-init init", bind-mounted at /.diego-garden/init), as the per-process shim
-// ("garden-init shim DIR") and as the exec helper inside containers ("garden-init exec"). It
+// init ("garden-init init", bind-mounted at /.diego-garden/init), which starts the server's
+// processes and records their exits, and as the exec helper inside containers ("garden-init
+// exec"). It
 // imports little so that it starts fast; build it with CGO_ENABLED=0 next to the garden binary.
 package main
 
@@ -16,8 +17,6 @@ func main() {
 		switch os.Args[1] {
 		case "init":
 			os.Exit(initproc.RunInit())
-		case "shim":
-			os.Exit(initproc.RunShim(os.Args[2:]))
 		case "exec":
 			os.Exit(initproc.RunExecHelper())
 		case "tar-in":
@@ -26,6 +25,6 @@ func main() {
 			os.Exit(initproc.RunTarOut(os.Args[2:]))
 		}
 	}
-	fmt.Fprintln(os.Stderr, "usage: garden-init init | shim PROCESS_DIR | exec | tar-in DEST | tar-out PATH")
+	fmt.Fprintln(os.Stderr, "usage: garden-init init | exec | tar-in DEST | tar-out PATH")
 	os.Exit(2)
 }
