@@ -76,6 +76,8 @@ var _ = SynchronizedBeforeSuite(func() []byte {
 	var err error
 	workDir, err = os.MkdirTemp("", "diego-garden-test-")
 	Expect(err).NotTo(HaveOccurred())
+	// the depot is in it: containers' roots (user namespaces) must be able to search it
+	Expect(os.Chmod(workDir, 0711)).To(Succeed())
 	rootfsDir = filepath.Join(workDir, "busybox-rootfs")
 	Expect(makeBusyboxRootFS(rootfsDir)).To(Succeed())
 	startRegistry()
