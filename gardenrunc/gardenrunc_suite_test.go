@@ -152,6 +152,10 @@ func makeBusyboxRootFS(dir string) error {
 	return nil
 }
 
+// usernsHostID is the host id of unprivileged containers' root in the suite's server (not the
+// default, so the specs see the setting applied).
+const usernsHostID = 1900000000
+
 func newServer(dir string, n int) *gardenServer {
 	id := os.Getpid()%200 + n
 	s := &gardenServer{
@@ -182,6 +186,7 @@ func newServer(dir string, n int) *gardenServer {
 		"port_range_end":      40000 + id*100 + 100,
 		"ip_forward":          false,
 		"insecure_registries": []string{registryHost},
+		"userns_host_id":      usernsHostID,
 	}
 	data, _ := json.Marshal(cfg)
 	Expect(os.WriteFile(s.cfgPath, data, 0600)).To(Succeed())
