@@ -444,7 +444,14 @@ func (b *Backend) create(spec garden.ContainerSpec) (*Container, error) {
 	if err := os.Mkdir(dir, 0700); err != nil {
 		return nil, err
 	}
-	if !spec.Privileged && b.idmap.enabled() {
+	userns := !spec.Privileged && b.idmap.enabled()
+	if userns && !initSockFits(dir) {
+		// its processes would start through the shims' nsenter fallback, which does not join
+		// a user namespace: rather no user namespace than processes outside it
+		b.log.Warn("container-without-user-namespace-handle-too-long", "handle", h)
+		userns = false
+	}
+	if userns {
 		// runc mounts the root filesystem as the container's root, which must reach it
 		if err := searchableBy(dir, b.cfg.UserNSHostID); err != nil {
 			os.Remove(dir)
@@ -480,7 +487,7 @@ func (b *Backend) create(spec garden.ContainerSpec) (*Container, error) {
 	st.Env = MergeEnv(img.Env, spec.Env)
 	st.ImageUser, st.ImageWorkDir = img.User, img.WorkDir
 	lowers := img.Lowers
-	if !spec.Privileged && b.idmap.enabled() {
+	if userns {
 		// the lowers' files must look the container root's own: overlay their idmapped mounts
 		st.UserNSHostID = b.cfg.UserNSHostID
 		if st.IDMapped, err = b.idmap.acquire(img.Lowers); err != nil {

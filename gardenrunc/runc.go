@@ -60,10 +60,10 @@ func (r runc) runDetached(id, bundle string, initSock *os.File) (int, error) {
 // which containers cannot see. It returns nil when the path is too long for a unix socket (the
 // shims then use nsenter).
 func listenInitSock(dir string) (*os.File, error) {
-	path := filepath.Join(dir, initproc.InitSockName)
-	if len(path) >= 108 {
+	if !initSockFits(dir) {
 		return nil, nil
 	}
+	path := filepath.Join(dir, initproc.InitSockName)
 	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
@@ -78,6 +78,9 @@ func listenInitSock(dir string) (*os.File, error) {
 	}
 	return os.NewFile(uintptr(fd), path), nil
 }
+
+// initSockFits says whether the init's socket path in dir fits a unix socket address.
+func initSockFits(dir string) bool { return len(filepath.Join(dir, initproc.InitSockName)) < 108 }
 
 func (r runc) delete(id string) error {
 	out, err := r.cmd("delete", "--force", id).CombinedOutput()

@@ -109,6 +109,12 @@ var _ = Describe("user namespaces", func() {
 			Expect(hostOwner(filepath.Join(containerPath(c), "upper", "made-by-root"))).To(Equal([2]uint32{0, 0}))
 		})
 
+		It("gives no user namespace to a container whose init socket path is too long, as its processes would start outside it", func() {
+			long := createContainer(garden.ContainerSpec{Handle: strings.Repeat("h", 120)})
+			Expect(fields(sh(long, "cat /proc/self/uid_map /proc/1/uid_map").stdout)).To(Equal("0 0 4294967295 0 0 4294967295"))
+			Expect(sh(long, "stat -c %u:%g /etc/passwd").stdout).To(Equal("0:0\n"))
+		})
+
 		It("denies the container's root what host root could do: write to a host directory read-only for others", func() {
 			hostDir, err := os.MkdirTemp(workDir, "root-only-")
 			Expect(err).NotTo(HaveOccurred())
