@@ -150,6 +150,7 @@ func isMountPoint(p string) bool {
 type idmapper struct {
 	dir    string
 	hostID uint32
+	sysctl string   // the kernel's limit on user namespaces
 	userns *os.File // nil: no user namespaces (the kernel refuses them, or Start has not run)
 
 	mu   sync.Mutex
@@ -157,13 +158,13 @@ type idmapper struct {
 }
 
 func newIDMapper(dir string, hostID uint32) *idmapper {
-	return &idmapper{dir: dir, hostID: hostID, refs: map[string]int{}}
+	return &idmapper{dir: dir, hostID: hostID, sysctl: "/proc/sys/user/max_user_namespaces", refs: map[string]int{}}
 }
 
 // enable makes the user namespace the mappings come from, after checking that the kernel allows
 // user namespaces and idmapped mounts of dir's filesystem.
 func (m *idmapper) enable(bin string) error {
-	if err := UserNamespacesAllowed("/proc/sys/user/max_user_namespaces"); err != nil {
+	if err := UserNamespacesAllowed(m.sysctl); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(m.dir, 0700); err != nil {

@@ -2,6 +2,7 @@ package gardenrunc_test
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -170,8 +171,36 @@ var _ = Describe("user namespaces", func() {
 			Expect(srv.client.Destroy(c.Handle())).To(Succeed())
 			Expect(idmappedMounts()).To(BeEmpty())
 		})
+
+		It("removes at start the idmapped mounts that no reloaded container uses", func() {
+			c, err := srv.client.Create(garden.ContainerSpec{})
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(func() { srv.client.Destroy(c.Handle()) })
+			Expect(idmappedMounts()).To(HaveLen(1))
+			srv.kill9()
+			// the container dies while the server is down, and a mount nobody counts is left
+			Expect(syscall.Kill(initPid(c.Handle()), syscall.SIGKILL)).To(Succeed())
+			stray := filepath.Join(idmappedDir(), fmt.Sprintf("%d-stray", usernsHostID))
+			Expect(os.MkdirAll(stray, 0700)).To(Succeed())
+			Expect(syscall.Mount(GinkgoT().TempDir(), stray, "", syscall.MS_BIND, "")).To(Succeed())
+			DeferCleanup(func() { syscall.Unmount(stray, syscall.MNT_DETACH) }) // if the server left it
+			srv.start()
+
+			Expect(mountsUnder(idmappedDir())).To(BeEmpty())
+			Expect(os.ReadDir(idmappedDir())).To(BeEmpty())
+		})
 	})
 })
+
+func initPid(handle string) int {
+	data, err := os.ReadFile(filepath.Join(srv.depot, handle, "state.json"))
+	Expect(err).NotTo(HaveOccurred())
+	var st struct {
+		InitPid int `json:"init_pid"`
+	}
+	Expect(json.Unmarshal(data, &st)).To(Succeed())
+	return st.InitPid
+}
 
 func fields(s string) string { return strings.Join(strings.Fields(s), " ") }
 
@@ -190,7 +219,12 @@ func hostOwner(path string) [2]uint32 {
 func idmappedDir() string { return filepath.Join(workDir, "images", "idmapped") }
 
 // idmappedMounts lists the idmapped mounts in the suite server's idmapped directory.
-func idmappedMounts() []string {
+func idmappedMounts() []string { return mountPoints(idmappedDir(), true) }
+
+// mountsUnder lists every mount point below dir.
+func mountsUnder(dir string) []string { return mountPoints(dir, false) }
+
+func mountPoints(dir string, onlyIdmapped bool) []string {
 	f, err := os.Open("/proc/self/mountinfo")
 	Expect(err).NotTo(HaveOccurred())
 	defer f.Close()
@@ -199,7 +233,8 @@ func idmappedMounts() []string {
 	for sc.Scan() {
 		// id parent major:minor root mount-point mount-options ...
 		fs := strings.Fields(sc.Text())
-		if len(fs) > 5 && strings.HasPrefix(fs[4], idmappedDir()+"/") && strings.Contains(","+fs[5]+",", ",idmapped,") {
+		if len(fs) > 5 && strings.HasPrefix(fs[4], dir+"/") &&
+			(!onlyIdmapped || strings.Contains(","+fs[5]+",", ",idmapped,")) {
 			out = append(out, fs[4])
 		}
 	}
