@@ -1,6 +1,7 @@
 // Package gardenrunc is this project's garden.Backend for Linux: containers run by runc with an
 // overlayfs copy-on-write root, cgroup v1 limits, a veth pair on a bridge of the project's own,
-// and per-process shims so that processes outlive the server. It knows nothing of Diego.
+// and an init of its own in each container that starts processes and keeps them (and their exit
+// statuses) past a restart of the server. It knows nothing of Diego.
 package gardenrunc
 
 import (
@@ -44,7 +45,10 @@ type Config struct {
 	DefaultGraceTime   time.Duration
 	ImageCacheDir      string
 	InsecureRegistries []string
-	Logger             *slog.Logger
+	// UserNSHostID is the host uid/gid that root of unprivileged containers is: their ids
+	// 0..65535 are host ids UserNSHostID..UserNSHostID+65535.
+	UserNSHostID uint32
+	Logger       *slog.Logger
 }
 
 // Defaults fills in unset fields.
@@ -92,6 +96,9 @@ func (c Config) Defaults() Config {
 	if c.ImageCacheDir == "" {
 		c.ImageCacheDir = filepath.Join(filepath.Dir(c.DepotDir), "images")
 	}
+	if c.UserNSHostID == 0 {
+		c.UserNSHostID = DefaultUserNSHostID
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -109,6 +116,7 @@ type Backend struct {
 	images   *ImageStore
 	hostCaps []string
 	memsw    bool
+	idmap    *idmapper // user namespaces: the shared idmapped mounts of lower layers
 
 	mu         sync.RWMutex
 	containers map[string]*Container
@@ -136,6 +144,7 @@ func New(cfg Config) (*Backend, error) {
 		memsw: memswAvailable(),
 	}
 	b.images = NewImageStore(cfg.ImageCacheDir, cfg.InsecureRegistries, cfg.Logger)
+	b.idmap = newIDMapper(filepath.Join(cfg.ImageCacheDir, "idmapped"), cfg.UserNSHostID)
 	return b, nil
 }
 
@@ -145,6 +154,10 @@ func (b *Backend) Config() Config { return b.cfg }
 // Start prepares the host (directories, bridge, chains) and reloads containers from disk.
 func (b *Backend) Start() error {
 	if err := checkStatic(b.cfg.InitBin); err != nil {
+		return err
+	}
+	// first: it makes the depot's new parents searchable, as containers' roots need
+	if err := b.startUserNamespaces(); err != nil {
 		return err
 	}
 	for _, d := range []string{b.cfg.DepotDir, b.cfg.RuncRoot, b.cfg.ImageCacheDir} {
@@ -162,7 +175,13 @@ func (b *Backend) Start() error {
 	if err := b.net.Setup(); err != nil {
 		return fmt.Errorf("network setup: %w", err)
 	}
-	return b.reload()
+	if err := b.reload(); err != nil {
+		return err
+	}
+	if err := b.idmap.sweep(); err != nil {
+		b.log.Warn("idmapped-mounts-not-removed", "error", err)
+	}
+	return nil
 }
 
 func checkStatic(bin string) error {
@@ -232,6 +251,7 @@ func (b *Backend) reload() error {
 			continue
 		}
 		c.adoptProcesses()
+		b.idmap.hold(st.IDMapped)
 		b.mu.Lock()
 		b.containers[st.Handle] = c
 		b.mu.Unlock()
@@ -413,6 +433,14 @@ func (b *Backend) create(spec garden.ContainerSpec) (*Container, error) {
 	if err := os.Mkdir(dir, 0700); err != nil {
 		return nil, err
 	}
+	userns := !spec.Privileged && b.idmap.enabled()
+	if userns {
+		// runc mounts the root filesystem as the container's root, which must reach it
+		if err := searchableBy(dir, b.cfg.UserNSHostID); err != nil {
+			os.Remove(dir)
+			return nil, err
+		}
+	}
 	grace := spec.GraceTime
 	if grace == 0 {
 		grace = b.cfg.DefaultGraceTime
@@ -441,11 +469,20 @@ func (b *Backend) create(spec garden.ContainerSpec) (*Container, error) {
 	st.RootFS, st.Lowers = uri, img.Lowers
 	st.Env = MergeEnv(img.Env, spec.Env)
 	st.ImageUser, st.ImageWorkDir = img.User, img.WorkDir
+	lowers := img.Lowers
+	if userns {
+		// the lowers' files must look the container root's own: overlay their idmapped mounts
+		st.UserNSHostID = b.cfg.UserNSHostID
+		if st.IDMapped, err = b.idmap.acquire(img.Lowers); err != nil {
+			return fail(err)
+		}
+		lowers = st.IDMapped
+	}
 	if err := saveState(dir, st); err != nil {
 		return fail(err)
 	}
 	step("resolved")
-	rootfs, err := mountRootFS(dir, img.Lowers, spec.Limits.Disk.ByteHard)
+	rootfs, err := mountRootFS(dir, lowers, spec.Limits.Disk.ByteHard, st.UserNSHostID)
 	if err != nil {
 		return fail(err)
 	}
@@ -458,12 +495,11 @@ func (b *Backend) create(spec garden.ContainerSpec) (*Container, error) {
 	if err := saveState(dir, st); err != nil {
 		return fail(err)
 	}
-	os.MkdirAll(filepath.Join(rootfs, "etc"), 0755)
-	writeEtcFiles(rootfs, h, ip)
+	writeEtcFiles(rootfs, h, ip, st.UserNSHostID)
 	s, err := BuildSpec(BundleParams{
 		Handle: h, RootFS: rootfs, InitBin: b.cfg.InitBin, CgroupsPath: c.cgroup,
 		Privileged: spec.Privileged, HostCaps: b.hostCaps, BindMounts: spec.BindMounts,
-		Limits: spec.Limits, MemswAvailable: b.memsw,
+		Limits: spec.Limits, MemswAvailable: b.memsw, UserNSHostID: st.UserNSHostID,
 	})
 	if err != nil {
 		return fail(err)
@@ -509,19 +545,30 @@ func (b *Backend) create(spec garden.ContainerSpec) (*Container, error) {
 	return c, nil
 }
 
-// writeEtcFiles gives the container its own hostname and hosts files.
-func writeEtcFiles(rootfs, handle string, ip net.IP) {
+// writeEtcFiles gives the container its own hostname and hosts files, owned by the container's
+// root (rootID on the host).
+func writeEtcFiles(rootfs, handle string, ip net.IP, rootID uint32) {
 	host := handle
 	if len(host) > 63 {
 		host = host[:63]
 	}
-	os.WriteFile(filepath.Join(rootfs, "etc", "hostname"), []byte(host+"\n"), 0644)
-	os.WriteFile(filepath.Join(rootfs, "etc", "hosts"), []byte(fmt.Sprintf("127.0.0.1 localhost\n%s %s\n", ip, host)), 0644)
+	etc := filepath.Join(rootfs, "etc")
+	if os.Mkdir(etc, 0755) == nil { // an image without /etc
+		os.Lchown(etc, int(rootID), int(rootID))
+	}
+	writeOwned(filepath.Join(etc, "hostname"), []byte(host+"\n"), rootID)
+	writeOwned(filepath.Join(etc, "hosts"), []byte(fmt.Sprintf("127.0.0.1 localhost\n%s %s\n", ip, host)), rootID)
 	if _, err := os.Stat("/etc/resolv.conf"); err == nil {
 		if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
-			os.Remove(filepath.Join(rootfs, "etc", "resolv.conf"))
-			os.WriteFile(filepath.Join(rootfs, "etc", "resolv.conf"), b, 0644)
+			os.Remove(filepath.Join(etc, "resolv.conf"))
+			writeOwned(filepath.Join(etc, "resolv.conf"), b, rootID)
 		}
+	}
+}
+
+func writeOwned(path string, data []byte, owner uint32) {
+	if os.WriteFile(path, data, 0644) == nil {
+		os.Lchown(path, int(owner), int(owner))
 	}
 }
 
@@ -597,6 +644,11 @@ func (b *Backend) destroyContainer(c *Container) error {
 	}()
 	dirErr := b.cleanupDir(st.Handle, c.dir, nil)
 	step("directory")
+	// counted once only, even if the destroy is retried
+	mountsErr := b.idmap.release(st.IDMapped)
+	c.mu.Lock()
+	c.st.IDMapped = nil
+	c.mu.Unlock()
 	<-runcDone
 	<-netDone
 	<-vethDone
@@ -608,7 +660,7 @@ func (b *Backend) destroyContainer(c *Container) error {
 	for _, pm := range st.MappedPorts {
 		b.ports.Release(pm.HostPort)
 	}
-	return errors.Join(runcErr, dirErr)
+	return errors.Join(runcErr, dirErr, mountsErr)
 }
 
 func (b *Backend) cleanupDir(handle, dir string, errs []error) error {

@@ -152,14 +152,19 @@ func contains(l []string, s string) bool {
 
 func (c *Container) rootfs() string { return rootfsDir(c.dir) }
 
-// containerExec runs a helper command inside the container's namespaces (for tar streaming).
+// nsenter runs a helper command inside the container's namespaces (for tar streaming). In a
+// container with a user namespace it joins that too, so that the helper is the container's user
+// (ids as the container sees them) and never host root.
 func (c *Container) nsenter(user string, args ...string) (*exec.Cmd, error) {
 	u, err := LookupUser(c.rootfs(), user)
 	if err != nil {
 		return nil, err
 	}
-	full := []string{"-t", strconv.Itoa(c.st.InitPid), "-m", "-p", "-u", "-i", "-n", "-r", "-w",
-		"-S", strconv.Itoa(int(u.UID)), "-G", strconv.Itoa(int(u.GID)), "--"}
+	full := []string{"-t", strconv.Itoa(c.st.InitPid), "-m", "-p", "-u", "-i", "-n", "-r", "-w"}
+	if c.st.UserNSHostID != 0 {
+		full = append(full, "-U")
+	}
+	full = append(full, "-S", strconv.Itoa(int(u.UID)), "-G", strconv.Itoa(int(u.GID)), "--")
 	return exec.Command("nsenter", append(full, args...)...), nil
 }
 

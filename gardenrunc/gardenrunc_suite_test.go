@@ -76,6 +76,8 @@ var _ = SynchronizedBeforeSuite(func() []byte {
 	var err error
 	workDir, err = os.MkdirTemp("", "diego-garden-test-")
 	Expect(err).NotTo(HaveOccurred())
+	// the depot is in it: containers' roots (user namespaces) must be able to search it
+	Expect(os.Chmod(workDir, 0711)).To(Succeed())
 	rootfsDir = filepath.Join(workDir, "busybox-rootfs")
 	Expect(makeBusyboxRootFS(rootfsDir)).To(Succeed())
 	startRegistry()
@@ -150,6 +152,10 @@ func makeBusyboxRootFS(dir string) error {
 	return nil
 }
 
+// usernsHostID is the host id of unprivileged containers' root in the suite's server (not the
+// default, so the specs see the setting applied).
+const usernsHostID = 1900000000
+
 func newServer(dir string, n int) *gardenServer {
 	id := os.Getpid()%200 + n
 	s := &gardenServer{
@@ -180,6 +186,7 @@ func newServer(dir string, n int) *gardenServer {
 		"port_range_end":      40000 + id*100 + 100,
 		"ip_forward":          false,
 		"insecure_registries": []string{registryHost},
+		"userns_host_id":      usernsHostID,
 	}
 	data, _ := json.Marshal(cfg)
 	Expect(os.WriteFile(s.cfgPath, data, 0600)).To(Succeed())

@@ -361,6 +361,10 @@ var _ = Describe("bind mounts", func() {
 	It("mounts host directories read-only or read-write", func() {
 		ro, rw := GinkgoT().TempDir(), GinkgoT().TempDir()
 		Expect(os.WriteFile(filepath.Join(ro, "lifecycle"), []byte("from the host"), 0644)).To(Succeed())
+		// the container's root is a host id of the user namespace's range, not host root: it reads
+		// what others may read and writes what it owns
+		Expect(os.Chmod(ro, 0755)).To(Succeed())
+		Expect(os.Chown(rw, usernsHostID, usernsHostID)).To(Succeed())
 		c := createContainer(garden.ContainerSpec{BindMounts: []garden.BindMount{
 			{SrcPath: ro, DstPath: "/tmp/lifecycle"},
 			{SrcPath: rw, DstPath: "/tmp/shared", Mode: garden.BindMountModeRW},

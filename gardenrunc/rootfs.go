@@ -39,8 +39,10 @@ func OverlayOptions(lowers []string, upper, work string) (string, error) {
 
 // mountRootFS mounts the copy-on-write root of a container at dir/rootfs: an overlay of lowers
 // with its writable layer either in dir (no disk limit) or on a loop-mounted ext4 filesystem of
-// diskLimit bytes, so the writable layer cannot grow past the limit.
-func mountRootFS(dir string, lowers []string, diskLimit uint64) (string, error) {
+// diskLimit bytes, so the writable layer cannot grow past the limit. The writable layer and
+// overlayfs' work directory belong to rootID, the host id of the container's root (0 without a
+// user namespace), so that the root directory is the container root's own.
+func mountRootFS(dir string, lowers []string, diskLimit uint64, rootID uint32) (string, error) {
 	base := dir
 	if diskLimit > 0 {
 		if err := makeLoopDisk(dir, diskLimit); err != nil {
@@ -51,6 +53,11 @@ func mountRootFS(dir string, lowers []string, diskLimit uint64) (string, error) 
 	upper, work, root := filepath.Join(base, "upper"), filepath.Join(base, "work"), rootfsDir(dir)
 	for _, d := range []string{upper, work, root} {
 		if err := os.MkdirAll(d, 0755); err != nil {
+			return "", err
+		}
+	}
+	for _, d := range []string{upper, work} {
+		if err := os.Chown(d, int(rootID), int(rootID)); err != nil {
 			return "", err
 		}
 	}

@@ -42,6 +42,9 @@ type BundleParams struct {
 	Limits     garden.Limits
 	// MemswAvailable says whether memory.memsw.* exists, so swap can be limited with memory.
 	MemswAvailable bool
+	// UserNSHostID, when not 0, gives the container a user namespace in which its ids 0..65535
+	// are host ids UserNSHostID..UserNSHostID+65535. Ignored for privileged containers.
+	UserNSHostID uint32
 }
 
 // BuildSpec builds the OCI runtime spec for a container. The container's init process is the
@@ -97,6 +100,11 @@ func BuildSpec(p BundleParams) (*specs.Spec, error) {
 				Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
 			},
 		},
+	}
+	if p.UserNSHostID != 0 && !p.Privileged {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = IDMappings(p.UserNSHostID)
+		s.Linux.GIDMappings = IDMappings(p.UserNSHostID)
 	}
 	if !p.Privileged {
 		s.Linux.MaskedPaths = []string{"/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",

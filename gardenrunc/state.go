@@ -33,6 +33,10 @@ type containerState struct {
 	Created      time.Time `json:"created"`
 	ImageUser    string    `json:"image_user,omitempty"`
 	ImageWorkDir string    `json:"image_workdir,omitempty"`
+	// UserNSHostID: the host id the container's root is, when it has a user namespace (0: none).
+	UserNSHostID uint32 `json:"userns_host_id,omitempty"`
+	// IDMapped: the shared idmapped mounts of its lower layers it counts as a user of.
+	IDMapped []string `json:"idmapped,omitempty"`
 }
 
 func stateFile(dir string) string { return filepath.Join(dir, "state.json") }

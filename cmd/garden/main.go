@@ -44,7 +44,7 @@ func main() {
 		ExternalIP: cfg.ExternalIP, MTU: cfg.MTU, PortRangeStart: cfg.PortRangeStart,
 		PortRangeEnd: cfg.PortRangeEnd, IPForward: cfg.IPForward, MaxContainers: cfg.MaxContainers,
 		DefaultGraceTime: cfg.DefaultGraceTime.D(), ImageCacheDir: cfg.ImageCacheDir,
-		InsecureRegistries: cfg.InsecureRegistries, Logger: logger,
+		InsecureRegistries: cfg.InsecureRegistries, UserNSHostID: cfg.UserNSHostID, Logger: logger,
 	})
 	if err != nil {
 		logger.Error("garden: cannot start", "error", err)

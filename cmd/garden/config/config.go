@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 
+	"github.com/diego-go/diego/gardenrunc"
 	"github.com/diego-go/diego/internal/daemonconfig"
 )
 
@@ -38,6 +39,8 @@ type Config struct {
 	DefaultGraceTime   daemonconfig.Duration `json:"default_grace_time"`
 	ImageCacheDir      string                `json:"image_cache_dir"`
 	InsecureRegistries []string              `json:"insecure_registries"`
+	// UserNSHostID: unprivileged containers' ids 0..65535 are host ids from this one on.
+	UserNSHostID uint32 `json:"userns_host_id"`
 }
 
 // Default is the configuration used for fields a file leaves out.
@@ -57,6 +60,7 @@ func Default() Config {
 		PortRangeEnd:   65001,
 		IPForward:      true,
 		ImageCacheDir:  "/var/lib/diego-garden/images",
+		UserNSHostID:   gardenrunc.DefaultUserNSHostID,
 	}
 }
 
@@ -141,6 +145,9 @@ func (c Config) Validate() error {
 	}
 	if c.DefaultGraceTime < 0 {
 		p.Addf("default_grace_time must not be negative")
+	}
+	if err := gardenrunc.CheckUserNSHostID(c.UserNSHostID); err != nil {
+		p.Add(err)
 	}
 	return p.Err()
 }

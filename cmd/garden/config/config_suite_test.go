@@ -63,6 +63,17 @@ var _ = Describe("Config", func() {
 		}
 	})
 
+	It("maps unprivileged containers' ids to host ids from userns_host_id, a high range by default", func() {
+		Expect(config.Default().UserNSHostID).To(BeEquivalentTo(1879048192))
+		c, err := config.Load(write(`{"userns_host_id":2000000000}`))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.UserNSHostID).To(BeEquivalentTo(2000000000))
+		for _, bad := range []string{"0", "1000", "4294901759"} {
+			_, err = config.Load(write(`{"userns_host_id":` + bad + `}`))
+			Expect(err).To(MatchError(ContainSubstring("userns_host_id " + bad + " must be between 65536 and 4294901758")))
+		}
+	})
+
 	It("serves metrics only beside health", func() {
 		_, err := config.Load(write(`{"metrics_address":"127.0.0.1:7779"}`))
 		Expect(err).To(MatchError(ContainSubstring("metrics_address needs health_address")))
