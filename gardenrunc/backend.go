@@ -619,17 +619,12 @@ func (b *Backend) destroyContainer(c *Container) error {
 	step("killed")
 	c.waitProcesses(5 * time.Second)
 	step("processes")
-	vethDone := make(chan struct{})
-	go func() {
-		// the pair usually goes with the network namespace (deleting it while the namespace
-		// lives is slower): remove what is left of it
-		defer close(vethDone)
-		if ip := net.ParseIP(st.IP); ip != nil {
-			b.net.RemoveVeth(ip)
-		}
-	}()
-	// with the init and the processes dead, the runc state and cgroups, the host's veth end and
-	// the mounts and directory are independent of each other: remove them concurrently
+	if ip := net.ParseIP(st.IP); ip != nil && !c.addressReleasing {
+		c.addressReleasing = true
+		go b.releaseAddress(ip)
+	}
+	// with the init and the processes dead, the runc state and cgroups and the mounts and
+	// directory are independent of each other: remove them concurrently
 	var runcErr error
 	runcDone := make(chan struct{})
 	go func() {
@@ -651,16 +646,23 @@ func (b *Backend) destroyContainer(c *Container) error {
 	c.mu.Unlock()
 	<-runcDone
 	<-netDone
-	<-vethDone
-	if ip := net.ParseIP(st.IP); ip != nil {
-		b.ips.Release(ip)
-	}
 	step("network")
 	defer step("done")
 	for _, pm := range st.MappedPorts {
 		b.ports.Release(pm.HostPort)
 	}
 	return errors.Join(runcErr, dirErr, mountsErr)
+}
+
+// releaseAddress returns a destroyed container's address to the pool once the host end of its
+// veth pair is gone. The kernel removes the pair with the container's network namespace, which
+// it tears down in the background after the init has died (10-20 ms, as for any network
+// namespace, bare runc's included); deleting it ourselves meanwhile only waits for the same
+// teardown, so Destroy does not wait for it. Until then the address is not handed out again, so
+// a new container never meets the old interface's name.
+func (b *Backend) releaseAddress(ip net.IP) {
+	b.net.RemoveVeth(ip)
+	b.ips.Release(ip)
 }
 
 func (b *Backend) cleanupDir(handle, dir string, errs []error) error {

@@ -32,9 +32,10 @@ type Container struct {
 	st    *containerState
 	procs map[string]*proc
 
-	destroyMu  sync.Mutex
-	chainsMu   sync.Mutex    // serializes making the chains (ensureChains)
-	initReaped chan struct{} // closed when this server reaped the init (nil if adopted)
+	destroyMu        sync.Mutex
+	addressReleasing bool          // a destroy has handed its address back (once only: it may be reused)
+	chainsMu         sync.Mutex    // serializes making the chains (ensureChains)
+	initReaped       chan struct{} // closed when this server reaped the init (nil if adopted)
 }
 
 func (b *Backend) newContainer(st *containerState, dir string) *Container {

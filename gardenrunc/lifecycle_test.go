@@ -196,7 +196,8 @@ func expectNothingLeft(handle, ip string) {
 	}
 	Expect(hostOutput("runc", "--root", filepath.Join(workDir, "runc"), "list")).NotTo(ContainSubstring(handle))
 	hex := ipHex(ip)
-	Expect(hostOutput("ip", "link")).NotTo(ContainSubstring("dg" + hex))
+	// the kernel removes the veth pair with the network namespace, in the background
+	Eventually(func() string { return hostOutput("ip", "link") }, 2*time.Second, 10*time.Millisecond).ShouldNot(ContainSubstring("dg" + hex))
 	Expect(hostOutput("iptables", "-w", "-t", "nat", "-S")).NotTo(ContainSubstring(hex))
 	Expect(hostOutput("iptables", "-w", "-S")).NotTo(ContainSubstring(hex))
 	Expect(hostOutput("losetup", "-a")).NotTo(ContainSubstring(handle))
@@ -214,8 +215,6 @@ func ipHex(ip string) string {
 	fmt.Sscanf(ip, "%d.%d.%d.%d", &a, &b, &c, &d)
 	return fmt.Sprintf("%02x%02x%02x%02x", a, b, c, d)
 }
-
-var _ = time.Second
 
 var _ = Describe("terminals", func() {
 	BeforeEach(requireIntegration)

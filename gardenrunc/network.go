@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"time"
 
 	"code.cloudfoundry.org/garden"
 )
@@ -233,19 +234,27 @@ COMMIT
 	}
 }
 
-// RemoveVeth deletes the host end of a container's veth pair if it is still there (normally the
-// pair goes with the container's network namespace).
+// RemoveVeth waits for the host end of a container's veth pair to go with the container's
+// network namespace, and deletes it if it outlives vethTeardownWait (the namespace kept alive by
+// something else): rtnetlink, and ip as a fallback.
 func (n *Network) RemoveVeth(ip net.IP) {
-	// usually gone with the container's network namespace; else rtnetlink, and ip as a fallback
-	if _, err := net.InterfaceByName(hostVeth(ip)); err != nil {
-		return
+	name := hostVeth(ip)
+	deadline := time.Now().Add(vethTeardownWait)
+	for delay := time.Millisecond; time.Now().Before(deadline); delay = min(2*delay, 50*time.Millisecond) {
+		if _, err := net.InterfaceByName(name); err != nil {
+			return
+		}
+		time.Sleep(delay)
 	}
-	if err := nlDelLink(hostVeth(ip)); err != nil {
-		if _, e := net.InterfaceByName(hostVeth(ip)); e == nil {
-			run("ip", "link", "del", hostVeth(ip))
+	if err := nlDelLink(name); err != nil {
+		if _, e := net.InterfaceByName(name); e == nil {
+			run("ip", "link", "del", name)
 		}
 	}
 }
+
+// vethTeardownWait is how long a dead container's veth pair is left to the kernel.
+const vethTeardownWait = 2 * time.Second
 
 // NetIn forwards hostPort on every local address to the container's port.
 func (n *Network) NetIn(ip net.IP, hostPort, containerPort uint32) error {
