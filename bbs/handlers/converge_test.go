@@ -184,9 +184,14 @@ var _ = Describe("crash convergence", func() {
 		advance(100 * time.Millisecond)
 		Expect(h.ConvergeOnce(ctx, handlers.ConvergenceParams{})).To(Succeed())
 		Expect(auctioneer.LRPs()).To(HaveLen(2))
-		as, err := client.ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: "crashy"})
-		Expect(err).NotTo(HaveOccurred())
-		Expect(as[0].GetState()).To(Equal(models.ActualLRPStateUnclaimed))
+		// the suite's server, which the client asks, learns of the other store's write through
+		// its etcd watch
+		var as []*models.ActualLRP
+		Eventually(func() string {
+			as, err = client.ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: "crashy"})
+			Expect(err).NotTo(HaveOccurred())
+			return as[0].GetState()
+		}).Should(Equal(models.ActualLRPStateUnclaimed))
 		Expect(as[0].GetCrashCount()).To(Equal(int32(1)))
 
 		// the auction's winner claims and starts it
