@@ -41,9 +41,10 @@ type proc struct {
 	once sync.Once
 	code int
 
-	mu    sync.Mutex
-	pidfd *os.File // the process, once the init has answered (or adopted while alive)
-	ready chan struct{}
+	mu        sync.Mutex
+	pidfd     *os.File      // the process, once the init has answered (or adopted while alive)
+	ready     chan struct{} // closed once the init has answered, or the process is done
+	readyOnce sync.Once
 
 	stdinMu   sync.Mutex
 	stdin     *os.File  // the server's end of the process's stdin pipe; nil once fed or adopted
@@ -110,13 +111,7 @@ func (p *proc) finish(code int, onExit func(code int)) {
 	})
 }
 
-func (p *proc) markReady() {
-	select {
-	case <-p.ready:
-	default:
-		close(p.ready)
-	}
-}
+func (p *proc) markReady() { p.readyOnce.Do(func() { close(p.ready) }) }
 
 // spawn has the container's init (listening on sock) start the process described by ps, with
 // its stdout, stderr and exit files in the process's directory. It returns once the process has
