@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +20,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/diego-go/diego/gardenrunc"
+	"github.com/diego-go/diego/internal/daemontest"
 )
 
 func TestGarden(t *testing.T) {
@@ -62,18 +62,7 @@ var _ = Describe("the garden command", func() {
 		dir := GinkgoT().TempDir()
 		// the depot is in it: the roots of containers with user namespaces must be able to search it
 		Expect(os.Chmod(dir, 0711)).To(Succeed())
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		Expect(err).NotTo(HaveOccurred())
-		addr := l.Addr().String()
-		l.Close()
-		hl, err := net.Listen("tcp", "127.0.0.1:0")
-		Expect(err).NotTo(HaveOccurred())
-		healthAddr := hl.Addr().String()
-		hl.Close()
-		ml, err := net.Listen("tcp", "127.0.0.1:0")
-		Expect(err).NotTo(HaveOccurred())
-		metricsAddr := ml.Addr().String()
-		ml.Close()
+		addr, healthAddr, metricsAddr := daemontest.FreeAddr(), daemontest.FreeAddr(), daemontest.FreeAddr()
 		bridge := fmt.Sprintf("dgcmd%d", os.Getpid()%100000)
 		pool := fmt.Sprintf("10.250.%d.0/24", os.Getpid()%250)
 		cgParent := fmt.Sprintf("diego-garden-cmd-%d", os.Getpid())

@@ -16,6 +16,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -94,7 +95,7 @@ func isRootModule(gomod string) bool {
 
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := listenFree()
 	if err != nil {
 		return 0, err
 	}
@@ -112,7 +113,7 @@ func freePorts(n int) ([]int, error) {
 	}()
 	ports := make([]int, 0, n)
 	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := listenFree()
 		if err != nil {
 			return nil, err
 		}
@@ -125,7 +126,7 @@ func freePorts(n int) ([]int, error) {
 // freeUDPAndTCPPort returns a port free for both TCP and UDP on 127.0.0.1 (serf and DNS use both).
 func freeUDPAndTCPPort() (int, error) {
 	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		l, err := listenFree()
 		if err != nil {
 			return 0, err
 		}
@@ -138,6 +139,37 @@ func freeUDPAndTCPPort() (int, error) {
 		}
 	}
 	return 0, errors.New("testservers: no port free for both TCP and UDP")
+}
+
+// listenFree listens on a random free 127.0.0.1 port below the kernel's ephemeral range, so that
+// no outgoing connection (of this machine's many) can take the port between the moment it is
+// picked and the moment a server binds it. Without room below that range it lets the kernel pick.
+func listenFree() (net.Listener, error) {
+	if low := ephemeralLow(); low > minTestPort+1000 {
+		for range 100 {
+			port := minTestPort + rand.IntN(low-minTestPort)
+			if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+				return l, nil
+			}
+		}
+	}
+	return net.Listen("tcp", "127.0.0.1:0")
+}
+
+// minTestPort keeps test servers clear of well-known and registered service ports in common use.
+const minTestPort = 20000
+
+// ephemeralLow is the first port of the kernel's range for outgoing connections (0 if unknown).
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0
+	}
+	var low, high int
+	if _, err := fmt.Sscan(string(b), &low, &high); err != nil {
+		return 0
+	}
+	return low
 }
 
 // process runs one server binary with its output appended to a log file.
