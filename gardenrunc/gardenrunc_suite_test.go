@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/diego-go/diego/gardenrunc"
+	"github.com/diego-go/diego/gardenrunc/initproc"
 )
 
 func TestGardenrunc(t *testing.T) {
@@ -65,6 +67,7 @@ var _ = SynchronizedBeforeSuite(func() []byte {
 	Expect(err).NotTo(HaveOccurred())
 	initBin, err := gexec.BuildWithEnvironment("github.com/diego-go/diego/cmd/garden/garden-init", []string{"CGO_ENABLED=0"})
 	Expect(err).NotTo(HaveOccurred())
+	sweepLeftovers(bin)
 	return []byte(bin + "\n" + initBin)
 }, func(data []byte) {
 	if s := string(data); strings.HasPrefix(s, "skip:") {
@@ -74,15 +77,17 @@ var _ = SynchronizedBeforeSuite(func() []byte {
 	bins := strings.Split(string(data), "\n")
 	gardenBin, initBin = bins[0], bins[1]
 	var err error
-	workDir, err = os.MkdirTemp("", "diego-garden-test-")
+	workDir, err = os.MkdirTemp("", workDirPrefix)
 	Expect(err).NotTo(HaveOccurred())
+	start, _ := initproc.ProcStart(os.Getpid())
+	Expect(os.WriteFile(filepath.Join(workDir, ownerFile), []byte(fmt.Sprintf("%d %s", os.Getpid(), start)), 0600)).To(Succeed())
 	// the depot is in it: containers' roots (user namespaces) must be able to search it
 	Expect(os.Chmod(workDir, 0711)).To(Succeed())
 	rootfsDir = filepath.Join(workDir, "busybox-rootfs")
 	Expect(makeBusyboxRootFS(rootfsDir)).To(Succeed())
 	startRegistry()
 	srv = newServer(workDir, GinkgoParallelProcess())
-	srv.start()
+	srv.start(gardenBin)
 })
 
 var _ = SynchronizedAfterSuite(func() {
@@ -91,7 +96,7 @@ var _ = SynchronizedAfterSuite(func() {
 	}
 	if srv.session != nil && srv.session.ExitCode() != -1 {
 		// the server died (or a spec killed it): restart it so it destroys what is left
-		srv.start()
+		srv.start(gardenBin)
 	}
 	if srv.session != nil {
 		if cs, err := srv.client.Containers(nil); err == nil {
@@ -109,6 +114,66 @@ var _ = SynchronizedAfterSuite(func() {
 }, func() {
 	gexec.CleanupBuildArtifacts()
 })
+
+const (
+	workDirPrefix = "diego-garden-test-"
+	ownerFile     = "owner" // the pid and start time of the test process the work directory is for
+)
+
+// sweepLeftovers cleans up after earlier runs of this suite that died before their AfterSuite
+// (a go test timeout, a kill): for each work directory whose test process is gone, a server on
+// its configuration reloads its containers and destroys them, then the network, cgroups and the
+// directory go, as the AfterSuite would have done. Servers die with their test process.
+func sweepLeftovers(bin string) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), workDirPrefix+"*"))
+	for _, dir := range dirs {
+		b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+		if err != nil {
+			continue // not one of ours, or its owner is still setting up
+		}
+		var pid int
+		var start string
+		fmt.Sscanf(string(b), "%d %s", &pid, &start)
+		if s, alive := initproc.ProcStart(pid); alive && s == start {
+			continue // a suite running now
+		}
+		fmt.Fprintf(GinkgoWriter, "cleaning up after an earlier run that died: %s\n", dir)
+		if s, err := serverFromConfig(dir); err == nil {
+			s.start(bin)
+			if cs, err := s.client.Containers(nil); err == nil {
+				for _, c := range cs {
+					s.client.Destroy(c.Handle())
+				}
+			}
+			s.stop()
+			teardownNetwork(s)
+		}
+		os.RemoveAll(dir)
+	}
+}
+
+// serverFromConfig is the server a work directory's garden.json describes.
+func serverFromConfig(dir string) (*gardenServer, error) {
+	s := &gardenServer{cfgPath: filepath.Join(dir, "garden.json")}
+	b, err := os.ReadFile(s.cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	var cfg struct {
+		Socket   string `json:"listen_address"`
+		Depot    string `json:"depot_dir"`
+		Bridge   string `json:"bridge_name"`
+		Chains   string `json:"chain_prefix"`
+		Pool     string `json:"network_pool"`
+		CgParent string `json:"cgroup_parent"`
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return nil, err
+	}
+	s.socket, s.depot, s.bridge, s.chains, s.pool, s.cgParent = cfg.Socket, cfg.Depot, cfg.Bridge, cfg.Chains, cfg.Pool, cfg.CgParent
+	s.client = client.New(connection.New("unix", s.socket))
+	return s, nil
+}
 
 func requireIntegration() {
 	if skipReason != "" {
@@ -194,9 +259,12 @@ func newServer(dir string, n int) *gardenServer {
 	return s
 }
 
-func (s *gardenServer) start() {
+// start runs the server (bin: the garden binary), which dies with the test process.
+func (s *gardenServer) start(bin string) {
+	cmd := exec.Command(bin, "-config", s.cfgPath)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var err error
-	s.session, err = gexec.Start(exec.Command(gardenBin, "-config", s.cfgPath), GinkgoWriter, GinkgoWriter)
+	s.session, err = gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
 	Expect(err).NotTo(HaveOccurred())
 	Eventually(func() error { return s.client.Ping() }, 20*time.Second, 50*time.Millisecond).Should(Succeed())
 }

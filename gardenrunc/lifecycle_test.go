@@ -346,7 +346,7 @@ var _ = Describe("concurrency and recovery", func() {
 		srv.kill9()
 		Expect(syscall.Kill(st.InitPid, syscall.SIGKILL)).To(Succeed())
 		time.Sleep(500 * time.Millisecond)
-		srv.start()
+		srv.start(gardenBin)
 
 		_, err = srv.client.Lookup(c.Handle())
 		Expect(err).To(HaveOccurred())

@@ -144,7 +144,7 @@ var _ = Describe("restarting the garden server", func() {
 
 		srv.kill9()
 		time.Sleep(1500 * time.Millisecond)
-		srv.start()
+		srv.start(gardenBin)
 
 		list, err := srv.client.Containers(garden.Properties{"survives": "yes"})
 		Expect(err).NotTo(HaveOccurred())

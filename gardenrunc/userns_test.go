@@ -159,7 +159,7 @@ var _ = Describe("user namespaces", func() {
 			mounts := idmappedMounts()
 			Expect(mounts).To(HaveLen(1))
 			srv.kill9()
-			srv.start()
+			srv.start(gardenBin)
 			Expect(idmappedMounts()).To(Equal(mounts))
 			Expect(fields(sh(c, "cat /proc/self/uid_map").stdout)).To(Equal(fmt.Sprintf("0 %d 65536", usernsHostID)))
 			Expect(c.StreamIn(garden.StreamInSpec{Path: "/after-restart", TarStream: tarOf(map[string]string{"f": "x"})})).To(Succeed())
@@ -185,7 +185,7 @@ var _ = Describe("user namespaces", func() {
 			Expect(os.MkdirAll(stray, 0700)).To(Succeed())
 			Expect(syscall.Mount(GinkgoT().TempDir(), stray, "", syscall.MS_BIND, "")).To(Succeed())
 			DeferCleanup(func() { syscall.Unmount(stray, syscall.MNT_DETACH) }) // if the server left it
-			srv.start()
+			srv.start(gardenBin)
 
 			Expect(mountsUnder(idmappedDir())).To(BeEmpty())
 			Expect(os.ReadDir(idmappedDir())).To(BeEmpty())
