@@ -235,6 +235,18 @@ var _ = Describe("terminals", func() {
 		Expect(p.Wait()).To(Equal(0))
 		stdinW.Close()
 	})
+
+	It("ends a terminal process's input even when the last line has no newline", func() {
+		c := createContainer(garden.ContainerSpec{})
+		out := gbytes.NewBuffer()
+		p, err := c.Run(garden.ProcessSpec{Path: "/bin/cat", TTY: &garden.TTYSpec{}},
+			garden.ProcessIO{Stdin: strings.NewReader("no newline"), Stdout: out})
+		Expect(err).NotTo(HaveOccurred())
+		code := make(chan int, 1)
+		go func() { c, _ := p.Wait(); code <- c }()
+		Eventually(code, 10*time.Second).Should(Receive(Equal(0)))
+		Expect(string(out.Contents())).To(ContainSubstring("no newline"))
+	})
 })
 
 var _ = Describe("grace time", func() {
@@ -264,8 +276,21 @@ var _ = Describe("processes started by the container's init", func() {
 		r = runIn(c, garden.ProcessSpec{Path: "/no/such/command"}, nil)
 		Expect(r.code).To(Equal(255))
 		Expect(r.stderr).To(ContainSubstring("/no/such/command"))
-		// the socket is outside the container's root
+		// the socket is outside the container's root, and host root's alone
 		Expect(sh(c, "ls -a /").stdout).NotTo(ContainSubstring("init.sock"))
+		fi, err := os.Stat(filepath.Join(containerPath(c), "init.sock"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(fi.Mode().Perm()).To(Equal(os.FileMode(0600)))
+	})
+
+	It("survive the container's root signalling the init: it drops every signal", func() {
+		c := createContainer(garden.ContainerSpec{})
+		for _, sig := range []string{"USR1", "ABRT", "TERM", "HUP", "SEGV", "ALRM"} {
+			Expect(sh(c, "kill -"+sig+" 1; sleep 0.1; echo alive").stdout).To(Equal("alive\n"), sig)
+		}
+		info, err := c.Info()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(info.State).To(Equal("active"))
 	})
 })
 

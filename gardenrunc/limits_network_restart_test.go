@@ -144,6 +144,12 @@ var _ = Describe("restarting the garden server", func() {
 
 		srv.kill9()
 		time.Sleep(1500 * time.Millisecond)
+		// a Run the server died in before the init confirmed it: its files, no pid, no exit code
+		phantom := filepath.Join(srv.depot, c.Handle(), "processes", "phantom")
+		Expect(os.MkdirAll(phantom, 0700)).To(Succeed())
+		for _, f := range []string{"stdout", "stderr", "exit"} {
+			Expect(os.WriteFile(filepath.Join(phantom, f), nil, 0600)).To(Succeed())
+		}
 		srv.start(gardenBin)
 
 		list, err := srv.client.Containers(garden.Properties{"survives": "yes"})
@@ -166,6 +172,13 @@ var _ = Describe("restarting the garden server", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(ps.Wait()).To(Equal(3))
 		Expect(string(short.Contents())).To(Equal("done-while-down\n"))
+
+		// it is taken for never started, not left running forever
+		phantomErr := gbytes.NewBuffer()
+		pp, err := c2.Attach("phantom", garden.ProcessIO{Stderr: phantomErr})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(pp.Wait()).To(Equal(255))
+		Expect(string(phantomErr.Contents())).To(ContainSubstring("before the process was confirmed started"))
 
 		Expect(sh(c2, "echo still usable").stdout).To(Equal("still usable\n"))
 		_, err = c2.Run(garden.ProcessSpec{Path: "/bin/httpd", Args: []string{"-f", "-p", "8080", "-h", "/var/www"}}, garden.ProcessIO{})

@@ -29,7 +29,7 @@ const (
 	procStderr   = initproc.ProcStderr
 	procPidFile  = initproc.ProcPidFile
 	procExitFile = initproc.ProcExitFile
-	procTTYFile  = initproc.ProcTTYFile
+	procTTYFile  = "tty" // the terminal's path inside the container ("/dev/pts/N"), for resizing
 )
 
 // proc is the server's view of one process: a directory whose files the container's init holds
@@ -37,6 +37,7 @@ const (
 type proc struct {
 	id   string
 	dir  string
+	init int           // the host pid of the container's init, which started the process
 	done chan struct{} // closed once the exit status is known and post-exit bookkeeping is done
 	once sync.Once
 	code int
@@ -118,6 +119,7 @@ func (p *proc) markReady() { p.readyOnce.Do(func() { close(p.ready) }) }
 // started (and its pid is on disk for a restarted server) or could not start; the exit is awaited
 // in the background.
 func (p *proc) spawn(sock string, ps *specs.Process, initPid int, onExit func(int)) error {
+	p.init = initPid
 	spec, err := json.Marshal(ps)
 	if err != nil {
 		return err
@@ -169,20 +171,25 @@ func (p *proc) spawn(sock string, ps *specs.Process, initPid int, onExit func(in
 		stdin.Close()
 		return fmt.Errorf("cannot reach the container's init: %w", err)
 	}
+	conn.SetWriteDeadline(time.Now().Add(startTimeout))
 	if _, err := conn.Write(spec); err != nil {
 		conn.Close()
 		stdin.Close()
 		return fmt.Errorf("cannot reach the container's init: %w", err)
 	}
+	conn.SetWriteDeadline(time.Time{})
 	p.stdinMu.Lock()
 	p.stdin, p.conn = stdin, conn
 	p.stdinMu.Unlock()
-	go p.await(conn, initPid, onExit)
+	go p.await(conn, onExit)
 	select {
 	case <-p.ready:
+		return nil
 	case <-time.After(startTimeout):
+		// hanging up makes the init stop the process if it starts it after all
+		conn.Close()
+		return fmt.Errorf("the container's init did not start the process within %s", startTimeout)
 	}
-	return nil
 }
 
 // startTimeout bounds how long Run waits for the init to say the process started.
@@ -190,7 +197,7 @@ const startTimeout = 10 * time.Second
 
 // await reads the init's answers: "pid N [tty PATH]" with a pidfd, then "exit CODE" (or "err
 // MESSAGE" when the process could not start: the init has written the message to its stderr).
-func (p *proc) await(conn *net.UnixConn, initPid int, onExit func(int)) {
+func (p *proc) await(conn *net.UnixConn, onExit func(int)) {
 	defer conn.Close()
 	buf := make([]byte, 512)
 	oob := make([]byte, unix.CmsgSpace(4))
@@ -211,8 +218,7 @@ func (p *proc) await(conn *net.UnixConn, initPid int, onExit func(int)) {
 			switch {
 			case len(f) >= 2 && f[0] == "pid":
 				if len(f) == 4 && f[2] == "tty" {
-					// the slave as the host sees it, for resizing
-					os.WriteFile(filepath.Join(p.dir, procTTYFile), []byte(fmt.Sprintf("/proc/%d/root%s", initPid, f[3])), 0600)
+					writeFileAtomic(filepath.Join(p.dir, procTTYFile), []byte(f[3]))
 				}
 				p.markReady()
 			case len(f) == 2 && f[0] == "exit":
@@ -229,11 +235,7 @@ func (p *proc) await(conn *net.UnixConn, initPid int, onExit func(int)) {
 		}
 		if err != nil || len(pending) > 4096 {
 			// the init went away (its container was killed or destroyed) before the exit
-			if code, ok := readExit(p.dir); ok {
-				p.finish(code, onExit)
-			} else {
-				p.finish(128+int(syscall.SIGKILL), onExit)
-			}
+			p.finish(exitWithoutInit(p.dir), onExit)
 			return
 		}
 	}
@@ -252,11 +254,10 @@ func (p *proc) receivePidfd(oob []byte) {
 			continue
 		}
 		for _, fd := range fds {
-			unix.CloseOnExec(fd)
 			f := os.NewFile(uintptr(fd), "pidfd")
 			if pid := pidOfPidfd(fd); pid > 0 {
 				if start, alive := procStart(pid); alive {
-					os.WriteFile(filepath.Join(p.dir, procPidFile), []byte(fmt.Sprintf("%d %s", pid, start)), 0600)
+					writeFileAtomic(filepath.Join(p.dir, procPidFile), []byte(fmt.Sprintf("%d %s", pid, start)))
 				}
 			}
 			p.mu.Lock()
@@ -288,48 +289,99 @@ func pidOfPidfd(fd int) int {
 
 // dialUnixIn connects to a unix socket through /proc/self/fd, so the socket's path may be longer
 // than a socket address can hold.
-func dialUnixIn(path string) (*net.UnixConn, error) {
-	dir, err := os.OpenFile(filepath.Dir(path), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer dir.Close()
-	return net.DialUnix("unix", nil, &net.UnixAddr{Net: "unix", Name: fmt.Sprintf("/proc/self/fd/%d/%s", dir.Fd(), filepath.Base(path))})
+func dialUnixIn(path string) (conn *net.UnixConn, err error) {
+	err = viaDirFd(filepath.Dir(path), func(dir string) error {
+		conn, err = net.DialUnix("unix", nil, &net.UnixAddr{Net: "unix", Name: filepath.Join(dir, filepath.Base(path))})
+		return err
+	})
+	return conn, err
 }
 
-// adopt watches a process started before a server restart: it polls the exit file the init
-// writes, and takes a pidfd for signals while the recorded process still runs.
+// writeFileAtomic writes a small file whole or not at all (a crash leaves the old one or none).
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// exitWithoutInit is the exit code of a process whose container's init is gone: the one it
+// recorded, else 137 (its processes were killed with it).
+func exitWithoutInit(dir string) int {
+	if code, ok := readExit(dir); ok {
+		return code
+	}
+	return 128 + int(syscall.SIGKILL)
+}
+
+// adopt watches a process started before a server restart. With a recorded pid it waits for the
+// process's pidfd (no polling) and then for the exit code the init writes. Without one, the server
+// died before the process was confirmed started: either the init never got the request, or it
+// stopped the process on finding the server gone, so its exit code appears soon (or never).
 func (p *proc) adopt(initPid int, initStart string, onExit func(int)) {
-	if b, err := os.ReadFile(filepath.Join(p.dir, procPidFile)); err == nil {
-		var pid int
-		var start string
-		if _, err := fmt.Sscanf(string(b), "%d %s", &pid, &start); err == nil {
-			if s, alive := procStart(pid); alive && s == start {
-				if fd, err := unix.PidfdOpen(pid, 0); err == nil {
-					p.pidfd = os.NewFile(uintptr(fd), "pidfd")
-				}
+	p.init = initPid
+	pid, start, recorded := readPidFile(p.dir)
+	if recorded {
+		if s, alive := procStart(pid); alive && s == start {
+			if fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK); err == nil {
+				p.pidfd = os.NewFile(uintptr(fd), "pidfd")
 			}
 		}
 	}
 	p.markReady()
+	initAlive := func() bool { s, alive := procStart(initPid); return alive && s == initStart }
 	go func() {
+		if p.pidfd != nil {
+			waitPidfd(p.pidfd)
+		}
+		deadline := time.Now().Add(unconfirmedStartGrace)
 		for {
 			if code, ok := readExit(p.dir); ok {
 				p.finish(code, onExit)
 				return
 			}
-			if s, alive := procStart(initPid); !alive || s != initStart {
-				// the container's init died, and its processes with it
-				if code, ok := readExit(p.dir); ok {
-					p.finish(code, onExit)
-				} else {
-					p.finish(128+int(syscall.SIGKILL), onExit)
-				}
+			if !initAlive() {
+				p.finish(exitWithoutInit(p.dir), onExit)
 				return
 			}
-			time.Sleep(100 * time.Millisecond)
+			if !recorded && time.Now().After(deadline) {
+				if f, err := os.OpenFile(filepath.Join(p.dir, procStderr), os.O_WRONLY|os.O_APPEND, 0); err == nil {
+					fmt.Fprintln(f, "diego-garden: the server restarted before the process was confirmed started")
+					f.Close()
+				}
+				p.finish(255, onExit)
+				return
+			}
+			// the init writes the code right after reaping the process
+			time.Sleep(10 * time.Millisecond)
 		}
 	}()
+}
+
+// unconfirmedStartGrace is how long a restarted server waits for the exit code of a process whose
+// start it never learnt of.
+const unconfirmedStartGrace = 2 * time.Second
+
+func readPidFile(dir string) (pid int, start string, ok bool) {
+	b, err := os.ReadFile(filepath.Join(dir, procPidFile))
+	if err != nil {
+		return 0, "", false
+	}
+	_, err = fmt.Sscanf(string(b), "%d %s", &pid, &start)
+	return pid, start, err == nil
+}
+
+// waitPidfd returns once the process is gone, parked on the poller (a pidfd turns readable then).
+func waitPidfd(f *os.File) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	rc.Read(func(fd uintptr) bool {
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+		return n > 0 || (err != nil && err != unix.EINTR)
+	})
 }
 
 // feed copies r into the process's stdin; when r ends, it tells the init, which lets go of its
@@ -350,7 +402,7 @@ func (p *proc) feed(r io.Reader) {
 		p.stdin = nil
 		p.stdinMu.Unlock()
 		w.Close()
-		if err == nil || errors.Is(err, io.ErrClosedPipe) {
+		if err == nil {
 			conn.Write([]byte("eof\n"))
 		}
 	}()
@@ -479,10 +531,7 @@ func (h *handle) SetTTY(t garden.TTYSpec) error {
 	if t.WindowSize == nil || h.p.exited() {
 		return nil
 	}
-	if err := initproc.SetWindowSize(h.p.dir, t.WindowSize.Columns, t.WindowSize.Rows); err != nil && err.Error() != "process has no tty" {
-		return err
-	}
-	return nil
+	return h.p.resizeTerminal(t.WindowSize.Columns, t.WindowSize.Rows)
 }
 
 func (h *handle) Signal(s garden.Signal) error {
@@ -508,8 +557,14 @@ func (p *proc) signal(sig syscall.Signal) error {
 		}
 		return errors.New("process cannot be signalled: its pid is unknown")
 	}
-	if err := unix.PidfdSendSignal(int(p.pidfd.Fd()), sig, nil, 0); err != nil && err != unix.ESRCH {
+	rc, err := p.pidfd.SyscallConn()
+	if err != nil {
 		return err
+	}
+	var serr error
+	rc.Control(func(fd uintptr) { serr = unix.PidfdSendSignal(int(fd), sig, nil, 0) })
+	if serr != nil && serr != unix.ESRCH {
+		return serr
 	}
 	return nil
 }
@@ -521,4 +576,32 @@ const processRetention = 5 * time.Minute
 // collectable says whether an exited process can be forgotten.
 func (p *proc) collectable(now time.Time) bool {
 	return p.exited() && atomic.LoadInt32(&p.attached) <= 0 && now.Sub(p.exitedAt) > processRetention
+}
+
+// resizeTerminal sets the size of the process's terminal, if it has one. The terminal is opened
+// through the container's root as the container sees it (symlinks resolve inside it), and must be
+// a character device, so a container cannot steer the server to a host file.
+func (p *proc) resizeTerminal(cols, rows int) error {
+	tty, err := os.ReadFile(filepath.Join(p.dir, procTTYFile))
+	if err != nil {
+		return nil // no terminal
+	}
+	root, err := unix.Open(fmt.Sprintf("/proc/%d/root", p.init), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil // the container is gone
+	}
+	defer unix.Close(root)
+	fd, err := unix.Openat2(root, string(tty), &unix.OpenHow{
+		Flags:   unix.O_RDWR | unix.O_NOCTTY | unix.O_NONBLOCK | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return fmt.Errorf("open the process's terminal %s: %w", tty, err)
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR {
+		return fmt.Errorf("the process's terminal %s is not a terminal", tty)
+	}
+	return unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, &unix.Winsize{Col: uint16(cols), Row: uint16(rows)})
 }

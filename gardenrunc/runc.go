@@ -53,20 +53,22 @@ func (r runc) runDetached(id, bundle string, initSock *os.File) (int, error) {
 }
 
 // listenInitSock binds the init's socket (see initproc/spawn.go) in the container's directory,
-// which containers cannot see. It binds through /proc/self/fd, as the server connects, so a long
-// depot path does not matter.
+// which containers cannot see, readable and writable by host root only. It binds through
+// /proc/self/fd, as the server connects, so a long depot path does not matter.
 func listenInitSock(dir string) (*os.File, error) {
-	d, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer d.Close()
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
-	addr := &unix.SockaddrUnix{Name: fmt.Sprintf("/proc/self/fd/%d/%s", d.Fd(), initproc.InitSockName)}
-	if err := unix.Bind(fd, addr); err != nil {
+	// the socket file is made with the mode fchmod gives the socket before bind
+	if err := unix.Fchmod(fd, 0600); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	err = viaDirFd(dir, func(d string) error {
+		return unix.Bind(fd, &unix.SockaddrUnix{Name: filepath.Join(d, initproc.InitSockName)})
+	})
+	if err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("bind the init's socket in %s: %w", dir, err)
 	}
@@ -75,6 +77,17 @@ func listenInitSock(dir string) (*os.File, error) {
 		return nil, err
 	}
 	return os.NewFile(uintptr(fd), filepath.Join(dir, initproc.InitSockName)), nil
+}
+
+// viaDirFd calls fn with a short path to dir (/proc/self/fd/N of an O_PATH descriptor of it), for
+// unix socket addresses, which cannot hold a long path.
+func viaDirFd(dir string, fn func(dir string) error) error {
+	d, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(d)
+	return fn(fmt.Sprintf("/proc/self/fd/%d", d))
 }
 
 func (r runc) delete(id string) error {

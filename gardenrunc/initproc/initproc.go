@@ -35,7 +35,7 @@ func containsStr(l []string, s string) bool {
 }
 
 // Files of a process directory, made by the server. The init writes the exit code ("CODE\n") to
-// exit; the server writes pid ("HOSTPID START") and tty (the terminal's path from the host).
+// exit; the server writes pid ("HOSTPID START").
 const (
 	ProcStdout   = "stdout"
 	ProcStderr   = "stderr"
@@ -43,33 +43,18 @@ const (
 	ProcExitFile = "exit"
 )
 
-// ProcTTYFile names the file holding the path of a process's terminal, for window size changes.
-const ProcTTYFile = "tty"
-
-// SetWindowSize resizes a running process's terminal (through its slave side).
-func SetWindowSize(dir string, cols, rows int) error {
-	b, err := os.ReadFile(filepath.Join(dir, ProcTTYFile))
-	if err != nil {
-		return fmt.Errorf("process has no tty")
-	}
-	f, err := os.OpenFile(strings.TrimSpace(string(b)), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return unix.IoctlSetWinsize(int(f.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: uint16(cols), Row: uint16(rows)})
-}
-
 // RunInit is the container's pid 1 (`<binary> init`, bind-mounted read-only into the container):
-// it ignores terminal signals and reaps orphans until killed.
+// it ignores signals and reaps orphans until killed.
 //
 // When fd 3 is a listening socket (the server's init.sock), it also starts the server's processes
-// and records their exits (spawn.go). Terminal signals are caught and dropped rather than ignored,
-// because ignored dispositions would be inherited by the processes it starts. It is not dumpable,
+// and records their exits (spawn.go). Signals are caught and dropped rather than ignored, because
+// ignored dispositions would be inherited by the processes it starts. It is not dumpable,
 // so container processes cannot reach the host files it holds through /proc/1/fd or ptrace.
 func RunInit() int {
 	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
-	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM, syscall.SIGPIPE, syscall.SIGQUIT)
+	// every signal is caught and dropped: the kernel keeps from a pid namespace's init only the
+	// signals it does not handle, and Go handles all of them, ending the program for most
+	signal.Notify(make(chan os.Signal, 1))
 	sigs := make(chan os.Signal, 16)
 	signal.Notify(sigs, syscall.SIGCHLD)
 	sp := &spawner{children: map[int]*child{}}

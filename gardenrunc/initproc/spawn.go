@@ -7,9 +7,10 @@ package initproc
 // init, already in every namespace, the root and the cgroups of the container, starts the process
 // as its own child, answers "pid N" with a pidfd of it, and, once it has reaped it, writes the exit
 // code to the process's exit file and answers "exit CODE". Because the init holds those files, a
-// process and its exit status outlive the garden server. Only peers outside the container's pid
-// namespace (SO_PEERCRED pid 0) are served, so container processes cannot use it even if they
-// could reach it.
+// process and its exit status outlive the garden server. Peers inside the container's pid
+// namespace (SO_PEERCRED pid other than 0) are refused; what keeps everyone else but the server
+// out is where the socket is (a directory of the server's, not in the container's root) and its
+// mode (0600, host root's).
 
 import (
 	"encoding/binary"
@@ -100,14 +101,16 @@ func (s *spawner) serve() bool {
 				return aerr != unix.EAGAIN
 			})
 			if err != nil {
-				return
+				return // the listening socket is closed
 			}
 			if aerr != nil {
-				if aerr == unix.EINTR || aerr == unix.ECONNABORTED || aerr == unix.EMFILE || aerr == unix.ENFILE {
-					time.Sleep(time.Millisecond)
-					continue
+				if aerr == unix.EBADF || aerr == unix.EINVAL || aerr == unix.ENOTSOCK {
+					return
 				}
-				return
+				// anything else (no fds or memory left, an aborted connection) passes: the
+				// server's next Run must still be served
+				time.Sleep(10 * time.Millisecond)
+				continue
 			}
 			s.handle(nfd)
 		}
@@ -127,6 +130,12 @@ func (s *spawner) handle(fd int) {
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	spec, files, err := readRequest(conn)
 	if err != nil {
+		if len(files) == reqFiles {
+			// the process has its files: say there why it did not start
+			fmt.Fprintf(files[ReqStderr], "diego-garden: cannot start process: %v\n", err)
+			fmt.Fprintf(files[ReqExit], "255\n")
+		}
+		closeAll(files)
 		fmt.Fprintf(conn, "err %v\n", err)
 		conn.Close()
 		return
@@ -171,12 +180,7 @@ func (s *spawner) handle(fd int) {
 			io.Copy(stdout, master)
 			close(ch.ttyDrain)
 		}()
-		// the terminal merges stdout and stderr; stdin EOF becomes ^D
-		go func() {
-			if _, err := io.Copy(master, stdin); err == nil {
-				master.Write([]byte{4})
-			}
-		}()
+		go feedTerminal(master, stdin)
 	}
 
 	s.mu.Lock()
@@ -200,14 +204,19 @@ func (s *spawner) handle(fd int) {
 	if ttyPath != "" {
 		reply += " tty " + ttyPath
 	}
-	sendWithFd(conn, reply+"\n", pidfd)
+	if err := sendWithFd(conn, reply+"\n", pidfd); err != nil {
+		// the server went away before it learnt of the process, so nobody could signal it, and a
+		// restarted server takes a process without a pid for one that never started: stop it
+		// (the reaper records 137)
+		unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+	}
 	unix.Close(pidfd)
 	close(ch.replied)
 	go ch.readControl()
 }
 
 // readRequest reads a 4-byte length, the process spec, and the request's files (on the first
-// bytes).
+// bytes). With an error it still returns the files it received, which the caller closes.
 func readRequest(conn *os.File) ([]byte, []*os.File, error) {
 	rc, err := conn.SyscallConn()
 	if err != nil {
@@ -237,24 +246,20 @@ func readRequest(conn *os.File) ([]byte, []*os.File, error) {
 		}
 	}
 	if len(files) != reqFiles {
-		closeAll(files)
-		return nil, nil, fmt.Errorf("bad request: %d files, want %d", len(files), reqFiles)
+		return nil, files, fmt.Errorf("bad request: %d files, want %d", len(files), reqFiles)
 	}
 	if n < 4 {
 		if _, err := io.ReadFull(conn, head[n:]); err != nil {
-			closeAll(files)
-			return nil, nil, err
+			return nil, files, fmt.Errorf("request cut short: %w", err)
 		}
 	}
 	size := binary.BigEndian.Uint32(head)
 	if size > MaxSpecSize {
-		closeAll(files)
-		return nil, nil, fmt.Errorf("bad request: process spec of %d bytes", size)
+		return nil, files, fmt.Errorf("bad request: process spec of %d bytes", size)
 	}
 	spec := make([]byte, size)
 	if _, err := io.ReadFull(conn, spec); err != nil {
-		closeAll(files)
-		return nil, nil, err
+		return nil, files, fmt.Errorf("request cut short: %w", err)
 	}
 	return spec, files, nil
 }
@@ -292,19 +297,51 @@ func start(ps *specs.Process, spec []byte, stdio []*os.File) (int, int, error) {
 	return pid, pidfd, nil
 }
 
-func sendWithFd(conn *os.File, msg string, fd int) {
+func sendWithFd(conn *os.File, msg string, fd int) error {
 	rc, err := conn.SyscallConn()
 	if err != nil {
-		return
+		return err
 	}
 	var oob []byte
 	if fd >= 0 {
 		oob = unix.UnixRights(fd)
 	}
-	rc.Write(func(s uintptr) bool {
-		err = unix.Sendmsg(int(s), []byte(msg), oob, nil, 0)
-		return err != unix.EAGAIN
-	})
+	var serr error
+	if err := rc.Write(func(s uintptr) bool {
+		serr = unix.Sendmsg(int(s), []byte(msg), oob, nil, unix.MSG_NOSIGNAL)
+		return serr != unix.EAGAIN
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// feedTerminal copies stdin to the terminal and turns its end into end-of-file for the process:
+// ^D, which a terminal takes for end-of-file only at the start of a line, so a second one after
+// input that did not end with a newline.
+func feedTerminal(master, stdin *os.File) {
+	buf := make([]byte, 32*1024)
+	lineStart := true
+	for {
+		n, err := stdin.Read(buf)
+		if n > 0 {
+			if _, werr := master.Write(buf[:n]); werr != nil {
+				return
+			}
+			lineStart = buf[n-1] == '\n'
+		}
+		if err == io.EOF {
+			eof := []byte{4}
+			if !lineStart {
+				eof = []byte{4, 4}
+			}
+			master.Write(eof)
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // readControl serves the server's messages for a running process: "eof" lets go of the held
@@ -476,33 +513,33 @@ func (s *spawner) reaped(pid int, ws syscall.WaitStatus) {
 }
 
 // openPty allocates a terminal on the container's devpts; the slave belongs to the process's
-// user. path is the slave's path inside the container.
+// user. path is the slave's path inside the container. The master goes through the poller, so the
+// copies to and from it hold no thread and end when it is closed.
 func openPty(size *specs.Box, uid int) (master, slave *os.File, path string, err error) {
-	master, err = os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	fd := int(master.Fd())
 	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
-		master.Close()
+		unix.Close(fd)
 		return nil, nil, "", err
 	}
 	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
 	if err != nil {
-		master.Close()
+		unix.Close(fd)
 		return nil, nil, "", err
+	}
+	if size != nil && size.Width > 0 && size.Height > 0 {
+		unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, &unix.Winsize{Col: uint16(size.Width), Row: uint16(size.Height)})
 	}
 	path = fmt.Sprintf("/dev/pts/%d", n)
 	slave, err = os.OpenFile(path, os.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		master.Close()
+		unix.Close(fd)
 		return nil, nil, "", err
 	}
 	if uid != 0 {
 		slave.Chown(uid, -1)
 	}
-	if size != nil && size.Width > 0 && size.Height > 0 {
-		unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, &unix.Winsize{Col: uint16(size.Width), Row: uint16(size.Height)})
-	}
-	return master, slave, path, nil
+	return os.NewFile(uintptr(fd), "ptmx"), slave, path, nil
 }
