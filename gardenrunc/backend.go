@@ -495,7 +495,9 @@ func (b *Backend) create(spec garden.ContainerSpec) (*Container, error) {
 	if err := saveState(dir, st); err != nil {
 		return fail(err)
 	}
-	writeEtcFiles(rootfs, h, ip, st.UserNSHostID)
+	if err := writeEtcFiles(rootfs, h, ip, st.UserNSHostID); err != nil {
+		return fail(err)
+	}
 	s, err := BuildSpec(BundleParams{
 		Handle: h, RootFS: rootfs, InitBin: b.cfg.InitBin, CgroupsPath: c.cgroup,
 		Privileged: spec.Privileged, HostCaps: b.hostCaps, BindMounts: spec.BindMounts,
@@ -545,31 +547,38 @@ func (b *Backend) create(spec garden.ContainerSpec) (*Container, error) {
 	return c, nil
 }
 
-// writeEtcFiles gives the container its own hostname and hosts files, owned by the container's
-// root (rootID on the host).
-func writeEtcFiles(rootfs, handle string, ip net.IP, rootID uint32) {
+// writeEtcFiles gives the container its own hostname, hosts and resolv.conf files, owned by the
+// container's root (rootID on the host). The root filesystem comes from the image, which may make
+// /etc or these files symlinks to anywhere: they are resolved inside the root, as the container
+// will see them, and the files are replaced rather than written through.
+func writeEtcFiles(rootfs, handle string, ip net.IP, rootID uint32) error {
 	host := handle
 	if len(host) > 63 {
 		host = host[:63]
 	}
-	etc := filepath.Join(rootfs, "etc")
-	if os.Mkdir(etc, 0755) == nil { // an image without /etc
-		os.Lchown(etc, int(rootID), int(rootID))
+	root, err := openRoot(rootfs)
+	if err != nil {
+		return err
 	}
-	writeOwned(filepath.Join(etc, "hostname"), []byte(host+"\n"), rootID)
-	writeOwned(filepath.Join(etc, "hosts"), []byte(fmt.Sprintf("127.0.0.1 localhost\n%s %s\n", ip, host)), rootID)
-	if _, err := os.Stat("/etc/resolv.conf"); err == nil {
-		if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
-			os.Remove(filepath.Join(etc, "resolv.conf"))
-			writeOwned(filepath.Join(etc, "resolv.conf"), b, rootID)
+	defer root.Close()
+	etc, err := etcDirInRoot(int(root.Fd()), rootID)
+	if err != nil {
+		return err
+	}
+	defer etc.Close()
+	files := map[string][]byte{
+		"hostname": []byte(host + "\n"),
+		"hosts":    []byte(fmt.Sprintf("127.0.0.1 localhost\n%s %s\n", ip, host)),
+	}
+	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+		files["resolv.conf"] = b
+	}
+	for name, data := range files {
+		if err := replaceFile(int(etc.Fd()), name, data, rootID); err != nil {
+			return err
 		}
 	}
-}
-
-func writeOwned(path string, data []byte, owner uint32) {
-	if os.WriteFile(path, data, 0644) == nil {
-		os.Lchown(path, int(owner), int(owner))
-	}
+	return nil
 }
 
 func (b *Backend) Destroy(handle string) error {
