@@ -222,6 +222,8 @@ func (b *Backend) reload() error {
 	if err != nil {
 		return err
 	}
+	// every container in the depot is counted again below, those a previous Start counted too
+	b.idmap.forget()
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
@@ -245,13 +247,14 @@ func (b *Backend) reload() error {
 		for _, pm := range st.MappedPorts {
 			b.ports.Reserve(pm.HostPort)
 		}
+		// counted before anything else, so that destroying it releases only its own count
+		b.idmap.hold(st.IDMapped)
 		if s, alive := procStart(st.InitPid); !alive || s != st.InitStart {
 			b.log.Warn("reload-container-init-gone-destroying", "handle", st.Handle)
 			b.destroyContainer(c)
 			continue
 		}
 		c.adoptProcesses()
-		b.idmap.hold(st.IDMapped)
 		b.mu.Lock()
 		b.containers[st.Handle] = c
 		b.mu.Unlock()
@@ -648,11 +651,7 @@ func (b *Backend) destroyContainer(c *Container) error {
 	}()
 	dirErr := b.cleanupDir(st.Handle, c.dir, nil)
 	step("directory")
-	// counted once only, even if the destroy is retried
-	mountsErr := b.idmap.release(st.IDMapped)
-	c.mu.Lock()
-	c.st.IDMapped = nil
-	c.mu.Unlock()
+	mountsErr := b.releaseIDMapped(c, st.IDMapped, dirErr != nil)
 	<-runcDone
 	<-netDone
 	step("network")
@@ -661,6 +660,20 @@ func (b *Backend) destroyContainer(c *Container) error {
 		b.ports.Release(pm.HostPort)
 	}
 	return errors.Join(runcErr, dirErr, mountsErr)
+}
+
+// releaseIDMapped counts a destroyed container out of its idmapped mounts once only, even if the
+// destroy is retried or, when its directory is still there (kept, the destroy having failed), after
+// a restart.
+func (b *Backend) releaseIDMapped(c *Container, paths []string, dirKept bool) error {
+	err := b.idmap.release(paths)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.st.IDMapped = nil
+	if dirKept && len(paths) > 0 {
+		err = errors.Join(err, saveState(c.dir, c.st))
+	}
+	return err
 }
 
 // releaseAddress returns a destroyed container's address to the pool once the host end of its

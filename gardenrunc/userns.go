@@ -217,6 +217,13 @@ func (m *idmapper) ensureMounted(lower, p string) error {
 	return idmapped(lower, p, m.userns)
 }
 
+// forget drops every count, before the containers in the depot are counted again.
+func (m *idmapper) forget() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.refs = map[string]int{}
+}
+
 // hold counts a reloaded container as a user of its mounts (which it no longer needs itself).
 func (m *idmapper) hold(paths []string) {
 	m.mu.Lock()
