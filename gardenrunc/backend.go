@@ -681,9 +681,13 @@ func (b *Backend) releaseIDMapped(c *Container, paths []string, dirKept bool) er
 // it tears down in the background after the init has died (10-20 ms, as for any network
 // namespace, bare runc's included); deleting it ourselves meanwhile only waits for the same
 // teardown, so Destroy does not wait for it. Until then the address is not handed out again, so
-// a new container never meets the old interface's name.
+// a new container never meets the old interface's name; if the interface cannot be removed, the
+// address stays out of the pool until the server restarts (and says so).
 func (b *Backend) releaseAddress(ip net.IP) {
-	b.net.RemoveVeth(ip)
+	if err := b.net.RemoveVeth(ip); err != nil {
+		b.log.Error("container-address-withheld", "ip", ip.String(), "interface", hostVeth(ip), "error", err)
+		return
+	}
 	b.ips.Release(ip)
 }
 
