@@ -128,24 +128,6 @@ func nlDelLink(name string) error {
 	return err
 }
 
-// nlLinkExists asks for the interface called name alone (not a dump of every link): the kernel
-// answers ENODEV when there is none.
-func nlLinkExists(name string) (bool, error) {
-	s, err := nlDial()
-	if err != nil {
-		return false, err
-	}
-	defer s.Close()
-	err = s.do(unix.RTM_GETLINK, 0, join(ifInfo(0, 0, 0), attrStr(unix.IFLA_IFNAME, name)))
-	switch err {
-	case nil:
-		return true, nil
-	case unix.ENODEV:
-		return false, nil
-	}
-	return false, fmt.Errorf("look up interface %s: %w", name, err)
-}
-
 // nlIsolatePort marks a bridge port isolated: isolated ports do not forward to each other, so
 // containers on the bridge reach the host (and, routed through it, the world) but not each other.
 func nlIsolatePort(name string) error {
