@@ -48,6 +48,7 @@ var _ = Describe("probing user namespaces at start", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(m.enable(bin)).To(Succeed())
 		probe := filepath.Join(m.dir, ".probe")
+		DeferCleanup(func() { removeProbe(probe) }) // also when the spec fails before the probe
 		for _, d := range []string{"lower", "mapped", "upper", "work", "merged"} {
 			Expect(os.MkdirAll(filepath.Join(probe, d), 0700)).To(Succeed())
 		}
