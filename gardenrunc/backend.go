@@ -222,6 +222,8 @@ func (b *Backend) reload() error {
 	if err != nil {
 		return err
 	}
+	// every container in the depot is counted again below, those a previous Start counted too
+	b.idmap.forget()
 	for _, e := range entries {
 		if !e.IsDir() {
 			continue
@@ -245,13 +247,14 @@ func (b *Backend) reload() error {
 		for _, pm := range st.MappedPorts {
 			b.ports.Reserve(pm.HostPort)
 		}
+		// counted before anything else, so that destroying it releases only its own count
+		b.idmap.hold(st.IDMapped)
 		if s, alive := procStart(st.InitPid); !alive || s != st.InitStart {
 			b.log.Warn("reload-container-init-gone-destroying", "handle", st.Handle)
 			b.destroyContainer(c)
 			continue
 		}
 		c.adoptProcesses()
-		b.idmap.hold(st.IDMapped)
 		b.mu.Lock()
 		b.containers[st.Handle] = c
 		b.mu.Unlock()
@@ -495,7 +498,9 @@ func (b *Backend) create(spec garden.ContainerSpec) (*Container, error) {
 	if err := saveState(dir, st); err != nil {
 		return fail(err)
 	}
-	writeEtcFiles(rootfs, h, ip, st.UserNSHostID)
+	if err := writeEtcFiles(rootfs, h, ip, st.UserNSHostID); err != nil {
+		return fail(err)
+	}
 	s, err := BuildSpec(BundleParams{
 		Handle: h, RootFS: rootfs, InitBin: b.cfg.InitBin, CgroupsPath: c.cgroup,
 		Privileged: spec.Privileged, HostCaps: b.hostCaps, BindMounts: spec.BindMounts,
@@ -545,31 +550,38 @@ func (b *Backend) create(spec garden.ContainerSpec) (*Container, error) {
 	return c, nil
 }
 
-// writeEtcFiles gives the container its own hostname and hosts files, owned by the container's
-// root (rootID on the host).
-func writeEtcFiles(rootfs, handle string, ip net.IP, rootID uint32) {
+// writeEtcFiles gives the container its own hostname, hosts and resolv.conf files, owned by the
+// container's root (rootID on the host). The root filesystem comes from the image, which may make
+// /etc or these files symlinks to anywhere: they are resolved inside the root, as the container
+// will see them, and the files are replaced rather than written through.
+func writeEtcFiles(rootfs, handle string, ip net.IP, rootID uint32) error {
 	host := handle
 	if len(host) > 63 {
 		host = host[:63]
 	}
-	etc := filepath.Join(rootfs, "etc")
-	if os.Mkdir(etc, 0755) == nil { // an image without /etc
-		os.Lchown(etc, int(rootID), int(rootID))
+	root, err := openRoot(rootfs)
+	if err != nil {
+		return err
 	}
-	writeOwned(filepath.Join(etc, "hostname"), []byte(host+"\n"), rootID)
-	writeOwned(filepath.Join(etc, "hosts"), []byte(fmt.Sprintf("127.0.0.1 localhost\n%s %s\n", ip, host)), rootID)
-	if _, err := os.Stat("/etc/resolv.conf"); err == nil {
-		if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
-			os.Remove(filepath.Join(etc, "resolv.conf"))
-			writeOwned(filepath.Join(etc, "resolv.conf"), b, rootID)
+	defer root.Close()
+	etc, err := etcDirInRoot(int(root.Fd()), rootID)
+	if err != nil {
+		return err
+	}
+	defer etc.Close()
+	files := map[string][]byte{
+		"hostname": []byte(host + "\n"),
+		"hosts":    []byte(fmt.Sprintf("127.0.0.1 localhost\n%s %s\n", ip, host)),
+	}
+	if b, err := os.ReadFile("/etc/resolv.conf"); err == nil {
+		files["resolv.conf"] = b
+	}
+	for name, data := range files {
+		if err := replaceFile(int(etc.Fd()), name, data, rootID); err != nil {
+			return err
 		}
 	}
-}
-
-func writeOwned(path string, data []byte, owner uint32) {
-	if os.WriteFile(path, data, 0644) == nil {
-		os.Lchown(path, int(owner), int(owner))
-	}
+	return nil
 }
 
 func (b *Backend) Destroy(handle string) error {
@@ -639,11 +651,7 @@ func (b *Backend) destroyContainer(c *Container) error {
 	}()
 	dirErr := b.cleanupDir(st.Handle, c.dir, nil)
 	step("directory")
-	// counted once only, even if the destroy is retried
-	mountsErr := b.idmap.release(st.IDMapped)
-	c.mu.Lock()
-	c.st.IDMapped = nil
-	c.mu.Unlock()
+	mountsErr := b.releaseIDMapped(c, st.IDMapped, dirErr != nil)
 	<-runcDone
 	<-netDone
 	step("network")
@@ -654,14 +662,32 @@ func (b *Backend) destroyContainer(c *Container) error {
 	return errors.Join(runcErr, dirErr, mountsErr)
 }
 
+// releaseIDMapped counts a destroyed container out of its idmapped mounts once only, even if the
+// destroy is retried or, when its directory is still there (kept, the destroy having failed), after
+// a restart.
+func (b *Backend) releaseIDMapped(c *Container, paths []string, dirKept bool) error {
+	err := b.idmap.release(paths)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.st.IDMapped = nil
+	if dirKept && len(paths) > 0 {
+		err = errors.Join(err, saveState(c.dir, c.st))
+	}
+	return err
+}
+
 // releaseAddress returns a destroyed container's address to the pool once the host end of its
 // veth pair is gone. The kernel removes the pair with the container's network namespace, which
 // it tears down in the background after the init has died (10-20 ms, as for any network
 // namespace, bare runc's included); deleting it ourselves meanwhile only waits for the same
 // teardown, so Destroy does not wait for it. Until then the address is not handed out again, so
-// a new container never meets the old interface's name.
+// a new container never meets the old interface's name; if the interface cannot be removed, the
+// address stays out of the pool until the server restarts (and says so).
 func (b *Backend) releaseAddress(ip net.IP) {
-	b.net.RemoveVeth(ip)
+	if err := b.net.RemoveVeth(ip); err != nil {
+		b.log.Error("container-address-withheld", "ip", ip.String(), "interface", hostVeth(ip), "error", err)
+		return
+	}
 	b.ips.Release(ip)
 }
 

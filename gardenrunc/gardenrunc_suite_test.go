@@ -240,7 +240,7 @@ func newServer(dir string, n int) *gardenServer {
 		"depot_dir":           s.depot,
 		"runc_root":           filepath.Join(dir, "runc"),
 		"image_cache_dir":     filepath.Join(dir, "images"),
-		"preloaded_rootfs":    map[string]string{"busybox": rootfsDir},
+		"preloaded_rootfs":    map[string]string{"busybox": rootfsDir, "etc-links": etcLinksRootFS(dir), "etc-dir-link": etcDirLinkRootFS(dir)},
 		"default_rootfs":      "preloaded:busybox",
 		"cgroup_parent":       s.cgParent,
 		"bridge_name":         s.bridge,

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"code.cloudfoundry.org/garden"
+	"golang.org/x/sys/unix"
 )
 
 // Chain names of the project's own. Per-container chains are named dg-in-<hex> and dg-out-<hex>
@@ -236,21 +237,43 @@ COMMIT
 
 // RemoveVeth waits for the host end of a container's veth pair to go with the container's
 // network namespace, and deletes it if it outlives vethTeardownWait (the namespace kept alive by
-// something else): rtnetlink, and ip as a fallback.
-func (n *Network) RemoveVeth(ip net.IP) {
+// something else): rtnetlink, and ip as a fallback. It fails when the interface is still there,
+// or cannot be looked up, at the end.
+func (n *Network) RemoveVeth(ip net.IP) error {
 	name := hostVeth(ip)
 	deadline := time.Now().Add(vethTeardownWait)
 	for delay := time.Millisecond; time.Now().Before(deadline); delay = min(2*delay, 50*time.Millisecond) {
-		if _, err := net.InterfaceByName(name); err != nil {
-			return
+		if exists, err := nlLinkExists(name); err == nil && !exists {
+			return nil
 		}
 		time.Sleep(delay)
 	}
 	if err := nlDelLink(name); err != nil {
-		if _, e := net.InterfaceByName(name); e == nil {
-			run("ip", "link", "del", name)
-		}
+		run("ip", "link", "del", name)
 	}
+	exists, err := nlLinkExists(name)
+	if err == nil && exists {
+		err = fmt.Errorf("interface %s could not be removed", name)
+	}
+	return err
+}
+
+// nlLinkExists asks for the interface called name alone (not a dump of every link): the kernel
+// answers ENODEV when there is none.
+func nlLinkExists(name string) (bool, error) {
+	s, err := nlDial()
+	if err != nil {
+		return false, err
+	}
+	defer s.Close()
+	err = s.do(unix.RTM_GETLINK, 0, join(ifInfo(0, 0, 0), attrStr(unix.IFLA_IFNAME, name)))
+	switch err {
+	case nil:
+		return true, nil
+	case unix.ENODEV:
+		return false, nil
+	}
+	return false, fmt.Errorf("look up interface %s: %w", name, err)
 }
 
 // vethTeardownWait is how long a dead container's veth pair is left to the kernel.

@@ -586,19 +586,17 @@ func (p *proc) resizeTerminal(cols, rows int) error {
 	if err != nil {
 		return nil // no terminal
 	}
-	root, err := unix.Open(fmt.Sprintf("/proc/%d/root", p.init), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	root, err := openRoot(fmt.Sprintf("/proc/%d/root", p.init))
 	if err != nil {
 		return nil // the container is gone
 	}
-	defer unix.Close(root)
-	fd, err := unix.Openat2(root, string(tty), &unix.OpenHow{
-		Flags:   unix.O_RDWR | unix.O_NOCTTY | unix.O_NONBLOCK | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	})
+	defer root.Close()
+	f, err := openInRoot(int(root.Fd()), string(tty), unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
 	if err != nil {
-		return fmt.Errorf("open the process's terminal %s: %w", tty, err)
+		return fmt.Errorf("open the process's terminal: %w", err)
 	}
-	defer unix.Close(fd)
+	defer f.Close()
+	fd := int(f.Fd())
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR {
 		return fmt.Errorf("the process's terminal %s is not a terminal", tty)

@@ -145,3 +145,76 @@ func dirUsage(dir string) (bytes, inodes uint64) {
 	})
 	return
 }
+
+// openInRoot opens path (relative to root, an fd of a container's root directory) as a process
+// chrooted to root would: symlinks, absolute ones included, and ".." never leave root, and magic
+// links (/proc/<pid>/fd/...) are refused. The server runs as host root on the container's files,
+// which the image and the container's own root control, so this is how it opens any of them.
+func openInRoot(root int, path string, flags int, mode uint32) (*os.File, error) {
+	how := &unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Mode: uint64(mode),
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	for {
+		fd, err := unix.Openat2(root, path, how)
+		switch err {
+		case nil:
+			return os.NewFile(uintptr(fd), path), nil
+		case unix.EAGAIN, unix.EINTR:
+			continue // a rename raced with the lookup: the kernel asks to retry
+		default:
+			return nil, &os.PathError{Op: "open in container root", Path: path, Err: err}
+		}
+	}
+}
+
+// openRoot opens a container's root directory for openInRoot.
+func openRoot(rootfs string) (*os.File, error) {
+	fd, err := unix.Open(rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: rootfs, Err: err}
+	}
+	return os.NewFile(uintptr(fd), rootfs), nil
+}
+
+// replaceFile writes name in dir (an fd of a directory inside a container's root) as a new file
+// owned by owner: whatever was there, a symlink included, is removed rather than followed.
+func replaceFile(dir int, name string, data []byte, owner uint32) error {
+	if err := unix.Unlinkat(dir, name, 0); err != nil && err != unix.ENOENT {
+		return fmt.Errorf("remove /etc/%s in the container's root: %w", name, err)
+	}
+	fd, err := unix.Openat(dir, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0644)
+	if err != nil {
+		return fmt.Errorf("create /etc/%s in the container's root: %w", name, err)
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	if err := f.Chown(int(owner), int(owner)); err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	return err
+}
+
+// etcDirInRoot opens the container's /etc as its processes will see it, owned by owner when it is
+// made here. An /etc that does not resolve to a directory inside the root (missing, a dangling
+// or looping symlink, a file) is replaced by an empty directory.
+func etcDirInRoot(root int, owner uint32) (*os.File, error) {
+	if etc, err := openInRoot(root, "etc", unix.O_RDONLY|unix.O_DIRECTORY, 0); err == nil {
+		return etc, nil
+	}
+	// "etc" is a single component directly in root, which the server made: no link is followed
+	if err := unix.Unlinkat(root, "etc", 0); err != nil && err != unix.ENOENT {
+		return nil, fmt.Errorf("remove /etc in the container's root: %w", err)
+	}
+	if err := unix.Mkdirat(root, "etc", 0755); err != nil {
+		return nil, fmt.Errorf("make /etc in the container's root: %w", err)
+	}
+	etc, err := openInRoot(root, "etc", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := etc.Chown(int(owner), int(owner)); err != nil {
+		etc.Close()
+		return nil, err
+	}
+	return etc, nil
+}

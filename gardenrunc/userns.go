@@ -126,9 +126,6 @@ func idmapped(src, dst string, userns *os.File) error {
 	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, attr); err != nil {
 		return fmt.Errorf("idmap a mount of %s (does its filesystem support idmapped mounts?): %w", src, err)
 	}
-	if dst == "" {
-		return nil // a probe: the detached mount goes with fd
-	}
 	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, dst, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
 		return fmt.Errorf("move_mount %s to %s: %w", src, dst, err)
 	}
@@ -162,7 +159,7 @@ func newIDMapper(dir string, hostID uint32) *idmapper {
 }
 
 // enable makes the user namespace the mappings come from, after checking that the kernel allows
-// user namespaces and idmapped mounts of dir's filesystem.
+// user namespaces, idmapped mounts of dir's filesystem and overlays of them.
 func (m *idmapper) enable(bin string) error {
 	if err := UserNamespacesAllowed(m.sysctl); err != nil {
 		return err
@@ -174,12 +171,56 @@ func (m *idmapper) enable(bin string) error {
 	if err != nil {
 		return err
 	}
-	if err := idmapped(m.dir, "", userns); err != nil {
+	if err := probeIDMappedOverlay(filepath.Join(m.dir, ".probe"), userns); err != nil {
 		userns.Close()
 		return err
 	}
 	m.userns = userns
 	return nil
+}
+
+// probeIDMappedOverlay mounts a throwaway overlay at dir whose lower layer is idmapped through
+// userns, as containers' roots are, and removes it. Kernels 5.12 to 5.18 make idmapped mounts
+// but overlayfs refuses them as layers: there unprivileged containers must run without a user
+// namespace rather than fail to be created.
+func probeIDMappedOverlay(dir string, userns *os.File) error {
+	if err := removeProbe(dir); err != nil { // left by a server that died probing
+		return err
+	}
+	lower, mapped, upper, work, merged := filepath.Join(dir, "lower"), filepath.Join(dir, "mapped"),
+		filepath.Join(dir, "upper"), filepath.Join(dir, "work"), filepath.Join(dir, "merged")
+	for _, d := range []string{lower, mapped, upper, work, merged} {
+		if err := os.MkdirAll(d, 0700); err != nil {
+			return err
+		}
+	}
+	err := idmapped(lower, mapped, userns)
+	if err == nil {
+		err = mountProbeOverlay(mapped, upper, work, merged)
+	}
+	return errors.Join(err, removeProbe(dir))
+}
+
+func mountProbeOverlay(lower, upper, work, merged string) error {
+	opts, err := OverlayOptions([]string{lower}, upper, work)
+	if err != nil {
+		return err
+	}
+	if err := unix.Mount("overlay", merged, "overlay", 0, opts); err != nil {
+		return fmt.Errorf("overlayfs refuses an idmapped lower layer (kernels before 5.19 do): %w", err)
+	}
+	return nil
+}
+
+// removeProbe unmounts the probe's mounts and removes its directory; it never descends into a
+// mount it could not unmount.
+func removeProbe(dir string) error {
+	for _, m := range []string{"merged", "mapped"} {
+		if err := unmountPath(filepath.Join(dir, m)); err != nil {
+			return err
+		}
+	}
+	return os.RemoveAll(dir)
 }
 
 func (m *idmapper) enabled() bool { return m.userns != nil }
@@ -215,6 +256,13 @@ func (m *idmapper) ensureMounted(lower, p string) error {
 		return err
 	}
 	return idmapped(lower, p, m.userns)
+}
+
+// forget drops every count, before the containers in the depot are counted again.
+func (m *idmapper) forget() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.refs = map[string]int{}
 }
 
 // hold counts a reloaded container as a user of its mounts (which it no longer needs itself).

@@ -2,12 +2,15 @@ package gardenrunc
 
 import (
 	"bufio"
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // UserInfo is a resolved container user.
@@ -49,12 +52,49 @@ func ParsePasswd(r io.Reader, user string) (UserInfo, error) {
 	return UserInfo{}, fmt.Errorf("unknown user %q", user)
 }
 
-// LookupUser resolves a user against the container's root filesystem.
+// maxPasswd bounds how much of a container's /etc/passwd is read: the container's root controls
+// the file, and the server reads it on every Run, StreamIn and StreamOut.
+const maxPasswd = 4 << 20
+
+// LookupUser resolves a user against the container's root filesystem. The container's root
+// controls its /etc/passwd, so the file is opened inside the root (a symlink cannot point it at a
+// host file), without blocking (a FIFO), only if it is a regular file (not a device such as
+// /dev/urandom) and read up to maxPasswd.
 func LookupUser(rootfs, user string) (UserInfo, error) {
-	f, err := os.Open(filepath.Join(rootfs, "etc", "passwd"))
+	root, err := openRoot(rootfs)
 	if err != nil {
+		return UserInfo{}, err
+	}
+	defer root.Close()
+	f, err := openInRoot(int(root.Fd()), "etc/passwd", unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	if errors.Is(err, unix.ENOENT) {
 		return ParsePasswd(nil, user)
 	}
+	if err != nil {
+		return UserInfo{}, fmt.Errorf("container's /etc/passwd: %w", err)
+	}
 	defer f.Close()
-	return ParsePasswd(f, user)
+	data, err := readPasswd(f)
+	if err != nil {
+		return UserInfo{}, err
+	}
+	return ParsePasswd(bytes.NewReader(data), user)
+}
+
+func readPasswd(f *os.File) ([]byte, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("container's /etc/passwd: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("container's /etc/passwd is not a regular file (%s)", fi.Mode().Type())
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxPasswd+1))
+	if err != nil {
+		return nil, fmt.Errorf("container's /etc/passwd: %w", err)
+	}
+	if len(data) > maxPasswd {
+		return nil, fmt.Errorf("container's /etc/passwd is larger than %d bytes", maxPasswd)
+	}
+	return data, nil
 }
