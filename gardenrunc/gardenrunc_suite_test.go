@@ -99,11 +99,7 @@ var _ = SynchronizedAfterSuite(func() {
 		srv.start(gardenBin)
 	}
 	if srv.session != nil {
-		if cs, err := srv.client.Containers(nil); err == nil {
-			for _, c := range cs {
-				srv.client.Destroy(c.Handle())
-			}
-		}
+		srv.destroyAll()
 		srv.stop()
 	}
 	teardownNetwork(srv)
@@ -140,11 +136,7 @@ func sweepLeftovers(bin string) {
 		fmt.Fprintf(GinkgoWriter, "cleaning up after an earlier run that died: %s\n", dir)
 		if s, err := serverFromConfig(dir); err == nil {
 			s.start(bin)
-			if cs, err := s.client.Containers(nil); err == nil {
-				for _, c := range cs {
-					s.client.Destroy(c.Handle())
-				}
-			}
+			s.destroyAll()
 			s.stop()
 			teardownNetwork(s)
 		}
@@ -272,6 +264,15 @@ func (s *gardenServer) start(bin string) {
 func (s *gardenServer) stop() {
 	s.session.Interrupt()
 	Eventually(s.session, 20*time.Second).Should(gexec.Exit())
+}
+
+// destroyAll destroys every container the server has.
+func (s *gardenServer) destroyAll() {
+	if cs, err := s.client.Containers(nil); err == nil {
+		for _, c := range cs {
+			s.client.Destroy(c.Handle())
+		}
+	}
 }
 
 func (s *gardenServer) kill9() {
