@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -256,9 +257,30 @@ func (s *gardenServer) start(bin string) {
 	cmd := exec.Command(bin, "-config", s.cfgPath)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var err error
-	s.session, err = gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+	onLastingThread(func() { s.session, err = gexec.Start(cmd, GinkgoWriter, GinkgoWriter) })
 	Expect(err).NotTo(HaveOccurred())
 	Eventually(func() error { return s.client.Ping() }, 20*time.Second, 50*time.Millisecond).Should(Succeed())
+}
+
+// lastingThread runs functions on one thread that lives as long as the test process. A child's
+// Pdeathsig fires when the thread that forked it ends, and Go ends the thread of a goroutine that
+// returns while locked to it (as specs do after moving a thread into a network namespace), so
+// servers are forked here, not on whatever thread a spec runs on.
+var lastingThread = make(chan func())
+
+func init() {
+	go func() {
+		runtime.LockOSThread()
+		for f := range lastingThread {
+			f()
+		}
+	}()
+}
+
+func onLastingThread(f func()) {
+	done := make(chan struct{})
+	lastingThread <- func() { defer close(done); f() }
+	<-done
 }
 
 func (s *gardenServer) stop() {
