@@ -35,15 +35,9 @@ func NewHandler(logger *slog.Logger, inbox *Inbox) http.Handler {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+LRPAuctionsRoute, func(w http.ResponseWriter, r *http.Request) {
-		var reqs []models.LRPStartRequest
-		if !decode(w, r, &reqs) {
+		reqs, ok := decodeValid[models.LRPStartRequest](w, r)
+		if !ok {
 			return
-		}
-		for i, q := range reqs {
-			if err := q.Validate(); err != nil {
-				badRequest(w, fmt.Errorf("request %d: %w", i, err))
-				return
-			}
 		}
 		inbox.AddLRPs(reqs)
 		n := 0
@@ -54,21 +48,34 @@ func NewHandler(logger *slog.Logger, inbox *Inbox) http.Handler {
 		accepted(w)
 	})
 	mux.HandleFunc("POST "+TaskAuctionsRoute, func(w http.ResponseWriter, r *http.Request) {
-		var reqs []models.TaskStartRequest
-		if !decode(w, r, &reqs) {
+		reqs, ok := decodeValid[models.TaskStartRequest](w, r)
+		if !ok {
 			return
-		}
-		for i, q := range reqs {
-			if err := q.Validate(); err != nil {
-				badRequest(w, fmt.Errorf("request %d: %w", i, err))
-				return
-			}
 		}
 		inbox.AddTasks(reqs)
 		logger.Debug("task-auctions-requested", "tasks", len(reqs))
 		accepted(w)
 	})
 	return mux
+}
+
+// decodeValid decodes a body of start requests and checks each with its Validate; on any problem
+// it has answered 400 (413 for a body too large) and returns false.
+func decodeValid[T any, PT interface {
+	*T
+	Validate() error
+}](w http.ResponseWriter, r *http.Request) ([]T, bool) {
+	var reqs []T
+	if !decode(w, r, &reqs) {
+		return nil, false
+	}
+	for i := range reqs {
+		if err := PT(&reqs[i]).Validate(); err != nil {
+			badRequest(w, fmt.Errorf("request %d: %w", i, err))
+			return nil, false
+		}
+	}
+	return reqs, true
 }
 
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {

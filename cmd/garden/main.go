@@ -21,18 +21,9 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 {
-		switch os.Args[1] {
-		// the garden binary can stand in for garden-init
-		case "init":
-			os.Exit(initproc.RunInit())
-		case "exec":
-			os.Exit(initproc.RunExecHelper())
-		case "tar-in":
-			os.Exit(initproc.RunTarIn(os.Args[2:]))
-		case "tar-out":
-			os.Exit(initproc.RunTarOut(os.Args[2:]))
-		}
+	// the garden binary can stand in for garden-init
+	if code, ok := initproc.Run(os.Args[1:]); ok {
+		os.Exit(code)
 	}
 	cfg := daemon.LoadConfig("garden", config.Load) // -config FILE; exit 2 when refused
 	logger := daemon.NewLogger("garden", cfg.LogLevel)

@@ -43,6 +43,25 @@ const (
 	ProcExitFile = "exit"
 )
 
+// Run runs the role named by args[0] ("init", "exec", "tar-in DEST", "tar-out PATH"), as the
+// garden-init binary and the garden binary standing in for it do; ok is false for any other name.
+func Run(args []string) (code int, ok bool) {
+	if len(args) == 0 {
+		return 0, false
+	}
+	switch args[0] {
+	case "init":
+		return RunInit(), true
+	case "exec":
+		return RunExecHelper(), true
+	case "tar-in":
+		return RunTarIn(args[1:]), true
+	case "tar-out":
+		return RunTarOut(args[1:]), true
+	}
+	return 0, false
+}
+
 // RunInit is the container's pid 1 (`<binary> init`, bind-mounted read-only into the container):
 // it ignores signals and reaps orphans until killed.
 //

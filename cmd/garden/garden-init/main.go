@@ -13,17 +13,8 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 {
-		switch os.Args[1] {
-		case "init":
-			os.Exit(initproc.RunInit())
-		case "exec":
-			os.Exit(initproc.RunExecHelper())
-		case "tar-in":
-			os.Exit(initproc.RunTarIn(os.Args[2:]))
-		case "tar-out":
-			os.Exit(initproc.RunTarOut(os.Args[2:]))
-		}
+	if code, ok := initproc.Run(os.Args[1:]); ok {
+		os.Exit(code)
 	}
 	fmt.Fprintln(os.Stderr, "usage: garden-init init | exec | tar-in DEST | tar-out PATH")
 	os.Exit(2)
