@@ -16,6 +16,7 @@
 package db
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -244,12 +245,81 @@ func (db *DB) commit(ctx context.Context, cmps []clientv3.Cmp, ops []clientv3.Op
 	if db.group != nil {
 		ok, rev, err = db.group.submit(ctx, cmps, ops)
 	} else {
-		ok, rev, err = db.commitAlone(ctx, cmps, ops)
+		ok, rev, err = db.commitOwn(ctx, cmps, ops)
 	}
 	if ok {
 		db.wrote(rev)
 	}
 	return ok, err
+}
+
+// commitOwn runs one transaction on its own; should its answer be lost, settle finds out whether
+// it was applied.
+func (db *DB) commitOwn(ctx context.Context, cmps []clientv3.Cmp, ops []clientv3.Op) (bool, int64, error) {
+	ok, rev, err := db.commitAlone(ctx, cmps, ops)
+	if err != nil {
+		return db.settle(ctx, cmps, ops)
+	}
+	return ok, rev, nil
+}
+
+// settleTimeout bounds the reads and the retry settle makes after a lost answer.
+const settleTimeout = 5 * time.Second
+
+// settle decides a transaction whose call failed after it may have reached etcd: the
+// answer was lost, not necessarily the write. Answering "not applied" for an applied change would
+// make the caller retry against its own write and report it as someone else's (a cell whose task
+// start committed would be told should_start=false, and the task would be lost), so: if the
+// writes are there it was applied; else it is run once more alone, and if that is refused the
+// writes are looked for again (the first call may have landed in between).
+func (db *DB) settle(ctx context.Context, cmps []clientv3.Cmp, ops []clientv3.Op) (bool, int64, error) {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	if ok, rev := db.applied(sctx, ops); ok {
+		return true, rev, nil
+	}
+	ok, rev, err := db.commitAlone(ctx, cmps, ops)
+	if err == nil && ok {
+		return true, rev, nil
+	}
+	if ok, rev := db.applied(sctx, ops); ok {
+		return true, rev, nil
+	}
+	if err != nil {
+		return false, 0, err
+	}
+	return false, rev, nil
+}
+
+// applied tells whether every put of ops holds the very value it wrote, with the revision it was
+// written at. Envelopes carry a random nonce, so no other write produces the same bytes. A
+// transaction without puts cannot be recognised (another writer's delete looks the same) and
+// reads as not applied.
+func (db *DB) applied(ctx context.Context, ops []clientv3.Op) (bool, int64) {
+	var gets []clientv3.Op
+	var want [][]byte
+	for _, op := range ops {
+		if op.IsPut() {
+			gets = append(gets, clientv3.OpGet(string(op.KeyBytes())))
+			want = append(want, op.ValueBytes())
+		}
+	}
+	if len(gets) == 0 {
+		return false, 0
+	}
+	resp, err := db.cli.Txn(ctx).Then(gets...).Commit()
+	if err != nil {
+		return false, 0
+	}
+	var rev int64
+	for i, r := range resp.Responses {
+		kvs := r.GetResponseRange().Kvs
+		if len(kvs) == 0 || !bytes.Equal(kvs[0].Value, want[i]) {
+			return false, 0
+		}
+		rev = max(rev, kvs[0].ModRevision)
+	}
+	return true, rev
 }
 
 // commitAlone runs one transaction on its own.

@@ -100,7 +100,7 @@ func partKeys(cmps []clientv3.Cmp, ops []clientv3.Op) ([]string, bool) {
 func (g *groupCommitter) submit(ctx context.Context, cmps []clientv3.Cmp, ops []clientv3.Op) (bool, int64, error) {
 	keys, ok := partKeys(cmps, ops)
 	if !ok || len(cmps) > maxTxnOps || len(ops) > maxTxnOps {
-		return g.db.commitAlone(ctx, cmps, ops)
+		return g.db.commitOwn(ctx, cmps, ops)
 	}
 	p := &txnPart{ctx: ctx, cmps: cmps, ops: ops, keys: keys, done: make(chan txnResult, 1)}
 	g.mu.RLock()
@@ -187,7 +187,7 @@ func (g *groupCommitter) run(batch []*txnPart) {
 	}
 	if len(live) == 1 {
 		p := live[0]
-		ok, rev, err := g.db.commitAlone(p.ctx, p.cmps, p.ops)
+		ok, rev, err := g.db.commitOwn(p.ctx, p.cmps, p.ops)
 		p.done <- txnResult{ok, rev, err}
 		return
 	}
@@ -206,13 +206,19 @@ func (g *groupCommitter) run(batch []*txnPart) {
 		}
 		return
 	}
-	// a combined failure (or error) says nothing about each part: run each alone
+	// A refused combination says nothing about each part: each runs alone. An error may have
+	// lost the answer of a combination that was applied: each part is settled (see settle).
 	g.wg.Add(len(live))
 	for _, p := range live {
 		go func() {
 			defer g.wg.Done()
-			ok, rev, err := g.db.commitAlone(p.ctx, p.cmps, p.ops)
-			p.done <- txnResult{ok, rev, err}
+			var r txnResult
+			if err != nil {
+				r.ok, r.rev, r.err = g.db.settle(p.ctx, p.cmps, p.ops)
+			} else {
+				r.ok, r.rev, r.err = g.db.commitOwn(p.ctx, p.cmps, p.ops)
+			}
+			p.done <- r
 		}()
 	}
 }
