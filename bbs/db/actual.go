@@ -32,22 +32,15 @@ func (db *DB) ActualLRPs(ctx context.Context, f ActualFilter) ([]*models.ActualL
 	if c := db.view(ctx); c != nil {
 		return c.actuals(f), nil
 	}
-	var vals [][]byte
-	switch {
-	case f.ProcessGuid != "":
-		resp, err := db.cli.Get(ctx, ActualPrefix+f.ProcessGuid+"/", clientv3.WithPrefix())
-		if err != nil {
-			return nil, etcdErr(err)
-		}
-		vals = values(resp)
-	default:
-		resp, err := db.cli.Get(ctx, ActualPrefix, clientv3.WithPrefix())
-		if err != nil {
-			return nil, etcdErr(err)
-		}
-		vals = values(resp)
+	prefix := ActualPrefix
+	if f.ProcessGuid != "" {
+		prefix += f.ProcessGuid + "/"
 	}
-	all := decodeAll(db, vals, newActual)
+	resp, err := db.cli.Get(ctx, prefix, clientv3.WithPrefix())
+	if err != nil {
+		return nil, etcdErr(err)
+	}
+	all := decodeAll(db, resp.Kvs, newActual)
 	out := all[:0]
 	for _, a := range all {
 		if f.match(a) {
@@ -67,7 +60,7 @@ func (db *DB) actualsOfDirect(ctx context.Context, guid string) ([]*models.Actua
 	if err != nil {
 		return nil, etcdErr(err)
 	}
-	return decodeAll(db, values(resp), newActual), nil
+	return decodeAll(db, resp.Kvs, newActual), nil
 }
 
 // ActualLRP reads one instance record.
@@ -134,7 +127,7 @@ func (db *DB) MutateActual(ctx context.Context, slots []Slot, fn func(cur []*mod
 					continue
 				}
 				a := &models.ActualLRP{}
-				if err := db.keys.decode(kvs[0].Value, a); err != nil {
+				if err := db.keys.decode(string(kvs[0].Key), kvs[0].Value, a); err != nil {
 					return err
 				}
 				cur[i], revs[i] = a, kvs[0].ModRevision
@@ -174,11 +167,12 @@ func (db *DB) changeOps(_ []*models.ActualLRP, ch Change) ([]clientv3.Op, error)
 		ops = append(ops, clientv3.OpDelete(actualKeyOf(a)))
 	}
 	for _, a := range ch.Put {
-		v, err := db.encode(a)
+		k := actualKeyOf(a)
+		v, err := db.encode(k, a)
 		if err != nil {
 			return nil, err
 		}
-		ops = append(ops, clientv3.OpPut(actualKeyOf(a), v))
+		ops = append(ops, clientv3.OpPut(k, v))
 	}
 	return ops, nil
 }

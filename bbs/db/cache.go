@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/diego-go/diego/models"
@@ -65,23 +66,15 @@ func (db *DB) loadCache(ctx context.Context, c *recordCache) (int64, error) {
 	}
 	akvs := resp.Responses[0].GetResponseRange().Kvs
 	skvs := resp.Responses[1].GetResponseRange().Kvs
-	avals, svals := make([][]byte, len(akvs)), make([][]byte, len(skvs))
-	for i, kv := range akvs {
-		avals[i] = kv.Value
-	}
-	for i, kv := range skvs {
-		svals[i] = kv.Value
-	}
-	// decode keeping positions: decodeAll drops failures, so decode one by one in parallel here
 	actual := make(map[string]cachedActual, len(akvs))
-	as := decodeIndexed(db, avals, newActual)
+	as := decodeIndexed(db, akvs, newActual)
 	for i, a := range as {
 		if a != nil {
 			actual[string(akvs[i].Key)] = cachedActual{lrp: a, rev: akvs[i].ModRevision}
 		}
 	}
 	sched := make(map[string]*models.DesiredLRP, len(skvs))
-	for i, l := range decodeIndexed(db, svals, func() *models.DesiredLRP { return &models.DesiredLRP{} }) {
+	for i, l := range decodeIndexed(db, skvs, func() *models.DesiredLRP { return &models.DesiredLRP{} }) {
 		if l != nil {
 			sched[string(skvs[i].Key)] = l
 		}
@@ -148,12 +141,12 @@ func (c *recordCache) apply(db *DB, evs []*clientv3.Event) {
 		switch {
 		case strings.HasPrefix(k, ActualPrefix):
 			a := &models.ActualLRP{}
-			if db.keys.decode(ev.Kv.Value, a) == nil {
+			if db.keys.decode(k, ev.Kv.Value, a) == nil {
 				dec[i].a = a
 			}
 		case strings.HasPrefix(k, DesiredSchedPrefix):
 			l := &models.DesiredLRP{}
-			if db.keys.decode(ev.Kv.Value, l) == nil {
+			if db.keys.decode(k, ev.Kv.Value, l) == nil {
 				dec[i].l = l
 			}
 		}
@@ -266,19 +259,17 @@ func (db *DB) peek(key string) (a *models.ActualLRP, rev int64, ok bool) {
 	return ca.lrp, ca.rev, true
 }
 
-// decodeIndexed decodes values in parallel keeping positions (nil where a record does not open).
+// decodeIndexed decodes records in parallel keeping positions (nil where a record does not open).
 func decodeIndexed[T interface {
 	comparable
 	protoMessage
-}](db *DB, values [][]byte, newT func() T) []T {
-	out := make([]T, len(values))
-	var zero T
-	parallelRange(len(values), func(lo, hi int) {
+}](db *DB, kvs []*mvccpb.KeyValue, newT func() T) []T {
+	out := make([]T, len(kvs))
+	parallelRange(len(kvs), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			v := newT()
-			if err := db.keys.decode(values[i], v); err != nil {
+			if err := db.keys.decode(string(kvs[i].Key), kvs[i].Value, v); err != nil {
 				db.logger.Error("skipping undecodable record", "error", err)
-				out[i] = zero
 				continue
 			}
 			out[i] = v

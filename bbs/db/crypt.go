@@ -16,14 +16,22 @@ import (
 
 // Envelope format of every record value stored in etcd:
 //
-//	byte 0        format: FormatEncryptedProtobuf (1)
+//	byte 0        format: FormatKeyBound (2)
 //	byte 1        length L of the key label (1..255)
 //	bytes 2..2+L  the label of the key the record is encrypted under
 //	12 bytes      AES-GCM nonce (random)
 //	rest          AES-GCM ciphertext + tag of the protobuf encoding of the record
 //
-// The label is the additional authenticated data, so a record cannot be moved under another label.
-const FormatEncryptedProtobuf byte = 1
+// The additional authenticated data is the header (format, length, label) followed by the
+// record's etcd key, so a record cannot be moved under another label or to another key (a value
+// copied, or rolled back, to another record's key fails to open).
+//
+// Format 1 (FormatUnbound) has the same layout with only the label as additional data. Schema
+// migration 1 -> 2 re-seals every such record as format 2; afterwards format 1 is refused.
+const (
+	FormatUnbound  byte = 1
+	FormatKeyBound byte = 2
+)
 
 // Keyring holds the named encryption keys; records are written under the active one and read under
 // whichever one their envelope names.
@@ -76,67 +84,85 @@ func (k *Keyring) Labels() []string {
 	return out
 }
 
-// Seal encrypts plaintext into an envelope under the active key.
-func (k *Keyring) Seal(plaintext []byte) []byte {
+// Seal encrypts the plaintext of the record stored at key into an envelope under the active key.
+func (k *Keyring) Seal(key string, plaintext []byte) []byte {
 	aead := k.aeads[k.active]
 	ns := aead.NonceSize()
-	out := make([]byte, 2+len(k.active)+ns, 2+len(k.active)+ns+len(plaintext)+aead.Overhead())
-	out[0] = FormatEncryptedProtobuf
+	hl := 2 + len(k.active)
+	out := make([]byte, hl+ns, hl+ns+len(plaintext)+aead.Overhead())
+	out[0] = FormatKeyBound
 	out[1] = byte(len(k.active))
 	copy(out[2:], k.active)
-	nonce := out[2+len(k.active):]
+	nonce := out[hl:]
 	if _, err := rand.Read(nonce); err != nil {
 		panic(err)
 	}
-	return aead.Seal(out, nonce, plaintext, []byte(k.active))
+	return aead.Seal(out, nonce, plaintext, boundData(out[:hl], key))
 }
 
-// Open decrypts an envelope and returns the plaintext and the label it was under.
-func (k *Keyring) Open(envelope []byte) ([]byte, string, error) {
+func boundData(header []byte, key string) []byte {
+	ad := make([]byte, 0, len(header)+len(key))
+	return append(append(ad, header...), key...)
+}
+
+// Open decrypts the envelope stored at key and returns the plaintext and the label it was under.
+func (k *Keyring) Open(key string, envelope []byte) ([]byte, string, error) {
+	if len(envelope) > 0 && envelope[0] == FormatUnbound {
+		return nil, "", models.NewError(models.Error_FailedToOpenEnvelope, "record %s is sealed without its key (envelope format 1): the schema migration re-seals it", key)
+	}
+	return k.open(key, envelope)
+}
+
+// open opens a format 2 envelope bound to key, or a format 1 one (only re-sealing reads those).
+func (k *Keyring) open(key string, envelope []byte) ([]byte, string, error) {
 	if len(envelope) < 2 {
-		return nil, "", models.NewError(models.Error_FailedToOpenEnvelope, "envelope too short")
+		return nil, "", models.NewError(models.Error_FailedToOpenEnvelope, "record %s: envelope too short", key)
 	}
-	if envelope[0] != FormatEncryptedProtobuf {
-		return nil, "", models.NewError(models.Error_FailedToOpenEnvelope, "unknown envelope format %d", envelope[0])
+	if envelope[0] != FormatKeyBound && envelope[0] != FormatUnbound {
+		return nil, "", models.NewError(models.Error_FailedToOpenEnvelope, "record %s: unknown envelope format %d", key, envelope[0])
 	}
-	l := int(envelope[1])
-	if len(envelope) < 2+l {
-		return nil, "", models.NewError(models.Error_FailedToOpenEnvelope, "envelope too short")
+	hl := 2 + int(envelope[1])
+	if len(envelope) < hl {
+		return nil, "", models.NewError(models.Error_FailedToOpenEnvelope, "record %s: envelope too short", key)
 	}
-	label := string(envelope[2 : 2+l])
+	label := string(envelope[2:hl])
 	aead, ok := k.aeads[label]
 	if !ok {
-		return nil, label, models.NewError(models.Error_FailedToOpenEnvelope, "record is encrypted under unknown key %q", label)
+		return nil, label, models.NewError(models.Error_FailedToOpenEnvelope, "record %s is encrypted under unknown key %q", key, label)
 	}
-	rest := envelope[2+l:]
+	rest := envelope[hl:]
 	if len(rest) < aead.NonceSize() {
-		return nil, label, models.NewError(models.Error_FailedToOpenEnvelope, "envelope too short")
+		return nil, label, models.NewError(models.Error_FailedToOpenEnvelope, "record %s: envelope too short", key)
 	}
-	plain, err := aead.Open(nil, rest[:aead.NonceSize()], rest[aead.NonceSize():], []byte(label))
+	ad := []byte(label)
+	if envelope[0] == FormatKeyBound {
+		ad = boundData(envelope[:hl], key)
+	}
+	plain, err := aead.Open(nil, rest[:aead.NonceSize()], rest[aead.NonceSize():], ad)
 	if err != nil {
-		return nil, label, models.NewError(models.Error_FailedToOpenEnvelope, "cannot decrypt record under key %q: %v", label, err)
+		return nil, label, models.NewError(models.Error_FailedToOpenEnvelope, "cannot open record %s under key %q (wrong key, or sealed for another record): %v", key, label, err)
 	}
 	return plain, label, nil
 }
 
 // Label returns the key label of an envelope without decrypting it.
 func Label(envelope []byte) (string, bool) {
-	if len(envelope) < 2 || envelope[0] != FormatEncryptedProtobuf || len(envelope) < 2+int(envelope[1]) {
+	if len(envelope) < 2 || len(envelope) < 2+int(envelope[1]) {
 		return "", false
 	}
 	return string(envelope[2 : 2+int(envelope[1])]), true
 }
 
-func (k *Keyring) encode(m proto.Message) ([]byte, error) {
+func (k *Keyring) encode(key string, m proto.Message) ([]byte, error) {
 	b, err := proto.Marshal(m)
 	if err != nil {
 		return nil, models.NewError(models.Error_InvalidRecord, "cannot encode record: %v", err)
 	}
-	return k.Seal(b), nil
+	return k.Seal(key, b), nil
 }
 
-func (k *Keyring) decode(envelope []byte, m proto.Message) error {
-	plain, _, err := k.Open(envelope)
+func (k *Keyring) decode(key string, envelope []byte, m proto.Message) error {
+	plain, _, err := k.Open(key, envelope)
 	if err != nil {
 		return err
 	}

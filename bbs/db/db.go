@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/protobuf/proto"
 
@@ -170,56 +171,27 @@ func etcdErr(err error) error {
 	return models.NewError(models.Error_UnknownError, "etcd: %v", err)
 }
 
-func (db *DB) encode(m proto.Message) (string, error) {
-	b, err := db.keys.encode(m)
+// encode seals the record stored at key.
+func (db *DB) encode(key string, m proto.Message) (string, error) {
+	b, err := db.keys.encode(key, m)
 	return string(b), err
 }
 
-// decodeAll decodes values in parallel; records that fail to open are logged and skipped.
-func decodeAll[T proto.Message](db *DB, values [][]byte, newT func() T) []T {
-	out := make([]T, len(values))
-	ok := make([]bool, len(values))
-	workers := runtime.GOMAXPROCS(0)
-	if len(values) < 256 {
-		workers = 1
-	}
-	chunk := (len(values) + workers - 1) / max(workers, 1)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		lo, hi := w*chunk, min((w+1)*chunk, len(values))
-		if lo >= hi {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := lo; i < hi; i++ {
-				v := newT()
-				if err := db.keys.decode(values[i], v); err != nil {
-					db.logger.Error("skipping undecodable record", "error", err)
-					continue
-				}
-				out[i], ok[i] = v, true
-			}
-		}()
-	}
-	wg.Wait()
+// decodeAll decodes records in parallel; records that fail to open are logged and skipped.
+func decodeAll[T interface {
+	comparable
+	proto.Message
+}](db *DB, kvs []*mvccpb.KeyValue, newT func() T) []T {
+	out := decodeIndexed(db, kvs, newT)
+	var zero T
 	n := 0
-	for i := range out {
-		if ok[i] {
-			out[n] = out[i]
+	for _, v := range out {
+		if v != zero {
+			out[n] = v
 			n++
 		}
 	}
 	return out[:n]
-}
-
-func values(resp *clientv3.GetResponse) [][]byte {
-	out := make([][]byte, len(resp.Kvs))
-	for i, kv := range resp.Kvs {
-		out[i] = kv.Value
-	}
-	return out
 }
 
 // getOne reads one record; rev is its mod revision (0 when absent: ErrResourceNotFound).
@@ -231,7 +203,7 @@ func (db *DB) getOne(ctx context.Context, key string, m proto.Message) (int64, e
 	if len(resp.Kvs) == 0 {
 		return 0, models.ErrResourceNotFound
 	}
-	if err := db.keys.decode(resp.Kvs[0].Value, m); err != nil {
+	if err := db.keys.decode(key, resp.Kvs[0].Value, m); err != nil {
 		return 0, err
 	}
 	return resp.Kvs[0].ModRevision, nil

@@ -65,7 +65,7 @@ var _ = Describe("the store with its record cache and group commit (as cmd/bbs r
 		Expect(err).NotTo(HaveOccurred())
 		b, err := proto.Marshal(db.NewUnclaimed("opaque", 0, "d", 1))
 		Expect(err).NotTo(HaveOccurred())
-		_, err = etcdCli.Put(ctx, db.ActualPrefix+"opaque/0/0", string(foreign.Seal(b)))
+		_, err = etcdCli.Put(ctx, db.ActualPrefix+"opaque/0/0", string(foreign.Seal(db.ActualPrefix+"opaque/0/0", b)))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(db.New(etcdCli, keys).ActualLRPs(ctx, db.ActualFilter{ProcessGuid: "opaque"})).To(BeEmpty())
 		Eventually(func() ([]*models.ActualLRP, error) {
@@ -90,6 +90,8 @@ var _ = Describe("the store with its record cache and group commit (as cmd/bbs r
 })
 
 func storeSpecs() {
+	unmodeledFieldSpecs()
+
 	Describe("records at rest", func() {
 		It("contain no plaintext guid, env or command", func() {
 			_, err := store.DesireLRP(ctx, newDesired("plaintext-process-guid", 2))
@@ -110,7 +112,7 @@ func storeSpecs() {
 					Expect(bytes.Contains(v, []byte(secret))).To(BeFalse(), "value of %s contains %q", k, secret)
 				}
 				if len(v) > 0 {
-					Expect(v[0]).To(Equal(db.FormatEncryptedProtobuf), k)
+					Expect(v[0]).To(Equal(db.FormatKeyBound), k)
 					label, ok := db.Label(v)
 					Expect(ok).To(BeTrue())
 					Expect(label).To(Equal("k1"))

@@ -5,7 +5,9 @@ import (
 	"slices"
 
 	"github.com/google/uuid"
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/diego-go/diego/models"
 )
@@ -63,19 +65,17 @@ func (db *DB) lights(ctx context.Context, f DesiredFilter) ([]*models.DesiredLRP
 		if err != nil {
 			return nil, etcdErr(err)
 		}
-		var vals [][]byte
+		var kvs []*mvccpb.KeyValue
 		for _, r := range resp.Responses {
-			for _, kv := range r.GetResponseRange().Kvs {
-				vals = append(vals, kv.Value)
-			}
+			kvs = append(kvs, r.GetResponseRange().Kvs...)
 		}
-		return filterDesired(decodeAll(db, vals, func() *models.DesiredLRP { return &models.DesiredLRP{} }), f), nil
+		return filterDesired(decodeAll(db, kvs, func() *models.DesiredLRP { return &models.DesiredLRP{} }), f), nil
 	}
 	resp, err := db.cli.Get(ctx, DesiredSchedPrefix, clientv3.WithPrefix())
 	if err != nil {
 		return nil, etcdErr(err)
 	}
-	return filterDesired(decodeAll(db, values(resp), func() *models.DesiredLRP { return &models.DesiredLRP{} }), f), nil
+	return filterDesired(decodeAll(db, resp.Kvs, func() *models.DesiredLRP { return &models.DesiredLRP{} }), f), nil
 }
 
 func filterDesired(in []*models.DesiredLRP, f DesiredFilter) []*models.DesiredLRP {
@@ -123,8 +123,57 @@ func (db *DB) DesiredLRPSchedulingInfo(ctx context.Context, guid string) (*model
 	return l.SchedulingInfo(), nil
 }
 
+// unmodeledField is the field of a stored run record whose bytes are the fields of the desired
+// LRP this project does not model (upstream's sidecars, volume-mounted files, ...), exactly as the
+// client sent them. They cannot be kept as the run record's own unknown fields: a field number of
+// the DesiredLRP means something else in a DesiredLRPRunInfo. The number is far above any field
+// either message will have; only the store reads or writes it.
+const unmodeledField protowire.Number = 100000
+
+// runRecord is the run info stored for d, carrying d's unmodeled fields.
+func runRecord(d *models.DesiredLRP, createdAt int64) *models.DesiredLRPRunInfo {
+	r := d.RunInfo(createdAt)
+	if u := d.ProtoReflect().GetUnknown(); len(u) > 0 {
+		b := protowire.AppendTag(nil, unmodeledField, protowire.BytesType)
+		r.ProtoReflect().SetUnknown(protowire.AppendBytes(b, u))
+	}
+	return r
+}
+
+// unmodeled returns the desired LRP's unmodeled fields kept in a stored run record.
+func unmodeled(r *models.DesiredLRPRunInfo) []byte {
+	var out []byte
+	u := r.ProtoReflect().GetUnknown()
+	for len(u) > 0 {
+		num, typ, n := protowire.ConsumeTag(u)
+		if n < 0 {
+			return out
+		}
+		u = u[n:]
+		if num == unmodeledField && typ == protowire.BytesType {
+			v, m := protowire.ConsumeBytes(u)
+			if m < 0 {
+				return out
+			}
+			out = append(out, v...)
+			u = u[m:]
+			continue
+		}
+		m := protowire.ConsumeFieldValue(num, typ, u)
+		if m < 0 {
+			return out
+		}
+		u = u[m:]
+	}
+	return out
+}
+
+// join builds the whole desired LRP from its two records, unmodeled fields included.
 func join(l *models.DesiredLRP, r *models.DesiredLRPRunInfo) *models.DesiredLRP {
 	d := models.NewDesiredLRP(l.SchedulingInfo(), r)
+	if u := unmodeled(r); len(u) > 0 {
+		d.ProtoReflect().SetUnknown(u)
+	}
 	return d
 }
 
@@ -137,13 +186,7 @@ func (db *DB) DesiredLRPs(ctx context.Context, f DesiredFilter) ([]*models.Desir
 	if err != nil {
 		return nil, etcdErr(err)
 	}
-	var lv, rv [][]byte
-	for _, kv := range resp.Responses[0].GetResponseRange().Kvs {
-		lv = append(lv, kv.Value)
-	}
-	for _, kv := range resp.Responses[1].GetResponseRange().Kvs {
-		rv = append(rv, kv.Value)
-	}
+	lv, rv := resp.Responses[0].GetResponseRange().Kvs, resp.Responses[1].GetResponseRange().Kvs
 	ls := filterDesired(decodeAll(db, lv, func() *models.DesiredLRP { return &models.DesiredLRP{} }), f)
 	runs := map[string]*models.DesiredLRPRunInfo{}
 	for _, r := range decodeAll(db, rv, func() *models.DesiredLRPRunInfo { return &models.DesiredLRPRunInfo{} }) {
@@ -174,10 +217,10 @@ func (db *DB) desired(ctx context.Context, guid string) (*models.DesiredLRP, int
 		return nil, 0, 0, models.ErrResourceNotFound
 	}
 	l, r := &models.DesiredLRP{}, &models.DesiredLRPRunInfo{}
-	if err := db.keys.decode(lk[0].Value, l); err != nil {
+	if err := db.keys.decode(schedKey(guid), lk[0].Value, l); err != nil {
 		return nil, 0, 0, err
 	}
-	if err := db.keys.decode(rk[0].Value, r); err != nil {
+	if err := db.keys.decode(runKey(guid), rk[0].Value, r); err != nil {
 		return nil, 0, 0, err
 	}
 	return join(l, r), lk[0].ModRevision, rk[0].ModRevision, nil
@@ -201,12 +244,12 @@ func (db *DB) Desire(ctx context.Context, d *models.DesiredLRP) (stored *models.
 	// no clone of the request: the light record and the run info only reference its fields
 	l := light(d)
 	l.ModificationTag = &models.ModificationTag{Epoch: newGUID(), Index: 0}
-	run := d.RunInfo(now.UnixNano())
-	lv, err := db.encode(l)
+	run := runRecord(d, now.UnixNano())
+	lv, err := db.encode(schedKey(guid), l)
 	if err != nil {
 		return nil, nil, err
 	}
-	rv, err := db.encode(run)
+	rv, err := db.encode(runKey(guid), run)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -305,11 +348,12 @@ func (db *DB) createRest(ctx context.Context, rest []*models.ActualLRP) ([]*mode
 func (db *DB) putOps(lrps []*models.ActualLRP) ([]clientv3.Op, error) {
 	ops := make([]clientv3.Op, 0, len(lrps))
 	for _, a := range lrps {
-		v, err := db.encode(a)
+		k := actualKeyOf(a)
+		v, err := db.encode(k, a)
 		if err != nil {
 			return nil, err
 		}
-		ops = append(ops, clientv3.OpPut(actualKeyOf(a), v))
+		ops = append(ops, clientv3.OpPut(k, v))
 	}
 	return ops, nil
 }
@@ -371,7 +415,7 @@ func (db *DB) UpdateDesiredLRP(ctx context.Context, guid string, u *models.Desir
 			after.MetricTags = u.GetMetricTags()
 		}
 		after.ModificationTag = nextTag(d.GetModificationTag())
-		lv, err := db.encode(light(after))
+		lv, err := db.encode(schedKey(guid), light(after))
 		if err != nil {
 			return err
 		}
@@ -383,7 +427,7 @@ func (db *DB) UpdateDesiredLRP(ctx context.Context, guid string, u *models.Desir
 				return err
 			}
 			r.MetricTags = after.GetMetricTags()
-			rv, err := db.encode(r)
+			rv, err := db.encode(runKey(guid), r)
 			if err != nil {
 				return err
 			}
@@ -479,7 +523,7 @@ func (db *DB) instancesDirect(ctx context.Context, guid string) ([]*models.Actua
 	revs := make([]int64, 0, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
 		a := &models.ActualLRP{}
-		if err := db.keys.decode(kv.Value, a); err != nil {
+		if err := db.keys.decode(string(kv.Key), kv.Value, a); err != nil {
 			db.logger.Error("skipping undecodable record", "key", string(kv.Key), "error", err)
 			continue
 		}

@@ -12,7 +12,7 @@ import (
 )
 
 // CurrentSchemaVersion is the layout this code reads and writes.
-const CurrentSchemaVersion = 1
+const CurrentSchemaVersion = 2
 
 // Migration moves the store from version From to From+1.
 type Migration struct {
@@ -22,9 +22,15 @@ type Migration struct {
 }
 
 // Migrations, in order. Version 0 (an empty store, or one written before versioning) becomes 1
-// by stamping the version: there is nothing older to convert.
+// by stamping the version: there is nothing older to convert. Version 2 binds every envelope to
+// its etcd key (see crypt.go): records still sealed as format 1 are re-sealed.
 var Migrations = []Migration{
 	{From: 0, Name: "stamp schema version 1", Apply: func(context.Context, *DB) error { return nil }},
+	{From: 1, Name: "bind every envelope to its key", Apply: func(ctx context.Context, db *DB) error {
+		n, err := db.reseal(ctx, func(envelope []byte) bool { return len(envelope) > 0 && envelope[0] == FormatUnbound })
+		db.logger.Info("envelopes bound to their keys", "resealed", n)
+		return err
+	}},
 }
 
 // SchemaVersion reads the stored version (0 when absent).
@@ -87,38 +93,41 @@ func (db *DB) Migrate(ctx context.Context) error {
 // key already).
 func (db *DB) RotateKeys(ctx context.Context) (int, error) {
 	active := db.keys.ActiveLabel()
+	return db.reseal(ctx, func(envelope []byte) bool {
+		label, ok := Label(envelope)
+		return !ok || label != active
+	})
+}
+
+// reseal seals again, under the active key and bound to its etcd key, every record whose envelope
+// stale picks, each with a compare-and-swap (a record changed meanwhile was sealed by its writer).
+// It returns how many it rewrote; a record that does not open is logged and left alone.
+func (db *DB) reseal(ctx context.Context, stale func(envelope []byte) bool) (int, error) {
 	var rewritten atomic.Int64
 	for _, prefix := range EncryptedPrefixes {
 		resp, err := db.cli.Get(ctx, prefix, clientv3.WithPrefix())
 		if err != nil {
 			return int(rewritten.Load()), etcdErr(err)
 		}
-		type item struct {
-			key string
-			rev int64
-			val []byte
-		}
-		var todo []item
-		for _, kv := range resp.Kvs {
-			if label, ok := Label(kv.Value); !ok || label != active {
-				todo = append(todo, item{string(kv.Key), kv.ModRevision, kv.Value})
-			}
-		}
 		var wg sync.WaitGroup
 		errs := make(chan error, 1)
 		sem := make(chan struct{}, 16)
-		for _, it := range todo {
-			plain, _, err := db.keys.Open(it.val)
+		for _, kv := range resp.Kvs {
+			if !stale(kv.Value) {
+				continue
+			}
+			key, rev := string(kv.Key), kv.ModRevision
+			plain, _, err := db.keys.open(key, kv.Value)
 			if err != nil {
-				db.logger.Error("key rotation: cannot open record", "key", it.key, "error", err)
+				db.logger.Error("re-sealing: cannot open record", "key", key, "error", err)
 				continue
 			}
 			sem <- struct{}{}
 			wg.Add(1)
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				ok, err := db.commit(ctx, []clientv3.Cmp{unchanged(it.key, it.rev)},
-					[]clientv3.Op{clientv3.OpPut(it.key, string(db.keys.Seal(plain)))})
+				ok, err := db.commit(ctx, []clientv3.Cmp{unchanged(key, rev)},
+					[]clientv3.Op{clientv3.OpPut(key, string(db.keys.Seal(key, plain)))})
 				if err != nil {
 					select {
 					case errs <- err:

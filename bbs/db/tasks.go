@@ -22,7 +22,7 @@ func (db *DB) Tasks(ctx context.Context, f TaskFilter) ([]*models.Task, error) {
 	if err != nil {
 		return nil, etcdErr(err)
 	}
-	all := decodeAll(db, values(resp), func() *models.Task { return &models.Task{} })
+	all := decodeAll(db, resp.Kvs, func() *models.Task { return &models.Task{} })
 	out := all[:0]
 	for _, t := range all {
 		if (f.Domain == "" || t.GetDomain() == f.Domain) && (f.CellID == "" || t.GetCellId() == f.CellID) {
@@ -45,7 +45,7 @@ func (db *DB) TaskByGuid(ctx context.Context, guid string) (*models.Task, error)
 func (db *DB) DesireTask(ctx context.Context, def *models.TaskDefinition, guid, domain string) (*models.Task, error) {
 	now := db.now().UnixNano()
 	t := &models.Task{TaskDefinition: def, TaskGuid: guid, Domain: domain, State: models.Task_Pending, CreatedAt: now, UpdatedAt: now}
-	v, err := db.encode(t)
+	v, err := db.encode(taskKey(guid), t)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +81,7 @@ func (db *DB) MutateTask(ctx context.Context, guid string, fn func(t *models.Tas
 			return nil
 		default:
 			next.UpdatedAt = db.now().UnixNano()
-			v, err := db.encode(next)
+			v, err := db.encode(taskKey(guid), next)
 			if err != nil {
 				return err
 			}
@@ -216,7 +216,7 @@ func (db *DB) TasksWithRevisions(ctx context.Context, f TaskFilter) ([]*models.T
 	for _, kv := range resp.Kvs {
 		revs[strings.TrimPrefix(string(kv.Key), TaskPrefix)] = kv.ModRevision
 	}
-	all := decodeAll(db, values(resp), func() *models.Task { return &models.Task{} })
+	all := decodeAll(db, resp.Kvs, func() *models.Task { return &models.Task{} })
 	out := all[:0]
 	for _, t := range all {
 		if (f.Domain == "" || t.GetDomain() == f.Domain) && (f.CellID == "" || t.GetCellId() == f.CellID) {
@@ -251,7 +251,7 @@ func (db *DB) MutateTaskAt(ctx context.Context, guid string, rev int64, fn func(
 		next = nil
 	} else {
 		next.UpdatedAt = db.now().UnixNano()
-		v, err := db.encode(next)
+		v, err := db.encode(taskKey(guid), next)
 		if err != nil {
 			return t, nil, false, err
 		}

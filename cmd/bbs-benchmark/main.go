@@ -165,7 +165,7 @@ func run(cli *clientv3.Client, n, workers, cells int) {
 		ModificationTag: &models.ModificationTag{Epoch: "11111111-2222-3333-4444-555555555555", Index: 2},
 	}
 	b, _ := proto.Marshal(sample)
-	value := string(keys.Seal(b))
+	value := string(keys.Seal("/bench/raw/00000000", b))
 
 	rawN := min(n, 20000)
 	rawPuts := func() float64 {
@@ -180,7 +180,7 @@ func run(cli *clientv3.Client, n, workers, cells int) {
 	rawBefore := rawPuts()
 	// reference: one transaction writing what a desire writes (schedule, run info, one instance)
 	ld, _ := proto.Marshal(desired(0))
-	bigValue := string(keys.Seal(ld))
+	bigValue := string(keys.Seal("/bench/txn/00000000/s", ld))
 	rawTxn3 := parallel(rawN, workers, func(i int) error {
 		k := fmt.Sprintf("/bench/txn/%08d", i)
 		_, err := cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k+"/s"), "=", 0)).Then(
