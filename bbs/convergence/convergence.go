@@ -6,14 +6,17 @@
 // pass.
 //
 // The rules follow upstream Diego's convergence (bbs db/sqldb
-// lrp_convergence.go and task_convergence.go) with one deliberate change:
-// an instance whose cell vanished is unclaimed and auctioned in the same
-// pass (UnclaimAndAuction), instead of waiting a whole interval as a stale
-// UNCLAIMED instance.
+// lrp_convergence.go and task_convergence.go): a RUNNING instance whose cell
+// vanished becomes SUSPECT (still listed and routable) while a replacement
+// is auctioned in the same pass; the SUSPECT goes once the replacement runs,
+// or becomes ORDINARY again if its cell comes back first. Two deliberate
+// differences: a CLAIMED instance of a vanished cell (nothing of it runs
+// yet) is unclaimed and auctioned again rather than kept as a SUSPECT, and a
+// RUNNING one whose slot already holds a SUSPECT is auctioned in the same
+// pass rather than waiting an interval as a stale UNCLAIMED instance.
 package convergence
 
 import (
-	"fmt"
 	"slices"
 	"time"
 
@@ -88,6 +91,7 @@ const (
 	ReasonOrphaned            = "no desired LRP"
 	ReasonReplacementRunning  = "replacement is running"
 	ReasonCellPresentAgain    = "cell present again"
+	ReasonSuspectHeldSlot     = "cell vanished; the slot's SUSPECT instance is kept instead"
 	ReasonPendingTaskKick     = "pending longer than the kick timeout"
 	ReasonCallbackKick        = "completed; callback not acknowledged within the kick timeout"
 	ReasonResolvingStuck      = "resolving longer than the kick timeout"
@@ -95,13 +99,11 @@ const (
 	// TaskFailureNotStarted is the failure_reason of a Task that stayed
 	// pending too long (upstream's words).
 	TaskFailureNotStarted = "not started within time limit"
-)
 
-// TaskFailureCellVanished is the failure_reason of a running Task whose
-// cell vanished.
-func TaskFailureCellVanished(cellID string) string {
-	return fmt.Sprintf("cell %q disappeared before completion", cellID)
-}
+	// TaskFailureCellVanished is the failure_reason of a running Task
+	// whose cell vanished (upstream's words; the cell is in the log line).
+	TaskFailureCellVanished = "cell disappeared before completion"
+)
 
 // LRPAction is one decision about one instance slot.
 type LRPAction struct {
@@ -114,7 +116,11 @@ type LRPAction struct {
 	// SchedulingInfo is the desired LRP's, for the auction; nil for an
 	// orphan.
 	SchedulingInfo *models.DesiredLRPSchedulingInfo
-	Reason         string
+	// Replacement, for PromoteSuspect only, is the slot's ORDINARY record
+	// as the snapshot holds it (nil when there is none): the promotion
+	// removes it, and only if it is still that record.
+	Replacement *models.ActualLRP
+	Reason      string
 }
 
 // TaskAction is one decision about one Task.
@@ -135,8 +141,15 @@ type Actions struct {
 	// StaleUnclaimedLRP. Auction it again; the record stays as it is. A
 	// younger one is still waiting for its first auction and is left alone.
 	Reauction []LRPAction
-	// UnclaimAndAuction: an ORDINARY CLAIMED or RUNNING instance whose cell
-	// is not present. Make it UNCLAIMED and auction it in this same pass.
+	// SuspectAndReplace: an ORDINARY RUNNING instance whose cell is not
+	// present, in a slot without a SUSPECT record. Make it SUSPECT (it stays
+	// listed and routable), create an UNCLAIMED ORDINARY replacement and
+	// auction it in this same pass.
+	SuspectAndReplace []LRPAction
+	// UnclaimAndAuction: an ORDINARY CLAIMED instance whose cell is not
+	// present, or a RUNNING one whose slot already holds a SUSPECT record
+	// (there is one SUSPECT per slot). Make it UNCLAIMED and auction it in
+	// this same pass.
 	UnclaimAndAuction []LRPAction
 	// RestartCrashed: an ORDINARY CRASHED instance the restart policy
 	// restarts now. Make it UNCLAIMED (keeping its crash count) and auction
@@ -149,12 +162,13 @@ type Actions struct {
 	// RemoveEvacuating: an EVACUATING instance whose cell is not present.
 	RemoveEvacuating []LRPAction
 	// RemoveSuspect: a SUSPECT instance whose ORDINARY replacement is
-	// RUNNING, or, in a fresh domain, one whose index is extra or whose
-	// desired LRP is gone.
+	// RUNNING on a present cell, or, in a fresh domain, one whose index is
+	// extra or whose desired LRP is gone.
 	RemoveSuspect []LRPAction
 	// PromoteSuspect: a SUSPECT instance whose cell is present again (and
-	// whose replacement is not RUNNING). Make it ORDINARY again, removing
-	// the replacement.
+	// whose replacement is not RUNNING on a present cell). Make it ORDINARY
+	// again, removing the replacement (Replacement); the replacement gets no
+	// other action, nor is a missing one created.
 	PromoteSuspect []LRPAction
 
 	// FailTasks: a pending Task older than ExpirePendingTask, or a running
@@ -174,14 +188,42 @@ type Actions struct {
 	// VanishedCells are the ids of cells named by an instance or a running
 	// Task but not present, sorted; for the log line.
 	VanishedCells []string
+
+	// Stats counts the snapshot, for the BBS's gauges.
+	Stats Stats
+}
+
+// Stats are the counts upstream's BBS reports after each pass (its
+// LRPsDesired, LRPsRunning, ..., TasksPending, ... metrics), taken from the
+// snapshot the pass decided on.
+type Stats struct {
+	// LRPsDesired is the sum of the desired LRPs' instances.
+	LRPsDesired int
+	// ORDINARY instances by state.
+	LRPsUnclaimed, LRPsClaimed, LRPsRunning, LRPsCrashed int
+	// CrashingDesiredLRPs is how many desired LRPs have a CRASHED ORDINARY
+	// instance (orphans included, as upstream counts by process guid).
+	CrashingDesiredLRPs int
+	// LRPsMissing: slots this pass creates; LRPsExtra: instances it retires.
+	LRPsMissing, LRPsExtra int
+	// SUSPECT instances by state (upstream's SuspectRunningActualLRPs and
+	// SuspectClaimedActualLRPs).
+	SuspectRunningLRPs, SuspectClaimedLRPs int
+	// Tasks by state.
+	TasksPending, TasksRunning, TasksCompleted, TasksResolving int
+	// PresentCells is the number of cells present; SuspectCells the number
+	// named by an instance or a running Task but not present.
+	PresentCells, SuspectCells int
 }
 
 // Auctions lists the slots this pass auctions, in the order
-// CreateAndAuction, Reauction, UnclaimAndAuction, RestartCrashed.
+// CreateAndAuction, Reauction, SuspectAndReplace, UnclaimAndAuction,
+// RestartCrashed.
 func (a *Actions) Auctions() []LRPAction {
-	out := make([]LRPAction, 0, len(a.CreateAndAuction)+len(a.Reauction)+len(a.UnclaimAndAuction)+len(a.RestartCrashed))
+	out := make([]LRPAction, 0, len(a.CreateAndAuction)+len(a.Reauction)+len(a.SuspectAndReplace)+len(a.UnclaimAndAuction)+len(a.RestartCrashed))
 	out = append(out, a.CreateAndAuction...)
 	out = append(out, a.Reauction...)
+	out = append(out, a.SuspectAndReplace...)
 	out = append(out, a.UnclaimAndAuction...)
 	return append(out, a.RestartCrashed...)
 }
@@ -192,6 +234,7 @@ func (a *Actions) Counts() map[string]int {
 	return map[string]int{
 		"CreateAndAuction":  len(a.CreateAndAuction),
 		"Reauction":         len(a.Reauction),
+		"SuspectAndReplace": len(a.SuspectAndReplace),
 		"UnclaimAndAuction": len(a.UnclaimAndAuction),
 		"RestartCrashed":    len(a.RestartCrashed),
 		"Retire":            len(a.Retire),
@@ -221,6 +264,9 @@ func Decide(s Snapshot, c Config) Actions {
 		}
 		slices.Sort(d.out.VanishedCells)
 	}
+	st := &d.out.Stats
+	st.LRPsMissing, st.LRPsExtra = len(d.out.CreateAndAuction), len(d.out.Retire)
+	st.PresentCells, st.SuspectCells = len(s.Cells), len(d.out.VanishedCells)
 	return d.out
 }
 
@@ -254,6 +300,32 @@ func (d *decider) olderThan(t int64, age time.Duration) bool {
 	return t < d.now-int64(age)
 }
 
+// countActual adds an actual LRP to the stats.
+func (d *decider) countActual(a *models.ActualLRP, crashing map[string]struct{}) {
+	st := &d.out.Stats
+	switch a.GetPresence() {
+	case models.ActualLRP_ORDINARY:
+		switch a.GetState() {
+		case models.ActualLRPStateUnclaimed:
+			st.LRPsUnclaimed++
+		case models.ActualLRPStateClaimed:
+			st.LRPsClaimed++
+		case models.ActualLRPStateRunning:
+			st.LRPsRunning++
+		case models.ActualLRPStateCrashed:
+			st.LRPsCrashed++
+			crashing[a.GetActualLrpKey().GetProcessGuid()] = struct{}{}
+		}
+	case models.ActualLRP_SUSPECT:
+		switch a.GetState() {
+		case models.ActualLRPStateRunning:
+			st.SuspectRunningLRPs++
+		case models.ActualLRPStateClaimed:
+			st.SuspectClaimedLRPs++
+		}
+	}
+}
+
 func (d *decider) lrps() {
 	// Group the actual LRPs by process guid, keeping snapshot order: count,
 	// then fill one backing array.
@@ -263,14 +335,17 @@ func (d *decider) lrps() {
 		guid := info.GetDesiredLrpKey().GetProcessGuid()
 		if _, dup := desired[guid]; !dup {
 			desired[guid] = i
+			d.out.Stats.LRPsDesired += int(info.GetInstances())
 		}
 	}
+	crashing := map[string]struct{}{}
 	counts := make([]int32, len(d.s.DesiredLRPs)+1)
 	owner := make([]int32, len(actuals)) // index into DesiredLRPs, or -1
 	// Listings from the store come sorted by key, so an actual LRP usually
 	// has the process guid of the one before it: skip the map then.
 	prevGUID, prevOwner := "", int32(-1)
 	for i, a := range actuals {
+		d.countActual(a, crashing)
 		guid := a.GetActualLrpKey().GetProcessGuid()
 		if i == 0 || guid != prevGUID {
 			prevGUID, prevOwner = guid, -1
@@ -283,6 +358,7 @@ func (d *decider) lrps() {
 			counts[prevOwner+1]++
 		}
 	}
+	d.out.Stats.CrashingDesiredLRPs = len(crashing)
 	for i := 1; i < len(counts); i++ {
 		counts[i] += counts[i-1]
 	}
@@ -317,42 +393,91 @@ func (d *decider) lrps() {
 	}
 }
 
+// slots indexes one desired LRP's actual LRPs: the first ORDINARY and the
+// first SUSPECT record of each index (the ones acted on).
+type slots struct {
+	ordinary []*models.ActualLRP         // by index below the desired instances
+	extras   map[int32]*models.ActualLRP // ORDINARY by any other index
+	suspects map[int32]*models.ActualLRP // SUSPECT by index; nil when none
+}
+
+func (s *slots) firstOrdinary(i int32) *models.ActualLRP {
+	if i >= 0 && i < int32(len(s.ordinary)) {
+		return s.ordinary[i]
+	}
+	return s.extras[i]
+}
+
+// suspectFate is what becomes of the SUSPECT record s of a slot.
+type suspectFate int
+
+const (
+	suspectKept suspectFate = iota
+	suspectRemovedExtra
+	suspectRemovedReplaced
+	suspectPromoted
+)
+
+// fateOf decides about the SUSPECT record s of slot index: its replacement
+// (the slot's ORDINARY record) running on a present cell supersedes it;
+// else its own cell present again makes it ORDINARY again.
+func (d *decider) fateOf(sl *slots, s *models.ActualLRP, extraInFresh bool) suspectFate {
+	if extraInFresh {
+		return suspectRemovedExtra
+	}
+	o := sl.firstOrdinary(s.GetActualLrpKey().GetIndex())
+	if o.GetState() == models.ActualLRPStateRunning && d.present(o.GetActualLrpInstanceKey().GetCellId()) {
+		return suspectRemovedReplaced
+	}
+	if d.present(s.GetActualLrpInstanceKey().GetCellId()) {
+		return suspectPromoted
+	}
+	return suspectKept
+}
+
 // desiredLRP decides about one desired LRP and its actual LRPs.
 func (d *decider) desiredLRP(info *models.DesiredLRPSchedulingInfo, group, ordinary []*models.ActualLRP) {
 	key := info.GetDesiredLrpKey()
 	fresh := d.fresh(key.GetDomain())
 	n := int32(len(ordinary))
+	extraInFresh := func(i int32) bool { return fresh && (i < 0 || i >= n) }
 
-	// Missing indices first: they depend only on which ORDINARY records
-	// exist. The first ORDINARY record of a slot is the one acted on.
-	var extras map[int32]*models.ActualLRP // first ORDINARY record by extra index
+	// Index the slots first: missing indices and a SUSPECT's fate depend
+	// only on which records a slot holds.
+	sl := slots{ordinary: ordinary}
 	for _, a := range group {
-		if a.GetPresence() != models.ActualLRP_ORDINARY {
-			continue
-		}
 		i := a.GetActualLrpKey().GetIndex()
-		switch {
-		case i >= 0 && i < n:
-			if ordinary[i] == nil {
-				ordinary[i] = a
+		switch a.GetPresence() {
+		case models.ActualLRP_ORDINARY:
+			if i >= 0 && i < n {
+				if ordinary[i] == nil {
+					ordinary[i] = a
+				}
+				continue
 			}
-		default:
-			if extras == nil {
-				extras = map[int32]*models.ActualLRP{}
+			if sl.extras == nil {
+				sl.extras = map[int32]*models.ActualLRP{}
 			}
-			if _, seen := extras[i]; !seen {
-				extras[i] = a
+			if _, seen := sl.extras[i]; !seen {
+				sl.extras[i] = a
+			}
+		case models.ActualLRP_SUSPECT:
+			if sl.suspects == nil {
+				sl.suspects = map[int32]*models.ActualLRP{}
+			}
+			if _, seen := sl.suspects[i]; !seen {
+				sl.suspects[i] = a
 			}
 		}
 	}
-	firstOrdinary := func(i int32) *models.ActualLRP {
-		if i >= 0 && i < n {
-			return ordinary[i]
-		}
-		return extras[i]
+	// promoted reports whether slot i's SUSPECT becomes ORDINARY again this
+	// pass, which removes the slot's ORDINARY record.
+	promoted := func(i int32) bool {
+		s := sl.suspects[i]
+		return s != nil && d.fateOf(&sl, s, extraInFresh(i)) == suspectPromoted
 	}
 	for i, a := range ordinary {
-		if a == nil {
+		if a == nil && !promoted(int32(i)) {
 			d.out.CreateAndAuction = append(d.out.CreateAndAuction, LRPAction{
 				Key:            &models.ActualLRPKey{ProcessGuid: key.GetProcessGuid(), Index: int32(i), Domain: key.GetDomain()},
 				SchedulingInfo: info,
@@ -363,7 +488,6 @@ func (d *decider) desiredLRP(info *models.DesiredLRPSchedulingInfo, group, ordin
 
 	for _, a := range group {
 		index := a.GetActualLrpKey().GetIndex()
-		extra := index < 0 || index >= n
 		act := LRPAction{Key: a.GetActualLrpKey(), Actual: a, SchedulingInfo: info}
 		switch a.GetPresence() {
 		case models.ActualLRP_EVACUATING:
@@ -372,25 +496,32 @@ func (d *decider) desiredLRP(info *models.DesiredLRPSchedulingInfo, group, ordin
 				d.out.RemoveEvacuating = append(d.out.RemoveEvacuating, act)
 			}
 		case models.ActualLRP_SUSPECT:
-			switch {
-			case extra && fresh:
+			if sl.suspects[index] != a {
+				continue // a second SUSPECT record for one slot: never acted on twice
+			}
+			switch d.fateOf(&sl, a, extraInFresh(index)) {
+			case suspectRemovedExtra:
 				act.Reason = ReasonExtraIndex
 				d.out.RemoveSuspect = append(d.out.RemoveSuspect, act)
-			case firstOrdinary(index).GetState() == models.ActualLRPStateRunning:
+			case suspectRemovedReplaced:
 				act.Reason = ReasonReplacementRunning
 				d.out.RemoveSuspect = append(d.out.RemoveSuspect, act)
-			case d.present(a.GetActualLrpInstanceKey().GetCellId()):
+			case suspectPromoted:
 				act.Reason = ReasonCellPresentAgain
+				act.Replacement = sl.firstOrdinary(index)
 				d.out.PromoteSuspect = append(d.out.PromoteSuspect, act)
 			}
 		default: // ORDINARY
-			if firstOrdinary(index) != a {
+			if sl.firstOrdinary(index) != a {
 				continue // a second ORDINARY record for one slot: never acted on twice
 			}
-			if extra && fresh {
+			if extraInFresh(index) {
 				act.Reason = ReasonExtraIndex
 				d.out.Retire = append(d.out.Retire, act)
 				continue
+			}
+			if promoted(index) {
+				continue // the promotion removes it
 			}
 			// In a stale domain an extra index is cared for like a wanted one
 			// (upstream): its desired instance count may be out of date.
@@ -401,9 +532,19 @@ func (d *decider) desiredLRP(info *models.DesiredLRPSchedulingInfo, group, ordin
 					d.out.Reauction = append(d.out.Reauction, act)
 				}
 			case models.ActualLRPStateClaimed, models.ActualLRPStateRunning:
-				if !d.present(a.GetActualLrpInstanceKey().GetCellId()) {
+				if d.present(a.GetActualLrpInstanceKey().GetCellId()) {
+					continue
+				}
+				switch {
+				case a.GetState() == models.ActualLRPStateClaimed:
 					act.Reason = ReasonCellVanished
 					d.out.UnclaimAndAuction = append(d.out.UnclaimAndAuction, act)
+				case sl.suspects[index] != nil:
+					act.Reason = ReasonSuspectHeldSlot
+					d.out.UnclaimAndAuction = append(d.out.UnclaimAndAuction, act)
+				default:
+					act.Reason = ReasonCellVanished
+					d.out.SuspectAndReplace = append(d.out.SuspectAndReplace, act)
 				}
 			case models.ActualLRPStateCrashed:
 				if d.c.RestartPolicy.ShouldRestart(d.s.Now, time.Unix(0, a.GetSince()), a.GetCrashCount()) {
@@ -440,9 +581,11 @@ func (d *decider) orphan(a *models.ActualLRP) {
 
 func (d *decider) tasks() {
 	c := d.c
+	st := &d.out.Stats
 	for _, t := range d.s.Tasks {
 		switch t.GetState() {
 		case models.Task_Pending:
+			st.TasksPending++
 			switch {
 			case d.olderThan(t.GetCreatedAt(), c.ExpirePendingTask):
 				d.out.FailTasks = append(d.out.FailTasks, TaskAction{Task: t, Reason: TaskFailureNotStarted})
@@ -450,10 +593,12 @@ func (d *decider) tasks() {
 				d.out.AuctionTasks = append(d.out.AuctionTasks, TaskAction{Task: t, Reason: ReasonPendingTaskKick})
 			}
 		case models.Task_Running:
-			if cell := t.GetCellId(); !d.present(cell) {
-				d.out.FailTasks = append(d.out.FailTasks, TaskAction{Task: t, Reason: TaskFailureCellVanished(cell)})
+			st.TasksRunning++
+			if !d.present(t.GetCellId()) {
+				d.out.FailTasks = append(d.out.FailTasks, TaskAction{Task: t, Reason: TaskFailureCellVanished})
 			}
 		case models.Task_Completed:
+			st.TasksCompleted++
 			switch {
 			case d.olderThan(firstCompleted(t), c.ExpireCompletedTask):
 				d.out.DeleteTasks = append(d.out.DeleteTasks, TaskAction{Task: t, Reason: ReasonCompletedTaskExpiry})
@@ -461,6 +606,7 @@ func (d *decider) tasks() {
 				d.out.ResendCallbacks = append(d.out.ResendCallbacks, TaskAction{Task: t, Reason: ReasonCallbackKick})
 			}
 		case models.Task_Resolving:
+			st.TasksResolving++
 			// Someone is resolving it (sending the callback, or a client
 			// that will delete it); only once that is stuck does
 			// convergence step in.

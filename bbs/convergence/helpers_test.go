@@ -93,6 +93,7 @@ func describe(a convergence.Actions) []string {
 	}
 	lrps("CreateAndAuction", a.CreateAndAuction)
 	lrps("Reauction", a.Reauction)
+	lrps("SuspectAndReplace", a.SuspectAndReplace)
 	lrps("UnclaimAndAuction", a.UnclaimAndAuction)
 	lrps("RestartCrashed", a.RestartCrashed)
 	lrps("Retire", a.Retire)

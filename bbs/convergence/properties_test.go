@@ -121,7 +121,7 @@ var _ = Describe("Decide: properties over random snapshots", func() {
 			// Each record is acted on at most once.
 			touched := map[*models.ActualLRP]string{}
 			lists := map[string][]convergence.LRPAction{
-				"Reauction": a.Reauction, "UnclaimAndAuction": a.UnclaimAndAuction, "RestartCrashed": a.RestartCrashed,
+				"Reauction": a.Reauction, "SuspectAndReplace": a.SuspectAndReplace, "UnclaimAndAuction": a.UnclaimAndAuction, "RestartCrashed": a.RestartCrashed,
 				"Retire": a.Retire, "RemoveEvacuating": a.RemoveEvacuating, "RemoveSuspect": a.RemoveSuspect, "PromoteSuspect": a.PromoteSuspect,
 			}
 			for list, acts := range lists {
@@ -129,6 +129,27 @@ var _ = Describe("Decide: properties over random snapshots", func() {
 					Expect(act.Actual).NotTo(BeNil(), where)
 					Expect(touched).NotTo(HaveKey(act.Actual), "%s: %s and %s", where, touched[act.Actual], list)
 					touched[act.Actual] = list
+				}
+			}
+			promotedSlot := map[slot]bool{}
+			for _, act := range a.PromoteSuspect {
+				promotedSlot[slotOf(act.Key)] = true
+				if r := act.Replacement; r != nil {
+					Expect(r.GetPresence()).To(Equal(models.ActualLRP_ORDINARY), where)
+					Expect(slotOf(r.GetActualLrpKey())).To(Equal(slotOf(act.Key)), where)
+					Expect(touched).NotTo(HaveKey(r), "%s: a promotion's replacement is also in %s", where, touched[r])
+					touched[r] = "PromoteSuspect's replacement"
+				}
+			}
+
+			// One SUSPECT per slot: a RUNNING instance becomes SUSPECT only in
+			// a slot without one.
+			for _, act := range a.SuspectAndReplace {
+				Expect(act.Actual.GetState()).To(Equal(running), where)
+				for _, rec := range s.ActualLRPs {
+					if rec.GetPresence() == suspect {
+						Expect(slotOf(rec.GetActualLrpKey())).NotTo(Equal(slotOf(act.Key)), where)
+					}
 				}
 			}
 
@@ -149,6 +170,8 @@ var _ = Describe("Decide: properties over random snapshots", func() {
 				case "RestartCrashed":
 					Expect(rec.GetState()).To(Equal(crashed), where)
 					Expect(cfg.RestartPolicy.ShouldRestart(now, time.Unix(0, rec.GetSince()), rec.GetCrashCount())).To(BeTrue(), where)
+				case "PromoteSuspect's replacement":
+					Expect(rec.GetState()).NotTo(Equal(running), "%s: a replacement running on a present cell is never removed", where)
 				default:
 					Fail(fmt.Sprintf("%s: %s touched an ORDINARY instance on present cell %q", where, list, rec.GetActualLrpInstanceKey().GetCellId()))
 				}
@@ -163,7 +186,7 @@ var _ = Describe("Decide: properties over random snapshots", func() {
 							has = true
 						}
 					}
-					if !has {
+					if !has && !promotedSlot[slot{guid, i}] {
 						Expect(auctioned).To(HaveKey(slot{guid, i}), where)
 					}
 				}
@@ -187,11 +210,10 @@ var _ = Describe("Decide: properties over random snapshots", func() {
 					isPresent(rec.GetActualLrpInstanceKey().GetCellId()) || desiredOf[rec.GetActualLrpKey().GetProcessGuid()] == nil {
 					continue
 				}
-				Expect(auctioned[slotOf(rec.GetActualLrpKey())] || touched[rec] == "Retire").To(BeTrue(), where)
+				Expect(auctioned[slotOf(rec.GetActualLrpKey())] || touched[rec] == "Retire" || promotedSlot[slotOf(rec.GetActualLrpKey())]).To(BeTrue(), where)
 			}
 
-			// Tasks: each at most once; failures carry a reason; a vanished
-			// cell's name is in the reason.
+			// Tasks: each at most once; failures carry upstream's reasons.
 			seen := map[*models.Task]bool{}
 			for _, acts := range [][]convergence.TaskAction{a.FailTasks, a.AuctionTasks, a.ResendCallbacks, a.DeleteTasks} {
 				for _, act := range acts {
@@ -201,7 +223,7 @@ var _ = Describe("Decide: properties over random snapshots", func() {
 			}
 			for _, act := range a.FailTasks {
 				if act.Task.GetState() == models.Task_Running {
-					Expect(act.Reason).To(ContainSubstring(fmt.Sprintf("%q", act.Task.GetCellId())), where)
+					Expect(act.Reason).To(Equal(convergence.TaskFailureCellVanished), where)
 				}
 			}
 			for _, act := range a.ResendCallbacks {

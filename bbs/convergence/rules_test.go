@@ -65,6 +65,9 @@ var _ = Describe("Decide: LRP rules", func() {
 		Entry("missing: nor does a SUSPECT one",
 			ds(desired("pg", fresh, 1)), as(lrp("pg", fresh, 0, running, "cell-gone", presence(suspect))),
 			[]string{"CreateAndAuction pg/0 (missing instance)"}),
+		Entry("missing: not created when the slot's SUSPECT is promoted instead",
+			ds(desired("pg", fresh, 1)), as(lrp("pg", fresh, 0, running, "cell-1", presence(suspect))),
+			[]string{"PromoteSuspect pg/0 (cell present again)"}),
 		Entry("missing: nothing for zero instances",
 			ds(desired("pg", fresh, 0)), as(),
 			[]string{}),
@@ -87,15 +90,19 @@ var _ = Describe("Decide: LRP rules", func() {
 			[]string{}),
 
 		// vanished cells
-		Entry("vanished cell: a RUNNING instance is unclaimed and auctioned at once",
+		Entry("vanished cell: a RUNNING instance becomes SUSPECT and a replacement is auctioned at once",
 			ds(desired("pg", fresh, 1)), as(lrp("pg", fresh, 0, running, "cell-gone", since(0))),
-			[]string{"UnclaimAndAuction pg/0 (cell vanished)"}),
-		Entry("vanished cell: a CLAIMED instance too",
+			[]string{"SuspectAndReplace pg/0 (cell vanished)"}),
+		Entry("vanished cell: a CLAIMED instance (nothing of it runs) is unclaimed and auctioned",
 			ds(desired("pg", fresh, 1)), as(lrp("pg", fresh, 0, claimed, "cell-gone")),
 			[]string{"UnclaimAndAuction pg/0 (cell vanished)"}),
 		Entry("vanished cell: also in a stale domain",
 			ds(desired("pg", stale, 1)), as(lrp("pg", stale, 0, running, "cell-gone")),
-			[]string{"UnclaimAndAuction pg/0 (cell vanished)"}),
+			[]string{"SuspectAndReplace pg/0 (cell vanished)"}),
+		Entry("vanished cell: a RUNNING replacement of a slot that holds a SUSPECT is unclaimed (one SUSPECT per slot)",
+			ds(desired("pg", fresh, 1)),
+			as(lrp("pg", fresh, 0, running, "cell-gone", presence(suspect)), lrp("pg", fresh, 0, running, "gone-too")),
+			[]string{"UnclaimAndAuction pg/0 (cell vanished; the slot's SUSPECT instance is kept instead)"}),
 		Entry("vanished cell: a CRASHED instance follows the restart policy instead",
 			ds(desired("pg", fresh, 1)), as(lrp("pg", fresh, 0, crashed, "cell-gone", crashes(5), since(time.Second))),
 			[]string{}),
@@ -107,7 +114,7 @@ var _ = Describe("Decide: LRP rules", func() {
 			[]string{"Retire pg/1 (index not below the desired instances)"}),
 		Entry("vanished cell: an extra index in a stale domain is cared for (its count may be stale)",
 			ds(desired("pg", stale, 1)), as(lrp("pg", stale, 0, running, "cell-1"), lrp("pg", stale, 1, running, "cell-gone")),
-			[]string{"UnclaimAndAuction pg/1 (cell vanished)"}),
+			[]string{"SuspectAndReplace pg/1 (cell vanished)"}),
 
 		// extra indices
 		Entry("extra: an index at or above instances is retired in a fresh domain",
@@ -191,6 +198,22 @@ var _ = Describe("Decide: LRP rules", func() {
 			ds(desired("pg", fresh, 1)),
 			as(lrp("pg", fresh, 0, running, "cell-2", presence(suspect)), lrp("pg", fresh, 0, claimed, "cell-1")),
 			[]string{"PromoteSuspect pg/0 (cell present again)"}),
+		Entry("suspect: promoted over a stale UNCLAIMED replacement, which is not re-auctioned",
+			ds(desired("pg", fresh, 1)),
+			as(lrp("pg", fresh, 0, unclaimed, "", since(time.Hour)), lrp("pg", fresh, 0, running, "cell-2", presence(suspect))),
+			[]string{"PromoteSuspect pg/0 (cell present again)"}),
+		Entry("suspect: promoted over a replacement running on a vanished cell, which is then neither suspected nor unclaimed",
+			ds(desired("pg", fresh, 1)),
+			as(lrp("pg", fresh, 0, running, "cell-2", presence(suspect)), lrp("pg", fresh, 0, running, "cell-gone")),
+			[]string{"PromoteSuspect pg/0 (cell present again)"}),
+		Entry("suspect: removed when the replacement runs even if the suspect's cell is back",
+			ds(desired("pg", fresh, 1)),
+			as(lrp("pg", fresh, 0, running, "cell-2", presence(suspect)), lrp("pg", fresh, 0, running, "cell-1")),
+			[]string{"RemoveSuspect pg/0 (replacement is running)"}),
+		Entry("suspect: a CLAIMED SUSPECT follows the same rules",
+			ds(desired("pg", fresh, 1)),
+			as(lrp("pg", fresh, 0, claimed, "cell-2", presence(suspect)), lrp("pg", fresh, 0, unclaimed, "")),
+			[]string{"PromoteSuspect pg/0 (cell present again)"}),
 		Entry("suspect: kept while its cell is gone and the replacement is not yet running",
 			ds(desired("pg", fresh, 1)),
 			as(lrp("pg", fresh, 0, running, "cell-gone", presence(suspect)), lrp("pg", fresh, 0, claimed, "cell-1")),
@@ -204,18 +227,22 @@ var _ = Describe("Decide: LRP rules", func() {
 		Entry("two ORDINARY records of one slot: only the first is acted on",
 			ds(desired("pg", fresh, 1)),
 			as(lrp("pg", fresh, 0, running, "cell-gone"), lrp("pg", fresh, 0, running, "cell-gone")),
-			[]string{"UnclaimAndAuction pg/0 (cell vanished)"}),
+			[]string{"SuspectAndReplace pg/0 (cell vanished)"}),
+		Entry("two SUSPECT records of one slot: only the first is acted on",
+			ds(desired("pg", fresh, 1)),
+			as(lrp("pg", fresh, 0, running, "cell-1", presence(suspect)), lrp("pg", fresh, 0, running, "cell-2", presence(suspect))),
+			[]string{"PromoteSuspect pg/0 (cell present again)"}),
 		Entry("a desired LRP listed twice: the first rules",
 			ds(desired("pg", fresh, 1), desired("pg", fresh, 3)), as(),
 			[]string{"CreateAndAuction pg/0 (missing instance)"}),
 	)
 
-	It("unclaims everything claimed or running when no cell is present", func() {
+	It("suspects everything running and unclaims everything claimed when no cell is present", func() {
 		s := snapshot(ds(desired("pg", fresh, 3)),
 			as(lrp("pg", fresh, 0, running, "cell-1"), lrp("pg", fresh, 1, claimed, "cell-2"), lrp("pg", fresh, 2, unclaimed, "")), nil)
 		s.Cells = nil
 		a := convergence.Decide(s, convergence.DefaultConfig())
-		Expect(describe(a)).To(ConsistOf("UnclaimAndAuction pg/0 (cell vanished)", "UnclaimAndAuction pg/1 (cell vanished)"))
+		Expect(describe(a)).To(ConsistOf("SuspectAndReplace pg/0 (cell vanished)", "UnclaimAndAuction pg/1 (cell vanished)"))
 		Expect(a.VanishedCells).To(Equal([]string{"cell-1", "cell-2"}))
 	})
 
@@ -223,15 +250,45 @@ var _ = Describe("Decide: LRP rules", func() {
 		info := desired("pg", fresh, 2)
 		running0 := lrp("pg", fresh, 0, running, "cell-gone")
 		a := convergence.Decide(snapshot(ds(info), as(running0), nil), convergence.DefaultConfig())
-		Expect(a.UnclaimAndAuction).To(HaveLen(1))
-		Expect(a.UnclaimAndAuction[0].Actual).To(BeIdenticalTo(running0))
-		Expect(a.UnclaimAndAuction[0].SchedulingInfo).To(BeIdenticalTo(info))
+		Expect(a.SuspectAndReplace).To(HaveLen(1))
+		Expect(a.SuspectAndReplace[0].Actual).To(BeIdenticalTo(running0))
+		Expect(a.SuspectAndReplace[0].SchedulingInfo).To(BeIdenticalTo(info))
 		Expect(a.CreateAndAuction).To(HaveLen(1))
 		Expect(a.CreateAndAuction[0].Actual).To(BeNil())
 		Expect(a.CreateAndAuction[0].Key.GetDomain()).To(Equal(fresh))
 		Expect(a.VanishedCells).To(Equal([]string{"cell-gone"}))
 		Expect(a.Auctions()).To(HaveLen(2))
-		Expect(a.Counts()).To(HaveKeyWithValue("UnclaimAndAuction", 1))
+		Expect(a.Counts()).To(HaveKeyWithValue("SuspectAndReplace", 1))
+	})
+
+	It("carries the replacement a promotion removes", func() {
+		replacement := lrp("pg", fresh, 0, claimed, "cell-1")
+		s0 := lrp("pg", fresh, 0, running, "cell-2", presence(suspect))
+		a := convergence.Decide(snapshot(ds(desired("pg", fresh, 1)), as(replacement, s0), nil), convergence.DefaultConfig())
+		Expect(a.PromoteSuspect).To(HaveLen(1))
+		Expect(a.PromoteSuspect[0].Actual).To(BeIdenticalTo(s0))
+		Expect(a.PromoteSuspect[0].Replacement).To(BeIdenticalTo(replacement))
+	})
+
+	It("counts the snapshot as upstream's gauges do", func() {
+		s := snapshot(ds(desired("pg", fresh, 4), desired("other", fresh, 2), desired("pg", fresh, 9)),
+			as(lrp("pg", fresh, 0, running, "cell-1"), lrp("pg", fresh, 1, claimed, "cell-2"), lrp("pg", fresh, 2, crashed, "", since(time.Hour), crashes(300)),
+				lrp("pg", fresh, 5, unclaimed, ""), lrp("pg", fresh, 3, running, "cell-gone", presence(suspect)), lrp("pg", fresh, 3, unclaimed, ""),
+				lrp("other", fresh, 0, running, "cell-1", presence(evacuating)), lrp("other", fresh, 1, claimed, "gone-2", presence(suspect)),
+				lrp("orphan", stale, 0, crashed, "", since(time.Hour), crashes(300)), lrp("orphan", stale, 1, running, "cell-1")),
+			ts(tsk("p", models.Task_Pending), tsk("r", models.Task_Running, onCell("cell-1")), tsk("r2", models.Task_Running, onCell("cell-1")),
+				tsk("c", models.Task_Completed), tsk("v", models.Task_Resolving)))
+		a := convergence.Decide(s, convergence.DefaultConfig())
+		Expect(a.Stats).To(Equal(convergence.Stats{
+			LRPsDesired:   6, // a desired LRP listed twice counts once
+			LRPsUnclaimed: 2, LRPsClaimed: 1, LRPsRunning: 2, LRPsCrashed: 2,
+			CrashingDesiredLRPs: 2,
+			LRPsMissing:         2, // other/0 and other/1 (its SUSPECT's cell is gone)
+			LRPsExtra:           1, // pg/5
+			SuspectRunningLRPs:  1, SuspectClaimedLRPs: 1,
+			TasksPending: 1, TasksRunning: 2, TasksCompleted: 1, TasksResolving: 1,
+			PresentCells: 2, SuspectCells: 2,
+		}))
 	})
 
 	It("orders its output by the snapshot", func() {
@@ -277,7 +334,7 @@ var _ = Describe("Decide: Task rules", func() {
 		Entry("running on a present cell: left alone", tsk("t", models.Task_Running, onCell("cell-1"), updated(time.Hour))),
 		Entry("running on a vanished cell: failed, naming the cell",
 			tsk("t", models.Task_Running, onCell("cell-gone")),
-			`FailTasks t (cell "cell-gone" disappeared before completion)`),
+			`FailTasks t (cell disappeared before completion)`),
 		Entry("completed with a callback, recently updated: left alone",
 			tsk("t", models.Task_Completed, callback(), updated(30*time.Second), completed(30*time.Second))),
 		Entry("completed with a callback, not updated for more than 30 s: callback resent",
