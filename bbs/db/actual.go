@@ -196,9 +196,16 @@ func evacuating(k *models.ActualLRPKey) Slot {
 // ClaimActualLRP moves an instance to CLAIMED by instanceKey. Claiming it again with the same key
 // changes nothing.
 func (db *DB) ClaimActualLRP(ctx context.Context, guid string, index int32, ik *models.ActualLRPInstanceKey) (before, after *models.ActualLRP, err error) {
-	_, ch, err := db.MutateActual(ctx, []Slot{{ProcessGuid: guid, Index: index}}, func(cur []*models.ActualLRP) (Change, error) {
+	k := &models.ActualLRPKey{ProcessGuid: guid, Index: index}
+	_, ch, err := db.MutateActual(ctx, []Slot{ordinary(k), suspect(k)}, func(cur []*models.ActualLRP) (Change, error) {
 		a := cur[0]
 		before, after = a, nil
+		if s := cur[1]; s != nil && s.GetActualLrpInstanceKey().Equal(ik) {
+			// the SUSPECT's cell is back: its claim must not take the replacement's slot
+			// (upstream ignores it too); convergence promotes the SUSPECT
+			before = nil
+			return Change{}, nil
+		}
 		if a == nil {
 			return Change{}, models.ErrResourceNotFound
 		}
@@ -235,15 +242,23 @@ type StartRequest struct {
 }
 
 // StartActualLRP moves an instance to RUNNING (creating it when absent) and drops an evacuating
-// record of the same container.
-func (db *DB) StartActualLRP(ctx context.Context, r StartRequest) (before, after *models.ActualLRP, removedEvac *models.ActualLRP, err error) {
-	_, ch, err := db.MutateActual(ctx, []Slot{ordinary(r.Key), evacuating(r.Key)}, func(cur []*models.ActualLRP) (Change, error) {
-		a, evac := cur[0], cur[1]
-		before, after, removedEvac = a, nil, nil
+// record of the same container and the slot's SUSPECT record (the replacement runs now); it
+// returns the records it dropped. A start from the SUSPECT's own container changes nothing (as
+// upstream's): convergence promotes the SUSPECT once its cell is present again.
+func (db *DB) StartActualLRP(ctx context.Context, r StartRequest) (before, after *models.ActualLRP, removed []*models.ActualLRP, err error) {
+	_, ch, err := db.MutateActual(ctx, []Slot{ordinary(r.Key), evacuating(r.Key), suspect(r.Key)}, func(cur []*models.ActualLRP) (Change, error) {
+		a, evac, susp := cur[0], cur[1], cur[2]
+		before, after, removed = a, nil, nil
+		if susp != nil && susp.GetActualLrpInstanceKey().Equal(r.InstanceKey) {
+			before = nil
+			return Change{}, nil
+		}
 		var ch Change
 		if evac != nil && evac.GetActualLrpInstanceKey().Equal(r.InstanceKey) {
 			ch.Delete = append(ch.Delete, evac)
-			removedEvac = evac
+		}
+		if susp != nil {
+			ch.Delete = append(ch.Delete, susp)
 		}
 		var n *models.ActualLRP
 		if a == nil {
@@ -251,6 +266,7 @@ func (db *DB) StartActualLRP(ctx context.Context, r StartRequest) (before, after
 		} else {
 			if a.GetState() == models.ActualLRPStateRunning && a.GetActualLrpInstanceKey().Equal(r.InstanceKey) &&
 				proto_equal(a.GetActualLrpNetInfo(), r.NetInfo) && a.GetAvailabilityZone() == r.AvailabilityZone {
+				removed = ch.Delete
 				return ch, nil
 			}
 			if a.GetState() == models.ActualLRPStateCrashed || !a.AllowsTransitionTo(r.Key, r.InstanceKey, models.ActualLRPStateRunning) {
@@ -258,6 +274,7 @@ func (db *DB) StartActualLRP(ctx context.Context, r StartRequest) (before, after
 			}
 			n = db.changed(a)
 		}
+		removed = ch.Delete
 		n.State = models.ActualLRPStateRunning
 		n.ActualLrpInstanceKey = protoClone(r.InstanceKey)
 		n.ActualLrpNetInfo = protoClone(r.NetInfo)
@@ -272,15 +289,21 @@ func (db *DB) StartActualLRP(ctx context.Context, r StartRequest) (before, after
 	if len(ch.Put) > 0 {
 		after = ch.Put[0]
 	}
-	return before, after, removedEvac, err
+	return before, after, removed, err
 }
 
 // CrashActualLRP records a crash of the container holding the instance. The instance becomes
-// UNCLAIMED (restart now: shouldRestart) or CRASHED (restart later, or never).
+// UNCLAIMED (restart now: shouldRestart) or CRASHED (restart later, or never). A crash of a
+// SUSPECT's container removes the SUSPECT record (after is nil then), as upstream's does: its
+// replacement is already being placed.
 func (db *DB) CrashActualLRP(ctx context.Context, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey, reason string) (before, after *models.ActualLRP, shouldRestart bool, err error) {
-	_, ch, err := db.MutateActual(ctx, []Slot{ordinary(key)}, func(cur []*models.ActualLRP) (Change, error) {
+	_, ch, err := db.MutateActual(ctx, []Slot{ordinary(key), suspect(key)}, func(cur []*models.ActualLRP) (Change, error) {
 		a := cur[0]
 		before, shouldRestart = a, false
+		if s := cur[1]; s != nil && s.GetActualLrpInstanceKey().Equal(ik) {
+			before = s
+			return Change{Delete: []*models.ActualLRP{s}}, nil
+		}
 		if a == nil {
 			return Change{}, models.ErrResourceNotFound
 		}
@@ -360,11 +383,14 @@ func (db *DB) UnclaimActualLRP(ctx context.Context, key *models.ActualLRPKey, ex
 	return before, after, err
 }
 
-// RemoveActualLRP deletes an instance record (only if held by ik, when given).
+// RemoveActualLRP deletes an ORDINARY instance record (only if held by ik, when given). The
+// SUSPECT's container asking answers ResourceNotFound and leaves the SUSPECT (upstream removes
+// only ORDINARY records here).
 func (db *DB) RemoveActualLRP(ctx context.Context, guid string, index int32, ik *models.ActualLRPInstanceKey) (*models.ActualLRP, error) {
-	cur, _, err := db.MutateActual(ctx, []Slot{{ProcessGuid: guid, Index: index}}, func(cur []*models.ActualLRP) (Change, error) {
+	k := &models.ActualLRPKey{ProcessGuid: guid, Index: index}
+	cur, _, err := db.MutateActual(ctx, []Slot{ordinary(k), suspect(k)}, func(cur []*models.ActualLRP) (Change, error) {
 		a := cur[0]
-		if a == nil {
+		if a == nil || ik != nil && cur[1] != nil && cur[1].GetActualLrpInstanceKey().Equal(ik) {
 			return Change{}, models.ErrResourceNotFound
 		}
 		if ik != nil && !a.GetActualLrpInstanceKey().Equal(ik) {

@@ -7,7 +7,8 @@
 //	                                            fields (what the auction, convergence and the route
 //	                                            emitter read)
 //	/v1/desired_lrp/run/<process-guid>          its DesiredLRPRunInfo (what a cell reads)
-//	/v1/actual/<process-guid>/<index>/<p>       an ActualLRP; p is 0 (ORDINARY) or 1 (EVACUATING)
+//	/v1/actual/<process-guid>/<index>/<p>       an ActualLRP; p is 0 (ORDINARY), 1 (EVACUATING) or
+//	                                            2 (SUSPECT)
 //	/v1/task/<task-guid>                        a Task
 //	/v1/domain/<name>                           empty value, bound to an etcd lease for the TTL
 //
@@ -136,9 +137,15 @@ func (db *DB) Now() time.Time { return db.now() }
 // RestartPolicy is the crash restart policy in use.
 func (db *DB) RestartPolicy() models.RestartPolicy { return db.policy }
 
+// presenceDigit is the last element of an actual LRP's key: the presence's
+// enum number (0 ORDINARY, 1 EVACUATING, 2 SUSPECT), so the three records
+// of one slot sit side by side.
 func presenceDigit(p models.ActualLRP_Presence) string {
-	if p == models.ActualLRP_EVACUATING {
+	switch p {
+	case models.ActualLRP_EVACUATING:
 		return "1"
+	case models.ActualLRP_SUSPECT:
+		return "2"
 	}
 	return "0"
 }
@@ -350,8 +357,14 @@ func parseActualKey(key string) (guid string, index int32, p models.ActualLRP_Pr
 	if err != nil {
 		return
 	}
-	if parts[2] == "1" {
+	switch parts[2] {
+	case "0":
+	case "1":
 		p = models.ActualLRP_EVACUATING
+	case "2":
+		p = models.ActualLRP_SUSPECT
+	default:
+		return
 	}
 	return parts[0], int32(i), p, true
 }

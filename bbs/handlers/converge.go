@@ -125,6 +125,19 @@ func (h *Handler) ConvergeOnce(ctx context.Context, p ConvergenceParams) error {
 	for _, a := range acts.Reauction {
 		jobs = append(jobs, func() { addAuction(a) })
 	}
+	for _, a := range acts.SuspectAndReplace {
+		jobs = append(jobs, func() {
+			before, suspected, replacement, ok, err := h.DB.SuspectAndReplace(ctx, a.Actual)
+			if err != nil {
+				h.Logger.Error("convergence: cannot make instance SUSPECT", "process_guid", a.Key.GetProcessGuid(), "index", a.Key.GetIndex(), "error", err)
+			}
+			if ok {
+				h.emitActual(before, suspected)
+				h.emitActual(nil, replacement)
+				addAuction(a)
+			}
+		})
+	}
 	unclaim := func(a convergence.LRPAction) {
 		before, after, ok := h.swapIfUnchanged(ctx, a.Actual, func(n *models.ActualLRP) {
 			n.State = models.ActualLRPStateUnclaimed
@@ -135,7 +148,9 @@ func (h *Handler) ConvergeOnce(ctx context.Context, p ConvergenceParams) error {
 			n.PlacementError = ""
 		})
 		if ok {
-			h.emitActual(before, after)
+			// the slot gets a new instance (as upstream's events say): created, then the old one removed
+			h.emitActual(nil, after)
+			h.emitActual(before, nil)
 			addAuction(a)
 		}
 	}
@@ -165,8 +180,19 @@ func (h *Handler) ConvergeOnce(ctx context.Context, p ConvergenceParams) error {
 	for _, a := range acts.RemoveSuspect {
 		jobs = append(jobs, func() { remove(a) })
 	}
-	if len(acts.PromoteSuspect) > 0 {
-		h.Logger.Warn("convergence: SUSPECT instances are not stored by this BBS; ignoring promotions", "count", len(acts.PromoteSuspect))
+	for _, a := range acts.PromoteSuspect {
+		jobs = append(jobs, func() {
+			before, after, removed, ok, err := h.DB.PromoteSuspect(ctx, a.Actual, a.Replacement)
+			if err != nil {
+				h.Logger.Error("convergence: cannot promote SUSPECT instance", "process_guid", a.Key.GetProcessGuid(), "index", a.Key.GetIndex(), "error", err)
+			}
+			if ok {
+				h.emitActual(before, after)
+				if removed != nil {
+					h.emitActual(removed, nil)
+				}
+			}
+		})
 	}
 
 	var kick []*models.Task
@@ -176,6 +202,7 @@ func (h *Handler) ConvergeOnce(ctx context.Context, p ConvergenceParams) error {
 				cur.State = models.Task_Completed
 				cur.Failed = true
 				cur.FailureReason = t.Reason
+				cur.Result = ""
 				cur.FirstCompletedAt = h.DB.Now().UnixNano()
 				return cur, false, nil
 			})

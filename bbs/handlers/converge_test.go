@@ -30,7 +30,7 @@ var _ = Describe("the convergence route", func() {
 		Expect(auctioneer.LRPs()[1].Indices).To(Equal([]int32{1}))
 	})
 
-	It("unclaims and auctions at once the instances of a vanished cell, and fails its tasks", func() {
+	It("unclaims and auctions at once the CLAIMED instances of a vanished cell, and fails its tasks", func() {
 		Expect(client.DesireLRP(ctx, desired("lost", 1))).To(Succeed())
 		Eventually(auctioneer.LRPs).Should(HaveLen(1))
 		Expect(client.ClaimActualLRP(ctx, "lost", 0, ikey("ig", "gone-cell"))).To(Succeed())
@@ -46,7 +46,7 @@ var _ = Describe("the convergence route", func() {
 		t, err := client.TaskByGuid(ctx, "lost-task")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(t.GetState()).To(Equal(models.Task_Completed))
-		Expect(t.GetFailureReason()).To(ContainSubstring("gone-cell"))
+		Expect(t.GetFailureReason()).To(Equal(convergence.TaskFailureCellVanished))
 	})
 
 	It("retires extra instances only when the domain is fresh", func() {

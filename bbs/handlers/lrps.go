@@ -107,14 +107,15 @@ func (h *Handler) startActualLRP(ctx context.Context, body []byte) proto.Message
 	if resp.Error = models.DecodeRequest(body, req); resp.Error != nil {
 		return resp
 	}
-	before, after, evac, err := h.DB.StartActualLRP(ctx, startRequest(req.GetActualLrpKey(), req.GetActualLrpInstanceKey(),
+	before, after, removed, err := h.DB.StartActualLRP(ctx, startRequest(req.GetActualLrpKey(), req.GetActualLrpInstanceKey(),
 		req.GetActualLrpNetInfo(), req.GetActualLrpInternalRoutes(), req.GetMetricTags(), req.Routable, req.GetAvailabilityZone()))
 	if resp.Error = toError(err); resp.Error == nil {
-		if evac != nil {
-			h.emitActual(evac, nil)
-		}
+		// the running instance first, then what it replaces, so a router never loses the route
 		if after != nil {
 			h.emitActual(before, after)
+		}
+		for _, r := range removed {
+			h.emitActual(r, nil)
 		}
 	}
 	return resp
@@ -126,7 +127,12 @@ func (h *Handler) crashActualLRP(ctx context.Context, body []byte) proto.Message
 		return resp
 	}
 	before, after, restart, err := h.DB.CrashActualLRP(ctx, req.GetActualLrpKey(), req.GetActualLrpInstanceKey(), req.GetErrorMessage())
-	if resp.Error = toError(err); resp.Error == nil && after != nil {
+	resp.Error = toError(err)
+	switch {
+	case resp.Error != nil:
+	case after == nil && before != nil: // a SUSPECT's container crashed: its record is gone
+		h.emitActual(before, nil)
+	case after != nil:
 		h.LRPHub.Emit(models.NewActualLRPCrashedEvent(before, after))
 		h.emitActual(before, after)
 		if restart {
