@@ -41,6 +41,7 @@ type Config struct {
 	PortRangeStart     uint32
 	PortRangeEnd       uint32
 	IPForward          bool // enable net.ipv4.ip_forward so containers reach other hosts
+	AllowHostAccess    bool // let containers reach the host's own addresses
 	MaxContainers      uint64
 	DefaultGraceTime   time.Duration
 	ImageCacheDir      string
@@ -123,7 +124,17 @@ type Backend struct {
 	creating   map[string]bool
 }
 
-var handleRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+// nameRE is what handles and process ids may be: they name directories of the depot and cgroups,
+// so never "", ".", ".." or anything with a "/".
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+
+// checkName refuses a handle or process id (what) that is not a plain file name of ours.
+func checkName(what, name string) error {
+	if nameRE.MatchString(name) {
+		return nil
+	}
+	return fmt.Errorf("invalid %s %q: must be 1 to 128 letters, digits, '_', '.' or '-', not starting with '.' or '-' (no '/', no '..')", what, name)
+}
 
 // New builds a backend; Start prepares the host and reloads containers from the depot.
 func New(cfg Config) (*Backend, error) {
@@ -139,7 +150,7 @@ func New(cfg Config) (*Backend, error) {
 	b := &Backend{
 		cfg: cfg, log: cfg.Logger, runc: runc{bin: cfg.RuncBin, root: cfg.RuncRoot},
 		ips: ips, ports: ports,
-		net:        &Network{Bridge: cfg.BridgeName, Pool: ips, MTU: cfg.MTU, ExternalIP: cfg.ExternalIP, IPForward: cfg.IPForward, Log: cfg.Logger, ChainPrefix: cfg.ChainPrefix},
+		net:        &Network{Bridge: cfg.BridgeName, Pool: ips, MTU: cfg.MTU, ExternalIP: cfg.ExternalIP, IPForward: cfg.IPForward, AllowHostAccess: cfg.AllowHostAccess, Log: cfg.Logger, ChainPrefix: cfg.ChainPrefix},
 		containers: map[string]*Container{}, creating: map[string]bool{},
 		memsw: memswAvailable(),
 	}
@@ -397,8 +408,8 @@ func (b *Backend) Create(spec garden.ContainerSpec) (garden.Container, error) {
 		spec.Handle = uuid.NewString()
 	}
 	h := spec.Handle
-	if !handleRE.MatchString(h) {
-		return nil, fmt.Errorf("invalid handle %q: must match %s", h, handleRE)
+	if err := checkName("handle", h); err != nil {
+		return nil, err
 	}
 	b.mu.Lock()
 	if _, ok := b.containers[h]; ok || b.creating[h] {
@@ -501,9 +512,13 @@ func (b *Backend) create(spec garden.ContainerSpec) (*Container, error) {
 	if err := writeEtcFiles(rootfs, h, ip, st.UserNSHostID); err != nil {
 		return fail(err)
 	}
+	mounts, err := resolveBindMounts(rootfs, spec.BindMounts)
+	if err != nil {
+		return fail(err)
+	}
 	s, err := BuildSpec(BundleParams{
 		Handle: h, RootFS: rootfs, InitBin: b.cfg.InitBin, CgroupsPath: c.cgroup,
-		Privileged: spec.Privileged, HostCaps: b.hostCaps, BindMounts: spec.BindMounts,
+		Privileged: spec.Privileged, HostCaps: b.hostCaps, BindMounts: mounts,
 		Limits: spec.Limits, MemswAvailable: b.memsw, UserNSHostID: st.UserNSHostID,
 	})
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"sync"
@@ -323,14 +322,12 @@ func (c *Container) BulkNetOut(rules []garden.NetOutRule) error {
 	return nil
 }
 
-var procIDRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,128}$`)
-
 func (c *Container) Run(spec garden.ProcessSpec, pio garden.ProcessIO) (garden.Process, error) {
 	if spec.ID == "" {
 		spec.ID = uuid.NewString()
 	}
-	if !procIDRE.MatchString(spec.ID) {
-		return nil, fmt.Errorf("invalid process id %q", spec.ID)
+	if err := checkName("process id", spec.ID); err != nil {
+		return nil, err
 	}
 	user := spec.User
 	if user == "" {

@@ -54,7 +54,6 @@ type gardenServer struct {
 	externalIP string
 	session    *gexec.Session
 	client     client.Client
-	extraCfg   map[string]any
 }
 
 var _ = SynchronizedBeforeSuite(func() []byte {
@@ -295,6 +294,25 @@ func (s *gardenServer) destroyAll() {
 			s.client.Destroy(c.Handle())
 		}
 	}
+}
+
+// reconfigure restarts the server with key set to value in its configuration (removed when value
+// is nil).
+func (s *gardenServer) reconfigure(key string, value any) {
+	b, err := os.ReadFile(s.cfgPath)
+	Expect(err).NotTo(HaveOccurred())
+	cfg := map[string]any{}
+	Expect(json.Unmarshal(b, &cfg)).To(Succeed())
+	if value == nil {
+		delete(cfg, key)
+	} else {
+		cfg[key] = value
+	}
+	b, err = json.Marshal(cfg)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(os.WriteFile(s.cfgPath, b, 0600)).To(Succeed())
+	s.stop()
+	s.start(gardenBin)
 }
 
 func (s *gardenServer) kill9() {

@@ -111,16 +111,13 @@ var _ = Describe("network", func() {
 var _ = Describe("network isolation", func() {
 	BeforeEach(requireIntegration)
 
-	It("lets containers reach the host but not each other", func() {
+	It("lets the host reach containers but not containers each other", func() {
 		a := createContainer(garden.ContainerSpec{})
 		b := createContainer(garden.ContainerSpec{})
-		infoA, err := a.Info()
-		Expect(err).NotTo(HaveOccurred())
 		infoB, err := b.Info()
 		Expect(err).NotTo(HaveOccurred())
 		_, err = b.Run(garden.ProcessSpec{Path: "/bin/httpd", Args: []string{"-f", "-p", "8080", "-h", "/var/www"}}, garden.ProcessIO{})
 		Expect(err).NotTo(HaveOccurred())
-		Expect(sh(a, "ping -c 1 -W 1 "+infoA.HostIP).code).To(Equal(0), "the gateway answers")
 		Eventually(func() string {
 			return hostOutput("curl", "-s", "--max-time", "1", "http://"+infoB.ContainerIP+":8080/index.html")
 		}, 5*time.Second).Should(Equal("hello from the container\n"), "the host reaches a container")

@@ -17,7 +17,8 @@ import (
 
 // Chain names of the project's own. Per-container chains are named dg-in-<hex> and dg-out-<hex>
 // where <hex> is the container address (NetName).
-// DefaultChainPrefix names the shared chains: <prefix>-prerouting, -postrouting and -forward.
+// DefaultChainPrefix names the shared chains: <prefix>-prerouting, -postrouting, -forward and
+// -input.
 const DefaultChainPrefix = "diego-garden"
 
 func (n *Network) prefix() string {
@@ -29,6 +30,7 @@ func (n *Network) prefix() string {
 func (n *Network) natChain() string    { return n.prefix() + "-prerouting" }
 func (n *Network) masqChain() string   { return n.prefix() + "-postrouting" }
 func (n *Network) filterChain() string { return n.prefix() + "-forward" }
+func (n *Network) inputChain() string  { return n.prefix() + "-input" }
 
 // Network sets up the host side: one bridge, NAT and filter chains of the project's own, and
 // per container a veth pair and two chains.
@@ -38,7 +40,10 @@ type Network struct {
 	MTU        int
 	ExternalIP string
 	IPForward  bool
-	Log        *slog.Logger
+	// AllowHostAccess lets containers reach the host's own addresses; by default the input
+	// chain rejects what they send to the host (replies to the host's connections excepted).
+	AllowHostAccess bool
+	Log             *slog.Logger
 	// ChainPrefix names the shared iptables chains (default diego-garden); servers sharing a
 	// host need distinct prefixes only if they come and go independently (tests).
 	ChainPrefix string
@@ -122,11 +127,49 @@ func (n *Network) Setup() error {
 			return ensureRule("filter", n.filterChain(), "-i", n.Bridge, "-s", subnet, "-j", "REJECT",
 				"--reject-with", "icmp-port-unreachable")
 		},
+		func() error { return ensureChain("filter", n.inputChain()) },
+		// first in INPUT: an ACCEPT of the host's own firewall must not let containers in
+		func() error {
+			if ipt("-t", "filter", "-C", "INPUT", "-j", n.inputChain()) == nil {
+				return nil
+			}
+			return ipt("-t", "filter", "-I", "INPUT", "1", "-j", n.inputChain())
+		},
 	}
 	for _, s := range steps {
 		if err := s(); err != nil {
 			return err
 		}
+	}
+	return n.hostAccess()
+}
+
+// hostAccess puts the bridge's rules in the input chain, or takes them out when containers may
+// reach the host (the setting may have changed since the last start). Traffic DNATed to
+// containers (NetIn, even from a container) is forwarded and never meets them. The bridge gets
+// no IPv6 address either (a link-local one would let containers in over IPv6), unless allowed.
+func (n *Network) hostAccess() error {
+	rules := [][]string{
+		{"-i", n.Bridge, "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"},
+		{"-i", n.Bridge, "-j", "REJECT", "--reject-with", "icmp-port-unreachable"},
+	}
+	for _, r := range rules {
+		if !n.AllowHostAccess {
+			if err := ensureRule("filter", n.inputChain(), r...); err != nil {
+				return err
+			}
+			continue
+		}
+		// every copy of it
+		for ipt(append([]string{"-t", "filter", "-D", n.inputChain()}, r...)...) == nil {
+		}
+	}
+	disable := "1"
+	if n.AllowHostAccess {
+		disable = "0"
+	}
+	if err := os.WriteFile("/proc/sys/net/ipv6/conf/"+n.Bridge+"/disable_ipv6", []byte(disable), 0644); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("IPv6 of bridge %s: %w", n.Bridge, err)
 	}
 	return nil
 }
@@ -138,7 +181,8 @@ func (n *Network) TeardownChains() {
 	ipt("-t", "nat", "-D", "OUTPUT", "-m", "addrtype", "--dst-type", "LOCAL", "-j", n.natChain())
 	ipt("-t", "nat", "-D", "POSTROUTING", "-j", n.masqChain())
 	ipt("-t", "filter", "-D", "FORWARD", "-j", n.filterChain())
-	for _, c := range [][2]string{{"nat", n.natChain()}, {"nat", n.masqChain()}, {"filter", n.filterChain()}} {
+	ipt("-t", "filter", "-D", "INPUT", "-j", n.inputChain())
+	for _, c := range [][2]string{{"nat", n.natChain()}, {"nat", n.masqChain()}, {"filter", n.filterChain()}, {"filter", n.inputChain()}} {
 		ipt("-t", c[0], "-F", c[1])
 		ipt("-t", c[0], "-X", c[1])
 	}
@@ -279,9 +323,10 @@ func nlLinkExists(name string) (bool, error) {
 // vethTeardownWait is how long a dead container's veth pair is left to the kernel.
 const vethTeardownWait = 2 * time.Second
 
-// NetIn forwards hostPort on every local address to the container's port.
+// NetIn forwards hostPort of the external address (not of the host's other addresses, the
+// bridge's included) to the container's port.
 func (n *Network) NetIn(ip net.IP, hostPort, containerPort uint32) error {
-	return ipt("-t", "nat", "-A", inChain(ip), "-p", "tcp", "--dport", strconv.Itoa(int(hostPort)),
+	return ipt("-t", "nat", "-A", inChain(ip), "-d", n.ExternalIP+"/32", "-p", "tcp", "--dport", strconv.Itoa(int(hostPort)),
 		"-j", "DNAT", "--to-destination", fmt.Sprintf("%s:%d", ip, containerPort))
 }
 

@@ -61,11 +61,11 @@ var _ = Describe("pure parts", func() {
 			Expect(err).To(MatchError(ContainSubstring("CAP_SYS_RESOURCE")))
 		})
 
-		It("maps bind mounts, resolving container-origin sources inside the rootfs", func() {
+		It("maps bind mounts, and refuses container-origin sources not resolved to host paths", func() {
 			p := params()
 			p.BindMounts = []garden.BindMount{
 				{SrcPath: "/host/dir", DstPath: "/in/ro"},
-				{SrcPath: "/etc", DstPath: "/in/rw", Mode: garden.BindMountModeRW, Origin: garden.BindMountOriginContainer},
+				{SrcPath: "/depot/h1/rootfs/etc", DstPath: "/in/rw", Mode: garden.BindMountModeRW},
 			}
 			s, err := gardenrunc.BuildSpec(p)
 			Expect(err).NotTo(HaveOccurred())
@@ -74,6 +74,9 @@ var _ = Describe("pure parts", func() {
 			p.BindMounts = []garden.BindMount{{SrcPath: "relative", DstPath: "/x"}}
 			_, err = gardenrunc.BuildSpec(p)
 			Expect(err).To(HaveOccurred())
+			p.BindMounts = []garden.BindMount{{SrcPath: "/etc", DstPath: "/x", Origin: garden.BindMountOriginContainer}}
+			_, err = gardenrunc.BuildSpec(p)
+			Expect(err).To(MatchError(ContainSubstring("not resolved to a host path")))
 		})
 	})
 

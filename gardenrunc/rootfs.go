@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"code.cloudfoundry.org/garden"
 	"golang.org/x/sys/unix"
 )
 
@@ -217,4 +218,106 @@ func etcDirInRoot(root int, owner uint32) (*os.File, error) {
 		return nil, err
 	}
 	return etc, nil
+}
+
+// resolveInRoot resolves p, a path as the container sees it, as a process chrooted to rootfs
+// would (symlinks, absolute ones and dangling ones included, and ".." never leave the root), one
+// component at a time, and returns the path it leads to inside the root, free of links, and
+// whether that exists (the part that does not exist has no link in it to follow).
+func resolveInRoot(rootfs, p string) (string, bool, error) {
+	root, err := openRoot(rootfs)
+	if err != nil {
+		return "", false, err
+	}
+	defer root.Close()
+	const maxLinks = 40 // as the kernel's ELOOP
+	links := 0
+	cur, comps := "/", pathComponents(p)
+	for len(comps) > 0 {
+		next := filepath.Join(cur, comps[0])
+		comps = comps[1:]
+		f, err := openInRoot(int(root.Fd()), "."+next, unix.O_PATH|unix.O_NOFOLLOW, 0)
+		if errors.Is(err, unix.ENOENT) {
+			return filepath.Join(append([]string{next}, comps...)...), false, nil
+		}
+		if err != nil {
+			return "", false, err
+		}
+		var st unix.Stat_t
+		err = unix.Fstat(int(f.Fd()), &st)
+		var target string
+		if err == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			target, err = readlinkFd(f)
+		}
+		f.Close()
+		switch {
+		case err != nil:
+			return "", false, fmt.Errorf("%s in the container's root: %w", next, err)
+		case st.Mode&unix.S_IFMT == unix.S_IFLNK:
+			if links++; links > maxLinks {
+				return "", false, fmt.Errorf("%s: too many levels of symbolic links in the container's root", p)
+			}
+			// cur has no link in it, so ".." in what the link says can be resolved lexically
+			base := cur
+			if filepath.IsAbs(target) {
+				base = "/"
+			}
+			comps = pathComponents(filepath.Join(append([]string{base, target}, comps...)...))
+			cur = "/"
+		case st.Mode&unix.S_IFMT != unix.S_IFDIR && len(comps) > 0:
+			return "", false, fmt.Errorf("%s in the container's root is not a directory", next)
+		default:
+			cur = next
+		}
+	}
+	return cur, true, nil
+}
+
+// pathComponents splits p, made absolute and clean (no "." or ".." left), into its components.
+func pathComponents(p string) []string {
+	clean := strings.TrimPrefix(filepath.Clean("/"+p), "/")
+	if clean == "" {
+		return nil
+	}
+	return strings.Split(clean, "/")
+}
+
+// readlinkFd reads the symlink f was opened on (O_PATH|O_NOFOLLOW).
+func readlinkFd(f *os.File) (string, error) {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(int(f.Fd()), "", buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
+}
+
+// resolveBindMounts makes the bind mounts of a container whose root filesystem is mounted at
+// rootfs safe to hand to runc, which mounts them as host root: sources of the container's origin
+// become the host paths they name inside the root (they must exist), and destinations the paths
+// inside the root they lead to, so that no symlink of the image reaches a host path either way.
+func resolveBindMounts(rootfs string, mounts []garden.BindMount) ([]garden.BindMount, error) {
+	out := make([]garden.BindMount, 0, len(mounts))
+	for _, bm := range mounts {
+		if err := checkBindMountPaths(bm); err != nil {
+			return nil, err
+		}
+		if bm.Origin == garden.BindMountOriginContainer {
+			src, exists, err := resolveInRoot(rootfs, bm.SrcPath)
+			if err != nil {
+				return nil, fmt.Errorf("bind mount source %s: %w", bm.SrcPath, err)
+			}
+			if !exists {
+				return nil, fmt.Errorf("bind mount source %s does not exist in the container (it leads to %s)", bm.SrcPath, src)
+			}
+			bm.SrcPath, bm.Origin = filepath.Join(rootfs, src), garden.BindMountOriginHost
+		}
+		dst, _, err := resolveInRoot(rootfs, bm.DstPath)
+		if err != nil {
+			return nil, fmt.Errorf("bind mount destination %s: %w", bm.DstPath, err)
+		}
+		bm.DstPath = dst
+		out = append(out, bm)
+	}
+	return out, nil
 }

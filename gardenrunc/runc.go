@@ -56,31 +56,41 @@ func (r runc) runDetached(id, bundle string, initSock *os.File) (int, error) {
 // which containers cannot see, readable and writable by host root only. It binds through
 // /proc/self/fd, as the server connects, so a long depot path does not matter.
 func listenInitSock(dir string) (*os.File, error) {
+	var sock *os.File
+	err := viaDirFd(dir, func(d string) error {
+		var err error
+		sock, err = ListenUnixPrivate(filepath.Join(d, initproc.InitSockName))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bind the init's socket in %s: %w", dir, err)
+	}
+	return sock, nil
+}
+
+// ListenUnixPrivate binds and listens on a unix socket at path whose file is mode 0600 (or less,
+// by the umask) from the start: the mode fchmod gives the socket before bind is the file's, so
+// there is no moment when others may connect.
+func ListenUnixPrivate(path string) (*os.File, error) {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
-	// the socket file is made with the mode fchmod gives the socket before bind
 	if err := unix.Fchmod(fd, 0600); err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
-	err = viaDirFd(dir, func(d string) error {
-		return unix.Bind(fd, &unix.SockaddrUnix{Name: filepath.Join(d, initproc.InitSockName)})
-	})
-	if err != nil {
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: path}); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("bind the init's socket in %s: %w", dir, err)
+		return nil, &os.PathError{Op: "bind", Path: path, Err: err}
 	}
-	if err := unix.Listen(fd, 64); err != nil {
+	if err := unix.Listen(fd, unix.SOMAXCONN); err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
-	return os.NewFile(uintptr(fd), filepath.Join(dir, initproc.InitSockName)), nil
+	return os.NewFile(uintptr(fd), path), nil
 }
 
-// viaDirFd calls fn with a short path to dir (/proc/self/fd/N of an O_PATH descriptor of it), for
-// unix socket addresses, which cannot hold a long path.
 func viaDirFd(dir string, fn func(dir string) error) error {
 	d, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {

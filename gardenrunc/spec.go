@@ -38,7 +38,7 @@ type BundleParams struct {
 	// minus anything the machine forbids). Ignored for unprivileged containers.
 	HostCaps   []string
 	Env        []string
-	BindMounts []garden.BindMount
+	BindMounts []garden.BindMount // resolved: host-origin sources, destinations free of links
 	Limits     garden.Limits
 	// MemswAvailable says whether memory.memsw.* exists, so swap can be limited with memory.
 	MemswAvailable bool
@@ -112,13 +112,14 @@ func BuildSpec(p BundleParams) (*specs.Spec, error) {
 		s.Linux.ReadonlyPaths = []string{"/proc/asound", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
 	}
 	for _, bm := range p.BindMounts {
-		if !filepath.IsAbs(bm.DstPath) || !filepath.IsAbs(bm.SrcPath) {
-			return nil, fmt.Errorf("bind mount paths must be absolute: %q -> %q", bm.SrcPath, bm.DstPath)
+		if err := checkBindMountPaths(bm); err != nil {
+			return nil, err
+		}
+		if bm.Origin == garden.BindMountOriginContainer {
+			// only the mounted root can say where such a path leads (resolveBindMounts)
+			return nil, fmt.Errorf("bind mount source %s of the container's origin is not resolved to a host path", bm.SrcPath)
 		}
 		src := bm.SrcPath
-		if bm.Origin == garden.BindMountOriginContainer {
-			src = filepath.Join(p.RootFS, filepath.Clean(bm.SrcPath))
-		}
 		opts := []string{"bind", "ro"}
 		if bm.Mode == garden.BindMountModeRW {
 			opts = []string{"bind", "rw"}
@@ -153,6 +154,13 @@ func BuildSpec(p BundleParams) (*specs.Spec, error) {
 		r.Pids = &specs.LinuxPids{Limit: &lim}
 	}
 	return s, nil
+}
+
+func checkBindMountPaths(bm garden.BindMount) error {
+	if !filepath.IsAbs(bm.DstPath) || !filepath.IsAbs(bm.SrcPath) {
+		return fmt.Errorf("bind mount paths must be absolute: %q -> %q", bm.SrcPath, bm.DstPath)
+	}
+	return nil
 }
 
 // ProcessParams describe one process to start in a running container with runc exec.

@@ -3,24 +3,34 @@ package main_test
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"code.cloudfoundry.org/garden/client"
 	"code.cloudfoundry.org/garden/client/connection"
+	"code.cloudfoundry.org/lager/v3/lagertest"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/diego-go/diego/gardenrunc"
 	"github.com/diego-go/diego/internal/daemontest"
+	"github.com/diego-go/diego/tlsconfig"
+	"github.com/diego-go/diego/tlsconfig/tlstest"
 )
 
 func TestGarden(t *testing.T) {
@@ -53,39 +63,9 @@ var _ = Describe("the garden command", func() {
 	})
 
 	It("serves garden's API over TCP, logs JSON lines, and stops on SIGINT leaving containers to the next start", func() {
-		if os.Geteuid() != 0 {
-			Skip("the garden server needs root")
-		}
-		if _, err := exec.LookPath("runc"); err != nil {
-			Skip("runc is not installed")
-		}
-		dir := GinkgoT().TempDir()
-		// the depot is in it: the roots of containers with user namespaces must be able to search it
-		Expect(os.Chmod(dir, 0711)).To(Succeed())
 		addr, healthAddr, metricsAddr := daemontest.FreeAddr(), daemontest.FreeAddr(), daemontest.FreeAddr()
-		bridge := fmt.Sprintf("dgcmd%d", os.Getpid()%100000)
-		pool := fmt.Sprintf("10.250.%d.0/24", os.Getpid()%250)
-		cgParent := fmt.Sprintf("diego-garden-cmd-%d", os.Getpid())
-		chains := fmt.Sprintf("dgc%d", os.Getpid()%100000)
-		cfg := map[string]any{"listen_network": "tcp", "listen_address": addr, "depot_dir": filepath.Join(dir, "depot"),
-			"runc_root": filepath.Join(dir, "runc"), "image_cache_dir": filepath.Join(dir, "images"),
-			"bridge_name": bridge, "chain_prefix": chains, "network_pool": pool, "cgroup_parent": cgParent, "ip_forward": false,
-			"health_address": healthAddr, "metrics_address": metricsAddr}
-		data, _ := json.Marshal(cfg)
-		cfgPath := filepath.Join(dir, "garden.json")
-		Expect(os.WriteFile(cfgPath, data, 0600)).To(Succeed())
-		DeferCleanup(func() {
-			exec.Command("ip", "link", "del", bridge).Run()
-			exec.Command("iptables", "-w", "-t", "nat", "-D", chains+"-postrouting", "-s", pool, "!", "-d", pool, "-j", "MASQUERADE").Run()
-			gardenrunc.RemoveSharedChainsIfUnused(chains)
-			for _, ctrl := range []string{"memory", "cpu", "cpuacct", "pids", "devices", "freezer", "blkio", "cpuset", "systemd", "unified"} {
-				os.Remove(filepath.Join("/sys/fs/cgroup", ctrl, cgParent))
-			}
-		})
-
-		stderr := new(bytes.Buffer)
-		s, err := gexec.Start(exec.Command(gardenBin, "-config", cfgPath), GinkgoWriter, stderr)
-		Expect(err).NotTo(HaveOccurred())
+		s, stderr := startGarden(map[string]any{"listen_network": "tcp", "listen_address": addr,
+			"health_address": healthAddr, "metrics_address": metricsAddr})
 		c := client.New(connection.New("tcp", addr))
 		Eventually(c.Ping, 20*time.Second, 50*time.Millisecond).Should(Succeed())
 		capacity, err := c.Capacity()
@@ -115,4 +95,116 @@ var _ = Describe("the garden command", func() {
 		}
 		Expect(lines).To(BeNumerically(">", 1))
 	})
+
+	It("serves on a unix socket only root and socket_group may use, in a directory it makes 0750", func() {
+		sock := filepath.Join(GinkgoT().TempDir(), "run", "garden", "garden.sock")
+		s, _ := startGarden(map[string]any{"listen_network": "unix", "listen_address": sock, "socket_group": "daemon"})
+		c := client.New(connection.New("unix", sock))
+		Eventually(c.Ping, 20*time.Second, 50*time.Millisecond).Should(Succeed())
+		daemon, err := user.LookupGroup("daemon")
+		Expect(err).NotTo(HaveOccurred())
+		gid, _ := strconv.Atoi(daemon.Gid)
+		expectMode(sock, os.ModeSocket|0660, 0, uint32(gid))
+		expectMode(filepath.Dir(sock), os.ModeDir|0750, 0, uint32(gid))
+		s.Interrupt()
+		Eventually(s, 20*time.Second).Should(gexec.Exit(0))
+	})
+
+	It("refuses a socket directory others could write to or that is not root's, before starting anything", func() {
+		requireRoot()
+		for _, dir := range []struct {
+			mode     os.FileMode
+			uid      int
+			complain string
+		}{{0777, 0, "is world-writable (mode 0777)"}, {0755, 1000, "is owned by uid 1000, not root"}} {
+			d := filepath.Join(GinkgoT().TempDir(), "sockets")
+			Expect(os.Mkdir(d, 0700)).To(Succeed())
+			Expect(os.Chmod(d, dir.mode)).To(Succeed())
+			Expect(os.Chown(d, dir.uid, 0)).To(Succeed())
+			cfg := daemontest.WriteConfig(map[string]any{"listen_address": filepath.Join(d, "garden.sock"), "bridge_name": "dgnever0"})
+			s, err := gexec.Start(exec.Command(gardenBin, "-config", cfg), GinkgoWriter, GinkgoWriter)
+			Expect(err).NotTo(HaveOccurred())
+			Eventually(s, 10*time.Second).Should(gexec.Exit(2))
+			Expect(s.Err).To(gbytesSay("socket directory " + d + " " + regexp.QuoteMeta(dir.complain)))
+			Expect(filepath.Join(d, "garden.sock")).NotTo(BeAnExistingFile())
+			_, err = net.InterfaceByName("dgnever0")
+			Expect(err).To(HaveOccurred(), "the backend did not start")
+		}
+	})
+
+	It("serves beyond loopback only over mutual TLS, to clients with a certificate of the CA", func() {
+		dir := GinkgoT().TempDir()
+		certs, err := tlstest.Generate(dir)
+		Expect(err).NotTo(HaveOccurred())
+		port := strings.TrimPrefix(daemontest.FreeAddr(), "127.0.0.1:")
+		addr := net.JoinHostPort(gardenrunc.DefaultExternalIP(), port)
+		s, _ := startGarden(map[string]any{"listen_network": "tcp", "listen_address": addr,
+			"ca_file": certs.CACert, "cert_file": certs.ServerCert, "key_file": certs.ServerKey})
+		dialWith := func(cert, key string) client.Client {
+			tc, err := tlsconfig.Client(cert, key, certs.CACert)
+			Expect(err).NotTo(HaveOccurred())
+			tc.ServerName = "127.0.0.1" // what the spec's server certificate is for
+			return client.New(connection.NewWithDialerAndLogger(func(string, string) (net.Conn, error) {
+				return tls.Dial("tcp", addr, tc)
+			}, lagertest.NewTestLogger("garden-client")))
+		}
+		Eventually(dialWith(certs.ClientCert, certs.ClientKey).Ping, 20*time.Second, 50*time.Millisecond).Should(Succeed())
+		Expect(dialWith(certs.UntrustedClientCert, certs.UntrustedClientKey).Ping()).NotTo(Succeed())
+		Expect(client.New(connection.New("tcp", addr)).Ping()).NotTo(Succeed(), "plain HTTP")
+		s.Interrupt()
+		Eventually(s, 20*time.Second).Should(gexec.Exit(0))
+	})
 })
+
+func requireRoot() {
+	if os.Geteuid() != 0 {
+		Skip("the garden server needs root")
+	}
+}
+
+func expectMode(path string, mode os.FileMode, uid, gid uint32) {
+	GinkgoHelper()
+	fi, err := os.Stat(path)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(fi.Mode()).To(Equal(mode), path)
+	st := fi.Sys().(*syscall.Stat_t)
+	Expect([]uint32{st.Uid, st.Gid}).To(Equal([]uint32{uid, gid}), path)
+}
+
+// startGarden starts the garden binary with a configuration of its own (depot, bridge, chains,
+// pool, cgroups, over which extra is laid) and cleans all of it up after the spec.
+func startGarden(extra map[string]any) (*gexec.Session, *bytes.Buffer) {
+	requireRoot()
+	if _, err := exec.LookPath("runc"); err != nil {
+		Skip("runc is not installed")
+	}
+	dir := GinkgoT().TempDir()
+	// the depot is in it: the roots of containers with user namespaces must be able to search it
+	Expect(os.Chmod(dir, 0711)).To(Succeed())
+	bridge := fmt.Sprintf("dgcmd%d", os.Getpid()%100000)
+	pool := fmt.Sprintf("10.250.%d.0/24", os.Getpid()%250)
+	cgParent := fmt.Sprintf("diego-garden-cmd-%d", os.Getpid())
+	chains := fmt.Sprintf("dgc%d", os.Getpid()%100000)
+	cfg := map[string]any{"depot_dir": filepath.Join(dir, "depot"),
+		"runc_root": filepath.Join(dir, "runc"), "image_cache_dir": filepath.Join(dir, "images"),
+		"bridge_name": bridge, "chain_prefix": chains, "network_pool": pool, "cgroup_parent": cgParent, "ip_forward": false}
+	for k, v := range extra {
+		cfg[k] = v
+	}
+	data, _ := json.Marshal(cfg)
+	cfgPath := filepath.Join(dir, "garden.json")
+	Expect(os.WriteFile(cfgPath, data, 0600)).To(Succeed())
+	stderr := new(bytes.Buffer)
+	s, err := gexec.Start(exec.Command(gardenBin, "-config", cfgPath), GinkgoWriter, io.MultiWriter(stderr, GinkgoWriter))
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() {
+		s.Kill().Wait(10 * time.Second)
+		exec.Command("ip", "link", "del", bridge).Run()
+		exec.Command("iptables", "-w", "-t", "nat", "-D", chains+"-postrouting", "-s", pool, "!", "-d", pool, "-j", "MASQUERADE").Run()
+		gardenrunc.RemoveSharedChainsIfUnused(chains)
+		for _, ctrl := range []string{"memory", "cpu", "cpuacct", "pids", "devices", "freezer", "blkio", "cpuset", "systemd", "unified"} {
+			os.Remove(filepath.Join("/sys/fs/cgroup", ctrl, cgParent))
+		}
+	})
+	return s, stderr
+}

@@ -6,6 +6,7 @@ package main
 
 import (
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 
@@ -27,6 +28,11 @@ func main() {
 	}
 	cfg := daemon.LoadConfig("garden", config.Load) // -config FILE; exit 2 when refused
 	logger := daemon.NewLogger("garden", cfg.LogLevel)
+	listen, err := prepareListener(cfg)
+	if err != nil {
+		logger.Error("garden: cannot listen", "error", err)
+		os.Exit(2)
+	}
 
 	backend, err := gardenrunc.New(gardenrunc.Config{
 		DepotDir: cfg.DepotDir, RuncBin: cfg.RuncBin, RuncRoot: cfg.RuncRoot, InitBin: cfg.InitBin,
@@ -35,7 +41,8 @@ func main() {
 		ExternalIP: cfg.ExternalIP, MTU: cfg.MTU, PortRangeStart: cfg.PortRangeStart,
 		PortRangeEnd: cfg.PortRangeEnd, IPForward: cfg.IPForward, MaxContainers: cfg.MaxContainers,
 		DefaultGraceTime: cfg.DefaultGraceTime.D(), ImageCacheDir: cfg.ImageCacheDir,
-		InsecureRegistries: cfg.InsecureRegistries, UserNSHostID: cfg.UserNSHostID, Logger: logger,
+		InsecureRegistries: cfg.InsecureRegistries, UserNSHostID: cfg.UserNSHostID,
+		AllowHostAccess: cfg.AllowHostAccess, Logger: logger,
 	})
 	if err != nil {
 		logger.Error("garden: cannot start", "error", err)
@@ -52,7 +59,7 @@ func main() {
 	}
 	members = append(members,
 		grouper.Member{Name: "backend", Runner: backendRunner(backend, logger)},
-		grouper.Member{Name: "garden-server", Runner: serverRunner(srv, cfg.ListenNetwork, cfg.ListenAddress, logger)},
+		grouper.Member{Name: "garden-server", Runner: serverRunner(srv, listen, cfg.ListenNetwork, cfg.ListenAddress, logger)},
 	)
 	if err := daemon.Run(logger, "garden", members, "listen_network", cfg.ListenNetwork, "listen_address", cfg.ListenAddress); err != nil {
 		os.Exit(1)
@@ -78,13 +85,13 @@ func backendRunner(b *gardenrunc.Backend, logger *slog.Logger) ifrit.Runner {
 	})
 }
 
-// serverRunner serves garden's API; it is ready once the socket is listening.
-func serverRunner(s *server.GardenServer, network, addr string, logger *slog.Logger) ifrit.Runner {
+// serverRunner serves garden's API on what listen opens; it is ready once that is listening.
+func serverRunner(s *server.GardenServer, listen func() (net.Listener, error), network, addr string, logger *slog.Logger) ifrit.Runner {
 	return ifrit.RunFunc(func(signals <-chan os.Signal, ready chan<- struct{}) error {
 		if err := s.SetupBomberman(); err != nil {
 			return err
 		}
-		l, err := s.Listen()
+		l, err := listen()
 		if err != nil {
 			return err
 		}

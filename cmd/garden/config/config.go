@@ -1,11 +1,15 @@
 // Package config is the garden server's JSON configuration: defaults and validation. Loading,
 // durations, the problem collector and log_level come from internal/daemonconfig, as for every
-// daemon; the garden server has no TLS, Consul or lock, and listens on a unix socket or TCP.
+// daemon. The garden server has no Consul or lock; it listens on a unix socket (0660, root and
+// socket_group) or on TCP, beyond loopback only with mutual TLS.
 package config
 
 import (
+	"fmt"
 	"net"
+	"os/user"
 	"path/filepath"
+	"strconv"
 
 	"github.com/diego-go/diego/gardenrunc"
 	"github.com/diego-go/diego/internal/daemonconfig"
@@ -13,8 +17,15 @@ import (
 
 // Config is the garden server's configuration file.
 type Config struct {
-	ListenNetwork        string `json:"listen_network"` // "unix" or "tcp"
-	ListenAddress        string `json:"listen_address"`
+	ListenNetwork string `json:"listen_network"` // "unix" or "tcp"
+	ListenAddress string `json:"listen_address"`
+	// SocketGroup (name or gid) may use the unix socket besides root.
+	SocketGroup string `json:"socket_group"`
+	// CAFile, CertFile and KeyFile, all set, serve TCP over mutual TLS: clients must present a
+	// certificate signed by the CA. Required for a TCP address that is not loopback.
+	CAFile               string `json:"ca_file"`
+	CertFile             string `json:"cert_file"`
+	KeyFile              string `json:"key_file"`
 	daemonconfig.Logging        // log_level: debug, info, warn, error
 	// HealthAddress, when set, serves plain-HTTP health (GET /ping) on a loopback host:port;
 	// MetricsAddress, when set (needs HealthAddress), serves Prometheus /metrics. Both off by default.
@@ -41,6 +52,8 @@ type Config struct {
 	InsecureRegistries []string              `json:"insecure_registries"`
 	// UserNSHostID: unprivileged containers' ids 0..65535 are host ids from this one on.
 	UserNSHostID uint32 `json:"userns_host_id"`
+	// AllowHostAccess lets containers reach the host's own addresses (denied by default).
+	AllowHostAccess bool `json:"allow_host_access"`
 }
 
 // Default is the configuration used for fields a file leaves out.
@@ -48,6 +61,7 @@ func Default() Config {
 	return Config{
 		ListenNetwork:  "unix",
 		ListenAddress:  "/var/run/diego-garden/garden.sock",
+		SocketGroup:    "root",
 		Logging:        daemonconfig.DefaultLogging(),
 		DepotDir:       "/var/lib/diego-garden/depot",
 		RuncBin:        "runc",
@@ -85,6 +99,25 @@ var nameOK = func(s string) bool {
 	return true
 }
 
+// TLS says whether the API is served over mutual TLS.
+func (c Config) TLS() bool { return c.CAFile != "" }
+
+// SocketGID is the group of the unix socket: socket_group as a group name or a numeric gid.
+func (c Config) SocketGID() (int, error) {
+	if gid, err := strconv.ParseUint(c.SocketGroup, 10, 31); err == nil {
+		return int(gid), nil
+	}
+	g, err := user.LookupGroup(c.SocketGroup)
+	if err != nil {
+		return 0, fmt.Errorf("socket_group %q is not a group of this host", c.SocketGroup)
+	}
+	gid, err := strconv.Atoi(g.Gid)
+	if err != nil {
+		return 0, fmt.Errorf("socket_group %q has gid %q, not a number", c.SocketGroup, g.Gid)
+	}
+	return gid, nil
+}
+
 // Validate reports every problem in the configuration.
 func (c Config) Validate() error {
 	var p daemonconfig.Problems
@@ -95,14 +128,30 @@ func (c Config) Validate() error {
 	if c.MetricsAddress != "" && c.HealthAddress == "" {
 		p.Addf("metrics_address needs health_address")
 	}
+	if set := c.CAFile != ""; set != (c.CertFile != "") || set != (c.KeyFile != "") {
+		p.Addf("ca_file, cert_file and key_file go together")
+	}
 	switch c.ListenNetwork {
 	case "unix":
 		if !filepath.IsAbs(c.ListenAddress) {
 			p.Addf("listen_address must be an absolute socket path for unix")
 		}
+		if _, err := c.SocketGID(); err != nil {
+			p.Add(err)
+		}
+		if c.TLS() {
+			p.Addf("ca_file, cert_file and key_file are for listen_network tcp (the unix socket is guarded by its mode)")
+		}
 	case "tcp":
 		if _, _, err := net.SplitHostPort(c.ListenAddress); err != nil {
 			p.Addf("listen_address: %w", err)
+		} else if !c.TLS() {
+			// anyone who can connect has root on the host
+			var loopback daemonconfig.Problems
+			loopback.Loopback("listen_address", c.ListenAddress)
+			if loopback.Err() != nil {
+				p.Addf("listen_address %q is not a loopback address: TCP beyond loopback needs ca_file, cert_file and key_file (mutual TLS)", c.ListenAddress)
+			}
 		}
 	default:
 		p.Addf("listen_network must be unix or tcp, not %q", c.ListenNetwork)

@@ -2,7 +2,9 @@ package config_test
 
 import (
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -74,6 +76,44 @@ var _ = Describe("Config", func() {
 		}
 	})
 
+	It("listens on TCP beyond loopback only with mutual TLS, and on a unix socket of root and socket_group", func() {
+		for _, addr := range []string{"0.0.0.0:7777", ":7777", "10.0.0.5:7777"} {
+			_, err := config.Load(write(`{"listen_network":"tcp","listen_address":"` + addr + `"}`))
+			Expect(err).To(MatchError(ContainSubstring(`listen_address "` + addr + `" is not a loopback address: TCP beyond loopback needs ca_file, cert_file and key_file`)))
+		}
+		for _, addr := range []string{"127.0.0.1:7777", "localhost:7777", "[::1]:7777"} {
+			_, err := config.Load(write(`{"listen_network":"tcp","listen_address":"` + addr + `"}`))
+			Expect(err).NotTo(HaveOccurred())
+		}
+		c, err := config.Load(write(`{"listen_network":"tcp","listen_address":"0.0.0.0:7777","ca_file":"/ca","cert_file":"/c","key_file":"/k"}`))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.TLS()).To(BeTrue())
+		_, err = config.Load(write(`{"listen_network":"tcp","listen_address":"127.0.0.1:7777","ca_file":"/ca"}`))
+		Expect(err).To(MatchError(ContainSubstring("ca_file, cert_file and key_file go together")))
+		_, err = config.Load(write(`{"ca_file":"/ca","cert_file":"/c","key_file":"/k"}`))
+		Expect(err).To(MatchError(ContainSubstring("ca_file, cert_file and key_file are for listen_network tcp")))
+
+		Expect(config.Default().SocketGroup).To(Equal("root"))
+		Expect(config.Default().SocketGID()).To(Equal(0))
+		c, err = config.Load(write(`{"socket_group":"daemon"}`))
+		Expect(err).NotTo(HaveOccurred())
+		daemon, err := user.LookupGroup("daemon")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.SocketGID()).To(Equal(must(strconv.Atoi(daemon.Gid))))
+		c, err = config.Load(write(`{"socket_group":"4242"}`))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.SocketGID()).To(Equal(4242))
+		_, err = config.Load(write(`{"socket_group":"no-such-group-here"}`))
+		Expect(err).To(MatchError(ContainSubstring(`socket_group "no-such-group-here" is not a group of this host`)))
+	})
+
+	It("denies containers the host's own services by default", func() {
+		Expect(config.Default().AllowHostAccess).To(BeFalse())
+		c, err := config.Load(write(`{"allow_host_access":true}`))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.AllowHostAccess).To(BeTrue())
+	})
+
 	It("serves metrics only beside health", func() {
 		_, err := config.Load(write(`{"metrics_address":"127.0.0.1:7779"}`))
 		Expect(err).To(MatchError(ContainSubstring("metrics_address needs health_address")))
@@ -84,3 +124,8 @@ var _ = Describe("Config", func() {
 		Expect(err).To(HaveOccurred())
 	})
 })
+
+func must(n int, err error) int {
+	Expect(err).NotTo(HaveOccurred())
+	return n
+}
