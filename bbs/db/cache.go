@@ -33,6 +33,51 @@ type recordCache struct {
 	rev    int64
 	actual map[string]cachedActual
 	sched  map[string]*models.DesiredLRP
+	// the actual records by cell id and by process guid (key -> record), so a cell's or a
+	// process's instances are read without a pass over every record (a cell syncs every 30 s)
+	byCell map[string]map[string]*models.ActualLRP
+	byGuid map[string]map[string]*models.ActualLRP
+}
+
+func indexAdd(ix map[string]map[string]*models.ActualLRP, by, key string, a *models.ActualLRP) {
+	m := ix[by]
+	if m == nil {
+		m = map[string]*models.ActualLRP{}
+		ix[by] = m
+	}
+	m[key] = a
+}
+
+func indexDel(ix map[string]map[string]*models.ActualLRP, by, key string) {
+	if m := ix[by]; m != nil {
+		delete(m, key)
+		if len(m) == 0 {
+			delete(ix, by)
+		}
+	}
+}
+
+// putActual stores a record and keeps the indexes in step (mu held).
+func (c *recordCache) putActual(key string, ca cachedActual) {
+	c.delActual(key)
+	c.actual[key] = ca
+	if cell := ca.lrp.GetActualLrpInstanceKey().GetCellId(); cell != "" {
+		indexAdd(c.byCell, cell, key, ca.lrp)
+	}
+	indexAdd(c.byGuid, ca.lrp.GetActualLrpKey().GetProcessGuid(), key, ca.lrp)
+}
+
+// delActual removes a record and its index entries (mu held).
+func (c *recordCache) delActual(key string) {
+	old, ok := c.actual[key]
+	if !ok {
+		return
+	}
+	delete(c.actual, key)
+	if cell := old.lrp.GetActualLrpInstanceKey().GetCellId(); cell != "" {
+		indexDel(c.byCell, cell, key)
+	}
+	indexDel(c.byGuid, old.lrp.GetActualLrpKey().GetProcessGuid(), key)
 }
 
 // StartCache loads the cache and keeps it current until ctx ends. It returns once the first load
@@ -66,11 +111,15 @@ func (db *DB) loadCache(ctx context.Context, c *recordCache) (int64, error) {
 	}
 	akvs := resp.Responses[0].GetResponseRange().Kvs
 	skvs := resp.Responses[1].GetResponseRange().Kvs
-	actual := make(map[string]cachedActual, len(akvs))
+	fresh := &recordCache{
+		actual: make(map[string]cachedActual, len(akvs)),
+		byCell: map[string]map[string]*models.ActualLRP{},
+		byGuid: make(map[string]map[string]*models.ActualLRP, len(skvs)),
+	}
 	as := decodeIndexed(db, akvs, newActual)
 	for i, a := range as {
 		if a != nil {
-			actual[string(akvs[i].Key)] = cachedActual{lrp: a, rev: akvs[i].ModRevision}
+			fresh.putActual(string(akvs[i].Key), cachedActual{lrp: a, rev: akvs[i].ModRevision})
 		}
 	}
 	sched := make(map[string]*models.DesiredLRP, len(skvs))
@@ -80,7 +129,8 @@ func (db *DB) loadCache(ctx context.Context, c *recordCache) (int64, error) {
 		}
 	}
 	c.mu.Lock()
-	c.actual, c.sched, c.rev, c.ready = actual, sched, resp.Header.Revision, true
+	c.actual, c.byCell, c.byGuid = fresh.actual, fresh.byCell, fresh.byGuid
+	c.sched, c.rev, c.ready = sched, resp.Header.Revision, true
 	c.cond.Broadcast()
 	c.mu.Unlock()
 	return resp.Header.Revision, nil
@@ -158,18 +208,18 @@ func (c *recordCache) apply(db *DB, evs []*clientv3.Event) {
 		isActual, isSched := strings.HasPrefix(k, ActualPrefix), strings.HasPrefix(k, DesiredSchedPrefix)
 		switch {
 		case ev.Type == clientv3.EventTypeDelete && isActual:
-			delete(c.actual, k)
+			c.delActual(k)
 		case ev.Type == clientv3.EventTypeDelete && isSched:
 			delete(c.sched, k)
 		case isActual && dec[i].a != nil:
-			c.actual[k] = cachedActual{lrp: dec[i].a, rev: ev.Kv.ModRevision}
+			c.putActual(k, cachedActual{lrp: dec[i].a, rev: ev.Kv.ModRevision})
 		case isSched && dec[i].l != nil:
 			c.sched[k] = dec[i].l
 		case isActual:
 			// a record that does not open is skipped, as a read from etcd skips it; the cache must
 			// not keep serving the version it replaced
 			db.logger.Error("record cache: skipping undecodable record", "key", k)
-			delete(c.actual, k)
+			c.delActual(k)
 		case isSched:
 			db.logger.Error("record cache: skipping undecodable record", "key", k)
 			delete(c.sched, k)
@@ -216,14 +266,30 @@ func (db *DB) wrote(rev int64) {
 	}
 }
 
-// cachedActuals lists the cached instances matching f (caller must hold no lock).
+// actuals lists the cached instances matching f (caller must hold no lock): through the index
+// by cell or by process guid when f names one.
 func (c *recordCache) actuals(f ActualFilter) []*models.ActualLRP {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	out := make([]*models.ActualLRP, 0, len(c.actual))
-	for _, ca := range c.actual {
-		if f.match(ca.lrp) {
-			out = append(out, ca.lrp)
+	var subset map[string]*models.ActualLRP
+	switch {
+	case f.CellID != "":
+		subset = c.byCell[f.CellID]
+	case f.ProcessGuid != "":
+		subset = c.byGuid[f.ProcessGuid]
+	default:
+		out := make([]*models.ActualLRP, 0, len(c.actual))
+		for _, ca := range c.actual {
+			if f.match(ca.lrp) {
+				out = append(out, ca.lrp)
+			}
+		}
+		return out
+	}
+	out := make([]*models.ActualLRP, 0, len(subset))
+	for _, a := range subset {
+		if f.match(a) {
+			out = append(out, a)
 		}
 	}
 	return out
@@ -232,6 +298,17 @@ func (c *recordCache) actuals(f ActualFilter) []*models.ActualLRP {
 func (c *recordCache) lights(f DesiredFilter) []*models.DesiredLRP {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
+	if len(f.ProcessGuids) > 0 {
+		out := make([]*models.DesiredLRP, 0, len(f.ProcessGuids))
+		seen := make(map[string]bool, len(f.ProcessGuids))
+		for _, g := range f.ProcessGuids {
+			if l, ok := c.sched[schedKey(g)]; ok && !seen[g] && (f.Domain == "" || l.GetDomain() == f.Domain) {
+				seen[g] = true
+				out = append(out, l)
+			}
+		}
+		return out
+	}
 	out := make([]*models.DesiredLRP, 0, len(c.sched))
 	for _, l := range c.sched {
 		if f.match(l) {
