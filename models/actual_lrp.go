@@ -20,39 +20,51 @@ func (k *ActualLRPInstanceKey) Equal(o *ActualLRPInstanceKey) bool {
 	return k.GetInstanceGuid() == o.GetInstanceGuid() && k.GetCellId() == o.GetCellId()
 }
 
+// Empty reports whether the key names no container (an UNCLAIMED or
+// CRASHED record's).
+func (k *ActualLRPInstanceKey) Empty() bool {
+	return k.GetInstanceGuid() == "" && k.GetCellId() == ""
+}
+
 // AllowsTransitionTo reports whether the instance in slot key may move to
-// newState on behalf of instanceKey. The rules keep one container per slot:
-// a claim or a crash report from a container other than the one holding a
-// CLAIMED or RUNNING slot is refused, as is starting over another running
-// container; anything may give the slot back (UNCLAIMED). A CRASHED slot
-// holds no instance (its instance key is empty), so no cell may claim or
-// start it: it waits out the restart policy's backoff until the BBS
-// unclaims it and auctions it again (as upstream), and a late or stale
-// auction cannot cut the backoff short.
+// newState on behalf of instanceKey, by upstream's rules: an UNCLAIMED slot
+// may become anything but CRASHED; a CLAIMED, RUNNING or CRASHED one goes
+// back to UNCLAIMED only when asked with an empty instance key, and is
+// claimed, started again or crashed only by the container holding it,
+// except that any container may start a CLAIMED one. A CRASHED record holds
+// no container (its key is empty), so no cell can claim or start it: it
+// waits until the BBS unclaims it.
 func (a *ActualLRP) AllowsTransitionTo(key *ActualLRPKey, instanceKey *ActualLRPInstanceKey, newState string) bool {
 	if !a.GetActualLrpKey().Equal(key) {
 		return false
 	}
-	sameInstance := a.GetActualLrpInstanceKey().Equal(instanceKey)
+	same := a.GetActualLrpInstanceKey().Equal(instanceKey)
 	switch a.GetState() {
 	case ActualLRPStateUnclaimed:
 		return newState == ActualLRPStateUnclaimed || newState == ActualLRPStateClaimed || newState == ActualLRPStateRunning
 	case ActualLRPStateClaimed:
 		switch newState {
-		case ActualLRPStateUnclaimed, ActualLRPStateRunning:
+		case ActualLRPStateUnclaimed:
+			return instanceKey.Empty()
+		case ActualLRPStateRunning:
 			return true
 		case ActualLRPStateClaimed, ActualLRPStateCrashed:
-			return sameInstance
+			return same
 		}
 	case ActualLRPStateRunning:
 		switch newState {
 		case ActualLRPStateUnclaimed:
-			return true
-		case ActualLRPStateRunning, ActualLRPStateCrashed:
-			return sameInstance
+			return instanceKey.Empty()
+		case ActualLRPStateClaimed, ActualLRPStateRunning, ActualLRPStateCrashed:
+			return same
 		}
 	case ActualLRPStateCrashed:
-		return newState == ActualLRPStateUnclaimed
+		switch newState {
+		case ActualLRPStateUnclaimed:
+			return instanceKey.Empty()
+		case ActualLRPStateClaimed, ActualLRPStateRunning:
+			return same
+		}
 	}
 	return false
 }

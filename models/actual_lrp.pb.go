@@ -304,13 +304,14 @@ func (x *ActualLRPInstanceKey) GetCellId() string {
 }
 
 type ActualLRPNetInfo struct {
-	state            protoimpl.MessageState            `protogen:"open.v1"`
-	Address          string                            `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
-	Ports            []*PortMapping                    `protobuf:"bytes,2,rep,name=ports,proto3" json:"ports,omitempty"`
-	InstanceAddress  string                            `protobuf:"bytes,3,opt,name=instance_address,json=instanceAddress,proto3" json:"instance_address,omitempty"`
-	PreferredAddress ActualLRPNetInfo_PreferredAddress `protobuf:"varint,4,opt,name=preferred_address,json=preferredAddress,proto3,enum=models.ActualLRPNetInfo_PreferredAddress" json:"preferred_address,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	state               protoimpl.MessageState            `protogen:"open.v1"`
+	Address             string                            `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	Ports               []*PortMapping                    `protobuf:"bytes,2,rep,name=ports,proto3" json:"ports,omitempty"`
+	InstanceAddress     string                            `protobuf:"bytes,3,opt,name=instance_address,json=instanceAddress,proto3" json:"instance_address,omitempty"`
+	PreferredAddress    ActualLRPNetInfo_PreferredAddress `protobuf:"varint,4,opt,name=preferred_address,json=preferredAddress,proto3,enum=models.ActualLRPNetInfo_PreferredAddress" json:"preferred_address,omitempty"`
+	InstanceIpv6Address string                            `protobuf:"bytes,5,opt,name=instance_ipv6_address,json=instanceIpv6Address,proto3" json:"instance_ipv6_address,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
 }
 
 func (x *ActualLRPNetInfo) Reset() {
@@ -369,6 +370,13 @@ func (x *ActualLRPNetInfo) GetPreferredAddress() ActualLRPNetInfo_PreferredAddre
 		return x.PreferredAddress
 	}
 	return ActualLRPNetInfo_UNKNOWN
+}
+
+func (x *ActualLRPNetInfo) GetInstanceIpv6Address() string {
+	if x != nil {
+		return x.InstanceIpv6Address
+	}
+	return ""
 }
 
 type ActualLRPInternalRoute struct {
@@ -565,6 +573,61 @@ func (x *ActualLRP) GetAvailabilityZone() string {
 	return ""
 }
 
+// ActualLRPGroup is the legacy view of one slot (the group routes and the
+// /v1/events.r1 stream): the ordinary or suspect instance that wins, and the
+// evacuating one.
+type ActualLRPGroup struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Instance      *ActualLRP             `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	Evacuating    *ActualLRP             `protobuf:"bytes,2,opt,name=evacuating,proto3" json:"evacuating,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActualLRPGroup) Reset() {
+	*x = ActualLRPGroup{}
+	mi := &file_actual_lrp_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActualLRPGroup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActualLRPGroup) ProtoMessage() {}
+
+func (x *ActualLRPGroup) ProtoReflect() protoreflect.Message {
+	mi := &file_actual_lrp_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActualLRPGroup.ProtoReflect.Descriptor instead.
+func (*ActualLRPGroup) Descriptor() ([]byte, []int) {
+	return file_actual_lrp_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ActualLRPGroup) GetInstance() *ActualLRP {
+	if x != nil {
+		return x.Instance
+	}
+	return nil
+}
+
+func (x *ActualLRPGroup) GetEvacuating() *ActualLRP {
+	if x != nil {
+		return x.Evacuating
+	}
+	return nil
+}
+
 var File_actual_lrp_proto protoreflect.FileDescriptor
 
 const file_actual_lrp_proto_rawDesc = "" +
@@ -581,12 +644,13 @@ const file_actual_lrp_proto_rawDesc = "" +
 	"\x06domain\x18\x03 \x01(\tR\x06domain\"T\n" +
 	"\x14ActualLRPInstanceKey\x12#\n" +
 	"\rinstance_guid\x18\x01 \x01(\tR\finstanceGuid\x12\x17\n" +
-	"\acell_id\x18\x02 \x01(\tR\x06cellId\"\x93\x02\n" +
+	"\acell_id\x18\x02 \x01(\tR\x06cellId\"\xc7\x02\n" +
 	"\x10ActualLRPNetInfo\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12)\n" +
 	"\x05ports\x18\x02 \x03(\v2\x13.models.PortMappingR\x05ports\x12)\n" +
 	"\x10instance_address\x18\x03 \x01(\tR\x0finstanceAddress\x12V\n" +
-	"\x11preferred_address\x18\x04 \x01(\x0e2).models.ActualLRPNetInfo.PreferredAddressR\x10preferredAddress\"7\n" +
+	"\x11preferred_address\x18\x04 \x01(\x0e2).models.ActualLRPNetInfo.PreferredAddressR\x10preferredAddress\x122\n" +
+	"\x15instance_ipv6_address\x18\x05 \x01(\tR\x13instanceIpv6Address\"7\n" +
 	"\x10PreferredAddress\x12\v\n" +
 	"\aUNKNOWN\x10\x00\x12\f\n" +
 	"\bINSTANCE\x10\x01\x12\b\n" +
@@ -619,7 +683,12 @@ const file_actual_lrp_proto_rawDesc = "" +
 	"\n" +
 	"EVACUATING\x10\x01\x12\v\n" +
 	"\aSUSPECT\x10\x02B\v\n" +
-	"\t_routableB\"Z github.com/diego-go/diego/modelsb\x06proto3"
+	"\t_routable\"r\n" +
+	"\x0eActualLRPGroup\x12-\n" +
+	"\binstance\x18\x01 \x01(\v2\x11.models.ActualLRPR\binstance\x121\n" +
+	"\n" +
+	"evacuating\x18\x02 \x01(\v2\x11.models.ActualLRPR\n" +
+	"evacuatingB\"Z github.com/diego-go/diego/modelsb\x06proto3"
 
 var (
 	file_actual_lrp_proto_rawDescOnce sync.Once
@@ -634,7 +703,7 @@ func file_actual_lrp_proto_rawDescGZIP() []byte {
 }
 
 var file_actual_lrp_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_actual_lrp_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_actual_lrp_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_actual_lrp_proto_goTypes = []any{
 	(ActualLRPNetInfo_PreferredAddress)(0), // 0: models.ActualLRPNetInfo.PreferredAddress
 	(ActualLRP_Presence)(0),                // 1: models.ActualLRP.Presence
@@ -644,24 +713,27 @@ var file_actual_lrp_proto_goTypes = []any{
 	(*ActualLRPNetInfo)(nil),               // 5: models.ActualLRPNetInfo
 	(*ActualLRPInternalRoute)(nil),         // 6: models.ActualLRPInternalRoute
 	(*ActualLRP)(nil),                      // 7: models.ActualLRP
-	nil,                                    // 8: models.ActualLRP.MetricTagsEntry
-	(*ModificationTag)(nil),                // 9: models.ModificationTag
+	(*ActualLRPGroup)(nil),                 // 8: models.ActualLRPGroup
+	nil,                                    // 9: models.ActualLRP.MetricTagsEntry
+	(*ModificationTag)(nil),                // 10: models.ModificationTag
 }
 var file_actual_lrp_proto_depIdxs = []int32{
-	2, // 0: models.ActualLRPNetInfo.ports:type_name -> models.PortMapping
-	0, // 1: models.ActualLRPNetInfo.preferred_address:type_name -> models.ActualLRPNetInfo.PreferredAddress
-	3, // 2: models.ActualLRP.actual_lrp_key:type_name -> models.ActualLRPKey
-	4, // 3: models.ActualLRP.actual_lrp_instance_key:type_name -> models.ActualLRPInstanceKey
-	5, // 4: models.ActualLRP.actual_lrp_net_info:type_name -> models.ActualLRPNetInfo
-	9, // 5: models.ActualLRP.modification_tag:type_name -> models.ModificationTag
-	1, // 6: models.ActualLRP.presence:type_name -> models.ActualLRP.Presence
-	6, // 7: models.ActualLRP.actual_lrp_internal_routes:type_name -> models.ActualLRPInternalRoute
-	8, // 8: models.ActualLRP.metric_tags:type_name -> models.ActualLRP.MetricTagsEntry
-	9, // [9:9] is the sub-list for method output_type
-	9, // [9:9] is the sub-list for method input_type
-	9, // [9:9] is the sub-list for extension type_name
-	9, // [9:9] is the sub-list for extension extendee
-	0, // [0:9] is the sub-list for field type_name
+	2,  // 0: models.ActualLRPNetInfo.ports:type_name -> models.PortMapping
+	0,  // 1: models.ActualLRPNetInfo.preferred_address:type_name -> models.ActualLRPNetInfo.PreferredAddress
+	3,  // 2: models.ActualLRP.actual_lrp_key:type_name -> models.ActualLRPKey
+	4,  // 3: models.ActualLRP.actual_lrp_instance_key:type_name -> models.ActualLRPInstanceKey
+	5,  // 4: models.ActualLRP.actual_lrp_net_info:type_name -> models.ActualLRPNetInfo
+	10, // 5: models.ActualLRP.modification_tag:type_name -> models.ModificationTag
+	1,  // 6: models.ActualLRP.presence:type_name -> models.ActualLRP.Presence
+	6,  // 7: models.ActualLRP.actual_lrp_internal_routes:type_name -> models.ActualLRPInternalRoute
+	9,  // 8: models.ActualLRP.metric_tags:type_name -> models.ActualLRP.MetricTagsEntry
+	7,  // 9: models.ActualLRPGroup.instance:type_name -> models.ActualLRP
+	7,  // 10: models.ActualLRPGroup.evacuating:type_name -> models.ActualLRP
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_actual_lrp_proto_init() }
@@ -677,7 +749,7 @@ func file_actual_lrp_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actual_lrp_proto_rawDesc), len(file_actual_lrp_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

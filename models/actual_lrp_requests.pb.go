@@ -187,6 +187,354 @@ func (x *ActualLRPsResponse) GetActualLrps() []*ActualLRP {
 	return nil
 }
 
+type ActualLRPsByProcessGuidsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ProcessGuids  []string               `protobuf:"bytes,1,rep,name=process_guids,json=processGuids,proto3" json:"process_guids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActualLRPsByProcessGuidsRequest) Reset() {
+	*x = ActualLRPsByProcessGuidsRequest{}
+	mi := &file_actual_lrp_requests_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActualLRPsByProcessGuidsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActualLRPsByProcessGuidsRequest) ProtoMessage() {}
+
+func (x *ActualLRPsByProcessGuidsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_actual_lrp_requests_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActualLRPsByProcessGuidsRequest.ProtoReflect.Descriptor instead.
+func (*ActualLRPsByProcessGuidsRequest) Descriptor() ([]byte, []int) {
+	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ActualLRPsByProcessGuidsRequest) GetProcessGuids() []string {
+	if x != nil {
+		return x.ProcessGuids
+	}
+	return nil
+}
+
+type ActualLRPsByProcessGuidsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	ActualLrps    []*ActualLRP           `protobuf:"bytes,2,rep,name=actual_lrps,json=actualLrps,proto3" json:"actual_lrps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActualLRPsByProcessGuidsResponse) Reset() {
+	*x = ActualLRPsByProcessGuidsResponse{}
+	mi := &file_actual_lrp_requests_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActualLRPsByProcessGuidsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActualLRPsByProcessGuidsResponse) ProtoMessage() {}
+
+func (x *ActualLRPsByProcessGuidsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_actual_lrp_requests_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActualLRPsByProcessGuidsResponse.ProtoReflect.Descriptor instead.
+func (*ActualLRPsByProcessGuidsResponse) Descriptor() ([]byte, []int) {
+	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ActualLRPsByProcessGuidsResponse) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *ActualLRPsByProcessGuidsResponse) GetActualLrps() []*ActualLRP {
+	if x != nil {
+		return x.ActualLrps
+	}
+	return nil
+}
+
+type ActualLRPGroupsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Domain        string                 `protobuf:"bytes,1,opt,name=domain,proto3" json:"domain,omitempty"`
+	CellId        string                 `protobuf:"bytes,2,opt,name=cell_id,json=cellId,proto3" json:"cell_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActualLRPGroupsRequest) Reset() {
+	*x = ActualLRPGroupsRequest{}
+	mi := &file_actual_lrp_requests_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActualLRPGroupsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActualLRPGroupsRequest) ProtoMessage() {}
+
+func (x *ActualLRPGroupsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_actual_lrp_requests_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActualLRPGroupsRequest.ProtoReflect.Descriptor instead.
+func (*ActualLRPGroupsRequest) Descriptor() ([]byte, []int) {
+	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ActualLRPGroupsRequest) GetDomain() string {
+	if x != nil {
+		return x.Domain
+	}
+	return ""
+}
+
+func (x *ActualLRPGroupsRequest) GetCellId() string {
+	if x != nil {
+		return x.CellId
+	}
+	return ""
+}
+
+type ActualLRPGroupsByProcessGuidRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ProcessGuid   string                 `protobuf:"bytes,1,opt,name=process_guid,json=processGuid,proto3" json:"process_guid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActualLRPGroupsByProcessGuidRequest) Reset() {
+	*x = ActualLRPGroupsByProcessGuidRequest{}
+	mi := &file_actual_lrp_requests_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActualLRPGroupsByProcessGuidRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActualLRPGroupsByProcessGuidRequest) ProtoMessage() {}
+
+func (x *ActualLRPGroupsByProcessGuidRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_actual_lrp_requests_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActualLRPGroupsByProcessGuidRequest.ProtoReflect.Descriptor instead.
+func (*ActualLRPGroupsByProcessGuidRequest) Descriptor() ([]byte, []int) {
+	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ActualLRPGroupsByProcessGuidRequest) GetProcessGuid() string {
+	if x != nil {
+		return x.ProcessGuid
+	}
+	return ""
+}
+
+type ActualLRPGroupByProcessGuidAndIndexRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	ProcessGuid   string                 `protobuf:"bytes,1,opt,name=process_guid,json=processGuid,proto3" json:"process_guid,omitempty"`
+	Index         int32                  `protobuf:"varint,2,opt,name=index,proto3" json:"index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActualLRPGroupByProcessGuidAndIndexRequest) Reset() {
+	*x = ActualLRPGroupByProcessGuidAndIndexRequest{}
+	mi := &file_actual_lrp_requests_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActualLRPGroupByProcessGuidAndIndexRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActualLRPGroupByProcessGuidAndIndexRequest) ProtoMessage() {}
+
+func (x *ActualLRPGroupByProcessGuidAndIndexRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_actual_lrp_requests_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActualLRPGroupByProcessGuidAndIndexRequest.ProtoReflect.Descriptor instead.
+func (*ActualLRPGroupByProcessGuidAndIndexRequest) Descriptor() ([]byte, []int) {
+	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *ActualLRPGroupByProcessGuidAndIndexRequest) GetProcessGuid() string {
+	if x != nil {
+		return x.ProcessGuid
+	}
+	return ""
+}
+
+func (x *ActualLRPGroupByProcessGuidAndIndexRequest) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+type ActualLRPGroupsResponse struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Error           *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	ActualLrpGroups []*ActualLRPGroup      `protobuf:"bytes,2,rep,name=actual_lrp_groups,json=actualLrpGroups,proto3" json:"actual_lrp_groups,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ActualLRPGroupsResponse) Reset() {
+	*x = ActualLRPGroupsResponse{}
+	mi := &file_actual_lrp_requests_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActualLRPGroupsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActualLRPGroupsResponse) ProtoMessage() {}
+
+func (x *ActualLRPGroupsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_actual_lrp_requests_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActualLRPGroupsResponse.ProtoReflect.Descriptor instead.
+func (*ActualLRPGroupsResponse) Descriptor() ([]byte, []int) {
+	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ActualLRPGroupsResponse) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *ActualLRPGroupsResponse) GetActualLrpGroups() []*ActualLRPGroup {
+	if x != nil {
+		return x.ActualLrpGroups
+	}
+	return nil
+}
+
+type ActualLRPGroupResponse struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Error          *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	ActualLrpGroup *ActualLRPGroup        `protobuf:"bytes,2,opt,name=actual_lrp_group,json=actualLrpGroup,proto3" json:"actual_lrp_group,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ActualLRPGroupResponse) Reset() {
+	*x = ActualLRPGroupResponse{}
+	mi := &file_actual_lrp_requests_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActualLRPGroupResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActualLRPGroupResponse) ProtoMessage() {}
+
+func (x *ActualLRPGroupResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_actual_lrp_requests_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActualLRPGroupResponse.ProtoReflect.Descriptor instead.
+func (*ActualLRPGroupResponse) Descriptor() ([]byte, []int) {
+	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ActualLRPGroupResponse) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *ActualLRPGroupResponse) GetActualLrpGroup() *ActualLRPGroup {
+	if x != nil {
+		return x.ActualLrpGroup
+	}
+	return nil
+}
+
 type ClaimActualLRPRequest struct {
 	state                protoimpl.MessageState `protogen:"open.v1"`
 	ProcessGuid          string                 `protobuf:"bytes,1,opt,name=process_guid,json=processGuid,proto3" json:"process_guid,omitempty"`
@@ -198,7 +546,7 @@ type ClaimActualLRPRequest struct {
 
 func (x *ClaimActualLRPRequest) Reset() {
 	*x = ClaimActualLRPRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[3]
+	mi := &file_actual_lrp_requests_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -210,7 +558,7 @@ func (x *ClaimActualLRPRequest) String() string {
 func (*ClaimActualLRPRequest) ProtoMessage() {}
 
 func (x *ClaimActualLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[3]
+	mi := &file_actual_lrp_requests_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -223,7 +571,7 @@ func (x *ClaimActualLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClaimActualLRPRequest.ProtoReflect.Descriptor instead.
 func (*ClaimActualLRPRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{3}
+	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ClaimActualLRPRequest) GetProcessGuid() string {
@@ -262,7 +610,7 @@ type StartActualLRPRequest struct {
 
 func (x *StartActualLRPRequest) Reset() {
 	*x = StartActualLRPRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[4]
+	mi := &file_actual_lrp_requests_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -274,7 +622,7 @@ func (x *StartActualLRPRequest) String() string {
 func (*StartActualLRPRequest) ProtoMessage() {}
 
 func (x *StartActualLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[4]
+	mi := &file_actual_lrp_requests_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -287,7 +635,7 @@ func (x *StartActualLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StartActualLRPRequest.ProtoReflect.Descriptor instead.
 func (*StartActualLRPRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{4}
+	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StartActualLRPRequest) GetActualLrpKey() *ActualLRPKey {
@@ -350,7 +698,7 @@ type CrashActualLRPRequest struct {
 
 func (x *CrashActualLRPRequest) Reset() {
 	*x = CrashActualLRPRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[5]
+	mi := &file_actual_lrp_requests_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -362,7 +710,7 @@ func (x *CrashActualLRPRequest) String() string {
 func (*CrashActualLRPRequest) ProtoMessage() {}
 
 func (x *CrashActualLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[5]
+	mi := &file_actual_lrp_requests_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -375,7 +723,7 @@ func (x *CrashActualLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CrashActualLRPRequest.ProtoReflect.Descriptor instead.
 func (*CrashActualLRPRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{5}
+	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *CrashActualLRPRequest) GetActualLrpKey() *ActualLRPKey {
@@ -409,7 +757,7 @@ type FailActualLRPRequest struct {
 
 func (x *FailActualLRPRequest) Reset() {
 	*x = FailActualLRPRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[6]
+	mi := &file_actual_lrp_requests_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -421,7 +769,7 @@ func (x *FailActualLRPRequest) String() string {
 func (*FailActualLRPRequest) ProtoMessage() {}
 
 func (x *FailActualLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[6]
+	mi := &file_actual_lrp_requests_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -434,7 +782,7 @@ func (x *FailActualLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FailActualLRPRequest.ProtoReflect.Descriptor instead.
 func (*FailActualLRPRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{6}
+	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *FailActualLRPRequest) GetActualLrpKey() *ActualLRPKey {
@@ -460,7 +808,7 @@ type RetireActualLRPRequest struct {
 
 func (x *RetireActualLRPRequest) Reset() {
 	*x = RetireActualLRPRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[7]
+	mi := &file_actual_lrp_requests_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -472,7 +820,7 @@ func (x *RetireActualLRPRequest) String() string {
 func (*RetireActualLRPRequest) ProtoMessage() {}
 
 func (x *RetireActualLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[7]
+	mi := &file_actual_lrp_requests_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -485,7 +833,7 @@ func (x *RetireActualLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RetireActualLRPRequest.ProtoReflect.Descriptor instead.
 func (*RetireActualLRPRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{7}
+	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RetireActualLRPRequest) GetActualLrpKey() *ActualLRPKey {
@@ -506,7 +854,7 @@ type RemoveActualLRPRequest struct {
 
 func (x *RemoveActualLRPRequest) Reset() {
 	*x = RemoveActualLRPRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[8]
+	mi := &file_actual_lrp_requests_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -518,7 +866,7 @@ func (x *RemoveActualLRPRequest) String() string {
 func (*RemoveActualLRPRequest) ProtoMessage() {}
 
 func (x *RemoveActualLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[8]
+	mi := &file_actual_lrp_requests_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -531,7 +879,7 @@ func (x *RemoveActualLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveActualLRPRequest.ProtoReflect.Descriptor instead.
 func (*RemoveActualLRPRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{8}
+	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *RemoveActualLRPRequest) GetProcessGuid() string {
@@ -565,7 +913,7 @@ type EvacuationResponse struct {
 
 func (x *EvacuationResponse) Reset() {
 	*x = EvacuationResponse{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[9]
+	mi := &file_actual_lrp_requests_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -577,7 +925,7 @@ func (x *EvacuationResponse) String() string {
 func (*EvacuationResponse) ProtoMessage() {}
 
 func (x *EvacuationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[9]
+	mi := &file_actual_lrp_requests_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -590,7 +938,7 @@ func (x *EvacuationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvacuationResponse.ProtoReflect.Descriptor instead.
 func (*EvacuationResponse) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{9}
+	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *EvacuationResponse) GetError() *Error {
@@ -617,7 +965,7 @@ type EvacuateClaimedActualLRPRequest struct {
 
 func (x *EvacuateClaimedActualLRPRequest) Reset() {
 	*x = EvacuateClaimedActualLRPRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[10]
+	mi := &file_actual_lrp_requests_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -629,7 +977,7 @@ func (x *EvacuateClaimedActualLRPRequest) String() string {
 func (*EvacuateClaimedActualLRPRequest) ProtoMessage() {}
 
 func (x *EvacuateClaimedActualLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[10]
+	mi := &file_actual_lrp_requests_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -642,7 +990,7 @@ func (x *EvacuateClaimedActualLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvacuateClaimedActualLRPRequest.ProtoReflect.Descriptor instead.
 func (*EvacuateClaimedActualLRPRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{10}
+	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *EvacuateClaimedActualLRPRequest) GetActualLrpKey() *ActualLRPKey {
@@ -674,7 +1022,7 @@ type EvacuateRunningActualLRPRequest struct {
 
 func (x *EvacuateRunningActualLRPRequest) Reset() {
 	*x = EvacuateRunningActualLRPRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[11]
+	mi := &file_actual_lrp_requests_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -686,7 +1034,7 @@ func (x *EvacuateRunningActualLRPRequest) String() string {
 func (*EvacuateRunningActualLRPRequest) ProtoMessage() {}
 
 func (x *EvacuateRunningActualLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[11]
+	mi := &file_actual_lrp_requests_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -699,7 +1047,7 @@ func (x *EvacuateRunningActualLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvacuateRunningActualLRPRequest.ProtoReflect.Descriptor instead.
 func (*EvacuateRunningActualLRPRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{11}
+	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *EvacuateRunningActualLRPRequest) GetActualLrpKey() *ActualLRPKey {
@@ -761,7 +1109,7 @@ type EvacuateStoppedActualLRPRequest struct {
 
 func (x *EvacuateStoppedActualLRPRequest) Reset() {
 	*x = EvacuateStoppedActualLRPRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[12]
+	mi := &file_actual_lrp_requests_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -773,7 +1121,7 @@ func (x *EvacuateStoppedActualLRPRequest) String() string {
 func (*EvacuateStoppedActualLRPRequest) ProtoMessage() {}
 
 func (x *EvacuateStoppedActualLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[12]
+	mi := &file_actual_lrp_requests_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -786,7 +1134,7 @@ func (x *EvacuateStoppedActualLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvacuateStoppedActualLRPRequest.ProtoReflect.Descriptor instead.
 func (*EvacuateStoppedActualLRPRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{12}
+	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *EvacuateStoppedActualLRPRequest) GetActualLrpKey() *ActualLRPKey {
@@ -814,7 +1162,7 @@ type EvacuateCrashedActualLRPRequest struct {
 
 func (x *EvacuateCrashedActualLRPRequest) Reset() {
 	*x = EvacuateCrashedActualLRPRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[13]
+	mi := &file_actual_lrp_requests_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -826,7 +1174,7 @@ func (x *EvacuateCrashedActualLRPRequest) String() string {
 func (*EvacuateCrashedActualLRPRequest) ProtoMessage() {}
 
 func (x *EvacuateCrashedActualLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[13]
+	mi := &file_actual_lrp_requests_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -839,7 +1187,7 @@ func (x *EvacuateCrashedActualLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EvacuateCrashedActualLRPRequest.ProtoReflect.Descriptor instead.
 func (*EvacuateCrashedActualLRPRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{13}
+	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *EvacuateCrashedActualLRPRequest) GetActualLrpKey() *ActualLRPKey {
@@ -873,7 +1221,7 @@ type RemoveEvacuatingActualLRPRequest struct {
 
 func (x *RemoveEvacuatingActualLRPRequest) Reset() {
 	*x = RemoveEvacuatingActualLRPRequest{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[14]
+	mi := &file_actual_lrp_requests_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -885,7 +1233,7 @@ func (x *RemoveEvacuatingActualLRPRequest) String() string {
 func (*RemoveEvacuatingActualLRPRequest) ProtoMessage() {}
 
 func (x *RemoveEvacuatingActualLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[14]
+	mi := &file_actual_lrp_requests_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -898,7 +1246,7 @@ func (x *RemoveEvacuatingActualLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveEvacuatingActualLRPRequest.ProtoReflect.Descriptor instead.
 func (*RemoveEvacuatingActualLRPRequest) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{14}
+	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RemoveEvacuatingActualLRPRequest) GetActualLrpKey() *ActualLRPKey {
@@ -924,7 +1272,7 @@ type RemoveEvacuatingActualLRPResponse struct {
 
 func (x *RemoveEvacuatingActualLRPResponse) Reset() {
 	*x = RemoveEvacuatingActualLRPResponse{}
-	mi := &file_actual_lrp_requests_proto_msgTypes[15]
+	mi := &file_actual_lrp_requests_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -936,7 +1284,7 @@ func (x *RemoveEvacuatingActualLRPResponse) String() string {
 func (*RemoveEvacuatingActualLRPResponse) ProtoMessage() {}
 
 func (x *RemoveEvacuatingActualLRPResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_actual_lrp_requests_proto_msgTypes[15]
+	mi := &file_actual_lrp_requests_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -949,7 +1297,7 @@ func (x *RemoveEvacuatingActualLRPResponse) ProtoReflect() protoreflect.Message 
 
 // Deprecated: Use RemoveEvacuatingActualLRPResponse.ProtoReflect.Descriptor instead.
 func (*RemoveEvacuatingActualLRPResponse) Descriptor() ([]byte, []int) {
-	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{15}
+	return file_actual_lrp_requests_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *RemoveEvacuatingActualLRPResponse) GetError() *Error {
@@ -975,7 +1323,27 @@ const file_actual_lrp_requests_proto_rawDesc = "" +
 	"\x12ActualLRPsResponse\x12#\n" +
 	"\x05error\x18\x01 \x01(\v2\r.models.ErrorR\x05error\x122\n" +
 	"\vactual_lrps\x18\x02 \x03(\v2\x11.models.ActualLRPR\n" +
-	"actualLrps\"\xa5\x01\n" +
+	"actualLrps\"F\n" +
+	"\x1fActualLRPsByProcessGuidsRequest\x12#\n" +
+	"\rprocess_guids\x18\x01 \x03(\tR\fprocessGuids\"{\n" +
+	" ActualLRPsByProcessGuidsResponse\x12#\n" +
+	"\x05error\x18\x01 \x01(\v2\r.models.ErrorR\x05error\x122\n" +
+	"\vactual_lrps\x18\x02 \x03(\v2\x11.models.ActualLRPR\n" +
+	"actualLrps\"I\n" +
+	"\x16ActualLRPGroupsRequest\x12\x16\n" +
+	"\x06domain\x18\x01 \x01(\tR\x06domain\x12\x17\n" +
+	"\acell_id\x18\x02 \x01(\tR\x06cellId\"H\n" +
+	"#ActualLRPGroupsByProcessGuidRequest\x12!\n" +
+	"\fprocess_guid\x18\x01 \x01(\tR\vprocessGuid\"e\n" +
+	"*ActualLRPGroupByProcessGuidAndIndexRequest\x12!\n" +
+	"\fprocess_guid\x18\x01 \x01(\tR\vprocessGuid\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\x05R\x05index\"\x82\x01\n" +
+	"\x17ActualLRPGroupsResponse\x12#\n" +
+	"\x05error\x18\x01 \x01(\v2\r.models.ErrorR\x05error\x12B\n" +
+	"\x11actual_lrp_groups\x18\x02 \x03(\v2\x16.models.ActualLRPGroupR\x0factualLrpGroups\"\x7f\n" +
+	"\x16ActualLRPGroupResponse\x12#\n" +
+	"\x05error\x18\x01 \x01(\v2\r.models.ErrorR\x05error\x12@\n" +
+	"\x10actual_lrp_group\x18\x02 \x01(\v2\x16.models.ActualLRPGroupR\x0eactualLrpGroup\"\xa5\x01\n" +
 	"\x15ClaimActualLRPRequest\x12!\n" +
 	"\fprocess_guid\x18\x01 \x01(\tR\vprocessGuid\x12\x14\n" +
 	"\x05index\x18\x02 \x01(\x05R\x05index\x12S\n" +
@@ -1050,68 +1418,82 @@ func file_actual_lrp_requests_proto_rawDescGZIP() []byte {
 	return file_actual_lrp_requests_proto_rawDescData
 }
 
-var file_actual_lrp_requests_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_actual_lrp_requests_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_actual_lrp_requests_proto_goTypes = []any{
-	(*ActualLRPLifecycleResponse)(nil),        // 0: models.ActualLRPLifecycleResponse
-	(*ActualLRPsRequest)(nil),                 // 1: models.ActualLRPsRequest
-	(*ActualLRPsResponse)(nil),                // 2: models.ActualLRPsResponse
-	(*ClaimActualLRPRequest)(nil),             // 3: models.ClaimActualLRPRequest
-	(*StartActualLRPRequest)(nil),             // 4: models.StartActualLRPRequest
-	(*CrashActualLRPRequest)(nil),             // 5: models.CrashActualLRPRequest
-	(*FailActualLRPRequest)(nil),              // 6: models.FailActualLRPRequest
-	(*RetireActualLRPRequest)(nil),            // 7: models.RetireActualLRPRequest
-	(*RemoveActualLRPRequest)(nil),            // 8: models.RemoveActualLRPRequest
-	(*EvacuationResponse)(nil),                // 9: models.EvacuationResponse
-	(*EvacuateClaimedActualLRPRequest)(nil),   // 10: models.EvacuateClaimedActualLRPRequest
-	(*EvacuateRunningActualLRPRequest)(nil),   // 11: models.EvacuateRunningActualLRPRequest
-	(*EvacuateStoppedActualLRPRequest)(nil),   // 12: models.EvacuateStoppedActualLRPRequest
-	(*EvacuateCrashedActualLRPRequest)(nil),   // 13: models.EvacuateCrashedActualLRPRequest
-	(*RemoveEvacuatingActualLRPRequest)(nil),  // 14: models.RemoveEvacuatingActualLRPRequest
-	(*RemoveEvacuatingActualLRPResponse)(nil), // 15: models.RemoveEvacuatingActualLRPResponse
-	nil,                            // 16: models.StartActualLRPRequest.MetricTagsEntry
-	nil,                            // 17: models.EvacuateRunningActualLRPRequest.MetricTagsEntry
-	(*Error)(nil),                  // 18: models.Error
-	(*ActualLRP)(nil),              // 19: models.ActualLRP
-	(*ActualLRPInstanceKey)(nil),   // 20: models.ActualLRPInstanceKey
-	(*ActualLRPKey)(nil),           // 21: models.ActualLRPKey
-	(*ActualLRPNetInfo)(nil),       // 22: models.ActualLRPNetInfo
-	(*ActualLRPInternalRoute)(nil), // 23: models.ActualLRPInternalRoute
+	(*ActualLRPLifecycleResponse)(nil),                 // 0: models.ActualLRPLifecycleResponse
+	(*ActualLRPsRequest)(nil),                          // 1: models.ActualLRPsRequest
+	(*ActualLRPsResponse)(nil),                         // 2: models.ActualLRPsResponse
+	(*ActualLRPsByProcessGuidsRequest)(nil),            // 3: models.ActualLRPsByProcessGuidsRequest
+	(*ActualLRPsByProcessGuidsResponse)(nil),           // 4: models.ActualLRPsByProcessGuidsResponse
+	(*ActualLRPGroupsRequest)(nil),                     // 5: models.ActualLRPGroupsRequest
+	(*ActualLRPGroupsByProcessGuidRequest)(nil),        // 6: models.ActualLRPGroupsByProcessGuidRequest
+	(*ActualLRPGroupByProcessGuidAndIndexRequest)(nil), // 7: models.ActualLRPGroupByProcessGuidAndIndexRequest
+	(*ActualLRPGroupsResponse)(nil),                    // 8: models.ActualLRPGroupsResponse
+	(*ActualLRPGroupResponse)(nil),                     // 9: models.ActualLRPGroupResponse
+	(*ClaimActualLRPRequest)(nil),                      // 10: models.ClaimActualLRPRequest
+	(*StartActualLRPRequest)(nil),                      // 11: models.StartActualLRPRequest
+	(*CrashActualLRPRequest)(nil),                      // 12: models.CrashActualLRPRequest
+	(*FailActualLRPRequest)(nil),                       // 13: models.FailActualLRPRequest
+	(*RetireActualLRPRequest)(nil),                     // 14: models.RetireActualLRPRequest
+	(*RemoveActualLRPRequest)(nil),                     // 15: models.RemoveActualLRPRequest
+	(*EvacuationResponse)(nil),                         // 16: models.EvacuationResponse
+	(*EvacuateClaimedActualLRPRequest)(nil),            // 17: models.EvacuateClaimedActualLRPRequest
+	(*EvacuateRunningActualLRPRequest)(nil),            // 18: models.EvacuateRunningActualLRPRequest
+	(*EvacuateStoppedActualLRPRequest)(nil),            // 19: models.EvacuateStoppedActualLRPRequest
+	(*EvacuateCrashedActualLRPRequest)(nil),            // 20: models.EvacuateCrashedActualLRPRequest
+	(*RemoveEvacuatingActualLRPRequest)(nil),           // 21: models.RemoveEvacuatingActualLRPRequest
+	(*RemoveEvacuatingActualLRPResponse)(nil),          // 22: models.RemoveEvacuatingActualLRPResponse
+	nil,                            // 23: models.StartActualLRPRequest.MetricTagsEntry
+	nil,                            // 24: models.EvacuateRunningActualLRPRequest.MetricTagsEntry
+	(*Error)(nil),                  // 25: models.Error
+	(*ActualLRP)(nil),              // 26: models.ActualLRP
+	(*ActualLRPGroup)(nil),         // 27: models.ActualLRPGroup
+	(*ActualLRPInstanceKey)(nil),   // 28: models.ActualLRPInstanceKey
+	(*ActualLRPKey)(nil),           // 29: models.ActualLRPKey
+	(*ActualLRPNetInfo)(nil),       // 30: models.ActualLRPNetInfo
+	(*ActualLRPInternalRoute)(nil), // 31: models.ActualLRPInternalRoute
 }
 var file_actual_lrp_requests_proto_depIdxs = []int32{
-	18, // 0: models.ActualLRPLifecycleResponse.error:type_name -> models.Error
-	18, // 1: models.ActualLRPsResponse.error:type_name -> models.Error
-	19, // 2: models.ActualLRPsResponse.actual_lrps:type_name -> models.ActualLRP
-	20, // 3: models.ClaimActualLRPRequest.actual_lrp_instance_key:type_name -> models.ActualLRPInstanceKey
-	21, // 4: models.StartActualLRPRequest.actual_lrp_key:type_name -> models.ActualLRPKey
-	20, // 5: models.StartActualLRPRequest.actual_lrp_instance_key:type_name -> models.ActualLRPInstanceKey
-	22, // 6: models.StartActualLRPRequest.actual_lrp_net_info:type_name -> models.ActualLRPNetInfo
-	23, // 7: models.StartActualLRPRequest.actual_lrp_internal_routes:type_name -> models.ActualLRPInternalRoute
-	16, // 8: models.StartActualLRPRequest.metric_tags:type_name -> models.StartActualLRPRequest.MetricTagsEntry
-	21, // 9: models.CrashActualLRPRequest.actual_lrp_key:type_name -> models.ActualLRPKey
-	20, // 10: models.CrashActualLRPRequest.actual_lrp_instance_key:type_name -> models.ActualLRPInstanceKey
-	21, // 11: models.FailActualLRPRequest.actual_lrp_key:type_name -> models.ActualLRPKey
-	21, // 12: models.RetireActualLRPRequest.actual_lrp_key:type_name -> models.ActualLRPKey
-	20, // 13: models.RemoveActualLRPRequest.actual_lrp_instance_key:type_name -> models.ActualLRPInstanceKey
-	18, // 14: models.EvacuationResponse.error:type_name -> models.Error
-	21, // 15: models.EvacuateClaimedActualLRPRequest.actual_lrp_key:type_name -> models.ActualLRPKey
-	20, // 16: models.EvacuateClaimedActualLRPRequest.actual_lrp_instance_key:type_name -> models.ActualLRPInstanceKey
-	21, // 17: models.EvacuateRunningActualLRPRequest.actual_lrp_key:type_name -> models.ActualLRPKey
-	20, // 18: models.EvacuateRunningActualLRPRequest.actual_lrp_instance_key:type_name -> models.ActualLRPInstanceKey
-	22, // 19: models.EvacuateRunningActualLRPRequest.actual_lrp_net_info:type_name -> models.ActualLRPNetInfo
-	23, // 20: models.EvacuateRunningActualLRPRequest.actual_lrp_internal_routes:type_name -> models.ActualLRPInternalRoute
-	17, // 21: models.EvacuateRunningActualLRPRequest.metric_tags:type_name -> models.EvacuateRunningActualLRPRequest.MetricTagsEntry
-	21, // 22: models.EvacuateStoppedActualLRPRequest.actual_lrp_key:type_name -> models.ActualLRPKey
-	20, // 23: models.EvacuateStoppedActualLRPRequest.actual_lrp_instance_key:type_name -> models.ActualLRPInstanceKey
-	21, // 24: models.EvacuateCrashedActualLRPRequest.actual_lrp_key:type_name -> models.ActualLRPKey
-	20, // 25: models.EvacuateCrashedActualLRPRequest.actual_lrp_instance_key:type_name -> models.ActualLRPInstanceKey
-	21, // 26: models.RemoveEvacuatingActualLRPRequest.actual_lrp_key:type_name -> models.ActualLRPKey
-	20, // 27: models.RemoveEvacuatingActualLRPRequest.actual_lrp_instance_key:type_name -> models.ActualLRPInstanceKey
-	18, // 28: models.RemoveEvacuatingActualLRPResponse.error:type_name -> models.Error
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	25, // 0: models.ActualLRPLifecycleResponse.error:type_name -> models.Error
+	25, // 1: models.ActualLRPsResponse.error:type_name -> models.Error
+	26, // 2: models.ActualLRPsResponse.actual_lrps:type_name -> models.ActualLRP
+	25, // 3: models.ActualLRPsByProcessGuidsResponse.error:type_name -> models.Error
+	26, // 4: models.ActualLRPsByProcessGuidsResponse.actual_lrps:type_name -> models.ActualLRP
+	25, // 5: models.ActualLRPGroupsResponse.error:type_name -> models.Error
+	27, // 6: models.ActualLRPGroupsResponse.actual_lrp_groups:type_name -> models.ActualLRPGroup
+	25, // 7: models.ActualLRPGroupResponse.error:type_name -> models.Error
+	27, // 8: models.ActualLRPGroupResponse.actual_lrp_group:type_name -> models.ActualLRPGroup
+	28, // 9: models.ClaimActualLRPRequest.actual_lrp_instance_key:type_name -> models.ActualLRPInstanceKey
+	29, // 10: models.StartActualLRPRequest.actual_lrp_key:type_name -> models.ActualLRPKey
+	28, // 11: models.StartActualLRPRequest.actual_lrp_instance_key:type_name -> models.ActualLRPInstanceKey
+	30, // 12: models.StartActualLRPRequest.actual_lrp_net_info:type_name -> models.ActualLRPNetInfo
+	31, // 13: models.StartActualLRPRequest.actual_lrp_internal_routes:type_name -> models.ActualLRPInternalRoute
+	23, // 14: models.StartActualLRPRequest.metric_tags:type_name -> models.StartActualLRPRequest.MetricTagsEntry
+	29, // 15: models.CrashActualLRPRequest.actual_lrp_key:type_name -> models.ActualLRPKey
+	28, // 16: models.CrashActualLRPRequest.actual_lrp_instance_key:type_name -> models.ActualLRPInstanceKey
+	29, // 17: models.FailActualLRPRequest.actual_lrp_key:type_name -> models.ActualLRPKey
+	29, // 18: models.RetireActualLRPRequest.actual_lrp_key:type_name -> models.ActualLRPKey
+	28, // 19: models.RemoveActualLRPRequest.actual_lrp_instance_key:type_name -> models.ActualLRPInstanceKey
+	25, // 20: models.EvacuationResponse.error:type_name -> models.Error
+	29, // 21: models.EvacuateClaimedActualLRPRequest.actual_lrp_key:type_name -> models.ActualLRPKey
+	28, // 22: models.EvacuateClaimedActualLRPRequest.actual_lrp_instance_key:type_name -> models.ActualLRPInstanceKey
+	29, // 23: models.EvacuateRunningActualLRPRequest.actual_lrp_key:type_name -> models.ActualLRPKey
+	28, // 24: models.EvacuateRunningActualLRPRequest.actual_lrp_instance_key:type_name -> models.ActualLRPInstanceKey
+	30, // 25: models.EvacuateRunningActualLRPRequest.actual_lrp_net_info:type_name -> models.ActualLRPNetInfo
+	31, // 26: models.EvacuateRunningActualLRPRequest.actual_lrp_internal_routes:type_name -> models.ActualLRPInternalRoute
+	24, // 27: models.EvacuateRunningActualLRPRequest.metric_tags:type_name -> models.EvacuateRunningActualLRPRequest.MetricTagsEntry
+	29, // 28: models.EvacuateStoppedActualLRPRequest.actual_lrp_key:type_name -> models.ActualLRPKey
+	28, // 29: models.EvacuateStoppedActualLRPRequest.actual_lrp_instance_key:type_name -> models.ActualLRPInstanceKey
+	29, // 30: models.EvacuateCrashedActualLRPRequest.actual_lrp_key:type_name -> models.ActualLRPKey
+	28, // 31: models.EvacuateCrashedActualLRPRequest.actual_lrp_instance_key:type_name -> models.ActualLRPInstanceKey
+	29, // 32: models.RemoveEvacuatingActualLRPRequest.actual_lrp_key:type_name -> models.ActualLRPKey
+	28, // 33: models.RemoveEvacuatingActualLRPRequest.actual_lrp_instance_key:type_name -> models.ActualLRPInstanceKey
+	25, // 34: models.RemoveEvacuatingActualLRPResponse.error:type_name -> models.Error
+	35, // [35:35] is the sub-list for method output_type
+	35, // [35:35] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_actual_lrp_requests_proto_init() }
@@ -1122,15 +1504,15 @@ func file_actual_lrp_requests_proto_init() {
 	file_common_proto_init()
 	file_actual_lrp_proto_init()
 	file_actual_lrp_requests_proto_msgTypes[1].OneofWrappers = []any{}
-	file_actual_lrp_requests_proto_msgTypes[4].OneofWrappers = []any{}
 	file_actual_lrp_requests_proto_msgTypes[11].OneofWrappers = []any{}
+	file_actual_lrp_requests_proto_msgTypes[18].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_actual_lrp_requests_proto_rawDesc), len(file_actual_lrp_requests_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   18,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

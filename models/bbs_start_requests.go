@@ -1,5 +1,7 @@
 package models
 
+import "encoding/json"
+
 // NewLRPStartRequest asks the auctioneer to place the given indices of a desired LRP.
 func NewLRPStartRequest(s *DesiredLRPSchedulingInfo, indices ...int32) LRPStartRequest {
 	return LRPStartRequest{
@@ -48,4 +50,18 @@ func NewTaskCallbackResponse(t *Task) *TaskCallbackResponse {
 		Annotation:    t.GetTaskDefinition().GetAnnotation(),
 		CreatedAt:     t.GetCreatedAt(),
 	}
+}
+
+// MarshalJSON encodes the callback as upstream's BBS does: every field but
+// the annotation always present (false and "" included), created_at a
+// number of Unix nanoseconds.
+func (r *TaskCallbackResponse) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		TaskGuid      string `json:"task_guid"`
+		Failed        bool   `json:"failed"`
+		FailureReason string `json:"failure_reason"`
+		Result        string `json:"result"`
+		Annotation    string `json:"annotation,omitempty"`
+		CreatedAt     int64  `json:"created_at"`
+	}{r.GetTaskGuid(), r.GetFailed(), r.GetFailureReason(), r.GetResult(), r.GetAnnotation(), r.GetCreatedAt()})
 }

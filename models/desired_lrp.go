@@ -7,12 +7,11 @@ func (d *DesiredLRP) DesiredLRPKey() *DesiredLRPKey {
 
 // SchedulingInfo is the part of the LRP the auction and convergence read.
 func (d *DesiredLRP) SchedulingInfo() *DesiredLRPSchedulingInfo {
-	var placement *VolumePlacement
-	if len(d.GetVolumeMounts()) > 0 {
-		placement = &VolumePlacement{}
-		for _, m := range d.GetVolumeMounts() {
-			placement.DriverNames = append(placement.DriverNames, m.GetDriver())
-		}
+	// always present, even without volumes: upstream's auctioneer reads its
+	// driver names without checking
+	placement := &VolumePlacement{}
+	for _, m := range d.GetVolumeMounts() {
+		placement.DriverNames = append(placement.DriverNames, m.GetDriver())
 	}
 	return &DesiredLRPSchedulingInfo{
 		DesiredLrpKey: d.DesiredLRPKey(),

@@ -71,6 +71,7 @@ type DesiredLRPsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Domain        string                 `protobuf:"bytes,1,opt,name=domain,proto3" json:"domain,omitempty"`
 	ProcessGuids  []string               `protobuf:"bytes,2,rep,name=process_guids,json=processGuids,proto3" json:"process_guids,omitempty"`
+	AppGuids      []string               `protobuf:"bytes,3,rep,name=app_guids,json=appGuids,proto3" json:"app_guids,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -115,6 +116,13 @@ func (x *DesiredLRPsRequest) GetDomain() string {
 func (x *DesiredLRPsRequest) GetProcessGuids() []string {
 	if x != nil {
 		return x.ProcessGuids
+	}
+	return nil
+}
+
+func (x *DesiredLRPsRequest) GetAppGuids() []string {
+	if x != nil {
+		return x.AppGuids
 	}
 	return nil
 }
@@ -319,6 +327,58 @@ func (x *DesiredLRPSchedulingInfosResponse) GetDesiredLrpSchedulingInfos() []*De
 	return nil
 }
 
+type DesiredLRPSchedulingInfoByProcessGuidResponse struct {
+	state                    protoimpl.MessageState    `protogen:"open.v1"`
+	Error                    *Error                    `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	DesiredLrpSchedulingInfo *DesiredLRPSchedulingInfo `protobuf:"bytes,2,opt,name=desired_lrp_scheduling_info,json=desiredLrpSchedulingInfo,proto3" json:"desired_lrp_scheduling_info,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
+}
+
+func (x *DesiredLRPSchedulingInfoByProcessGuidResponse) Reset() {
+	*x = DesiredLRPSchedulingInfoByProcessGuidResponse{}
+	mi := &file_desired_lrp_requests_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DesiredLRPSchedulingInfoByProcessGuidResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DesiredLRPSchedulingInfoByProcessGuidResponse) ProtoMessage() {}
+
+func (x *DesiredLRPSchedulingInfoByProcessGuidResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_desired_lrp_requests_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DesiredLRPSchedulingInfoByProcessGuidResponse.ProtoReflect.Descriptor instead.
+func (*DesiredLRPSchedulingInfoByProcessGuidResponse) Descriptor() ([]byte, []int) {
+	return file_desired_lrp_requests_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *DesiredLRPSchedulingInfoByProcessGuidResponse) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+func (x *DesiredLRPSchedulingInfoByProcessGuidResponse) GetDesiredLrpSchedulingInfo() *DesiredLRPSchedulingInfo {
+	if x != nil {
+		return x.DesiredLrpSchedulingInfo
+	}
+	return nil
+}
+
 type DesireLRPRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	DesiredLrp    *DesiredLRP            `protobuf:"bytes,1,opt,name=desired_lrp,json=desiredLrp,proto3" json:"desired_lrp,omitempty"`
@@ -328,7 +388,7 @@ type DesireLRPRequest struct {
 
 func (x *DesireLRPRequest) Reset() {
 	*x = DesireLRPRequest{}
-	mi := &file_desired_lrp_requests_proto_msgTypes[6]
+	mi := &file_desired_lrp_requests_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -340,7 +400,7 @@ func (x *DesireLRPRequest) String() string {
 func (*DesireLRPRequest) ProtoMessage() {}
 
 func (x *DesireLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_desired_lrp_requests_proto_msgTypes[6]
+	mi := &file_desired_lrp_requests_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -353,7 +413,7 @@ func (x *DesireLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DesireLRPRequest.ProtoReflect.Descriptor instead.
 func (*DesireLRPRequest) Descriptor() ([]byte, []int) {
-	return file_desired_lrp_requests_proto_rawDescGZIP(), []int{6}
+	return file_desired_lrp_requests_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DesireLRPRequest) GetDesiredLrp() *DesiredLRP {
@@ -373,7 +433,7 @@ type UpdateDesiredLRPRequest struct {
 
 func (x *UpdateDesiredLRPRequest) Reset() {
 	*x = UpdateDesiredLRPRequest{}
-	mi := &file_desired_lrp_requests_proto_msgTypes[7]
+	mi := &file_desired_lrp_requests_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -385,7 +445,7 @@ func (x *UpdateDesiredLRPRequest) String() string {
 func (*UpdateDesiredLRPRequest) ProtoMessage() {}
 
 func (x *UpdateDesiredLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_desired_lrp_requests_proto_msgTypes[7]
+	mi := &file_desired_lrp_requests_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -398,7 +458,7 @@ func (x *UpdateDesiredLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateDesiredLRPRequest.ProtoReflect.Descriptor instead.
 func (*UpdateDesiredLRPRequest) Descriptor() ([]byte, []int) {
-	return file_desired_lrp_requests_proto_rawDescGZIP(), []int{7}
+	return file_desired_lrp_requests_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UpdateDesiredLRPRequest) GetProcessGuid() string {
@@ -424,7 +484,7 @@ type RemoveDesiredLRPRequest struct {
 
 func (x *RemoveDesiredLRPRequest) Reset() {
 	*x = RemoveDesiredLRPRequest{}
-	mi := &file_desired_lrp_requests_proto_msgTypes[8]
+	mi := &file_desired_lrp_requests_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -436,7 +496,7 @@ func (x *RemoveDesiredLRPRequest) String() string {
 func (*RemoveDesiredLRPRequest) ProtoMessage() {}
 
 func (x *RemoveDesiredLRPRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_desired_lrp_requests_proto_msgTypes[8]
+	mi := &file_desired_lrp_requests_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -449,7 +509,7 @@ func (x *RemoveDesiredLRPRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDesiredLRPRequest.ProtoReflect.Descriptor instead.
 func (*RemoveDesiredLRPRequest) Descriptor() ([]byte, []int) {
-	return file_desired_lrp_requests_proto_rawDescGZIP(), []int{8}
+	return file_desired_lrp_requests_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RemoveDesiredLRPRequest) GetProcessGuid() string {
@@ -465,10 +525,11 @@ const file_desired_lrp_requests_proto_rawDesc = "" +
 	"\n" +
 	"\x1adesired_lrp_requests.proto\x12\x06models\x1a\fcommon.proto\x1a\x11desired_lrp.proto\"B\n" +
 	"\x1bDesiredLRPLifecycleResponse\x12#\n" +
-	"\x05error\x18\x01 \x01(\v2\r.models.ErrorR\x05error\"Q\n" +
+	"\x05error\x18\x01 \x01(\v2\r.models.ErrorR\x05error\"n\n" +
 	"\x12DesiredLRPsRequest\x12\x16\n" +
 	"\x06domain\x18\x01 \x01(\tR\x06domain\x12#\n" +
-	"\rprocess_guids\x18\x02 \x03(\tR\fprocessGuids\"q\n" +
+	"\rprocess_guids\x18\x02 \x03(\tR\fprocessGuids\x12\x1b\n" +
+	"\tapp_guids\x18\x03 \x03(\tR\bappGuids\"q\n" +
 	"\x13DesiredLRPsResponse\x12#\n" +
 	"\x05error\x18\x01 \x01(\v2\r.models.ErrorR\x05error\x125\n" +
 	"\fdesired_lrps\x18\x02 \x03(\v2\x12.models.DesiredLRPR\vdesiredLrps\"C\n" +
@@ -480,7 +541,10 @@ const file_desired_lrp_requests_proto_rawDesc = "" +
 	"desiredLrp\"\xab\x01\n" +
 	"!DesiredLRPSchedulingInfosResponse\x12#\n" +
 	"\x05error\x18\x01 \x01(\v2\r.models.ErrorR\x05error\x12a\n" +
-	"\x1cdesired_lrp_scheduling_infos\x18\x02 \x03(\v2 .models.DesiredLRPSchedulingInfoR\x19desiredLrpSchedulingInfos\"G\n" +
+	"\x1cdesired_lrp_scheduling_infos\x18\x02 \x03(\v2 .models.DesiredLRPSchedulingInfoR\x19desiredLrpSchedulingInfos\"\xb5\x01\n" +
+	"-DesiredLRPSchedulingInfoByProcessGuidResponse\x12#\n" +
+	"\x05error\x18\x01 \x01(\v2\r.models.ErrorR\x05error\x12_\n" +
+	"\x1bdesired_lrp_scheduling_info\x18\x02 \x01(\v2 .models.DesiredLRPSchedulingInfoR\x18desiredLrpSchedulingInfo\"G\n" +
 	"\x10DesireLRPRequest\x123\n" +
 	"\vdesired_lrp\x18\x01 \x01(\v2\x12.models.DesiredLRPR\n" +
 	"desiredLrp\"n\n" +
@@ -502,37 +566,40 @@ func file_desired_lrp_requests_proto_rawDescGZIP() []byte {
 	return file_desired_lrp_requests_proto_rawDescData
 }
 
-var file_desired_lrp_requests_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_desired_lrp_requests_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_desired_lrp_requests_proto_goTypes = []any{
-	(*DesiredLRPLifecycleResponse)(nil),       // 0: models.DesiredLRPLifecycleResponse
-	(*DesiredLRPsRequest)(nil),                // 1: models.DesiredLRPsRequest
-	(*DesiredLRPsResponse)(nil),               // 2: models.DesiredLRPsResponse
-	(*DesiredLRPByProcessGuidRequest)(nil),    // 3: models.DesiredLRPByProcessGuidRequest
-	(*DesiredLRPResponse)(nil),                // 4: models.DesiredLRPResponse
-	(*DesiredLRPSchedulingInfosResponse)(nil), // 5: models.DesiredLRPSchedulingInfosResponse
-	(*DesireLRPRequest)(nil),                  // 6: models.DesireLRPRequest
-	(*UpdateDesiredLRPRequest)(nil),           // 7: models.UpdateDesiredLRPRequest
-	(*RemoveDesiredLRPRequest)(nil),           // 8: models.RemoveDesiredLRPRequest
-	(*Error)(nil),                             // 9: models.Error
-	(*DesiredLRP)(nil),                        // 10: models.DesiredLRP
-	(*DesiredLRPSchedulingInfo)(nil),          // 11: models.DesiredLRPSchedulingInfo
-	(*DesiredLRPUpdate)(nil),                  // 12: models.DesiredLRPUpdate
+	(*DesiredLRPLifecycleResponse)(nil),                   // 0: models.DesiredLRPLifecycleResponse
+	(*DesiredLRPsRequest)(nil),                            // 1: models.DesiredLRPsRequest
+	(*DesiredLRPsResponse)(nil),                           // 2: models.DesiredLRPsResponse
+	(*DesiredLRPByProcessGuidRequest)(nil),                // 3: models.DesiredLRPByProcessGuidRequest
+	(*DesiredLRPResponse)(nil),                            // 4: models.DesiredLRPResponse
+	(*DesiredLRPSchedulingInfosResponse)(nil),             // 5: models.DesiredLRPSchedulingInfosResponse
+	(*DesiredLRPSchedulingInfoByProcessGuidResponse)(nil), // 6: models.DesiredLRPSchedulingInfoByProcessGuidResponse
+	(*DesireLRPRequest)(nil),                              // 7: models.DesireLRPRequest
+	(*UpdateDesiredLRPRequest)(nil),                       // 8: models.UpdateDesiredLRPRequest
+	(*RemoveDesiredLRPRequest)(nil),                       // 9: models.RemoveDesiredLRPRequest
+	(*Error)(nil),                                         // 10: models.Error
+	(*DesiredLRP)(nil),                                    // 11: models.DesiredLRP
+	(*DesiredLRPSchedulingInfo)(nil),                      // 12: models.DesiredLRPSchedulingInfo
+	(*DesiredLRPUpdate)(nil),                              // 13: models.DesiredLRPUpdate
 }
 var file_desired_lrp_requests_proto_depIdxs = []int32{
-	9,  // 0: models.DesiredLRPLifecycleResponse.error:type_name -> models.Error
-	9,  // 1: models.DesiredLRPsResponse.error:type_name -> models.Error
-	10, // 2: models.DesiredLRPsResponse.desired_lrps:type_name -> models.DesiredLRP
-	9,  // 3: models.DesiredLRPResponse.error:type_name -> models.Error
-	10, // 4: models.DesiredLRPResponse.desired_lrp:type_name -> models.DesiredLRP
-	9,  // 5: models.DesiredLRPSchedulingInfosResponse.error:type_name -> models.Error
-	11, // 6: models.DesiredLRPSchedulingInfosResponse.desired_lrp_scheduling_infos:type_name -> models.DesiredLRPSchedulingInfo
-	10, // 7: models.DesireLRPRequest.desired_lrp:type_name -> models.DesiredLRP
-	12, // 8: models.UpdateDesiredLRPRequest.update:type_name -> models.DesiredLRPUpdate
-	9,  // [9:9] is the sub-list for method output_type
-	9,  // [9:9] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	10, // 0: models.DesiredLRPLifecycleResponse.error:type_name -> models.Error
+	10, // 1: models.DesiredLRPsResponse.error:type_name -> models.Error
+	11, // 2: models.DesiredLRPsResponse.desired_lrps:type_name -> models.DesiredLRP
+	10, // 3: models.DesiredLRPResponse.error:type_name -> models.Error
+	11, // 4: models.DesiredLRPResponse.desired_lrp:type_name -> models.DesiredLRP
+	10, // 5: models.DesiredLRPSchedulingInfosResponse.error:type_name -> models.Error
+	12, // 6: models.DesiredLRPSchedulingInfosResponse.desired_lrp_scheduling_infos:type_name -> models.DesiredLRPSchedulingInfo
+	10, // 7: models.DesiredLRPSchedulingInfoByProcessGuidResponse.error:type_name -> models.Error
+	12, // 8: models.DesiredLRPSchedulingInfoByProcessGuidResponse.desired_lrp_scheduling_info:type_name -> models.DesiredLRPSchedulingInfo
+	11, // 9: models.DesireLRPRequest.desired_lrp:type_name -> models.DesiredLRP
+	13, // 10: models.UpdateDesiredLRPRequest.update:type_name -> models.DesiredLRPUpdate
+	11, // [11:11] is the sub-list for method output_type
+	11, // [11:11] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_desired_lrp_requests_proto_init() }
@@ -548,7 +615,7 @@ func file_desired_lrp_requests_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_desired_lrp_requests_proto_rawDesc), len(file_desired_lrp_requests_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -17,6 +17,11 @@ const (
 	EventTypeActualLRPInstanceRemoved = "actual_lrp_instance_removed"
 	EventTypeActualLRPCrashed         = "actual_lrp_crashed"
 
+	// The legacy group events of GET /v1/events.r1.
+	EventTypeActualLRPCreated = "actual_lrp_created"
+	EventTypeActualLRPChanged = "actual_lrp_changed"
+	EventTypeActualLRPRemoved = "actual_lrp_removed"
+
 	EventTypeTaskCreated = "task_created"
 	EventTypeTaskChanged = "task_changed"
 	EventTypeTaskRemoved = "task_removed"
@@ -49,6 +54,12 @@ func NewEventByType(eventType string) (Event, error) {
 		return &ActualLRPInstanceRemovedEvent{}, nil
 	case EventTypeActualLRPCrashed:
 		return &ActualLRPCrashedEvent{}, nil
+	case EventTypeActualLRPCreated:
+		return &ActualLRPCreatedEvent{}, nil
+	case EventTypeActualLRPChanged:
+		return &ActualLRPChangedEvent{}, nil
+	case EventTypeActualLRPRemoved:
+		return &ActualLRPRemovedEvent{}, nil
 	case EventTypeTaskCreated:
 		return &TaskCreatedEvent{}, nil
 	case EventTypeTaskChanged:
@@ -81,6 +92,12 @@ func EventConcernsCell(e Event, cellID string) bool {
 		return x.GetActualLrp().GetActualLrpInstanceKey().GetCellId() == cellID
 	case *ActualLRPCrashedEvent:
 		return x.GetActualLrpInstanceKey().GetCellId() == cellID
+	case *ActualLRPCreatedEvent:
+		return groupCellID(x.GetActualLrpGroup()) == cellID
+	case *ActualLRPChangedEvent:
+		return groupCellID(x.GetBefore()) == cellID || groupCellID(x.GetAfter()) == cellID
+	case *ActualLRPRemovedEvent:
+		return groupCellID(x.GetActualLrpGroup()) == cellID
 	case *TaskCreatedEvent:
 		return x.GetTask().GetCellId() == cellID
 	case *TaskChangedEvent:
@@ -89,6 +106,12 @@ func EventConcernsCell(e Event, cellID string) bool {
 		return x.GetTask().GetCellId() == cellID
 	}
 	return false
+}
+
+// groupCellID is the cell of the instance a legacy client takes the group for.
+func groupCellID(g *ActualLRPGroup) string {
+	a, _ := g.Resolve()
+	return a.GetActualLrpInstanceKey().GetCellId()
 }
 
 // NewDesiredLRPCreatedEvent reports a newly desired LRP.
@@ -220,6 +243,29 @@ func (*ActualLRPCrashedEvent) EventType() string { return EventTypeActualLRPCras
 
 // Key is the instance guid of the container that crashed.
 func (e *ActualLRPCrashedEvent) Key() string { return e.GetActualLrpInstanceKey().GetInstanceGuid() }
+
+// EventType is "actual_lrp_created".
+func (*ActualLRPCreatedEvent) EventType() string { return EventTypeActualLRPCreated }
+
+// Key is the instance guid of the instance the group resolves to.
+func (e *ActualLRPCreatedEvent) Key() string { return groupInstanceGuid(e.GetActualLrpGroup()) }
+
+// EventType is "actual_lrp_changed".
+func (*ActualLRPChangedEvent) EventType() string { return EventTypeActualLRPChanged }
+
+// Key is the instance guid of the instance the group after the change resolves to.
+func (e *ActualLRPChangedEvent) Key() string { return groupInstanceGuid(e.GetAfter()) }
+
+// EventType is "actual_lrp_removed".
+func (*ActualLRPRemovedEvent) EventType() string { return EventTypeActualLRPRemoved }
+
+// Key is the instance guid of the instance the group resolves to.
+func (e *ActualLRPRemovedEvent) Key() string { return groupInstanceGuid(e.GetActualLrpGroup()) }
+
+func groupInstanceGuid(g *ActualLRPGroup) string {
+	a, _ := g.Resolve()
+	return a.GetActualLrpInstanceKey().GetInstanceGuid()
+}
 
 // EventType is "task_created".
 func (*TaskCreatedEvent) EventType() string { return EventTypeTaskCreated }

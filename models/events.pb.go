@@ -232,6 +232,147 @@ func (x *DesiredLRPRemovedEvent) GetTraceId() string {
 	return ""
 }
 
+// The legacy actual LRP events of GET /v1/events.r1 carry whole groups.
+type ActualLRPCreatedEvent struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ActualLrpGroup *ActualLRPGroup        `protobuf:"bytes,1,opt,name=actual_lrp_group,json=actualLrpGroup,proto3" json:"actual_lrp_group,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ActualLRPCreatedEvent) Reset() {
+	*x = ActualLRPCreatedEvent{}
+	mi := &file_events_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActualLRPCreatedEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActualLRPCreatedEvent) ProtoMessage() {}
+
+func (x *ActualLRPCreatedEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_events_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActualLRPCreatedEvent.ProtoReflect.Descriptor instead.
+func (*ActualLRPCreatedEvent) Descriptor() ([]byte, []int) {
+	return file_events_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *ActualLRPCreatedEvent) GetActualLrpGroup() *ActualLRPGroup {
+	if x != nil {
+		return x.ActualLrpGroup
+	}
+	return nil
+}
+
+type ActualLRPChangedEvent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Before        *ActualLRPGroup        `protobuf:"bytes,1,opt,name=before,proto3" json:"before,omitempty"`
+	After         *ActualLRPGroup        `protobuf:"bytes,2,opt,name=after,proto3" json:"after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ActualLRPChangedEvent) Reset() {
+	*x = ActualLRPChangedEvent{}
+	mi := &file_events_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActualLRPChangedEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActualLRPChangedEvent) ProtoMessage() {}
+
+func (x *ActualLRPChangedEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_events_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActualLRPChangedEvent.ProtoReflect.Descriptor instead.
+func (*ActualLRPChangedEvent) Descriptor() ([]byte, []int) {
+	return file_events_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ActualLRPChangedEvent) GetBefore() *ActualLRPGroup {
+	if x != nil {
+		return x.Before
+	}
+	return nil
+}
+
+func (x *ActualLRPChangedEvent) GetAfter() *ActualLRPGroup {
+	if x != nil {
+		return x.After
+	}
+	return nil
+}
+
+type ActualLRPRemovedEvent struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	ActualLrpGroup *ActualLRPGroup        `protobuf:"bytes,1,opt,name=actual_lrp_group,json=actualLrpGroup,proto3" json:"actual_lrp_group,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ActualLRPRemovedEvent) Reset() {
+	*x = ActualLRPRemovedEvent{}
+	mi := &file_events_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ActualLRPRemovedEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ActualLRPRemovedEvent) ProtoMessage() {}
+
+func (x *ActualLRPRemovedEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_events_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ActualLRPRemovedEvent.ProtoReflect.Descriptor instead.
+func (*ActualLRPRemovedEvent) Descriptor() ([]byte, []int) {
+	return file_events_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ActualLRPRemovedEvent) GetActualLrpGroup() *ActualLRPGroup {
+	if x != nil {
+		return x.ActualLrpGroup
+	}
+	return nil
+}
+
 type ActualLRPInstanceCreatedEvent struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	ActualLrp     *ActualLRP             `protobuf:"bytes,1,opt,name=actual_lrp,json=actualLrp,proto3" json:"actual_lrp,omitempty"`
@@ -242,7 +383,7 @@ type ActualLRPInstanceCreatedEvent struct {
 
 func (x *ActualLRPInstanceCreatedEvent) Reset() {
 	*x = ActualLRPInstanceCreatedEvent{}
-	mi := &file_events_proto_msgTypes[4]
+	mi := &file_events_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -254,7 +395,7 @@ func (x *ActualLRPInstanceCreatedEvent) String() string {
 func (*ActualLRPInstanceCreatedEvent) ProtoMessage() {}
 
 func (x *ActualLRPInstanceCreatedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_events_proto_msgTypes[4]
+	mi := &file_events_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -267,7 +408,7 @@ func (x *ActualLRPInstanceCreatedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActualLRPInstanceCreatedEvent.ProtoReflect.Descriptor instead.
 func (*ActualLRPInstanceCreatedEvent) Descriptor() ([]byte, []int) {
-	return file_events_proto_rawDescGZIP(), []int{4}
+	return file_events_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ActualLRPInstanceCreatedEvent) GetActualLrp() *ActualLRP {
@@ -303,7 +444,7 @@ type ActualLRPInfo struct {
 
 func (x *ActualLRPInfo) Reset() {
 	*x = ActualLRPInfo{}
-	mi := &file_events_proto_msgTypes[5]
+	mi := &file_events_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -315,7 +456,7 @@ func (x *ActualLRPInfo) String() string {
 func (*ActualLRPInfo) ProtoMessage() {}
 
 func (x *ActualLRPInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_events_proto_msgTypes[5]
+	mi := &file_events_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -328,7 +469,7 @@ func (x *ActualLRPInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActualLRPInfo.ProtoReflect.Descriptor instead.
 func (*ActualLRPInfo) Descriptor() ([]byte, []int) {
-	return file_events_proto_rawDescGZIP(), []int{5}
+	return file_events_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *ActualLRPInfo) GetActualLrpNetInfo() *ActualLRPNetInfo {
@@ -414,7 +555,7 @@ type ActualLRPInstanceChangedEvent struct {
 
 func (x *ActualLRPInstanceChangedEvent) Reset() {
 	*x = ActualLRPInstanceChangedEvent{}
-	mi := &file_events_proto_msgTypes[6]
+	mi := &file_events_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -426,7 +567,7 @@ func (x *ActualLRPInstanceChangedEvent) String() string {
 func (*ActualLRPInstanceChangedEvent) ProtoMessage() {}
 
 func (x *ActualLRPInstanceChangedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_events_proto_msgTypes[6]
+	mi := &file_events_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -439,7 +580,7 @@ func (x *ActualLRPInstanceChangedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActualLRPInstanceChangedEvent.ProtoReflect.Descriptor instead.
 func (*ActualLRPInstanceChangedEvent) Descriptor() ([]byte, []int) {
-	return file_events_proto_rawDescGZIP(), []int{6}
+	return file_events_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *ActualLRPInstanceChangedEvent) GetActualLrpKey() *ActualLRPKey {
@@ -487,7 +628,7 @@ type ActualLRPInstanceRemovedEvent struct {
 
 func (x *ActualLRPInstanceRemovedEvent) Reset() {
 	*x = ActualLRPInstanceRemovedEvent{}
-	mi := &file_events_proto_msgTypes[7]
+	mi := &file_events_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -499,7 +640,7 @@ func (x *ActualLRPInstanceRemovedEvent) String() string {
 func (*ActualLRPInstanceRemovedEvent) ProtoMessage() {}
 
 func (x *ActualLRPInstanceRemovedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_events_proto_msgTypes[7]
+	mi := &file_events_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -512,7 +653,7 @@ func (x *ActualLRPInstanceRemovedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActualLRPInstanceRemovedEvent.ProtoReflect.Descriptor instead.
 func (*ActualLRPInstanceRemovedEvent) Descriptor() ([]byte, []int) {
-	return file_events_proto_rawDescGZIP(), []int{7}
+	return file_events_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ActualLRPInstanceRemovedEvent) GetActualLrp() *ActualLRP {
@@ -542,7 +683,7 @@ type ActualLRPCrashedEvent struct {
 
 func (x *ActualLRPCrashedEvent) Reset() {
 	*x = ActualLRPCrashedEvent{}
-	mi := &file_events_proto_msgTypes[8]
+	mi := &file_events_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -554,7 +695,7 @@ func (x *ActualLRPCrashedEvent) String() string {
 func (*ActualLRPCrashedEvent) ProtoMessage() {}
 
 func (x *ActualLRPCrashedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_events_proto_msgTypes[8]
+	mi := &file_events_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -567,7 +708,7 @@ func (x *ActualLRPCrashedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActualLRPCrashedEvent.ProtoReflect.Descriptor instead.
 func (*ActualLRPCrashedEvent) Descriptor() ([]byte, []int) {
-	return file_events_proto_rawDescGZIP(), []int{8}
+	return file_events_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ActualLRPCrashedEvent) GetActualLrpKey() *ActualLRPKey {
@@ -614,7 +755,7 @@ type TaskCreatedEvent struct {
 
 func (x *TaskCreatedEvent) Reset() {
 	*x = TaskCreatedEvent{}
-	mi := &file_events_proto_msgTypes[9]
+	mi := &file_events_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -626,7 +767,7 @@ func (x *TaskCreatedEvent) String() string {
 func (*TaskCreatedEvent) ProtoMessage() {}
 
 func (x *TaskCreatedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_events_proto_msgTypes[9]
+	mi := &file_events_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -639,7 +780,7 @@ func (x *TaskCreatedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskCreatedEvent.ProtoReflect.Descriptor instead.
 func (*TaskCreatedEvent) Descriptor() ([]byte, []int) {
-	return file_events_proto_rawDescGZIP(), []int{9}
+	return file_events_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TaskCreatedEvent) GetTask() *Task {
@@ -659,7 +800,7 @@ type TaskChangedEvent struct {
 
 func (x *TaskChangedEvent) Reset() {
 	*x = TaskChangedEvent{}
-	mi := &file_events_proto_msgTypes[10]
+	mi := &file_events_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -671,7 +812,7 @@ func (x *TaskChangedEvent) String() string {
 func (*TaskChangedEvent) ProtoMessage() {}
 
 func (x *TaskChangedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_events_proto_msgTypes[10]
+	mi := &file_events_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -684,7 +825,7 @@ func (x *TaskChangedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskChangedEvent.ProtoReflect.Descriptor instead.
 func (*TaskChangedEvent) Descriptor() ([]byte, []int) {
-	return file_events_proto_rawDescGZIP(), []int{10}
+	return file_events_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TaskChangedEvent) GetBefore() *Task {
@@ -710,7 +851,7 @@ type TaskRemovedEvent struct {
 
 func (x *TaskRemovedEvent) Reset() {
 	*x = TaskRemovedEvent{}
-	mi := &file_events_proto_msgTypes[11]
+	mi := &file_events_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -722,7 +863,7 @@ func (x *TaskRemovedEvent) String() string {
 func (*TaskRemovedEvent) ProtoMessage() {}
 
 func (x *TaskRemovedEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_events_proto_msgTypes[11]
+	mi := &file_events_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -735,7 +876,7 @@ func (x *TaskRemovedEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TaskRemovedEvent.ProtoReflect.Descriptor instead.
 func (*TaskRemovedEvent) Descriptor() ([]byte, []int) {
-	return file_events_proto_rawDescGZIP(), []int{11}
+	return file_events_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TaskRemovedEvent) GetTask() *Task {
@@ -764,7 +905,14 @@ const file_events_proto_rawDesc = "" +
 	"\x16DesiredLRPRemovedEvent\x123\n" +
 	"\vdesired_lrp\x18\x01 \x01(\v2\x12.models.DesiredLRPR\n" +
 	"desiredLrp\x12\x19\n" +
-	"\btrace_id\x18\x02 \x01(\tR\atraceId\"l\n" +
+	"\btrace_id\x18\x02 \x01(\tR\atraceId\"Y\n" +
+	"\x15ActualLRPCreatedEvent\x12@\n" +
+	"\x10actual_lrp_group\x18\x01 \x01(\v2\x16.models.ActualLRPGroupR\x0eactualLrpGroup\"u\n" +
+	"\x15ActualLRPChangedEvent\x12.\n" +
+	"\x06before\x18\x01 \x01(\v2\x16.models.ActualLRPGroupR\x06before\x12,\n" +
+	"\x05after\x18\x02 \x01(\v2\x16.models.ActualLRPGroupR\x05after\"Y\n" +
+	"\x15ActualLRPRemovedEvent\x12@\n" +
+	"\x10actual_lrp_group\x18\x01 \x01(\v2\x16.models.ActualLRPGroupR\x0eactualLrpGroup\"l\n" +
 	"\x1dActualLRPInstanceCreatedEvent\x120\n" +
 	"\n" +
 	"actual_lrp\x18\x01 \x01(\v2\x11.models.ActualLRPR\tactualLrp\x12\x19\n" +
@@ -820,54 +968,62 @@ func file_events_proto_rawDescGZIP() []byte {
 	return file_events_proto_rawDescData
 }
 
-var file_events_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_events_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_events_proto_goTypes = []any{
 	(*EventsByCellId)(nil),                // 0: models.EventsByCellId
 	(*DesiredLRPCreatedEvent)(nil),        // 1: models.DesiredLRPCreatedEvent
 	(*DesiredLRPChangedEvent)(nil),        // 2: models.DesiredLRPChangedEvent
 	(*DesiredLRPRemovedEvent)(nil),        // 3: models.DesiredLRPRemovedEvent
-	(*ActualLRPInstanceCreatedEvent)(nil), // 4: models.ActualLRPInstanceCreatedEvent
-	(*ActualLRPInfo)(nil),                 // 5: models.ActualLRPInfo
-	(*ActualLRPInstanceChangedEvent)(nil), // 6: models.ActualLRPInstanceChangedEvent
-	(*ActualLRPInstanceRemovedEvent)(nil), // 7: models.ActualLRPInstanceRemovedEvent
-	(*ActualLRPCrashedEvent)(nil),         // 8: models.ActualLRPCrashedEvent
-	(*TaskCreatedEvent)(nil),              // 9: models.TaskCreatedEvent
-	(*TaskChangedEvent)(nil),              // 10: models.TaskChangedEvent
-	(*TaskRemovedEvent)(nil),              // 11: models.TaskRemovedEvent
-	(*DesiredLRP)(nil),                    // 12: models.DesiredLRP
-	(*ActualLRP)(nil),                     // 13: models.ActualLRP
-	(*ActualLRPNetInfo)(nil),              // 14: models.ActualLRPNetInfo
-	(*ModificationTag)(nil),               // 15: models.ModificationTag
-	(ActualLRP_Presence)(0),               // 16: models.ActualLRP.Presence
-	(*ActualLRPKey)(nil),                  // 17: models.ActualLRPKey
-	(*ActualLRPInstanceKey)(nil),          // 18: models.ActualLRPInstanceKey
-	(*Task)(nil),                          // 19: models.Task
+	(*ActualLRPCreatedEvent)(nil),         // 4: models.ActualLRPCreatedEvent
+	(*ActualLRPChangedEvent)(nil),         // 5: models.ActualLRPChangedEvent
+	(*ActualLRPRemovedEvent)(nil),         // 6: models.ActualLRPRemovedEvent
+	(*ActualLRPInstanceCreatedEvent)(nil), // 7: models.ActualLRPInstanceCreatedEvent
+	(*ActualLRPInfo)(nil),                 // 8: models.ActualLRPInfo
+	(*ActualLRPInstanceChangedEvent)(nil), // 9: models.ActualLRPInstanceChangedEvent
+	(*ActualLRPInstanceRemovedEvent)(nil), // 10: models.ActualLRPInstanceRemovedEvent
+	(*ActualLRPCrashedEvent)(nil),         // 11: models.ActualLRPCrashedEvent
+	(*TaskCreatedEvent)(nil),              // 12: models.TaskCreatedEvent
+	(*TaskChangedEvent)(nil),              // 13: models.TaskChangedEvent
+	(*TaskRemovedEvent)(nil),              // 14: models.TaskRemovedEvent
+	(*DesiredLRP)(nil),                    // 15: models.DesiredLRP
+	(*ActualLRPGroup)(nil),                // 16: models.ActualLRPGroup
+	(*ActualLRP)(nil),                     // 17: models.ActualLRP
+	(*ActualLRPNetInfo)(nil),              // 18: models.ActualLRPNetInfo
+	(*ModificationTag)(nil),               // 19: models.ModificationTag
+	(ActualLRP_Presence)(0),               // 20: models.ActualLRP.Presence
+	(*ActualLRPKey)(nil),                  // 21: models.ActualLRPKey
+	(*ActualLRPInstanceKey)(nil),          // 22: models.ActualLRPInstanceKey
+	(*Task)(nil),                          // 23: models.Task
 }
 var file_events_proto_depIdxs = []int32{
-	12, // 0: models.DesiredLRPCreatedEvent.desired_lrp:type_name -> models.DesiredLRP
-	12, // 1: models.DesiredLRPChangedEvent.before:type_name -> models.DesiredLRP
-	12, // 2: models.DesiredLRPChangedEvent.after:type_name -> models.DesiredLRP
-	12, // 3: models.DesiredLRPRemovedEvent.desired_lrp:type_name -> models.DesiredLRP
-	13, // 4: models.ActualLRPInstanceCreatedEvent.actual_lrp:type_name -> models.ActualLRP
-	14, // 5: models.ActualLRPInfo.actual_lrp_net_info:type_name -> models.ActualLRPNetInfo
-	15, // 6: models.ActualLRPInfo.modification_tag:type_name -> models.ModificationTag
-	16, // 7: models.ActualLRPInfo.presence:type_name -> models.ActualLRP.Presence
-	17, // 8: models.ActualLRPInstanceChangedEvent.actual_lrp_key:type_name -> models.ActualLRPKey
-	18, // 9: models.ActualLRPInstanceChangedEvent.actual_lrp_instance_key:type_name -> models.ActualLRPInstanceKey
-	5,  // 10: models.ActualLRPInstanceChangedEvent.before:type_name -> models.ActualLRPInfo
-	5,  // 11: models.ActualLRPInstanceChangedEvent.after:type_name -> models.ActualLRPInfo
-	13, // 12: models.ActualLRPInstanceRemovedEvent.actual_lrp:type_name -> models.ActualLRP
-	17, // 13: models.ActualLRPCrashedEvent.actual_lrp_key:type_name -> models.ActualLRPKey
-	18, // 14: models.ActualLRPCrashedEvent.actual_lrp_instance_key:type_name -> models.ActualLRPInstanceKey
-	19, // 15: models.TaskCreatedEvent.task:type_name -> models.Task
-	19, // 16: models.TaskChangedEvent.before:type_name -> models.Task
-	19, // 17: models.TaskChangedEvent.after:type_name -> models.Task
-	19, // 18: models.TaskRemovedEvent.task:type_name -> models.Task
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	15, // 0: models.DesiredLRPCreatedEvent.desired_lrp:type_name -> models.DesiredLRP
+	15, // 1: models.DesiredLRPChangedEvent.before:type_name -> models.DesiredLRP
+	15, // 2: models.DesiredLRPChangedEvent.after:type_name -> models.DesiredLRP
+	15, // 3: models.DesiredLRPRemovedEvent.desired_lrp:type_name -> models.DesiredLRP
+	16, // 4: models.ActualLRPCreatedEvent.actual_lrp_group:type_name -> models.ActualLRPGroup
+	16, // 5: models.ActualLRPChangedEvent.before:type_name -> models.ActualLRPGroup
+	16, // 6: models.ActualLRPChangedEvent.after:type_name -> models.ActualLRPGroup
+	16, // 7: models.ActualLRPRemovedEvent.actual_lrp_group:type_name -> models.ActualLRPGroup
+	17, // 8: models.ActualLRPInstanceCreatedEvent.actual_lrp:type_name -> models.ActualLRP
+	18, // 9: models.ActualLRPInfo.actual_lrp_net_info:type_name -> models.ActualLRPNetInfo
+	19, // 10: models.ActualLRPInfo.modification_tag:type_name -> models.ModificationTag
+	20, // 11: models.ActualLRPInfo.presence:type_name -> models.ActualLRP.Presence
+	21, // 12: models.ActualLRPInstanceChangedEvent.actual_lrp_key:type_name -> models.ActualLRPKey
+	22, // 13: models.ActualLRPInstanceChangedEvent.actual_lrp_instance_key:type_name -> models.ActualLRPInstanceKey
+	8,  // 14: models.ActualLRPInstanceChangedEvent.before:type_name -> models.ActualLRPInfo
+	8,  // 15: models.ActualLRPInstanceChangedEvent.after:type_name -> models.ActualLRPInfo
+	17, // 16: models.ActualLRPInstanceRemovedEvent.actual_lrp:type_name -> models.ActualLRP
+	21, // 17: models.ActualLRPCrashedEvent.actual_lrp_key:type_name -> models.ActualLRPKey
+	22, // 18: models.ActualLRPCrashedEvent.actual_lrp_instance_key:type_name -> models.ActualLRPInstanceKey
+	23, // 19: models.TaskCreatedEvent.task:type_name -> models.Task
+	23, // 20: models.TaskChangedEvent.before:type_name -> models.Task
+	23, // 21: models.TaskChangedEvent.after:type_name -> models.Task
+	23, // 22: models.TaskRemovedEvent.task:type_name -> models.Task
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_events_proto_init() }
@@ -879,14 +1035,14 @@ func file_events_proto_init() {
 	file_actual_lrp_proto_init()
 	file_desired_lrp_proto_init()
 	file_task_proto_init()
-	file_events_proto_msgTypes[5].OneofWrappers = []any{}
+	file_events_proto_msgTypes[8].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_events_proto_rawDesc), len(file_events_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -46,6 +46,9 @@ var _ = Describe("Events", func() {
 			{models.NewTaskCreatedEvent(t), "task_created", "tg"},
 			{models.NewTaskChangedEvent(t, t), "task_changed", "tg"},
 			{models.NewTaskRemovedEvent(t), "task_removed", "tg"},
+			{&models.ActualLRPCreatedEvent{ActualLrpGroup: a.ActualLRPGroup()}, "actual_lrp_created", "ig"},
+			{&models.ActualLRPChangedEvent{Before: a.ActualLRPGroup(), After: a.ActualLRPGroup()}, "actual_lrp_changed", "ig"},
+			{&models.ActualLRPRemovedEvent{ActualLrpGroup: a.ActualLRPGroup()}, "actual_lrp_removed", "ig"},
 		} {
 			Expect(c.e.EventType()).To(Equal(c.name))
 			Expect(c.e.Key()).To(Equal(c.key), c.name)
@@ -53,8 +56,8 @@ var _ = Describe("Events", func() {
 			Expect(err).NotTo(HaveOccurred())
 			Expect(empty.EventType()).To(Equal(c.name))
 		}
-		_, err := models.NewEventByType("actual_lrp_created")
-		Expect(err).To(MatchError(`unknown event type "actual_lrp_created"`))
+		_, err := models.NewEventByType("actual_lrp_exploded")
+		Expect(err).To(MatchError(`unknown event type "actual_lrp_exploded"`))
 	})
 
 	Describe("EventConcernsCell", func() {

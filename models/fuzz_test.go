@@ -9,6 +9,10 @@ import (
 // everyRequest lists a new empty value of each request the BBS decodes.
 var everyRequest = []func() models.Request{
 	func() models.Request { return &models.ActualLRPsRequest{} },
+	func() models.Request { return &models.ActualLRPsByProcessGuidsRequest{} },
+	func() models.Request { return &models.ActualLRPGroupsRequest{} },
+	func() models.Request { return &models.ActualLRPGroupsByProcessGuidRequest{} },
+	func() models.Request { return &models.ActualLRPGroupByProcessGuidAndIndexRequest{} },
 	func() models.Request { return &models.ClaimActualLRPRequest{} },
 	func() models.Request { return &models.StartActualLRPRequest{} },
 	func() models.Request { return &models.CrashActualLRPRequest{} },

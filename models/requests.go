@@ -45,15 +45,29 @@ func requireNetInfo(f fields, info *ActualLRPNetInfo) {
 	f.in("actual_lrp_net_info").required("address", info.GetAddress())
 }
 
-func (r *ActualLRPsRequest) Validate() error {
+// ActualLRPsRequest filters are all optional and combine freely (an index
+// without a process guid included), as upstream accepts them.
+func (r *ActualLRPsRequest) Validate() error { return nil }
+
+func (r *ActualLRPsByProcessGuidsRequest) Validate() error {
 	f := newFields()
-	if r.GetProcessGuid() != "" {
-		f.guid("process_guid", r.GetProcessGuid())
-	}
-	if r.Index != nil {
-		f.nonNegative("index", int64(r.GetIndex()))
-		f.required("process_guid", r.GetProcessGuid())
-	}
+	f.check(len(r.GetProcessGuids()) > 0, "process_guids", ruleRequired)
+	return f.err()
+}
+
+// ActualLRPGroupsRequest filters are all optional.
+func (r *ActualLRPGroupsRequest) Validate() error { return nil }
+
+func (r *ActualLRPGroupsByProcessGuidRequest) Validate() error {
+	f := newFields()
+	f.required("process_guid", r.GetProcessGuid())
+	return f.err()
+}
+
+func (r *ActualLRPGroupByProcessGuidAndIndexRequest) Validate() error {
+	f := newFields()
+	f.required("process_guid", r.GetProcessGuid())
+	f.nonNegative("index", int64(r.GetIndex()))
 	return f.err()
 }
 
@@ -140,17 +154,14 @@ func (r *RemoveEvacuatingActualLRPRequest) Validate() error {
 	return f.err()
 }
 
-func (r *DesiredLRPsRequest) Validate() error {
-	f := newFields()
-	for i, guid := range r.GetProcessGuids() {
-		f.guid(indexed("process_guids", i), guid)
-	}
-	return f.err()
-}
+// DesiredLRPsRequest filters are all optional; a guid no LRP can have
+// matches nothing.
+func (r *DesiredLRPsRequest) Validate() error { return nil }
 
+// A lookup needs a guid; one no LRP can have is not found, as upstream.
 func (r *DesiredLRPByProcessGuidRequest) Validate() error {
 	f := newFields()
-	f.guid("process_guid", r.GetProcessGuid())
+	f.required("process_guid", r.GetProcessGuid())
 	return f.err()
 }
 
@@ -219,9 +230,10 @@ func (r *TaskGuidRequest) Validate() error {
 	return f.err()
 }
 
+// A lookup needs a guid; one no Task can have is not found, as upstream.
 func (r *TaskByGuidRequest) Validate() error {
 	f := newFields()
-	f.guid("task_guid", r.GetTaskGuid())
+	f.required("task_guid", r.GetTaskGuid())
 	return f.err()
 }
 

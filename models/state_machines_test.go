@@ -18,42 +18,59 @@ var _ = Describe("State machines", func() {
 		)
 		other := &models.ActualLRPInstanceKey{InstanceGuid: "instance-2", CellId: "cell-2"}
 
-		DescribeTable("for the instance holding the slot and for another",
-			func(from, to string, sameInstance, allowed bool) {
+		empty := &models.ActualLRPInstanceKey{}
+
+		// upstream's models/actual_lrp.go AllowsTransitionTo, cell by cell:
+		// the requester is the instance holding the record, another one, or
+		// the empty key (the BBS unclaiming)
+		const (
+			same    = "the same instance"
+			another = "another instance"
+			none    = "an empty instance key"
+		)
+		DescribeTable("allows exactly upstream's transitions",
+			func(from, to, who string, allowed bool) {
 				lrp := &models.ActualLRP{ActualLrpKey: actualLRPKey(), ActualLrpInstanceKey: instanceKey(), State: from}
-				requester := instanceKey()
-				if !sameInstance {
-					requester = other
+				if from == U {
+					lrp.ActualLrpInstanceKey = empty
 				}
+				requester := map[string]*models.ActualLRPInstanceKey{same: instanceKey(), another: other, none: empty}[who]
 				Expect(lrp.AllowsTransitionTo(actualLRPKey(), requester, to)).To(Equal(allowed))
 			},
-			Entry("UNCLAIMED -> UNCLAIMED", U, U, false, true),
-			Entry("UNCLAIMED -> CLAIMED", U, C, false, true),
-			Entry("UNCLAIMED -> RUNNING", U, R, false, true),
-			Entry("UNCLAIMED -> CRASHED is refused", U, X, true, false),
+			Entry(nil, U, U, none, true),
+			Entry(nil, U, U, another, true),
+			Entry(nil, U, C, another, true),
+			Entry(nil, U, R, another, true),
+			Entry(nil, U, X, another, false),
+			Entry(nil, U, X, none, false),
 
-			Entry("CLAIMED -> UNCLAIMED", C, U, false, true),
-			Entry("CLAIMED -> CLAIMED by the same instance", C, C, true, true),
-			Entry("CLAIMED -> CLAIMED by another instance is refused", C, C, false, false),
-			Entry("CLAIMED -> RUNNING by the same instance", C, R, true, true),
-			Entry("CLAIMED -> RUNNING by another instance", C, R, false, true),
-			Entry("CLAIMED -> CRASHED by the same instance", C, X, true, true),
-			Entry("CLAIMED -> CRASHED by another instance is refused", C, X, false, false),
+			Entry(nil, C, U, none, true),
+			Entry(nil, C, U, same, false),
+			Entry(nil, C, U, another, false),
+			Entry(nil, C, C, same, true),
+			Entry(nil, C, C, another, false),
+			Entry(nil, C, R, same, true),
+			Entry(nil, C, R, another, true),
+			Entry(nil, C, X, same, true),
+			Entry(nil, C, X, another, false),
 
-			Entry("RUNNING -> UNCLAIMED", R, U, false, true),
-			Entry("RUNNING -> CLAIMED by the same instance is refused", R, C, true, false),
-			Entry("RUNNING -> CLAIMED by another instance is refused", R, C, false, false),
-			Entry("RUNNING -> RUNNING by the same instance", R, R, true, true),
-			Entry("RUNNING -> RUNNING by another instance is refused", R, R, false, false),
-			Entry("RUNNING -> CRASHED by the same instance", R, X, true, true),
-			Entry("RUNNING -> CRASHED by another instance is refused", R, X, false, false),
+			Entry(nil, R, U, none, true),
+			Entry(nil, R, U, same, false),
+			Entry(nil, R, U, another, false),
+			Entry(nil, R, C, same, true),
+			Entry(nil, R, C, another, false),
+			Entry(nil, R, R, same, true),
+			Entry(nil, R, R, another, false),
+			Entry(nil, R, X, same, true),
+			Entry(nil, R, X, another, false),
 
-			Entry("CRASHED -> UNCLAIMED", X, U, false, true),
-			Entry("CRASHED -> CLAIMED by another instance is refused", X, C, false, false),
-			Entry("CRASHED -> RUNNING by another instance is refused", X, R, false, false),
-			Entry("CRASHED -> CLAIMED by the crashed instance is refused", X, C, true, false),
-			Entry("CRASHED -> RUNNING by the crashed instance is refused", X, R, true, false),
-			Entry("CRASHED -> CRASHED is refused", X, X, true, false),
+			Entry(nil, X, U, none, true),
+			Entry(nil, X, U, same, false),
+			Entry(nil, X, C, same, true),
+			Entry(nil, X, C, another, false),
+			Entry(nil, X, R, same, true),
+			Entry(nil, X, R, another, false),
+			Entry(nil, X, X, same, false),
 		)
 
 		// A crash clears the instance key, so during its backoff a CRASHED
@@ -66,7 +83,7 @@ var _ = Describe("State machines", func() {
 			Entry("a cell may not claim it", C, false),
 			Entry("a cell may not start it", R, false),
 			Entry("a cell may not crash it again", X, false),
-			Entry("it may be unclaimed", U, true),
+			Entry("a cell may not unclaim it", U, false),
 		)
 
 		It("refuses any transition asked for another slot", func() {

@@ -214,13 +214,16 @@ func (db *DB) ClaimActualLRP(ctx context.Context, guid string, index int32, ik *
 		}
 		// a CRASHED slot holds no instance: only the BBS restarts it (unclaim, then auction),
 		// whatever instance key a claim carries (an empty one is the CRASHED record's own)
-		if a.GetState() == models.ActualLRPStateRunning || a.GetState() == models.ActualLRPStateCrashed ||
+		if a.GetState() == models.ActualLRPStateCrashed ||
 			!a.AllowsTransitionTo(a.GetActualLrpKey(), ik, models.ActualLRPStateClaimed) {
 			return Change{}, models.ErrActualLRPCannotBeClaimed
 		}
 		n := db.changed(a)
 		n.State = models.ActualLRPStateClaimed
 		n.ActualLrpInstanceKey = protoClone(ik)
+		// a RUNNING instance its cell claims again (its container restarting) has no address
+		// until it starts again
+		n.ActualLrpNetInfo = nil
 		n.PlacementError = ""
 		return Change{Put: []*models.ActualLRP{n}}, nil
 	})
@@ -232,13 +235,45 @@ func (db *DB) ClaimActualLRP(ctx context.Context, guid string, index int32, ik *
 
 // StartRequest carries what a cell reports when an instance runs.
 type StartRequest struct {
-	Key              *models.ActualLRPKey
-	InstanceKey      *models.ActualLRPInstanceKey
-	NetInfo          *models.ActualLRPNetInfo
-	InternalRoutes   []*models.ActualLRPInternalRoute
-	MetricTags       map[string]string
-	Routable         *bool
+	Key            *models.ActualLRPKey
+	InstanceKey    *models.ActualLRPInstanceKey
+	NetInfo        *models.ActualLRPNetInfo
+	InternalRoutes []*models.ActualLRPInternalRoute
+	MetricTags     map[string]string
+	// Routable is stored as given: the route answers upstream's default (true) when a request
+	// leaves it out.
+	Routable         bool
 	AvailabilityZone string
+}
+
+// apply sets on a the fields a cell reports for a running container.
+func (r StartRequest) apply(a *models.ActualLRP) {
+	a.ActualLrpNetInfo = protoClone(r.NetInfo)
+	a.ActualLrpInternalRoutes = r.InternalRoutes
+	a.MetricTags = r.MetricTags
+	a.Routable = new(r.Routable)
+	a.AvailabilityZone = r.AvailabilityZone
+}
+
+// unchanged reports whether a RUNNING record of this container already says what r says.
+func (r StartRequest) unchanged(a *models.ActualLRP) bool {
+	if a.GetState() != models.ActualLRPStateRunning || !a.GetActualLrpInstanceKey().Equal(r.InstanceKey) ||
+		!proto_equal(a.GetActualLrpNetInfo(), r.NetInfo) || a.GetAvailabilityZone() != r.AvailabilityZone ||
+		a.Routable == nil || a.GetRoutable() != r.Routable || len(a.GetMetricTags()) != len(r.MetricTags) ||
+		len(a.GetActualLrpInternalRoutes()) != len(r.InternalRoutes) {
+		return false
+	}
+	for k, v := range r.MetricTags {
+		if got, ok := a.GetMetricTags()[k]; !ok || got != v {
+			return false
+		}
+	}
+	for i, route := range r.InternalRoutes {
+		if !proto_equal(a.GetActualLrpInternalRoutes()[i], route) {
+			return false
+		}
+	}
+	return true
 }
 
 // StartActualLRP moves an instance to RUNNING (creating it when absent) and drops an evacuating
@@ -264,8 +299,7 @@ func (db *DB) StartActualLRP(ctx context.Context, r StartRequest) (before, after
 		if a == nil {
 			n = &models.ActualLRP{ActualLrpKey: protoClone(r.Key), ModificationTag: &models.ModificationTag{Epoch: newGUID()}, Since: db.now().UnixNano()}
 		} else {
-			if a.GetState() == models.ActualLRPStateRunning && a.GetActualLrpInstanceKey().Equal(r.InstanceKey) &&
-				proto_equal(a.GetActualLrpNetInfo(), r.NetInfo) && a.GetAvailabilityZone() == r.AvailabilityZone {
+			if r.unchanged(a) {
 				removed = ch.Delete
 				return ch, nil
 			}
@@ -277,11 +311,7 @@ func (db *DB) StartActualLRP(ctx context.Context, r StartRequest) (before, after
 		removed = ch.Delete
 		n.State = models.ActualLRPStateRunning
 		n.ActualLrpInstanceKey = protoClone(r.InstanceKey)
-		n.ActualLrpNetInfo = protoClone(r.NetInfo)
-		n.ActualLrpInternalRoutes = r.InternalRoutes
-		n.MetricTags = r.MetricTags
-		n.Routable = r.Routable
-		n.AvailabilityZone = r.AvailabilityZone
+		r.apply(n)
 		n.PlacementError = ""
 		ch.Put = append(ch.Put, n)
 		return ch, nil
@@ -458,7 +488,7 @@ func (db *DB) EvacuateRunning(ctx context.Context, r StartRequest) (cur []*model
 		ev := protoClone(a)
 		ev.Presence = models.ActualLRP_EVACUATING
 		ev.State = models.ActualLRPStateRunning
-		ev.ActualLrpNetInfo = protoClone(r.NetInfo)
+		r.apply(ev)
 		ev.ModificationTag = nextTag(a.GetModificationTag())
 		n := db.changed(a)
 		n.State = models.ActualLRPStateUnclaimed

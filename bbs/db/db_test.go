@@ -386,6 +386,62 @@ func storeSpecs() {
 			Expect(running.GetCrashCount()).To(Equal(int32(1)))
 		})
 
+		It("stores routable as true or false, and a start that only changes routable, routes or tags", func() {
+			a, err := store.ActualLRP(ctx, "life", 0, models.ActualLRP_ORDINARY)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(a.Routable).NotTo(BeNil(), "a new UNCLAIMED record says routable=false")
+			Expect(a.GetRoutable()).To(BeFalse())
+
+			net := &models.ActualLRPNetInfo{Address: "10.0.0.1"}
+			_, first, _, err := store.StartActualLRP(ctx, db.StartRequest{Key: key, InstanceKey: ik, NetInfo: net})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(first.Routable).NotTo(BeNil())
+			Expect(first.GetRoutable()).To(BeFalse())
+			// the readiness check passed: the same container, now routable, with routes and tags
+			routes := []*models.ActualLRPInternalRoute{{Hostname: "app.apps.internal"}}
+			_, ready, _, err := store.StartActualLRP(ctx, db.StartRequest{Key: key, InstanceKey: ik, NetInfo: net, Routable: true, InternalRoutes: routes, MetricTags: map[string]string{"app": "w"}})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(ready).NotTo(BeNil(), "the change was dropped as a repeat")
+			Expect(ready.GetRoutable()).To(BeTrue())
+			Expect(ready.GetActualLrpInternalRoutes()[0].GetHostname()).To(Equal("app.apps.internal"))
+			Expect(ready.GetMetricTags()).To(Equal(map[string]string{"app": "w"}))
+			_, again, _, err := store.StartActualLRP(ctx, db.StartRequest{Key: key, InstanceKey: ik, NetInfo: net, Routable: true, InternalRoutes: routes, MetricTags: map[string]string{"app": "w"}})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(again).To(BeNil(), "a repeat changes nothing")
+		})
+
+		It("lets the cell running an instance claim it again (its container restarting), as upstream, and no other", func() {
+			_, _, _, err := store.StartActualLRP(ctx, db.StartRequest{Key: key, InstanceKey: ik, NetInfo: &models.ActualLRPNetInfo{Address: "10.0.0.1"}, Routable: true})
+			Expect(err).NotTo(HaveOccurred())
+			_, _, err = store.ClaimActualLRP(ctx, "life", 0, &models.ActualLRPInstanceKey{InstanceGuid: "other", CellId: "cell-b"})
+			Expect(errors.Is(err, models.ErrActualLRPCannotBeClaimed)).To(BeTrue(), "%v", err)
+			_, claimed, err := store.ClaimActualLRP(ctx, "life", 0, ik)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(claimed.GetState()).To(Equal(models.ActualLRPStateClaimed))
+			Expect(claimed.GetActualLrpNetInfo()).To(BeNil(), "a claimed container has no address yet")
+		})
+
+		It("gives the evacuating copy what the evacuating cell reports (routes, tags, routable, zone)", func() {
+			_, _, _, err := store.StartActualLRP(ctx, db.StartRequest{Key: key, InstanceKey: ik, NetInfo: &models.ActualLRPNetInfo{Address: "10.0.0.1"}})
+			Expect(err).NotTo(HaveOccurred())
+			cur, ch, keep, err := store.EvacuateRunning(ctx, db.StartRequest{Key: key, InstanceKey: ik, NetInfo: &models.ActualLRPNetInfo{Address: "10.0.0.1"},
+				InternalRoutes: []*models.ActualLRPInternalRoute{{Hostname: "h"}}, MetricTags: map[string]string{"k": "v"}, Routable: true, AvailabilityZone: "z2"})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(keep).To(BeTrue())
+			Expect(cur).NotTo(BeEmpty())
+			var evac *models.ActualLRP
+			for _, p := range ch.Put {
+				if p.GetPresence() == models.ActualLRP_EVACUATING {
+					evac = p
+				}
+			}
+			Expect(evac).NotTo(BeNil())
+			Expect(evac.GetActualLrpInternalRoutes()[0].GetHostname()).To(Equal("h"))
+			Expect(evac.GetMetricTags()).To(Equal(map[string]string{"k": "v"}))
+			Expect(evac.GetRoutable()).To(BeTrue())
+			Expect(evac.GetAvailabilityZone()).To(Equal("z2"))
+		})
+
 		It("keeps an evacuating copy while the slot is replaced", func() {
 			_, _, err := store.ClaimActualLRP(ctx, "life", 0, ik)
 			Expect(err).NotTo(HaveOccurred())

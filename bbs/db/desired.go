@@ -380,8 +380,10 @@ func NewUnclaimed(guid string, index int32, domain string, since int64) *models.
 		ActualLrpKey:         &models.ActualLRPKey{ProcessGuid: guid, Index: index, Domain: domain},
 		ActualLrpInstanceKey: &models.ActualLRPInstanceKey{},
 		State:                models.ActualLRPStateUnclaimed,
-		Since:                since,
-		ModificationTag:      &models.ModificationTag{Epoch: newGUID(), Index: 0},
+		// explicit, as upstream answers every record: not routable until a cell says so
+		Routable:        new(false),
+		Since:           since,
+		ModificationTag: &models.ModificationTag{Epoch: newGUID(), Index: 0},
 	}
 }
 

@@ -76,7 +76,6 @@ var _ = Describe("the API", func() {
 			field string
 		}{
 			{handlers.UpsertDomainRoute, &models.UpsertDomainRequest{}, "domain"},
-			{handlers.ActualLRPsRoute, &models.ActualLRPsRequest{ProcessGuid: "bad guid!"}, "process_guid"},
 			{handlers.ClaimActualLRPRoute, &models.ClaimActualLRPRequest{}, "process_guid"},
 			{handlers.StartActualLRPRoute, &models.StartActualLRPRequest{}, "actual_lrp_key"},
 			{handlers.CrashActualLRPRoute, &models.CrashActualLRPRequest{}, "actual_lrp_key"},
@@ -88,10 +87,7 @@ var _ = Describe("the API", func() {
 			{handlers.EvacuateStoppedRoute, &models.EvacuateStoppedActualLRPRequest{}, "actual_lrp_key"},
 			{handlers.EvacuateRunningRoute, &models.EvacuateRunningActualLRPRequest{}, "actual_lrp_key"},
 			{handlers.RemoveEvacuatingActualLRPRte, &models.RemoveEvacuatingActualLRPRequest{}, "actual_lrp_key"},
-			{handlers.DesiredLRPsRoute, &models.DesiredLRPsRequest{ProcessGuids: []string{"bad guid"}}, "process_guids"},
 			{handlers.DesiredLRPByProcessGuidRoute, &models.DesiredLRPByProcessGuidRequest{}, "process_guid"},
-			{handlers.DesiredLRPSchedulingInfosRoute, &models.DesiredLRPsRequest{ProcessGuids: []string{"bad guid"}}, "process_guids"},
-			{handlers.DesiredLRPRoutingInfosRoute, &models.DesiredLRPsRequest{ProcessGuids: []string{"bad guid"}}, "process_guids"},
 			{handlers.DesireDesiredLRPRoute, &models.DesireLRPRequest{}, "desired_lrp"},
 			{handlers.DesireDesiredLRPRoute, &models.DesireLRPRequest{DesiredLrp: badDesired}, "root_fs"},
 			{handlers.UpdateDesiredLRPRoute, &models.UpdateDesiredLRPRequest{}, "process_guid"},
@@ -113,6 +109,27 @@ var _ = Describe("the API", func() {
 				Expect(e.GetMessage()).To(ContainSubstring(c.field))
 			})
 		}
+
+		// upstream validates none of the list filters, and a lookup only needs a guid
+		It("accepts every filter upstream accepts, answering what matches", func() {
+			Expect(client.DesireLRP(ctx, desired("app", 2))).To(Succeed())
+			var lrps models.ActualLRPsResponse
+			Expect(postInto(handlers.ActualLRPsRoute, &models.ActualLRPsRequest{Index: ptr(int32(1))}, &lrps).GetError()).To(BeNil())
+			Expect(lrps.GetActualLrps()).To(HaveLen(1))
+			Expect(lrps.GetActualLrps()[0].GetActualLrpKey().GetIndex()).To(Equal(int32(1)))
+			Expect(postInto(handlers.ActualLRPsRoute, &models.ActualLRPsRequest{ProcessGuid: "app/1"}, &lrps).GetError()).To(BeNil())
+			Expect(lrps.GetActualLrps()).To(BeEmpty())
+			for _, route := range []string{handlers.DesiredLRPsRoute, handlers.DesiredLRPSchedulingInfosRoute, handlers.DesiredLRPRoutingInfosRoute} {
+				Expect(post(route, &models.DesiredLRPsRequest{ProcessGuids: []string{"bad guid"}})).To(BeNil(), route)
+			}
+		})
+
+		It("answers ResourceNotFound for a lookup of a guid nothing has, well-formed or not", func() {
+			for _, guid := range []string{"missing", "no such/guid"} {
+				Expect(post(handlers.DesiredLRPByProcessGuidRoute, &models.DesiredLRPByProcessGuidRequest{ProcessGuid: guid}).GetType()).To(Equal(models.Error_ResourceNotFound), guid)
+				Expect(post(handlers.TaskByGuidRoute, &models.TaskByGuidRequest{TaskGuid: guid}).GetType()).To(Equal(models.Error_ResourceNotFound), guid)
+			}
+		})
 
 		It("writes nothing for an invalid desire", func() {
 			Expect(post(handlers.DesireDesiredLRPRoute, &models.DesireLRPRequest{DesiredLrp: badDesired}).GetType()).To(Equal(models.Error_InvalidRequest))

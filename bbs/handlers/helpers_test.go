@@ -19,17 +19,22 @@ func bbsAuctioneer() handlers.Auctioneer {
 
 // postRaw posts body to route and returns the HTTP status and the Error of field 1.
 func postRaw(route string, body []byte) (int, *models.Error) {
-	resp, err := http.Post(server.URL+route, "application/x-protobuf", bytes.NewReader(body))
-	Expect(err).NotTo(HaveOccurred())
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	Expect(err).NotTo(HaveOccurred())
-	if resp.StatusCode != http.StatusOK {
-		return resp.StatusCode, nil
-	}
 	r := &models.ActualLRPLifecycleResponse{} // every response has the Error in field 1
-	Expect(proto.Unmarshal(out, r)).To(Succeed())
-	return resp.StatusCode, r.GetError()
+	status := postDecode(route, body, r)
+	return status, r.GetError()
+}
+
+// postDecode posts body to route and decodes a 200 answer into resp.
+func postDecode(route string, body []byte, resp proto.Message) int {
+	r, err := http.Post(server.URL+route, "application/x-protobuf", bytes.NewReader(body))
+	Expect(err).NotTo(HaveOccurred())
+	defer r.Body.Close()
+	out, err := io.ReadAll(r.Body)
+	Expect(err).NotTo(HaveOccurred())
+	if r.StatusCode == http.StatusOK {
+		Expect(proto.Unmarshal(out, resp)).To(Succeed())
+	}
+	return r.StatusCode
 }
 
 func post(route string, req proto.Message) *models.Error {
@@ -38,6 +43,15 @@ func post(route string, req proto.Message) *models.Error {
 	status, e := postRaw(route, b)
 	Expect(status).To(Equal(http.StatusOK))
 	return e
+}
+
+// postInto posts req to route and decodes the answer into resp, which it returns.
+func postInto[R proto.Message](route string, req proto.Message, resp R) R {
+	b, err := proto.Marshal(req)
+	Expect(err).NotTo(HaveOccurred())
+	proto.Reset(resp)
+	Expect(postDecode(route, b, resp)).To(Equal(http.StatusOK))
+	return resp
 }
 
 func desired(guid string, instances int32) *models.DesiredLRP {

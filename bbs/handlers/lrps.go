@@ -99,7 +99,7 @@ func (h *Handler) claimActualLRP(ctx context.Context, body []byte) proto.Message
 }
 
 func startRequest(key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey, net *models.ActualLRPNetInfo, routes []*models.ActualLRPInternalRoute, tags map[string]string, routable *bool, az string) db.StartRequest {
-	return db.StartRequest{Key: key, InstanceKey: ik, NetInfo: net, InternalRoutes: routes, MetricTags: tags, Routable: routable, AvailabilityZone: az}
+	return db.StartRequest{Key: key, InstanceKey: ik, NetInfo: net, InternalRoutes: routes, MetricTags: tags, Routable: routable == nil || *routable, AvailabilityZone: az}
 }
 
 func (h *Handler) startActualLRP(ctx context.Context, body []byte) proto.Message {
