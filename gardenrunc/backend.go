@@ -1,5 +1,5 @@
 // Package gardenrunc is this project's garden.Backend for Linux: containers run by runc with an
-// overlayfs copy-on-write root, cgroup v1 limits, a veth pair on a bridge of the project's own,
+// overlayfs copy-on-write root, cgroup (v1 or v2) limits, a veth pair on a bridge of the project's own,
 // and an init of its own in each container that starts processes and keeps them (and their exit
 // statuses) past a restart of the server. It knows nothing of Diego.
 package gardenrunc
@@ -26,13 +26,16 @@ import (
 
 // Config configures the backend. Zero values get defaults from Defaults().
 type Config struct {
-	DepotDir           string            // one directory per container
-	RuncBin            string            // runc binary
-	RuncRoot           string            // runc's state directory (kept apart from the host's)
-	InitBin            string            // static garden-init: every container's init and the exec helper
-	PreloadedRootFS    map[string]string // preloaded:NAME -> directory
-	DefaultRootFS      string            // rootfs URI used when a spec names none
-	CgroupParent       string            // parent cgroup name below every controller's root
+	DepotDir        string            // one directory per container
+	RuncBin         string            // runc binary
+	RuncRoot        string            // runc's state directory (kept apart from the host's)
+	InitBin         string            // static garden-init: every container's init and the exec helper
+	PreloadedRootFS map[string]string // preloaded:NAME -> directory
+	DefaultRootFS   string            // rootfs URI used when a spec names none
+	CgroupParent    string            // parent cgroup name below the cgroup root (every v1 controller's)
+	// CgroupRoot is where the cgroup hierarchies are mounted (default /sys/fs/cgroup, where runc
+	// looks too); v1 or v2 is detected there.
+	CgroupRoot         string
 	BridgeName         string
 	ChainPrefix        string // names the shared iptables chains (<prefix>-prerouting, ...)
 	NetworkPool        string // IPv4 CIDR of container addresses
@@ -72,6 +75,9 @@ func (c Config) Defaults() Config {
 	}
 	if c.CgroupParent == "" {
 		c.CgroupParent = "diego-garden"
+	}
+	if c.CgroupRoot == "" {
+		c.CgroupRoot = DefaultCgroupRoot
 	}
 	if c.ChainPrefix == "" {
 		c.ChainPrefix = DefaultChainPrefix
@@ -116,6 +122,7 @@ type Backend struct {
 	net      *Network
 	images   *ImageStore
 	hostCaps []string
+	cgroups  cgroupFS
 	memsw    bool
 	idmap    *idmapper // user namespaces: the shared idmapped mounts of lower layers
 
@@ -147,12 +154,16 @@ func New(cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	cgroups, err := detectCgroups(cfg.CgroupRoot)
+	if err != nil {
+		return nil, err
+	}
 	b := &Backend{
 		cfg: cfg, log: cfg.Logger, runc: runc{bin: cfg.RuncBin, root: cfg.RuncRoot},
 		ips: ips, ports: ports,
 		net:        &Network{Bridge: cfg.BridgeName, Pool: ips, MTU: cfg.MTU, ExternalIP: cfg.ExternalIP, IPForward: cfg.IPForward, AllowHostAccess: cfg.AllowHostAccess, Log: cfg.Logger, ChainPrefix: cfg.ChainPrefix},
 		containers: map[string]*Container{}, creating: map[string]bool{},
-		memsw: memswAvailable(),
+		cgroups: cgroups, memsw: cgroups.memswAvailable(),
 	}
 	b.images = NewImageStore(cfg.ImageCacheDir, cfg.InsecureRegistries, cfg.Logger)
 	b.idmap = newIDMapper(filepath.Join(cfg.ImageCacheDir, "idmapped"), cfg.UserNSHostID)
@@ -519,7 +530,7 @@ func (b *Backend) create(spec garden.ContainerSpec) (*Container, error) {
 	s, err := BuildSpec(BundleParams{
 		Handle: h, RootFS: rootfs, InitBin: b.cfg.InitBin, CgroupsPath: c.cgroup,
 		Privileged: spec.Privileged, HostCaps: b.hostCaps, BindMounts: mounts,
-		Limits: spec.Limits, MemswAvailable: b.memsw, UserNSHostID: st.UserNSHostID,
+		Limits: spec.Limits, CgroupV2: b.cgroups.unified, MemswAvailable: b.memsw, UserNSHostID: st.UserNSHostID,
 	})
 	if err != nil {
 		return fail(err)
@@ -658,9 +669,9 @@ func (b *Backend) destroyContainer(c *Container) error {
 		defer close(runcDone)
 		// runc's state is only its state directory and the cgroups: remove them directly
 		// (faster than runc delete), and fall back to runc delete if that does not work
-		if err := removeRuncState(b.cfg.RuncRoot, st.Handle, c.cgroup); err != nil {
+		if err := removeRuncState(b.cfg.RuncRoot, st.Handle, b.cgroups, c.cgroup); err != nil {
 			runcErr = b.runc.delete(st.Handle)
-			removeCgroups(c.cgroup)
+			b.cgroups.remove(c.cgroup)
 		}
 		step("runc-state")
 	}()

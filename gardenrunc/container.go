@@ -126,7 +126,7 @@ func (c *Container) Info() (garden.ContainerInfo, error) {
 	}
 	sort.Strings(ids)
 	events := append([]string{}, c.st.Events...)
-	if !contains(events, "oom") && oomKilled(c.cgroup) {
+	if !contains(events, "oom") && c.b.cgroups.oomKilled(c.cgroup) {
 		events = append(events, "oom")
 	}
 	state := "active"
@@ -388,7 +388,7 @@ func (c *Container) collectProcesses() {
 // onExit notes OOM kills (in Events and on the process's stderr) before waiters are released.
 func (c *Container) onExit(p *proc) func(int) {
 	return func(code int) {
-		if code == 128+int(syscall.SIGKILL) && oomKilled(c.cgroup) {
+		if code == 128+int(syscall.SIGKILL) && c.b.cgroups.oomKilled(c.cgroup) {
 			c.mu.Lock()
 			if !contains(c.st.Events, "oom") {
 				c.st.Events = append(c.st.Events, "oom")
@@ -468,10 +468,10 @@ func (c *Container) Metrics() (garden.Metrics, error) {
 	}
 	disk.TotalBytesUsed, disk.TotalInodesUsed = disk.ExclusiveBytesUsed, disk.ExclusiveInodesUsed
 	return garden.Metrics{
-		MemoryStat: memoryMetrics(c.cgroup),
-		CPUStat:    cpuMetrics(c.cgroup),
+		MemoryStat: c.b.cgroups.memoryMetrics(c.cgroup),
+		CPUStat:    c.b.cgroups.cpuMetrics(c.cgroup),
 		DiskStat:   disk,
-		PidStat:    pidMetrics(c.cgroup),
+		PidStat:    c.b.cgroups.pidMetrics(c.cgroup),
 		Age:        time.Since(created),
 	}, nil
 }

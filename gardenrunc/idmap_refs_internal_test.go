@@ -38,7 +38,7 @@ var _ = Describe("counting the users of idmapped mounts across reloads", func() 
 			CgroupParent: fmt.Sprintf("diego-garden-test-%d-refs", os.Getpid())}
 		b = &Backend{cfg: cfg, log: slog.New(slog.NewTextHandler(GinkgoWriter, nil)),
 			containers: map[string]*Container{}, creating: map[string]bool{},
-			idmap: newIDMapper(filepath.Join(tmp, "idmapped"), DefaultUserNSHostID)}
+			idmap: newIDMapper(filepath.Join(tmp, "idmapped"), DefaultUserNSHostID), cgroups: cgroupFS{root: DefaultCgroupRoot}}
 		b.ips, _ = NewIPPool("10.252.0.0/30")
 		b.ports, _ = NewPortPool(1, 2)
 		shared = b.idmap.mountPath("/some/lower")

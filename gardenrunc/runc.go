@@ -137,39 +137,27 @@ func killInit(pid int, start string, reaped <-chan struct{}) {
 
 // removeRuncState removes what runc keeps for a stopped container: its state directory and its
 // cgroup directories (retrying while the kernel finishes tearing down the dead tasks).
-func removeRuncState(root, id, cg string) error {
+func removeRuncState(root, id string, cgroups cgroupFS, cg string) error {
 	if err := os.RemoveAll(filepath.Join(root, id)); err != nil {
 		return err
 	}
 	deadline := time.Now().Add(2 * time.Second)
 	for {
-		left := cgroupDirsLeft(cg)
+		left := cgroups.dirsLeft(cg)
 		if len(left) == 0 {
 			return nil
 		}
 		for _, d := range left {
 			os.Remove(d)
 		}
-		if len(cgroupDirsLeft(cg)) == 0 {
+		if len(cgroups.dirsLeft(cg)) == 0 {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("cgroups of %s still busy: %v", id, cgroupDirsLeft(cg))
+			return fmt.Errorf("cgroups of %s still busy: %v", id, cgroups.dirsLeft(cg))
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-func cgroupDirsLeft(cg string) []string {
-	entries, _ := os.ReadDir(cgroupRoot)
-	var out []string
-	for _, e := range entries {
-		d := filepath.Join(cgroupRoot, e.Name(), cg)
-		if _, err := os.Stat(d); err == nil {
-			out = append(out, d)
-		}
-	}
-	return out
 }
 
 func procStart(pid int) (string, bool) { return initproc.ProcStart(pid) }

@@ -150,7 +150,7 @@ var _ = Describe("paths in a container's root that are symlinks to host paths", 
 		for _, src := range []string{"/to-secret", "/tmp/up-to-secret"} {
 			_, err := srv.client.Create(garden.ContainerSpec{RootFSPath: rootfs, BindMounts: []garden.BindMount{
 				{SrcPath: src, DstPath: "/mnt/secret", Origin: garden.BindMountOriginContainer}}})
-			Expect(err).To(MatchError(ContainSubstring("bind mount source " + src + " does not exist in the container")), src)
+			Expect(err).To(MatchError(ContainSubstring("bind mount source "+src+" does not exist in the container")), src)
 		}
 		expectHostUntouched()
 	})
