@@ -380,19 +380,53 @@ var _ = Describe("the API", func() {
 			Expect(got["annotation"]).To(Equal("note"))
 		})
 
-		It("gives up after 3 retries of 504 and deletes the task", func() {
+		It("keeps a task whose callback keeps answering 504 Resolving, and a later convergence pass delivers it", func() {
 			var calls atomic.Int32
 			cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				calls.Add(1)
-				w.WriteHeader(http.StatusGatewayTimeout)
+				if calls.Add(1) <= handlers.CallbackAttempts {
+					w.WriteHeader(http.StatusGatewayTimeout)
+					return
+				}
+				w.WriteHeader(http.StatusOK)
 			}))
 			DeferCleanup(cb.Close)
 			def := taskDef()
 			def.CompletionCallbackUrl = cb.URL
 			Expect(client.DesireTask(ctx, "cb2", "d", def)).To(Succeed())
 			Expect(client.CancelTask(ctx, "cb2")).To(Succeed())
-			Eventually(func() error { _, err := client.TaskByGuid(ctx, "cb2"); return err }, "5s").Should(HaveOccurred())
+			Eventually(calls.Load, "5s").Should(Equal(int32(handlers.CallbackAttempts)))
+			resolving := func() models.Task_State {
+				t, err := client.TaskByGuid(ctx, "cb2")
+				Expect(err).NotTo(HaveOccurred())
+				return t.GetState()
+			}
+			Consistently(resolving, "300ms").Should(Equal(models.Task_Resolving))
 			Expect(calls.Load()).To(Equal(int32(handlers.CallbackAttempts)))
+
+			// the suite's passes resend a callback stuck in Resolving for a second
+			time.Sleep(1100 * time.Millisecond)
+			Expect(client.Converge(ctx)).To(Succeed())
+			Eventually(func() error { _, err := client.TaskByGuid(ctx, "cb2"); return err }, "5s").Should(MatchError(ContainSubstring("ResourceNotFound")))
+			Expect(calls.Load()).To(Equal(int32(handlers.CallbackAttempts + 1)))
+		})
+
+		It("keeps a task whose callback cannot be reached Resolving", func() {
+			cb := httptest.NewServer(http.NotFoundHandler())
+			url := cb.URL
+			cb.Close()
+			def := taskDef()
+			def.CompletionCallbackUrl = url
+			Expect(client.DesireTask(ctx, "cb3", "d", def)).To(Succeed())
+			Expect(client.CancelTask(ctx, "cb3")).To(Succeed())
+			Eventually(func() models.Task_State {
+				t, err := client.TaskByGuid(ctx, "cb3")
+				Expect(err).NotTo(HaveOccurred())
+				return t.GetState()
+			}).Should(Equal(models.Task_Resolving))
+			handler.Wait()
+			t, err := client.TaskByGuid(ctx, "cb3")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(t.GetState()).To(Equal(models.Task_Resolving))
 		})
 	})
 

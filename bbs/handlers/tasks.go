@@ -180,12 +180,16 @@ func (h *Handler) deleteTask(ctx context.Context, body []byte) proto.Message {
 	return resp
 }
 
-// CallbackAttempts is how many times a callback is tried when it answers 503 or 504 (1 + 3 retries).
-const CallbackAttempts = 4
+// CallbackAttempts is how many times one resolution tries a callback that answers 503 or 504 or
+// cannot be reached (upstream's three).
+const CallbackAttempts = 3
 
 // ResolveTask delivers a completed task's result to its callback URL: it moves the task to
-// Resolving (only one resolver wins), POSTs the TaskCallbackResponse as JSON, retries on 503/504
-// up to 3 times, and then deletes the task.
+// Resolving (only one resolver wins), POSTs the TaskCallbackResponse as JSON, and deletes the task
+// once the callback answered anything but 503 or 504. A callback that keeps answering 503/504 or
+// cannot be reached leaves the task Resolving (its result must reach Cloud Controller):
+// convergence gives it back and resolves it again once it has been Resolving for the kick
+// timeout, until the completed-task expiry deletes it.
 func (h *Handler) ResolveTask(ctx context.Context, t *models.Task) {
 	log := h.Logger.With("task_guid", t.GetTaskGuid())
 	before, after, err := h.DB.ResolvingTask(ctx, t.GetTaskGuid())
@@ -196,19 +200,21 @@ func (h *Handler) ResolveTask(ctx context.Context, t *models.Task) {
 	h.emitTask(before, after)
 	body, _ := json.Marshal(models.NewTaskCallbackResponse(after))
 	url := after.GetTaskDefinition().GetCompletionCallbackUrl()
-	for attempt := 1; attempt <= CallbackAttempts; attempt++ {
+	for attempt := 1; ; attempt++ {
 		status, err := h.post(ctx, url, body)
 		if err == nil && status != http.StatusServiceUnavailable && status != http.StatusGatewayTimeout {
 			log.Info("task callback delivered", "status", status, "attempt", attempt)
 			break
 		}
 		log.Warn("task callback failed", "status", status, "error", err, "attempt", attempt)
-		if attempt < CallbackAttempts {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(h.CallbackRetryWait):
-			}
+		if attempt == CallbackAttempts {
+			log.Warn("task callback not delivered; the task stays resolving for convergence to retry", "attempts", attempt)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(h.CallbackRetryWait):
 		}
 	}
 	deleted, err := h.DB.DeleteTask(ctx, t.GetTaskGuid())
