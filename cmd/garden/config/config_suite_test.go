@@ -5,6 +5,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,6 +118,17 @@ var _ = Describe("Config", func() {
 	It("serves metrics only beside health", func() {
 		_, err := config.Load(write(`{"metrics_address":"127.0.0.1:7779"}`))
 		Expect(err).To(MatchError(ContainSubstring("metrics_address needs health_address")))
+	})
+
+	It("accepts the example in docs/garden.md", func() {
+		doc, err := os.ReadFile("../../../docs/garden.md")
+		Expect(err).NotTo(HaveOccurred())
+		_, rest, found := strings.Cut(string(doc), "```json\n")
+		Expect(found).To(BeTrue())
+		example, _, _ := strings.Cut(rest, "```")
+		c, err := config.Load(write(example))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.PreloadedRootFS).To(HaveKey("cflinuxfs4"))
 	})
 
 	It("fails on a missing file", func() {
