@@ -6,7 +6,7 @@ GO_TEST_FLAGS ?= -p 2 -timeout 60m
 
 .PHONY: deps test vet check-generated generate
 
-## deps: install Debian packages and build etcd, nats-server, consul, protoc-gen-go into .deps (see docs/deps.md)
+## deps: install Debian packages and build etcd, nats-server, consul, protoc-gen-go, buf into .deps (see docs/deps.md)
 deps:
 	@scripts/deps.sh
 
@@ -21,6 +21,6 @@ check-generated:
 vet:
 	go vet ./...
 
-## generate: regenerate code (protobuf models) with the tools from make deps
+## generate: regenerate models/*.pb.go with buf and protoc-gen-go from make deps
 generate:
 	@scripts/generate.sh

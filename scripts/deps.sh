@@ -2,12 +2,13 @@
 # make deps: installs everything the project's builds and tests need, from the project's own files.
 #
 #   Debian packages (apt-get):  runc, iptables, iproute2, util-linux, mount, e2fsprogs,
-#                               busybox-static, curl, protobuf-compiler
+#                               busybox-static, curl
 #   Built from the Go module proxy by the tool modules under tools/ (go.mod + go.sum committed):
 #     etcd + etcdctl   tools/etcd            -> .deps/etcd-<version>/{etcd,etcdctl}
 #     nats-server      tools/nats            -> .deps/nats-server-<version>/nats-server
 #     consul           tools/consul          -> .deps/consul-<version>/consul
 #     protoc-gen-go    tools/protoc-gen-go   -> .deps/protoc-gen-go-<version>/protoc-gen-go
+#     buf              tools/buf             -> .deps/buf-<version>/buf (compiles models/*.proto)
 #   Stable names: .deps/bin/<name> (symlinks). Tests find them through internal/testservers.
 #
 # A versioned binary that exists is never rebuilt, so a second run does no network and takes a
@@ -65,16 +66,7 @@ apt_install() { # apt_install PKG... : installs the ones that are missing
 # ---------------------------------------------------------------------------------------------
 # Go tools built from the module proxy
 
-# modver DIR MODULE: the version MODULE is required at in DIR/go.mod (without the leading v).
-modver() {
-	local v
-	v=$(awk -v m="$2" '{
-		sub(/\/\/.*/, "")
-		for (i = 1; i < NF; i++) if ($i == m && $(i + 1) ~ /^v[0-9]/) { print $(i + 1); exit }
-	}' "$1/go.mod")
-	[ -n "$v" ] || die "$2 is not required in $1/go.mod"
-	echo "${v#v}"
-}
+. "$ROOT/scripts/modver.sh"
 
 # link NAME TARGET: .deps/bin/NAME -> TARGET
 link() { ln -sfn "$2" "$BIN/$1"; }
@@ -151,13 +143,17 @@ if command -v flock >/dev/null 2>&1; then
 fi
 
 # runc and the tools the garden backend drives (iptables, ip, nsenter/losetup/mount, mkfs.ext4);
-# busybox-static and curl for the container specs; protoc for make generate.
-apt_install runc iptables iproute2 util-linux mount e2fsprogs busybox-static curl protobuf-compiler
+# busybox-static and curl for the container specs.
+apt_install runc iptables iproute2 util-linux mount e2fsprogs busybox-static curl
 
 v=$(modver "$ROOT/tools/protoc-gen-go" google.golang.org/protobuf)
 build_tool protoc-gen-go "$v" "$ROOT/tools/protoc-gen-go" -- \
 	protoc-gen-go=google.golang.org/protobuf/cmd/protoc-gen-go ||
 	die "protoc-gen-go $v did not build"
+
+v=$(modver "$ROOT/tools/buf" github.com/bufbuild/buf)
+build_tool buf "$v" "$ROOT/tools/buf" -- buf=github.com/bufbuild/buf/cmd/buf ||
+	die "buf $v did not build"
 
 v=$(modver "$ROOT/tools/etcd" go.etcd.io/etcd/server/v3)
 if ! build_tool etcd "$v" "$ROOT/tools/etcd" -- \
