@@ -12,7 +12,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/diego-go/diego/auctioneer"
-	"github.com/diego-go/diego/bbs/handlers"
+	"github.com/diego-go/diego/bbs/service"
 	"github.com/diego-go/diego/models"
 	"github.com/diego-go/diego/tlsconfig"
 	"github.com/diego-go/diego/tlsconfig/tlstest"
@@ -119,4 +119,4 @@ var _ = Describe("API", func() {
 })
 
 // The BBS's auctioneer interface is satisfied by the one client of the API.
-var _ handlers.Auctioneer = (*auctioneer.Client)(nil)
+var _ service.Auctioneer = (*auctioneer.Client)(nil)

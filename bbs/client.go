@@ -14,7 +14,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/diego-go/diego/bbs/events"
-	"github.com/diego-go/diego/bbs/handlers"
 	"github.com/diego-go/diego/models"
 )
 
@@ -94,7 +93,7 @@ func (c *Client) do(ctx context.Context, route string, req proto.Message, resp w
 
 // Ping reports whether the BBS answers.
 func (c *Client) Ping(ctx context.Context) bool {
-	out, err := c.call(ctx, handlers.PingRoute, nil)
+	out, err := c.call(ctx, PingRoute, nil)
 	if err != nil {
 		return false
 	}
@@ -105,19 +104,19 @@ func (c *Client) Ping(ctx context.Context) bool {
 // Domains lists the fresh domains.
 func (c *Client) Domains(ctx context.Context) ([]string, error) {
 	resp := &models.DomainsResponse{}
-	err := c.do(ctx, handlers.DomainsRoute, nil, resp)
+	err := c.do(ctx, DomainsRoute, nil, resp)
 	return resp.GetDomains(), err
 }
 
 // UpsertDomain marks a domain fresh for ttl (0: for ever).
 func (c *Client) UpsertDomain(ctx context.Context, domain string, ttl time.Duration) error {
-	return c.do(ctx, handlers.UpsertDomainRoute, &models.UpsertDomainRequest{Domain: domain, Ttl: uint32(ttl / time.Second)}, &models.UpsertDomainResponse{})
+	return c.do(ctx, UpsertDomainRoute, &models.UpsertDomainRequest{Domain: domain, Ttl: uint32(ttl / time.Second)}, &models.UpsertDomainResponse{})
 }
 
 // Cells lists the cells present.
 func (c *Client) Cells(ctx context.Context) ([]*models.CellPresence, error) {
 	resp := &models.CellsResponse{}
-	err := c.do(ctx, handlers.CellsRoute, nil, resp)
+	err := c.do(ctx, CellsRoute, nil, resp)
 	return resp.GetCells(), err
 }
 
@@ -132,7 +131,7 @@ type ActualLRPFilter struct {
 // ActualLRPs lists instances.
 func (c *Client) ActualLRPs(ctx context.Context, f ActualLRPFilter) ([]*models.ActualLRP, error) {
 	resp := &models.ActualLRPsResponse{}
-	err := c.do(ctx, handlers.ActualLRPsRoute, &models.ActualLRPsRequest{Domain: f.Domain, CellId: f.CellID, ProcessGuid: f.ProcessGuid, Index: f.Index}, resp)
+	err := c.do(ctx, ActualLRPsRoute, &models.ActualLRPsRequest{Domain: f.Domain, CellId: f.CellID, ProcessGuid: f.ProcessGuid, Index: f.Index}, resp)
 	return resp.GetActualLrps(), err
 }
 
@@ -142,32 +141,32 @@ func lifecycle(ctx context.Context, c *Client, route string, req proto.Message) 
 
 // ClaimActualLRP claims an instance for a container.
 func (c *Client) ClaimActualLRP(ctx context.Context, processGuid string, index int32, ik *models.ActualLRPInstanceKey) error {
-	return lifecycle(ctx, c, handlers.ClaimActualLRPRoute, &models.ClaimActualLRPRequest{ProcessGuid: processGuid, Index: index, ActualLrpInstanceKey: ik})
+	return lifecycle(ctx, c, ClaimActualLRPRoute, &models.ClaimActualLRPRequest{ProcessGuid: processGuid, Index: index, ActualLrpInstanceKey: ik})
 }
 
 // StartActualLRP reports an instance running.
 func (c *Client) StartActualLRP(ctx context.Context, req *models.StartActualLRPRequest) error {
-	return lifecycle(ctx, c, handlers.StartActualLRPRoute, req)
+	return lifecycle(ctx, c, StartActualLRPRoute, req)
 }
 
 // CrashActualLRP reports an instance crashed.
 func (c *Client) CrashActualLRP(ctx context.Context, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey, reason string) error {
-	return lifecycle(ctx, c, handlers.CrashActualLRPRoute, &models.CrashActualLRPRequest{ActualLrpKey: key, ActualLrpInstanceKey: ik, ErrorMessage: reason})
+	return lifecycle(ctx, c, CrashActualLRPRoute, &models.CrashActualLRPRequest{ActualLrpKey: key, ActualLrpInstanceKey: ik, ErrorMessage: reason})
 }
 
 // FailActualLRP records a placement failure.
 func (c *Client) FailActualLRP(ctx context.Context, key *models.ActualLRPKey, reason string) error {
-	return lifecycle(ctx, c, handlers.FailActualLRPRoute, &models.FailActualLRPRequest{ActualLrpKey: key, ErrorMessage: reason})
+	return lifecycle(ctx, c, FailActualLRPRoute, &models.FailActualLRPRequest{ActualLrpKey: key, ErrorMessage: reason})
 }
 
 // RemoveActualLRP deletes an instance record (only if held by ik, when not nil).
 func (c *Client) RemoveActualLRP(ctx context.Context, processGuid string, index int32, ik *models.ActualLRPInstanceKey) error {
-	return lifecycle(ctx, c, handlers.RemoveActualLRPRoute, &models.RemoveActualLRPRequest{ProcessGuid: processGuid, Index: index, ActualLrpInstanceKey: ik})
+	return lifecycle(ctx, c, RemoveActualLRPRoute, &models.RemoveActualLRPRequest{ProcessGuid: processGuid, Index: index, ActualLrpInstanceKey: ik})
 }
 
 // RetireActualLRP stops an instance.
 func (c *Client) RetireActualLRP(ctx context.Context, key *models.ActualLRPKey) error {
-	return lifecycle(ctx, c, handlers.RetireActualLRPRoute, &models.RetireActualLRPRequest{ActualLrpKey: key})
+	return lifecycle(ctx, c, RetireActualLRPRoute, &models.RetireActualLRPRequest{ActualLrpKey: key})
 }
 
 func evacuation(ctx context.Context, c *Client, route string, req proto.Message) (bool, error) {
@@ -178,27 +177,27 @@ func evacuation(ctx context.Context, c *Client, route string, req proto.Message)
 
 // EvacuateClaimedActualLRP gives back a claimed instance of an evacuating cell.
 func (c *Client) EvacuateClaimedActualLRP(ctx context.Context, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey) (bool, error) {
-	return evacuation(ctx, c, handlers.EvacuateClaimedRoute, &models.EvacuateClaimedActualLRPRequest{ActualLrpKey: key, ActualLrpInstanceKey: ik})
+	return evacuation(ctx, c, EvacuateClaimedRoute, &models.EvacuateClaimedActualLRPRequest{ActualLrpKey: key, ActualLrpInstanceKey: ik})
 }
 
 // EvacuateRunningActualLRP keeps a running instance while a replacement is placed.
 func (c *Client) EvacuateRunningActualLRP(ctx context.Context, req *models.EvacuateRunningActualLRPRequest) (bool, error) {
-	return evacuation(ctx, c, handlers.EvacuateRunningRoute, req)
+	return evacuation(ctx, c, EvacuateRunningRoute, req)
 }
 
 // EvacuateStoppedActualLRP reports an evacuating container stopped.
 func (c *Client) EvacuateStoppedActualLRP(ctx context.Context, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey) (bool, error) {
-	return evacuation(ctx, c, handlers.EvacuateStoppedRoute, &models.EvacuateStoppedActualLRPRequest{ActualLrpKey: key, ActualLrpInstanceKey: ik})
+	return evacuation(ctx, c, EvacuateStoppedRoute, &models.EvacuateStoppedActualLRPRequest{ActualLrpKey: key, ActualLrpInstanceKey: ik})
 }
 
 // EvacuateCrashedActualLRP reports an evacuating container crashed.
 func (c *Client) EvacuateCrashedActualLRP(ctx context.Context, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey, reason string) (bool, error) {
-	return evacuation(ctx, c, handlers.EvacuateCrashedRoute, &models.EvacuateCrashedActualLRPRequest{ActualLrpKey: key, ActualLrpInstanceKey: ik, ErrorMessage: reason})
+	return evacuation(ctx, c, EvacuateCrashedRoute, &models.EvacuateCrashedActualLRPRequest{ActualLrpKey: key, ActualLrpInstanceKey: ik, ErrorMessage: reason})
 }
 
 // RemoveEvacuatingActualLRP deletes an evacuating record.
 func (c *Client) RemoveEvacuatingActualLRP(ctx context.Context, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey) error {
-	return c.do(ctx, handlers.RemoveEvacuatingActualLRPRte, &models.RemoveEvacuatingActualLRPRequest{ActualLrpKey: key, ActualLrpInstanceKey: ik}, &models.RemoveEvacuatingActualLRPResponse{})
+	return c.do(ctx, RemoveEvacuatingActualLRPRte, &models.RemoveEvacuatingActualLRPRequest{ActualLrpKey: key, ActualLrpInstanceKey: ik}, &models.RemoveEvacuatingActualLRPResponse{})
 }
 
 // DesiredLRPFilter selects desired LRPs; zero fields match all.
@@ -214,21 +213,21 @@ func (f DesiredLRPFilter) request() *models.DesiredLRPsRequest {
 // DesiredLRPs lists desired LRPs.
 func (c *Client) DesiredLRPs(ctx context.Context, f DesiredLRPFilter) ([]*models.DesiredLRP, error) {
 	resp := &models.DesiredLRPsResponse{}
-	err := c.do(ctx, handlers.DesiredLRPsRoute, f.request(), resp)
+	err := c.do(ctx, DesiredLRPsRoute, f.request(), resp)
 	return resp.GetDesiredLrps(), err
 }
 
 // DesiredLRPByProcessGuid reads one desired LRP.
 func (c *Client) DesiredLRPByProcessGuid(ctx context.Context, guid string) (*models.DesiredLRP, error) {
 	resp := &models.DesiredLRPResponse{}
-	err := c.do(ctx, handlers.DesiredLRPByProcessGuidRoute, &models.DesiredLRPByProcessGuidRequest{ProcessGuid: guid}, resp)
+	err := c.do(ctx, DesiredLRPByProcessGuidRoute, &models.DesiredLRPByProcessGuidRequest{ProcessGuid: guid}, resp)
 	return resp.GetDesiredLrp(), err
 }
 
 // DesiredLRPSchedulingInfos lists scheduling infos.
 func (c *Client) DesiredLRPSchedulingInfos(ctx context.Context, f DesiredLRPFilter) ([]*models.DesiredLRPSchedulingInfo, error) {
 	resp := &models.DesiredLRPSchedulingInfosResponse{}
-	err := c.do(ctx, handlers.DesiredLRPSchedulingInfosRoute, f.request(), resp)
+	err := c.do(ctx, DesiredLRPSchedulingInfosRoute, f.request(), resp)
 	return resp.GetDesiredLrpSchedulingInfos(), err
 }
 
@@ -236,23 +235,23 @@ func (c *Client) DesiredLRPSchedulingInfos(ctx context.Context, f DesiredLRPFilt
 // (key, instances, routes, modification tag, metric tags), as upstream does.
 func (c *Client) DesiredLRPRoutingInfos(ctx context.Context, f DesiredLRPFilter) ([]*models.DesiredLRP, error) {
 	resp := &models.DesiredLRPsResponse{}
-	err := c.do(ctx, handlers.DesiredLRPRoutingInfosRoute, f.request(), resp)
+	err := c.do(ctx, DesiredLRPRoutingInfosRoute, f.request(), resp)
 	return resp.GetDesiredLrps(), err
 }
 
 // DesireLRP stores a new desired LRP.
 func (c *Client) DesireLRP(ctx context.Context, d *models.DesiredLRP) error {
-	return c.do(ctx, handlers.DesireDesiredLRPRoute, &models.DesireLRPRequest{DesiredLrp: d}, &models.DesiredLRPLifecycleResponse{})
+	return c.do(ctx, DesireDesiredLRPRoute, &models.DesireLRPRequest{DesiredLrp: d}, &models.DesiredLRPLifecycleResponse{})
 }
 
 // UpdateDesiredLRP changes instances, routes, annotation or metric tags.
 func (c *Client) UpdateDesiredLRP(ctx context.Context, guid string, u *models.DesiredLRPUpdate) error {
-	return c.do(ctx, handlers.UpdateDesiredLRPRoute, &models.UpdateDesiredLRPRequest{ProcessGuid: guid, Update: u}, &models.DesiredLRPLifecycleResponse{})
+	return c.do(ctx, UpdateDesiredLRPRoute, &models.UpdateDesiredLRPRequest{ProcessGuid: guid, Update: u}, &models.DesiredLRPLifecycleResponse{})
 }
 
 // RemoveDesiredLRP deletes a desired LRP and stops its instances.
 func (c *Client) RemoveDesiredLRP(ctx context.Context, guid string) error {
-	return c.do(ctx, handlers.RemoveDesiredLRPRoute, &models.RemoveDesiredLRPRequest{ProcessGuid: guid}, &models.DesiredLRPLifecycleResponse{})
+	return c.do(ctx, RemoveDesiredLRPRoute, &models.RemoveDesiredLRPRequest{ProcessGuid: guid}, &models.DesiredLRPLifecycleResponse{})
 }
 
 // TaskFilter selects tasks; zero fields match all.
@@ -264,14 +263,14 @@ type TaskFilter struct {
 // Tasks lists tasks.
 func (c *Client) Tasks(ctx context.Context, f TaskFilter) ([]*models.Task, error) {
 	resp := &models.TasksResponse{}
-	err := c.do(ctx, handlers.TasksRoute, &models.TasksRequest{Domain: f.Domain, CellId: f.CellID}, resp)
+	err := c.do(ctx, TasksRoute, &models.TasksRequest{Domain: f.Domain, CellId: f.CellID}, resp)
 	return resp.GetTasks(), err
 }
 
 // TaskByGuid reads one task.
 func (c *Client) TaskByGuid(ctx context.Context, guid string) (*models.Task, error) {
 	resp := &models.TaskResponse{}
-	err := c.do(ctx, handlers.TaskByGuidRoute, &models.TaskByGuidRequest{TaskGuid: guid}, resp)
+	err := c.do(ctx, TaskByGuidRoute, &models.TaskByGuidRequest{TaskGuid: guid}, resp)
 	return resp.GetTask(), err
 }
 
@@ -281,60 +280,60 @@ func taskLifecycle(ctx context.Context, c *Client, route string, req proto.Messa
 
 // DesireTask stores a new task.
 func (c *Client) DesireTask(ctx context.Context, guid, domain string, def *models.TaskDefinition) error {
-	return taskLifecycle(ctx, c, handlers.DesireTaskRoute, &models.DesireTaskRequest{TaskGuid: guid, Domain: domain, TaskDefinition: def})
+	return taskLifecycle(ctx, c, DesireTaskRoute, &models.DesireTaskRequest{TaskGuid: guid, Domain: domain, TaskDefinition: def})
 }
 
 // StartTask claims a pending task for a cell; shouldStart is true for exactly one caller.
 func (c *Client) StartTask(ctx context.Context, guid, cellID string) (bool, error) {
 	resp := &models.StartTaskResponse{}
-	err := c.do(ctx, handlers.StartTaskRoute, &models.StartTaskRequest{TaskGuid: guid, CellId: cellID}, resp)
+	err := c.do(ctx, StartTaskRoute, &models.StartTaskRequest{TaskGuid: guid, CellId: cellID}, resp)
 	return resp.GetShouldStart(), err
 }
 
 // CancelTask cancels a task.
 func (c *Client) CancelTask(ctx context.Context, guid string) error {
-	return taskLifecycle(ctx, c, handlers.CancelTaskRoute, &models.TaskGuidRequest{TaskGuid: guid})
+	return taskLifecycle(ctx, c, CancelTaskRoute, &models.TaskGuidRequest{TaskGuid: guid})
 }
 
 // FailTask fails a task (e.g. it could not be placed).
 func (c *Client) FailTask(ctx context.Context, guid, reason string) error {
-	return taskLifecycle(ctx, c, handlers.FailTaskRoute, &models.FailTaskRequest{TaskGuid: guid, FailureReason: reason})
+	return taskLifecycle(ctx, c, FailTaskRoute, &models.FailTaskRequest{TaskGuid: guid, FailureReason: reason})
 }
 
 // RejectTask hands a task back (the cell could not run it).
 func (c *Client) RejectTask(ctx context.Context, guid, reason string) error {
-	return taskLifecycle(ctx, c, handlers.RejectTaskRoute, &models.RejectTaskRequest{TaskGuid: guid, RejectionReason: reason})
+	return taskLifecycle(ctx, c, RejectTaskRoute, &models.RejectTaskRequest{TaskGuid: guid, RejectionReason: reason})
 }
 
 // CompleteTask reports a task's result.
 func (c *Client) CompleteTask(ctx context.Context, guid, cellID string, failed bool, reason, result string) error {
-	return taskLifecycle(ctx, c, handlers.CompleteTaskRoute, &models.CompleteTaskRequest{TaskGuid: guid, CellId: cellID, Failed: failed, FailureReason: reason, Result: result})
+	return taskLifecycle(ctx, c, CompleteTaskRoute, &models.CompleteTaskRequest{TaskGuid: guid, CellId: cellID, Failed: failed, FailureReason: reason, Result: result})
 }
 
 // ResolvingTask marks a completed task as being resolved.
 func (c *Client) ResolvingTask(ctx context.Context, guid string) error {
-	return taskLifecycle(ctx, c, handlers.ResolvingTaskRoute, &models.TaskGuidRequest{TaskGuid: guid})
+	return taskLifecycle(ctx, c, ResolvingTaskRoute, &models.TaskGuidRequest{TaskGuid: guid})
 }
 
 // DeleteTask deletes a resolving task.
 func (c *Client) DeleteTask(ctx context.Context, guid string) error {
-	return taskLifecycle(ctx, c, handlers.DeleteTaskRoute, &models.TaskGuidRequest{TaskGuid: guid})
+	return taskLifecycle(ctx, c, DeleteTaskRoute, &models.TaskGuidRequest{TaskGuid: guid})
 }
 
 // Converge runs one convergence pass (the converger calls this every interval).
 func (c *Client) Converge(ctx context.Context) error {
-	return c.do(ctx, handlers.ConvergeRoute, nil, &models.DesiredLRPLifecycleResponse{})
+	return c.do(ctx, ConvergeRoute, nil, &models.DesiredLRPLifecycleResponse{})
 }
 
 // SubscribeToLRPInstanceEvents opens the desired and actual LRP event stream, filtered to cellID
 // when not empty. Close the source to end it.
 func (c *Client) SubscribeToLRPInstanceEvents(ctx context.Context, cellID string) (*events.EventSource, error) {
-	return c.subscribe(ctx, handlers.LRPInstanceEventsRoute, cellID)
+	return c.subscribe(ctx, LRPInstanceEventsRoute, cellID)
 }
 
 // SubscribeToTaskEvents opens the task event stream, filtered to cellID when not empty.
 func (c *Client) SubscribeToTaskEvents(ctx context.Context, cellID string) (*events.EventSource, error) {
-	return c.subscribe(ctx, handlers.TaskEventsRoute, cellID)
+	return c.subscribe(ctx, TaskEventsRoute, cellID)
 }
 
 func (c *Client) subscribe(ctx context.Context, route, cellID string) (*events.EventSource, error) {

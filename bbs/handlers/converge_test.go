@@ -14,7 +14,7 @@ import (
 	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/bbs/convergence"
 	"github.com/diego-go/diego/bbs/db"
-	"github.com/diego-go/diego/bbs/handlers"
+	"github.com/diego-go/diego/bbs/service"
 	"github.com/diego-go/diego/models"
 )
 
@@ -75,13 +75,21 @@ var _ = Describe("task convergence", func() {
 		Eventually(auctioneer.Tasks).Should(HaveLen(2))
 		time.Sleep(1100 * time.Millisecond)
 
-		Expect(handler.ConvergeOnce(ctx, handlers.ConvergenceParams{KickTaskDuration: time.Second, ExpireCompletedTaskDuration: time.Second, ExpirePendingTaskDuration: time.Hour})).To(Succeed())
+		kickAndExpire := service.New(service.Config{DB: store, Auctioneer: bbsAuctioneer(), Convergence: convergenceWith(func(c *convergence.Config) {
+			c.KickTask, c.ExpireCompletedTask, c.ExpirePendingTask = time.Second, time.Second, time.Hour
+		})})
+		DeferCleanup(kickAndExpire.Close)
+		Expect(kickAndExpire.Converge(ctx)).To(Succeed())
 		Expect(auctioneer.Tasks()).To(HaveLen(3))
 		Expect(auctioneer.Tasks()[2].TaskGUID).To(Equal("kick-me"))
 		_, err = client.TaskByGuid(ctx, "done")
 		Expect(errType(err)).To(Equal(models.Error_ResourceNotFound))
 
-		Expect(handler.ConvergeOnce(ctx, handlers.ConvergenceParams{KickTaskDuration: time.Hour, ExpirePendingTaskDuration: time.Second})).To(Succeed())
+		failPending := service.New(service.Config{DB: store, Auctioneer: bbsAuctioneer(), Convergence: convergenceWith(func(c *convergence.Config) {
+			c.KickTask, c.ExpirePendingTask = time.Hour, time.Second
+		})})
+		DeferCleanup(failPending.Close)
+		Expect(failPending.Converge(ctx)).To(Succeed())
 		t, err := client.TaskByGuid(ctx, "kick-me")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(t.GetState()).To(Equal(models.Task_Completed))
@@ -113,7 +121,8 @@ var _ = Describe("callback convergence", func() {
 		// after the pass has read the tasks (the cells are read alongside), the task is given back
 		// and resolver B takes it: B is now delivering the callback
 		var once sync.Once
-		h := handlers.New(handlers.Config{DB: store, Auctioneer: bbsAuctioneer(), CallbackRetryWait: 10 * time.Millisecond,
+		h := service.New(service.Config{DB: store, Auctioneer: bbsAuctioneer(), CallbackRetryWait: 10 * time.Millisecond,
+			Convergence: convergenceWith(func(c *convergence.Config) { c.KickTask = time.Second }),
 			Cells: func(context.Context) ([]*models.CellPresence, error) {
 				once.Do(func() {
 					defer GinkgoRecover()
@@ -130,7 +139,7 @@ var _ = Describe("callback convergence", func() {
 			}})
 		DeferCleanup(h.Close)
 
-		Expect(h.ConvergeOnce(ctx, handlers.ConvergenceParams{KickTaskDuration: time.Second})).To(Succeed())
+		Expect(h.Converge(ctx)).To(Succeed())
 		Consistently(calls.Load, "500ms").Should(BeZero())
 		t, err := store.TaskByGuid(ctx, "stuck")
 		Expect(err).NotTo(HaveOccurred())
@@ -138,7 +147,7 @@ var _ = Describe("callback convergence", func() {
 
 		// a task still as the snapshot saw it is re-sent
 		time.Sleep(1100 * time.Millisecond)
-		Expect(h.ConvergeOnce(ctx, handlers.ConvergenceParams{KickTaskDuration: time.Second})).To(Succeed())
+		Expect(h.Converge(ctx)).To(Succeed())
 		Eventually(calls.Load, "5s").Should(Equal(int32(1)))
 		Eventually(func() error { _, err := store.TaskByGuid(ctx, "stuck"); return err }, "5s").Should(HaveOccurred())
 		Consistently(calls.Load, "300ms").Should(Equal(int32(1)))
@@ -156,7 +165,7 @@ var _ = Describe("crash convergence", func() {
 		fast := db.New(etcdCli, keyring, db.WithClock(clock), db.WithRestartPolicy(models.RestartPolicy{
 			ImmediateRestarts: 1, MinBackoff: 300 * time.Millisecond, MaxBackoff: time.Second, MaxRestarts: 10, CrashResetAfter: time.Minute,
 		}))
-		h := handlers.New(handlers.Config{DB: fast, Auctioneer: bbsAuctioneer(), Cells: func(context.Context) ([]*models.CellPresence, error) {
+		h := service.New(service.Config{DB: fast, Auctioneer: bbsAuctioneer(), Cells: func(context.Context) ([]*models.CellPresence, error) {
 			return []*models.CellPresence{{CellId: "cell-1"}}, nil
 		}})
 		DeferCleanup(h.Close)
@@ -176,13 +185,13 @@ var _ = Describe("crash convergence", func() {
 				ActualLrpNetInfo: &models.ActualLRPNetInfo{Address: "1.2.3.4"}}))).To(Equal(models.Error_ActualLRPCannotBeStarted))
 		}
 
-		Expect(h.ConvergeOnce(ctx, handlers.ConvergenceParams{})).To(Succeed())
+		Expect(h.Converge(ctx)).To(Succeed())
 		Expect(auctioneer.LRPs()).To(HaveLen(1)) // still backing off
 		advance(250 * time.Millisecond)
-		Expect(h.ConvergeOnce(ctx, handlers.ConvergenceParams{})).To(Succeed())
+		Expect(h.Converge(ctx)).To(Succeed())
 		Expect(auctioneer.LRPs()).To(HaveLen(1)) // still backing off
 		advance(100 * time.Millisecond)
-		Expect(h.ConvergeOnce(ctx, handlers.ConvergenceParams{})).To(Succeed())
+		Expect(h.Converge(ctx)).To(Succeed())
 		Expect(auctioneer.LRPs()).To(HaveLen(2))
 		// the suite's server, which the client asks, learns of the other store's write through
 		// its etcd watch

@@ -16,9 +16,11 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/diego-go/diego/bbs"
+	"github.com/diego-go/diego/bbs/convergence"
 	"github.com/diego-go/diego/bbs/db"
-	"github.com/diego-go/diego/bbs/events"
+	"github.com/diego-go/diego/bbs/eventhub"
 	"github.com/diego-go/diego/bbs/handlers"
+	"github.com/diego-go/diego/bbs/service"
 	"github.com/diego-go/diego/internal/testservers"
 	"github.com/diego-go/diego/models"
 )
@@ -32,6 +34,7 @@ var (
 	etcd       *testservers.Etcd
 	etcdCli    *clientv3.Client
 	store      *db.DB
+	svc        *service.Service
 	handler    *handlers.Handler
 	server     *httptest.Server
 	client     *bbs.Client
@@ -39,8 +42,8 @@ var (
 	cells      []*models.CellPresence
 	cellsMu    sync.Mutex
 	ctx        context.Context
-	lrpHub     *events.Hub
-	taskHub    *events.Hub
+	lrpHub     *eventhub.Hub
+	taskHub    *eventhub.Hub
 	repCalls   chan string
 	keyring    *db.Keyring
 )
@@ -123,9 +126,11 @@ var _ = BeforeEach(func() {
 	cellsMu.Unlock()
 
 	logger := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
-	lrpHub = events.NewHub(logger, 0)
-	taskHub = events.NewHub(logger, 0)
-	handler = handlers.New(handlers.Config{
+	lrpHub = eventhub.NewHub(logger, 0)
+	taskHub = eventhub.NewHub(logger, 0)
+	conv := convergence.DefaultConfig()
+	conv.StaleUnclaimedLRP, conv.KickTask, conv.ExpireCompletedTask, conv.ExpirePendingTask = time.Second, time.Second, time.Minute, time.Hour
+	svc = service.New(service.Config{
 		DB:         store,
 		Logger:     logger,
 		Auctioneer: bbsAuctioneer(),
@@ -137,19 +142,22 @@ var _ = BeforeEach(func() {
 		},
 		LRPHub:            lrpHub,
 		TaskHub:           taskHub,
-		LRPEvents:         events.NewHandler(logger, lrpHub, events.HandlerOptions{}),
-		TaskEvents:        events.NewHandler(logger, taskHub, events.HandlerOptions{}),
 		CallbackRetryWait: 10 * time.Millisecond,
-		Converge: func(ctx context.Context) error {
-			return handler.ConvergeOnce(ctx, handlers.ConvergenceParams{UnclaimedLRPThreshold: time.Second, KickTaskDuration: time.Second, ExpireCompletedTaskDuration: time.Minute, ExpirePendingTaskDuration: time.Hour})
-		},
+		Convergence:       conv,
+	})
+	handler = handlers.New(handlers.Config{
+		DB:         store,
+		Service:    svc,
+		Logger:     logger,
+		LRPEvents:  eventhub.NewHandler(logger, lrpHub, eventhub.HandlerOptions{}),
+		TaskEvents: eventhub.NewHandler(logger, taskHub, eventhub.HandlerOptions{}),
 	})
 	server = httptest.NewServer(handler)
 	DeferCleanup(func() {
 		server.Close()
 		lrpHub.Close()
 		taskHub.Close()
-		handler.Close()
+		svc.Close()
 	})
 	client = bbs.NewClient(server.URL, nil)
 })

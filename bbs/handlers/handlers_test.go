@@ -17,6 +17,7 @@ import (
 
 	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/bbs/handlers"
+	"github.com/diego-go/diego/bbs/service"
 	"github.com/diego-go/diego/models"
 )
 
@@ -32,7 +33,7 @@ var _ = Describe("the API", func() {
 		})
 
 		It("answers 405 for a GET", func() {
-			resp, err := http.Get(server.URL + handlers.PingRoute)
+			resp, err := http.Get(server.URL + bbs.PingRoute)
 			Expect(err).NotTo(HaveOccurred())
 			resp.Body.Close()
 			Expect(resp.StatusCode).To(Equal(http.StatusMethodNotAllowed))
@@ -43,7 +44,7 @@ var _ = Describe("the API", func() {
 			d.Annotation = string(bytes.Repeat([]byte("a"), handlers.MaxBodyBytes+10))
 			b, err := proto.Marshal(&models.DesireLRPRequest{DesiredLrp: d})
 			Expect(err).NotTo(HaveOccurred())
-			status, _ := postRaw(handlers.DesireDesiredLRPRoute, b)
+			status, _ := postRaw(bbs.DesireDesiredLRPRoute, b)
 			Expect(status).To(Equal(http.StatusRequestEntityTooLarge))
 			Expect(client.DesiredLRPs(ctx, bbs.DesiredLRPFilter{})).To(BeEmpty())
 		})
@@ -51,14 +52,14 @@ var _ = Describe("the API", func() {
 
 	Describe("bad input", func() {
 		requestRoutes := []string{
-			handlers.UpsertDomainRoute, handlers.ActualLRPsRoute, handlers.ClaimActualLRPRoute, handlers.StartActualLRPRoute,
-			handlers.CrashActualLRPRoute, handlers.FailActualLRPRoute, handlers.RemoveActualLRPRoute, handlers.RetireActualLRPRoute,
-			handlers.EvacuateClaimedRoute, handlers.EvacuateCrashedRoute, handlers.EvacuateStoppedRoute, handlers.EvacuateRunningRoute,
-			handlers.RemoveEvacuatingActualLRPRte, handlers.DesiredLRPsRoute, handlers.DesiredLRPByProcessGuidRoute,
-			handlers.DesiredLRPSchedulingInfosRoute, handlers.DesiredLRPRoutingInfosRoute, handlers.DesireDesiredLRPRoute,
-			handlers.UpdateDesiredLRPRoute, handlers.RemoveDesiredLRPRoute, handlers.TasksRoute, handlers.TaskByGuidRoute,
-			handlers.DesireTaskRoute, handlers.StartTaskRoute, handlers.CancelTaskRoute, handlers.FailTaskRoute,
-			handlers.RejectTaskRoute, handlers.CompleteTaskRoute, handlers.ResolvingTaskRoute, handlers.DeleteTaskRoute,
+			bbs.UpsertDomainRoute, bbs.ActualLRPsRoute, bbs.ClaimActualLRPRoute, bbs.StartActualLRPRoute,
+			bbs.CrashActualLRPRoute, bbs.FailActualLRPRoute, bbs.RemoveActualLRPRoute, bbs.RetireActualLRPRoute,
+			bbs.EvacuateClaimedRoute, bbs.EvacuateCrashedRoute, bbs.EvacuateStoppedRoute, bbs.EvacuateRunningRoute,
+			bbs.RemoveEvacuatingActualLRPRte, bbs.DesiredLRPsRoute, bbs.DesiredLRPByProcessGuidRoute,
+			bbs.DesiredLRPSchedulingInfosRoute, bbs.DesiredLRPRoutingInfosRoute, bbs.DesireDesiredLRPRoute,
+			bbs.UpdateDesiredLRPRoute, bbs.RemoveDesiredLRPRoute, bbs.TasksRoute, bbs.TaskByGuidRoute,
+			bbs.DesireTaskRoute, bbs.StartTaskRoute, bbs.CancelTaskRoute, bbs.FailTaskRoute,
+			bbs.RejectTaskRoute, bbs.CompleteTaskRoute, bbs.ResolvingTaskRoute, bbs.DeleteTaskRoute,
 		}
 		for _, route := range requestRoutes {
 			It("answers InvalidProtobufMessage for an undecodable body on "+route, func() {
@@ -75,32 +76,32 @@ var _ = Describe("the API", func() {
 			req   proto.Message
 			field string
 		}{
-			{handlers.UpsertDomainRoute, &models.UpsertDomainRequest{}, "domain"},
-			{handlers.ClaimActualLRPRoute, &models.ClaimActualLRPRequest{}, "process_guid"},
-			{handlers.StartActualLRPRoute, &models.StartActualLRPRequest{}, "actual_lrp_key"},
-			{handlers.CrashActualLRPRoute, &models.CrashActualLRPRequest{}, "actual_lrp_key"},
-			{handlers.FailActualLRPRoute, &models.FailActualLRPRequest{ActualLrpKey: key("g", 0)}, "error_message"},
-			{handlers.RemoveActualLRPRoute, &models.RemoveActualLRPRequest{}, "process_guid"},
-			{handlers.RetireActualLRPRoute, &models.RetireActualLRPRequest{}, "actual_lrp_key"},
-			{handlers.EvacuateClaimedRoute, &models.EvacuateClaimedActualLRPRequest{}, "actual_lrp_key"},
-			{handlers.EvacuateCrashedRoute, &models.EvacuateCrashedActualLRPRequest{}, "actual_lrp_key"},
-			{handlers.EvacuateStoppedRoute, &models.EvacuateStoppedActualLRPRequest{}, "actual_lrp_key"},
-			{handlers.EvacuateRunningRoute, &models.EvacuateRunningActualLRPRequest{}, "actual_lrp_key"},
-			{handlers.RemoveEvacuatingActualLRPRte, &models.RemoveEvacuatingActualLRPRequest{}, "actual_lrp_key"},
-			{handlers.DesiredLRPByProcessGuidRoute, &models.DesiredLRPByProcessGuidRequest{}, "process_guid"},
-			{handlers.DesireDesiredLRPRoute, &models.DesireLRPRequest{}, "desired_lrp"},
-			{handlers.DesireDesiredLRPRoute, &models.DesireLRPRequest{DesiredLrp: badDesired}, "root_fs"},
-			{handlers.UpdateDesiredLRPRoute, &models.UpdateDesiredLRPRequest{}, "process_guid"},
-			{handlers.RemoveDesiredLRPRoute, &models.RemoveDesiredLRPRequest{}, "process_guid"},
-			{handlers.TaskByGuidRoute, &models.TaskByGuidRequest{}, "task_guid"},
-			{handlers.DesireTaskRoute, &models.DesireTaskRequest{}, "task_guid"},
-			{handlers.StartTaskRoute, &models.StartTaskRequest{TaskGuid: "t"}, "cell_id"},
-			{handlers.CancelTaskRoute, &models.TaskGuidRequest{}, "task_guid"},
-			{handlers.FailTaskRoute, &models.FailTaskRequest{TaskGuid: "t"}, "failure_reason"},
-			{handlers.RejectTaskRoute, &models.RejectTaskRequest{}, "task_guid"},
-			{handlers.CompleteTaskRoute, &models.CompleteTaskRequest{TaskGuid: "t"}, "cell_id"},
-			{handlers.ResolvingTaskRoute, &models.TaskGuidRequest{}, "task_guid"},
-			{handlers.DeleteTaskRoute, &models.TaskGuidRequest{}, "task_guid"},
+			{bbs.UpsertDomainRoute, &models.UpsertDomainRequest{}, "domain"},
+			{bbs.ClaimActualLRPRoute, &models.ClaimActualLRPRequest{}, "process_guid"},
+			{bbs.StartActualLRPRoute, &models.StartActualLRPRequest{}, "actual_lrp_key"},
+			{bbs.CrashActualLRPRoute, &models.CrashActualLRPRequest{}, "actual_lrp_key"},
+			{bbs.FailActualLRPRoute, &models.FailActualLRPRequest{ActualLrpKey: key("g", 0)}, "error_message"},
+			{bbs.RemoveActualLRPRoute, &models.RemoveActualLRPRequest{}, "process_guid"},
+			{bbs.RetireActualLRPRoute, &models.RetireActualLRPRequest{}, "actual_lrp_key"},
+			{bbs.EvacuateClaimedRoute, &models.EvacuateClaimedActualLRPRequest{}, "actual_lrp_key"},
+			{bbs.EvacuateCrashedRoute, &models.EvacuateCrashedActualLRPRequest{}, "actual_lrp_key"},
+			{bbs.EvacuateStoppedRoute, &models.EvacuateStoppedActualLRPRequest{}, "actual_lrp_key"},
+			{bbs.EvacuateRunningRoute, &models.EvacuateRunningActualLRPRequest{}, "actual_lrp_key"},
+			{bbs.RemoveEvacuatingActualLRPRte, &models.RemoveEvacuatingActualLRPRequest{}, "actual_lrp_key"},
+			{bbs.DesiredLRPByProcessGuidRoute, &models.DesiredLRPByProcessGuidRequest{}, "process_guid"},
+			{bbs.DesireDesiredLRPRoute, &models.DesireLRPRequest{}, "desired_lrp"},
+			{bbs.DesireDesiredLRPRoute, &models.DesireLRPRequest{DesiredLrp: badDesired}, "root_fs"},
+			{bbs.UpdateDesiredLRPRoute, &models.UpdateDesiredLRPRequest{}, "process_guid"},
+			{bbs.RemoveDesiredLRPRoute, &models.RemoveDesiredLRPRequest{}, "process_guid"},
+			{bbs.TaskByGuidRoute, &models.TaskByGuidRequest{}, "task_guid"},
+			{bbs.DesireTaskRoute, &models.DesireTaskRequest{}, "task_guid"},
+			{bbs.StartTaskRoute, &models.StartTaskRequest{TaskGuid: "t"}, "cell_id"},
+			{bbs.CancelTaskRoute, &models.TaskGuidRequest{}, "task_guid"},
+			{bbs.FailTaskRoute, &models.FailTaskRequest{TaskGuid: "t"}, "failure_reason"},
+			{bbs.RejectTaskRoute, &models.RejectTaskRequest{}, "task_guid"},
+			{bbs.CompleteTaskRoute, &models.CompleteTaskRequest{TaskGuid: "t"}, "cell_id"},
+			{bbs.ResolvingTaskRoute, &models.TaskGuidRequest{}, "task_guid"},
+			{bbs.DeleteTaskRoute, &models.TaskGuidRequest{}, "task_guid"},
 		}
 		for _, c := range invalid {
 			It("answers InvalidRequest naming "+c.field+" on "+c.route, func() {
@@ -114,25 +115,25 @@ var _ = Describe("the API", func() {
 		It("accepts every filter upstream accepts, answering what matches", func() {
 			Expect(client.DesireLRP(ctx, desired("app", 2))).To(Succeed())
 			var lrps models.ActualLRPsResponse
-			Expect(postInto(handlers.ActualLRPsRoute, &models.ActualLRPsRequest{Index: ptr(int32(1))}, &lrps).GetError()).To(BeNil())
+			Expect(postInto(bbs.ActualLRPsRoute, &models.ActualLRPsRequest{Index: ptr(int32(1))}, &lrps).GetError()).To(BeNil())
 			Expect(lrps.GetActualLrps()).To(HaveLen(1))
 			Expect(lrps.GetActualLrps()[0].GetActualLrpKey().GetIndex()).To(Equal(int32(1)))
-			Expect(postInto(handlers.ActualLRPsRoute, &models.ActualLRPsRequest{ProcessGuid: "app/1"}, &lrps).GetError()).To(BeNil())
+			Expect(postInto(bbs.ActualLRPsRoute, &models.ActualLRPsRequest{ProcessGuid: "app/1"}, &lrps).GetError()).To(BeNil())
 			Expect(lrps.GetActualLrps()).To(BeEmpty())
-			for _, route := range []string{handlers.DesiredLRPsRoute, handlers.DesiredLRPSchedulingInfosRoute, handlers.DesiredLRPRoutingInfosRoute} {
+			for _, route := range []string{bbs.DesiredLRPsRoute, bbs.DesiredLRPSchedulingInfosRoute, bbs.DesiredLRPRoutingInfosRoute} {
 				Expect(post(route, &models.DesiredLRPsRequest{ProcessGuids: []string{"bad guid"}})).To(BeNil(), route)
 			}
 		})
 
 		It("answers ResourceNotFound for a lookup of a guid nothing has, well-formed or not", func() {
 			for _, guid := range []string{"missing", "no such/guid"} {
-				Expect(post(handlers.DesiredLRPByProcessGuidRoute, &models.DesiredLRPByProcessGuidRequest{ProcessGuid: guid}).GetType()).To(Equal(models.Error_ResourceNotFound), guid)
-				Expect(post(handlers.TaskByGuidRoute, &models.TaskByGuidRequest{TaskGuid: guid}).GetType()).To(Equal(models.Error_ResourceNotFound), guid)
+				Expect(post(bbs.DesiredLRPByProcessGuidRoute, &models.DesiredLRPByProcessGuidRequest{ProcessGuid: guid}).GetType()).To(Equal(models.Error_ResourceNotFound), guid)
+				Expect(post(bbs.TaskByGuidRoute, &models.TaskByGuidRequest{TaskGuid: guid}).GetType()).To(Equal(models.Error_ResourceNotFound), guid)
 			}
 		})
 
 		It("writes nothing for an invalid desire", func() {
-			Expect(post(handlers.DesireDesiredLRPRoute, &models.DesireLRPRequest{DesiredLrp: badDesired}).GetType()).To(Equal(models.Error_InvalidRequest))
+			Expect(post(bbs.DesireDesiredLRPRoute, &models.DesireLRPRequest{DesiredLrp: badDesired}).GetType()).To(Equal(models.Error_InvalidRequest))
 			Expect(client.DesiredLRPs(ctx, bbs.DesiredLRPFilter{})).To(BeEmpty())
 			Expect(client.ActualLRPs(ctx, bbs.ActualLRPFilter{})).To(BeEmpty())
 		})
@@ -383,7 +384,7 @@ var _ = Describe("the API", func() {
 		It("keeps a task whose callback keeps answering 504 Resolving, and a later convergence pass delivers it", func() {
 			var calls atomic.Int32
 			cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if calls.Add(1) <= handlers.CallbackAttempts {
+				if calls.Add(1) <= service.CallbackAttempts {
 					w.WriteHeader(http.StatusGatewayTimeout)
 					return
 				}
@@ -394,20 +395,20 @@ var _ = Describe("the API", func() {
 			def.CompletionCallbackUrl = cb.URL
 			Expect(client.DesireTask(ctx, "cb2", "d", def)).To(Succeed())
 			Expect(client.CancelTask(ctx, "cb2")).To(Succeed())
-			Eventually(calls.Load, "5s").Should(Equal(int32(handlers.CallbackAttempts)))
+			Eventually(calls.Load, "5s").Should(Equal(int32(service.CallbackAttempts)))
 			resolving := func() models.Task_State {
 				t, err := client.TaskByGuid(ctx, "cb2")
 				Expect(err).NotTo(HaveOccurred())
 				return t.GetState()
 			}
 			Consistently(resolving, "300ms").Should(Equal(models.Task_Resolving))
-			Expect(calls.Load()).To(Equal(int32(handlers.CallbackAttempts)))
+			Expect(calls.Load()).To(Equal(int32(service.CallbackAttempts)))
 
 			// the suite's passes resend a callback stuck in Resolving for a second
 			time.Sleep(1100 * time.Millisecond)
 			Expect(client.Converge(ctx)).To(Succeed())
 			Eventually(func() error { _, err := client.TaskByGuid(ctx, "cb2"); return err }, "5s").Should(MatchError(ContainSubstring("ResourceNotFound")))
-			Expect(calls.Load()).To(Equal(int32(handlers.CallbackAttempts + 1)))
+			Expect(calls.Load()).To(Equal(int32(service.CallbackAttempts + 1)))
 		})
 
 		It("keeps a task whose callback cannot be reached Resolving", func() {
@@ -423,7 +424,7 @@ var _ = Describe("the API", func() {
 				Expect(err).NotTo(HaveOccurred())
 				return t.GetState()
 			}).Should(Equal(models.Task_Resolving))
-			handler.Wait()
+			svc.Wait()
 			t, err := client.TaskByGuid(ctx, "cb3")
 			Expect(err).NotTo(HaveOccurred())
 			Expect(t.GetState()).To(Equal(models.Task_Resolving))

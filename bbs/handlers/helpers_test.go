@@ -9,11 +9,12 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/diego-go/diego/bbs/auctioneerclient"
-	"github.com/diego-go/diego/bbs/handlers"
+	"github.com/diego-go/diego/bbs/convergence"
+	"github.com/diego-go/diego/bbs/service"
 	"github.com/diego-go/diego/models"
 )
 
-func bbsAuctioneer() handlers.Auctioneer {
+func bbsAuctioneer() service.Auctioneer {
 	return auctioneerclient.New(auctioneer.server.URL, nil)
 }
 
@@ -52,6 +53,13 @@ func postInto[R proto.Message](route string, req proto.Message, resp R) R {
 	proto.Reset(resp)
 	Expect(postDecode(route, b, resp)).To(Equal(http.StatusOK))
 	return resp
+}
+
+// convergenceWith is upstream's thresholds with change applied.
+func convergenceWith(change func(c *convergence.Config)) convergence.Config {
+	c := convergence.DefaultConfig()
+	change(&c)
+	return c
 }
 
 func desired(guid string, instances int32) *models.DesiredLRP {

@@ -9,7 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/diego-go/diego/bbs"
-	"github.com/diego-go/diego/bbs/events"
+	"github.com/diego-go/diego/bbs/eventhub"
 	"github.com/diego-go/diego/models"
 )
 
@@ -31,7 +31,7 @@ func describeLRPEvent(e models.Event) string {
 }
 
 var _ = Describe("SUSPECT instances", func() {
-	var sub *events.Subscription
+	var sub *eventhub.Subscription
 
 	// takeEvents returns the instance events emitted until none has come for 300 ms.
 	takeEvents := func() []string {

@@ -29,7 +29,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/diego-go/diego/bbs/db"
-	"github.com/diego-go/diego/bbs/handlers"
+	"github.com/diego-go/diego/bbs/service"
 	"github.com/diego-go/diego/internal/testservers"
 	"github.com/diego-go/diego/models"
 )
@@ -258,14 +258,14 @@ func run(cli *clientv3.Client, n, workers, cells int) {
 		present[c] = &models.CellPresence{CellId: fmt.Sprintf("cell-%03d", c)}
 	}
 	check(store.UpsertDomain(ctx, "cf-apps", 0))
-	h := handlers.New(handlers.Config{
+	svc := service.New(service.Config{
 		DB:     store,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Cells:  func(context.Context) ([]*models.CellPresence, error) { return present, nil },
 	})
-	defer h.Close()
+	defer svc.Close()
 	conv := median(3, func() {
-		check(h.ConvergeOnce(ctx, handlers.ConvergenceParams{}))
+		check(svc.Converge(ctx))
 	})
 
 	writeRatio := min(desireRate, claimRate, startRate) / rawRate

@@ -20,8 +20,9 @@ import (
 
 	"github.com/diego-go/diego/bbs/auctioneerclient"
 	"github.com/diego-go/diego/bbs/db"
-	"github.com/diego-go/diego/bbs/events"
+	"github.com/diego-go/diego/bbs/eventhub"
 	"github.com/diego-go/diego/bbs/handlers"
+	"github.com/diego-go/diego/bbs/service"
 	"github.com/diego-go/diego/cmd/bbs/config"
 	"github.com/diego-go/diego/internal/daemon"
 	"github.com/diego-go/diego/locket"
@@ -65,7 +66,7 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 	reg := daemon.NewRegistry()
 	m := newMetrics(reg)
 
-	var auctioneer handlers.Auctioneer
+	var auctioneer service.Auctioneer
 	if cfg.AuctioneerURL != "" {
 		t, err := tlsconfig.OptionalClient(cfg.AuctioneerCertFile, cfg.AuctioneerKeyFile, cfg.AuctioneerCAFile)
 		if err != nil {
@@ -81,29 +82,34 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 	}
 	repHTTP := httpClient(repTLS)
 
-	lrpHub := events.NewHub(logger.With("hub", "lrp_instances"), 0)
-	taskHub := events.NewHub(logger.With("hub", "tasks"), 0)
-	conv := newConverger(&Converger{DB: store, Logger: logger, Metrics: m, Config: cfg})
-	h := handlers.New(handlers.Config{
-		DB:                store,
-		Logger:            logger,
-		Auctioneer:        auctioneer,
-		CellClient:        handlers.HTTPCellClient{Client: repHTTP},
-		Cells:             cellLister(consul),
-		LRPHub:            lrpHub,
-		TaskHub:           taskHub,
-		LRPEvents:         events.NewHandler(logger, lrpHub, events.HandlerOptions{}),
-		TaskEvents:        events.NewHandler(logger, taskHub, events.HandlerOptions{}),
-		Converge:          conv.Converge,
-		CallbackRetryWait: cfg.CallbackRetryWait.D(),
+	lrpHub := eventhub.NewHub(logger.With("hub", "lrp_instances"), 0)
+	taskHub := eventhub.NewHub(logger.With("hub", "tasks"), 0)
+	svc := service.New(service.Config{
+		DB:                 store,
+		Logger:             logger,
+		Auctioneer:         auctioneer,
+		CellClient:         handlers.HTTPCellClient{Client: repHTTP},
+		Cells:              cellLister(consul),
+		LRPHub:             lrpHub,
+		TaskHub:            taskHub,
+		CallbackRetryWait:  cfg.CallbackRetryWait.D(),
+		Convergence:        cfg.Convergence(),
+		ObserveConvergence: func(d time.Duration) { m.convergence.Observe(d.Seconds()) },
 	})
-	conv.Handler = h
+	conv := service.NewConverger(svc, cfg.ConvergenceInterval.D())
+	h := handlers.New(handlers.Config{
+		DB:         store,
+		Service:    svc,
+		Logger:     logger,
+		LRPEvents:  eventhub.NewHandler(logger, lrpHub, eventhub.HandlerOptions{}),
+		TaskEvents: eventhub.NewHandler(logger, taskHub, eventhub.HandlerOptions{}),
+	})
 
 	api := ifrit.RunFunc(func(signals <-chan os.Signal, ready chan<- struct{}) error {
 		defer func() {
 			lrpHub.Close()
 			taskHub.Close()
-			h.Close()
+			svc.Close()
 		}()
 		m.leader.Set(1)
 		defer m.leader.Set(0)
@@ -167,7 +173,7 @@ func migration(logger *slog.Logger, store *db.DB) ifrit.Runner {
 }
 
 // cellLister reads the cell presences from Consul (JSON CellPresence values).
-func cellLister(consul *locket.Client) handlers.Cells {
+func cellLister(consul *locket.Client) service.Cells {
 	return func(ctx context.Context) ([]*models.CellPresence, error) {
 		ps, err := consul.Presences(locket.CellPresencePrefix)
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/diego-go/diego/bbs/convergence"
 	"github.com/diego-go/diego/internal/daemonconfig"
 )
 
@@ -54,7 +55,7 @@ type Config struct {
 	// ConvergenceInterval runs a pass on this interval in the BBS itself (0: only when the
 	// converger asks on /v1/converge, or a cell vanishes).
 	ConvergenceInterval daemonconfig.Duration `json:"convergence_interval"`
-	// Convergence thresholds (upstream's defaults).
+	// Convergence thresholds (defaults: convergence.DefaultConfig, upstream's).
 	UnclaimedLRPThreshold       daemonconfig.Duration `json:"unclaimed_lrp_threshold"`
 	KickTaskDuration            daemonconfig.Duration `json:"kick_task_duration"`
 	ExpireCompletedTaskDuration daemonconfig.Duration `json:"expire_completed_task_duration"`
@@ -66,17 +67,28 @@ type Config struct {
 
 // Default is the configuration before the file is applied.
 func Default() Config {
+	conv := convergence.DefaultConfig()
 	return Config{
 		Listeners:                   daemonconfig.Listeners{ListenAddress: "0.0.0.0:8889", HealthAddress: "127.0.0.1:8890"},
 		Lock:                        daemonconfig.DefaultLock(),
 		Logging:                     daemonconfig.DefaultLogging(),
 		EtcdDialTimeout:             daemonconfig.Duration(5 * time.Second),
-		UnclaimedLRPThreshold:       daemonconfig.Duration(30 * time.Second),
-		KickTaskDuration:            daemonconfig.Duration(30 * time.Second),
-		ExpireCompletedTaskDuration: daemonconfig.Duration(120 * time.Second),
-		ExpirePendingTaskDuration:   daemonconfig.Duration(30 * time.Minute),
+		UnclaimedLRPThreshold:       daemonconfig.Duration(conv.StaleUnclaimedLRP),
+		KickTaskDuration:            daemonconfig.Duration(conv.KickTask),
+		ExpireCompletedTaskDuration: daemonconfig.Duration(conv.ExpireCompletedTask),
+		ExpirePendingTaskDuration:   daemonconfig.Duration(conv.ExpirePendingTask),
 		CallbackRetryWait:           daemonconfig.Duration(time.Second),
 	}
+}
+
+// Convergence is the thresholds of a convergence pass as configured.
+func (c Config) Convergence() convergence.Config {
+	conv := convergence.DefaultConfig()
+	conv.StaleUnclaimedLRP = c.UnclaimedLRPThreshold.D()
+	conv.KickTask = c.KickTaskDuration.D()
+	conv.ExpireCompletedTask = c.ExpireCompletedTaskDuration.D()
+	conv.ExpirePendingTask = c.ExpirePendingTaskDuration.D()
+	return conv
 }
 
 // Load reads the file over the defaults and validates the result. Unknown fields are errors.
@@ -104,6 +116,17 @@ func (c Config) Validate() error {
 		p.Add(errors.New("encryption_keys is required"))
 	} else if _, ok := c.EncryptionKeys[c.ActiveKeyLabel]; !ok {
 		p.Addf("active_key_label %q is not among encryption_keys", c.ActiveKeyLabel)
+	}
+	for _, t := range []struct {
+		name string
+		d    daemonconfig.Duration
+	}{
+		{"unclaimed_lrp_threshold", c.UnclaimedLRPThreshold}, {"kick_task_duration", c.KickTaskDuration},
+		{"expire_completed_task_duration", c.ExpireCompletedTaskDuration}, {"expire_pending_task_duration", c.ExpirePendingTaskDuration},
+	} {
+		if t.d <= 0 {
+			p.Addf("%s must be positive, not %s", t.name, t.d.D())
+		}
 	}
 	p.TLSFiles("auctioneer", c.AuctioneerCAFile, c.AuctioneerCertFile, c.AuctioneerKeyFile)
 	p.TLSFiles("rep", c.RepCAFile, c.RepCertFile, c.RepKeyFile)

@@ -1,11 +1,10 @@
-// Package events carries the BBS event streams: a Hub that fans events out
-// to subscribers without ever blocking the emitter, the SSE handler behind
-// POST /v1/events/lrp_instances.r1 and /v1/events/tasks.r1, and the
-// EventSource that decodes such a stream back into models events.
+// Package eventhub is the server side of the BBS event streams: a Hub that fans events out to
+// subscribers without ever blocking the emitter, and the SSE handler behind
+// POST /v1/events/lrp_instances.r1 and /v1/events/tasks.r1 (frames in bbs/events' format).
 //
-// The BBS keeps one Hub per stream (LRP events: desired and actual LRP
-// events; task events) and mounts NewHandler(logger, hub, ...) on each route.
-package events
+// The BBS keeps one Hub per stream (LRP events: desired and actual LRP events; task events) and
+// mounts NewHandler(logger, hub, ...) on each route.
+package eventhub
 
 import (
 	"context"

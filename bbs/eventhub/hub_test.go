@@ -1,4 +1,4 @@
-package events_test
+package eventhub_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/diego-go/diego/bbs/events"
+	"github.com/diego-go/diego/bbs/eventhub"
 	"github.com/diego-go/diego/models"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -16,20 +16,20 @@ import (
 var _ = Describe("Hub", func() {
 	var (
 		logs *syncBuffer
-		hub  *events.Hub
+		hub  *eventhub.Hub
 		ctx  context.Context
 	)
 
 	BeforeEach(func() {
 		logs = &syncBuffer{}
-		hub = events.NewHub(jsonLogger(logs), 8)
+		hub = eventhub.NewHub(jsonLogger(logs), 8)
 		DeferCleanup(hub.Close)
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
 		DeferCleanup(cancel)
 	})
 
-	next := func(s *events.Subscription) models.Event {
+	next := func(s *eventhub.Subscription) models.Event {
 		GinkgoHelper()
 		e, err := s.Next(ctx)
 		Expect(err).NotTo(HaveOccurred())
@@ -44,7 +44,7 @@ var _ = Describe("Hub", func() {
 		for i := range 8 {
 			hub.Emit(numbered(i))
 		}
-		for _, s := range []*events.Subscription{a, b} {
+		for _, s := range []*eventhub.Subscription{a, b} {
 			for i := range 8 {
 				Expect(next(s).Key()).To(Equal(numbered(i).Key()))
 			}
@@ -52,7 +52,7 @@ var _ = Describe("Hub", func() {
 	})
 
 	It("keeps each emitter's order under concurrent emitters", func() {
-		hub = events.NewHub(nil, 10000)
+		hub = eventhub.NewHub(nil, 10000)
 		s, err := hub.Subscribe("")
 		Expect(err).NotTo(HaveOccurred())
 		var wg sync.WaitGroup
@@ -122,7 +122,7 @@ var _ = Describe("Hub", func() {
 		}
 
 		_, err = slow.Next(ctx)
-		var behind *events.FellBehindError
+		var behind *eventhub.FellBehindError
 		Expect(errors.As(err, &behind)).To(BeTrue(), "got %v", err)
 		Expect(behind.Subscriber).To(Equal("slow-route-emitter"))
 		Expect(behind.Unread).To(Equal(9))
@@ -169,7 +169,7 @@ var _ = Describe("Hub", func() {
 			blocked <- err
 		}()
 		a.Close()
-		Eventually(blocked).Should(Receive(MatchError(events.ErrSubscriptionClosed)))
+		Eventually(blocked).Should(Receive(MatchError(eventhub.ErrSubscriptionClosed)))
 		a.Close() // twice is fine
 		hub.Emit(numbered(1))
 		Expect(next(b).Key()).To(Equal(numbered(0).Key()))
@@ -181,9 +181,9 @@ var _ = Describe("Hub", func() {
 		a, _ := hub.Subscribe("")
 		hub.Close()
 		_, err := a.Next(ctx)
-		Expect(err).To(MatchError(events.ErrHubClosed))
+		Expect(err).To(MatchError(eventhub.ErrHubClosed))
 		_, err = hub.Subscribe("")
-		Expect(err).To(MatchError(events.ErrHubClosed))
+		Expect(err).To(MatchError(eventhub.ErrHubClosed))
 		hub.Emit(numbered(0)) // no-op
 	})
 

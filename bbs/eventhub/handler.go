@@ -1,0 +1,152 @@
+package eventhub
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/diego-go/diego/bbs/events"
+	"github.com/diego-go/diego/models"
+)
+
+// Wire defaults.
+const (
+	// DefaultHeartbeat is how long a stream may stay silent before the
+	// handler writes an SSE comment, so proxies and clients see it alive.
+	DefaultHeartbeat = 10 * time.Second
+	// DefaultWriteTimeout bounds each write to a client: one that does not
+	// drain its connection for this long is disconnected.
+	DefaultWriteTimeout = 30 * time.Second
+	// MaxRequestBytes bounds the request body (an EventsByCellId).
+	MaxRequestBytes = 1 << 20
+)
+
+// HandlerOptions tune NewHandler; zero values take the defaults.
+type HandlerOptions struct {
+	Heartbeat    time.Duration
+	WriteTimeout time.Duration
+}
+
+// NewHandler serves one event stream from hub as Server-Sent Events: the
+// handler for POST /v1/events/lrp_instances.r1 (mounted on the LRP hub) and
+// POST /v1/events/tasks.r1 (on the task hub). The optional request body is
+// a protobuf EventsByCellId; with a cell id, only events concerning that
+// cell are sent. Each event is one frame, flushed at once:
+//
+//	id: N
+//	event: <models event type>
+//	data: <base64 of the protobuf event>
+//
+// with N counting from 0 on each connection, and an SSE comment
+// (": heartbeat") after every quiet Heartbeat. The stream ends when the
+// client goes, the hub closes, or the subscriber falls behind and is cut off
+// (the client reconnects and resyncs).
+func NewHandler(logger *slog.Logger, hub *Hub, opts HandlerOptions) http.Handler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = DefaultHeartbeat
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = DefaultWriteTimeout
+	}
+	return &handler{logger: logger, hub: hub, opts: opts}
+}
+
+type handler struct {
+	logger *slog.Logger
+	hub    *Hub
+	opts   HandlerOptions
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost && r.Method != http.MethodGet {
+		w.Header().Set("Allow", "POST, GET")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	request := &models.EventsByCellId{}
+	if r.Body != nil {
+		body, err := io.ReadAll(io.LimitReader(r.Body, MaxRequestBytes+1))
+		if err != nil {
+			http.Error(w, "reading request body: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		if len(body) > MaxRequestBytes {
+			http.Error(w, "request body over 1 MiB", http.StatusRequestEntityTooLarge)
+			return
+		}
+		if err := proto.Unmarshal(body, request); err != nil {
+			http.Error(w, "request body is not a protobuf EventsByCellId: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+	}
+	cellID := request.GetCellId()
+	logger := h.logger.With("remote", r.RemoteAddr, "path", r.URL.Path, "cell_id", cellID)
+
+	sub, err := h.hub.SubscribeNamed(r.RemoteAddr+" "+r.URL.Path, cellID)
+	if err != nil {
+		logger.Error("event subscription refused", "error", err.Error())
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	defer sub.Close()
+	logger.Info("event stream opened")
+
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache, no-store, must-revalidate")
+	w.Header().Set("Connection", "keep-alive")
+	w.WriteHeader(http.StatusOK)
+	write := func(frame []byte) error {
+		_ = rc.SetWriteDeadline(time.Now().Add(h.opts.WriteTimeout)) // not every writer supports deadlines
+		if _, err := w.Write(frame); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	if err := rc.Flush(); err != nil {
+		logger.Error("event stream cannot flush", "error", err.Error())
+		return
+	}
+
+	ctx := r.Context()
+	heartbeat := []byte(": heartbeat\n\n")
+	var id uint64
+	for {
+		waitCtx, cancel := context.WithTimeout(ctx, h.opts.Heartbeat)
+		e, err := sub.Next(waitCtx)
+		cancel()
+		switch {
+		case err == nil:
+		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+			if err := write(heartbeat); err != nil {
+				logger.Info("event stream closed: heartbeat write failed", "error", err.Error())
+				return
+			}
+			continue
+		case ctx.Err() != nil:
+			logger.Info("event stream closed by client", "events_sent", id)
+			return
+		default:
+			logger.Info("event stream ended", "reason", err.Error(), "events_sent", id)
+			return
+		}
+		frame, err := events.EncodeFrame(id, e)
+		if err != nil {
+			logger.Error("event cannot be encoded; skipped", "event", e.EventType(), "key", e.Key(), "error", err.Error())
+			continue
+		}
+		if err := write(frame); err != nil {
+			logger.Info("event stream closed: write failed", "error", err.Error(), "events_sent", id)
+			return
+		}
+		id++
+	}
+}

@@ -1,0 +1,51 @@
+package bbs
+
+// The BBS's route paths: the client calls them and bbs/handlers serves them. They live here, not
+// beside the handlers, so a user of the client links nothing of the server.
+const (
+	PingRoute = "/v1/ping"
+
+	DomainsRoute      = "/v1/domains/list"
+	UpsertDomainRoute = "/v1/domains/upsert"
+
+	ActualLRPsRoute              = "/v1/actual_lrps/list"
+	ClaimActualLRPRoute          = "/v1/actual_lrps/claim"
+	StartActualLRPRoute          = "/v1/actual_lrps/start"
+	CrashActualLRPRoute          = "/v1/actual_lrps/crash"
+	FailActualLRPRoute           = "/v1/actual_lrps/fail"
+	RemoveActualLRPRoute         = "/v1/actual_lrps/remove"
+	RetireActualLRPRoute         = "/v1/actual_lrps/retire"
+	EvacuateClaimedRoute         = "/v1/actual_lrps/evacuate_claimed"
+	EvacuateCrashedRoute         = "/v1/actual_lrps/evacuate_crashed"
+	EvacuateStoppedRoute         = "/v1/actual_lrps/evacuate_stopped"
+	EvacuateRunningRoute         = "/v1/actual_lrps/evacuate_running"
+	RemoveEvacuatingActualLRPRte = "/v1/actual_lrps/remove_evacuating"
+
+	DesiredLRPsRoute               = "/v1/desired_lrps/list.r3"
+	DesiredLRPByProcessGuidRoute   = "/v1/desired_lrps/get_by_process_guid.r3"
+	DesiredLRPSchedulingInfosRoute = "/v1/desired_lrp_scheduling_infos/list"
+	DesiredLRPRoutingInfosRoute    = "/v1/desired_lrp_routing_infos/list"
+	DesireDesiredLRPRoute          = "/v1/desired_lrp/desire.r2"
+	UpdateDesiredLRPRoute          = "/v1/desired_lrp/update"
+	RemoveDesiredLRPRoute          = "/v1/desired_lrp/remove"
+
+	TasksRoute         = "/v1/tasks/list.r3"
+	TaskByGuidRoute    = "/v1/tasks/get_by_task_guid.r3"
+	DesireTaskRoute    = "/v1/tasks/desire.r2"
+	StartTaskRoute     = "/v1/tasks/start"
+	CancelTaskRoute    = "/v1/tasks/cancel"
+	FailTaskRoute      = "/v1/tasks/fail"
+	RejectTaskRoute    = "/v1/tasks/reject"
+	CompleteTaskRoute  = "/v1/tasks/complete"
+	ResolvingTaskRoute = "/v1/tasks/resolving"
+	DeleteTaskRoute    = "/v1/tasks/delete"
+
+	CellsRoute = "/v1/cells/list.r1"
+
+	LRPInstanceEventsRoute = "/v1/events/lrp_instances.r1"
+	TaskEventsRoute        = "/v1/events/tasks.r1"
+
+	// ConvergeRoute runs one convergence pass now (the converger calls it every interval).
+	// Request: empty body; response: a message with the Error in field 1.
+	ConvergeRoute = "/v1/converge"
+)

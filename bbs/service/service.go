@@ -1,0 +1,145 @@
+// Package service is the BBS's domain layer: every action the API offers (desire, claim, retire,
+// resolve, converge, ...) as a method that changes the store and then emits the events, requests
+// the auctions and tells the cells what the change implies. The HTTP handlers (bbs/handlers) only
+// decode a request, call one method and encode its answer; the convergence loop (Converger) calls
+// the same methods, so both paths act alike.
+package service
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/diego-go/diego/bbs/convergence"
+	"github.com/diego-go/diego/bbs/db"
+	"github.com/diego-go/diego/models"
+)
+
+// Emitter receives every change (an events hub).
+type Emitter interface {
+	Emit(models.Event)
+}
+
+// Auctioneer places new instances and tasks.
+type Auctioneer interface {
+	RequestLRPAuctions(ctx context.Context, reqs []models.LRPStartRequest) error
+	RequestTaskAuctions(ctx context.Context, reqs []models.TaskStartRequest) error
+}
+
+// CellClient tells a cell to stop an instance or cancel a task (the rep's API).
+type CellClient interface {
+	StopLRPInstance(ctx context.Context, cell *models.CellPresence, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey) error
+	CancelTask(ctx context.Context, cell *models.CellPresence, taskGuid string) error
+}
+
+// Cells lists the cells present now.
+type Cells func(ctx context.Context) ([]*models.CellPresence, error)
+
+// Config wires a Service; only DB is required.
+type Config struct {
+	DB         *db.DB
+	Logger     *slog.Logger
+	Auctioneer Auctioneer
+	CellClient CellClient
+	Cells      Cells
+	LRPHub     Emitter
+	TaskHub    Emitter
+	// HTTPClient posts task completion callbacks.
+	HTTPClient *http.Client
+	// CallbackRetryWait is the pause between callback attempts (default 1 s).
+	CallbackRetryWait time.Duration
+	// Convergence holds the thresholds of a convergence pass (zero value: upstream's defaults,
+	// convergence.DefaultConfig). Its RestartPolicy is ignored: crashes and convergence both
+	// follow the store's (db.WithRestartPolicy).
+	Convergence convergence.Config
+	// ObserveConvergence, when set, is told how long each convergence pass took.
+	ObserveConvergence func(time.Duration)
+}
+
+// Service carries out the BBS's domain actions.
+type Service struct {
+	Config
+	bg       sync.WaitGroup
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	// converging holds one token while a convergence pass runs: passes never overlap
+	converging chan struct{}
+}
+
+type nopEmitter struct{}
+
+func (nopEmitter) Emit(models.Event) {}
+
+type nopAuctioneer struct{}
+
+func (nopAuctioneer) RequestLRPAuctions(context.Context, []models.LRPStartRequest) error { return nil }
+func (nopAuctioneer) RequestTaskAuctions(context.Context, []models.TaskStartRequest) error {
+	return nil
+}
+
+// New builds the service.
+func New(cfg Config) *Service {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.LRPHub == nil {
+		cfg.LRPHub = nopEmitter{}
+	}
+	if cfg.TaskHub == nil {
+		cfg.TaskHub = nopEmitter{}
+	}
+	if cfg.Auctioneer == nil {
+		cfg.Auctioneer = nopAuctioneer{}
+	}
+	if cfg.Cells == nil {
+		cfg.Cells = func(context.Context) ([]*models.CellPresence, error) { return nil, nil }
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if cfg.CallbackRetryWait == 0 {
+		cfg.CallbackRetryWait = time.Second
+	}
+	if cfg.Convergence == (convergence.Config{}) {
+		cfg.Convergence = convergence.DefaultConfig()
+	}
+	s := &Service{Config: cfg, converging: make(chan struct{}, 1)}
+	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
+	return s
+}
+
+// Close cancels the background work (auction requests, retirements, callbacks) and waits for it.
+func (s *Service) Close() {
+	s.bgCancel()
+	s.bg.Wait()
+}
+
+// Wait waits for the background work to finish.
+func (s *Service) Wait() { s.bg.Wait() }
+
+// background runs fn after the request that asked for it, bounded by the service's lifetime.
+func (s *Service) background(fn func(ctx context.Context)) {
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		ctx, cancel := context.WithTimeout(s.bgCtx, time.Minute)
+		defer cancel()
+		fn(ctx)
+	}()
+}
+
+func (s *Service) cellByID(ctx context.Context, id string) *models.CellPresence {
+	cells, err := s.Cells(ctx)
+	if err != nil {
+		s.Logger.Error("cannot list cells", "error", err)
+		return nil
+	}
+	for _, c := range cells {
+		if c.GetCellId() == id {
+			return c
+		}
+	}
+	return nil
+}
