@@ -37,7 +37,7 @@ var _ = BeforeSuite(func() {
 })
 
 func newEtcdClient() *clientv3.Client {
-	c, err := db.NewEtcdClient([]string{etcd.ClientURL()}, 5*time.Second)
+	c, err := db.NewEtcdClient([]string{etcd.ClientURL()}, 5*time.Second, nil)
 	Expect(err).NotTo(HaveOccurred())
 	return c
 }

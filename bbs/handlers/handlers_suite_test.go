@@ -96,7 +96,7 @@ var _ = BeforeSuite(func() {
 	etcd, err = testservers.StartEtcd(GinkgoT().TempDir())
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { _ = etcd.Stop() })
-	etcdCli, err = db.NewEtcdClient([]string{etcd.ClientURL()}, 5*time.Second)
+	etcdCli, err = db.NewEtcdClient([]string{etcd.ClientURL()}, 5*time.Second, nil)
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(etcdCli.Close)
 })

@@ -56,7 +56,7 @@ func main() {
 		defer e.Stop()
 		url = e.ClientURL()
 	}
-	cli, err := db.NewEtcdClient([]string{url}, 5*time.Second)
+	cli, err := db.NewEtcdClient([]string{url}, 5*time.Second, nil)
 	check(err)
 	defer cli.Close()
 

@@ -49,7 +49,7 @@ func desired(guid string) *models.DesiredLRP {
 }
 
 func clearEtcd() {
-	cli, err := db.NewEtcdClient([]string{etcd.ClientURL()}, 5*time.Second)
+	cli, err := db.NewEtcdClient([]string{etcd.ClientURL()}, 5*time.Second, nil)
 	Expect(err).NotTo(HaveOccurred())
 	defer cli.Close()
 	_, err = cli.Delete(context.Background(), "/v1/", clientv3.WithPrefix())
@@ -236,7 +236,7 @@ var _ = Describe("the bbs daemon", func() {
 		rotated := startBBS(map[string]string{"old": "old-pass", "new": "new-pass"}, "new")
 		Eventually(func() bool { return pingOK(rotated) }, "20s", "50ms").Should(BeTrue())
 
-		cli, err := db.NewEtcdClient([]string{etcd.ClientURL()}, 5*time.Second)
+		cli, err := db.NewEtcdClient([]string{etcd.ClientURL()}, 5*time.Second, nil)
 		Expect(err).NotTo(HaveOccurred())
 		defer cli.Close()
 		resp, err := cli.Get(ctx, "/v1/", clientv3.WithPrefix())

@@ -41,7 +41,11 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 	if err != nil {
 		return nil, nil, err
 	}
-	etcd, err := db.NewEtcdClient(cfg.EtcdEndpoints, cfg.EtcdDialTimeout.D())
+	etcdTLS, err := tlsconfig.OptionalClient(cfg.EtcdCertFile, cfg.EtcdKeyFile, cfg.EtcdCAFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	etcd, err := db.NewEtcdClient(cfg.EtcdEndpoints, cfg.EtcdDialTimeout.D(), etcdTLS)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/diego-go/diego/tlsconfig"
 )
 
 // Etcd is a single-member etcd on loopback.
@@ -16,6 +18,15 @@ type Etcd struct {
 	dataDir    string
 	clientPort int
 	peerPort   int
+	tls        *EtcdTLS
+	health     *http.Client
+}
+
+// EtcdTLS has etcd serve its clients over TLS only, requiring a client certificate signed by CA.
+type EtcdTLS struct {
+	CAFile, CertFile, KeyFile string // the clients' CA, etcd's certificate (for 127.0.0.1) and key
+	// ClientCertFile and ClientKeyFile are what the health check presents
+	ClientCertFile, ClientKeyFile string
 }
 
 // EtcdStartTimeout bounds how long StartEtcd and Restart wait for /health.
@@ -23,10 +34,23 @@ var EtcdStartTimeout = 30 * time.Second
 
 // StartEtcd starts a single-member etcd with its data in dir/etcd-data and its log in dir/etcd.log,
 // on random 127.0.0.1 client and peer ports, and returns once /health answers true.
-func StartEtcd(dir string) (*Etcd, error) {
+func StartEtcd(dir string) (*Etcd, error) { return startEtcd(dir, nil) }
+
+// StartEtcdTLS is StartEtcd with clients served over mutual TLS (ClientURL is https).
+func StartEtcdTLS(dir string, t EtcdTLS) (*Etcd, error) { return startEtcd(dir, &t) }
+
+func startEtcd(dir string, t *EtcdTLS) (*Etcd, error) {
 	bin, err := BinPath("etcd")
 	if err != nil {
 		return nil, err
+	}
+	health := &http.Client{Timeout: time.Second}
+	if t != nil {
+		cfg, err := tlsconfig.Client(t.ClientCertFile, t.ClientKeyFile, t.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		health.Transport = &http.Transport{TLSClientConfig: cfg}
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
@@ -40,6 +64,8 @@ func StartEtcd(dir string) (*Etcd, error) {
 			dataDir:    filepath.Join(dir, "etcd-data"),
 			clientPort: ports[0],
 			peerPort:   ports[1],
+			tls:        t,
+			health:     health,
 		}
 		e.proc = &process{
 			name:    "etcd",
@@ -63,30 +89,34 @@ func StartEtcd(dir string) (*Etcd, error) {
 }
 
 func (e *Etcd) args() []string {
-	client := fmt.Sprintf("http://127.0.0.1:%d", e.clientPort)
+	client := e.ClientURL()
 	peer := fmt.Sprintf("http://127.0.0.1:%d", e.peerPort)
-	return []string{
+	var tlsArgs []string
+	if e.tls != nil {
+		tlsArgs = []string{"--cert-file", e.tls.CertFile, "--key-file", e.tls.KeyFile,
+			"--trusted-ca-file", e.tls.CAFile, "--client-cert-auth"}
+	}
+	return append(tlsArgs,
 		"--name", "testservers",
 		"--data-dir", e.dataDir,
 		"--listen-client-urls", client,
 		"--advertise-client-urls", client,
 		"--listen-peer-urls", peer,
 		"--initial-advertise-peer-urls", peer,
-		"--initial-cluster", "testservers=" + peer,
+		"--initial-cluster", "testservers="+peer,
 		"--initial-cluster-state", "new",
 		"--initial-cluster-token", fmt.Sprintf("testservers-%d", e.clientPort),
 		"--heartbeat-interval", "50",
 		"--election-timeout", "500",
-	}
+	)
 }
 
 func (e *Etcd) start() error {
 	if err := e.proc.start(); err != nil {
 		return err
 	}
-	client := &http.Client{Timeout: time.Second}
 	return e.proc.waitUntil(EtcdStartTimeout, func() error {
-		resp, err := client.Get(e.ClientURL() + "/health")
+		resp, err := e.health.Get(e.ClientURL() + "/health")
 		if err != nil {
 			return err
 		}
@@ -102,8 +132,14 @@ func (e *Etcd) start() error {
 	})
 }
 
-// ClientURL is the URL clients connect to, e.g. http://127.0.0.1:41234.
-func (e *Etcd) ClientURL() string { return fmt.Sprintf("http://127.0.0.1:%d", e.clientPort) }
+// ClientURL is the URL clients connect to, e.g. http://127.0.0.1:41234 (https with TLS).
+func (e *Etcd) ClientURL() string {
+	scheme := "http"
+	if e.tls != nil {
+		scheme = "https"
+	}
+	return fmt.Sprintf("%s://127.0.0.1:%d", scheme, e.clientPort)
+}
 
 // PeerURL is the member's peer URL.
 func (e *Etcd) PeerURL() string { return fmt.Sprintf("http://127.0.0.1:%d", e.peerPort) }

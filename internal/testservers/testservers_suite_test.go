@@ -22,6 +22,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/diego-go/diego/internal/testservers"
+	"github.com/diego-go/diego/tlsconfig"
+	"github.com/diego-go/diego/tlsconfig/tlstest"
 )
 
 const helperEnv = "TESTSERVERS_PDEATHSIG_HELPER_DIR"
@@ -189,6 +191,38 @@ var _ = Describe("Etcd", func() {
 	It("writes its log in the directory it was given", func() {
 		Expect(etcd.LogPath()).To(Equal(filepath.Join(dir, "etcd.log")))
 		Expect(etcd.Logs()).To(ContainSubstring("testservers: etcd starting"))
+	})
+})
+
+var _ = Describe("Etcd over mutual TLS", func() {
+	It("serves only clients presenting a certificate signed by the CA, on an https URL", func() {
+		dir := GinkgoT().TempDir()
+		certs, err := tlstest.Generate(dir)
+		Expect(err).NotTo(HaveOccurred())
+		etcd, err := testservers.StartEtcdTLS(filepath.Join(dir, "etcd"), testservers.EtcdTLS{
+			CAFile: certs.CACert, CertFile: certs.ServerCert, KeyFile: certs.ServerKey,
+			ClientCertFile: certs.ClientCert, ClientKeyFile: certs.ClientKey,
+		})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(etcd.Stop)
+		printLogOnFailure("etcd", etcd.Logs)
+		Expect(etcd.ClientURL()).To(HavePrefix("https://127.0.0.1:"))
+
+		put := func(certFile, keyFile string) error {
+			cfg, err := tlsconfig.Client(certFile, keyFile, certs.CACert)
+			Expect(err).NotTo(HaveOccurred())
+			client, err := clientv3.New(clientv3.Config{Endpoints: []string{etcd.ClientURL()}, DialTimeout: 5 * time.Second, TLS: cfg})
+			Expect(err).NotTo(HaveOccurred())
+			defer client.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer cancel()
+			_, err = client.Put(ctx, "/testservers/tls", "1")
+			return err
+		}
+		Expect(put(certs.ClientCert, certs.ClientKey)).To(Succeed())
+		Expect(put(certs.UntrustedClientCert, certs.UntrustedClientKey)).NotTo(Succeed())
+		Expect(etcd.Restart()).To(Succeed()) // the health check presents the client certificate
+		Expect(put(certs.ClientCert, certs.ClientKey)).To(Succeed())
 	})
 })
 

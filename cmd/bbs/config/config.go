@@ -5,6 +5,7 @@ package config
 
 import (
 	"errors"
+	"net/url"
 	"time"
 
 	"github.com/diego-go/diego/bbs/convergence"
@@ -19,7 +20,8 @@ import (
 //	  "health_address": "127.0.0.1:8890",
 //	  "metrics_address": "127.0.0.1:9090",
 //	  "ca_file": "ca.crt", "cert_file": "server.crt", "key_file": "server.key",
-//	  "etcd_endpoints": ["http://127.0.0.1:2379"],
+//	  "etcd_endpoints": ["https://etcd.service.cf.internal:4001"],
+//	  "etcd_ca_file": "etcd-ca.crt", "etcd_cert_file": "etcd-client.crt", "etcd_key_file": "etcd-client.key",
 //	  "consul_address": "127.0.0.1:8500",
 //	  "lock_ttl": "15s", "lock_retry_interval": "5s",
 //	  "encryption_keys": {"key-2024": "a long passphrase", "key-2025": "another passphrase"},
@@ -36,6 +38,11 @@ type Config struct {
 
 	EtcdEndpoints   []string              `json:"etcd_endpoints"`
 	EtcdDialTimeout daemonconfig.Duration `json:"etcd_dial_timeout"`
+	// Mutual TLS to etcd (all three files or none): with them every endpoint must be https,
+	// without them http.
+	EtcdCAFile   string `json:"etcd_ca_file"`
+	EtcdCertFile string `json:"etcd_cert_file"`
+	EtcdKeyFile  string `json:"etcd_key_file"`
 
 	// EncryptionKeys maps key labels to passphrases; ActiveKeyLabel names the one records are
 	// written under. Records under the others are re-encrypted when this BBS becomes leader.
@@ -111,6 +118,22 @@ func (c Config) Validate() error {
 	c.Logging.Check(&p)
 	if len(c.EtcdEndpoints) == 0 {
 		p.Add(errors.New("etcd_endpoints is required"))
+	}
+	p.TLSFiles("etcd", c.EtcdCAFile, c.EtcdCertFile, c.EtcdKeyFile)
+	want := "http"
+	if c.EtcdCAFile != "" {
+		want = "https"
+	}
+	for _, e := range c.EtcdEndpoints {
+		u, err := url.Parse(e)
+		switch {
+		case err != nil || u.Host == "":
+			p.Addf("etcd_endpoints: %q is not a URL like %s://host:port", e, want)
+		case u.Scheme != want && want == "https":
+			p.Addf("etcd_endpoints: %q is not https, but etcd_ca_file is set (mutual TLS)", e)
+		case u.Scheme != want:
+			p.Addf("etcd_endpoints: %q needs etcd_ca_file, etcd_cert_file and etcd_key_file (mutual TLS), or an http URL", e)
+		}
 	}
 	if len(c.EncryptionKeys) == 0 {
 		p.Add(errors.New("encryption_keys is required"))
