@@ -80,6 +80,7 @@ var _ = Describe("task convergence", func() {
 		})})
 		DeferCleanup(kickAndExpire.Close)
 		Expect(kickAndExpire.Converge(ctx)).To(Succeed())
+		kickAndExpire.Wait() // the pass's auction requests
 		Expect(auctioneer.Tasks()).To(HaveLen(3))
 		Expect(auctioneer.Tasks()[2].TaskGUID).To(Equal("kick-me"))
 		_, err = client.TaskByGuid(ctx, "done")
@@ -186,12 +187,15 @@ var _ = Describe("crash convergence", func() {
 		}
 
 		Expect(h.Converge(ctx)).To(Succeed())
+		h.Wait()
 		Expect(auctioneer.LRPs()).To(HaveLen(1)) // still backing off
 		advance(250 * time.Millisecond)
 		Expect(h.Converge(ctx)).To(Succeed())
+		h.Wait()
 		Expect(auctioneer.LRPs()).To(HaveLen(1)) // still backing off
 		advance(100 * time.Millisecond)
 		Expect(h.Converge(ctx)).To(Succeed())
+		h.Wait()
 		Expect(auctioneer.LRPs()).To(HaveLen(2))
 		// the suite's server, which the client asks, learns of the other store's write through
 		// its etcd watch

@@ -193,11 +193,14 @@ var _ = Describe("the API", func() {
 
 			one := int32(1)
 			Expect(client.UpdateDesiredLRP(ctx, "app", &models.DesiredLRPUpdate{Instances: &one})).To(Succeed())
-			Expect(client.ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: "app"})).To(HaveLen(1))
+			// retired in the background
+			Eventually(func() ([]*models.ActualLRP, error) {
+				return client.ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: "app"})
+			}).Should(HaveLen(1))
 
 			Expect(client.RemoveDesiredLRP(ctx, "app")).To(Succeed())
 			Expect(client.DesiredLRPs(ctx, bbs.DesiredLRPFilter{})).To(BeEmpty())
-			Expect(client.ActualLRPs(ctx, bbs.ActualLRPFilter{})).To(BeEmpty())
+			Eventually(func() ([]*models.ActualLRP, error) { return client.ActualLRPs(ctx, bbs.ActualLRPFilter{}) }).Should(BeEmpty())
 			Expect(errType(client.RemoveDesiredLRP(ctx, "app"))).To(Equal(models.Error_ResourceNotFound))
 		})
 

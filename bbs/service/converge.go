@@ -228,8 +228,11 @@ func (s *Service) convergeOnce(ctx context.Context) error {
 	}
 
 	runParallel(jobs, 32)
-	s.requestLRPAuctions(ctx, auction)
-	s.requestTaskAuctions(ctx, kick)
+	// in the background, as every auction request: a retried one must not hold up the next pass
+	s.background(func(ctx context.Context) {
+		s.requestLRPAuctions(ctx, auction)
+		s.requestTaskAuctions(ctx, kick)
+	})
 	s.Logger.Info("convergence pass done", "actions", acts.Counts(), "auctions", len(auction),
 		"desired", len(snap.DesiredLRPs), "actual", len(snap.ActualLRPs), "tasks", len(snap.Tasks),
 		"read", read.String(), "decide", (decided - read).String(), "total", time.Since(start).String())

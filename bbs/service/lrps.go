@@ -80,13 +80,14 @@ func (s *Service) auctionCreated(d *models.DesiredLRP, created []*models.ActualL
 	s.background(func(ctx context.Context) { s.requestLRPAuctions(ctx, []models.LRPStartRequest{req}) })
 }
 
+// requestLRPAuctions sends the start requests, retried (see retried).
 func (s *Service) requestLRPAuctions(ctx context.Context, reqs []models.LRPStartRequest) {
 	if len(reqs) == 0 {
 		return
 	}
-	if err := s.Auctioneer.RequestLRPAuctions(ctx, reqs); err != nil {
-		s.Logger.Error("auction: LRP start requests failed", "count", len(reqs), "error", err)
-	}
+	_ = s.retried(ctx, "auction: LRP start request", func(ctx context.Context) error {
+		return s.Auctioneer.RequestLRPAuctions(ctx, reqs)
+	})
 }
 
 // ClaimActualLRP records that a cell claimed an instance.
@@ -278,7 +279,7 @@ func (s *Service) UpdateDesiredLRP(ctx context.Context, guid string, u *models.D
 	}
 	s.auctionCreated(after, created)
 	if after.GetInstances() < before.GetInstances() {
-		s.retireFrom(ctx, after.GetProcessGuid(), after.GetInstances())
+		s.retireFrom(after.GetProcessGuid(), after.GetInstances())
 	}
 	return err
 }
@@ -290,22 +291,32 @@ func (s *Service) RemoveDesiredLRP(ctx context.Context, guid string) error {
 		return err
 	}
 	s.LRPHub.Emit(models.NewDesiredLRPRemovedEvent(before, ""))
-	s.retireFrom(ctx, guid, 0)
+	s.retireFrom(guid, 0)
 	return nil
 }
 
-// retireFrom retires every ordinary instance of the process at index >= from.
-func (s *Service) retireFrom(ctx context.Context, guid string, from int32) {
-	lrps, err := s.DB.ActualLRPs(ctx, db.ActualFilter{ProcessGuid: guid})
-	if err != nil {
-		s.Logger.Error("cannot list instances to retire", "process_guid", guid, "error", err)
-		return
-	}
-	for _, a := range lrps {
-		if a.GetPresence() == models.ActualLRP_ORDINARY && a.GetActualLrpKey().GetIndex() >= from {
-			if err := s.Retire(ctx, a); err != nil {
-				s.Logger.Error("cannot retire instance", "process_guid", guid, "index", a.GetActualLrpKey().GetIndex(), "error", err)
+// retireFrom retires, in the background and concurrently, every ordinary instance of the process
+// at index >= from: the request that lowered the count does not wait for the cells.
+func (s *Service) retireFrom(guid string, from int32) {
+	s.background(func(ctx context.Context) {
+		lrps, err := s.DB.ActualLRPs(ctx, db.ActualFilter{ProcessGuid: guid})
+		if err != nil {
+			s.Logger.Error("cannot list instances to retire", "process_guid", guid, "error", err)
+			return
+		}
+		var jobs []func()
+		for _, a := range lrps {
+			if a.GetPresence() == models.ActualLRP_ORDINARY && a.GetActualLrpKey().GetIndex() >= from {
+				jobs = append(jobs, func() {
+					if err := s.Retire(ctx, a); err != nil {
+						s.Logger.Error("cannot retire instance", "process_guid", guid, "index", a.GetActualLrpKey().GetIndex(), "error", err)
+					}
+				})
 			}
 		}
-	}
+		runParallel(jobs, retireWorkers)
+	})
 }
+
+// retireWorkers bounds the cells called at once for one scale-down or removal.
+const retireWorkers = 32

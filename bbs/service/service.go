@@ -56,7 +56,15 @@ type Config struct {
 	Convergence convergence.Config
 	// ObserveConvergence, when set, is told how long each convergence pass took.
 	ObserveConvergence func(time.Duration)
+	// AuctionRetryWait is the pause before the second attempt of an auction request that failed;
+	// it doubles for each further attempt, AuctionAttempts in all (default 500 ms).
+	AuctionRetryWait time.Duration
 }
+
+// AuctionAttempts bounds the attempts of one auction request (500 ms, 1 s, 2 s, 4 s apart by
+// default): an auctioneer that is away longer misses it, and convergence auctions the instances
+// again once they have been UNCLAIMED for its threshold.
+const AuctionAttempts = 5
 
 // Service carries out the BBS's domain actions.
 type Service struct {
@@ -99,6 +107,9 @@ func New(cfg Config) *Service {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
 	}
+	if cfg.AuctionRetryWait == 0 {
+		cfg.AuctionRetryWait = 500 * time.Millisecond
+	}
 	if cfg.CallbackRetryWait == 0 {
 		cfg.CallbackRetryWait = time.Second
 	}
@@ -128,6 +139,32 @@ func (s *Service) background(fn func(ctx context.Context)) {
 		defer cancel()
 		fn(ctx)
 	}()
+}
+
+// retried calls fn until it succeeds, AuctionAttempts times at most, waiting AuctionRetryWait,
+// then twice as long each time, between attempts.
+func (s *Service) retried(ctx context.Context, what string, fn func(ctx context.Context) error) error {
+	wait := s.AuctionRetryWait
+	for attempt := 1; ; attempt++ {
+		err := fn(ctx)
+		if err == nil {
+			if attempt > 1 {
+				s.Logger.Info(what+" succeeded after retries", "attempt", attempt)
+			}
+			return nil
+		}
+		if attempt == AuctionAttempts {
+			s.Logger.Error(what+" failed; giving up", "attempts", attempt, "error", err)
+			return err
+		}
+		s.Logger.Warn(what+" failed; retrying", "attempt", attempt, "retry_in", wait.String(), "error", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
 }
 
 func (s *Service) cellByID(ctx context.Context, id string) *models.CellPresence {

@@ -37,9 +37,9 @@ func (s *Service) requestTaskAuctions(ctx context.Context, tasks []*models.Task)
 	for i, t := range tasks {
 		reqs[i] = models.NewTaskStartRequest(t)
 	}
-	if err := s.Auctioneer.RequestTaskAuctions(ctx, reqs); err != nil {
-		s.Logger.Error("auction: task start requests failed", "count", len(reqs), "error", err)
-	}
+	_ = s.retried(ctx, "auction: task start request", func(ctx context.Context) error {
+		return s.Auctioneer.RequestTaskAuctions(ctx, reqs)
+	})
 }
 
 // DesireTask stores a new task and auctions it.

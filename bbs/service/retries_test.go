@@ -1,0 +1,111 @@
+package service_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/diego-go/diego/bbs/service"
+	"github.com/diego-go/diego/models"
+)
+
+// slowCell is a cell whose rep takes stopDelay to answer a stop.
+type slowCell struct {
+	stopDelay time.Duration
+	mu        sync.Mutex
+	stopped   []string
+}
+
+func (c *slowCell) StopLRPInstance(_ context.Context, _ *models.CellPresence, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey) error {
+	time.Sleep(c.stopDelay)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stopped = append(c.stopped, ik.GetInstanceGuid())
+	return nil
+}
+
+func (c *slowCell) CancelTask(context.Context, *models.CellPresence, string) error { return nil }
+
+func (c *slowCell) Stopped() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.stopped...)
+}
+
+var _ = Describe("auction requests", func() {
+	var svc *service.Service
+	BeforeEach(func() {
+		svc = service.New(service.Config{DB: store, Logger: logger, Auctioneer: auctioneer.client(), AuctionRetryWait: 20 * time.Millisecond})
+		DeferCleanup(svc.Close)
+	})
+
+	It("retries an LRP auction request the auctioneer failed until it recovers", func() {
+		auctioneer.failNext(2, http.StatusServiceUnavailable)
+		Expect(svc.DesireLRP(ctx, desired("app", 2))).To(Succeed())
+		Eventually(auctioneer.LRPs).Should(HaveLen(1))
+		Expect(auctioneer.Refused()).To(Equal(2))
+		Expect(auctioneer.LRPs()[0].Indices).To(ConsistOf(int32(0), int32(1)))
+	})
+
+	It("retries a task auction request the auctioneer failed until it recovers", func() {
+		auctioneer.failNext(3, http.StatusInternalServerError)
+		Expect(svc.DesireTask(ctx, "t", "d", &models.TaskDefinition{RootFs: "docker:///busybox",
+			Action: &models.Action{Value: &models.Action_RunAction{RunAction: &models.RunAction{Path: "/bin/true", User: "root"}}}})).To(Succeed())
+		Eventually(auctioneer.Tasks).Should(HaveLen(1))
+		Expect(auctioneer.Refused()).To(Equal(3))
+	})
+
+	It("gives up after a bounded number of attempts, backing off between them", func() {
+		auctioneer.failNext(100, http.StatusServiceUnavailable)
+		start := time.Now()
+		Expect(svc.DesireLRP(ctx, desired("app", 1))).To(Succeed())
+		svc.Wait()
+		Expect(auctioneer.Refused()).To(Equal(service.AuctionAttempts))
+		// 20 + 40 + 80 + 160 ms between the five attempts
+		Expect(time.Since(start)).To(BeNumerically(">=", 300*time.Millisecond))
+		Consistently(auctioneer.Refused, "200ms").Should(Equal(service.AuctionAttempts))
+		Expect(auctioneer.LRPs()).To(BeEmpty())
+	})
+})
+
+var _ = Describe("retiring on scale-down and removal", func() {
+	const n = 8
+	var (
+		svc  *service.Service
+		cell *slowCell
+	)
+	BeforeEach(func() {
+		cell = &slowCell{stopDelay: 400 * time.Millisecond}
+		svc = service.New(service.Config{DB: store, Logger: logger, CellClient: cell,
+			Cells: func(context.Context) ([]*models.CellPresence, error) {
+				return []*models.CellPresence{{CellId: "cell-1", RepUrl: "http://127.0.0.1:1"}}, nil
+			}})
+		DeferCleanup(svc.Close)
+		Expect(svc.DesireLRP(ctx, desired("app", n))).To(Succeed())
+		for i := range int32(n) {
+			Expect(svc.ClaimActualLRP(ctx, "app", i, &models.ActualLRPInstanceKey{InstanceGuid: "ig-" + string(rune('a'+i)), CellId: "cell-1"})).To(Succeed())
+		}
+	})
+
+	It("answers a removal before the cells stopped the instances, and stops them concurrently", func() {
+		start := time.Now()
+		Expect(svc.RemoveDesiredLRP(ctx, "app")).To(Succeed())
+		Expect(time.Since(start)).To(BeNumerically("<", cell.stopDelay))
+		Expect(cell.Stopped()).To(BeEmpty())
+		// one by one would take n x 400 ms
+		Eventually(cell.Stopped, 2*cell.stopDelay).Should(HaveLen(n))
+	})
+
+	It("answers a scale-down before the cells stopped the instances beyond the new count", func() {
+		two := int32(2)
+		start := time.Now()
+		Expect(svc.UpdateDesiredLRP(ctx, "app", &models.DesiredLRPUpdate{Instances: &two})).To(Succeed())
+		Expect(time.Since(start)).To(BeNumerically("<", cell.stopDelay))
+		Eventually(cell.Stopped, 2*cell.stopDelay).Should(HaveLen(n - 2))
+		Expect(cell.Stopped()).NotTo(ContainElements("ig-a", "ig-b"))
+	})
+})
