@@ -2,7 +2,7 @@
 # make deps: installs everything the project's builds and tests need, from the project's own files.
 #
 #   Debian packages (apt-get):  runc, iptables, iproute2, util-linux, mount, e2fsprogs,
-#                               busybox-static, curl
+#                               busybox-static, curl (elsewhere: their commands are checked)
 #   Built from the Go module proxy by the tool modules under tools/ (go.mod + go.sum committed):
 #     etcd + etcdctl   tools/etcd            -> .deps/etcd-<version>/{etcd,etcdctl}
 #     nats-server      tools/nats            -> .deps/nats-server-<version>/nats-server
@@ -143,8 +143,21 @@ if command -v flock >/dev/null 2>&1; then
 fi
 
 # runc and the tools the garden backend drives (iptables, ip, nsenter/losetup/mount, mkfs.ext4);
-# busybox-static and curl for the container specs.
-apt_install runc iptables iproute2 util-linux mount e2fsprogs busybox-static curl
+# busybox-static and curl for the container specs. Each as DEBIAN_PACKAGE=COMMAND: without apt-get
+# and dpkg (another distribution) the commands are only checked, and the missing ones named.
+SYSTEM_TOOLS=(runc=runc iptables=iptables iproute2=ip util-linux=nsenter mount=mount
+	e2fsprogs=mkfs.ext4 busybox-static=busybox curl=curl)
+if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then
+	apt_install "${SYSTEM_TOOLS[@]%%=*}"
+else
+	missing=()
+	for spec in "${SYSTEM_TOOLS[@]}"; do
+		PATH="$PATH:/usr/sbin:/sbin" command -v "${spec#*=}" >/dev/null 2>&1 || missing+=("${spec#*=}")
+	done
+	[ ${#missing[@]} -eq 0 ] ||
+		die "no apt-get here: install ${missing[*]} with this distribution's packages (busybox must be static)"
+	say "system tools found: ${SYSTEM_TOOLS[*]#*=}"
+fi
 
 v=$(modver "$ROOT/tools/protoc-gen-go" google.golang.org/protobuf)
 build_tool protoc-gen-go "$v" "$ROOT/tools/protoc-gen-go" -- \
