@@ -1,0 +1,50 @@
+package docs_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/diego-go/diego/internal/daemontest"
+	"github.com/diego-go/diego/internal/testservers"
+	"github.com/diego-go/diego/tlsconfig/tlstest"
+)
+
+// TestDocs holds README.md and docs/ to the tree: the example configs load (and the BBS's and the
+// auctioneer's start), the docs show them as they are, links stay inside the repository and
+// wire.md's route table is what the BBS serves.
+func TestDocs(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "docs Suite")
+}
+
+var (
+	bbsPath, auctioneerPath string
+	etcd                    *testservers.Etcd
+	consul                  *testservers.Consul
+	// workDir holds certs/ as the examples name it; the daemons run in it.
+	workDir string
+	certs   tlstest.Files
+)
+
+var _ = BeforeSuite(func() {
+	bins := daemontest.Build("github.com/diego-go/diego/cmd/bbs", "github.com/diego-go/diego/cmd/auctioneer")
+	bbsPath, auctioneerPath = bins[0], bins[1]
+
+	dir := GinkgoT().TempDir()
+	var err error
+	etcd, err = testservers.StartEtcd(filepath.Join(dir, "etcd"))
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { _ = etcd.Stop() })
+	consul, err = testservers.StartConsul(filepath.Join(dir, "consul"))
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { _ = consul.Stop() })
+
+	workDir = filepath.Join(dir, "work")
+	Expect(os.MkdirAll(filepath.Join(workDir, "certs"), 0o755)).To(Succeed())
+	certs, err = tlstest.Generate(filepath.Join(workDir, "certs"))
+	Expect(err).NotTo(HaveOccurred())
+})

@@ -1,0 +1,161 @@
+package docs_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"google.golang.org/protobuf/proto"
+
+	auctioneerconfig "github.com/diego-go/diego/cmd/auctioneer/config"
+	bbsconfig "github.com/diego-go/diego/cmd/bbs/config"
+	gardenconfig "github.com/diego-go/diego/cmd/garden/config"
+	"github.com/diego-go/diego/internal/daemontest"
+	"github.com/diego-go/diego/models"
+	"github.com/diego-go/diego/tlsconfig"
+)
+
+// Each daemon's config package loads its example as the daemon does: strict decoding over the
+// defaults, then validation.
+var loaders = []struct {
+	name string
+	load func(path string) error
+}{
+	{"auctioneer", func(p string) error { _, err := auctioneerconfig.Load(p); return err }},
+	{"bbs", func(p string) error { _, err := bbsconfig.Load(p); return err }},
+	{"garden", func(p string) error { _, err := gardenconfig.Load(p); return err }},
+}
+
+var jsonBlock = regexp.MustCompile("(?s)```json\n(.*?)```")
+
+var _ = Describe("the example configs", func() {
+	It("has one example per daemon under cmd/ that takes a -config file, and no other", func() {
+		examples, err := filepath.Glob(filepath.Join("examples", "*.json"))
+		Expect(err).NotTo(HaveOccurred())
+		var names []string
+		for _, e := range examples {
+			names = append(names, strings.TrimSuffix(filepath.Base(e), ".json"))
+		}
+		var want []string
+		for _, l := range loaders {
+			want = append(want, l.name)
+			_, err := os.Stat(filepath.Join("..", "cmd", l.name, "config"))
+			Expect(err).NotTo(HaveOccurred(), "cmd/%s/config", l.name)
+		}
+		configs, err := filepath.Glob(filepath.Join("..", "cmd", "*", "config"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(configs).To(HaveLen(len(loaders)), "a daemon with a config package needs an example here")
+		Expect(names).To(ConsistOf(want))
+	})
+
+	for _, l := range loaders {
+		name, load := l.name, l.load
+		It("loads "+name+".json through cmd/"+name+"/config", func() {
+			Expect(load(filepath.Join("examples", name+".json"))).To(Succeed())
+		})
+
+		It("shows "+name+".json in docs/"+name+".md as it is", func() {
+			example, err := os.ReadFile(filepath.Join("examples", name+".json"))
+			Expect(err).NotTo(HaveOccurred())
+			doc, err := os.ReadFile(name + ".md")
+			Expect(err).NotTo(HaveOccurred())
+			var blocks []string
+			for _, m := range jsonBlock.FindAllSubmatch(doc, -1) {
+				blocks = append(blocks, string(m[1]))
+			}
+			Expect(blocks).To(ContainElement(string(example)), "docs/%s.md needs a ```json block equal to docs/examples/%s.json", name, name)
+		})
+	}
+})
+
+// startExample starts the daemon at bin with the example name.json, in workDir (where certs/ is,
+// as the example names it), after pointing only its addresses at this machine's free ports and
+// test servers.
+func startExample(bin, name string, addresses map[string]any) {
+	GinkgoHelper()
+	b, err := os.ReadFile(filepath.Join("examples", name+".json"))
+	Expect(err).NotTo(HaveOccurred())
+	cfg := map[string]any{}
+	Expect(json.Unmarshal(b, &cfg)).To(Succeed())
+	for k, v := range addresses {
+		Expect(cfg).To(HaveKey(k), "the example sets %s", k)
+		cfg[k] = v
+	}
+	path := daemontest.WriteConfig(cfg)
+	wd, err := os.Getwd()
+	Expect(err).NotTo(HaveOccurred())
+	// The daemon inherits the working directory: the example's relative certs/ paths resolve there.
+	Expect(os.Chdir(workDir)).To(Succeed())
+	defer func() { Expect(os.Chdir(wd)).To(Succeed()) }()
+	daemontest.Start(bin, "-config", path)
+}
+
+// leads waits until GET /ping on the health listener at addr answers 200 with healthy (and,
+// where the body says, leader) true.
+func leads(addr string) {
+	GinkgoHelper()
+	Eventually(func(g Gomega) {
+		resp, err := (&http.Client{Timeout: time.Second}).Get("http://" + addr + "/ping")
+		g.Expect(err).NotTo(HaveOccurred())
+		defer resp.Body.Close()
+		var h map[string]bool
+		g.Expect(json.NewDecoder(resp.Body).Decode(&h)).To(Succeed())
+		g.Expect(resp.StatusCode).To(Equal(http.StatusOK))
+		g.Expect(h).To(HaveKeyWithValue("healthy", true))
+		if _, ok := h["leader"]; ok {
+			g.Expect(h).To(HaveKeyWithValue("leader", true))
+		}
+	}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
+}
+
+func post(client *http.Client, url, body string) *http.Response {
+	GinkgoHelper()
+	var resp *http.Response
+	Eventually(func() error {
+		var err error
+		resp, err = client.Post(url, "application/octet-stream", bytes.NewBufferString(body))
+		return err
+	}, 30*time.Second, 100*time.Millisecond).Should(Succeed())
+	DeferCleanup(resp.Body.Close)
+	return resp
+}
+
+var _ = Describe("the BBS and the auctioneer started with their examples", func() {
+	It("take their locks and serve their APIs over mutual TLS with the certificates the examples name", func() {
+		bbsAPI, bbsHealth := daemontest.FreeAddr(), daemontest.FreeAddr()
+		auctioneerAPI, auctioneerHealth := daemontest.FreeAddr(), daemontest.FreeAddr()
+		startExample(bbsPath, "bbs", map[string]any{
+			"listen_address": bbsAPI, "health_address": bbsHealth, "consul_address": consul.HTTPAddr(),
+			"etcd_endpoints": []string{etcd.ClientURL()}, "auctioneer_url": "https://" + auctioneerAPI,
+		})
+		startExample(auctioneerPath, "auctioneer", map[string]any{
+			"listen_address": auctioneerAPI, "health_address": auctioneerHealth, "consul_address": consul.HTTPAddr(),
+			"bbs_url": "https://" + bbsAPI,
+		})
+		leads(bbsHealth)
+		leads(auctioneerHealth)
+
+		tlsConfig, err := tlsconfig.Client(certs.ClientCert, certs.ClientKey, certs.CACert)
+		Expect(err).NotTo(HaveOccurred())
+		client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConfig}}
+
+		resp := post(client, "https://"+bbsAPI+"/v1/ping", "")
+		Expect(resp.StatusCode).To(Equal(http.StatusOK))
+		body, err := io.ReadAll(resp.Body)
+		Expect(err).NotTo(HaveOccurred())
+		var ping models.PingResponse
+		Expect(proto.Unmarshal(body, &ping)).To(Succeed())
+		Expect(ping.GetAvailable()).To(BeTrue())
+
+		resp = post(client, "https://"+auctioneerAPI+"/v1/tasks", "[]")
+		Expect(resp.StatusCode).To(Equal(http.StatusAccepted))
+	})
+})
