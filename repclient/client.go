@@ -1,5 +1,5 @@
 // Package repclient is the auctioneer's HTTP client for a rep's auction endpoints (see
-// ../shared/DESIGN.md, "The rep's API"):
+// docs/wire.md, "The rep's auction API"):
 //
 //   - GET  /state -> models.CellState (JSON)
 //   - POST /work  (models.Work JSON) -> models.Work: the work the cell could not take
