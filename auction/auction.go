@@ -45,7 +45,7 @@ func DefaultOptions() Options {
 // placed, with the reason.
 type Plan struct {
 	Works    []models.Work
-	Failures models.AuctionResults
+	Failures AuctionResults
 }
 
 // Placed counts the LRP instances and Tasks the plan places.
@@ -285,7 +285,7 @@ func (a *Auction) Replan(rejected []models.Work) Plan {
 		}
 		for i := range w.Tasks {
 			if it := a.takeBack(c, func(it *item) bool {
-				return it.isTask && it.task.TaskGUID == w.Tasks[i].TaskGUID
+				return it.isTask && it.task.TaskGuid == w.Tasks[i].TaskGuid
 			}); it != nil {
 				retry = append(retry, it)
 			}
@@ -323,9 +323,9 @@ func (a *Auction) placeAll(items []*item) Plan {
 			continue
 		}
 		if it.isTask {
-			plan.Failures.FailedTasks = append(plan.Failures.FailedTasks, models.TaskPlacementFailure{RepTask: *it.task, PlacementError: reason})
+			plan.Failures.FailedTasks = append(plan.Failures.FailedTasks, TaskPlacementFailure{RepTask: *it.task, PlacementError: reason})
 		} else {
-			plan.Failures.FailedLRPs = append(plan.Failures.FailedLRPs, models.LRPPlacementFailure{RepLRP: it.repLRP(), PlacementError: reason})
+			plan.Failures.FailedLRPs = append(plan.Failures.FailedLRPs, LRPPlacementFailure{RepLRP: it.repLRP(), PlacementError: reason})
 		}
 	}
 	a.deactivate()
@@ -378,7 +378,7 @@ func (a *Auction) works(placed []*item) []models.Work {
 // select, reserve. It returns the cell or -1 and the reason.
 func (a *Auction) placeOne(it *item) (int32, string) {
 	if a.opts.MaxStartsInFlight > 0 && a.inFlight >= a.opts.MaxStartsInFlight {
-		return -1, models.PlacementErrorStartsInFlight
+		return -1, PlacementErrorStartsInFlight
 	}
 	cls := it.class
 	if cls.err != "" {
@@ -406,9 +406,9 @@ func (a *Auction) placeOne(it *item) (int32, string) {
 	}
 	if best < 0 {
 		if problems == 0 {
-			return -1, models.NoCompatibleCellError("every compatible cell rejected the work")
+			return -1, NoCompatibleCellError("every compatible cell rejected the work")
 		}
-		return -1, models.InsufficientResourcesError(problemNames(problems))
+		return -1, InsufficientResourcesError(problemNames(problems))
 	}
 	a.reserve(best, it)
 	return best, ""

@@ -78,7 +78,7 @@ var _ = Describe("Auction", func() {
 
 		It("spreads tasks by the tasks a cell holds", func() {
 			a := cell("a", 100, 100, 100)
-			a.Tasks = []models.RepTask{{TaskGUID: "old"}}
+			a.Tasks = []models.RepTask{{TaskGuid: "old"}}
 			plan := place([]models.CellState{a, withLRPs(cell("b", 100, 100, 100), "x", 30, 1)}, nil, task("t1", 1), task("t2", 1))
 			Expect(placements(plan.Works)).To(Equal(map[string]string{"t1": "b", "t2": "a"}))
 		})
@@ -176,9 +176,9 @@ var _ = Describe("Auction", func() {
 
 		It("names a rootfs no cell offers", func() {
 			r := lrp("p", 1)
-			r.RootFS = "preloaded:cflinuxfs3"
+			r.RootFs = "preloaded:cflinuxfs3"
 			Expect(one(cell("c", 100, 100, 100), r)).To(Equal(`found no compatible cell: missing rootfs "preloaded:cflinuxfs3"`))
-			r.RootFS = "docker:///busybox#latest"
+			r.RootFs = "docker:///busybox#latest"
 			Expect(place([]models.CellState{cell("c", 100, 100, 100)}, []models.LRPStartRequest{r}).Works).To(HaveLen(1), "docker is an arbitrary provider")
 		})
 
@@ -225,7 +225,7 @@ var _ = Describe("Auction", func() {
 					Expect(plan.Works).To(HaveLen(1))
 				} else {
 					Expect(plan.Failures.FailedLRPs).To(HaveLen(1))
-					Expect(plan.Failures.FailedLRPs[0].PlacementError).To(HavePrefix(models.PlacementErrorNoCompatibleCell))
+					Expect(plan.Failures.FailedLRPs[0].PlacementError).To(HavePrefix(auction.PlacementErrorNoCompatibleCell))
 				}
 			},
 			Entry("required and optional asked", []string{"gpu", "ssd"}, true),
@@ -308,7 +308,7 @@ var _ = Describe("Auction", func() {
 			Expect(plan.Works[0].LRPs).To(HaveLen(2))
 			Expect(plan.Failures.FailedLRPs).To(HaveLen(2))
 			for _, f := range plan.Failures.FailedLRPs {
-				Expect(f.PlacementError).To(Equal(models.PlacementErrorStartsInFlight))
+				Expect(f.PlacementError).To(Equal(auction.PlacementErrorStartsInFlight))
 			}
 		})
 	})
@@ -389,7 +389,7 @@ var _ = Describe("Auction", func() {
 		})
 
 		It("ignores work it did not place", func() {
-			retry := a.Replan([]models.Work{{CellID: "first", LRPs: []models.RepLRP{{ProcessGUID: "nope"}}}, {CellID: "unknown"}})
+			retry := a.Replan([]models.Work{{CellID: "first", LRPs: []models.RepLRP{{LRPKey: models.LRPKey{ProcessGUID: "nope"}}}}, {CellID: "unknown"}})
 			Expect(retry.Works).To(BeEmpty())
 			Expect(retry.Failures.FailedLRPs).To(BeEmpty())
 		})

@@ -19,17 +19,17 @@ type class struct {
 
 func constraintKey(pc models.PlacementConstraint) string {
 	if len(pc.VolumeDrivers) == 0 && len(pc.PlacementTags) == 0 {
-		return pc.RootFS
+		return pc.RootFs
 	}
 	var b strings.Builder
-	b.WriteString(pc.RootFS)
+	b.WriteString(pc.RootFs)
 	b.WriteByte(0)
-	for _, d := range models.SortedCopy(pc.VolumeDrivers) {
+	for _, d := range sortedCopy(pc.VolumeDrivers) {
 		b.WriteString(d)
 		b.WriteByte(1)
 	}
 	b.WriteByte(0)
-	for _, t := range models.SortedCopy(pc.PlacementTags) {
+	for _, t := range sortedCopy(pc.PlacementTags) {
 		b.WriteString(t)
 		b.WriteByte(1)
 	}
@@ -46,7 +46,7 @@ func (a *Auction) classFor(pc models.PlacementConstraint) *class {
 	cls := &class{zoneCells: make([][]int32, len(a.zones))}
 	for c := range a.meta {
 		s := a.meta[c].state
-		if s.MatchRootFS(pc.RootFS) && s.MatchVolumeDrivers(pc.VolumeDrivers) && s.MatchPlacementTags(pc.PlacementTags) {
+		if MatchRootFS(s, pc.RootFs) && MatchVolumeDrivers(s, pc.VolumeDrivers) && MatchPlacementTags(s, pc.PlacementTags) {
 			z := a.meta[c].zone
 			cls.zoneCells[z] = append(cls.zoneCells[z], int32(c))
 			cls.all = append(cls.all, int32(c))
@@ -58,7 +58,7 @@ func (a *Auction) classFor(pc models.PlacementConstraint) *class {
 		}
 	}
 	if len(cls.all) == 0 {
-		cls.err = models.NoCompatibleCellError(a.explain(pc))
+		cls.err = NoCompatibleCellError(a.explain(pc))
 	}
 	a.classes[key] = cls
 	return cls
@@ -72,30 +72,30 @@ func (a *Auction) explain(pc models.PlacementConstraint) string {
 	}
 	var rootOK []*models.CellState
 	for c := range a.meta {
-		if a.meta[c].state.MatchRootFS(pc.RootFS) {
+		if MatchRootFS(a.meta[c].state, pc.RootFs) {
 			rootOK = append(rootOK, a.meta[c].state)
 		}
 	}
 	if len(rootOK) == 0 {
-		return fmt.Sprintf("missing rootfs %q", pc.RootFS)
+		return fmt.Sprintf("missing rootfs %q", pc.RootFs)
 	}
 
 	var driversOK []*models.CellState
 	for _, s := range rootOK {
-		if s.MatchVolumeDrivers(pc.VolumeDrivers) {
+		if MatchVolumeDrivers(s, pc.VolumeDrivers) {
 			driversOK = append(driversOK, s)
 		}
 	}
 	if len(driversOK) == 0 {
-		for _, d := range models.SortedCopy(pc.VolumeDrivers) {
-			if !anyCell(rootOK, func(s *models.CellState) bool { return s.MatchVolumeDrivers([]string{d}) }) {
+		for _, d := range sortedCopy(pc.VolumeDrivers) {
+			if !anyCell(rootOK, func(s *models.CellState) bool { return MatchVolumeDrivers(s, []string{d}) }) {
 				return fmt.Sprintf("missing volume driver %q", d)
 			}
 		}
-		return fmt.Sprintf("no cell has all volume drivers %q", models.SortedCopy(pc.VolumeDrivers))
+		return fmt.Sprintf("no cell has all volume drivers %q", sortedCopy(pc.VolumeDrivers))
 	}
 
-	for _, t := range models.SortedCopy(pc.PlacementTags) {
+	for _, t := range sortedCopy(pc.PlacementTags) {
 		if !anyCell(driversOK, func(s *models.CellState) bool {
 			return has(s.PlacementTags, t) || has(s.OptionalPlacementTags, t)
 		}) {
@@ -120,21 +120,12 @@ func (a *Auction) explain(pc models.PlacementConstraint) string {
 		sort.Strings(list)
 		return fmt.Sprintf("cells require placement tags %q not asked for", list)
 	}
-	return fmt.Sprintf("no cell has all placement tags %q", models.SortedCopy(pc.PlacementTags))
+	return fmt.Sprintf("no cell has all placement tags %q", sortedCopy(pc.PlacementTags))
 }
 
 func anyCell(cells []*models.CellState, f func(*models.CellState) bool) bool {
 	for _, s := range cells {
 		if f(s) {
-			return true
-		}
-	}
-	return false
-}
-
-func has(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
 			return true
 		}
 	}

@@ -12,7 +12,7 @@ func cell(id string, memory, disk int32, containers int) models.CellState {
 	return models.CellState{
 		CellID:             id,
 		Zone:               "z1",
-		RootFSProviders:    models.RootFSProviders{"preloaded": {"cflinuxfs4"}, "docker": nil},
+		RootFSProviders:    models.RootFSProviders{"preloaded": models.FixedSetRootFSProvider("cflinuxfs4"), "docker": models.ArbitraryRootFSProvider()},
 		AvailableResources: models.Resources{MemoryMB: memory, DiskMB: disk, Containers: containers},
 		TotalResources:     models.Resources{MemoryMB: memory, DiskMB: disk, Containers: containers},
 	}
@@ -25,7 +25,7 @@ func inZone(c models.CellState, zone string) models.CellState {
 
 func withLRPs(c models.CellState, processGUID string, n int, memory int32) models.CellState {
 	for i := 0; i < n; i++ {
-		c.LRPs = append(c.LRPs, models.RepLRP{ProcessGUID: processGUID, Index: int32(i), Resource: models.Resource{MemoryMB: memory, DiskMB: 1}})
+		c.LRPs = append(c.LRPs, models.RepLRP{LRPKey: models.LRPKey{ProcessGUID: processGUID, Index: int32(i)}, Resource: models.Resource{MemoryMB: memory, DiskMB: 1}})
 		c.AvailableResources.MemoryMB -= memory
 		c.AvailableResources.DiskMB--
 		c.AvailableResources.Containers--
@@ -41,16 +41,16 @@ func lrp(processGUID string, memory int32, indices ...int32) models.LRPStartRequ
 		ProcessGUID:         processGUID,
 		Domain:              "d",
 		Indices:             indices,
-		PlacementConstraint: models.PlacementConstraint{RootFS: linux},
+		PlacementConstraint: models.PlacementConstraint{RootFs: linux},
 		Resource:            models.Resource{MemoryMB: memory, DiskMB: 1},
 	}
 }
 
 func task(guid string, memory int32) models.TaskStartRequest {
 	return models.TaskStartRequest{RepTask: models.RepTask{
-		TaskGUID:            guid,
+		TaskGuid:            guid,
 		Domain:              "d",
-		PlacementConstraint: models.PlacementConstraint{RootFS: linux},
+		PlacementConstraint: models.PlacementConstraint{RootFs: linux},
 		Resource:            models.Resource{MemoryMB: memory, DiskMB: 1},
 	}}
 }
@@ -62,7 +62,7 @@ func placements(works []models.Work) map[string]string {
 			out[fmt.Sprintf("%s/%d", l.ProcessGUID, l.Index)] = w.CellID
 		}
 		for _, t := range w.Tasks {
-			out[t.TaskGUID] = w.CellID
+			out[t.TaskGuid] = w.CellID
 		}
 	}
 	return out

@@ -37,9 +37,7 @@ type item struct {
 func (it *item) repLRP() models.RepLRP {
 	return models.RepLRP{
 		InstanceGUID:        it.instanceGUID,
-		ProcessGUID:         it.lrp.ProcessGUID,
-		Index:               it.index,
-		Domain:              it.lrp.Domain,
+		LRPKey:              models.LRPKey{ProcessGUID: it.lrp.ProcessGUID, Index: it.index, Domain: it.lrp.Domain},
 		PlacementConstraint: it.lrp.PlacementConstraint,
 		Resource:            it.lrp.Resource,
 	}

@@ -34,7 +34,7 @@ func randomCase(seed int64) ([]models.CellState, []models.LRPStartRequest, []mod
 			c = withLRPs(c, fmt.Sprintf("p%d", r.Intn(10)), 1, int32(1+r.Intn(8)))
 		}
 		for j, m := 0, r.Intn(3); j < m; j++ {
-			c.Tasks = append(c.Tasks, models.RepTask{TaskGUID: fmt.Sprintf("old-%d-%d", i, j)})
+			c.Tasks = append(c.Tasks, models.RepTask{TaskGuid: fmt.Sprintf("old-%d-%d", i, j)})
 		}
 		cells = append(cells, c)
 	}

@@ -3,12 +3,16 @@ package locket
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
+	"sort"
 	"time"
 
 	"github.com/hashicorp/consul/api"
 	"github.com/tedsuo/ifrit"
+
+	"github.com/diego-go/diego/models"
 )
 
 type presenceRunner struct {
@@ -139,4 +143,41 @@ func (p *presenceRunner) holder(ctx context.Context) string {
 		return ""
 	}
 	return pair.Session
+}
+
+// NewCellPresence is NewPresence for a cell: it keeps p, encoded with models.EncodeCellPresence
+// (the value upstream's rep writes), at CellPresenceKey(p.CellId).
+func NewCellPresence(logger *slog.Logger, client *Client, p *models.CellPresence, ttl, retryInterval time.Duration) (ifrit.Runner, error) {
+	if p.GetCellId() == "" {
+		return nil, errors.New("locket: cell presence has no cell_id")
+	}
+	value, err := models.EncodeCellPresence(p)
+	if err != nil {
+		return nil, err
+	}
+	return NewPresence(logger, client, CellPresenceKey(p.GetCellId()), value, ttl, retryInterval), nil
+}
+
+// CellPresences lists the cells present now, in cell id order, each decoded with
+// models.DecodeCellPresence (a presence without a cell_id takes its key's). Values that cannot be
+// decoded are left out and returned in invalid, one error per cell; err is a failure to ask Consul.
+func (c *Client) CellPresences(ctx context.Context) (cells []*models.CellPresence, invalid []error, err error) {
+	values, err := c.PresencesContext(ctx, CellPresencePrefix)
+	if err != nil {
+		return nil, nil, err
+	}
+	cells = make([]*models.CellPresence, 0, len(values))
+	for id, v := range values {
+		p, err := models.DecodeCellPresence(v)
+		if err != nil {
+			invalid = append(invalid, fmt.Errorf("cell %s: %w", id, err))
+			continue
+		}
+		if p.CellId == "" {
+			p.CellId = id
+		}
+		cells = append(cells, p)
+	}
+	sort.Slice(cells, func(i, j int) bool { return cells[i].CellId < cells[j].CellId })
+	return cells, invalid, nil
 }

@@ -11,7 +11,7 @@ func NewLRPStartRequest(s *DesiredLRPSchedulingInfo, indices ...int32) LRPStartR
 		PlacementConstraint: PlacementConstraint{
 			PlacementTags: s.GetPlacementTags(),
 			VolumeDrivers: s.GetVolumePlacement().GetDriverNames(),
-			RootFS:        s.GetDesiredLrpResource().GetRootFs(),
+			RootFs:        s.GetDesiredLrpResource().GetRootFs(),
 		},
 		Resource: Resource{
 			MemoryMB: s.GetDesiredLrpResource().GetMemoryMb(),
@@ -24,17 +24,17 @@ func NewLRPStartRequest(s *DesiredLRPSchedulingInfo, indices ...int32) LRPStartR
 // NewTaskStartRequest asks the auctioneer to place a Task.
 func NewTaskStartRequest(t *Task) TaskStartRequest {
 	d := t.GetTaskDefinition()
-	var drivers []string
+	drivers := []string{} // upstream sends [] for a task without volume mounts
 	for _, m := range d.GetVolumeMounts() {
 		drivers = append(drivers, m.GetDriver())
 	}
 	return TaskStartRequest{RepTask: RepTask{
-		TaskGUID: t.GetTaskGuid(),
+		TaskGuid: t.GetTaskGuid(),
 		Domain:   t.GetDomain(),
 		PlacementConstraint: PlacementConstraint{
 			PlacementTags: d.GetPlacementTags(),
 			VolumeDrivers: drivers,
-			RootFS:        d.GetRootFs(),
+			RootFs:        d.GetRootFs(),
 		},
 		Resource: Resource{MemoryMB: d.GetMemoryMb(), DiskMB: d.GetDiskMb(), MaxPids: d.GetMaxPids()},
 	}}

@@ -1,101 +1,187 @@
 package models
 
-// The rep's and the auctioneer's API messages. Both APIs carry JSON bodies
-// (upstream's wire format), so these are plain structs with snake_case JSON
-// tags and deliberately no dependency on the protobuf-generated types of the
-// BBS API.
+// The rep's and the auctioneer's API messages, shaped as upstream's Go structs
+// (code.cloudfoundry.org/rep resources.go and rootfs_providers.go,
+// code.cloudfoundry.org/auctioneer resources.go) so that encoding/json writes
+// the same JSON: only the fields upstream tags carry a snake_case name, every
+// other field goes under its Go name (MemoryMB, RootFs, TaskGuid, ...), and
+// the structs upstream embeds are embedded here, flattening into the same
+// object. They deliberately do not reuse the protobuf-generated types, whose
+// generated JSON tags differ. What a cell must offer to take the work (the
+// feasibility rules) is the auction's business, in package auction.
 
 import (
-	"sort"
-	"strings"
-)
-
-// Placement error prefixes. The auction reports every failed placement with
-// a message that starts with one of these; the BBS stores it as the
-// ActualLRP's placement_error or the Task's failure reason.
-const (
-	// PlacementErrorInsufficientResources is followed by ": " and the
-	// resources no cell had enough of, e.g. "insufficient resources: memory".
-	PlacementErrorInsufficientResources = "insufficient resources"
-	// PlacementErrorNoCompatibleCell is followed by ": " and what no cell
-	// offered, e.g. `found no compatible cell: missing placement tag "gpu"`.
-	PlacementErrorNoCompatibleCell = "found no compatible cell"
-	// PlacementErrorStartsInFlight: the optional cap on containers starting
-	// at once was reached; the work is auctioned again later.
-	PlacementErrorStartsInFlight = "too many containers starting"
+	"encoding/json"
+	"fmt"
 )
 
 // Resource is what one LRP instance or Task asks for.
 type Resource struct {
-	MemoryMB int32 `json:"memory_mb"`
-	DiskMB   int32 `json:"disk_mb"`
-	MaxPids  int32 `json:"max_pids"`
+	MemoryMB int32
+	DiskMB   int32
+	MaxPids  int32
 }
 
 // Resources is a cell's capacity (total or still available).
 type Resources struct {
-	MemoryMB   int32 `json:"memory_mb"`
-	DiskMB     int32 `json:"disk_mb"`
-	Containers int   `json:"containers"`
+	MemoryMB   int32
+	DiskMB     int32
+	Containers int
 }
 
 // PlacementConstraint is what a cell must offer to be eligible for work.
 type PlacementConstraint struct {
-	PlacementTags []string `json:"placement_tags,omitempty"`
-	VolumeDrivers []string `json:"volume_drivers,omitempty"`
-	RootFS        string   `json:"rootfs"`
+	PlacementTags []string
+	VolumeDrivers []string
+	RootFs        string
+}
+
+// LRPKey names an LRP instance's slot; it has the JSON of upstream's
+// models.ActualLRPKey, which upstream's rep.LRP embeds.
+type LRPKey struct {
+	ProcessGUID string `json:"process_guid"`
+	Index       int32  `json:"index"`
+	Domain      string `json:"domain"`
 }
 
 // RepLRP is one instance of a long-running process, as the auction and the rep
-// see it. The embedded structs flatten into the JSON object.
+// see it (upstream's rep.LRP).
 type RepLRP struct {
 	InstanceGUID string `json:"instance_guid"`
-	ProcessGUID  string `json:"process_guid"`
-	Index        int32  `json:"index"`
-	Domain       string `json:"domain"`
+	LRPKey
 	PlacementConstraint
 	Resource
+	// State is the instance's ActualLRP state on the cell ("CLAIMED",
+	// "RUNNING", ...) in a cell state; empty in work.
+	State string `json:"state"`
 }
 
-// RepTask is one task as the auction and the rep see it.
+// RepTask is one task as the auction and the rep see it (upstream's rep.Task).
 type RepTask struct {
-	TaskGUID string `json:"task_guid"`
-	Domain   string `json:"domain"`
+	TaskGuid string
+	Domain   string
 	PlacementConstraint
 	Resource
-	Failed bool `json:"failed,omitempty"`
+	// State and Failed describe the task on the cell in a cell state.
+	State  Task_State `json:"state"`
+	Failed bool       `json:"failed"`
 }
 
-// RootFSProviders maps a rootfs URL scheme to the names a cell offers under
-// it: {"preloaded": ["cflinuxfs4"], "docker": []}. An empty (or null) list
-// means any name of that scheme (an "arbitrary" provider, like docker
-// images); a scheme that is absent is not offered at all.
-type RootFSProviders map[string][]string
+// MarshalJSON writes a task state by name ("Pending", "Running", ...), as
+// upstream's models.Task_State does in the rep's JSON.
+func (s Task_State) MarshalJSON() ([]byte, error) {
+	return json.Marshal(s.String())
+}
 
-// CellState is the rep's answer to GET /state.
+// UnmarshalJSON reads a task state by name.
+func (s *Task_State) UnmarshalJSON(data []byte) error {
+	var name string
+	if err := json.Unmarshal(data, &name); err != nil {
+		return fmt.Errorf("task state: want a state name: %w", err)
+	}
+	v, ok := Task_State_value[name]
+	if !ok {
+		return fmt.Errorf("task state: unknown state %q", name)
+	}
+	*s = Task_State(v)
+	return nil
+}
+
+// RootFSProviderType is how a cell offers the rootfses of one URL scheme.
+type RootFSProviderType string
+
+const (
+	// RootFSProviderArbitrary offers any rootfs of its scheme (docker images).
+	RootFSProviderArbitrary RootFSProviderType = "arbitrary"
+	// RootFSProviderFixedSet offers the names in its set (preloaded stacks).
+	RootFSProviderFixedSet RootFSProviderType = "fixed_set"
+)
+
+// RootFSProvider is what a cell offers under one rootfs URL scheme. Its JSON is
+// upstream's: {"type":"arbitrary"} or {"set":{"cflinuxfs4":{}},"type":"fixed_set"}.
+// A type this project does not know is kept (and offers nothing).
+type RootFSProvider struct {
+	Type     RootFSProviderType
+	FixedSet map[string]struct{}
+}
+
+// ArbitraryRootFSProvider offers any rootfs of its scheme.
+func ArbitraryRootFSProvider() RootFSProvider {
+	return RootFSProvider{Type: RootFSProviderArbitrary}
+}
+
+// FixedSetRootFSProvider offers exactly the named rootfses of its scheme.
+func FixedSetRootFSProvider(names ...string) RootFSProvider {
+	set := make(map[string]struct{}, len(names))
+	for _, n := range names {
+		set[n] = struct{}{}
+	}
+	return RootFSProvider{Type: RootFSProviderFixedSet, FixedSet: set}
+}
+
+// MarshalJSON writes the provider as upstream does: {"type":"arbitrary"}, or a
+// fixed set with its names, {"set":{"cflinuxfs4":{}},"type":"fixed_set"}.
+func (p RootFSProvider) MarshalJSON() ([]byte, error) {
+	if p.Type == RootFSProviderFixedSet {
+		return json.Marshal(struct {
+			Set  map[string]struct{} `json:"set"`
+			Type RootFSProviderType  `json:"type"`
+		}{p.FixedSet, p.Type})
+	}
+	return json.Marshal(struct {
+		Type RootFSProviderType `json:"type"`
+	}{p.Type})
+}
+
+// UnmarshalJSON reads the provider; a "set" is read only for a fixed set.
+func (p *RootFSProvider) UnmarshalJSON(data []byte) error {
+	var j struct {
+		Set  map[string]struct{} `json:"set"`
+		Type RootFSProviderType  `json:"type"`
+	}
+	if err := json.Unmarshal(data, &j); err != nil {
+		return fmt.Errorf("rootfs provider: %w", err)
+	}
+	*p = RootFSProvider{Type: j.Type}
+	if j.Type == RootFSProviderFixedSet {
+		p.FixedSet = j.Set
+	}
+	return nil
+}
+
+// RootFSProviders maps a rootfs URL scheme to what the cell offers under it:
+// {"preloaded": FixedSetRootFSProvider("cflinuxfs4"), "docker":
+// ArbitraryRootFSProvider()}. A scheme that is absent is not offered at all.
+type RootFSProviders map[string]RootFSProvider
+
+// CellState is the rep's answer to GET /state (upstream's rep.CellState).
 type CellState struct {
-	RepURL                 string          `json:"rep_url"`
-	CellID                 string          `json:"cell_id"`
-	CellIndex              int             `json:"cell_index"`
-	Zone                   string          `json:"zone"`
-	RootFSProviders        RootFSProviders `json:"rootfs_providers"`
-	AvailableResources     Resources       `json:"available_resources"`
-	TotalResources         Resources       `json:"total_resources"`
-	LRPs                   []RepLRP        `json:"lrps"`
-	Tasks                  []RepTask       `json:"tasks"`
-	StartingContainerCount int             `json:"starting_container_count"`
-	Evacuating             bool            `json:"evacuating"`
-	VolumeDrivers          []string        `json:"volume_drivers"`
-	PlacementTags          []string        `json:"placement_tags"`
-	OptionalPlacementTags  []string        `json:"optional_placement_tags"`
+	RepURL                 string `json:"rep_url"`
+	CellID                 string `json:"cell_id"`
+	CellIndex              int    `json:"cell_index"`
+	RootFSProviders        RootFSProviders
+	AvailableResources     Resources
+	TotalResources         Resources
+	LRPs                   []RepLRP
+	Tasks                  []RepTask
+	StartingContainerCount int
+	Zone                   string
+	Evacuating             bool
+	VolumeDrivers          []string
+	PlacementTags          []string
+	OptionalPlacementTags  []string
+	// ProxyMemoryAllocationMB is the memory the cell sets aside per container
+	// for its proxy; carried as upstream's rep reports it, not used by this
+	// project's auction.
+	ProxyMemoryAllocationMB int
 }
 
 // Work is the body of the rep's POST /work, and of its answer (the work the
 // cell could not take).
 type Work struct {
-	LRPs   []RepLRP  `json:"lrps"`
-	Tasks  []RepTask `json:"tasks"`
-	CellID string    `json:"cell_id,omitempty"`
+	LRPs   []RepLRP
+	Tasks  []RepTask
+	CellID string `json:"cell_id,omitempty"`
 }
 
 // Empty reports whether there is no work at all.
@@ -114,138 +200,4 @@ type LRPStartRequest struct {
 // TaskStartRequest is one element of the auctioneer's POST /v1/tasks body.
 type TaskStartRequest struct {
 	RepTask
-}
-
-// LRPPlacementFailure is an LRP instance the auction could not place.
-type LRPPlacementFailure struct {
-	RepLRP
-	PlacementError string `json:"placement_error"`
-}
-
-// TaskPlacementFailure is a Task the auction could not place.
-type TaskPlacementFailure struct {
-	RepTask
-	PlacementError string `json:"placement_error"`
-}
-
-// AuctionResults is what one auction decided that could not be placed; the
-// auctioneer reports these to the BBS.
-type AuctionResults struct {
-	FailedLRPs  []LRPPlacementFailure  `json:"failed_lrps"`
-	FailedTasks []TaskPlacementFailure `json:"failed_tasks"`
-}
-
-// SplitRootFS splits a rootfs URL into its scheme and the name a provider
-// lists: "preloaded:cflinuxfs4" -> ("preloaded", "cflinuxfs4"),
-// "docker:///busybox#latest" -> ("docker", "busybox#latest"). The query of an
-// opaque URL is not part of the name, as upstream matches only the URL's
-// opaque part: Cloud Controller's layered droplets ask for
-// "preloaded+layer:cflinuxfs4?layer=...&layer_digest=...", which a cell
-// offering "preloaded+layer": ["cflinuxfs4"] takes.
-func SplitRootFS(rootFS string) (scheme, name string) {
-	scheme, rest, ok := strings.Cut(rootFS, ":")
-	if !ok {
-		return "", rootFS
-	}
-	if !strings.HasPrefix(rest, "/") {
-		rest, _, _ = strings.Cut(rest, "?")
-	}
-	return scheme, strings.TrimLeft(rest, "/")
-}
-
-// MatchRootFS reports whether the cell offers the rootfs URL.
-func (c *CellState) MatchRootFS(rootFS string) bool {
-	scheme, name := SplitRootFS(rootFS)
-	names, ok := c.RootFSProviders[scheme]
-	if !ok {
-		return false
-	}
-	if len(names) == 0 {
-		return true
-	}
-	for _, n := range names {
-		if n == name {
-			return true
-		}
-	}
-	return false
-}
-
-// MatchVolumeDrivers reports whether the cell has every driver asked for.
-func (c *CellState) MatchVolumeDrivers(drivers []string) bool {
-	for _, d := range drivers {
-		if !contains(c.VolumeDrivers, d) {
-			return false
-		}
-	}
-	return true
-}
-
-// MatchPlacementTags reports whether work asking for tags may run on the
-// cell: every tag asked for is among the cell's required or optional tags,
-// and every one of the cell's required tags is asked for.
-func (c *CellState) MatchPlacementTags(tags []string) bool {
-	for _, t := range tags {
-		if !contains(c.PlacementTags, t) && !contains(c.OptionalPlacementTags, t) {
-			return false
-		}
-	}
-	for _, t := range c.PlacementTags {
-		if !contains(tags, t) {
-			return false
-		}
-	}
-	return true
-}
-
-// ResourceProblems lists what the cell lacks to take work of this size, in
-// the order memory, disk, containers; nil when it fits.
-func (c *CellState) ResourceProblems(r Resource) []string {
-	var p []string
-	if c.AvailableResources.MemoryMB < r.MemoryMB {
-		p = append(p, "memory")
-	}
-	if c.AvailableResources.DiskMB < r.DiskMB {
-		p = append(p, "disk")
-	}
-	if c.AvailableResources.Containers < 1 {
-		p = append(p, "containers")
-	}
-	return p
-}
-
-// InsufficientResourcesError formats the placement error for the listed
-// problems ("memory", "disk", "containers").
-func InsufficientResourcesError(problems []string) string {
-	if len(problems) == 0 {
-		return PlacementErrorInsufficientResources
-	}
-	return PlacementErrorInsufficientResources + ": " + strings.Join(problems, ", ")
-}
-
-// NoCompatibleCellError formats the placement error with what was missing.
-func NoCompatibleCellError(what string) string {
-	if what == "" {
-		return PlacementErrorNoCompatibleCell
-	}
-	return PlacementErrorNoCompatibleCell + ": " + what
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// SortedCopy returns a sorted copy of list (nil for an empty list).
-func SortedCopy(list []string) []string {
-	if len(list) == 0 {
-		return nil
-	}
-	out := append([]string(nil), list...)
-	sort.Strings(out)
-	return out
 }

@@ -1,8 +1,8 @@
 package models
 
-// Validate checks an LRP start request as the auctioneer's API receives it. A negative resource
-// would make the auction add capacity to the cell it "reserves" on, so it is refused here, before
-// the request reaches a batch.
+// Validate checks an LRP start request as the auctioneer's API receives it; problems name the
+// fields as the JSON does. A negative resource would make the auction add capacity to the cell it
+// "reserves" on, so it is refused here, before the request reaches a batch.
 func (r LRPStartRequest) Validate() error {
 	f := newFields()
 	f.guid("process_guid", r.ProcessGUID)
@@ -18,15 +18,15 @@ func (r LRPStartRequest) Validate() error {
 // Validate checks a Task start request as the auctioneer's API receives it.
 func (r TaskStartRequest) Validate() error {
 	f := newFields()
-	f.guid("task_guid", r.TaskGUID)
-	f.required("domain", r.Domain)
+	f.guid("TaskGuid", r.TaskGuid)
+	f.required("Domain", r.Domain)
 	validateAuctionWork(f, r.PlacementConstraint, r.Resource)
 	return f.err()
 }
 
 func validateAuctionWork(f fields, pc PlacementConstraint, res Resource) {
-	f.rootFS("rootfs", pc.RootFS)
-	f.nonNegative("memory_mb", int64(res.MemoryMB))
-	f.nonNegative("disk_mb", int64(res.DiskMB))
-	f.nonNegative("max_pids", int64(res.MaxPids))
+	f.rootFS("RootFs", pc.RootFs)
+	f.nonNegative("MemoryMB", int64(res.MemoryMB))
+	f.nonNegative("DiskMB", int64(res.DiskMB))
+	f.nonNegative("MaxPids", int64(res.MaxPids))
 }

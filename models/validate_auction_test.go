@@ -10,14 +10,14 @@ var _ = Describe("Auction start requests' validation", func() {
 	validLRP := func() models.LRPStartRequest {
 		return models.LRPStartRequest{
 			ProcessGUID: "pg-1", Domain: "cf-apps", Indices: []int32{0, 3},
-			PlacementConstraint: models.PlacementConstraint{RootFS: "preloaded:cflinuxfs4"},
+			PlacementConstraint: models.PlacementConstraint{RootFs: "preloaded:cflinuxfs4"},
 			Resource:            models.Resource{MemoryMB: 256, DiskMB: 1024, MaxPids: 100},
 		}
 	}
 	validTask := func() models.TaskStartRequest {
 		return models.TaskStartRequest{RepTask: models.RepTask{
-			TaskGUID: "task-1", Domain: "cf-tasks",
-			PlacementConstraint: models.PlacementConstraint{RootFS: "docker:///busybox#latest"},
+			TaskGuid: "task-1", Domain: "cf-tasks",
+			PlacementConstraint: models.PlacementConstraint{RootFs: "docker:///busybox#latest"},
 			Resource:            models.Resource{MemoryMB: 64, DiskMB: 128},
 		}}
 	}
@@ -41,14 +41,14 @@ var _ = Describe("Auction start requests' validation", func() {
 		Entry("missing domain", func(r *models.LRPStartRequest) { r.Domain = "" }, "domain: is required"),
 		Entry("no indices", func(r *models.LRPStartRequest) { r.Indices = nil }, "indices: is required"),
 		Entry("a negative index", func(r *models.LRPStartRequest) { r.Indices = []int32{0, -1} }, "indices[1]: must not be negative"),
-		Entry("missing rootfs", func(r *models.LRPStartRequest) { r.RootFS = "" }, "rootfs: is required"),
-		Entry("rootfs without a scheme", func(r *models.LRPStartRequest) { r.RootFS = "cflinuxfs4" }, "rootfs: must be a URL with a scheme (preloaded:NAME or docker:///IMAGE)"),
-		Entry("negative memory", func(r *models.LRPStartRequest) { r.MemoryMB = -1 }, "memory_mb: must not be negative"),
-		Entry("negative disk", func(r *models.LRPStartRequest) { r.DiskMB = -1 }, "disk_mb: must not be negative"),
-		Entry("negative max_pids", func(r *models.LRPStartRequest) { r.MaxPids = -1 }, "max_pids: must not be negative"),
+		Entry("missing rootfs", func(r *models.LRPStartRequest) { r.RootFs = "" }, "RootFs: is required"),
+		Entry("rootfs without a scheme", func(r *models.LRPStartRequest) { r.RootFs = "cflinuxfs4" }, "RootFs: must be a URL with a scheme (preloaded:NAME or docker:///IMAGE)"),
+		Entry("negative memory", func(r *models.LRPStartRequest) { r.MemoryMB = -1 }, "MemoryMB: must not be negative"),
+		Entry("negative disk", func(r *models.LRPStartRequest) { r.DiskMB = -1 }, "DiskMB: must not be negative"),
+		Entry("negative max_pids", func(r *models.LRPStartRequest) { r.MaxPids = -1 }, "MaxPids: must not be negative"),
 		Entry("every broken field at once, in field order", func(r *models.LRPStartRequest) {
 			r.ProcessGUID, r.MemoryMB = "", -5
-		}, "process_guid: is required; memory_mb: must not be negative"),
+		}, "process_guid: is required; MemoryMB: must not be negative"),
 	)
 
 	DescribeTable("a Task start request: refuses a broken field, naming it and the rule",
@@ -57,11 +57,11 @@ var _ = Describe("Auction start requests' validation", func() {
 			mutate(&r)
 			Expect(r.Validate()).To(MatchError(want))
 		},
-		Entry("missing task_guid", func(r *models.TaskStartRequest) { r.TaskGUID = "" }, "task_guid: is required"),
-		Entry("task_guid with a space", func(r *models.TaskStartRequest) { r.TaskGUID = "a b" }, "task_guid: "+guidRule),
-		Entry("missing domain", func(r *models.TaskStartRequest) { r.Domain = "" }, "domain: is required"),
-		Entry("missing rootfs", func(r *models.TaskStartRequest) { r.RootFS = "" }, "rootfs: is required"),
-		Entry("negative memory", func(r *models.TaskStartRequest) { r.MemoryMB = -1 }, "memory_mb: must not be negative"),
-		Entry("negative disk", func(r *models.TaskStartRequest) { r.DiskMB = -1 }, "disk_mb: must not be negative"),
+		Entry("missing TaskGuid", func(r *models.TaskStartRequest) { r.TaskGuid = "" }, "TaskGuid: is required"),
+		Entry("TaskGuid with a space", func(r *models.TaskStartRequest) { r.TaskGuid = "a b" }, "TaskGuid: "+guidRule),
+		Entry("missing Domain", func(r *models.TaskStartRequest) { r.Domain = "" }, "Domain: is required"),
+		Entry("missing rootfs", func(r *models.TaskStartRequest) { r.RootFs = "" }, "RootFs: is required"),
+		Entry("negative memory", func(r *models.TaskStartRequest) { r.MemoryMB = -1 }, "MemoryMB: must not be negative"),
+		Entry("negative disk", func(r *models.TaskStartRequest) { r.DiskMB = -1 }, "DiskMB: must not be negative"),
 	)
 })

@@ -51,7 +51,7 @@ func (c *Cell) State() models.CellState {
 		CellID:             c.ID,
 		CellIndex:          c.Index,
 		Zone:               c.Zone,
-		RootFSProviders:    models.RootFSProviders{"preloaded": {"cflinuxfs4"}, "docker": nil},
+		RootFSProviders:    models.RootFSProviders{"preloaded": models.FixedSetRootFSProvider("cflinuxfs4"), "docker": models.ArbitraryRootFSProvider()},
 		AvailableResources: c.avail,
 		TotalResources:     c.Total,
 		LRPs:               append([]models.RepLRP(nil), c.lrps...),

@@ -35,7 +35,7 @@ type Result struct {
 	// Placed counts the LRP instances and tasks that cells took.
 	Placed int
 	// Failures are the placements the auction could not make.
-	Failures models.AuctionResults
+	Failures auction.AuctionResults
 	// Rounds is 1 plus the number of re-plans of rejected work.
 	Rounds int
 	// Decide is the time spent in the auction itself (New, Place and
@@ -49,7 +49,7 @@ type Result struct {
 // MaxRounds bounds how often rejected work is re-planned in one batch.
 const MaxRounds = 5
 
-var stillRejected = models.NoCompatibleCellError(fmt.Sprintf("still rejected after %d rounds", MaxRounds))
+var stillRejected = auction.NoCompatibleCellError(fmt.Sprintf("still rejected after %d rounds", MaxRounds))
 
 // Run auctions the scenario's batch: read every cell's state, place, submit
 // each cell's work, and re-plan what cells reject until nothing is rejected.
@@ -90,10 +90,10 @@ func Run(s Scenario) Result {
 		if res.Rounds == MaxRounds {
 			for _, r := range rejected {
 				for _, l := range r.LRPs {
-					res.Failures.FailedLRPs = append(res.Failures.FailedLRPs, models.LRPPlacementFailure{RepLRP: l, PlacementError: stillRejected})
+					res.Failures.FailedLRPs = append(res.Failures.FailedLRPs, auction.LRPPlacementFailure{RepLRP: l, PlacementError: stillRejected})
 				}
 				for _, tk := range r.Tasks {
-					res.Failures.FailedTasks = append(res.Failures.FailedTasks, models.TaskPlacementFailure{RepTask: tk, PlacementError: stillRejected})
+					res.Failures.FailedTasks = append(res.Failures.FailedTasks, auction.TaskPlacementFailure{RepTask: tk, PlacementError: stillRejected})
 				}
 			}
 			break

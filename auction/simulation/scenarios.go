@@ -29,7 +29,7 @@ func Start(processGUID string, memoryMB int32, indices ...int32) models.LRPStart
 		ProcessGUID:         processGUID,
 		Domain:              "simulation",
 		Indices:             indices,
-		PlacementConstraint: models.PlacementConstraint{RootFS: RootFS},
+		PlacementConstraint: models.PlacementConstraint{RootFs: RootFS},
 		Resource:            models.Resource{MemoryMB: memoryMB, DiskMB: 1},
 	}
 }
@@ -127,7 +127,7 @@ func ZoneSpread() Scenario {
 	for _, c := range cells {
 		if c.Zone == "z0" {
 			for i := 0; i < 40; i++ {
-				c.Preload(models.RepLRP{ProcessGUID: fmt.Sprintf("old-%s-%d", c.ID, i), PlacementConstraint: models.PlacementConstraint{RootFS: RootFS}, Resource: models.Resource{MemoryMB: 1, DiskMB: 1}})
+				c.Preload(models.RepLRP{LRPKey: models.LRPKey{ProcessGUID: fmt.Sprintf("old-%s-%d", c.ID, i)}, PlacementConstraint: models.PlacementConstraint{RootFs: RootFS}, Resource: models.Resource{MemoryMB: 1, DiskMB: 1}})
 			}
 		}
 	}
@@ -141,7 +141,7 @@ func ZoneSpread() Scenario {
 func LoneZone() Scenario {
 	cells := NewCells(3, 2, SmallCell) // cell-000 z0, cell-001 z1, cell-002 z0
 	for i := 0; i < 50; i++ {
-		cells[1].Preload(models.RepLRP{ProcessGUID: fmt.Sprintf("old-%d", i), PlacementConstraint: models.PlacementConstraint{RootFS: RootFS}, Resource: models.Resource{MemoryMB: 1, DiskMB: 1}})
+		cells[1].Preload(models.RepLRP{LRPKey: models.LRPKey{ProcessGUID: fmt.Sprintf("old-%d", i)}, PlacementConstraint: models.PlacementConstraint{RootFs: RootFS}, Resource: models.Resource{MemoryMB: 1, DiskMB: 1}})
 	}
 	return Scenario{Name: "zones: 40 instances, the lone cell of one zone loaded", Cells: cells, LRPs: []models.LRPStartRequest{Start("red", 1, Indices(40)...)}, Options: auction.DefaultOptions()}
 }

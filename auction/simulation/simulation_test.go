@@ -7,8 +7,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/diego-go/diego/auction"
 	"github.com/diego-go/diego/auction/simulation"
-	"github.com/diego-go/diego/models"
 )
 
 func run(s simulation.Scenario) simulation.Result {
@@ -141,7 +141,7 @@ var _ = Describe("Auction simulation", func() {
 			Expect(r.Placed).To(Equal(0))
 			Expect(r.Failures.FailedLRPs).To(HaveLen(3))
 			for _, f := range r.Failures.FailedLRPs {
-				Expect(f.PlacementError).To(HavePrefix(models.PlacementErrorNoCompatibleCell))
+				Expect(f.PlacementError).To(HavePrefix(auction.PlacementErrorNoCompatibleCell))
 			}
 		})
 	})

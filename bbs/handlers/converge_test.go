@@ -82,7 +82,7 @@ var _ = Describe("task convergence", func() {
 		Expect(kickAndExpire.Converge(ctx)).To(Succeed())
 		kickAndExpire.Wait() // the pass's auction requests
 		Expect(auctioneer.Tasks()).To(HaveLen(3))
-		Expect(auctioneer.Tasks()[2].TaskGUID).To(Equal("kick-me"))
+		Expect(auctioneer.Tasks()[2].TaskGuid).To(Equal("kick-me"))
 		_, err = client.TaskByGuid(ctx, "done")
 		Expect(errType(err)).To(Equal(models.Error_ResourceNotFound))
 

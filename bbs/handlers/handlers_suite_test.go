@@ -23,6 +23,7 @@ import (
 	"github.com/diego-go/diego/bbs/service"
 	"github.com/diego-go/diego/internal/testservers"
 	"github.com/diego-go/diego/models"
+	"github.com/diego-go/diego/rep"
 )
 
 func TestHandlers(t *testing.T) {
@@ -116,13 +117,14 @@ var _ = BeforeEach(func() {
 	DeferCleanup(auctioneer.server.Close)
 
 	repCalls = make(chan string, 100)
-	rep := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	repServer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		repCalls <- r.Method + " " + r.URL.Path
 		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusAccepted) // the rep's answer to stop and cancel
 	}))
-	DeferCleanup(rep.Close)
+	DeferCleanup(repServer.Close)
 	cellsMu.Lock()
-	cells = []*models.CellPresence{{CellId: "cell-1", RepUrl: rep.URL, Zone: "z1"}}
+	cells = []*models.CellPresence{{CellId: "cell-1", RepUrl: repServer.URL, Zone: "z1"}}
 	cellsMu.Unlock()
 
 	logger := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
@@ -134,7 +136,7 @@ var _ = BeforeEach(func() {
 		DB:         store,
 		Logger:     logger,
 		Auctioneer: bbsAuctioneer(),
-		CellClient: handlers.HTTPCellClient{Client: http.DefaultClient},
+		CellClient: rep.NewClient(rep.Options{}),
 		Cells: func(context.Context) ([]*models.CellPresence, error) {
 			cellsMu.Lock()
 			defer cellsMu.Unlock()

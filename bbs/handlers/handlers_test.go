@@ -161,7 +161,7 @@ var _ = Describe("the API", func() {
 			Eventually(auctioneer.LRPs).Should(HaveLen(1))
 			Expect(auctioneer.LRPs()[0].ProcessGUID).To(Equal("app"))
 			Expect(auctioneer.LRPs()[0].Indices).To(ConsistOf(int32(0), int32(1)))
-			Expect(auctioneer.LRPs()[0].RootFS).To(Equal("preloaded:cflinuxfs4"))
+			Expect(auctioneer.LRPs()[0].RootFs).To(Equal("preloaded:cflinuxfs4"))
 			Expect(auctioneer.LRPs()[0].MemoryMB).To(Equal(int32(128)))
 
 			ds, err := client.DesiredLRPs(ctx, bbs.DesiredLRPFilter{Domain: "cf-apps"})
@@ -297,7 +297,7 @@ var _ = Describe("the API", func() {
 			Expect(client.DesireTask(ctx, "t1", "d", taskDef())).To(Succeed())
 			Expect(errType(client.DesireTask(ctx, "t1", "d", taskDef()))).To(Equal(models.Error_ResourceExists))
 			Eventually(auctioneer.Tasks).Should(HaveLen(1))
-			Expect(auctioneer.Tasks()[0].TaskGUID).To(Equal("t1"))
+			Expect(auctioneer.Tasks()[0].TaskGuid).To(Equal("t1"))
 			Expect(client.Tasks(ctx, bbs.TaskFilter{Domain: "d"})).To(HaveLen(1))
 			Expect(client.Tasks(ctx, bbs.TaskFilter{Domain: "x"})).To(BeEmpty())
 

@@ -165,13 +165,14 @@ func (s *Service) RetireActualLRP(ctx context.Context, key *models.ActualLRPKey)
 func (s *Service) Retire(ctx context.Context, a *models.ActualLRP) error {
 	switch a.GetState() {
 	case models.ActualLRPStateClaimed, models.ActualLRPStateRunning:
-		if cell := s.cellByID(ctx, a.GetActualLrpInstanceKey().GetCellId()); cell != nil && s.CellClient != nil {
-			err := s.CellClient.StopLRPInstance(ctx, cell, a.GetActualLrpKey(), a.GetActualLrpInstanceKey())
+		cell := a.GetActualLrpInstanceKey().GetCellId()
+		if url := s.repURL(ctx, cell); url != "" && s.CellClient != nil {
+			err := s.CellClient.StopLRPInstance(ctx, url, a.GetActualLrpKey(), a.GetActualLrpInstanceKey())
 			if err == nil {
 				return nil
 			}
-			s.Logger.Error("retire: cell could not stop the instance", "cell", cell.GetCellId(), "error", err)
-			return models.NewError(models.Error_ActualLRPCannotBeRemoved, "cell %s: %v", cell.GetCellId(), err)
+			s.Logger.Error("retire: cell could not stop the instance", "cell", cell, "error", err)
+			return models.NewError(models.Error_ActualLRPCannotBeRemoved, "cell %s: %v", cell, err)
 		}
 	}
 	removed, err := s.DB.RemoveIfUnchanged(ctx, a)

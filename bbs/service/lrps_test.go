@@ -30,7 +30,7 @@ var _ = Describe("desired LRPs", func() {
 		req := auctioneer.LRPs()[0]
 		Expect(req.ProcessGUID).To(Equal("app"))
 		Expect(req.Indices).To(ConsistOf(int32(0), int32(1), int32(2)))
-		Expect(req.RootFS).To(Equal("preloaded:cflinuxfs4"))
+		Expect(req.RootFs).To(Equal("preloaded:cflinuxfs4"))
 		Expect(req.MemoryMB).To(Equal(int32(128)))
 		Expect(req.PlacementTags).To(Equal([]string{"blue"}))
 	})

@@ -20,7 +20,7 @@ type slowCell struct {
 	stopped   []string
 }
 
-func (c *slowCell) StopLRPInstance(_ context.Context, _ *models.CellPresence, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey) error {
+func (c *slowCell) StopLRPInstance(_ context.Context, _ string, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey) error {
 	time.Sleep(c.stopDelay)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -28,7 +28,7 @@ func (c *slowCell) StopLRPInstance(_ context.Context, _ *models.CellPresence, ke
 	return nil
 }
 
-func (c *slowCell) CancelTask(context.Context, *models.CellPresence, string) error { return nil }
+func (c *slowCell) CancelTask(context.Context, string, string) error { return nil }
 
 func (c *slowCell) Stopped() []string {
 	c.mu.Lock()

@@ -28,10 +28,11 @@ type Auctioneer interface {
 	RequestTaskAuctions(ctx context.Context, reqs []models.TaskStartRequest) error
 }
 
-// CellClient tells a cell to stop an instance or cancel a task (the rep's API).
+// CellClient tells a cell's rep, at the base URL of its presence (models.CellRepURL), to stop an
+// instance or cancel a task; rep.Client is the one implementation.
 type CellClient interface {
-	StopLRPInstance(ctx context.Context, cell *models.CellPresence, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey) error
-	CancelTask(ctx context.Context, cell *models.CellPresence, taskGuid string) error
+	StopLRPInstance(ctx context.Context, repURL string, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey) error
+	CancelTask(ctx context.Context, repURL, taskGuid string) error
 }
 
 // Cells lists the cells present now.
@@ -167,16 +168,22 @@ func (s *Service) retried(ctx context.Context, what string, fn func(ctx context.
 	}
 }
 
-func (s *Service) cellByID(ctx context.Context, id string) *models.CellPresence {
+// repURL is the rep URL of the cell present under id; "" when it is gone or its URL is unusable
+// (logged).
+func (s *Service) repURL(ctx context.Context, id string) string {
 	cells, err := s.Cells(ctx)
 	if err != nil {
 		s.Logger.Error("cannot list cells", "error", err)
-		return nil
+		return ""
 	}
 	for _, c := range cells {
 		if c.GetCellId() == id {
-			return c
+			u, err := models.CellRepURL(c)
+			if err != nil {
+				s.Logger.Error("cannot reach cell", "error", err)
+			}
+			return u
 		}
 	}
-	return nil
+	return ""
 }

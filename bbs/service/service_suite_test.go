@@ -17,7 +17,7 @@ import (
 	. "github.com/onsi/gomega"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
-	"github.com/diego-go/diego/bbs/auctioneerclient"
+	auctioneerapi "github.com/diego-go/diego/auctioneer"
 	"github.com/diego-go/diego/bbs/db"
 	"github.com/diego-go/diego/internal/testservers"
 	"github.com/diego-go/diego/models"
@@ -138,8 +138,8 @@ func (f *fakeAuctioneer) Tasks() []models.TaskStartRequest {
 	return append([]models.TaskStartRequest(nil), f.tasks...)
 }
 
-func (f *fakeAuctioneer) client() *auctioneerclient.Client {
-	return auctioneerclient.New(f.server.URL, nil)
+func (f *fakeAuctioneer) client() *auctioneerapi.Client {
+	return auctioneerapi.NewClient(f.server.URL, nil)
 }
 
 // etcdRanges is how many ranges etcd has read, alone or in transactions.

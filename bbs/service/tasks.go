@@ -80,8 +80,8 @@ func (s *Service) CancelTask(ctx context.Context, guid string) error {
 	}
 	s.completed(before, after)
 	if before.GetState() == models.Task_Running && s.CellClient != nil {
-		if cell := s.cellByID(ctx, before.GetCellId()); cell != nil {
-			if err := s.CellClient.CancelTask(ctx, cell, before.GetTaskGuid()); err != nil {
+		if url := s.repURL(ctx, before.GetCellId()); url != "" {
+			if err := s.CellClient.CancelTask(ctx, url, before.GetTaskGuid()); err != nil {
 				s.Logger.Error("cell could not cancel task", "task_guid", before.GetTaskGuid(), "cell", before.GetCellId(), "error", err)
 			}
 		}

@@ -15,12 +15,11 @@ import (
 	"github.com/onsi/gomega/gexec"
 	"github.com/tedsuo/ifrit"
 
-	"github.com/diego-go/diego/auctioneer"
 	"github.com/diego-go/diego/internal/daemontest"
 	"github.com/diego-go/diego/internal/testservers"
 	"github.com/diego-go/diego/locket"
 	"github.com/diego-go/diego/models"
-	"github.com/diego-go/diego/repclient/reptest"
+	"github.com/diego-go/diego/rep/reptest"
 	"github.com/diego-go/diego/tlsconfig"
 	"github.com/diego-go/diego/tlsconfig/tlstest"
 )
@@ -173,9 +172,9 @@ func startRep(id string, opts reptest.Options) *reptest.Rep {
 	GinkgoHelper()
 	rep := reptest.New(id, opts)
 	DeferCleanup(rep.Close)
-	value, err := auctioneer.EncodeCellPresence(&models.CellPresence{CellId: id, RepAddress: rep.URL(), RepUrl: rep.URL(), Zone: "z1"})
+	runner, err := locket.NewCellPresence(logger, consulClient, &models.CellPresence{CellId: id, RepAddress: rep.URL(), RepUrl: rep.URL(), Zone: "z1"}, lockTTL, lockRetry)
 	Expect(err).NotTo(HaveOccurred())
-	p := ifrit.Background(locket.NewPresence(logger, consulClient, locket.CellPresenceKey(id), value, lockTTL, lockRetry))
+	p := ifrit.Background(runner)
 	Eventually(p.Ready(), 10*time.Second).Should(BeClosed())
 	DeferCleanup(func() {
 		p.Signal(os.Interrupt)

@@ -19,7 +19,7 @@ import (
 	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/internal/daemontest"
 	"github.com/diego-go/diego/models"
-	"github.com/diego-go/diego/repclient/reptest"
+	"github.com/diego-go/diego/rep/reptest"
 )
 
 const rootFS = "preloaded:cflinuxfs4"
@@ -27,7 +27,7 @@ const rootFS = "preloaded:cflinuxfs4"
 func lrpRequest(guid string, memory int32, indices ...int32) models.LRPStartRequest {
 	return models.LRPStartRequest{
 		ProcessGUID: guid, Domain: "d", Indices: indices,
-		PlacementConstraint: models.PlacementConstraint{RootFS: rootFS},
+		PlacementConstraint: models.PlacementConstraint{RootFs: rootFS},
 		Resource:            models.Resource{MemoryMB: memory, DiskMB: 10},
 	}
 }

@@ -15,12 +15,12 @@ import (
 	"github.com/tedsuo/ifrit/http_server"
 
 	"github.com/diego-go/diego/auction"
-	"github.com/diego-go/diego/auctioneer"
+	"github.com/diego-go/diego/auctioneer/server"
 	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/cmd/auctioneer/config"
 	"github.com/diego-go/diego/internal/daemon"
 	"github.com/diego-go/diego/locket"
-	"github.com/diego-go/diego/repclient"
+	"github.com/diego-go/diego/rep"
 	"github.com/diego-go/diego/tlsconfig"
 )
 
@@ -47,19 +47,19 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, erro
 	}
 
 	reg := daemon.NewRegistry()
-	metrics := auctioneer.NewMetrics(reg)
+	metrics := server.NewMetrics(reg)
 	leader := prometheus.NewGauge(prometheus.GaugeOpts{Name: "auctioneer_leader", Help: "1 while this auctioneer holds the lock and serves."})
 	reg.MustRegister(leader)
 
-	inbox := auctioneer.NewInbox()
+	inbox := server.NewInbox()
 	opts := auction.DefaultOptions()
 	opts.StartingContainerWeight = cfg.StartingContainerWeight
 	opts.BinPackFirstFitWeight = cfg.BinPackFirstFitWeight
 	opts.MaxStartsInFlight = cfg.StartingContainerCountMaximum
-	runner := auctioneer.NewRunner(auctioneer.RunnerConfig{
+	runner := server.NewRunner(server.RunnerConfig{
 		Inbox:   inbox,
-		Cells:   auctioneer.ConsulCells{Client: consul},
-		Reps:    repclient.New(repclient.Options{TLS: repTLS, StateTimeout: cfg.CellStateTimeout.D(), WorkTimeout: cfg.RepWorkTimeout.D()}),
+		Cells:   server.ConsulCells{Client: consul, Logger: logger},
+		Reps:    rep.NewClient(rep.Options{TLS: repTLS, StateTimeout: cfg.CellStateTimeout.D(), WorkTimeout: cfg.RepWorkTimeout.D()}),
 		BBS:     bbs.NewClient(cfg.BBSURL, bbsTLS),
 		Logger:  logger,
 		Metrics: metrics,
@@ -75,7 +75,7 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, erro
 		leading.Store(true)
 		leader.Set(1)
 		defer func() { leading.Store(false); leader.Set(0) }()
-		return http_server.NewTLSServer(cfg.ListenAddress, auctioneer.NewHandler(logger, inbox), serverTLS).Run(signals, ready)
+		return http_server.NewTLSServer(cfg.ListenAddress, server.NewHandler(logger, inbox), serverTLS).Run(signals, ready)
 	})
 
 	healthHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

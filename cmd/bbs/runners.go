@@ -2,12 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"os"
-	"sort"
 	"strconv"
 	"sync"
 	"time"
@@ -16,9 +13,8 @@ import (
 	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/grouper"
 	"github.com/tedsuo/ifrit/http_server"
-	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/diego-go/diego/bbs/auctioneerclient"
+	"github.com/diego-go/diego/auctioneer"
 	"github.com/diego-go/diego/bbs/db"
 	"github.com/diego-go/diego/bbs/eventhub"
 	"github.com/diego-go/diego/bbs/handlers"
@@ -27,6 +23,7 @@ import (
 	"github.com/diego-go/diego/internal/daemon"
 	"github.com/diego-go/diego/locket"
 	"github.com/diego-go/diego/models"
+	"github.com/diego-go/diego/rep"
 	"github.com/diego-go/diego/tlsconfig"
 )
 
@@ -70,30 +67,29 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 	reg := daemon.NewRegistry()
 	m := newMetrics(reg)
 
-	var auctioneer service.Auctioneer
+	var auctions service.Auctioneer
 	if cfg.AuctioneerURL != "" {
 		t, err := tlsconfig.OptionalClient(cfg.AuctioneerCertFile, cfg.AuctioneerKeyFile, cfg.AuctioneerCAFile)
 		if err != nil {
 			cleanup()
 			return nil, nil, err
 		}
-		auctioneer = auctioneerclient.New(cfg.AuctioneerURL, httpClient(t))
+		auctions = auctioneer.NewClient(cfg.AuctioneerURL, t)
 	}
 	repTLS, err := tlsconfig.OptionalClient(cfg.RepCertFile, cfg.RepKeyFile, cfg.RepCAFile)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	repHTTP := httpClient(repTLS)
 
 	lrpHub := eventhub.NewHub(logger.With("hub", "lrp_instances"), 0)
 	taskHub := eventhub.NewHub(logger.With("hub", "tasks"), 0)
 	svc := service.New(service.Config{
 		DB:                 store,
 		Logger:             logger,
-		Auctioneer:         auctioneer,
-		CellClient:         handlers.HTTPCellClient{Client: repHTTP},
-		Cells:              cellLister(consul),
+		Auctioneer:         auctions,
+		CellClient:         rep.NewClient(rep.Options{TLS: repTLS}),
+		Cells:              cellLister(logger, consul),
 		LRPHub:             lrpHub,
 		TaskHub:            taskHub,
 		CallbackRetryWait:  cfg.CallbackRetryWait.D(),
@@ -140,16 +136,6 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 	return members, cleanup, nil
 }
 
-// httpClient is the client of the auctioneer's and the reps' APIs: 10 s per call, mutual TLS when
-// tlsConfig is not nil.
-func httpClient(tlsConfig *tls.Config) *http.Client {
-	c := &http.Client{Timeout: 10 * time.Second}
-	if tlsConfig != nil {
-		c.Transport = &http.Transport{TLSClientConfig: tlsConfig}
-	}
-	return c
-}
-
 // migration runs the schema migration and the key rotation, loads the record cache (kept current
 // by an etcd watch until the group stops), then stays up.
 func migration(logger *slog.Logger, store *db.DB) ifrit.Runner {
@@ -176,29 +162,18 @@ func migration(logger *slog.Logger, store *db.DB) ifrit.Runner {
 	})
 }
 
-// cellLister reads the cell presences from Consul (JSON CellPresence values).
-func cellLister(consul *locket.Client) service.Cells {
+// cellLister reads the cell presences from Consul; one that cannot be decoded is logged and left
+// out.
+func cellLister(logger *slog.Logger, consul *locket.Client) service.Cells {
 	return func(ctx context.Context) ([]*models.CellPresence, error) {
-		ps, err := consul.Presences(locket.CellPresencePrefix)
+		cells, invalid, err := consul.CellPresences(ctx)
 		if err != nil {
 			return nil, models.NewError(models.Error_UnknownError, "%v", err)
 		}
-		out := make([]*models.CellPresence, 0, len(ps))
-		for id, v := range ps {
-			c := &models.CellPresence{}
-			if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(v, c); err != nil {
-				var loose map[string]any
-				if json.Unmarshal(v, &loose) != nil {
-					continue
-				}
-			}
-			if c.CellId == "" {
-				c.CellId = id
-			}
-			out = append(out, c)
+		for _, e := range invalid {
+			logger.Warn("cell presence left out", "error", e.Error())
 		}
-		sort.Slice(out, func(i, j int) bool { return out[i].CellId < out[j].CellId })
-		return out, nil
+		return cells, nil
 	}
 }
 

@@ -1,4 +1,4 @@
-package auctioneer_test
+package server_test
 
 import (
 	"io"
@@ -15,11 +15,10 @@ import (
 	"github.com/tedsuo/ifrit"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/diego-go/diego/auctioneer"
 	"github.com/diego-go/diego/internal/testservers"
 	"github.com/diego-go/diego/locket"
 	"github.com/diego-go/diego/models"
-	"github.com/diego-go/diego/repclient/reptest"
+	"github.com/diego-go/diego/rep/reptest"
 )
 
 func TestAuctioneer(t *testing.T) {
@@ -69,9 +68,9 @@ func startRep(id string, opts reptest.Options) *reptest.Rep {
 
 func registerPresence(id, url string) {
 	GinkgoHelper()
-	value, err := auctioneer.EncodeCellPresence(&models.CellPresence{CellId: id, RepAddress: url, RepUrl: url, Zone: "z1"})
+	runner, err := locket.NewCellPresence(logger, consulClient, &models.CellPresence{CellId: id, RepAddress: url, RepUrl: url, Zone: "z1"}, 2*time.Second, 200*time.Millisecond)
 	Expect(err).NotTo(HaveOccurred())
-	p := ifrit.Background(locket.NewPresence(logger, consulClient, locket.CellPresenceKey(id), value, 2*time.Second, 200*time.Millisecond))
+	p := ifrit.Background(runner)
 	Eventually(p.Ready(), 10*time.Second).Should(BeClosed())
 	DeferCleanup(func() {
 		p.Signal(os.Interrupt)
@@ -141,15 +140,15 @@ func (f *fakeBBS) RejectedTasks() []*models.RejectTaskRequest {
 func lrpRequest(guid string, memory int32, indices ...int32) models.LRPStartRequest {
 	return models.LRPStartRequest{
 		ProcessGUID: guid, Domain: "domain", Indices: indices,
-		PlacementConstraint: models.PlacementConstraint{RootFS: rootFS},
+		PlacementConstraint: models.PlacementConstraint{RootFs: rootFS},
 		Resource:            models.Resource{MemoryMB: memory, DiskMB: 10},
 	}
 }
 
 func taskRequest(guid string, memory int32) models.TaskStartRequest {
 	return models.TaskStartRequest{RepTask: models.RepTask{
-		TaskGUID: guid, Domain: "domain",
-		PlacementConstraint: models.PlacementConstraint{RootFS: rootFS},
+		TaskGuid: guid, Domain: "domain",
+		PlacementConstraint: models.PlacementConstraint{RootFs: rootFS},
 		Resource:            models.Resource{MemoryMB: memory, DiskMB: 10},
 	}}
 }

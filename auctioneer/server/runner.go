@@ -1,4 +1,4 @@
-package auctioneer
+package server
 
 import (
 	"context"
@@ -35,7 +35,7 @@ const (
 
 // RejectedTooOften is the placement error of work every cell it was offered rejected, through
 // MaxRounds rounds of one batch.
-var RejectedTooOften = models.NoCompatibleCellError("rejected by every cell it was offered")
+var RejectedTooOften = auction.NoCompatibleCellError("rejected by every cell it was offered")
 
 // RunnerConfig wires a Runner.
 type RunnerConfig struct {
@@ -74,9 +74,9 @@ type Result struct {
 	PlacedLRPs       int
 	PlacedTasks      int
 	Rounds           int
-	Failures         models.AuctionResults // reported to the BBS
-	Requeued         int                   // LRP instances and tasks sent back to the inbox
-	Cancelled        bool                  // the runner was stopped during the batch
+	Failures         auction.AuctionResults // reported to the BBS
+	Requeued         int                    // LRP instances and tasks sent back to the inbox
+	Cancelled        bool                   // the runner was stopped during the batch
 	Duration         time.Duration
 }
 
@@ -218,7 +218,7 @@ func (r *Runner) RunBatch(ctx context.Context, batch Batch) Result {
 
 	a := auction.New(states, r.opts)
 	plan := a.Place(batch.LRPs, batch.Tasks)
-	var failures models.AuctionResults
+	var failures auction.AuctionResults
 	for res.Rounds = 1; ; res.Rounds++ {
 		failures.FailedLRPs = append(failures.FailedLRPs, plan.Failures.FailedLRPs...)
 		failures.FailedTasks = append(failures.FailedTasks, plan.Failures.FailedTasks...)
@@ -238,10 +238,10 @@ func (r *Runner) RunBatch(ctx context.Context, batch Batch) Result {
 		if res.Rounds >= r.cfg.MaxRounds {
 			for _, w := range rejected {
 				for _, l := range w.LRPs {
-					failures.FailedLRPs = append(failures.FailedLRPs, models.LRPPlacementFailure{RepLRP: l, PlacementError: RejectedTooOften})
+					failures.FailedLRPs = append(failures.FailedLRPs, auction.LRPPlacementFailure{RepLRP: l, PlacementError: RejectedTooOften})
 				}
 				for _, t := range w.Tasks {
-					failures.FailedTasks = append(failures.FailedTasks, models.TaskPlacementFailure{RepTask: t, PlacementError: RejectedTooOften})
+					failures.FailedTasks = append(failures.FailedTasks, auction.TaskPlacementFailure{RepTask: t, PlacementError: RejectedTooOften})
 				}
 			}
 			break
@@ -251,9 +251,9 @@ func (r *Runner) RunBatch(ctx context.Context, batch Batch) Result {
 
 	// Work held back by the cap on starting containers is auctioned again later.
 	var again Batch
-	final := models.AuctionResults{}
+	final := auction.AuctionResults{}
 	for _, f := range failures.FailedLRPs {
-		if f.PlacementError == models.PlacementErrorStartsInFlight {
+		if f.PlacementError == auction.PlacementErrorStartsInFlight {
 			again.LRPs = append(again.LRPs, models.LRPStartRequest{
 				ProcessGUID: f.ProcessGUID, Domain: f.Domain, Indices: []int32{f.Index},
 				PlacementConstraint: f.PlacementConstraint, Resource: f.Resource,
@@ -263,7 +263,7 @@ func (r *Runner) RunBatch(ctx context.Context, batch Batch) Result {
 		final.FailedLRPs = append(final.FailedLRPs, f)
 	}
 	for _, f := range failures.FailedTasks {
-		if f.PlacementError == models.PlacementErrorStartsInFlight {
+		if f.PlacementError == auction.PlacementErrorStartsInFlight {
 			again.Tasks = append(again.Tasks, models.TaskStartRequest{RepTask: f.RepTask})
 			continue
 		}
@@ -324,7 +324,7 @@ func (r *Runner) submit(ctx context.Context, log *slog.Logger, works []models.Wo
 }
 
 // report tells the BBS about every failed placement, a few calls at a time.
-func (r *Runner) report(ctx context.Context, log *slog.Logger, f models.AuctionResults) {
+func (r *Runner) report(ctx context.Context, log *slog.Logger, f auction.AuctionResults) {
 	if len(f.FailedLRPs) == 0 && len(f.FailedTasks) == 0 {
 		return
 	}
@@ -354,7 +354,7 @@ func (r *Runner) report(ctx context.Context, log *slog.Logger, f models.AuctionR
 			func(ctx context.Context) error { return r.cfg.BBS.FailActualLRP(ctx, key, reason) })
 	}
 	for _, t := range f.FailedTasks {
-		guid, reason := t.TaskGUID, t.PlacementError
+		guid, reason := t.TaskGuid, t.PlacementError
 		call("task-placement-failure-reported", []any{"task_guid", guid, "placement_error", reason},
 			func(ctx context.Context) error { return r.cfg.BBS.RejectTask(ctx, guid, reason) })
 	}

@@ -3,7 +3,8 @@
 // decides what fits. A rep can be made slow (answers after a delay), hung (never answers until it
 // is closed or woken), dead (refuses connections) or rejecting (refuses work it would take).
 //
-// It is for specs only; the real rep lives in rep/.
+// It is for specs only: it serves rep.StateRoute and rep.PerformRoute, the routes the auctioneer
+// calls.
 package reptest
 
 import (
@@ -16,6 +17,7 @@ import (
 
 	"github.com/diego-go/diego/auction/simulation"
 	"github.com/diego-go/diego/models"
+	"github.com/diego-go/diego/rep"
 )
 
 // Rep is one test rep.
@@ -59,8 +61,8 @@ func New(id string, opts Options) *Rep {
 	}
 	r := &Rep{cell: simulation.NewCell(id, opts.Index, opts.Zone, opts.Total), mutate: opts.State}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /state", r.serveState)
-	mux.HandleFunc("POST /work", r.serveWork)
+	mux.HandleFunc(rep.StateRoute, r.serveState)
+	mux.HandleFunc(rep.PerformRoute, r.serveWork)
 	r.server = httptest.NewUnstartedServer(mux)
 	if opts.TLS != nil {
 		r.server.TLS = opts.TLS

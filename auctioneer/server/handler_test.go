@@ -1,10 +1,11 @@
-package auctioneer_test
+package server_test
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 
@@ -12,6 +13,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/diego-go/diego/auctioneer"
+	"github.com/diego-go/diego/auctioneer/server"
 	"github.com/diego-go/diego/bbs/service"
 	"github.com/diego-go/diego/models"
 	"github.com/diego-go/diego/tlsconfig"
@@ -20,8 +22,8 @@ import (
 
 var _ = Describe("API", func() {
 	var (
-		inbox  *auctioneer.Inbox
-		server *httptest.Server
+		inbox  *server.Inbox
+		api    *httptest.Server
 		client *auctioneer.Client
 		plain  *http.Client
 	)
@@ -34,18 +36,18 @@ var _ = Describe("API", func() {
 		clientTLS, err := tlsconfig.Client(files.ClientCert, files.ClientKey, files.CACert)
 		Expect(err).NotTo(HaveOccurred())
 
-		inbox = auctioneer.NewInbox()
-		server = httptest.NewUnstartedServer(auctioneer.NewHandler(logger, inbox))
-		server.TLS = serverTLS
-		server.StartTLS()
-		DeferCleanup(server.Close)
-		client = auctioneer.NewClient(server.URL, clientTLS)
+		inbox = server.NewInbox()
+		api = httptest.NewUnstartedServer(server.NewHandler(logger, inbox))
+		api.TLS = serverTLS
+		api.StartTLS()
+		DeferCleanup(api.Close)
+		client = auctioneer.NewClient(api.URL, clientTLS)
 		plain = &http.Client{Transport: &http.Transport{TLSClientConfig: clientTLS}}
 	})
 
 	post := func(path, body string) (int, map[string]string) {
 		GinkgoHelper()
-		resp, err := plain.Post(server.URL+path, "application/json", bytes.NewBufferString(body))
+		resp, err := plain.Post(api.URL+path, "application/json", bytes.NewBufferString(body))
 		Expect(err).NotTo(HaveOccurred())
 		defer resp.Body.Close()
 		b, err := io.ReadAll(resp.Body)
@@ -71,40 +73,48 @@ var _ = Describe("API", func() {
 		Expect(code).To(Equal(http.StatusBadRequest))
 		Expect(body["error"]).To(ContainSubstring("invalid JSON"))
 
-		code, body = post(auctioneer.TaskAuctionsRoute, `[{"task_guid":`)
+		code, body = post(auctioneer.TaskAuctionsRoute, `[{"TaskGuid":`)
 		Expect(code).To(Equal(http.StatusBadRequest))
 		Expect(body["error"]).To(ContainSubstring("invalid JSON"))
 		n, t := inbox.Len()
 		Expect(n + t).To(BeZero())
 	})
 
-	It("answers 400 for requests missing what the auction needs, and queues none of the batch", func() {
-		code, body := post(auctioneer.LRPAuctionsRoute, `[{"process_guid":"ok","domain":"d","indices":[0],"rootfs":"preloaded:x"},{"process_guid":"p","indices":[],"rootfs":"preloaded:x"}]`)
-		Expect(code).To(Equal(http.StatusBadRequest))
-		Expect(body["error"]).To(Equal("request 1: domain: is required; indices: is required"))
-
-		code, body = post(auctioneer.TaskAuctionsRoute, `[{"task_guid":"","domain":"d","rootfs":"preloaded:x"}]`)
-		Expect(code).To(Equal(http.StatusBadRequest))
-		Expect(body["error"]).To(Equal("request 0: task_guid: is required"))
+	// Upstream's auctioneer drops an invalid entry of a batch and queues the rest.
+	It("queues the valid requests of a batch and drops the invalid ones, answering 202", func() {
+		code, body := post(auctioneer.LRPAuctionsRoute, `[{"process_guid":"ok","domain":"d","indices":[0,1],"RootFs":"preloaded:x"},`+
+			`{"process_guid":"p","indices":[],"RootFs":"preloaded:x"},`+
+			`{"process_guid":"neg","domain":"d","indices":[0],"RootFs":"preloaded:x","MemoryMB":-1024}]`)
+		Expect(code).To(Equal(http.StatusAccepted))
+		Expect(body).To(BeEmpty())
 		n, t := inbox.Len()
-		Expect(n + t).To(BeZero())
+		Expect([]int{n, t}).To(Equal([]int{2, 0}))
+
+		code, _ = post(auctioneer.TaskAuctionsRoute, `[{"TaskGuid":"","Domain":"d","RootFs":"preloaded:x"},`+
+			`{"TaskGuid":"t","Domain":"d","RootFs":"preloaded:x","DiskMB":-1},`+
+			`{"TaskGuid":"good","Domain":"d","RootFs":"preloaded:x"}]`)
+		Expect(code).To(Equal(http.StatusAccepted))
+		b := inbox.Take()
+		Expect(b.LRPs).To(HaveLen(1))
+		Expect(b.LRPs[0].ProcessGUID).To(Equal("ok"))
+		Expect(b.Tasks).To(HaveLen(1))
+		Expect(b.Tasks[0].TaskGuid).To(Equal("good"))
 	})
 
-	// A negative size would make the auction free capacity on the cell it reserves on.
-	It("answers 400 for negative resources, naming the field", func() {
-		code, body := post(auctioneer.LRPAuctionsRoute, `[{"process_guid":"p","domain":"d","indices":[0],"rootfs":"preloaded:x","memory_mb":-1024}]`)
-		Expect(code).To(Equal(http.StatusBadRequest))
-		Expect(body["error"]).To(Equal("request 0: memory_mb: must not be negative"))
-
-		code, body = post(auctioneer.TaskAuctionsRoute, `[{"task_guid":"t","domain":"d","rootfs":"preloaded:x","disk_mb":-1}]`)
-		Expect(code).To(Equal(http.StatusBadRequest))
-		Expect(body["error"]).To(Equal("request 0: disk_mb: must not be negative"))
-		n, t := inbox.Len()
-		Expect(n + t).To(BeZero())
+	It("logs each dropped request with its index and what is wrong", func() {
+		var logs bytes.Buffer
+		h := server.NewHandler(slog.New(slog.NewJSONHandler(&logs, nil)), server.NewInbox())
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, auctioneer.LRPAuctionsRoute,
+			bytes.NewBufferString(`[{"process_guid":"ok","domain":"d","indices":[0],"RootFs":"preloaded:x"},{"process_guid":"p","indices":[0],"RootFs":"preloaded:x"}]`)))
+		Expect(rec.Code).To(Equal(http.StatusAccepted))
+		Expect(rec.Body.String()).To(Equal(`{}`))
+		Expect(logs.String()).To(And(ContainSubstring(`"request":1`), ContainSubstring(`domain: is required`)))
+		Expect(logs.String()).NotTo(ContainSubstring(`"request":0`))
 	})
 
 	It("answers 405 for other methods and 404 for other paths", func() {
-		resp, err := plain.Get(server.URL + auctioneer.LRPAuctionsRoute)
+		resp, err := plain.Get(api.URL + auctioneer.LRPAuctionsRoute)
 		Expect(err).NotTo(HaveOccurred())
 		resp.Body.Close()
 		Expect(resp.StatusCode).To(Equal(http.StatusMethodNotAllowed))
@@ -113,7 +123,7 @@ var _ = Describe("API", func() {
 	})
 
 	It("refuses clients without a trusted certificate", func() {
-		_, err := http.Post(server.URL+auctioneer.LRPAuctionsRoute, "application/json", bytes.NewBufferString(`[]`))
+		_, err := http.Post(api.URL+auctioneer.LRPAuctionsRoute, "application/json", bytes.NewBufferString(`[]`))
 		Expect(err).To(HaveOccurred())
 	})
 })

@@ -10,7 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/diego-go/diego/models"
-	"github.com/diego-go/diego/repclient/reptest"
+	"github.com/diego-go/diego/rep/reptest"
 )
 
 var _ = Describe("Rep", func() {
@@ -23,7 +23,7 @@ var _ = Describe("Rep", func() {
 	})
 
 	work := func() (*http.Response, error) {
-		b, _ := json.Marshal(models.Work{CellID: "cell-t", Tasks: []models.RepTask{{TaskGUID: "t", Resource: models.Resource{MemoryMB: 10}}}})
+		b, _ := json.Marshal(models.Work{CellID: "cell-t", Tasks: []models.RepTask{{TaskGuid: "t", Resource: models.Resource{MemoryMB: 10}}}})
 		return client.Post(rep.URL()+"/work", "application/json", bytes.NewReader(b))
 	}
 

@@ -1,4 +1,4 @@
-package auctioneer
+package server
 
 import (
 	"sync"
@@ -99,11 +99,11 @@ func (in *Inbox) AddTasks(reqs []models.TaskStartRequest) {
 	}
 	in.mu.Lock()
 	for _, r := range reqs {
-		if _, dup := in.tasks[r.TaskGUID]; dup {
+		if _, dup := in.tasks[r.TaskGuid]; dup {
 			continue
 		}
-		in.tasks[r.TaskGUID] = r
-		in.taskOrder = append(in.taskOrder, r.TaskGUID)
+		in.tasks[r.TaskGuid] = r
+		in.taskOrder = append(in.taskOrder, r.TaskGuid)
 	}
 	in.mu.Unlock()
 	in.notify()

@@ -1,4 +1,4 @@
-package auctioneer
+package server
 
 import (
 	"encoding/json"
@@ -7,35 +7,28 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 
+	"github.com/diego-go/diego/auctioneer"
 	"github.com/diego-go/diego/models"
-)
-
-// API routes (upstream's).
-const (
-	LRPAuctionsRoute  = "/v1/lrps"
-	TaskAuctionsRoute = "/v1/tasks"
 )
 
 // MaxRequestBytes bounds an API request body (32 MiB).
 const MaxRequestBytes = 32 << 20
 
-// NewHandler serves the auctioneer's API on inbox:
-//
-//   - POST /v1/lrps: a JSON array of models.LRPStartRequest;
-//   - POST /v1/tasks: a JSON array of models.TaskStartRequest.
-//
-// Both answer 202 Accepted (empty JSON object) once the requests are queued for the next batch, and
-// 400 with {"error": "request N: FIELD: RULE; ..."} for a body that is not such an array or a
-// request that breaks a rule of its Validate (guids, domain, indices, rootfs, resources not
-// negative); then none of the body is queued. A wrong method answers 405, any other path 404.
+// NewHandler serves the auctioneer's API (auctioneer.LRPAuctionsRoute and
+// auctioneer.TaskAuctionsRoute) on inbox. As upstream's auctioneer does, a body that is not a
+// JSON array of start requests answers 400 with {"error": "..."}; otherwise every request that
+// passes its Validate is queued for the next batch, every other one is logged with its index and
+// what is wrong and dropped, and the answer is 202 Accepted with an empty JSON object. A body
+// larger than MaxRequestBytes answers 413; a wrong method 405, any other path 404.
 func NewHandler(logger *slog.Logger, inbox *Inbox) http.Handler {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+LRPAuctionsRoute, func(w http.ResponseWriter, r *http.Request) {
-		reqs, ok := decodeValid[models.LRPStartRequest](w, r)
+	mux.HandleFunc("POST "+auctioneer.LRPAuctionsRoute, func(w http.ResponseWriter, r *http.Request) {
+		reqs, ok := decodeValid[models.LRPStartRequest](w, r, logger.With("route", auctioneer.LRPAuctionsRoute))
 		if !ok {
 			return
 		}
@@ -47,8 +40,8 @@ func NewHandler(logger *slog.Logger, inbox *Inbox) http.Handler {
 		logger.Debug("lrp-auctions-requested", "requests", len(reqs), "instances", n)
 		accepted(w)
 	})
-	mux.HandleFunc("POST "+TaskAuctionsRoute, func(w http.ResponseWriter, r *http.Request) {
-		reqs, ok := decodeValid[models.TaskStartRequest](w, r)
+	mux.HandleFunc("POST "+auctioneer.TaskAuctionsRoute, func(w http.ResponseWriter, r *http.Request) {
+		reqs, ok := decodeValid[models.TaskStartRequest](w, r, logger.With("route", auctioneer.TaskAuctionsRoute))
 		if !ok {
 			return
 		}
@@ -59,23 +52,25 @@ func NewHandler(logger *slog.Logger, inbox *Inbox) http.Handler {
 	return mux
 }
 
-// decodeValid decodes a body of start requests and checks each with its Validate; on any problem
-// it has answered 400 (413 for a body too large) and returns false.
+// decodeValid decodes a body of start requests and keeps those that pass their Validate, logging
+// the others; false means it has answered an error for the whole body.
 func decodeValid[T any, PT interface {
 	*T
 	Validate() error
-}](w http.ResponseWriter, r *http.Request) ([]T, bool) {
+}](w http.ResponseWriter, r *http.Request, logger *slog.Logger) ([]T, bool) {
 	var reqs []T
 	if !decode(w, r, &reqs) {
 		return nil, false
 	}
+	valid := reqs[:0]
 	for i := range reqs {
 		if err := PT(&reqs[i]).Validate(); err != nil {
-			badRequest(w, fmt.Errorf("request %d: %w", i, err))
-			return nil, false
+			logger.Error("start-request-invalid-dropped", "request", i, "error", err.Error())
+			continue
 		}
+		valid = append(valid, reqs[i])
 	}
-	return reqs, true
+	return valid, true
 }
 
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
@@ -86,7 +81,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": fmt.Sprintf("body larger than %d bytes", MaxRequestBytes)})
 			return false
 		}
-		badRequest(w, fmt.Errorf("reading body: %w", err))
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "reading body: " + err.Error()})
 		return false
 	}
 	if err := json.Unmarshal(body, v); err != nil {
@@ -103,7 +98,9 @@ func badRequest(w http.ResponseWriter, err error) {
 func accepted(w http.ResponseWriter) { writeJSON(w, http.StatusAccepted, struct{}{}) }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v) // maps of strings and empty structs always encode
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(b)
 }

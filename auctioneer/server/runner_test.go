@@ -1,4 +1,4 @@
-package auctioneer_test
+package server_test
 
 import (
 	"context"
@@ -17,45 +17,46 @@ import (
 
 	"github.com/diego-go/diego/auction"
 	"github.com/diego-go/diego/auctioneer"
+	"github.com/diego-go/diego/auctioneer/server"
 	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/models"
-	"github.com/diego-go/diego/repclient"
-	"github.com/diego-go/diego/repclient/reptest"
+	"github.com/diego-go/diego/rep"
+	"github.com/diego-go/diego/rep/reptest"
 )
 
 var _ = Describe("Runner (real Consul, test reps, a fake BBS decoding protobuf)", func() {
 	const cellStateTimeout = 300 * time.Millisecond
 
 	var (
-		inbox   *auctioneer.Inbox
+		inbox   *server.Inbox
 		fake    *fakeBBS
 		reg     *prometheus.Registry
-		results chan auctioneer.Result
-		cfg     auctioneer.RunnerConfig
+		results chan server.Result
+		cfg     server.RunnerConfig
 	)
 
 	BeforeEach(func() {
-		inbox = auctioneer.NewInbox()
+		inbox = server.NewInbox()
 		fake = startFakeBBS()
 		reg = prometheus.NewRegistry()
-		results = make(chan auctioneer.Result, 100)
-		cfg = auctioneer.RunnerConfig{
+		results = make(chan server.Result, 100)
+		cfg = server.RunnerConfig{
 			Inbox:            inbox,
-			Cells:            auctioneer.ConsulCells{Client: consulClient},
-			Reps:             repclient.New(repclient.Options{StateTimeout: 5 * time.Second, WorkTimeout: 2 * time.Second}),
+			Cells:            server.ConsulCells{Client: consulClient},
+			Reps:             rep.NewClient(rep.Options{StateTimeout: 5 * time.Second, WorkTimeout: 2 * time.Second}),
 			BBS:              bbs.NewClient(fake.server.URL, nil),
 			Logger:           logger,
-			Metrics:          auctioneer.NewMetrics(reg),
+			Metrics:          server.NewMetrics(reg),
 			CellStateTimeout: cellStateTimeout,
 			RequeueDelay:     100 * time.Millisecond,
-			OnResult:         func(r auctioneer.Result) { results <- r },
+			OnResult:         func(r server.Result) { results <- r },
 		}
 	})
 
 	// run starts the runner as an ifrit process for the spec.
 	run := func() {
 		GinkgoHelper()
-		p := ifrit.Background(auctioneer.NewRunner(cfg))
+		p := ifrit.Background(server.NewRunner(cfg))
 		Eventually(p.Ready()).Should(BeClosed())
 		DeferCleanup(func() {
 			p.Signal(os.Interrupt)
@@ -79,7 +80,7 @@ var _ = Describe("Runner (real Consul, test reps, a fake BBS decoding protobuf)"
 		inbox.AddTasks([]models.TaskStartRequest{taskRequest("t1", 32), taskRequest("t2", 32), taskRequest("t3", 32)})
 		run()
 
-		var r auctioneer.Result
+		var r server.Result
 		Eventually(results, 5*time.Second).Should(Receive(&r))
 		Expect(r.Cells).To(Equal(3))
 		Expect(r.CellsSkipped).To(BeEmpty())
@@ -109,7 +110,7 @@ var _ = Describe("Runner (real Consul, test reps, a fake BBS decoding protobuf)"
 		})
 		defer once.Do(func() {})
 		run()
-		api := httptest.NewServer(auctioneer.NewHandler(logger, inbox))
+		api := httptest.NewServer(server.NewHandler(logger, inbox))
 		DeferCleanup(api.Close)
 		client := auctioneer.NewClient(api.URL, nil)
 		ctx := context.Background()
@@ -127,7 +128,7 @@ var _ = Describe("Runner (real Consul, test reps, a fake BBS decoding protobuf)"
 		Consistently(results, 200*time.Millisecond).ShouldNot(Receive(), "the first auction has not finished")
 		close(release)
 
-		var first, second auctioneer.Result
+		var first, second server.Result
 		Eventually(results, 5*time.Second).Should(Receive(&first))
 		Expect([]int{first.Instances, first.Tasks, first.PlacedLRPs}).To(Equal([]int{2, 0, 2}))
 		Eventually(results, 5*time.Second).Should(Receive(&second))
@@ -159,7 +160,7 @@ var _ = Describe("Runner (real Consul, test reps, a fake BBS decoding protobuf)"
 
 		start := time.Now()
 		inbox.AddLRPs([]models.LRPStartRequest{lrpRequest("web", 64, 0, 1)})
-		var r auctioneer.Result
+		var r server.Result
 		Eventually(results, 5*time.Second).Should(Receive(&r))
 		took := time.Since(start)
 		AddReportEntry("auction with 4 of 5 cells unreachable", took.String())
@@ -183,7 +184,7 @@ var _ = Describe("Runner (real Consul, test reps, a fake BBS decoding protobuf)"
 		inbox.AddTasks([]models.TaskStartRequest{taskRequest("t", 64)})
 		run()
 
-		var r auctioneer.Result
+		var r server.Result
 		Eventually(results, 5*time.Second).Should(Receive(&r))
 		Expect(r.Rounds).To(Equal(2))
 		Expect(r.PlacedLRPs).To(Equal(2))
@@ -199,11 +200,11 @@ var _ = Describe("Runner (real Consul, test reps, a fake BBS decoding protobuf)"
 		startRep("cell-small", reptest.Options{})
 		inbox.AddLRPs([]models.LRPStartRequest{lrpRequest("huge", 4096, 0, 1), lrpRequest("fits", 64, 0)})
 		odd := taskRequest("odd-rootfs", 8)
-		odd.RootFS = "preloaded:windows2016"
+		odd.RootFs = "preloaded:windows2016"
 		inbox.AddTasks([]models.TaskStartRequest{taskRequest("huge-task", 4096), odd})
 		run()
 
-		var r auctioneer.Result
+		var r server.Result
 		Eventually(results, 5*time.Second).Should(Receive(&r))
 		Expect(r.PlacedLRPs).To(Equal(1))
 		Expect(r.Failures.FailedLRPs).To(HaveLen(2))
@@ -221,7 +222,7 @@ var _ = Describe("Runner (real Consul, test reps, a fake BBS decoding protobuf)"
 			rejected[t.GetTaskGuid()] = t.GetRejectionReason()
 		}
 		Expect(rejected).To(HaveKeyWithValue("huge-task", "insufficient resources: memory"))
-		Expect(rejected).To(HaveKeyWithValue("odd-rootfs", HavePrefix(models.PlacementErrorNoCompatibleCell)))
+		Expect(rejected).To(HaveKeyWithValue("odd-rootfs", HavePrefix(auction.PlacementErrorNoCompatibleCell)))
 
 		Expect(metricValue(reg, "auctioneer_failed_placements_total", "lrp")).To(Equal(2.0))
 		Expect(metricValue(reg, "auctioneer_failed_placements_total", "task")).To(Equal(2.0))
@@ -235,11 +236,11 @@ var _ = Describe("Runner (real Consul, test reps, a fake BBS decoding protobuf)"
 		cfg.MaxRounds = 2
 		run()
 		inbox.AddLRPs([]models.LRPStartRequest{lrpRequest("web", 64, 0)})
-		var r auctioneer.Result
+		var r server.Result
 		Eventually(results, 5*time.Second).Should(Receive(&r))
 		Expect(r.Rounds).To(Equal(2))
 		Expect(fake.FailedLRPs()).To(HaveLen(1))
-		Expect(fake.FailedLRPs()[0].GetErrorMessage()).To(Equal(auctioneer.RejectedTooOften))
+		Expect(fake.FailedLRPs()[0].GetErrorMessage()).To(Equal(server.RejectedTooOften))
 	})
 
 	It("auctions work held back by the cap on starting containers again later instead of failing it", func() {
@@ -248,7 +249,7 @@ var _ = Describe("Runner (real Consul, test reps, a fake BBS decoding protobuf)"
 		run()
 		inbox.AddLRPs([]models.LRPStartRequest{lrpRequest("web", 64, 0, 1, 2)})
 		Eventually(func() []int32 { return instancesOn(rep) }, 5*time.Second).Should(Equal([]int32{0, 1, 2}))
-		var r auctioneer.Result
+		var r server.Result
 		Expect(results).To(Receive(&r))
 		Expect(r.PlacedLRPs).To(Equal(1))
 		Expect(r.Requeued).To(Equal(2))
@@ -261,10 +262,10 @@ var _ = Describe("Runner (real Consul, test reps, a fake BBS decoding protobuf)"
 		stuck.SetBeforeWork(func(models.Work) { <-release })
 		DeferCleanup(func() { close(release) })
 		taking := startRep("cell-taking", reptest.Options{})
-		cfg.Reps = repclient.New(repclient.Options{StateTimeout: time.Second, WorkTimeout: 300 * time.Millisecond})
+		cfg.Reps = rep.NewClient(rep.Options{StateTimeout: time.Second, WorkTimeout: 300 * time.Millisecond})
 		run()
 		inbox.AddLRPs([]models.LRPStartRequest{lrpRequest("web", 64, 0, 1)})
-		var r auctioneer.Result
+		var r server.Result
 		Eventually(results, 5*time.Second).Should(Receive(&r))
 		Expect(r.Rounds).To(Equal(2))
 		Expect(instancesOn(taking)).To(Equal([]int32{0, 1}))
@@ -277,7 +278,7 @@ var _ = Describe("Runner (real Consul, test reps, a fake BBS decoding protobuf)"
 		release := make(chan struct{})
 		stuck.SetBeforeWork(func(models.Work) { entered <- struct{}{}; <-release })
 		DeferCleanup(func() { close(release) })
-		p := ifrit.Background(auctioneer.NewRunner(cfg))
+		p := ifrit.Background(server.NewRunner(cfg))
 		Eventually(p.Ready()).Should(BeClosed())
 		inbox.AddLRPs([]models.LRPStartRequest{lrpRequest("web", 64, 0)})
 		Eventually(entered, 5*time.Second).Should(Receive())
@@ -286,7 +287,7 @@ var _ = Describe("Runner (real Consul, test reps, a fake BBS decoding protobuf)"
 		p.Signal(os.Interrupt)
 		Eventually(p.Wait(), time.Second).Should(Receive(BeNil()))
 		Expect(time.Since(start)).To(BeNumerically("<", 500*time.Millisecond))
-		var r auctioneer.Result
+		var r server.Result
 		Expect(results).To(Receive(&r))
 		Expect(r.Cancelled).To(BeTrue())
 		Expect(fake.FailedLRPs()).To(BeEmpty())
@@ -295,11 +296,11 @@ var _ = Describe("Runner (real Consul, test reps, a fake BBS decoding protobuf)"
 	It("fails the work with no compatible cell when no cell is present", func() {
 		run()
 		inbox.AddLRPs([]models.LRPStartRequest{lrpRequest("lonely", 64, 0)})
-		var r auctioneer.Result
+		var r server.Result
 		Eventually(results, 5*time.Second).Should(Receive(&r))
 		Expect(r.Cells).To(BeZero())
 		Expect(fake.FailedLRPs()).To(HaveLen(1))
-		Expect(fake.FailedLRPs()[0].GetErrorMessage()).To(HavePrefix(models.PlacementErrorNoCompatibleCell))
+		Expect(fake.FailedLRPs()[0].GetErrorMessage()).To(HavePrefix(auction.PlacementErrorNoCompatibleCell))
 	})
 
 	It("keeps a batch whose cells cannot be listed (Consul unreachable) and auctions it once they can", func() {
@@ -309,7 +310,7 @@ var _ = Describe("Runner (real Consul, test reps, a fake BBS decoding protobuf)"
 		cfg.Cells = lister
 		run()
 		inbox.AddLRPs([]models.LRPStartRequest{lrpRequest("web", 64, 0)})
-		var r auctioneer.Result
+		var r server.Result
 		Eventually(results, 5*time.Second).Should(Receive(&r))
 		Expect(r.Requeued).To(Equal(1))
 		Expect(fake.FailedLRPs()).To(BeEmpty())
@@ -320,14 +321,14 @@ var _ = Describe("Runner (real Consul, test reps, a fake BBS decoding protobuf)"
 	It("stops at once on a signal while the cells are being listed, without requeueing or failing the batch", func() {
 		listing := make(chan struct{}, 1)
 		cfg.Cells = blockingLister{entered: listing}
-		p := ifrit.Background(auctioneer.NewRunner(cfg))
+		p := ifrit.Background(server.NewRunner(cfg))
 		Eventually(p.Ready()).Should(BeClosed())
 		inbox.AddLRPs([]models.LRPStartRequest{lrpRequest("web", 64, 0)})
 		Eventually(listing, 5*time.Second).Should(Receive())
 
 		p.Signal(os.Interrupt)
 		Eventually(p.Wait(), time.Second).Should(Receive(BeNil()))
-		var r auctioneer.Result
+		var r server.Result
 		Expect(results).To(Receive(&r))
 		Expect(r.Cancelled).To(BeTrue())
 		Expect(r.Requeued).To(BeZero())
@@ -382,14 +383,14 @@ func metricValue(reg *prometheus.Registry, name, kind string) float64 {
 }
 
 // The BBS's client is what the runner reports failures through.
-var _ auctioneer.BBSClient = (*bbs.Client)(nil)
+var _ server.BBSClient = (*bbs.Client)(nil)
 
 type flakyLister struct {
-	real    auctioneer.CellLister
+	real    server.CellLister
 	failing atomic.Bool
 }
 
-func (f *flakyLister) Cells(ctx context.Context) ([]auctioneer.Cell, error) {
+func (f *flakyLister) Cells(ctx context.Context) ([]server.Cell, error) {
 	if f.failing.Load() {
 		return nil, errors.New("consul: connection refused")
 	}
@@ -399,7 +400,7 @@ func (f *flakyLister) Cells(ctx context.Context) ([]auctioneer.Cell, error) {
 // blockingLister is a Consul that does not answer: Cells blocks until its context ends.
 type blockingLister struct{ entered chan struct{} }
 
-func (b blockingLister) Cells(ctx context.Context) ([]auctioneer.Cell, error) {
+func (b blockingLister) Cells(ctx context.Context) ([]server.Cell, error) {
 	b.entered <- struct{}{}
 	<-ctx.Done()
 	return nil, ctx.Err()

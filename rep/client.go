@@ -1,15 +1,15 @@
-// Package repclient is the auctioneer's HTTP client for a rep's auction endpoints (see
-// docs/wire.md, "The rep's auction API"):
+// Package rep is the client side of a cell rep's API: its routes (routes.go) and the one Go
+// client, which the auctioneer uses to read cell states and send work and the BBS uses to stop
+// instances and cancel tasks. The messages are the JSON structs of models/rep.go (docs/auctioneer.md,
+// "Wire format").
 //
-//   - GET  /state -> models.CellState (JSON)
-//   - POST /work  (models.Work JSON) -> models.Work: the work the cell could not take
+// Every call is bounded by its own timeout (StateTimeout for GET /state, WorkTimeout for the
+// others) on top of the caller's context, so one slow cell never holds an auction for longer than
+// that. Mutual TLS is optional: give a *tls.Config from tlsconfig.Client for https:// rep URLs,
+// nil for plain http. A rep's base URL comes from its presence (models.CellRepURL).
 //
-// Every call is bounded by its own timeout (StateTimeout, WorkTimeout) on top of the caller's
-// context, so one slow cell never holds an auction for longer than that. Mutual TLS is optional:
-// give a *tls.Config from tlsconfig.Client for https:// rep URLs, nil for plain http.
-//
-// Its test double, an in-process rep as an httptest server, is in repclient/reptest.
-package repclient
+// Its test double, an in-process rep as an httptest server, is rep/reptest.
+package rep
 
 import (
 	"bytes"
@@ -24,12 +24,6 @@ import (
 	"time"
 
 	"github.com/diego-go/diego/models"
-)
-
-// Paths of the rep's auction endpoints.
-const (
-	StatePath = "/state"
-	WorkPath  = "/work"
 )
 
 // Default per-call timeouts.
@@ -47,7 +41,7 @@ type Options struct {
 	TLS *tls.Config
 	// StateTimeout bounds one GET /state (default 1s).
 	StateTimeout time.Duration
-	// WorkTimeout bounds one POST /work (default 10s).
+	// WorkTimeout bounds one POST /work, stop or cancel (default 10s).
 	WorkTimeout time.Duration
 	// Transport, when set, is used instead of a transport built from TLS (tests).
 	Transport http.RoundTripper
@@ -60,8 +54,8 @@ type Client struct {
 	workTimeout  time.Duration
 }
 
-// New makes a client.
-func New(opts Options) *Client {
+// NewClient makes a client.
+func NewClient(opts Options) *Client {
 	if opts.StateTimeout <= 0 {
 		opts.StateTimeout = DefaultStateTimeout
 	}
@@ -87,7 +81,7 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	return fmt.Sprintf("repclient: %s: HTTP %d: %s", e.URL, e.StatusCode, e.Body)
+	return fmt.Sprintf("rep: %s: HTTP %d: %s", e.URL, e.StatusCode, e.Body)
 }
 
 // ErrTimeout is wrapped by the error of a call that took longer than its timeout.
@@ -96,7 +90,7 @@ var ErrTimeout = errors.New("timed out")
 // State asks the rep at repURL (scheme://host:port) for its cell state, within StateTimeout.
 func (c *Client) State(ctx context.Context, repURL string) (models.CellState, error) {
 	var state models.CellState
-	err := c.do(ctx, c.stateTimeout, http.MethodGet, repURL, StatePath, nil, &state)
+	err := c.do(ctx, c.stateTimeout, http.MethodGet, repURL, StatePath, nil, http.StatusOK, &state)
 	return state, err
 }
 
@@ -109,7 +103,7 @@ func (c *Client) Perform(ctx context.Context, repURL string, work models.Work) (
 		return models.Work{}, err
 	}
 	var rejected models.Work
-	if err := c.do(ctx, c.workTimeout, http.MethodPost, repURL, WorkPath, body, &rejected); err != nil {
+	if err := c.do(ctx, c.workTimeout, http.MethodPost, repURL, PerformPath, body, http.StatusOK, &rejected); err != nil {
 		return models.Work{}, err
 	}
 	if rejected.CellID == "" {
@@ -118,7 +112,21 @@ func (c *Client) Perform(ctx context.Context, repURL string, work models.Work) (
 	return rejected, nil
 }
 
-func (c *Client) do(ctx context.Context, timeout time.Duration, method, repURL, path string, body []byte, out any) error {
+// StopLRPInstance asks the rep at repURL to stop an instance it runs; the rep removes the
+// ActualLRP once the container is gone.
+func (c *Client) StopLRPInstance(ctx context.Context, repURL string, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey) error {
+	path := StopLRPInstancePath(key.GetProcessGuid(), ik.GetInstanceGuid())
+	return c.do(ctx, c.workTimeout, http.MethodPost, repURL, path, nil, http.StatusAccepted, nil)
+}
+
+// CancelTask asks the rep at repURL to stop a task's container.
+func (c *Client) CancelTask(ctx context.Context, repURL, taskGuid string) error {
+	return c.do(ctx, c.workTimeout, http.MethodPost, repURL, CancelTaskPath(taskGuid), nil, http.StatusAccepted, nil)
+}
+
+// do makes one call and decodes the answer into out (when not nil); any status but want is an
+// *Error, as upstream's client treats it.
+func (c *Client) do(ctx context.Context, timeout time.Duration, method, repURL, path string, body []byte, want int, out any) error {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -129,7 +137,7 @@ func (c *Client) do(ctx context.Context, timeout time.Duration, method, repURL, 
 	}
 	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
-		return fmt.Errorf("repclient: %s %s: %w", method, url, err)
+		return fmt.Errorf("rep: %s %s: %w", method, url, err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -143,11 +151,14 @@ func (c *Client) do(ctx context.Context, timeout time.Duration, method, repURL, 
 	if err != nil {
 		return c.wrap(ctx, method, url, start, err)
 	}
-	if resp.StatusCode/100 != 2 {
+	if resp.StatusCode != want {
 		return &Error{URL: url, StatusCode: resp.StatusCode, Body: string(bytes.TrimSpace(truncate(data, 512)))}
 	}
+	if out == nil {
+		return nil
+	}
 	if err := json.Unmarshal(data, out); err != nil {
-		return fmt.Errorf("repclient: %s %s: invalid JSON answer: %w", method, url, err)
+		return fmt.Errorf("rep: %s %s: invalid JSON answer: %w", method, url, err)
 	}
 	return nil
 }
@@ -156,9 +167,9 @@ func (c *Client) do(ctx context.Context, timeout time.Duration, method, repURL, 
 // own timeout (the auctioneer bounds a whole state fetch), and the log must not claim otherwise.
 func (c *Client) wrap(ctx context.Context, method, url string, start time.Time, err error) error {
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return fmt.Errorf("repclient: %s %s: %w after %s", method, url, ErrTimeout, time.Since(start).Round(time.Millisecond))
+		return fmt.Errorf("rep: %s %s: %w after %s", method, url, ErrTimeout, time.Since(start).Round(time.Millisecond))
 	}
-	return fmt.Errorf("repclient: %s %s: %w", method, url, err)
+	return fmt.Errorf("rep: %s %s: %w", method, url, err)
 }
 
 func truncate(b []byte, n int) []byte {

@@ -1,4 +1,4 @@
-package repclient_test
+package rep_test
 
 import (
 	"testing"
@@ -7,7 +7,7 @@ import (
 	. "github.com/onsi/gomega"
 )
 
-func TestRepclient(t *testing.T) {
+func TestRep(t *testing.T) {
 	RegisterFailHandler(Fail)
-	RunSpecs(t, "Repclient Suite")
+	RunSpecs(t, "Rep Suite")
 }

@@ -1,17 +1,17 @@
-package auctioneer_test
+package server_test
 
 import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/diego-go/diego/auctioneer"
+	"github.com/diego-go/diego/auctioneer/server"
 	"github.com/diego-go/diego/models"
 )
 
 var _ = Describe("Inbox", func() {
-	var inbox *auctioneer.Inbox
+	var inbox *server.Inbox
 
-	BeforeEach(func() { inbox = auctioneer.NewInbox() })
+	BeforeEach(func() { inbox = server.NewInbox() })
 
 	It("signals Ready once work was added and hands everything over in arrival order", func() {
 		Expect(inbox.Ready()).NotTo(Receive())
@@ -24,7 +24,7 @@ var _ = Describe("Inbox", func() {
 		Expect(b.LRPs).To(HaveLen(2))
 		Expect(b.LRPs[0].ProcessGUID).To(Equal("b"))
 		Expect(b.LRPs[1].Indices).To(Equal([]int32{0, 1}))
-		Expect([]string{b.Tasks[0].TaskGUID, b.Tasks[1].TaskGUID}).To(Equal([]string{"t2", "t1"}))
+		Expect([]string{b.Tasks[0].TaskGuid, b.Tasks[1].TaskGuid}).To(Equal([]string{"t2", "t1"}))
 		n, t := b.Size()
 		Expect([]int{n, t}).To(Equal([]int{3, 2}))
 

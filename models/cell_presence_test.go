@@ -1,0 +1,73 @@
+package models_test
+
+import (
+	"encoding/json"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/diego-go/diego/models"
+)
+
+var _ = Describe("a cell's presence value", func() {
+	// What an upstream rep writes (encoding/json of its struct), spelled out by hand.
+	const upstream = `{"cell_id":"cell-1","rep_address":"http://10.0.0.1:1800","zone":"z1",` +
+		`"capacity":{"memory_mb":1024,"disk_mb":2048,"containers":10},` +
+		`"rootfs_provider_list":[{"name":"preloaded","properties":["cflinuxfs4"]},{"name":"docker"}],` +
+		`"placement_tags":["gpu"],"optional_placement_tags":["ssd"],` +
+		`"rep_url":"https://cell-1.cell.service.cf.internal:1801"}`
+	presence := &models.CellPresence{
+		CellId: "cell-1", RepAddress: "http://10.0.0.1:1800", Zone: "z1",
+		Capacity:        &models.CellCapacity{MemoryMb: 1024, DiskMb: 2048, Containers: 10},
+		RootfsProviders: []*models.Provider{{Name: "preloaded", Properties: []string{"cflinuxfs4"}}, {Name: "docker"}},
+		PlacementTags:   []string{"gpu"}, OptionalPlacementTags: []string{"ssd"},
+		RepUrl: "https://cell-1.cell.service.cf.internal:1801",
+	}
+
+	It("reads upstream's JSON and writes it back byte for byte", func() {
+		p, err := models.DecodeCellPresence([]byte(upstream))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(proto.Equal(p, presence)).To(BeTrue(), "%v", p)
+		b, err := models.EncodeCellPresence(p)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(b)).To(Equal(upstream))
+	})
+
+	It("leaves out what upstream leaves out when empty, and ignores fields it does not model", func() {
+		b, err := models.EncodeCellPresence(&models.CellPresence{CellId: "c"})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(b)).To(Equal(`{"cell_id":"c","rep_address":"","zone":"","rep_url":""}`))
+		p, err := models.DecodeCellPresence([]byte(`{"cell_id":"c","annotations":{"k":"v"}}`))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(p.GetCellId()).To(Equal("c"))
+	})
+
+	It("refuses a value that is not a JSON presence", func() {
+		_, err := models.DecodeCellPresence([]byte(`{"cell_id":`))
+		Expect(err).To(MatchError(ContainSubstring("invalid cell presence JSON")))
+		bin, err := proto.Marshal(presence)
+		Expect(err).NotTo(HaveOccurred())
+		_, err = models.DecodeCellPresence(bin)
+		Expect(err).To(MatchError(ContainSubstring("invalid cell presence JSON")))
+		Expect(json.Valid(bin)).To(BeFalse())
+	})
+
+	Describe("the rep's URL", func() {
+		It("is rep_url, else rep_address, without a trailing slash", func() {
+			Expect(models.CellRepURL(presence)).To(Equal("https://cell-1.cell.service.cf.internal:1801"))
+			Expect(models.CellRepURL(&models.CellPresence{RepAddress: "http://10.0.0.1:1800/"})).To(Equal("http://10.0.0.1:1800"))
+		})
+
+		It("is refused, naming the cell and the field, when it has no http(s) scheme", func() {
+			_, err := models.CellRepURL(&models.CellPresence{CellId: "c", RepAddress: "10.0.0.1:1800"})
+			Expect(err).To(MatchError(`cell "c": rep_address "10.0.0.1:1800": must be an absolute http:// or https:// URL`))
+			_, err = models.CellRepURL(&models.CellPresence{CellId: "c", RepUrl: "cell-1.example:1801"})
+			Expect(err).To(MatchError(`cell "c": rep_url "cell-1.example:1801": must be an absolute http:// or https:// URL`))
+			_, err = models.CellRepURL(&models.CellPresence{CellId: "c", RepUrl: "ftp://h:1"})
+			Expect(err).To(MatchError(ContainSubstring("must be an absolute http:// or https:// URL")))
+			_, err = models.CellRepURL(&models.CellPresence{CellId: "c"})
+			Expect(err).To(MatchError(`cell "c": presence has neither rep_url nor rep_address`))
+		})
+	})
+})
