@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -154,6 +156,15 @@ var _ = Describe("Client", func() {
 		defer srv.Close()
 		_, err := client.State(ctx, srv.URL)
 		Expect(err).To(MatchError(ContainSubstring("invalid JSON")))
+	})
+
+	It("links neither the auctioneer daemon nor the BBS server", func() {
+		out, err := exec.Command("go", "list", "-deps", "github.com/diego-go/diego/rep").CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out))
+		for _, dep := range strings.Fields(string(out)) {
+			Expect(dep).NotTo(Or(HavePrefix("github.com/diego-go/diego/auctioneer"), HavePrefix("github.com/diego-go/diego/bbs"),
+				HavePrefix("github.com/diego-go/diego/locket"), HavePrefix("github.com/diego-go/diego/auction"), HavePrefix("go.etcd.io")))
+		}
 	})
 
 	Context("with mutual TLS", func() {
