@@ -3,97 +3,104 @@
 package bbs
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
-	"io"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/diego-go/diego/bbs/events"
 	"github.com/diego-go/diego/models"
 )
 
-// Client talks to one BBS.
+// Client talks to the BBS: to the first of its URLs that answers (see NewClient).
 type Client struct {
-	url  string
-	http *http.Client
+	urls      []string
+	resolve   func(ctx context.Context) ([]string, error)
+	logger    *slog.Logger
+	attempts  int
+	retryWait time.Duration
+	http      *http.Client
 	// streaming client without a total timeout (event streams)
 	stream *http.Client
+
+	mu sync.Mutex
+	// last is the URL that answered last: calls try it first
+	last string
 }
 
-// NewClient makes a client for the BBS at url ("https://bbs.service.cf.internal:8889"); tlsConfig
-// carries the client certificate and CA (nil for plain http).
-func NewClient(url string, tlsConfig *tls.Config) *Client {
+// Option tunes a Client.
+type Option func(*Client)
+
+// WithURLs adds BBS URLs (other BBS instances) tried after the first.
+func WithURLs(urls ...string) Option {
+	return func(c *Client) {
+		for _, u := range urls {
+			c.urls = append(c.urls, strings.TrimRight(u, "/"))
+		}
+	}
+}
+
+// WithResolver makes every round of a call ask resolve for the BBS URLs (for example the
+// instances of a Consul service, resolved by the daemon through locket, which this package does
+// not link); the URLs given to NewClient and WithURLs are tried after them.
+func WithResolver(resolve func(ctx context.Context) ([]string, error)) Option {
+	return func(c *Client) { c.resolve = resolve }
+}
+
+// WithLogger sets where failovers and reconnections are logged (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(c *Client) { c.logger = l } }
+
+// WithRetry sets how many rounds over the URLs a call makes at most and the pause between two
+// rounds (default 3 and 500 ms, as upstream's client).
+func WithRetry(attempts int, wait time.Duration) Option {
+	return func(c *Client) { c.attempts, c.retryWait = max(attempts, 1), wait }
+}
+
+// NewClient makes a client for the BBS at url ("https://bbs.service.cf.internal:8889"; may be ""
+// with WithURLs or WithResolver); tlsConfig carries the client certificate and CA (nil for plain
+// http).
+//
+// A call goes to the URL that answered last, then to the others in turn. It moves on to the next
+// URL when the request could not be sent (the connection was refused: a standby BBS does not
+// listen) or the BBS answered 503 (unavailable); a read (list, get, ping, cells, converge, event
+// subscription) also when the connection failed after the request was sent, since reading twice
+// is harmless. A change whose answer was lost is not sent again: it may have been applied. When
+// no URL answered, the call waits and makes another round over them, as often as WithRetry says.
+func NewClient(url string, tlsConfig *tls.Config, opts ...Option) *Client {
 	tr := &http.Transport{
 		TLSClientConfig:     tlsConfig,
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     90 * time.Second,
 		ForceAttemptHTTP2:   false,
 	}
-	return &Client{
-		url:    strings.TrimRight(url, "/"),
-		http:   &http.Client{Transport: tr, Timeout: 2 * time.Minute},
-		stream: &http.Client{Transport: tr},
+	c := &Client{
+		logger:    slog.Default(),
+		attempts:  3,
+		retryWait: 500 * time.Millisecond,
+		http:      &http.Client{Transport: tr, Timeout: 2 * time.Minute},
+		stream:    &http.Client{Transport: tr},
 	}
+	if url != "" {
+		c.urls = []string{strings.TrimRight(url, "/")}
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
 }
-
-// URL is the BBS address.
-func (c *Client) URL() string { return c.url }
 
 type withError interface {
 	proto.Message
 	GetError() *models.Error
 }
 
-func (c *Client) call(ctx context.Context, route string, req proto.Message) ([]byte, error) {
-	var body []byte
-	if req != nil {
-		var err error
-		if body, err = proto.Marshal(req); err != nil {
-			return nil, models.NewError(models.Error_InvalidRequest, "cannot encode request: %v", err)
-		}
-	}
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url+route, bytes.NewReader(body))
-	if err != nil {
-		return nil, models.NewError(models.Error_InvalidRequest, "%v", err)
-	}
-	hreq.Header.Set("Content-Type", "application/x-protobuf")
-	hresp, err := c.http.Do(hreq)
-	if err != nil {
-		return nil, models.NewError(models.Error_UnknownError, "%s: %v", route, err)
-	}
-	defer hresp.Body.Close()
-	out, err := io.ReadAll(hresp.Body)
-	if err != nil {
-		return nil, models.NewError(models.Error_InvalidResponse, "%s: %v", route, err)
-	}
-	if hresp.StatusCode != http.StatusOK {
-		return nil, models.NewError(models.Error_InvalidResponse, "%s: HTTP %d: %s", route, hresp.StatusCode, bytes.TrimSpace(out))
-	}
-	return out, nil
-}
-
-func (c *Client) do(ctx context.Context, route string, req proto.Message, resp withError) error {
-	out, err := c.call(ctx, route, req)
-	if err != nil {
-		return err
-	}
-	if err := proto.Unmarshal(out, resp); err != nil {
-		return models.NewError(models.Error_InvalidProtobufMessage, "%s: cannot decode response: %v", route, err)
-	}
-	if e := resp.GetError(); e != nil {
-		return e
-	}
-	return nil
-}
-
-// Ping reports whether the BBS answers.
+// Ping reports whether a BBS answers, asking each URL once (no further rounds: a probe).
 func (c *Client) Ping(ctx context.Context) bool {
-	out, err := c.call(ctx, PingRoute, nil)
+	out, err := c.callRounds(ctx, PingRoute, nil, 1)
 	if err != nil {
 		return false
 	}
@@ -323,35 +330,4 @@ func (c *Client) DeleteTask(ctx context.Context, guid string) error {
 // Converge runs one convergence pass (the converger calls this every interval).
 func (c *Client) Converge(ctx context.Context) error {
 	return c.do(ctx, ConvergeRoute, nil, &models.DesiredLRPLifecycleResponse{})
-}
-
-// SubscribeToLRPInstanceEvents opens the desired and actual LRP event stream, filtered to cellID
-// when not empty. Close the source to end it.
-func (c *Client) SubscribeToLRPInstanceEvents(ctx context.Context, cellID string) (*events.EventSource, error) {
-	return c.subscribe(ctx, LRPInstanceEventsRoute, cellID)
-}
-
-// SubscribeToTaskEvents opens the task event stream, filtered to cellID when not empty.
-func (c *Client) SubscribeToTaskEvents(ctx context.Context, cellID string) (*events.EventSource, error) {
-	return c.subscribe(ctx, TaskEventsRoute, cellID)
-}
-
-func (c *Client) subscribe(ctx context.Context, route, cellID string) (*events.EventSource, error) {
-	body, _ := proto.Marshal(&models.EventsByCellId{CellId: cellID})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url+route, bytes.NewReader(body))
-	if err != nil {
-		return nil, models.NewError(models.Error_InvalidRequest, "%v", err)
-	}
-	req.Header.Set("Content-Type", "application/x-protobuf")
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := c.stream.Do(req)
-	if err != nil {
-		return nil, models.NewError(models.Error_UnknownError, "%s: %v", route, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		return nil, models.NewError(models.Error_InvalidResponse, "%s: HTTP %d: %s", route, resp.StatusCode, bytes.TrimSpace(msg))
-	}
-	return events.NewEventSource(resp.Body), nil
 }
