@@ -463,16 +463,18 @@ const (
 	allProblems = problemMemory | problemDisk | problemContainers
 )
 
+// problemNames lists the problems in upstream's order (alphabetical), so the placement error reads
+// as upstream's does, e.g. "insufficient resources: disk, memory".
 func problemNames(p uint8) []string {
 	var names []string
-	if p&problemMemory != 0 {
-		names = append(names, "memory")
+	if p&problemContainers != 0 {
+		names = append(names, "containers")
 	}
 	if p&problemDisk != 0 {
 		names = append(names, "disk")
 	}
-	if p&problemContainers != 0 {
-		names = append(names, "containers")
+	if p&problemMemory != 0 {
+		names = append(names, "memory")
 	}
 	return names
 }

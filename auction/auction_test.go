@@ -171,7 +171,7 @@ var _ = Describe("Auction", func() {
 			plan := place([]models.CellState{cell("a", 10, 10, 100), cell("b", 10, 100, 100)}, []models.LRPStartRequest{r})
 			Expect(plan.Failures.FailedLRPs[0].PlacementError).To(Equal("insufficient resources: memory"))
 			plan = place([]models.CellState{cell("a", 10, 100, 100), cell("b", 100, 10, 100)}, []models.LRPStartRequest{r})
-			Expect(plan.Failures.FailedLRPs[0].PlacementError).To(Equal("insufficient resources: memory, disk"))
+			Expect(plan.Failures.FailedLRPs[0].PlacementError).To(Equal("insufficient resources: disk, memory"))
 		})
 
 		It("names a rootfs no cell offers", func() {

@@ -98,7 +98,7 @@ func MatchPlacementTags(c *models.CellState, tags []string) bool {
 }
 
 // InsufficientResourcesError formats the placement error for the listed
-// problems ("memory", "disk", "containers").
+// problems ("containers", "disk", "memory", in that order as upstream's).
 func InsufficientResourcesError(problems []string) string {
 	if len(problems) == 0 {
 		return PlacementErrorInsufficientResources

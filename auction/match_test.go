@@ -50,7 +50,7 @@ var _ = Describe("feasibility rules", func() {
 	})
 
 	It("formats the placement errors", func() {
-		Expect(auction.InsufficientResourcesError([]string{"memory", "containers"})).To(Equal("insufficient resources: memory, containers"))
+		Expect(auction.InsufficientResourcesError([]string{"containers", "memory"})).To(Equal("insufficient resources: containers, memory"))
 		Expect(auction.InsufficientResourcesError(nil)).To(Equal("insufficient resources"))
 		Expect(auction.NoCompatibleCellError(`missing rootfs "x"`)).To(Equal(`found no compatible cell: missing rootfs "x"`))
 	})
