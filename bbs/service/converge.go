@@ -21,9 +21,9 @@ func (s *Service) Converge(ctx context.Context) error {
 	}
 	defer func() { <-s.converging }()
 	start := time.Now()
-	err := s.convergeOnce(ctx)
+	stats, err := s.convergeOnce(ctx)
 	if s.ObserveConvergence != nil {
-		s.ObserveConvergence(time.Since(start))
+		s.ObserveConvergence(time.Since(start), stats, err)
 	}
 	if err != nil {
 		s.Logger.Error("convergence pass failed", "error", err)
@@ -66,11 +66,11 @@ func (s *Service) snapshot(ctx context.Context) (convergence.Snapshot, map[strin
 // convergeOnce reads a snapshot, asks bbs/convergence what to do and applies each action with
 // compare-and-swap against the record the action carries (a record changed since the snapshot
 // is left for the next pass). Auctions go out in one request.
-func (s *Service) convergeOnce(ctx context.Context) error {
+func (s *Service) convergeOnce(ctx context.Context) (convergence.Stats, error) {
 	start := time.Now()
 	snap, taskRevs, err := s.snapshot(ctx)
 	if err != nil {
-		return err
+		return convergence.Stats{}, err
 	}
 	read := time.Since(start)
 	cfg := s.Convergence
@@ -236,7 +236,7 @@ func (s *Service) convergeOnce(ctx context.Context) error {
 	s.Logger.Info("convergence pass done", "actions", acts.Counts(), "auctions", len(auction),
 		"desired", len(snap.DesiredLRPs), "actual", len(snap.ActualLRPs), "tasks", len(snap.Tasks),
 		"read", read.String(), "decide", (decided - read).String(), "total", time.Since(start).String())
-	return nil
+	return acts.Stats, nil
 }
 
 func ordinary(k *models.ActualLRPKey) db.Slot {

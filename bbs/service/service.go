@@ -55,8 +55,9 @@ type Config struct {
 	// convergence.DefaultConfig). Its RestartPolicy is ignored: crashes and convergence both
 	// follow the store's (db.WithRestartPolicy).
 	Convergence convergence.Config
-	// ObserveConvergence, when set, is told how long each convergence pass took.
-	ObserveConvergence func(time.Duration)
+	// ObserveConvergence, when set, is told after each convergence pass how long it took and
+	// what its snapshot counted (zero when the pass failed: err).
+	ObserveConvergence func(took time.Duration, stats convergence.Stats, err error)
 	// AuctionRetryWait is the pause before the second attempt of an auction request that failed;
 	// it doubles for each further attempt, AuctionAttempts in all (default 500 ms).
 	AuctionRetryWait time.Duration

@@ -41,6 +41,7 @@ func main() {
 	etcdURL := flag.String("etcd", "", "etcd client URL (default: start one with internal/testservers)")
 	flag.BoolVar(&groupCommit, "group-commit", true, "combine concurrent transactions (as cmd/bbs does)")
 	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the benchmark process from the first desire on (of the last size)")
+	flag.StringVar(&convProfile, "convergence-cpuprofile", "", "write a CPU profile of 10 more convergence passes (of the last size)")
 	flag.Parse()
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400) // as cmd/bbs does
@@ -72,6 +73,7 @@ func main() {
 
 var (
 	cpuProfile  string
+	convProfile string
 	groupCommit bool
 )
 
@@ -267,6 +269,16 @@ func run(cli *clientv3.Client, n, workers, cells int) {
 	conv := median(3, func() {
 		check(svc.Converge(ctx))
 	})
+	if convProfile != "" {
+		f, err := os.Create(convProfile)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		for range 10 {
+			check(svc.Converge(ctx))
+		}
+		pprof.StopCPUProfile()
+		check(f.Close())
+	}
 
 	writeRatio := min(desireRate, claimRate, startRate) / rawRate
 	fmt.Printf("| %d | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f%% | %s | %s | %s | %s (%d instances) | %.3f | %s |\n",

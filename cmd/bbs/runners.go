@@ -94,7 +94,7 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 		TaskHub:            taskHub,
 		CallbackRetryWait:  cfg.CallbackRetryWait.D(),
 		Convergence:        cfg.Convergence(),
-		ObserveConvergence: func(d time.Duration) { m.convergence.Observe(d.Seconds()) },
+		ObserveConvergence: m.convergence.observe,
 	})
 	conv := service.NewConverger(svc, cfg.ConvergenceInterval.D())
 	h := handlers.New(handlers.Config{
@@ -181,7 +181,7 @@ type metrics struct {
 	requests    *prometheus.CounterVec
 	durations   *prometheus.HistogramVec
 	leader      prometheus.Gauge
-	convergence prometheus.Histogram
+	convergence *convergenceMetrics
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -189,9 +189,9 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		requests:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bbs_requests_total", Help: "API requests by route and HTTP status."}, []string{"route", "status"}),
 		durations:   prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "bbs_request_duration_seconds", Help: "API request durations by route."}, []string{"route"}),
 		leader:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "bbs_leader", Help: "1 while this BBS holds the lock and serves."}),
-		convergence: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "bbs_convergence_duration_seconds", Help: "Duration of convergence passes."}),
+		convergence: newConvergenceMetrics(reg),
 	}
-	reg.MustRegister(m.requests, m.durations, m.leader, m.convergence)
+	reg.MustRegister(m.requests, m.durations, m.leader)
 	return m
 }
 

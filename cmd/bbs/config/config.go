@@ -59,8 +59,8 @@ type Config struct {
 	RepCertFile        string `json:"rep_cert_file"`
 	RepKeyFile         string `json:"rep_key_file"`
 
-	// ConvergenceInterval runs a pass on this interval in the BBS itself (0: only when the
-	// converger asks on /v1/converge, or a cell vanishes).
+	// ConvergenceInterval runs a pass on this interval in the BBS itself (default upstream's
+	// 30 s; 0: only on /v1/converge and when a cell vanishes).
 	ConvergenceInterval daemonconfig.Duration `json:"convergence_interval"`
 	// Convergence thresholds (defaults: convergence.DefaultConfig, upstream's).
 	UnclaimedLRPThreshold       daemonconfig.Duration `json:"unclaimed_lrp_threshold"`
@@ -80,6 +80,7 @@ func Default() Config {
 		Lock:                        daemonconfig.DefaultLock(),
 		Logging:                     daemonconfig.DefaultLogging(),
 		EtcdDialTimeout:             daemonconfig.Duration(5 * time.Second),
+		ConvergenceInterval:         daemonconfig.Duration(30 * time.Second),
 		UnclaimedLRPThreshold:       daemonconfig.Duration(conv.StaleUnclaimedLRP),
 		KickTaskDuration:            daemonconfig.Duration(conv.KickTask),
 		ExpireCompletedTaskDuration: daemonconfig.Duration(conv.ExpireCompletedTask),
