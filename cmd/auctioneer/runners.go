@@ -3,10 +3,8 @@ package main
 import (
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -92,27 +90,12 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, erro
 		grouper.Member{Name: "api", Runner: api},
 	)
 	if cfg.ServiceName != "" {
-		if reg, ok := serviceRegistration(cfg); ok {
-			members = append(members, grouper.Member{Name: "service-registration",
-				Runner: locket.NewServiceRegistration(logger, consul, reg, cfg.LockTTL.D())})
+		reg, err := daemon.ServiceRegistration(cfg.ServiceName, cfg.ListenAddress)
+		if err != nil {
+			return nil, err
 		}
+		members = append(members, grouper.Member{Name: "service-registration",
+			Runner: locket.NewServiceRegistration(logger, consul, reg, cfg.LockTTL.D())})
 	}
 	return members, nil
-}
-
-// serviceRegistration registers the listener's port under cfg.ServiceName, one id per listen
-// address so two auctioneers on one agent do not clash.
-func serviceRegistration(cfg config.Config) (locket.Registration, bool) {
-	host, portStr, err := net.SplitHostPort(cfg.ListenAddress)
-	if err != nil {
-		return locket.Registration{}, false
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil {
-		return locket.Registration{}, false
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		host = ""
-	}
-	return locket.Registration{Name: cfg.ServiceName, ID: cfg.ServiceName + "-" + net.JoinHostPort(host, portStr), Address: host, Port: port}, true
 }

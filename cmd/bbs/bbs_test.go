@@ -118,9 +118,13 @@ var _ = Describe("the bbs daemon", func() {
 		Expect(clientFor(standby).ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: "survivor"})).To(HaveLen(2))
 	})
 
-	It("stops serving and exits when it loses the lock", func() {
+	It("stops serving and exits when it loses the lock, event streams open or not", func() {
 		p := startBBS(map[string]string{"k1": "pass-1"}, "k1")
 		Eventually(func() bool { return pingOK(p) }, "20s", "50ms").Should(BeTrue())
+		// an open stream must not hold up the exit (the server's drain waits for it otherwise)
+		stream, err := bbs.NewClient("https://"+p.api, clientTLS(), bbs.WithRetry(1, 0)).SubscribeToLRPInstanceEvents(ctx, "")
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(stream.Close)
 		req, err := http.NewRequest(http.MethodDelete, "http://"+consul.HTTPAddr()+"/v1/kv/"+locket.LockKey("bbs_lock"), nil)
 		Expect(err).NotTo(HaveOccurred())
 		resp, err := http.DefaultClient.Do(req)

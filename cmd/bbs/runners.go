@@ -28,7 +28,8 @@ import (
 )
 
 // buildMembers builds the ordered group: health, metrics, lock, migration (and key rotation),
-// API, cell watcher, convergence loop.
+// API, cell watcher, convergence loop, and the Consul service registration (while the lock is
+// held).
 func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func(), error) {
 	serverTLS, err := tlsconfig.Server(cfg.CertFile, cfg.KeyFile, cfg.CAFile)
 	if err != nil {
@@ -106,23 +107,36 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 	})
 
 	api := ifrit.RunFunc(func(signals <-chan os.Signal, ready chan<- struct{}) error {
-		defer func() {
-			lrpHub.Close()
-			taskHub.Close()
-			svc.Close()
-		}()
+		defer svc.Close()
 		m.leader.Set(1)
 		defer m.leader.Set(0)
-		return http_server.NewTLSServer(cfg.ListenAddress, m.instrument(h), serverTLS).Run(signals, ready)
+		// the hubs close before the server drains, or an open event stream would hold the
+		// drain (and the exit of a BBS that lost its lock) for a minute
+		stop := make(chan os.Signal, 1)
+		served := make(chan struct{})
+		defer close(served)
+		go func() {
+			select {
+			case sig := <-signals:
+				lrpHub.Close()
+				taskHub.Close()
+				stop <- sig
+			case <-served:
+				lrpHub.Close()
+				taskHub.Close()
+			}
+		}()
+		return http_server.NewTLSServer(cfg.ListenAddress, m.instrument(h), serverTLS).Run(stop, ready)
 	})
 
-	health := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"healthy":true}`))
-	})
+	lock := &daemon.LockState{}
+	health := daemon.HealthHandler(lock, daemon.HealthCheck{Name: "etcd", Check: func(ctx context.Context) error {
+		_, _, err := store.SchemaVersion(ctx)
+		return err
+	}})
 
 	members := append(daemon.StatusServers(cfg.HealthAddress, health, cfg.MetricsAddress, reg),
-		daemon.LockMember(logger, consul, "bbs_lock", cfg.Lock, cfg.AdvertiseURL),
+		lock.Track(daemon.LockMember(logger, consul, "bbs_lock", cfg.Lock, cfg.AdvertiseURL)),
 		grouper.Member{Name: "migration", Runner: migration(logger, store)},
 		grouper.Member{Name: "api", Runner: api},
 		grouper.Member{Name: "cell-watcher", Runner: locket.NewPresenceWatcher(logger, consul, locket.CellPresencePrefix, func(c locket.PresenceChange) {
@@ -133,6 +147,15 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 		})},
 		grouper.Member{Name: "convergence", Runner: conv},
 	)
+	if cfg.ServiceName != "" {
+		reg, err := daemon.ServiceRegistration(cfg.ServiceName, cfg.ListenAddress)
+		if err != nil {
+			cleanup()
+			return nil, nil, err
+		}
+		members = append(members, grouper.Member{Name: "service-registration",
+			Runner: locket.NewServiceRegistration(logger, consul, reg, cfg.LockTTL.D())})
+	}
 	return members, cleanup, nil
 }
 

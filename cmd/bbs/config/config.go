@@ -49,6 +49,10 @@ type Config struct {
 	EncryptionKeys map[string]string `json:"encryption_keys"`
 	ActiveKeyLabel string            `json:"active_key_label"`
 
+	// ServiceName registers the API in Consul (<name>.service.consul) while this BBS holds the
+	// lock, as upstream's BBS registers "bbs"; "" disables.
+	ServiceName string `json:"service_name"`
+
 	// AuctioneerURL is the auctioneer's API ("" : auctions are not requested; logged).
 	AuctioneerURL string `json:"auctioneer_url"`
 	// Optional client TLS for the auctioneer and the reps (all three files or none).
@@ -76,6 +80,7 @@ type Config struct {
 func Default() Config {
 	conv := convergence.DefaultConfig()
 	return Config{
+		ServiceName:                 "bbs",
 		Listeners:                   daemonconfig.Listeners{ListenAddress: "0.0.0.0:8889", HealthAddress: "127.0.0.1:8890"},
 		Lock:                        daemonconfig.DefaultLock(),
 		Logging:                     daemonconfig.DefaultLogging(),
