@@ -1,6 +1,6 @@
 // Package handlers is the BBS's HTTP API: every route is POST with a protobuf body and answers
 // HTTP 200 with a response message whose field 1 is the Error (absent on success). An unknown
-// route answers 404, a method other than POST 405, and a body over MaxBodyBytes 413.
+// route answers 404, a method other than POST 405, and a body over Config.MaxRequestBytes 413.
 package handlers
 
 import (
@@ -18,7 +18,7 @@ import (
 	"github.com/diego-go/diego/models"
 )
 
-// MaxBodyBytes bounds a request body (1 MiB).
+// MaxBodyBytes bounds a request body unless Config.MaxRequestBytes says otherwise (1 MiB).
 const MaxBodyBytes = 1 << 20
 
 // Config wires a Handler.
@@ -30,6 +30,8 @@ type Config struct {
 	// LRPEvents and TaskEvents serve the SSE streams (bbs/eventhub); nil answers 404.
 	LRPEvents  http.Handler
 	TaskEvents http.Handler
+	// MaxRequestBytes bounds a request body (0: MaxBodyBytes).
+	MaxRequestBytes int64
 }
 
 // Handler serves the API.
@@ -43,6 +45,9 @@ type Handler struct {
 func New(cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxRequestBytes == 0 {
+		cfg.MaxRequestBytes = MaxBodyBytes
 	}
 	h := &Handler{Config: cfg, mux: http.NewServeMux()}
 	h.routes = map[string]func(context.Context, []byte) proto.Message{
@@ -108,7 +113,7 @@ func (h *Handler) Routes() []string {
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
-// protoHandler serves one POST route: the body (at most MaxBodyBytes) goes to
+// protoHandler serves one POST route: the body (at most MaxRequestBytes) goes to
 // fn, and its response message is answered with HTTP 200.
 func (h *Handler) protoHandler(path string, fn func(context.Context, []byte) proto.Message) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -117,12 +122,19 @@ func (h *Handler) protoHandler(path string, fn func(context.Context, []byte) pro
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+		tooLarge := func() {
+			h.Logger.Warn("request body too large", "route", path, "limit", h.MaxRequestBytes)
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+		}
+		if r.ContentLength > h.MaxRequestBytes {
+			tooLarge() // refused before a byte of it is read
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.MaxRequestBytes))
 		if err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
-				h.Logger.Warn("request body too large", "route", path, "limit", MaxBodyBytes)
-				http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+				tooLarge()
 				return
 			}
 			http.Error(w, "cannot read body", http.StatusBadRequest)

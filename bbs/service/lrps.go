@@ -247,6 +247,9 @@ func (s *Service) RemoveEvacuating(ctx context.Context, key *models.ActualLRPKey
 
 // DesireLRP stores a new desired LRP with its instances and auctions them.
 func (s *Service) DesireLRP(ctx context.Context, d *models.DesiredLRP) error {
+	if err := s.checkInstances(d.GetInstances()); err != nil {
+		return err
+	}
 	stored, created, err := s.DB.Desire(ctx, d)
 	if stored == nil {
 		return err
@@ -267,6 +270,11 @@ func (s *Service) DesireLRP(ctx context.Context, d *models.DesiredLRP) error {
 // UpdateDesiredLRP applies an update: new instances are auctioned, those beyond a lowered
 // instance count retired.
 func (s *Service) UpdateDesiredLRP(ctx context.Context, guid string, u *models.DesiredLRPUpdate) error {
+	if u.Instances != nil {
+		if err := s.checkInstances(u.GetInstances()); err != nil {
+			return err
+		}
+	}
 	before, after, created, err := s.DB.UpdateDesiredLRP(ctx, guid, u)
 	if after == nil {
 		return err

@@ -61,12 +61,18 @@ type Config struct {
 	// AuctionRetryWait is the pause before the second attempt of an auction request that failed;
 	// it doubles for each further attempt, AuctionAttempts in all (default 500 ms).
 	AuctionRetryWait time.Duration
+	// MaxInstances bounds a desired LRP's instance count (0: DefaultMaxInstances).
+	MaxInstances int32
 }
 
 // AuctionAttempts bounds the attempts of one auction request (500 ms, 1 s, 2 s, 4 s apart by
 // default): an auctioneer that is away longer misses it, and convergence auctions the instances
 // again once they have been UNCLAIMED for its threshold.
 const AuctionAttempts = 5
+
+// DefaultMaxInstances bounds a desired LRP's instances unless configured: a whole deployment of
+// Diego's target size is 250,000 instances.
+const DefaultMaxInstances = 100_000
 
 // Service carries out the BBS's domain actions.
 type Service struct {
@@ -115,12 +121,24 @@ func New(cfg Config) *Service {
 	if cfg.CallbackRetryWait == 0 {
 		cfg.CallbackRetryWait = time.Second
 	}
+	if cfg.MaxInstances == 0 {
+		cfg.MaxInstances = DefaultMaxInstances
+	}
 	if cfg.Convergence == (convergence.Config{}) {
 		cfg.Convergence = convergence.DefaultConfig()
 	}
 	s := &Service{Config: cfg, converging: make(chan struct{}, 1)}
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	return s
+}
+
+// checkInstances refuses an instance count over MaxInstances, before the store allocates a
+// record for each instance.
+func (s *Service) checkInstances(n int32) error {
+	if n > s.MaxInstances {
+		return models.NewError(models.Error_InvalidRequest, "instances %d is over the limit of %d (max_instances)", n, s.MaxInstances)
+	}
+	return nil
 }
 
 // Close cancels the background work (auction requests, retirements, callbacks) and waits for it.

@@ -96,14 +96,16 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 		CallbackRetryWait:  cfg.CallbackRetryWait.D(),
 		Convergence:        cfg.Convergence(),
 		ObserveConvergence: m.convergence.observe,
+		MaxInstances:       cfg.MaxInstances,
 	})
 	conv := service.NewConverger(svc, cfg.ConvergenceInterval.D())
 	h := handlers.New(handlers.Config{
-		DB:         store,
-		Service:    svc,
-		Logger:     logger,
-		LRPEvents:  eventhub.NewHandler(logger, lrpHub, eventhub.HandlerOptions{}),
-		TaskEvents: eventhub.NewHandler(logger, taskHub, eventhub.HandlerOptions{}),
+		DB:              store,
+		Service:         svc,
+		Logger:          logger,
+		LRPEvents:       eventhub.NewHandler(logger, lrpHub, eventhub.HandlerOptions{}),
+		TaskEvents:      eventhub.NewHandler(logger, taskHub, eventhub.HandlerOptions{}),
+		MaxRequestBytes: cfg.MaxRequestBytes,
 	})
 
 	api := ifrit.RunFunc(func(signals <-chan os.Signal, ready chan<- struct{}) error {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/diego-go/diego/bbs/convergence"
+	"github.com/diego-go/diego/bbs/handlers"
+	"github.com/diego-go/diego/bbs/service"
 	"github.com/diego-go/diego/internal/daemonconfig"
 )
 
@@ -72,6 +74,11 @@ type Config struct {
 	ExpireCompletedTaskDuration daemonconfig.Duration `json:"expire_completed_task_duration"`
 	ExpirePendingTaskDuration   daemonconfig.Duration `json:"expire_pending_task_duration"`
 
+	// MaxRequestBytes bounds an API request's body (a larger one answers 413 unread);
+	// MaxInstances bounds a desired LRP's instances (desire and update answer InvalidRequest).
+	MaxRequestBytes int64 `json:"max_request_bytes"`
+	MaxInstances    int32 `json:"max_instances"`
+
 	// CallbackRetryWait is the pause between task callback attempts.
 	CallbackRetryWait daemonconfig.Duration `json:"callback_retry_wait"`
 }
@@ -91,6 +98,8 @@ func Default() Config {
 		ExpireCompletedTaskDuration: daemonconfig.Duration(conv.ExpireCompletedTask),
 		ExpirePendingTaskDuration:   daemonconfig.Duration(conv.ExpirePendingTask),
 		CallbackRetryWait:           daemonconfig.Duration(time.Second),
+		MaxRequestBytes:             handlers.MaxBodyBytes,
+		MaxInstances:                service.DefaultMaxInstances,
 	}
 }
 
@@ -156,6 +165,12 @@ func (c Config) Validate() error {
 		if t.d <= 0 {
 			p.Addf("%s must be positive, not %s", t.name, t.d.D())
 		}
+	}
+	if c.MaxRequestBytes < 1024 {
+		p.Addf("max_request_bytes %d is below 1024", c.MaxRequestBytes)
+	}
+	if c.MaxInstances < 1 {
+		p.Addf("max_instances %d must be positive", c.MaxInstances)
 	}
 	p.TLSFiles("auctioneer", c.AuctioneerCAFile, c.AuctioneerCertFile, c.AuctioneerKeyFile)
 	p.TLSFiles("rep", c.RepCAFile, c.RepCertFile, c.RepKeyFile)
