@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -142,4 +144,23 @@ func (s *serviceRunner) pass(ctx context.Context) error {
 		return fmt.Errorf("marking %s passing: %w", s.checkID(), err)
 	}
 	return nil
+}
+
+// ServiceAddresses lists the "host:port" of each passing instance of the service name, the
+// node's address for an instance registered without one: what a client of several instances (the
+// BBS client's resolver, for example) tries.
+func (c *Client) ServiceAddresses(ctx context.Context, name string) ([]string, error) {
+	entries, _, err := c.consul.Health().Service(name, "", true, (&api.QueryOptions{}).WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("locket: instances of service %s: %w", name, err)
+	}
+	addrs := make([]string, 0, len(entries))
+	for _, e := range entries {
+		host := e.Service.Address
+		if host == "" {
+			host = e.Node.Address
+		}
+		addrs = append(addrs, net.JoinHostPort(host, strconv.Itoa(e.Service.Port)))
+	}
+	return addrs, nil
 }

@@ -73,9 +73,26 @@ var _ = Describe("ServiceRegistration", func() {
 		Expect(srvs).To(HaveLen(1))
 		Expect(srvs[0].Port).To(BeEquivalentTo(8889))
 
+		addrs, err = client.ServiceAddresses(ctx, name)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(addrs).To(Equal([]string{"127.0.0.2:8889"}))
+
 		// Past the TTL it is still passing: the check is being updated.
 		time.Sleep(testTTL + testTTL/2)
 		Expect(passing()).To(HaveLen(1))
+	})
+
+	It("lists an instance registered without an address at its node's", func() {
+		reg.Address = ""
+		p := start(newRegistration())
+		Eventually(p.Ready(), 5*time.Second).Should(BeClosed())
+		addrs, err := client.ServiceAddresses(context.Background(), name)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(addrs).To(HaveLen(1))
+		host, port, err := net.SplitHostPort(addrs[0])
+		Expect(err).NotTo(HaveOccurred())
+		Expect(net.ParseIP(host)).NotTo(BeNil())
+		Expect(port).To(Equal("8889"))
 	})
 
 	It("deregisters when signalled", func() {
@@ -86,6 +103,7 @@ var _ = Describe("ServiceRegistration", func() {
 		code, body := consulDo("GET", "/v1/catalog/service/"+name, nil)
 		Expect(code).To(Equal(200))
 		Expect(string(body)).To(MatchJSON("[]"))
+		Expect(client.ServiceAddresses(context.Background(), name)).To(BeEmpty())
 	})
 
 	It("registers again when the agent forgets the service", func() {

@@ -122,10 +122,11 @@ var _ = Describe("the auctioneer daemon", func() {
 		Expect(lockHolder("v1/locks/auctioneer_lock")).To(BeEmpty())
 	})
 
-	It("reports placement failures to a real BBS: the ActualLRP gets the placement error, the Task fails after its rejections", func() {
+	It("reports placement failures to a real BBS, found through Consul: the ActualLRP gets the placement error, the Task fails after its rejections", func() {
 		rep := startRep("cell-small", reptest.Options{Total: models.Resources{MemoryMB: 1024, DiskMB: 1024, Containers: 10}})
 		bbsAddr := daemontest.FreeAddr()
-		a := startAuctioneer("https://"+bbsAddr, nil)
+		// bbs_url leads nowhere: the auctioneer finds the BBS as the Consul service it registers
+		a := startAuctioneer("https://"+daemontest.FreeAddr(), map[string]any{"bbs_service_name": "bbs"})
 		startBBS(bbsAddr, a.api)
 		client := bbs.NewClient("https://"+bbsAddr, clientTLS())
 		Eventually(func() bool { return client.Ping(ctx) }, 20*time.Second, 50*time.Millisecond).Should(BeTrue())

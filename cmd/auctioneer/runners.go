@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -58,7 +59,7 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, erro
 		Inbox:   inbox,
 		Cells:   server.ConsulCells{Client: consul, Logger: logger},
 		Reps:    rep.NewClient(rep.Options{TLS: repTLS, StateTimeout: cfg.CellStateTimeout.D(), WorkTimeout: cfg.RepWorkTimeout.D()}),
-		BBS:     bbs.NewClient(cfg.BBSURL, bbsTLS),
+		BBS:     bbsClient(logger, cfg, bbsTLS, consul),
 		Logger:  logger,
 		Metrics: metrics,
 		Auction: &opts,
@@ -98,4 +99,18 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, erro
 			Runner: locket.NewServiceRegistration(logger, consul, reg, cfg.LockTTL.D())})
 	}
 	return members, nil
+}
+
+// bbsClient is the client of the BBS at bbs_url, after the instances of bbs_service_name in Consul
+// when set.
+func bbsClient(logger *slog.Logger, cfg config.Config, tlsConfig *tls.Config, consul *locket.Client) *bbs.Client {
+	opts := []bbs.Option{bbs.WithLogger(logger)}
+	if cfg.BBSServiceName != "" {
+		scheme := "http"
+		if tlsConfig != nil {
+			scheme = "https"
+		}
+		opts = append(opts, bbs.WithResolver(daemon.ServiceURLs(consul, cfg.BBSServiceName, scheme)))
+	}
+	return bbs.NewClient(cfg.BBSURL, tlsConfig, opts...)
 }

@@ -3,19 +3,14 @@ package daemon
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/tedsuo/ifrit"
 	"github.com/tedsuo/ifrit/grouper"
-
-	"github.com/diego-go/diego/locket"
 )
 
 // LockState follows a leader lock member (Track): held once the lock is taken, lost when the
@@ -92,22 +87,4 @@ func HealthHandler(lock *LockState, checks ...HealthCheck) http.Handler {
 		}
 		_ = json.NewEncoder(w).Encode(body)
 	})
-}
-
-// ServiceRegistration is the Consul registration of a daemon's listener: name, the listen
-// address's port, its host unless unspecified (then the agent's node address), and one id per
-// listen address so that two instances on one agent do not clash.
-func ServiceRegistration(name, listenAddress string) (locket.Registration, error) {
-	host, portStr, err := net.SplitHostPort(listenAddress)
-	if err != nil {
-		return locket.Registration{}, fmt.Errorf("service registration of %q: %w", listenAddress, err)
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil {
-		return locket.Registration{}, fmt.Errorf("service registration of %q: port: %w", listenAddress, err)
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		host = ""
-	}
-	return locket.Registration{Name: name, ID: name + "-" + net.JoinHostPort(host, portStr), Address: host, Port: port}, nil
 }

@@ -46,6 +46,9 @@ type Config struct {
 	BBSCAFile   string `json:"bbs_ca_file"`
 	BBSCertFile string `json:"bbs_cert_file"`
 	BBSKeyFile  string `json:"bbs_key_file"`
+	// BBSServiceName, when set, makes the BBS client try the passing instances of this Consul
+	// service first (https when bbs TLS is configured), bbs_url after them.
+	BBSServiceName string `json:"bbs_service_name"`
 
 	// Client TLS for the reps (all three files or none: plain http).
 	RepCAFile   string `json:"rep_ca_file"`
@@ -104,7 +107,9 @@ func (c Config) Validate() error {
 	c.Consul.Check(&p)
 	c.Lock.Check(&p)
 	c.Logging.Check(&p)
-	p.Require("bbs_url", c.BBSURL)
+	if c.BBSServiceName == "" {
+		p.Require("bbs_url", c.BBSURL)
+	}
 	if u := c.BBSURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 		p.Addf("bbs_url %q must start with http:// or https://", u)
 	}

@@ -73,6 +73,17 @@ var _ = Describe("Config", func() {
 		Expect(err).To(HaveOccurred())
 	})
 
+	It("needs bbs_url unless the BBS is found through bbs_service_name", func() {
+		m := minimal()
+		delete(m, "bbs_url")
+		_, err := config.Load(write(m))
+		Expect(err).To(MatchError(ContainSubstring("bbs_url is required")))
+		m["bbs_service_name"] = "bbs"
+		c, err := config.Load(write(m))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.BBSServiceName).To(Equal("bbs"))
+	})
+
 	It("lists every problem", func() {
 		_, err := config.Load(write(map[string]any{
 			"health_address": "0.0.0.0:9017", "bbs_url": "bbs:8889", "max_rounds": 0,
