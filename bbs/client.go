@@ -151,9 +151,9 @@ func (c *Client) ClaimActualLRP(ctx context.Context, processGuid string, index i
 	return lifecycle(ctx, c, ClaimActualLRPRoute, &models.ClaimActualLRPRequest{ProcessGuid: processGuid, Index: index, ActualLrpInstanceKey: ik})
 }
 
-// StartActualLRP reports an instance running.
+// StartActualLRP reports an instance running, with its internal routes and metric tags.
 func (c *Client) StartActualLRP(ctx context.Context, req *models.StartActualLRPRequest) error {
-	return lifecycle(ctx, c, StartActualLRPRoute, req)
+	return lifecycle(ctx, c, StartActualLRPRouteR1, req)
 }
 
 // CrashActualLRP reports an instance crashed.
@@ -189,7 +189,7 @@ func (c *Client) EvacuateClaimedActualLRP(ctx context.Context, key *models.Actua
 
 // EvacuateRunningActualLRP keeps a running instance while a replacement is placed.
 func (c *Client) EvacuateRunningActualLRP(ctx context.Context, req *models.EvacuateRunningActualLRPRequest) (bool, error) {
-	return evacuation(ctx, c, EvacuateRunningRoute, req)
+	return evacuation(ctx, c, EvacuateRunningRouteR1, req)
 }
 
 // EvacuateStoppedActualLRP reports an evacuating container stopped.

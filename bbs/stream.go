@@ -57,6 +57,12 @@ func (c *Client) SubscribeToLRPInstanceEvents(ctx context.Context, cellID string
 	return c.subscribe(ctx, LRPInstanceEventsRoute, cellID)
 }
 
+// SubscribeToLRPGroupEvents opens the legacy stream (GET /v1/events.r1): desired LRP events and
+// ActualLRPGroup events, filtered to cellID when not empty.
+func (c *Client) SubscribeToLRPGroupEvents(ctx context.Context, cellID string) (*EventStream, error) {
+	return c.subscribe(ctx, LRPGroupEventsRoute, cellID)
+}
+
 // SubscribeToTaskEvents opens the task event stream, filtered to cellID when not empty.
 func (c *Client) SubscribeToTaskEvents(ctx context.Context, cellID string) (*EventStream, error) {
 	return c.subscribe(ctx, TaskEventsRoute, cellID)

@@ -21,6 +21,9 @@ var idempotent = map[string]bool{
 	DesiredLRPsRoute: true, DesiredLRPByProcessGuidRoute: true, DesiredLRPSchedulingInfosRoute: true,
 	DesiredLRPRoutingInfosRoute: true, TasksRoute: true, TaskByGuidRoute: true, ConvergeRoute: true,
 	LRPInstanceEventsRoute: true, TaskEventsRoute: true,
+	ActualLRPsByProcessGuidsRoute: true, ActualLRPGroupsRoute: true, ActualLRPGroupsByProcessGuidRoute: true,
+	ActualLRPGroupRoute: true, DesiredLRPSchedulingInfoRoute: true, DesiredLRPsRouteR2: true,
+	DesiredLRPByProcessGuidRouteR2: true, TasksRouteR2: true, TaskByGuidRouteR2: true, LRPGroupEventsRoute: true,
 }
 
 // candidates lists the URLs to try, the one that answered last first.
@@ -69,7 +72,12 @@ type attempt struct {
 
 // send posts body to route on url; a 200 answer's body is left to the caller.
 func (c *Client) send(ctx context.Context, hc *http.Client, url, route string, body []byte, accept string) attempt {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+route, bytes.NewReader(body))
+	// upstream's legacy event stream is a GET (with the same optional body); every other route a POST
+	method := http.MethodPost
+	if route == LRPGroupEventsRoute {
+		method = http.MethodGet
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url+route, bytes.NewReader(body))
 	if err != nil {
 		return attempt{err: models.NewError(models.Error_InvalidRequest, "%v", err)}
 	}

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"github.com/google/uuid"
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -42,10 +43,16 @@ func light(d *models.DesiredLRP) *models.DesiredLRP {
 type DesiredFilter struct {
 	Domain       string
 	ProcessGuids []string
+	// AppGuids matches process guids starting with any of them (Cloud Controller's process
+	// guids are the app guid followed by the version), as upstream's filter does.
+	AppGuids []string
 }
 
 func (f DesiredFilter) match(d *models.DesiredLRP) bool {
 	if f.Domain != "" && d.GetDomain() != f.Domain {
+		return false
+	}
+	if len(f.AppGuids) > 0 && !slices.ContainsFunc(f.AppGuids, func(app string) bool { return strings.HasPrefix(d.GetProcessGuid(), app) }) {
 		return false
 	}
 	return len(f.ProcessGuids) == 0 || slices.Contains(f.ProcessGuids, d.GetProcessGuid())

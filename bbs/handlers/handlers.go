@@ -27,9 +27,11 @@ type Config struct {
 	DB      *db.DB
 	Service *service.Service
 	Logger  *slog.Logger
-	// LRPEvents and TaskEvents serve the SSE streams (bbs/eventhub); nil answers 404.
-	LRPEvents  http.Handler
-	TaskEvents http.Handler
+	// LRPEvents, LRPGroupEvents and TaskEvents serve the SSE streams (bbs/eventhub); nil
+	// answers 404.
+	LRPEvents      http.Handler
+	LRPGroupEvents http.Handler
+	TaskEvents     http.Handler
 	// MaxRequestBytes bounds a request body (0: MaxBodyBytes).
 	MaxRequestBytes int64
 }
@@ -55,22 +57,31 @@ func New(cfg Config) *Handler {
 		bbs.DomainsRoute:      h.domains,
 		bbs.UpsertDomainRoute: h.upsertDomain,
 
-		bbs.ActualLRPsRoute:              h.actualLRPs,
-		bbs.ClaimActualLRPRoute:          h.claimActualLRP,
-		bbs.StartActualLRPRoute:          h.startActualLRP,
-		bbs.CrashActualLRPRoute:          h.crashActualLRP,
-		bbs.FailActualLRPRoute:           h.failActualLRP,
-		bbs.RemoveActualLRPRoute:         h.removeActualLRP,
-		bbs.RetireActualLRPRoute:         h.retireActualLRP,
-		bbs.EvacuateClaimedRoute:         h.evacuateClaimed,
-		bbs.EvacuateCrashedRoute:         h.evacuateCrashed,
-		bbs.EvacuateStoppedRoute:         h.evacuateStopped,
-		bbs.EvacuateRunningRoute:         h.evacuateRunning,
-		bbs.RemoveEvacuatingActualLRPRte: h.removeEvacuating,
+		bbs.ActualLRPsRoute:                   h.actualLRPs,
+		bbs.ActualLRPsByProcessGuidsRoute:     h.actualLRPsByProcessGuids,
+		bbs.ActualLRPGroupsRoute:              h.actualLRPGroups,
+		bbs.ActualLRPGroupsByProcessGuidRoute: h.actualLRPGroupsByProcessGuid,
+		bbs.ActualLRPGroupRoute:               h.actualLRPGroup,
+		bbs.StartActualLRPRouteR1:             h.startActualLRPR1,
+		bbs.EvacuateRunningRouteR1:            h.evacuateRunningR1,
+		bbs.ClaimActualLRPRoute:               h.claimActualLRP,
+		bbs.StartActualLRPRoute:               h.startActualLRP,
+		bbs.CrashActualLRPRoute:               h.crashActualLRP,
+		bbs.FailActualLRPRoute:                h.failActualLRP,
+		bbs.RemoveActualLRPRoute:              h.removeActualLRP,
+		bbs.RetireActualLRPRoute:              h.retireActualLRP,
+		bbs.EvacuateClaimedRoute:              h.evacuateClaimed,
+		bbs.EvacuateCrashedRoute:              h.evacuateCrashed,
+		bbs.EvacuateStoppedRoute:              h.evacuateStopped,
+		bbs.EvacuateRunningRoute:              h.evacuateRunning,
+		bbs.RemoveEvacuatingActualLRPRte:      h.removeEvacuating,
 
 		bbs.DesiredLRPsRoute:               h.desiredLRPs,
 		bbs.DesiredLRPByProcessGuidRoute:   h.desiredLRPByProcessGuid,
 		bbs.DesiredLRPSchedulingInfosRoute: h.schedulingInfos,
+		bbs.DesiredLRPSchedulingInfoRoute:  h.schedulingInfo,
+		bbs.DesiredLRPsRouteR2:             h.desiredLRPsR2,
+		bbs.DesiredLRPByProcessGuidRouteR2: h.desiredLRPByProcessGuidR2,
 		bbs.DesiredLRPRoutingInfosRoute:    h.routingInfos,
 		bbs.DesireDesiredLRPRoute:          h.desireLRP,
 		bbs.UpdateDesiredLRPRoute:          h.updateDesiredLRP,
@@ -78,6 +89,8 @@ func New(cfg Config) *Handler {
 
 		bbs.TasksRoute:         h.tasks,
 		bbs.TaskByGuidRoute:    h.taskByGuid,
+		bbs.TasksRouteR2:       h.tasksR2,
+		bbs.TaskByGuidRouteR2:  h.taskByGuidR2,
 		bbs.DesireTaskRoute:    h.desireTask,
 		bbs.StartTaskRoute:     h.startTask,
 		bbs.CancelTaskRoute:    h.cancelTask,
@@ -98,6 +111,9 @@ func New(cfg Config) *Handler {
 	}
 	if cfg.TaskEvents != nil {
 		h.mux.Handle(bbs.TaskEventsRoute, cfg.TaskEvents)
+	}
+	if cfg.LRPGroupEvents != nil {
+		h.mux.Handle(bbs.LRPGroupEventsRoute, cfg.LRPGroupEvents)
 	}
 	return h
 }
@@ -140,7 +156,8 @@ func (h *Handler) protoHandler(path string, fn func(context.Context, []byte) pro
 			http.Error(w, "cannot read body", http.StatusBadRequest)
 			return
 		}
-		out, err := proto.Marshal(fn(r.Context(), body))
+		ctx := service.WithRequestID(r.Context(), r.Header.Get(bbs.RequestIDHeader))
+		out, err := proto.Marshal(fn(ctx, body))
 		if err != nil {
 			out, _ = proto.Marshal(&models.DesiredLRPLifecycleResponse{Error: models.NewError(models.Error_InvalidResponse, "%v", err)})
 		}

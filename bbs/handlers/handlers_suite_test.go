@@ -44,6 +44,7 @@ var (
 	cellsMu    sync.Mutex
 	ctx        context.Context
 	lrpHub     *eventhub.Hub
+	groupHub   *eventhub.Hub
 	taskHub    *eventhub.Hub
 	repCalls   chan string
 	keyring    *db.Keyring
@@ -129,6 +130,7 @@ var _ = BeforeEach(func() {
 
 	logger := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
 	lrpHub = eventhub.NewHub(logger, 0)
+	groupHub = eventhub.NewHub(logger, 0)
 	taskHub = eventhub.NewHub(logger, 0)
 	conv := convergence.DefaultConfig()
 	conv.StaleUnclaimedLRP, conv.KickTask, conv.ExpireCompletedTask, conv.ExpirePendingTask = time.Second, time.Second, time.Minute, time.Hour
@@ -143,21 +145,24 @@ var _ = BeforeEach(func() {
 			return append([]*models.CellPresence(nil), cells...), nil
 		},
 		LRPHub:            lrpHub,
+		LRPGroupHub:       groupHub,
 		TaskHub:           taskHub,
 		CallbackRetryWait: 10 * time.Millisecond,
 		Convergence:       conv,
 	})
 	handler = handlers.New(handlers.Config{
-		DB:         store,
-		Service:    svc,
-		Logger:     logger,
-		LRPEvents:  eventhub.NewHandler(logger, lrpHub, eventhub.HandlerOptions{}),
-		TaskEvents: eventhub.NewHandler(logger, taskHub, eventhub.HandlerOptions{}),
+		DB:             store,
+		Service:        svc,
+		Logger:         logger,
+		LRPEvents:      eventhub.NewHandler(logger, lrpHub, eventhub.HandlerOptions{}),
+		TaskEvents:     eventhub.NewHandler(logger, taskHub, eventhub.HandlerOptions{}),
+		LRPGroupEvents: eventhub.NewHandler(logger, groupHub, eventhub.HandlerOptions{}),
 	})
 	server = httptest.NewServer(handler)
 	DeferCleanup(func() {
 		server.Close()
 		lrpHub.Close()
+		groupHub.Close()
 		taskHub.Close()
 		svc.Close()
 	})

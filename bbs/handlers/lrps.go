@@ -19,6 +19,67 @@ func (h *Handler) actualLRPs(ctx context.Context, body []byte) proto.Message {
 	return resp
 }
 
+func (h *Handler) actualLRPsByProcessGuids(ctx context.Context, body []byte) proto.Message {
+	req, resp := &models.ActualLRPsByProcessGuidsRequest{}, &models.ActualLRPsByProcessGuidsResponse{}
+	if resp.Error = models.DecodeRequest(body, req); resp.Error != nil {
+		return resp
+	}
+	seen := map[string]bool{}
+	for _, guid := range req.GetProcessGuids() {
+		if seen[guid] {
+			continue
+		}
+		seen[guid] = true
+		lrps, err := h.DB.ActualLRPs(ctx, db.ActualFilter{ProcessGuid: guid})
+		if err != nil {
+			resp.ActualLrps, resp.Error = nil, toError(err)
+			return resp
+		}
+		resp.ActualLrps = append(resp.ActualLrps, lrps...)
+	}
+	return resp
+}
+
+// The legacy group routes answer one ActualLRPGroup per slot (models.ResolveActualLRPGroups).
+
+func (h *Handler) actualLRPGroups(ctx context.Context, body []byte) proto.Message {
+	req, resp := &models.ActualLRPGroupsRequest{}, &models.ActualLRPGroupsResponse{}
+	if resp.Error = models.DecodeRequest(body, req); resp.Error != nil {
+		return resp
+	}
+	lrps, err := h.DB.ActualLRPs(ctx, db.ActualFilter{Domain: req.GetDomain(), CellID: req.GetCellId()})
+	resp.ActualLrpGroups, resp.Error = models.ResolveActualLRPGroups(lrps), toError(err)
+	return resp
+}
+
+func (h *Handler) actualLRPGroupsByProcessGuid(ctx context.Context, body []byte) proto.Message {
+	req, resp := &models.ActualLRPGroupsByProcessGuidRequest{}, &models.ActualLRPGroupsResponse{}
+	if resp.Error = models.DecodeRequest(body, req); resp.Error != nil {
+		return resp
+	}
+	lrps, err := h.DB.ActualLRPs(ctx, db.ActualFilter{ProcessGuid: req.GetProcessGuid()})
+	resp.ActualLrpGroups, resp.Error = models.ResolveActualLRPGroups(lrps), toError(err)
+	return resp
+}
+
+func (h *Handler) actualLRPGroup(ctx context.Context, body []byte) proto.Message {
+	req, resp := &models.ActualLRPGroupByProcessGuidAndIndexRequest{}, &models.ActualLRPGroupResponse{}
+	if resp.Error = models.DecodeRequest(body, req); resp.Error != nil {
+		return resp
+	}
+	index := req.GetIndex()
+	lrps, err := h.DB.ActualLRPs(ctx, db.ActualFilter{ProcessGuid: req.GetProcessGuid(), Index: &index})
+	switch groups := models.ResolveActualLRPGroups(lrps); {
+	case err != nil:
+		resp.Error = toError(err)
+	case len(groups) == 0:
+		resp.Error = models.ErrResourceNotFound
+	default:
+		resp.ActualLrpGroup = groups[0]
+	}
+	return resp
+}
+
 func (h *Handler) claimActualLRP(ctx context.Context, body []byte) proto.Message {
 	req, resp := &models.ClaimActualLRPRequest{}, &models.ActualLRPLifecycleResponse{}
 	if resp.Error = models.DecodeRequest(body, req); resp.Error != nil {
@@ -28,17 +89,32 @@ func (h *Handler) claimActualLRP(ctx context.Context, body []byte) proto.Message
 	return resp
 }
 
-func startRequest(key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey, net *models.ActualLRPNetInfo, routes []*models.ActualLRPInternalRoute, tags map[string]string, routable *bool, az string) db.StartRequest {
-	return db.StartRequest{Key: key, InstanceKey: ik, NetInfo: net, InternalRoutes: routes, MetricTags: tags, Routable: routable == nil || *routable, AvailabilityZone: az}
+// startRequest is what a start or evacuate_running request reports; routable is true when the
+// request leaves it out, as upstream's default. The first revisions of both routes (withExtras
+// false) drop the internal routes and metric tags, as upstream's do.
+func startRequest(key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey, net *models.ActualLRPNetInfo, routes []*models.ActualLRPInternalRoute, tags map[string]string, routable *bool, az string, withExtras bool) db.StartRequest {
+	r := db.StartRequest{Key: key, InstanceKey: ik, NetInfo: net, Routable: routable == nil || *routable, AvailabilityZone: az}
+	if withExtras {
+		r.InternalRoutes, r.MetricTags = routes, tags
+	}
+	return r
 }
 
 func (h *Handler) startActualLRP(ctx context.Context, body []byte) proto.Message {
+	return h.start(ctx, body, false)
+}
+
+func (h *Handler) startActualLRPR1(ctx context.Context, body []byte) proto.Message {
+	return h.start(ctx, body, true)
+}
+
+func (h *Handler) start(ctx context.Context, body []byte, withExtras bool) proto.Message {
 	req, resp := &models.StartActualLRPRequest{}, &models.ActualLRPLifecycleResponse{}
 	if resp.Error = models.DecodeRequest(body, req); resp.Error != nil {
 		return resp
 	}
 	resp.Error = toError(h.Service.StartActualLRP(ctx, startRequest(req.GetActualLrpKey(), req.GetActualLrpInstanceKey(),
-		req.GetActualLrpNetInfo(), req.GetActualLrpInternalRoutes(), req.GetMetricTags(), req.Routable, req.GetAvailabilityZone())))
+		req.GetActualLrpNetInfo(), req.GetActualLrpInternalRoutes(), req.GetMetricTags(), req.Routable, req.GetAvailabilityZone(), withExtras)))
 	return resp
 }
 
@@ -88,12 +164,20 @@ func (h *Handler) evacuateClaimed(ctx context.Context, body []byte) proto.Messag
 }
 
 func (h *Handler) evacuateRunning(ctx context.Context, body []byte) proto.Message {
+	return h.evacuate(ctx, body, false)
+}
+
+func (h *Handler) evacuateRunningR1(ctx context.Context, body []byte) proto.Message {
+	return h.evacuate(ctx, body, true)
+}
+
+func (h *Handler) evacuate(ctx context.Context, body []byte, withExtras bool) proto.Message {
 	req, resp := &models.EvacuateRunningActualLRPRequest{}, &models.EvacuationResponse{}
 	if resp.Error = models.DecodeRequest(body, req); resp.Error != nil {
 		return resp
 	}
 	keep, err := h.Service.EvacuateRunning(ctx, startRequest(req.GetActualLrpKey(), req.GetActualLrpInstanceKey(),
-		req.GetActualLrpNetInfo(), req.GetActualLrpInternalRoutes(), req.GetMetricTags(), req.Routable, req.GetAvailabilityZone()))
+		req.GetActualLrpNetInfo(), req.GetActualLrpInternalRoutes(), req.GetMetricTags(), req.Routable, req.GetAvailabilityZone(), withExtras))
 	resp.KeepContainer, resp.Error = keep, toError(err)
 	return resp
 }
@@ -125,23 +209,51 @@ func (h *Handler) removeEvacuating(ctx context.Context, body []byte) proto.Messa
 	return resp
 }
 
+func desiredFilter(req *models.DesiredLRPsRequest) db.DesiredFilter {
+	return db.DesiredFilter{Domain: req.GetDomain(), ProcessGuids: req.GetProcessGuids(), AppGuids: req.GetAppGuids()}
+}
+
 func (h *Handler) desiredLRPs(ctx context.Context, body []byte) proto.Message {
+	return h.listDesired(ctx, body, (*models.DesiredLRP).WithMetricsGuid)
+}
+
+func (h *Handler) desiredLRPsR2(ctx context.Context, body []byte) proto.Message {
+	return h.listDesired(ctx, body, asR2)
+}
+
+// asR2 is the LRP as the .r2 routes answer it (models.DesiredLRP.WithoutImageLayers).
+func asR2(d *models.DesiredLRP) *models.DesiredLRP { return d.WithoutImageLayers().WithMetricsGuid() }
+
+func (h *Handler) listDesired(ctx context.Context, body []byte, view func(*models.DesiredLRP) *models.DesiredLRP) proto.Message {
 	req, resp := &models.DesiredLRPsRequest{}, &models.DesiredLRPsResponse{}
 	if resp.Error = models.DecodeRequest(body, req); resp.Error != nil {
 		return resp
 	}
-	d, err := h.DB.DesiredLRPs(ctx, db.DesiredFilter{Domain: req.GetDomain(), ProcessGuids: req.GetProcessGuids()})
+	d, err := h.DB.DesiredLRPs(ctx, desiredFilter(req))
+	for i := range d {
+		d[i] = view(d[i])
+	}
 	resp.DesiredLrps, resp.Error = d, toError(err)
 	return resp
 }
 
 func (h *Handler) desiredLRPByProcessGuid(ctx context.Context, body []byte) proto.Message {
+	return h.getDesired(ctx, body, (*models.DesiredLRP).WithMetricsGuid)
+}
+
+func (h *Handler) desiredLRPByProcessGuidR2(ctx context.Context, body []byte) proto.Message {
+	return h.getDesired(ctx, body, asR2)
+}
+
+func (h *Handler) getDesired(ctx context.Context, body []byte, view func(*models.DesiredLRP) *models.DesiredLRP) proto.Message {
 	req, resp := &models.DesiredLRPByProcessGuidRequest{}, &models.DesiredLRPResponse{}
 	if resp.Error = models.DecodeRequest(body, req); resp.Error != nil {
 		return resp
 	}
 	d, err := h.DB.DesiredLRPByProcessGuid(ctx, req.GetProcessGuid())
-	resp.DesiredLrp, resp.Error = d, toError(err)
+	if resp.Error = toError(err); resp.Error == nil {
+		resp.DesiredLrp = view(d)
+	}
 	return resp
 }
 
@@ -150,8 +262,18 @@ func (h *Handler) schedulingInfos(ctx context.Context, body []byte) proto.Messag
 	if resp.Error = models.DecodeRequest(body, req); resp.Error != nil {
 		return resp
 	}
-	s, err := h.DB.DesiredLRPSchedulingInfos(ctx, db.DesiredFilter{Domain: req.GetDomain(), ProcessGuids: req.GetProcessGuids()})
+	s, err := h.DB.DesiredLRPSchedulingInfos(ctx, desiredFilter(req))
 	resp.DesiredLrpSchedulingInfos, resp.Error = s, toError(err)
+	return resp
+}
+
+func (h *Handler) schedulingInfo(ctx context.Context, body []byte) proto.Message {
+	req, resp := &models.DesiredLRPByProcessGuidRequest{}, &models.DesiredLRPSchedulingInfoByProcessGuidResponse{}
+	if resp.Error = models.DecodeRequest(body, req); resp.Error != nil {
+		return resp
+	}
+	s, err := h.DB.DesiredLRPSchedulingInfo(ctx, req.GetProcessGuid())
+	resp.DesiredLrpSchedulingInfo, resp.Error = s, toError(err)
 	return resp
 }
 

@@ -10,22 +10,47 @@ import (
 )
 
 func (h *Handler) tasks(ctx context.Context, body []byte) proto.Message {
+	return h.listTasks(ctx, body, nil)
+}
+
+func (h *Handler) tasksR2(ctx context.Context, body []byte) proto.Message {
+	return h.listTasks(ctx, body, (*models.Task).WithoutImageLayers)
+}
+
+// listTasks answers the tasks, each through view when not nil (the .r2 routes').
+func (h *Handler) listTasks(ctx context.Context, body []byte, view func(*models.Task) *models.Task) proto.Message {
 	req, resp := &models.TasksRequest{}, &models.TasksResponse{}
 	if resp.Error = models.DecodeRequest(body, req); resp.Error != nil {
 		return resp
 	}
 	t, err := h.DB.Tasks(ctx, db.TaskFilter{Domain: req.GetDomain(), CellID: req.GetCellId()})
+	if view != nil {
+		for i := range t {
+			t[i] = view(t[i])
+		}
+	}
 	resp.Tasks, resp.Error = t, toError(err)
 	return resp
 }
 
 func (h *Handler) taskByGuid(ctx context.Context, body []byte) proto.Message {
+	return h.getTask(ctx, body, nil)
+}
+
+func (h *Handler) taskByGuidR2(ctx context.Context, body []byte) proto.Message {
+	return h.getTask(ctx, body, (*models.Task).WithoutImageLayers)
+}
+
+func (h *Handler) getTask(ctx context.Context, body []byte, view func(*models.Task) *models.Task) proto.Message {
 	req, resp := &models.TaskByGuidRequest{}, &models.TaskResponse{}
 	if resp.Error = models.DecodeRequest(body, req); resp.Error != nil {
 		return resp
 	}
 	t, err := h.DB.TaskByGuid(ctx, req.GetTaskGuid())
-	resp.Task, resp.Error = t, toError(err)
+	if resp.Error = toError(err); resp.Error == nil && view != nil {
+		t = view(t)
+	}
+	resp.Task = t
 	return resp
 }
 

@@ -106,7 +106,7 @@ func (s *Service) convergeOnce(ctx context.Context) (convergence.Stats, error) {
 				return
 			}
 			if len(ch.Put) > 0 {
-				s.emitActual(nil, ch.Put[0])
+				s.emitActual(ctx, nil, ch.Put[0])
 				addAuction(a)
 			}
 		})
@@ -121,8 +121,8 @@ func (s *Service) convergeOnce(ctx context.Context) (convergence.Stats, error) {
 				s.Logger.Error("convergence: cannot make instance SUSPECT", "process_guid", a.Key.GetProcessGuid(), "index", a.Key.GetIndex(), "error", err)
 			}
 			if ok {
-				s.emitActual(before, suspected)
-				s.emitActual(nil, replacement)
+				s.emitActual(ctx, before, suspected)
+				s.emitActual(ctx, nil, replacement)
 				addAuction(a)
 			}
 		})
@@ -138,8 +138,8 @@ func (s *Service) convergeOnce(ctx context.Context) (convergence.Stats, error) {
 		})
 		if ok {
 			// the slot gets a new instance (as upstream's events say): created, then the old one removed
-			s.emitActual(nil, after)
-			s.emitActual(before, nil)
+			s.emitActual(ctx, nil, after)
+			s.emitActual(ctx, before, nil)
 			addAuction(a)
 		}
 	}
@@ -160,7 +160,7 @@ func (s *Service) convergeOnce(ctx context.Context) (convergence.Stats, error) {
 		if ok, err := s.DB.RemoveIfUnchanged(ctx, a.Actual); err != nil {
 			s.Logger.Error("convergence: cannot remove", "process_guid", a.Key.GetProcessGuid(), "error", err)
 		} else if ok {
-			s.emitActual(a.Actual, nil)
+			s.emitActual(ctx, a.Actual, nil)
 		}
 	}
 	for _, a := range acts.RemoveEvacuating {
@@ -176,9 +176,9 @@ func (s *Service) convergeOnce(ctx context.Context) (convergence.Stats, error) {
 				s.Logger.Error("convergence: cannot promote SUSPECT instance", "process_guid", a.Key.GetProcessGuid(), "index", a.Key.GetIndex(), "error", err)
 			}
 			if ok {
-				s.emitActual(before, after)
+				s.emitActual(ctx, before, after)
 				if removed != nil {
-					s.emitActual(removed, nil)
+					s.emitActual(ctx, removed, nil)
 				}
 			}
 		})

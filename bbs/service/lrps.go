@@ -7,20 +7,31 @@ import (
 	"github.com/diego-go/diego/models"
 )
 
-// emitActual emits the event for one record going from before to after (nil: absent).
-func (s *Service) emitActual(before, after *models.ActualLRP) {
+// emitActual emits the events of one record going from before to after (nil: absent): the
+// instance event, carrying the request id of ctx as its trace id, and the legacy group events.
+func (s *Service) emitActual(ctx context.Context, before, after *models.ActualLRP) {
+	trace := requestID(ctx)
 	switch {
 	case before == nil && after != nil:
-		s.LRPHub.Emit(models.NewActualLRPInstanceCreatedEvent(after, ""))
+		s.LRPHub.Emit(models.NewActualLRPInstanceCreatedEvent(after, trace))
 	case before != nil && after == nil:
-		s.LRPHub.Emit(models.NewActualLRPInstanceRemovedEvent(before, ""))
+		s.LRPHub.Emit(models.NewActualLRPInstanceRemovedEvent(before, trace))
 	case before != nil && after != nil:
-		s.LRPHub.Emit(models.NewActualLRPInstanceChangedEvent(before, after, ""))
+		s.LRPHub.Emit(models.NewActualLRPInstanceChangedEvent(before, after, trace))
+	}
+	for _, e := range models.ActualLRPGroupEvents(before, after) {
+		s.LRPGroupHub.Emit(e)
 	}
 }
 
+// emitLRP emits an event both LRP streams carry (desired LRP events, crashes).
+func (s *Service) emitLRP(e models.Event) {
+	s.LRPHub.Emit(e)
+	s.LRPGroupHub.Emit(e)
+}
+
 // emitChange emits events for a change of the given current records.
-func (s *Service) emitChange(cur []*models.ActualLRP, ch db.Change) {
+func (s *Service) emitChange(ctx context.Context, cur []*models.ActualLRP, ch db.Change) {
 	find := func(a *models.ActualLRP) *models.ActualLRP {
 		for _, c := range cur {
 			if c != nil && c.GetPresence() == a.GetPresence() && c.GetActualLrpKey().Equal(a.GetActualLrpKey()) {
@@ -30,10 +41,10 @@ func (s *Service) emitChange(cur []*models.ActualLRP, ch db.Change) {
 		return nil
 	}
 	for _, d := range ch.Delete {
-		s.emitActual(find(d), nil)
+		s.emitActual(ctx, find(d), nil)
 	}
 	for _, p := range ch.Put {
-		s.emitActual(find(p), p)
+		s.emitActual(ctx, find(p), p)
 	}
 }
 
@@ -94,7 +105,7 @@ func (s *Service) requestLRPAuctions(ctx context.Context, reqs []models.LRPStart
 func (s *Service) ClaimActualLRP(ctx context.Context, guid string, index int32, ik *models.ActualLRPInstanceKey) error {
 	before, after, err := s.DB.ClaimActualLRP(ctx, guid, index, ik)
 	if err == nil && after != nil {
-		s.emitActual(before, after)
+		s.emitActual(ctx, before, after)
 	}
 	return err
 }
@@ -108,10 +119,10 @@ func (s *Service) StartActualLRP(ctx context.Context, r db.StartRequest) error {
 	}
 	// the running instance first, then what it replaces, so a router never loses the route
 	if after != nil {
-		s.emitActual(before, after)
+		s.emitActual(ctx, before, after)
 	}
 	for _, r := range removed {
-		s.emitActual(r, nil)
+		s.emitActual(ctx, r, nil)
 	}
 	return nil
 }
@@ -122,10 +133,10 @@ func (s *Service) CrashActualLRP(ctx context.Context, key *models.ActualLRPKey, 
 	switch {
 	case err != nil:
 	case after == nil && before != nil: // a SUSPECT's container crashed: its record is gone
-		s.emitActual(before, nil)
+		s.emitActual(ctx, before, nil)
 	case after != nil:
-		s.LRPHub.Emit(models.NewActualLRPCrashedEvent(before, after))
-		s.emitActual(before, after)
+		s.emitLRP(models.NewActualLRPCrashedEvent(before, after))
+		s.emitActual(ctx, before, after)
 		if restart {
 			s.auctionLRPs(after)
 		}
@@ -137,7 +148,7 @@ func (s *Service) CrashActualLRP(ctx context.Context, key *models.ActualLRPKey, 
 func (s *Service) FailActualLRP(ctx context.Context, key *models.ActualLRPKey, reason string) error {
 	before, after, err := s.DB.FailActualLRP(ctx, key, reason)
 	if err == nil && after != nil {
-		s.emitActual(before, after)
+		s.emitActual(ctx, before, after)
 	}
 	return err
 }
@@ -146,7 +157,7 @@ func (s *Service) FailActualLRP(ctx context.Context, key *models.ActualLRPKey, r
 func (s *Service) RemoveActualLRP(ctx context.Context, guid string, index int32, ik *models.ActualLRPInstanceKey) error {
 	before, err := s.DB.RemoveActualLRP(ctx, guid, index, ik)
 	if err == nil {
-		s.emitActual(before, nil)
+		s.emitActual(ctx, before, nil)
 	}
 	return err
 }
@@ -180,7 +191,7 @@ func (s *Service) Retire(ctx context.Context, a *models.ActualLRP) error {
 		return err
 	}
 	if removed {
-		s.emitActual(a, nil)
+		s.emitActual(ctx, a, nil)
 	}
 	return nil
 }
@@ -189,7 +200,7 @@ func (s *Service) Retire(ctx context.Context, a *models.ActualLRP) error {
 func (s *Service) EvacuateClaimed(ctx context.Context, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey) error {
 	cur, ch, err := s.DB.EvacuateClaimed(ctx, key, ik)
 	if err == nil {
-		s.emitChange(cur, ch)
+		s.emitChange(ctx, cur, ch)
 		s.auctionUnclaimed(ch)
 	}
 	return err
@@ -212,7 +223,7 @@ func (s *Service) EvacuateRunning(ctx context.Context, r db.StartRequest) (keep 
 	if err != nil {
 		return false, err
 	}
-	s.emitChange(cur, ch)
+	s.emitChange(ctx, cur, ch)
 	s.auctionUnclaimed(ch)
 	return keep, nil
 }
@@ -221,7 +232,7 @@ func (s *Service) EvacuateRunning(ctx context.Context, r db.StartRequest) (keep 
 func (s *Service) EvacuateStopped(ctx context.Context, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey) error {
 	cur, ch, err := s.DB.EvacuateStopped(ctx, key, ik)
 	if err == nil {
-		s.emitChange(cur, ch)
+		s.emitChange(ctx, cur, ch)
 	}
 	return err
 }
@@ -230,7 +241,7 @@ func (s *Service) EvacuateStopped(ctx context.Context, key *models.ActualLRPKey,
 func (s *Service) EvacuateCrashed(ctx context.Context, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey, reason string) error {
 	cur, ch, err := s.DB.EvacuateCrashed(ctx, key, ik, reason)
 	if err == nil {
-		s.emitChange(cur, ch)
+		s.emitChange(ctx, cur, ch)
 		s.auctionUnclaimed(ch)
 	}
 	return err
@@ -240,7 +251,7 @@ func (s *Service) EvacuateCrashed(ctx context.Context, key *models.ActualLRPKey,
 func (s *Service) RemoveEvacuating(ctx context.Context, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey) error {
 	before, err := s.DB.RemoveEvacuating(ctx, key, ik)
 	if err == nil {
-		s.emitActual(before, nil)
+		s.emitActual(ctx, before, nil)
 	}
 	return err
 }
@@ -259,9 +270,9 @@ func (s *Service) DesireLRP(ctx context.Context, d *models.DesiredLRP) error {
 	if err != nil {
 		s.Logger.Error("desire: some instances were not created; convergence will", "process_guid", stored.GetProcessGuid(), "error", err)
 	}
-	s.LRPHub.Emit(models.NewDesiredLRPCreatedEvent(stored, ""))
+	s.emitLRP(models.NewDesiredLRPCreatedEvent(stored, requestID(ctx)))
 	for _, a := range created {
-		s.emitActual(nil, a)
+		s.emitActual(ctx, nil, a)
 	}
 	s.auctionCreated(stored, created)
 	return err
@@ -282,9 +293,9 @@ func (s *Service) UpdateDesiredLRP(ctx context.Context, guid string, u *models.D
 	if err != nil {
 		s.Logger.Error("update: some instances were not created; convergence will", "process_guid", after.GetProcessGuid(), "error", err)
 	}
-	s.LRPHub.Emit(models.NewDesiredLRPChangedEvent(before, after, ""))
+	s.emitLRP(models.NewDesiredLRPChangedEvent(before, after, requestID(ctx)))
 	for _, a := range created {
-		s.emitActual(nil, a)
+		s.emitActual(ctx, nil, a)
 	}
 	s.auctionCreated(after, created)
 	if after.GetInstances() < before.GetInstances() {
@@ -299,7 +310,7 @@ func (s *Service) RemoveDesiredLRP(ctx context.Context, guid string) error {
 	if err != nil {
 		return err
 	}
-	s.LRPHub.Emit(models.NewDesiredLRPRemovedEvent(before, ""))
+	s.emitLRP(models.NewDesiredLRPRemovedEvent(before, requestID(ctx)))
 	s.retireFrom(guid, 0)
 	return nil
 }

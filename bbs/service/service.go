@@ -46,7 +46,10 @@ type Config struct {
 	CellClient CellClient
 	Cells      Cells
 	LRPHub     Emitter
-	TaskHub    Emitter
+	// LRPGroupHub receives the legacy stream's events (GET /v1/events.r1): desired LRP events,
+	// crashes, and the ActualLRPGroup events of every instance change.
+	LRPGroupHub Emitter
+	TaskHub     Emitter
 	// HTTPClient posts task completion callbacks.
 	HTTPClient *http.Client
 	// CallbackRetryWait is the pause between callback attempts (default 1 s).
@@ -102,6 +105,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.LRPHub == nil {
 		cfg.LRPHub = nopEmitter{}
+	}
+	if cfg.LRPGroupHub == nil {
+		cfg.LRPGroupHub = nopEmitter{}
 	}
 	if cfg.TaskHub == nil {
 		cfg.TaskHub = nopEmitter{}
@@ -159,6 +165,22 @@ func (s *Service) background(fn func(ctx context.Context)) {
 		defer cancel()
 		fn(ctx)
 	}()
+}
+
+type requestIDKey struct{}
+
+// WithRequestID returns ctx carrying the id of the request that asks for a change (upstream's
+// X-Vcap-Request-Id header), which the events of that change carry as their trace_id.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	if id == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
 }
 
 // retried calls fn until it succeeds, AuctionAttempts times at most, waiting AuctionRetryWait,

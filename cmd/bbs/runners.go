@@ -85,6 +85,7 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 
 	lrpHub := eventhub.NewHub(logger.With("hub", "lrp_instances"), 0)
 	taskHub := eventhub.NewHub(logger.With("hub", "tasks"), 0)
+	lrpGroupHub := eventhub.NewHub(logger.With("hub", "lrp_groups"), 0)
 	svc := service.New(service.Config{
 		DB:                 store,
 		Logger:             logger,
@@ -92,6 +93,7 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 		CellClient:         rep.NewClient(rep.Options{TLS: repTLS}),
 		Cells:              cellLister(logger, consul),
 		LRPHub:             lrpHub,
+		LRPGroupHub:        lrpGroupHub,
 		TaskHub:            taskHub,
 		CallbackRetryWait:  cfg.CallbackRetryWait.D(),
 		Convergence:        cfg.Convergence(),
@@ -106,6 +108,7 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 		LRPEvents:       eventhub.NewHandler(logger, lrpHub, eventhub.HandlerOptions{}),
 		TaskEvents:      eventhub.NewHandler(logger, taskHub, eventhub.HandlerOptions{}),
 		MaxRequestBytes: cfg.MaxRequestBytes,
+		LRPGroupEvents:  eventhub.NewHandler(logger, lrpGroupHub, eventhub.HandlerOptions{}),
 	})
 
 	api := ifrit.RunFunc(func(signals <-chan os.Signal, ready chan<- struct{}) error {
@@ -121,10 +124,12 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 			select {
 			case sig := <-signals:
 				lrpHub.Close()
+				lrpGroupHub.Close()
 				taskHub.Close()
 				stop <- sig
 			case <-served:
 				lrpHub.Close()
+				lrpGroupHub.Close()
 				taskHub.Close()
 			}
 		}()
