@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -26,12 +27,29 @@ import (
 // Each daemon's config package loads its example as the daemon does: strict decoding over the
 // defaults, then validation.
 var loaders = []struct {
-	name string
-	load func(path string) error
+	name   string
+	load   func(path string) error
+	config any // the Config type, for its keys
 }{
-	{"auctioneer", func(p string) error { _, err := auctioneerconfig.Load(p); return err }},
-	{"bbs", func(p string) error { _, err := bbsconfig.Load(p); return err }},
-	{"garden", func(p string) error { _, err := gardenconfig.Load(p); return err }},
+	{"auctioneer", func(p string) error { _, err := auctioneerconfig.Load(p); return err }, auctioneerconfig.Config{}},
+	{"bbs", func(p string) error { _, err := bbsconfig.Load(p); return err }, bbsconfig.Config{}},
+	{"garden", func(p string) error { _, err := gardenconfig.Load(p); return err }, gardenconfig.Config{}},
+}
+
+// jsonKeys are the keys of a config struct's JSON, embedded structs' included.
+func jsonKeys(t reflect.Type) []string {
+	var keys []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if f.Anonymous {
+			keys = append(keys, jsonKeys(f.Type)...)
+			continue
+		}
+		if name, _, _ := strings.Cut(f.Tag.Get("json"), ","); name != "" && name != "-" {
+			keys = append(keys, name)
+		}
+	}
+	return keys
 }
 
 var jsonBlock = regexp.MustCompile("(?s)```json\n(.*?)```")
@@ -58,6 +76,16 @@ var _ = Describe("the example configs", func() {
 
 	for _, l := range loaders {
 		name, load := l.name, l.load
+		It("names every key of cmd/"+name+"/config in docs/"+name+".md", func() {
+			doc, err := os.ReadFile(name + ".md")
+			Expect(err).NotTo(HaveOccurred())
+			keys := jsonKeys(reflect.TypeOf(l.config))
+			Expect(keys).NotTo(BeEmpty())
+			for _, k := range keys {
+				Expect(string(doc)).To(ContainSubstring("`"+k+"`"), "docs/%s.md does not name the key %s", name, k)
+			}
+		})
+
 		It("loads "+name+".json through cmd/"+name+"/config", func() {
 			Expect(load(filepath.Join("examples", name+".json"))).To(Succeed())
 		})
