@@ -1,7 +1,6 @@
 package bbs_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -9,12 +8,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/diego-go/diego/bbs"
@@ -82,32 +81,15 @@ func refusedURL() string {
 	return "http://" + addr
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 var _ = Describe("the client's failover", func() {
 	var (
 		ctx  context.Context
-		logs *syncBuffer
+		logs *gbytes.Buffer
 		opts []bbs.Option
 	)
 	BeforeEach(func() {
 		ctx = context.Background()
-		logs = &syncBuffer{}
+		logs = gbytes.NewBuffer()
 		opts = []bbs.Option{bbs.WithLogger(slog.New(slog.NewTextHandler(logs, nil))), bbs.WithRetry(3, 20*time.Millisecond)}
 	})
 
@@ -116,11 +98,11 @@ var _ = Describe("the client's failover", func() {
 		c := bbs.NewClient(refusedURL(), nil, append(opts, bbs.WithURLs(up.server.URL))...)
 		Expect(c.DesireLRP(ctx, &models.DesiredLRP{ProcessGuid: "p"})).To(Succeed())
 		Expect(up.hits.Load()).To(BeEquivalentTo(1))
-		Expect(logs.String()).To(ContainSubstring("trying the next"))
+		Expect(string(logs.Contents())).To(ContainSubstring("trying the next"))
 
-		before := logs.String()
+		before := string(logs.Contents())
 		Expect(c.DesireLRP(ctx, &models.DesiredLRP{ProcessGuid: "q"})).To(Succeed())
-		Expect(logs.String()).To(Equal(before)) // straight to the BBS that answered last
+		Expect(string(logs.Contents())).To(Equal(before)) // straight to the BBS that answered last
 	})
 
 	It("sends a change to the next BBS when one answers 503", func() {
@@ -175,7 +157,7 @@ var _ = Describe("the client's failover", func() {
 
 var _ = Describe("the client's event streams", func() {
 	It("reconnect on their own when the connection breaks, and say so once", func() {
-		logs := &syncBuffer{}
+		logs := gbytes.NewBuffer()
 		var served atomic.Int32
 		f := newFakeBBS()
 		f.stream = func(w http.ResponseWriter, r *http.Request) {
@@ -203,7 +185,7 @@ var _ = Describe("the client's event streams", func() {
 		var re *bbs.ReconnectedError
 		Expect(errors.As(err, &re)).To(BeTrue())
 		Expect(re.URL).To(Equal(f.server.URL))
-		Expect(logs.String()).To(ContainSubstring("event stream reconnected"))
+		Expect(string(logs.Contents())).To(ContainSubstring("event stream reconnected"))
 		e, err = s.Next()
 		Expect(err).NotTo(HaveOccurred())
 		Expect(e.Key()).To(Equal("t2"))
