@@ -3,11 +3,8 @@ package main
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"os"
-	"strconv"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tedsuo/ifrit"
@@ -133,7 +130,7 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 				taskHub.Close()
 			}
 		}()
-		return http_server.NewTLSServer(cfg.ListenAddress, m.instrument(h), serverTLS).Run(stop, ready)
+		return http_server.NewTLSServer(cfg.ListenAddress, m.requests.Instrument(h), serverTLS).Run(stop, ready)
 	})
 
 	lock := &daemon.LockState{}
@@ -144,7 +141,7 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 
 	members := append(daemon.StatusServers(cfg.HealthAddress, health, cfg.MetricsAddress, reg),
 		lock.Track(daemon.LockMember(logger, consul, "bbs_lock", cfg.Lock, cfg.AdvertiseURL)),
-		grouper.Member{Name: "migration", Runner: migration(logger, store)},
+		grouper.Member{Name: "migration", Runner: service.StoreStartup(logger, store)},
 		grouper.Member{Name: "api", Runner: api},
 		grouper.Member{Name: "cell-watcher", Runner: locket.NewPresenceWatcher(logger, consul, locket.CellPresencePrefix, func(c locket.PresenceChange) {
 			if c.Kind == locket.PresenceVanished {
@@ -166,32 +163,6 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 	return members, cleanup, nil
 }
 
-// migration runs the schema migration and the key rotation, loads the record cache (kept current
-// by an etcd watch until the group stops), then stays up.
-func migration(logger *slog.Logger, store *db.DB) ifrit.Runner {
-	return ifrit.RunFunc(func(signals <-chan os.Signal, ready chan<- struct{}) error {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		go func() { <-signals; cancel() }()
-		start := time.Now()
-		if err := store.Migrate(ctx); err != nil {
-			return err
-		}
-		n, err := store.RotateKeys(ctx)
-		if err != nil {
-			return err
-		}
-		logger.Info("migration and key rotation done", "reencrypted", n, "active_key", store.Keyring().ActiveLabel(), "duration", time.Since(start).String())
-		if err := store.StartCache(ctx); err != nil {
-			return err
-		}
-		logger.Info("record cache loaded", "duration", time.Since(start).String())
-		close(ready)
-		<-ctx.Done()
-		return nil
-	})
-}
-
 // cellLister reads the cell presences from Consul; one that cannot be decoded is logged and left
 // out.
 func cellLister(logger *slog.Logger, consul *locket.Client) service.Cells {
@@ -208,49 +179,17 @@ func cellLister(logger *slog.Logger, consul *locket.Client) service.Cells {
 }
 
 type metrics struct {
-	requests    *prometheus.CounterVec
-	durations   *prometheus.HistogramVec
+	requests    *handlers.RequestMetrics
 	leader      prometheus.Gauge
 	convergence *convergenceMetrics
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
 	m := &metrics{
-		requests:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bbs_requests_total", Help: "API requests by route and HTTP status."}, []string{"route", "status"}),
-		durations:   prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "bbs_request_duration_seconds", Help: "API request durations by route."}, []string{"route"}),
+		requests:    handlers.NewRequestMetrics(reg),
 		leader:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "bbs_leader", Help: "1 while this BBS holds the lock and serves."}),
 		convergence: newConvergenceMetrics(reg),
 	}
-	reg.MustRegister(m.requests, m.durations, m.leader)
+	reg.MustRegister(m.leader)
 	return m
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(s int) { w.status = s; w.ResponseWriter.WriteHeader(s) }
-
-// Unwrap lets http.ResponseController reach the connection (write deadlines of event streams).
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-func (w *statusWriter) Flush() {
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (m *metrics) instrument(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w, status: 200}
-		h.ServeHTTP(sw, r)
-		route := r.URL.Path
-		if sw.status == http.StatusNotFound {
-			route = "unknown"
-		}
-		m.requests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
-		m.durations.WithLabelValues(route).Observe(time.Since(start).Seconds())
-	})
 }
