@@ -99,7 +99,7 @@ func (p *Problems) HostPort(name, addr string) {
 // Loopback records a problem when addr is set but is not a loopback host:port (127.0.0.0/8,
 // ::1 or localhost).
 func (p *Problems) Loopback(name, addr string) {
-	if addr != "" && !isLoopback(addr) {
+	if addr != "" && !IsLoopback(addr) {
 		p.Addf("%s %q must be a loopback address", name, addr)
 	}
 }
@@ -121,7 +121,8 @@ func (p *Problems) TLSFiles(prefix, ca, cert, key string) {
 // Err joins the problems (nil when there are none).
 func (p *Problems) Err() error { return errors.Join(p.errs...) }
 
-func isLoopback(addr string) bool {
+// IsLoopback says whether addr is a host:port on loopback (127.0.0.0/8, ::1 or localhost).
+func IsLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return false

@@ -10,6 +10,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/diego-go/diego/gardenrunc"
 	"github.com/diego-go/diego/internal/daemonconfig"
@@ -145,13 +146,9 @@ func (c Config) Validate() error {
 	case "tcp":
 		if _, _, err := net.SplitHostPort(c.ListenAddress); err != nil {
 			p.Addf("listen_address: %w", err)
-		} else if !c.TLS() {
+		} else if !c.TLS() && !daemonconfig.IsLoopback(c.ListenAddress) {
 			// anyone who can connect has root on the host
-			var loopback daemonconfig.Problems
-			loopback.Loopback("listen_address", c.ListenAddress)
-			if loopback.Err() != nil {
-				p.Addf("listen_address %q is not a loopback address: TCP beyond loopback needs ca_file, cert_file and key_file (mutual TLS)", c.ListenAddress)
-			}
+			p.Addf("listen_address %q is not a loopback address: TCP beyond loopback needs ca_file, cert_file and key_file (mutual TLS)", c.ListenAddress)
 		}
 	default:
 		p.Addf("listen_network must be unix or tcp, not %q", c.ListenNetwork)
@@ -183,8 +180,9 @@ func (c Config) Validate() error {
 	} else if ones, _ := n.Mask.Size(); ones > 30 || ones < 8 {
 		p.Addf("network_pool must be between /8 and /30")
 	}
-	if c.ExternalIP != "" && net.ParseIP(c.ExternalIP) == nil {
-		p.Addf("external_ip is not an IP address")
+	// NetIn's rules match the external address as an IPv4 /32
+	if ip := net.ParseIP(c.ExternalIP); c.ExternalIP != "" && (ip == nil || ip.To4() == nil || strings.Contains(c.ExternalIP, ":")) {
+		p.Addf("external_ip must be an IPv4 address, not %q", c.ExternalIP)
 	}
 	if c.PortRangeStart == 0 || c.PortRangeEnd <= c.PortRangeStart || c.PortRangeEnd > 65536 {
 		p.Addf("port range %d-%d is invalid", c.PortRangeStart, c.PortRangeEnd)

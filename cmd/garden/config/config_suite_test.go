@@ -5,7 +5,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -120,15 +119,14 @@ var _ = Describe("Config", func() {
 		Expect(err).To(MatchError(ContainSubstring("metrics_address needs health_address")))
 	})
 
-	It("accepts the example in docs/garden.md", func() {
-		doc, err := os.ReadFile("../../../docs/garden.md")
+	It("takes external_ip as IPv4 only, as NetIn matches it as a /32", func() {
+		c, err := config.Load(write(`{"external_ip":"10.0.0.5"}`))
 		Expect(err).NotTo(HaveOccurred())
-		_, rest, found := strings.Cut(string(doc), "```json\n")
-		Expect(found).To(BeTrue())
-		example, _, _ := strings.Cut(rest, "```")
-		c, err := config.Load(write(example))
-		Expect(err).NotTo(HaveOccurred())
-		Expect(c.PreloadedRootFS).To(HaveKey("cflinuxfs4"))
+		Expect(c.ExternalIP).To(Equal("10.0.0.5"))
+		for _, ip := range []string{"2001:db8::1", "::ffff:10.0.0.5", "nope"} {
+			_, err := config.Load(write(`{"external_ip":"` + ip + `"}`))
+			Expect(err).To(MatchError(ContainSubstring(`external_ip must be an IPv4 address, not "` + ip + `"`)))
+		}
 	})
 
 	It("fails on a missing file", func() {
