@@ -1,6 +1,10 @@
 package models
 
-import "google.golang.org/protobuf/proto"
+import (
+	"slices"
+
+	"google.golang.org/protobuf/proto"
+)
 
 // ActualLRPGroup is the ordinary (or suspect) instance or the evacuating one
 // the record belongs in, as upstream's legacy group views place it.
@@ -114,4 +118,27 @@ func ActualLRPGroupEvents(before, after *ActualLRP) []Event {
 		}
 	}
 	return []Event{&ActualLRPChangedEvent{Before: before.ActualLRPGroup(), After: after.ActualLRPGroup()}}
+}
+
+// OrderGroupEvents orders the legacy events of one change as upstream's stream sends them:
+// crashes first, then the events that leave a RUNNING instance in a group, then the rest
+// (removals, changes to other states), each kind in the order given.
+func OrderGroupEvents(evs []Event) {
+	slices.SortStableFunc(evs, func(a, b Event) int { return groupEventRank(b) - groupEventRank(a) })
+}
+
+func groupEventRank(e Event) int {
+	var g *ActualLRPGroup
+	switch x := e.(type) {
+	case *ActualLRPCrashedEvent:
+		return 2
+	case *ActualLRPCreatedEvent:
+		g = x.GetActualLrpGroup()
+	case *ActualLRPChangedEvent:
+		g = x.GetAfter()
+	}
+	if a, _ := g.Resolve(); a.GetState() == ActualLRPStateRunning {
+		return 1
+	}
+	return 0
 }

@@ -115,6 +115,18 @@ var _ = Describe("ActualLRP groups (the legacy views)", func() {
 		)
 	})
 
+	It("orders one change's legacy events as upstream: crashes, then what leaves a RUNNING instance, then the rest", func() {
+		running, unclaimed := lrp(0, R, models.ActualLRP_ORDINARY, "a"), lrp(0, U, models.ActualLRP_ORDINARY, "")
+		evac := lrp(0, R, models.ActualLRP_EVACUATING, "a")
+		removed := &models.ActualLRPRemovedEvent{ActualLrpGroup: running.ActualLRPGroup()}
+		toUnclaimed := &models.ActualLRPChangedEvent{Before: running.ActualLRPGroup(), After: unclaimed.ActualLRPGroup()}
+		evacCreated := &models.ActualLRPCreatedEvent{ActualLrpGroup: evac.ActualLRPGroup()}
+		crashed := models.NewActualLRPCrashedEvent(running, unclaimed)
+		evs := []models.Event{removed, toUnclaimed, evacCreated, crashed}
+		models.OrderGroupEvents(evs)
+		Expect(evs).To(Equal([]models.Event{crashed, evacCreated, removed, toUnclaimed}))
+	})
+
 	It("decodes an upstream ActualLRPGroupsResponse written out by hand", func() {
 		// field 2 (actual_lrp_groups) holding a group whose field 1 (instance)
 		// is an ActualLRP with key {process_guid "p", index 1} and state RUNNING,

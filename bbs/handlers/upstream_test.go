@@ -304,6 +304,26 @@ var _ = Describe("upstream's routes", func() {
 			}))
 		})
 
+		It("sends an evacuation's legacy events as upstream: the evacuating RUNNING copy before the slot it left", func() {
+			stream, err := client.SubscribeToLRPGroupEvents(ctx, "")
+			Expect(err).NotTo(HaveOccurred())
+			defer stream.Close()
+			Eventually(groupHub.SubscriberCount).Should(Equal(1))
+			Expect(client.StartActualLRP(ctx, &models.StartActualLRPRequest{ActualLrpKey: key("app", 0), ActualLrpInstanceKey: ikey("ig", "cell-1"), ActualLrpNetInfo: net})).To(Succeed())
+			e, err := stream.Next()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(e.EventType()).To(Equal(models.EventTypeActualLRPChanged))
+
+			_, err = client.EvacuateRunningActualLRP(ctx, &models.EvacuateRunningActualLRPRequest{ActualLrpKey: key("app", 0), ActualLrpInstanceKey: ikey("ig", "cell-1"), ActualLrpNetInfo: net})
+			Expect(err).NotTo(HaveOccurred())
+			e, err = stream.Next()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(e.(*models.ActualLRPCreatedEvent).GetActualLrpGroup().GetEvacuating().GetState()).To(Equal(models.ActualLRPStateRunning))
+			e, err = stream.Next()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(e.(*models.ActualLRPChangedEvent).GetAfter().GetInstance().GetState()).To(Equal(models.ActualLRPStateUnclaimed))
+		})
+
 		It("answers only GET and POST on /v1/events.r1, as upstream's GET with an optional body", func() {
 			req, err := http.NewRequest(http.MethodPut, server.URL+bbs.LRPGroupEventsRoute, nil)
 			Expect(err).NotTo(HaveOccurred())

@@ -10,6 +10,13 @@ import (
 // emitActual emits the events of one record going from before to after (nil: absent): the
 // instance event, carrying the request id of ctx as its trace id, and the legacy group events.
 func (s *Service) emitActual(ctx context.Context, before, after *models.ActualLRP) {
+	s.emitInstance(ctx, before, after)
+	for _, e := range models.ActualLRPGroupEvents(before, after) {
+		s.LRPGroupHub.Emit(e)
+	}
+}
+
+func (s *Service) emitInstance(ctx context.Context, before, after *models.ActualLRP) {
 	trace := requestID(ctx)
 	switch {
 	case before == nil && after != nil:
@@ -19,9 +26,6 @@ func (s *Service) emitActual(ctx context.Context, before, after *models.ActualLR
 	case before != nil && after != nil:
 		s.LRPHub.Emit(models.NewActualLRPInstanceChangedEvent(before, after, trace))
 	}
-	for _, e := range models.ActualLRPGroupEvents(before, after) {
-		s.LRPGroupHub.Emit(e)
-	}
 }
 
 // emitLRP emits an event both LRP streams carry (desired LRP events, crashes).
@@ -30,7 +34,9 @@ func (s *Service) emitLRP(e models.Event) {
 	s.LRPGroupHub.Emit(e)
 }
 
-// emitChange emits events for a change of the given current records.
+// emitChange emits events for a change of the given current records; the legacy group events of
+// the whole change go out in upstream's order (models.OrderGroupEvents), so a route is registered
+// anew before it is dropped.
 func (s *Service) emitChange(ctx context.Context, cur []*models.ActualLRP, ch db.Change) {
 	find := func(a *models.ActualLRP) *models.ActualLRP {
 		for _, c := range cur {
@@ -40,11 +46,20 @@ func (s *Service) emitChange(ctx context.Context, cur []*models.ActualLRP, ch db
 		}
 		return nil
 	}
+	var group []models.Event
 	for _, d := range ch.Delete {
-		s.emitActual(ctx, find(d), nil)
+		before := find(d)
+		s.emitInstance(ctx, before, nil)
+		group = append(group, models.ActualLRPGroupEvents(before, nil)...)
 	}
 	for _, p := range ch.Put {
-		s.emitActual(ctx, find(p), p)
+		before := find(p)
+		s.emitInstance(ctx, before, p)
+		group = append(group, models.ActualLRPGroupEvents(before, p)...)
+	}
+	models.OrderGroupEvents(group)
+	for _, e := range group {
+		s.LRPGroupHub.Emit(e)
 	}
 }
 
