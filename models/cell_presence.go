@@ -21,6 +21,8 @@ type cellPresenceJSON struct {
 	PlacementTags         []string          `json:"placement_tags,omitempty"`
 	OptionalPlacementTags []string          `json:"optional_placement_tags,omitempty"`
 	RepURL                string            `json:"rep_url"`
+	// Upstream writes annotations even when there are none, as {} (never null).
+	Annotations map[string]string `json:"annotations"`
 }
 
 type cellCapacityJSON struct {
@@ -43,6 +45,10 @@ func EncodeCellPresence(p *CellPresence) ([]byte, error) {
 		PlacementTags:         p.GetPlacementTags(),
 		OptionalPlacementTags: p.GetOptionalPlacementTags(),
 		RepURL:                p.GetRepUrl(),
+		Annotations:           p.GetAnnotations(),
+	}
+	if j.Annotations == nil {
+		j.Annotations = map[string]string{}
 	}
 	if c := p.GetCapacity(); c != nil {
 		j.Capacity = &cellCapacityJSON{MemoryMB: c.GetMemoryMb(), DiskMB: c.GetDiskMb(), Containers: c.GetContainers()}
@@ -53,9 +59,8 @@ func EncodeCellPresence(p *CellPresence) ([]byte, error) {
 	return json.Marshal(j)
 }
 
-// DecodeCellPresence reads a presence value written by EncodeCellPresence or by an upstream rep.
-// Fields it does not model (upstream's annotations) are ignored. It does not check the rep's
-// URL: a presence is listed as found; CellRepURL refuses an unusable one where it is dialled.
+// DecodeCellPresence reads a presence value written by EncodeCellPresence or by an upstream rep
+// (older ones write no annotations). It does not check the rep's URL: a presence is listed as found; CellRepURL refuses an unusable one where it is dialled.
 func DecodeCellPresence(value []byte) (*CellPresence, error) {
 	var j cellPresenceJSON
 	if err := json.Unmarshal(value, &j); err != nil {
@@ -68,6 +73,7 @@ func DecodeCellPresence(value []byte) (*CellPresence, error) {
 		PlacementTags:         j.PlacementTags,
 		OptionalPlacementTags: j.OptionalPlacementTags,
 		RepUrl:                j.RepURL,
+		Annotations:           j.Annotations,
 	}
 	if c := j.Capacity; c != nil {
 		p.Capacity = &CellCapacity{MemoryMb: c.MemoryMB, DiskMb: c.DiskMB, Containers: c.Containers}

@@ -147,8 +147,10 @@ type CellPresence struct {
 	PlacementTags         []string               `protobuf:"bytes,6,rep,name=placement_tags,json=placementTags,proto3" json:"placement_tags,omitempty"`
 	OptionalPlacementTags []string               `protobuf:"bytes,7,rep,name=optional_placement_tags,json=optionalPlacementTags,proto3" json:"optional_placement_tags,omitempty"`
 	RepUrl                string                 `protobuf:"bytes,8,opt,name=rep_url,json=repUrl,proto3" json:"rep_url,omitempty"`
-	unknownFields         protoimpl.UnknownFields
-	sizeCache             protoimpl.SizeCache
+	// Free-form metadata about the cell, as its rep announces it (upstream's field 9).
+	Annotations   map[string]string `protobuf:"bytes,9,rep,name=annotations,proto3" json:"annotations,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CellPresence) Reset() {
@@ -237,6 +239,13 @@ func (x *CellPresence) GetRepUrl() string {
 	return ""
 }
 
+func (x *CellPresence) GetAnnotations() map[string]string {
+	if x != nil {
+		return x.Annotations
+	}
+	return nil
+}
+
 type CellsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Error         *Error                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
@@ -304,7 +313,7 @@ const file_cells_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1e\n" +
 	"\n" +
 	"properties\x18\x02 \x03(\tR\n" +
-	"properties\"\xc3\x02\n" +
+	"properties\"\xcc\x03\n" +
 	"\fCellPresence\x12\x17\n" +
 	"\acell_id\x18\x01 \x01(\tR\x06cellId\x12\x1f\n" +
 	"\vrep_address\x18\x02 \x01(\tR\n" +
@@ -314,7 +323,11 @@ const file_cells_proto_rawDesc = "" +
 	"\x10rootfs_providers\x18\x05 \x03(\v2\x10.models.ProviderR\x0frootfsProviders\x12%\n" +
 	"\x0eplacement_tags\x18\x06 \x03(\tR\rplacementTags\x126\n" +
 	"\x17optional_placement_tags\x18\a \x03(\tR\x15optionalPlacementTags\x12\x17\n" +
-	"\arep_url\x18\b \x01(\tR\x06repUrl\"`\n" +
+	"\arep_url\x18\b \x01(\tR\x06repUrl\x12G\n" +
+	"\vannotations\x18\t \x03(\v2%.models.CellPresence.AnnotationsEntryR\vannotations\x1a>\n" +
+	"\x10AnnotationsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"`\n" +
 	"\rCellsResponse\x12#\n" +
 	"\x05error\x18\x01 \x01(\v2\r.models.ErrorR\x05error\x12*\n" +
 	"\x05cells\x18\x02 \x03(\v2\x14.models.CellPresenceR\x05cellsB\"Z github.com/diego-go/diego/modelsb\x06proto3"
@@ -331,24 +344,26 @@ func file_cells_proto_rawDescGZIP() []byte {
 	return file_cells_proto_rawDescData
 }
 
-var file_cells_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_cells_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_cells_proto_goTypes = []any{
 	(*CellCapacity)(nil),  // 0: models.CellCapacity
 	(*Provider)(nil),      // 1: models.Provider
 	(*CellPresence)(nil),  // 2: models.CellPresence
 	(*CellsResponse)(nil), // 3: models.CellsResponse
-	(*Error)(nil),         // 4: models.Error
+	nil,                   // 4: models.CellPresence.AnnotationsEntry
+	(*Error)(nil),         // 5: models.Error
 }
 var file_cells_proto_depIdxs = []int32{
 	0, // 0: models.CellPresence.capacity:type_name -> models.CellCapacity
 	1, // 1: models.CellPresence.rootfs_providers:type_name -> models.Provider
-	4, // 2: models.CellsResponse.error:type_name -> models.Error
-	2, // 3: models.CellsResponse.cells:type_name -> models.CellPresence
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	4, // 2: models.CellPresence.annotations:type_name -> models.CellPresence.AnnotationsEntry
+	5, // 3: models.CellsResponse.error:type_name -> models.Error
+	2, // 4: models.CellsResponse.cells:type_name -> models.CellPresence
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_cells_proto_init() }
@@ -363,7 +378,7 @@ func file_cells_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cells_proto_rawDesc), len(file_cells_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
