@@ -60,6 +60,11 @@ func indexDel(ix map[string]map[string]*models.ActualLRP, by, key string) {
 // putActual stores a record and keeps the indexes in step (mu held).
 func (c *recordCache) putActual(key string, ca cachedActual) {
 	c.delActual(key)
+	c.addActual(key, ca)
+}
+
+// addActual stores a record not in the cache yet, with its index entries.
+func (c *recordCache) addActual(key string, ca cachedActual) {
 	c.actual[key] = ca
 	if cell := ca.lrp.GetActualLrpInstanceKey().GetCellId(); cell != "" {
 		indexAdd(c.byCell, cell, key, ca.lrp)
@@ -101,39 +106,116 @@ func (db *DB) StartCache(ctx context.Context) error {
 	return nil
 }
 
+// loadSplits cut each prefix's key range into chunks read from etcd at once, each decoded as soon
+// as it arrives: the client decodes one chunk while etcd still reads and sends the others (on
+// evenly spread, UUID-like guids the chunks are alike; any other guids only make them uneven).
+var loadSplits = []string{"4", "8", "c"}
+
+// loadChunk is one key range of a prefix as read at the load's revision, decoded.
+type loadChunk struct {
+	kvs    []*mvccpb.KeyValue
+	actual []*models.ActualLRP
+	sched  []*models.DesiredLRP
+	err    error
+}
+
 func (db *DB) loadCache(ctx context.Context, c *recordCache) (int64, error) {
-	resp, err := db.cli.Txn(ctx).Then(
-		clientv3.OpGet(ActualPrefix, clientv3.WithPrefix()),
-		clientv3.OpGet(DesiredSchedPrefix, clientv3.WithPrefix()),
-	).Commit()
+	// one revision for every chunk, so the load is a snapshot the watch continues from
+	head, err := db.cli.Get(ctx, SchemaVersionKey)
 	if err != nil {
 		return 0, etcdErr(err)
 	}
-	akvs := resp.Responses[0].GetResponseRange().Kvs
-	skvs := resp.Responses[1].GetResponseRange().Kvs
+	rev := head.Header.Revision
+	var chunks []*loadChunk
+	var wg sync.WaitGroup
+	for _, prefix := range []string{ActualPrefix, DesiredSchedPrefix} {
+		bounds := []string{prefix}
+		for _, s := range loadSplits {
+			bounds = append(bounds, prefix+s)
+		}
+		bounds = append(bounds, clientv3.GetPrefixRangeEnd(prefix))
+		for i := 0; i+1 < len(bounds); i++ {
+			ch := &loadChunk{}
+			chunks = append(chunks, ch)
+			wg.Add(1)
+			go func(prefix, from, to string) {
+				defer wg.Done()
+				resp, err := db.cli.Get(ctx, from, clientv3.WithRange(to), clientv3.WithRev(rev))
+				if err != nil {
+					ch.err = etcdErr(err)
+					return
+				}
+				ch.kvs = resp.Kvs
+				if prefix == ActualPrefix {
+					ch.actual = decodeKeyed(db, resp.Kvs, newActual)
+				} else {
+					ch.sched = decodeKeyed(db, resp.Kvs, func() *models.DesiredLRP { return &models.DesiredLRP{} })
+				}
+			}(prefix, bounds[i], bounds[i+1])
+		}
+	}
+	wg.Wait()
+	na, ns := 0, 0
+	for _, ch := range chunks {
+		if ch.err != nil {
+			return 0, ch.err
+		}
+		na, ns = na+len(ch.actual), ns+len(ch.sched)
+	}
 	fresh := &recordCache{
-		actual: make(map[string]cachedActual, len(akvs)),
+		actual: make(map[string]cachedActual, na),
 		byCell: map[string]map[string]*models.ActualLRP{},
-		byGuid: make(map[string]map[string]*models.ActualLRP, len(skvs)),
+		byGuid: make(map[string]map[string]*models.ActualLRP, ns),
 	}
-	as := decodeIndexed(db, akvs, newActual)
-	for i, a := range as {
-		if a != nil {
-			fresh.putActual(string(akvs[i].Key), cachedActual{lrp: a, rev: akvs[i].ModRevision})
+	sched := make(map[string]*models.DesiredLRP, ns)
+	var built sync.WaitGroup
+	built.Add(1)
+	go func() {
+		defer built.Done()
+		for _, ch := range chunks {
+			for i, l := range ch.sched {
+				if l != nil {
+					sched[string(ch.kvs[i].Key)] = l
+				}
+			}
+		}
+	}()
+	for _, ch := range chunks {
+		for i, a := range ch.actual {
+			if a != nil {
+				fresh.addActual(string(ch.kvs[i].Key), cachedActual{lrp: a, rev: ch.kvs[i].ModRevision})
+			}
 		}
 	}
-	sched := make(map[string]*models.DesiredLRP, len(skvs))
-	for i, l := range decodeIndexed(db, skvs, func() *models.DesiredLRP { return &models.DesiredLRP{} }) {
-		if l != nil {
-			sched[string(skvs[i].Key)] = l
-		}
-	}
+	built.Wait()
 	c.mu.Lock()
 	c.actual, c.byCell, c.byGuid = fresh.actual, fresh.byCell, fresh.byGuid
-	c.sched, c.rev, c.ready = sched, resp.Header.Revision, true
+	c.sched, c.rev, c.ready = sched, rev, true
 	c.cond.Broadcast()
 	c.mu.Unlock()
-	return resp.Header.Revision, nil
+	return rev, nil
+}
+
+// decodeKeyed decodes records one after another keeping positions (nil where a record does not
+// open).
+func decodeKeyed[T interface {
+	comparable
+	protoMessage
+}](db *DB, kvs []*mvccpb.KeyValue, newT func() T) []T {
+	out := make([]T, len(kvs))
+	decodeInto(db, kvs, newT, out)
+	return out
+}
+
+func decodeInto[T protoMessage](db *DB, kvs []*mvccpb.KeyValue, newT func() T, out []T) {
+	for i, kv := range kvs {
+		v := newT()
+		if err := db.keys.decode(string(kv.Key), kv.Value, v); err != nil {
+			db.logger.Error("skipping undecodable record", "key", string(kv.Key), "error", err)
+			continue
+		}
+		out[i] = v
+	}
 }
 
 func (db *DB) watchCache(ctx context.Context, c *recordCache, rev int64) {
@@ -342,15 +424,6 @@ func decodeIndexed[T interface {
 	protoMessage
 }](db *DB, kvs []*mvccpb.KeyValue, newT func() T) []T {
 	out := make([]T, len(kvs))
-	parallelRange(len(kvs), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			v := newT()
-			if err := db.keys.decode(string(kvs[i].Key), kvs[i].Value, v); err != nil {
-				db.logger.Error("skipping undecodable record", "error", err)
-				continue
-			}
-			out[i] = v
-		}
-	})
+	parallelRange(len(kvs), func(lo, hi int) { decodeInto(db, kvs[lo:hi], newT, out[lo:hi]) })
 	return out
 }

@@ -84,9 +84,15 @@ func check(err error) {
 	}
 }
 
+// processGuid is the i-th process guid, shaped like Cloud Controller's (a UUID), so guids spread
+// over the key space as they do in a real deployment.
+func processGuid(i int) string {
+	return fmt.Sprintf("%08x-0000-4000-8000-%012d", uint32(i)*2654435761, i)
+}
+
 func desired(i int) *models.DesiredLRP {
 	return &models.DesiredLRP{
-		ProcessGuid: fmt.Sprintf("process-%08d", i),
+		ProcessGuid: processGuid(i),
 		Domain:      "cf-apps",
 		RootFs:      "preloaded:cflinuxfs4",
 		Instances:   1,
@@ -161,7 +167,7 @@ func run(cli *clientv3.Client, n, workers, cells int) {
 
 	// a running instance's envelope: the size raw puts write
 	sample := &models.ActualLRP{
-		ActualLrpKey:         &models.ActualLRPKey{ProcessGuid: "process-00000000", Index: 0, Domain: "cf-apps"},
+		ActualLrpKey:         &models.ActualLRPKey{ProcessGuid: processGuid(0), Index: 0, Domain: "cf-apps"},
 		ActualLrpInstanceKey: &models.ActualLRPInstanceKey{InstanceGuid: "11111111-2222-3333-4444-555555555555", CellId: "cell-000"},
 		ActualLrpNetInfo:     &models.ActualLRPNetInfo{Address: "10.0.0.1", Ports: []*models.PortMapping{{ContainerPort: 8080, HostPort: 61000}}, InstanceAddress: "10.255.0.1"},
 		State:                models.ActualLRPStateRunning, Since: time.Now().UnixNano(),
@@ -207,12 +213,12 @@ func run(cli *clientv3.Client, n, workers, cells int) {
 		return &models.ActualLRPInstanceKey{InstanceGuid: fmt.Sprintf("instance-%08d", i), CellId: fmt.Sprintf("cell-%03d", i%cells)}
 	}
 	claimRate := parallel(n, workers, func(i int) error {
-		_, _, err := store.ClaimActualLRP(ctx, fmt.Sprintf("process-%08d", i), 0, ik(i))
+		_, _, err := store.ClaimActualLRP(ctx, processGuid(i), 0, ik(i))
 		return err
 	})
 	startRate := parallel(n, workers, func(i int) error {
 		_, _, _, err := store.StartActualLRP(ctx, db.StartRequest{
-			Key:         &models.ActualLRPKey{ProcessGuid: fmt.Sprintf("process-%08d", i), Index: 0, Domain: "cf-apps"},
+			Key:         &models.ActualLRPKey{ProcessGuid: processGuid(i), Index: 0, Domain: "cf-apps"},
 			InstanceKey: ik(i),
 			NetInfo:     &models.ActualLRPNetInfo{Address: "10.0.0.1", Ports: []*models.PortMapping{{ContainerPort: 8080, HostPort: uint32(61000 + i%1000)}}},
 		})
