@@ -154,9 +154,14 @@ func (h *Handler) retireActualLRP(ctx context.Context, body []byte) proto.Messag
 	return resp
 }
 
+// keepOnRefusal is keep_container for an evacuate_claimed or evacuate_running request that does
+// not decode or validate: upstream's answer, so the cell keeps a container nothing replaced yet.
+const keepOnRefusal = true
+
 func (h *Handler) evacuateClaimed(ctx context.Context, body []byte) proto.Message {
 	req, resp := &models.EvacuateClaimedActualLRPRequest{}, &models.EvacuationResponse{}
 	if resp.Error = models.DecodeRequest(body, req); resp.Error != nil {
+		resp.KeepContainer = keepOnRefusal
 		return resp
 	}
 	resp.Error = toError(h.Service.EvacuateClaimed(ctx, req.GetActualLrpKey(), req.GetActualLrpInstanceKey()))
@@ -174,6 +179,7 @@ func (h *Handler) evacuateRunningR1(ctx context.Context, body []byte) proto.Mess
 func (h *Handler) evacuate(ctx context.Context, body []byte, withExtras bool) proto.Message {
 	req, resp := &models.EvacuateRunningActualLRPRequest{}, &models.EvacuationResponse{}
 	if resp.Error = models.DecodeRequest(body, req); resp.Error != nil {
+		resp.KeepContainer = keepOnRefusal
 		return resp
 	}
 	keep, err := h.Service.EvacuateRunning(ctx, startRequest(req.GetActualLrpKey(), req.GetActualLrpInstanceKey(),

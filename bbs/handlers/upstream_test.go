@@ -111,6 +111,18 @@ var _ = Describe("upstream's routes", func() {
 		})
 	})
 
+	It("answers keep_container as upstream to an evacuation request it refuses: true from evacuate_claimed and evacuate_running", func() {
+		for route, keep := range map[string]bool{
+			bbs.EvacuateClaimedRoute: true, bbs.EvacuateRunningRoute: true, bbs.EvacuateRunningRouteR1: true,
+			bbs.EvacuateStoppedRoute: false, bbs.EvacuateCrashedRoute: false,
+		} {
+			var resp models.EvacuationResponse
+			Expect(postDecode(route, []byte{}, &resp)).To(Equal(http.StatusOK))
+			Expect(resp.GetError().GetType()).To(Equal(models.Error_InvalidRequest), route)
+			Expect(resp.GetKeepContainer()).To(Equal(keep), route)
+		}
+	})
+
 	Describe("actual LRP reads", func() {
 		It("lists by several process guids", func() {
 			Expect(client.DesireLRP(ctx, desired("other", 1))).To(Succeed())
