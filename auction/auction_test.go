@@ -174,39 +174,51 @@ var _ = Describe("Auction", func() {
 			Expect(plan.Failures.FailedLRPs[0].PlacementError).To(Equal("insufficient resources: disk, memory"))
 		})
 
-		It("names a rootfs no cell offers", func() {
+		It("says no cell offers the rootfs, as upstream words it", func() {
 			r := lrp("p", 1)
 			r.RootFs = "preloaded:cflinuxfs3"
-			Expect(one(cell("c", 100, 100, 100), r)).To(Equal(`found no compatible cell: missing rootfs "preloaded:cflinuxfs3"`))
+			Expect(one(cell("c", 100, 100, 100), r)).To(Equal("found no compatible cell for required rootfs"))
 			r.RootFs = "docker:///busybox#latest"
 			Expect(place([]models.CellState{cell("c", 100, 100, 100)}, []models.LRPStartRequest{r}).Works).To(HaveLen(1), "docker is an arbitrary provider")
 		})
 
-		It("names a volume driver no cell has", func() {
+		It("says no cell with the rootfs has the volume drivers, as upstream words it", func() {
 			r := lrp("p", 1)
 			r.VolumeDrivers = []string{"nfs"}
-			Expect(one(cell("c", 100, 100, 100), r)).To(Equal(`found no compatible cell: missing volume driver "nfs"`))
+			Expect(one(cell("c", 100, 100, 100), r)).To(Equal("found no compatible cell with required volume drivers"))
+			other := r
+			other.RootFs = "preloaded:cflinuxfs3"
+			Expect(one(cell("c", 100, 100, 100), other)).To(Equal("found no compatible cell for required rootfs"), "the rootfs is checked first")
 			c := cell("c", 100, 100, 100)
 			c.VolumeDrivers = []string{"nfs", "smb"}
 			Expect(place([]models.CellState{c}, []models.LRPStartRequest{r}).Works).To(HaveLen(1))
 		})
 
-		It("names a placement tag no cell has", func() {
+		It("names the placement tags asked for, in their order, when no cell with the rootfs and drivers matches them", func() {
 			r := lrp("p", 1)
 			r.PlacementTags = []string{"gpu"}
-			Expect(one(cell("c", 100, 100, 100), r)).To(Equal(`found no compatible cell: missing placement tag "gpu"`))
-		})
-
-		It("names required tags of the cells the work did not ask for", func() {
+			Expect(one(cell("c", 100, 100, 100), r)).To(Equal(`found no compatible cell with placement tag "gpu"`))
+			r.PlacementTags = []string{"ssd", "gpu", "arm"}
+			Expect(one(cell("c", 100, 100, 100), r)).To(Equal(`found no compatible cell with placement tags "ssd", "gpu" and "arm"`))
 			c := cell("c", 100, 100, 100)
 			c.PlacementTags = []string{"gpu"}
-			Expect(one(c, lrp("p", 1))).To(Equal(`found no compatible cell: cells require placement tags ["gpu"] not asked for`))
+			Expect(one(c, lrp("p", 1))).To(Equal("found no compatible cell with no placement tags"))
 		})
 
-		It("fails everything with a reason when there are no cells", func() {
+		It("words the tags of each request as it asked, even when another asked for the same tags in another order", func() {
+			a, b := lrp("a", 1), lrp("b", 1)
+			a.PlacementTags, b.PlacementTags = []string{"x", "y"}, []string{"y", "x"}
+			plan := place([]models.CellState{cell("c", 100, 100, 100)}, []models.LRPStartRequest{a, b})
+			Expect(plan.Failures.FailedLRPs).To(ConsistOf(
+				HaveField("PlacementError", `found no compatible cell with placement tags "x" and "y"`),
+				HaveField("PlacementError", `found no compatible cell with placement tags "y" and "x"`),
+			))
+		})
+
+		It("fails everything as upstream does when there are no cells", func() {
 			plan := place(nil, []models.LRPStartRequest{lrp("p", 1)}, task("t", 1))
-			Expect(plan.Failures.FailedLRPs[0].PlacementError).To(Equal("found no compatible cell: no cells"))
-			Expect(plan.Failures.FailedTasks[0].PlacementError).To(Equal("found no compatible cell: no cells"))
+			Expect(plan.Failures.FailedLRPs[0].PlacementError).To(Equal("unable to communicate to compatible cells"))
+			Expect(plan.Failures.FailedTasks[0].PlacementError).To(Equal("unable to communicate to compatible cells"))
 		})
 	})
 
@@ -319,7 +331,7 @@ var _ = Describe("Auction", func() {
 		plan := a.Place([]models.LRPStartRequest{lrp("p", 1, 0, 1)}, nil)
 		Expect(plan.Works).To(HaveLen(1))
 		Expect(plan.Failures.FailedLRPs).To(HaveLen(1))
-		Expect(plan.Failures.FailedLRPs[0].PlacementError).To(Equal("too many containers starting"))
+		Expect(plan.Failures.FailedLRPs[0].PlacementError).To(Equal("waiting to start instance: reached in-flight start limit"))
 		retry := a.Replan([]models.Work{{CellID: "a", LRPs: plan.Works[0].LRPs}})
 		Expect(placements(retry.Works)).To(Equal(map[string]string{"p/0": "b"}))
 	})

@@ -1,8 +1,7 @@
 package auction
 
 import (
-	"fmt"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/diego-go/diego/models"
@@ -17,6 +16,8 @@ type class struct {
 	err       string    // set when no cell is eligible
 }
 
+// constraintKey identifies a constraint's class. The volume drivers are a set, so they are
+// sorted; the placement tags keep the order asked for, since the placement error lists them in it.
 func constraintKey(pc models.PlacementConstraint) string {
 	if len(pc.VolumeDrivers) == 0 && len(pc.PlacementTags) == 0 {
 		return pc.RootFs
@@ -24,12 +25,12 @@ func constraintKey(pc models.PlacementConstraint) string {
 	var b strings.Builder
 	b.WriteString(pc.RootFs)
 	b.WriteByte(0)
-	for _, d := range sortedCopy(pc.VolumeDrivers) {
+	for _, d := range slices.Sorted(slices.Values(pc.VolumeDrivers)) {
 		b.WriteString(d)
 		b.WriteByte(1)
 	}
 	b.WriteByte(0)
-	for _, t := range sortedCopy(pc.PlacementTags) {
+	for _, t := range pc.PlacementTags {
 		b.WriteString(t)
 		b.WriteByte(1)
 	}
@@ -58,76 +59,29 @@ func (a *Auction) classFor(pc models.PlacementConstraint) *class {
 		}
 	}
 	if len(cls.all) == 0 {
-		cls.err = NoCompatibleCellError(a.explain(pc))
+		cls.err = a.explain(pc)
 	}
 	a.classes[key] = cls
 	return cls
 }
 
-// explain says what no cell offered, checking rootfs, then volume drivers,
-// then placement tags, each among the cells that passed the checks before.
+// explain is the placement error of a constraint no cell meets: the furthest of upstream's checks
+// (rootfs, then volume drivers, then placement tags) that some cell passed.
 func (a *Auction) explain(pc models.PlacementConstraint) string {
 	if len(a.meta) == 0 {
-		return "no cells"
+		return PlacementErrorCellCommunication
 	}
-	var rootOK []*models.CellState
+	err := PlacementErrorRootFS
 	for c := range a.meta {
-		if MatchRootFS(a.meta[c].state, pc.RootFs) {
-			rootOK = append(rootOK, a.meta[c].state)
+		s := a.meta[c].state
+		if !MatchRootFS(s, pc.RootFs) {
+			continue
 		}
-	}
-	if len(rootOK) == 0 {
-		return fmt.Sprintf("missing rootfs %q", pc.RootFs)
-	}
-
-	var driversOK []*models.CellState
-	for _, s := range rootOK {
-		if MatchVolumeDrivers(s, pc.VolumeDrivers) {
-			driversOK = append(driversOK, s)
+		if !MatchVolumeDrivers(s, pc.VolumeDrivers) {
+			err = PlacementErrorVolumeDrivers
+			continue
 		}
+		return PlacementTagsError(pc.PlacementTags)
 	}
-	if len(driversOK) == 0 {
-		for _, d := range sortedCopy(pc.VolumeDrivers) {
-			if !anyCell(rootOK, func(s *models.CellState) bool { return MatchVolumeDrivers(s, []string{d}) }) {
-				return fmt.Sprintf("missing volume driver %q", d)
-			}
-		}
-		return fmt.Sprintf("no cell has all volume drivers %q", sortedCopy(pc.VolumeDrivers))
-	}
-
-	for _, t := range sortedCopy(pc.PlacementTags) {
-		if !anyCell(driversOK, func(s *models.CellState) bool {
-			return has(s.PlacementTags, t) || has(s.OptionalPlacementTags, t)
-		}) {
-			return fmt.Sprintf("missing placement tag %q", t)
-		}
-	}
-	// Every tag asked for is offered somewhere, so the cells that offer them
-	// also require tags the work did not ask for (or offer them apart).
-	unasked := map[string]struct{}{}
-	for _, s := range driversOK {
-		for _, t := range s.PlacementTags {
-			if !has(pc.PlacementTags, t) {
-				unasked[t] = struct{}{}
-			}
-		}
-	}
-	if len(unasked) > 0 {
-		list := make([]string, 0, len(unasked))
-		for t := range unasked {
-			list = append(list, t)
-		}
-		sort.Strings(list)
-		return fmt.Sprintf("cells require placement tags %q not asked for", list)
-	}
-	return fmt.Sprintf("no cell has all placement tags %q", sortedCopy(pc.PlacementTags))
-}
-
-func anyCell(cells []*models.CellState, f func(*models.CellState) bool) bool {
-	for _, s := range cells {
-		if f(s) {
-			return true
-		}
-	}
-	return false
+	return err
 }

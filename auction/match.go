@@ -5,25 +5,32 @@ package auction
 
 import (
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 
 	"github.com/diego-go/diego/models"
 )
 
-// Placement error prefixes. The auction reports every failed placement with
-// a message that starts with one of these; the BBS stores it as the
-// ActualLRP's placement_error or the Task's failure reason.
+// Placement errors. The auction reports every failed placement with one of these texts, worded as
+// upstream's auction words them; the BBS stores it as the ActualLRP's placement_error or the Task's
+// rejection reason.
 const (
-	// PlacementErrorInsufficientResources is followed by ": " and the
-	// resources no cell had enough of, e.g. "insufficient resources: memory".
+	// PlacementErrorInsufficientResources is followed by ": " and the resources every compatible
+	// cell lacked, e.g. "insufficient resources: disk, memory" (InsufficientResourcesError).
 	PlacementErrorInsufficientResources = "insufficient resources"
-	// PlacementErrorNoCompatibleCell is followed by ": " and what no cell
-	// offered, e.g. `found no compatible cell: missing placement tag "gpu"`.
+	// PlacementErrorNoCompatibleCell begins every error of work no cell may take: the three below,
+	// PlacementTagsError's, and NoCompatibleCellError's for the cases upstream has no text for.
 	PlacementErrorNoCompatibleCell = "found no compatible cell"
-	// PlacementErrorStartsInFlight: the optional cap on containers starting
-	// at once was reached; the work is auctioned again later.
-	PlacementErrorStartsInFlight = "too many containers starting"
+	// PlacementErrorRootFS: no cell offers the rootfs.
+	PlacementErrorRootFS = "found no compatible cell for required rootfs"
+	// PlacementErrorVolumeDrivers: no cell with the rootfs has every volume driver.
+	PlacementErrorVolumeDrivers = "found no compatible cell with required volume drivers"
+	// PlacementErrorCellCommunication: the auction had no cell at all (none present, or none
+	// answered with its state).
+	PlacementErrorCellCommunication = "unable to communicate to compatible cells"
+	// PlacementErrorStartsInFlight: the optional cap on containers starting at once was reached;
+	// the auctioneer auctions the work again later.
+	PlacementErrorStartsInFlight = "waiting to start instance: reached in-flight start limit"
 )
 
 // LRPPlacementFailure is an LRP instance the auction could not place.
@@ -73,7 +80,7 @@ func MatchRootFS(c *models.CellState, rootFS string) bool {
 // MatchVolumeDrivers reports whether the cell has every driver asked for.
 func MatchVolumeDrivers(c *models.CellState, drivers []string) bool {
 	for _, d := range drivers {
-		if !has(c.VolumeDrivers, d) {
+		if !slices.Contains(c.VolumeDrivers, d) {
 			return false
 		}
 	}
@@ -85,12 +92,12 @@ func MatchVolumeDrivers(c *models.CellState, drivers []string) bool {
 // and every one of the cell's required tags is asked for.
 func MatchPlacementTags(c *models.CellState, tags []string) bool {
 	for _, t := range tags {
-		if !has(c.PlacementTags, t) && !has(c.OptionalPlacementTags, t) {
+		if !slices.Contains(c.PlacementTags, t) && !slices.Contains(c.OptionalPlacementTags, t) {
 			return false
 		}
 	}
 	for _, t := range c.PlacementTags {
-		if !has(tags, t) {
+		if !slices.Contains(tags, t) {
 			return false
 		}
 	}
@@ -106,29 +113,27 @@ func InsufficientResourcesError(problems []string) string {
 	return PlacementErrorInsufficientResources + ": " + strings.Join(problems, ", ")
 }
 
-// NoCompatibleCellError formats the placement error with what was missing.
+// PlacementTagsError is the placement error of work whose placement tags (in the order asked)
+// match no cell that has its rootfs and volume drivers, e.g.
+// `found no compatible cell with placement tags "a", "b" and "c"`. The tags are quoted without
+// escaping, as upstream's are.
+func PlacementTagsError(tags []string) string {
+	quoted := make([]string, len(tags))
+	for i, t := range tags {
+		quoted[i] = `"` + t + `"`
+	}
+	switch len(tags) {
+	case 0:
+		return PlacementErrorNoCompatibleCell + " with no placement tags"
+	case 1:
+		return PlacementErrorNoCompatibleCell + " with placement tag " + quoted[0]
+	}
+	last := len(quoted) - 1
+	return PlacementErrorNoCompatibleCell + " with placement tags " + strings.Join(quoted[:last], ", ") + " and " + quoted[last]
+}
+
+// NoCompatibleCellError formats the placement error of a case upstream has no text for (work
+// every cell rejected), saying what happened.
 func NoCompatibleCellError(what string) string {
-	if what == "" {
-		return PlacementErrorNoCompatibleCell
-	}
 	return PlacementErrorNoCompatibleCell + ": " + what
-}
-
-func has(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// sortedCopy returns a sorted copy of list (nil for an empty list).
-func sortedCopy(list []string) []string {
-	if len(list) == 0 {
-		return nil
-	}
-	out := append([]string(nil), list...)
-	sort.Strings(out)
-	return out
 }

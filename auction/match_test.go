@@ -52,6 +52,10 @@ var _ = Describe("feasibility rules", func() {
 	It("formats the placement errors", func() {
 		Expect(auction.InsufficientResourcesError([]string{"containers", "memory"})).To(Equal("insufficient resources: containers, memory"))
 		Expect(auction.InsufficientResourcesError(nil)).To(Equal("insufficient resources"))
-		Expect(auction.NoCompatibleCellError(`missing rootfs "x"`)).To(Equal(`found no compatible cell: missing rootfs "x"`))
+		Expect(auction.NoCompatibleCellError("rejected")).To(Equal("found no compatible cell: rejected"))
+		Expect(auction.PlacementTagsError(nil)).To(Equal("found no compatible cell with no placement tags"))
+		Expect(auction.PlacementTagsError([]string{`a"b`})).To(Equal(`found no compatible cell with placement tag "a"b"`))
+		Expect(auction.PlacementTagsError([]string{"a", "b"})).To(Equal(`found no compatible cell with placement tags "a" and "b"`))
+		Expect(auction.PlacementTagsError([]string{"a", "b", "c"})).To(Equal(`found no compatible cell with placement tags "a", "b" and "c"`))
 	})
 })

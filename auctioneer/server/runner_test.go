@@ -222,7 +222,7 @@ var _ = Describe("Runner (real Consul, test reps, a fake BBS decoding protobuf)"
 			rejected[t.GetTaskGuid()] = t.GetRejectionReason()
 		}
 		Expect(rejected).To(HaveKeyWithValue("huge-task", "insufficient resources: memory"))
-		Expect(rejected).To(HaveKeyWithValue("odd-rootfs", HavePrefix(auction.PlacementErrorNoCompatibleCell)))
+		Expect(rejected).To(HaveKeyWithValue("odd-rootfs", "found no compatible cell for required rootfs"))
 
 		Expect(metricValue(reg, "auctioneer_failed_placements_total", "lrp")).To(Equal(2.0))
 		Expect(metricValue(reg, "auctioneer_failed_placements_total", "task")).To(Equal(2.0))
@@ -293,14 +293,14 @@ var _ = Describe("Runner (real Consul, test reps, a fake BBS decoding protobuf)"
 		Expect(fake.FailedLRPs()).To(BeEmpty())
 	})
 
-	It("fails the work with no compatible cell when no cell is present", func() {
+	It("fails the work as upstream's auctioneer does when no cell is present", func() {
 		run()
 		inbox.AddLRPs([]models.LRPStartRequest{lrpRequest("lonely", 64, 0)})
 		var r server.Result
 		Eventually(results, 5*time.Second).Should(Receive(&r))
 		Expect(r.Cells).To(BeZero())
 		Expect(fake.FailedLRPs()).To(HaveLen(1))
-		Expect(fake.FailedLRPs()[0].GetErrorMessage()).To(HavePrefix(auction.PlacementErrorNoCompatibleCell))
+		Expect(fake.FailedLRPs()[0].GetErrorMessage()).To(Equal("unable to communicate to compatible cells"))
 	})
 
 	It("keeps a batch whose cells cannot be listed (Consul unreachable) and auctions it once they can", func() {
