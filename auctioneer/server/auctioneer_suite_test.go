@@ -12,7 +12,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/tedsuo/ifrit"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/diego-go/diego/internal/testservers"
@@ -68,14 +67,7 @@ func startRep(id string, opts reptest.Options) *reptest.Rep {
 
 func registerPresence(id, url string) {
 	GinkgoHelper()
-	runner, err := locket.NewCellPresence(logger, consulClient, &models.CellPresence{CellId: id, RepAddress: url, RepUrl: url, Zone: "z1"}, 2*time.Second, 200*time.Millisecond)
-	Expect(err).NotTo(HaveOccurred())
-	p := ifrit.Background(runner)
-	Eventually(p.Ready(), 10*time.Second).Should(BeClosed())
-	DeferCleanup(func() {
-		p.Signal(os.Interrupt)
-		Eventually(p.Wait(), 10*time.Second).Should(Receive())
-	})
+	reptest.RegisterPresence(logger, consulClient, id, url, 2*time.Second, 200*time.Millisecond)
 }
 
 // fakeBBS decodes the real protobuf requests of the two routes the auctioneer calls and answers

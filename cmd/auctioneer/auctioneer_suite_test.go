@@ -13,12 +13,10 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
-	"github.com/tedsuo/ifrit"
 
 	"github.com/diego-go/diego/internal/daemontest"
 	"github.com/diego-go/diego/internal/testservers"
 	"github.com/diego-go/diego/locket"
-	"github.com/diego-go/diego/models"
 	"github.com/diego-go/diego/rep/reptest"
 	"github.com/diego-go/diego/tlsconfig"
 	"github.com/diego-go/diego/tlsconfig/tlstest"
@@ -172,13 +170,6 @@ func startRep(id string, opts reptest.Options) *reptest.Rep {
 	GinkgoHelper()
 	rep := reptest.New(id, opts)
 	DeferCleanup(rep.Close)
-	runner, err := locket.NewCellPresence(logger, consulClient, &models.CellPresence{CellId: id, RepAddress: rep.URL(), RepUrl: rep.URL(), Zone: "z1"}, lockTTL, lockRetry)
-	Expect(err).NotTo(HaveOccurred())
-	p := ifrit.Background(runner)
-	Eventually(p.Ready(), 10*time.Second).Should(BeClosed())
-	DeferCleanup(func() {
-		p.Signal(os.Interrupt)
-		Eventually(p.Wait(), 10*time.Second).Should(Receive())
-	})
+	reptest.RegisterPresence(logger, consulClient, id, rep.URL(), lockTTL, lockRetry)
 	return rep
 }

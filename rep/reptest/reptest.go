@@ -4,7 +4,7 @@
 // is closed or woken), dead (refuses connections) or rejecting (refuses work it would take).
 //
 // It is for specs only: it serves rep.StateRoute and rep.PerformRoute, the routes the auctioneer
-// calls.
+// calls, and RegisterPresence announces a rep in Consul as a real rep does.
 package reptest
 
 import (
