@@ -14,8 +14,8 @@ import (
 )
 
 // TestDocs holds README.md and docs/ to the tree: the example configs load (and the BBS's and the
-// auctioneer's start), the docs show them as they are, links stay inside the repository and
-// wire.md's route table is what the BBS serves.
+// auctioneer's start), each daemon's doc shows its example as it is and names every key of its
+// config, links stay inside the repository and wire.md's route table is what the BBS serves.
 func TestDocs(t *testing.T) {
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "docs Suite")
