@@ -18,12 +18,12 @@ func benchSnapshot(nDesired, instances int) convergence.Snapshot {
 	for c := range 98 {
 		s.Cells[fmt.Sprintf("cell-%d", c)] = struct{}{}
 	}
-	s.DesiredLRPs = make([]*models.DesiredLRPSchedulingInfo, 0, nDesired)
-	s.ActualLRPs = make([]*models.ActualLRP, 0, nDesired*instances)
+	ds := make([]*models.DesiredLRPSchedulingInfo, 0, nDesired)
+	as := make([]*models.ActualLRP, 0, nDesired*instances)
 	n := 0
 	for d := range nDesired {
 		guid := fmt.Sprintf("process-guid-%08d-0000-4000-8000-000000000000", d)
-		s.DesiredLRPs = append(s.DesiredLRPs, &models.DesiredLRPSchedulingInfo{
+		ds = append(ds, &models.DesiredLRPSchedulingInfo{
 			DesiredLrpKey:      &models.DesiredLRPKey{ProcessGuid: guid, Domain: "cf-apps", LogGuid: guid},
 			Instances:          int32(instances),
 			DesiredLrpResource: &models.DesiredLRPResource{MemoryMb: 256, DiskMb: 1024, RootFs: "preloaded:cflinuxfs4"},
@@ -47,9 +47,10 @@ func benchSnapshot(nDesired, instances int) convergence.Snapshot {
 			case 47:
 				a.State, a.ActualLrpInstanceKey = models.ActualLRPStateUnclaimed, &models.ActualLRPInstanceKey{}
 			}
-			s.ActualLRPs = append(s.ActualLRPs, a)
+			as = append(as, a)
 		}
 	}
+	s = withLRPs(s, ds, as)
 	for t := range nDesired / 5 {
 		state := []models.Task_State{models.Task_Pending, models.Task_Running, models.Task_Running, models.Task_Completed}[t%4]
 		s.Tasks = append(s.Tasks, &models.Task{
@@ -70,7 +71,7 @@ func benchmarkDecide(b *testing.B, nDesired, instances int) {
 	for b.Loop() {
 		a = convergence.Decide(s, cfg)
 	}
-	b.ReportMetric(float64(len(s.ActualLRPs)), "actual-lrps")
+	b.ReportMetric(float64(len(allActuals(s))), "actual-lrps")
 	b.ReportMetric(float64(len(a.Auctions())), "auctions")
 }
 
@@ -78,3 +79,4 @@ func BenchmarkDecide10kDesired1Instance(b *testing.B)  { benchmarkDecide(b, 10_0
 func BenchmarkDecide50kDesired1Instance(b *testing.B)  { benchmarkDecide(b, 50_000, 1) }
 func BenchmarkDecide10kDesired4Instances(b *testing.B) { benchmarkDecide(b, 10_000, 4) }
 func BenchmarkDecide50kDesired4Instances(b *testing.B) { benchmarkDecide(b, 50_000, 4) }
+func BenchmarkDecide250kDesired1Instance(b *testing.B) { benchmarkDecide(b, 250_000, 1) }

@@ -61,8 +61,14 @@ type Snapshot struct {
 	// FreshDomains are the domains whose desired state is complete; only
 	// in them are instances ever retired.
 	FreshDomains map[string]struct{}
-	DesiredLRPs  []*models.DesiredLRPSchedulingInfo
-	ActualLRPs   []*models.ActualLRP
+	// DesiredLRPs are the desired LRPs, one per process guid, and
+	// ActualLRPs[i] the actual LRPs of DesiredLRPs[i] (as the store's
+	// db.ProcessLRPs lists them): grouped so that a pass over a quarter
+	// of a million instances looks none up.
+	DesiredLRPs []*models.DesiredLRPSchedulingInfo
+	ActualLRPs  [][]*models.ActualLRP
+	// Orphans are the actual LRPs of process guids that are not desired.
+	Orphans []*models.ActualLRP
 	// Cells are the ids of the cells present now. An empty set means no
 	// cell is present: every claimed or running instance is then on a
 	// vanished cell, so the caller must not pass an empty set when it
@@ -251,8 +257,8 @@ func (a *Actions) Counts() map[string]int {
 // Decide computes the actions of one pass over s. Actions come out in the
 // order of the snapshot's slices (desired LRPs, then within each its
 // missing indices in ascending order and its actual LRPs in snapshot order;
-// then orphaned actual LRPs; then Tasks), so the same snapshot always gives
-// the same Actions.
+// then orphans; then Tasks), so the same snapshot always gives the same
+// Actions.
 func Decide(s Snapshot, c Config) Actions {
 	d := decider{s: s, c: c, now: s.Now.UnixNano()}
 	d.lrps()
@@ -300,8 +306,9 @@ func (d *decider) olderThan(t int64, age time.Duration) bool {
 	return t < d.now-int64(age)
 }
 
-// countActual adds an actual LRP to the stats.
-func (d *decider) countActual(a *models.ActualLRP, crashing map[string]struct{}) {
+// countActual adds an actual LRP to the stats and reports whether it is
+// an ORDINARY CRASHED one.
+func (d *decider) countActual(a *models.ActualLRP) (crashed bool) {
 	st := &d.out.Stats
 	switch a.GetPresence() {
 	case models.ActualLRP_ORDINARY:
@@ -314,7 +321,7 @@ func (d *decider) countActual(a *models.ActualLRP, crashing map[string]struct{})
 			st.LRPsRunning++
 		case models.ActualLRPStateCrashed:
 			st.LRPsCrashed++
-			crashing[a.GetActualLrpKey().GetProcessGuid()] = struct{}{}
+			return true
 		}
 	case models.ActualLRP_SUSPECT:
 		switch a.GetState() {
@@ -324,59 +331,17 @@ func (d *decider) countActual(a *models.ActualLRP, crashing map[string]struct{})
 			st.SuspectClaimedLRPs++
 		}
 	}
+	return false
 }
 
 func (d *decider) lrps() {
-	// Group the actual LRPs by process guid, keeping snapshot order: count,
-	// then fill one backing array.
-	actuals := d.s.ActualLRPs
-	desired := make(map[string]int, len(d.s.DesiredLRPs))
-	for i, info := range d.s.DesiredLRPs {
-		guid := info.GetDesiredLrpKey().GetProcessGuid()
-		if _, dup := desired[guid]; !dup {
-			desired[guid] = i
-			d.out.Stats.LRPsDesired += int(info.GetInstances())
-		}
-	}
-	crashing := map[string]struct{}{}
-	counts := make([]int32, len(d.s.DesiredLRPs)+1)
-	owner := make([]int32, len(actuals)) // index into DesiredLRPs, or -1
-	// Listings from the store come sorted by key, so an actual LRP usually
-	// has the process guid of the one before it: skip the map then.
-	prevGUID, prevOwner := "", int32(-1)
-	for i, a := range actuals {
-		d.countActual(a, crashing)
-		guid := a.GetActualLrpKey().GetProcessGuid()
-		if i == 0 || guid != prevGUID {
-			prevGUID, prevOwner = guid, -1
-			if di, ok := desired[guid]; ok {
-				prevOwner = int32(di)
-			}
-		}
-		owner[i] = prevOwner
-		if prevOwner >= 0 {
-			counts[prevOwner+1]++
-		}
-	}
-	d.out.Stats.CrashingDesiredLRPs = len(crashing)
-	for i := 1; i < len(counts); i++ {
-		counts[i] += counts[i-1]
-	}
-	grouped := make([]*models.ActualLRP, counts[len(counts)-1])
-	fill := slices.Clone(counts[:len(counts)-1])
-	for i, a := range actuals {
-		if o := owner[i]; o >= 0 {
-			grouped[fill[o]] = a
-			fill[o]++
-		}
-	}
-
 	var ordinary []*models.ActualLRP // scratch: ORDINARY record by index below instances
-	for di, info := range d.s.DesiredLRPs {
-		if desired[info.GetDesiredLrpKey().GetProcessGuid()] != di {
-			continue // a duplicate desired LRP; the first one rules
+	for i, info := range d.s.DesiredLRPs {
+		d.out.Stats.LRPsDesired += int(info.GetInstances())
+		var group []*models.ActualLRP
+		if i < len(d.s.ActualLRPs) {
+			group = d.s.ActualLRPs[i]
 		}
-		group := grouped[counts[di]:counts[di+1]]
 		n := max(int(info.GetInstances()), 0)
 		if cap(ordinary) < n {
 			ordinary = make([]*models.ActualLRP, n)
@@ -385,12 +350,17 @@ func (d *decider) lrps() {
 		clear(ordinary)
 		d.desiredLRP(info, group, ordinary)
 	}
-
-	for i, a := range actuals {
-		if owner[i] < 0 {
-			d.orphan(a)
+	var crashing map[string]struct{} // orphans' process guids with a CRASHED instance
+	for _, a := range d.s.Orphans {
+		if d.countActual(a) {
+			if crashing == nil {
+				crashing = map[string]struct{}{}
+			}
+			crashing[a.GetActualLrpKey().GetProcessGuid()] = struct{}{}
 		}
+		d.orphan(a)
 	}
+	d.out.Stats.CrashingDesiredLRPs += len(crashing)
 }
 
 // slots indexes one desired LRP's actual LRPs: the first ORDINARY and the
@@ -438,14 +408,17 @@ func (d *decider) fateOf(sl *slots, s *models.ActualLRP, extraInFresh bool) susp
 // desiredLRP decides about one desired LRP and its actual LRPs.
 func (d *decider) desiredLRP(info *models.DesiredLRPSchedulingInfo, group, ordinary []*models.ActualLRP) {
 	key := info.GetDesiredLrpKey()
-	fresh := d.fresh(key.GetDomain())
 	n := int32(len(ordinary))
-	extraInFresh := func(i int32) bool { return fresh && (i < 0 || i >= n) }
+	// the domain is read only for an extra index: most passes never need it,
+	// and touching every desired LRP's key costs a cache miss each
+	extraInFresh := func(i int32) bool { return (i < 0 || i >= n) && d.fresh(key.GetDomain()) }
 
 	// Index the slots first: missing indices and a SUSPECT's fate depend
 	// only on which records a slot holds.
 	sl := slots{ordinary: ordinary}
+	crashing := false
 	for _, a := range group {
+		crashing = d.countActual(a) || crashing
 		i := a.GetActualLrpKey().GetIndex()
 		switch a.GetPresence() {
 		case models.ActualLRP_ORDINARY:
@@ -469,6 +442,9 @@ func (d *decider) desiredLRP(info *models.DesiredLRPSchedulingInfo, group, ordin
 				sl.suspects[i] = a
 			}
 		}
+	}
+	if crashing {
+		d.out.Stats.CrashingDesiredLRPs++
 	}
 	// promoted reports whether slot i's SUSPECT becomes ORDINARY again this
 	// pass, which removes the slot's ORDINARY record.

@@ -77,6 +77,40 @@ func callback() taskOpt {
 	return func(t *models.Task) { t.TaskDefinition.CompletionCallbackUrl = "http://cc/callback" }
 }
 
+// withLRPs sets s's desired LRPs (the first of a process guid rules) and
+// groups the actual LRPs under them as the store lists them; those of other
+// process guids become orphans. The order given is kept.
+func withLRPs(s convergence.Snapshot, d []*models.DesiredLRPSchedulingInfo, actuals []*models.ActualLRP) convergence.Snapshot {
+	at := map[string]int{}
+	s.DesiredLRPs, s.ActualLRPs, s.Orphans = nil, nil, nil
+	for _, info := range d {
+		guid := info.GetDesiredLrpKey().GetProcessGuid()
+		if _, dup := at[guid]; dup {
+			continue
+		}
+		at[guid] = len(s.DesiredLRPs)
+		s.DesiredLRPs = append(s.DesiredLRPs, info)
+		s.ActualLRPs = append(s.ActualLRPs, nil)
+	}
+	for _, a := range actuals {
+		if i, ok := at[a.GetActualLrpKey().GetProcessGuid()]; ok {
+			s.ActualLRPs[i] = append(s.ActualLRPs[i], a)
+		} else {
+			s.Orphans = append(s.Orphans, a)
+		}
+	}
+	return s
+}
+
+// allActuals lists every actual LRP of s: grouped ones, then orphans.
+func allActuals(s convergence.Snapshot) []*models.ActualLRP {
+	var out []*models.ActualLRP
+	for _, g := range s.ActualLRPs {
+		out = append(out, g...)
+	}
+	return append(out, s.Orphans...)
+}
+
 // describe renders every action as "List guid/index (reason)" or
 // "List task-guid (reason)", for readable expectations.
 func describe(a convergence.Actions) []string {

@@ -33,14 +33,16 @@ func randomSnapshot(r *rand.Rand) convergence.Snapshot {
 		s.Cells = nil
 	}
 	nDesired := r.IntN(8)
+	var ds []*models.DesiredLRPSchedulingInfo
+	var as []*models.ActualLRP
 	for i := range nDesired {
-		s.DesiredLRPs = append(s.DesiredLRPs, desired(fmt.Sprintf("pg-%d", i), domains[r.IntN(2)], int32(r.IntN(5))))
+		ds = append(ds, desired(fmt.Sprintf("pg-%d", i), domains[r.IntN(2)], int32(r.IntN(5))))
 	}
 	nActual := r.IntN(30)
 	for range nActual {
 		guid := fmt.Sprintf("pg-%d", r.IntN(nDesired+2)) // some orphans
 		domain := domains[r.IntN(2)]
-		for _, d := range s.DesiredLRPs {
+		for _, d := range ds {
 			if d.GetDesiredLrpKey().GetProcessGuid() == guid {
 				domain = d.GetDesiredLrpKey().GetDomain()
 			}
@@ -54,8 +56,9 @@ func randomSnapshot(r *rand.Rand) convergence.Snapshot {
 		a.Presence = presences[r.IntN(len(presences))]
 		a.Since = someTime()
 		a.CrashCount = int32(r.IntN(8))
-		s.ActualLRPs = append(s.ActualLRPs, a)
+		as = append(as, a)
 	}
+	s = withLRPs(s, ds, as)
 	taskStates := []models.Task_State{models.Task_Pending, models.Task_Running, models.Task_Completed, models.Task_Resolving}
 	for i := range r.IntN(10) {
 		t := tsk(fmt.Sprintf("task-%d", i), taskStates[r.IntN(4)], onCell(cells[r.IntN(len(cells))]))
@@ -146,7 +149,7 @@ var _ = Describe("Decide: properties over random snapshots", func() {
 			// a slot without one.
 			for _, act := range a.SuspectAndReplace {
 				Expect(act.Actual.GetState()).To(Equal(running), where)
-				for _, rec := range s.ActualLRPs {
+				for _, rec := range allActuals(s) {
 					if rec.GetPresence() == suspect {
 						Expect(slotOf(rec.GetActualLrpKey())).NotTo(Equal(slotOf(act.Key)), where)
 					}
@@ -181,7 +184,7 @@ var _ = Describe("Decide: properties over random snapshots", func() {
 			for guid, d := range desiredOf {
 				for i := range d.GetInstances() {
 					has := false
-					for _, rec := range s.ActualLRPs {
+					for _, rec := range allActuals(s) {
 						if rec.GetPresence() == models.ActualLRP_ORDINARY && slotOf(rec.GetActualLrpKey()) == (slot{guid, i}) {
 							has = true
 						}
@@ -196,12 +199,12 @@ var _ = Describe("Decide: properties over random snapshots", func() {
 			// vanished cell is auctioned in this pass unless it is retired
 			// (of two records of one slot, the first is the one acted on).
 			firstOfSlot := map[slot]*models.ActualLRP{}
-			for _, rec := range s.ActualLRPs {
+			for _, rec := range allActuals(s) {
 				if _, ok := firstOfSlot[slotOf(rec.GetActualLrpKey())]; !ok && rec.GetPresence() == models.ActualLRP_ORDINARY {
 					firstOfSlot[slotOf(rec.GetActualLrpKey())] = rec
 				}
 			}
-			for _, rec := range s.ActualLRPs {
+			for _, rec := range allActuals(s) {
 				if firstOfSlot[slotOf(rec.GetActualLrpKey())] != rec {
 					continue
 				}
@@ -235,12 +238,19 @@ var _ = Describe("Decide: properties over random snapshots", func() {
 
 func cloneSnapshot(s convergence.Snapshot) convergence.Snapshot {
 	c := s
-	c.DesiredLRPs, c.ActualLRPs, c.Tasks = nil, nil, nil
+	c.DesiredLRPs, c.ActualLRPs, c.Orphans, c.Tasks = nil, nil, nil, nil
 	for _, d := range s.DesiredLRPs {
 		c.DesiredLRPs = append(c.DesiredLRPs, proto.Clone(d).(*models.DesiredLRPSchedulingInfo))
 	}
-	for _, a := range s.ActualLRPs {
-		c.ActualLRPs = append(c.ActualLRPs, proto.Clone(a).(*models.ActualLRP))
+	for _, g := range s.ActualLRPs {
+		var cg []*models.ActualLRP
+		for _, a := range g {
+			cg = append(cg, proto.Clone(a).(*models.ActualLRP))
+		}
+		c.ActualLRPs = append(c.ActualLRPs, cg)
+	}
+	for _, a := range s.Orphans {
+		c.Orphans = append(c.Orphans, proto.Clone(a).(*models.ActualLRP))
 	}
 	for _, t := range s.Tasks {
 		c.Tasks = append(c.Tasks, proto.Clone(t).(*models.Task))
@@ -249,16 +259,22 @@ func cloneSnapshot(s convergence.Snapshot) convergence.Snapshot {
 }
 
 func equalSnapshots(a, b convergence.Snapshot) bool {
-	if len(a.DesiredLRPs) != len(b.DesiredLRPs) || len(a.ActualLRPs) != len(b.ActualLRPs) || len(a.Tasks) != len(b.Tasks) {
+	if len(a.DesiredLRPs) != len(b.DesiredLRPs) || len(a.ActualLRPs) != len(b.ActualLRPs) || len(a.Orphans) != len(b.Orphans) || len(a.Tasks) != len(b.Tasks) {
 		return false
+	}
+	for i := range a.ActualLRPs {
+		if len(a.ActualLRPs[i]) != len(b.ActualLRPs[i]) {
+			return false
+		}
 	}
 	for i := range a.DesiredLRPs {
 		if !proto.Equal(a.DesiredLRPs[i], b.DesiredLRPs[i]) {
 			return false
 		}
 	}
-	for i := range a.ActualLRPs {
-		if !proto.Equal(a.ActualLRPs[i], b.ActualLRPs[i]) {
+	aa, ba := allActuals(a), allActuals(b)
+	for i := range aa {
+		if !proto.Equal(aa[i], ba[i]) {
 			return false
 		}
 	}

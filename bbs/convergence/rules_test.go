@@ -23,14 +23,12 @@ const (
 // snapshot has cells cell-1 and cell-2 present (cell-gone is not) and the
 // domain fresh-domain fresh (stale-domain is not).
 func snapshot(d []*models.DesiredLRPSchedulingInfo, actuals []*models.ActualLRP, tasks []*models.Task) convergence.Snapshot {
-	return convergence.Snapshot{
+	return withLRPs(convergence.Snapshot{
 		Now:          now,
 		FreshDomains: convergence.Set(fresh),
-		DesiredLRPs:  d,
-		ActualLRPs:   actuals,
 		Cells:        convergence.Set("cell-1", "cell-2"),
 		Tasks:        tasks,
-	}
+	}, d, actuals)
 }
 
 func ds(d ...*models.DesiredLRPSchedulingInfo) []*models.DesiredLRPSchedulingInfo { return d }
@@ -232,9 +230,6 @@ var _ = Describe("Decide: LRP rules", func() {
 			ds(desired("pg", fresh, 1)),
 			as(lrp("pg", fresh, 0, running, "cell-1", presence(suspect)), lrp("pg", fresh, 0, running, "cell-2", presence(suspect))),
 			[]string{"PromoteSuspect pg/0 (cell present again)"}),
-		Entry("a desired LRP listed twice: the first rules",
-			ds(desired("pg", fresh, 1), desired("pg", fresh, 3)), as(),
-			[]string{"CreateAndAuction pg/0 (missing instance)"}),
 	)
 
 	It("suspects everything running and unclaims everything claimed when no cell is present", func() {
@@ -271,7 +266,7 @@ var _ = Describe("Decide: LRP rules", func() {
 	})
 
 	It("counts the snapshot as upstream's gauges do", func() {
-		s := snapshot(ds(desired("pg", fresh, 4), desired("other", fresh, 2), desired("pg", fresh, 9)),
+		s := snapshot(ds(desired("pg", fresh, 4), desired("other", fresh, 2)),
 			as(lrp("pg", fresh, 0, running, "cell-1"), lrp("pg", fresh, 1, claimed, "cell-2"), lrp("pg", fresh, 2, crashed, "", since(time.Hour), crashes(300)),
 				lrp("pg", fresh, 5, unclaimed, ""), lrp("pg", fresh, 3, running, "cell-gone", presence(suspect)), lrp("pg", fresh, 3, unclaimed, ""),
 				lrp("other", fresh, 0, running, "cell-1", presence(evacuating)), lrp("other", fresh, 1, claimed, "gone-2", presence(suspect)),
@@ -280,7 +275,7 @@ var _ = Describe("Decide: LRP rules", func() {
 				tsk("c", models.Task_Completed), tsk("v", models.Task_Resolving)))
 		a := convergence.Decide(s, convergence.DefaultConfig())
 		Expect(a.Stats).To(Equal(convergence.Stats{
-			LRPsDesired:   6, // a desired LRP listed twice counts once
+			LRPsDesired:   6,
 			LRPsUnclaimed: 2, LRPsClaimed: 1, LRPsRunning: 2, LRPsCrashed: 2,
 			CrashingDesiredLRPs: 2,
 			LRPsMissing:         2, // other/0 and other/1 (its SUSPECT's cell is gone)

@@ -33,10 +33,106 @@ type recordCache struct {
 	rev    int64
 	actual map[string]cachedActual
 	sched  map[string]*models.DesiredLRP
-	// the actual records by cell id and by process guid (key -> record), so a cell's or a
-	// process's instances are read without a pass over every record (a cell syncs every 30 s)
+	// the actual records by cell id (key -> record), so a cell's instances are read without a
+	// pass over every record (a cell syncs every 30 s)
 	byCell map[string]map[string]*models.ActualLRP
-	byGuid map[string]map[string]*models.ActualLRP
+	// every process guid with a schedule record or an actual record, so a process's instances,
+	// and a convergence snapshot, are read without a lookup per record
+	byGuid processes
+}
+
+// process is what the cache holds of one process guid: its desired LRP's scheduling info (nil
+// when none is desired), computed once when the schedule record is stored, and its actual
+// records, in a slice (a pass over a quarter of a million processes walks slices, not maps) with
+// each key's position in it.
+type process struct {
+	info    *models.DesiredLRPSchedulingInfo
+	records []*models.ActualLRP
+	keys    []string
+	at      map[string]int
+}
+
+func (p *process) put(key string, a *models.ActualLRP) {
+	if i, ok := p.at[key]; ok {
+		p.records[i] = a
+		return
+	}
+	p.at[key] = len(p.records)
+	p.records = append(p.records, a)
+	p.keys = append(p.keys, key)
+}
+
+// del removes key's record, moving the last record into its place.
+func (p *process) del(key string) {
+	i, ok := p.at[key]
+	if !ok {
+		return
+	}
+	last := len(p.records) - 1
+	p.records[i], p.keys[i] = p.records[last], p.keys[last]
+	p.at[p.keys[i]] = i
+	delete(p.at, key)
+	p.records[last] = nil
+	p.records, p.keys = p.records[:last], p.keys[:last]
+}
+
+// processes is the cache's index by process guid.
+type processes map[string]*process
+
+// get returns the guid's entry, adding an empty one.
+func (ps processes) get(guid string) *process {
+	p := ps[guid]
+	if p == nil {
+		p = &process{at: map[string]int{}}
+		ps[guid] = p
+	}
+	return p
+}
+
+// grouped lists the desired processes' scheduling infos with their actual records (actuals[i]
+// are infos[i]'s, slices of one backing array of room n) and the actual records of process guids
+// that are not desired.
+func (ps processes) grouped(n int) (infos []*models.DesiredLRPSchedulingInfo, actuals [][]*models.ActualLRP, orphans []*models.ActualLRP) {
+	infos = make([]*models.DesiredLRPSchedulingInfo, 0, len(ps))
+	actuals = make([][]*models.ActualLRP, 0, len(ps))
+	flat := make([]*models.ActualLRP, 0, n)
+	for _, p := range ps {
+		if p.info == nil {
+			orphans = append(orphans, p.records...)
+			continue
+		}
+		from := len(flat)
+		flat = append(flat, p.records...)
+		infos = append(infos, p.info)
+		actuals = append(actuals, flat[from:len(flat):len(flat)])
+	}
+	return infos, actuals, orphans
+}
+
+// dropIfEmpty forgets a process guid with neither a schedule record nor actual records.
+func (c *recordCache) dropIfEmpty(guid string, p *process) {
+	if p.info == nil && len(p.records) == 0 {
+		delete(c.byGuid, guid)
+	}
+}
+
+// putSched stores a schedule record and its scheduling info (mu held).
+func (c *recordCache) putSched(key string, l *models.DesiredLRP, info *models.DesiredLRPSchedulingInfo) {
+	c.sched[key] = l
+	c.byGuid.get(l.GetProcessGuid()).info = info
+}
+
+// delSched removes a schedule record (mu held).
+func (c *recordCache) delSched(key string) {
+	old, ok := c.sched[key]
+	if !ok {
+		return
+	}
+	delete(c.sched, key)
+	if p := c.byGuid[old.GetProcessGuid()]; p != nil {
+		p.info = nil
+		c.dropIfEmpty(old.GetProcessGuid(), p)
+	}
 }
 
 func indexAdd(ix map[string]map[string]*models.ActualLRP, by, key string, a *models.ActualLRP) {
@@ -69,7 +165,7 @@ func (c *recordCache) addActual(key string, ca cachedActual) {
 	if cell := ca.lrp.GetActualLrpInstanceKey().GetCellId(); cell != "" {
 		indexAdd(c.byCell, cell, key, ca.lrp)
 	}
-	indexAdd(c.byGuid, ca.lrp.GetActualLrpKey().GetProcessGuid(), key, ca.lrp)
+	c.byGuid.get(ca.lrp.GetActualLrpKey().GetProcessGuid()).put(key, ca.lrp)
 }
 
 // delActual removes a record and its index entries (mu held).
@@ -82,7 +178,11 @@ func (c *recordCache) delActual(key string) {
 	if cell := old.lrp.GetActualLrpInstanceKey().GetCellId(); cell != "" {
 		indexDel(c.byCell, cell, key)
 	}
-	indexDel(c.byGuid, old.lrp.GetActualLrpKey().GetProcessGuid(), key)
+	guid := old.lrp.GetActualLrpKey().GetProcessGuid()
+	if p := c.byGuid[guid]; p != nil {
+		p.del(key)
+		c.dropIfEmpty(guid, p)
+	}
 }
 
 // StartCache loads the cache and keeps it current until ctx ends. It returns once the first load
@@ -164,18 +264,23 @@ func (db *DB) loadCache(ctx context.Context, c *recordCache) (int64, error) {
 	}
 	fresh := &recordCache{
 		actual: make(map[string]cachedActual, na),
+		sched:  make(map[string]*models.DesiredLRP, ns),
 		byCell: map[string]map[string]*models.ActualLRP{},
-		byGuid: make(map[string]map[string]*models.ActualLRP, ns),
+		byGuid: make(processes, ns),
 	}
-	sched := make(map[string]*models.DesiredLRP, ns)
+	// the schedule map and the scheduling infos are built beside the actual records' indexes;
+	// then each process gets its scheduling info
+	infos := make([][]*models.DesiredLRPSchedulingInfo, len(chunks))
 	var built sync.WaitGroup
 	built.Add(1)
 	go func() {
 		defer built.Done()
-		for _, ch := range chunks {
+		for n, ch := range chunks {
+			infos[n] = make([]*models.DesiredLRPSchedulingInfo, len(ch.sched))
 			for i, l := range ch.sched {
 				if l != nil {
-					sched[string(ch.kvs[i].Key)] = l
+					fresh.sched[string(ch.kvs[i].Key)] = l
+					infos[n][i] = l.SchedulingInfo()
 				}
 			}
 		}
@@ -188,9 +293,16 @@ func (db *DB) loadCache(ctx context.Context, c *recordCache) (int64, error) {
 		}
 	}
 	built.Wait()
+	for n, ch := range chunks {
+		for i, l := range ch.sched {
+			if l != nil {
+				fresh.byGuid.get(l.GetProcessGuid()).info = infos[n][i]
+			}
+		}
+	}
 	c.mu.Lock()
 	c.actual, c.byCell, c.byGuid = fresh.actual, fresh.byCell, fresh.byGuid
-	c.sched, c.rev, c.ready = sched, rev, true
+	c.sched, c.rev, c.ready = fresh.sched, rev, true
 	c.cond.Broadcast()
 	c.mu.Unlock()
 	return rev, nil
@@ -261,8 +373,9 @@ func (db *DB) watchCache(ctx context.Context, c *recordCache, rev int64) {
 
 func (c *recordCache) apply(db *DB, evs []*clientv3.Event) {
 	type decoded struct {
-		a *models.ActualLRP
-		l *models.DesiredLRP
+		a    *models.ActualLRP
+		l    *models.DesiredLRP
+		info *models.DesiredLRPSchedulingInfo
 	}
 	dec := make([]decoded, len(evs))
 	for i, ev := range evs {
@@ -279,7 +392,7 @@ func (c *recordCache) apply(db *DB, evs []*clientv3.Event) {
 		case strings.HasPrefix(k, DesiredSchedPrefix):
 			l := &models.DesiredLRP{}
 			if db.keys.decode(k, ev.Kv.Value, l) == nil {
-				dec[i].l = l
+				dec[i].l, dec[i].info = l, l.SchedulingInfo()
 			}
 		}
 	}
@@ -292,11 +405,12 @@ func (c *recordCache) apply(db *DB, evs []*clientv3.Event) {
 		case ev.Type == clientv3.EventTypeDelete && isActual:
 			c.delActual(k)
 		case ev.Type == clientv3.EventTypeDelete && isSched:
-			delete(c.sched, k)
+			c.delSched(k)
 		case isActual && dec[i].a != nil:
 			c.putActual(k, cachedActual{lrp: dec[i].a, rev: ev.Kv.ModRevision})
 		case isSched && dec[i].l != nil:
-			c.sched[k] = dec[i].l
+			c.delSched(k)
+			c.putSched(k, dec[i].l, dec[i].info)
 		case isActual:
 			// a record that does not open is skipped, as a read from etcd skips it; the cache must
 			// not keep serving the version it replaced
@@ -304,7 +418,7 @@ func (c *recordCache) apply(db *DB, evs []*clientv3.Event) {
 			c.delActual(k)
 		case isSched:
 			db.logger.Error("record cache: skipping undecodable record", "key", k)
-			delete(c.sched, k)
+			c.delSched(k)
 		}
 		if ev.Kv.ModRevision > c.rev {
 			c.rev = ev.Kv.ModRevision
@@ -358,7 +472,15 @@ func (c *recordCache) actuals(f ActualFilter) []*models.ActualLRP {
 	case f.CellID != "":
 		subset = c.byCell[f.CellID]
 	case f.ProcessGuid != "":
-		subset = c.byGuid[f.ProcessGuid]
+		var out []*models.ActualLRP
+		if p := c.byGuid[f.ProcessGuid]; p != nil {
+			for _, a := range p.records {
+				if f.match(a) {
+					out = append(out, a)
+				}
+			}
+		}
+		return out
 	default:
 		out := make([]*models.ActualLRP, 0, len(c.actual))
 		for _, ca := range c.actual {

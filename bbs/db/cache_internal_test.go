@@ -16,7 +16,8 @@ func filledCache(n, cells int) *recordCache {
 	c := &recordCache{
 		actual: make(map[string]cachedActual, n),
 		byCell: map[string]map[string]*models.ActualLRP{},
-		byGuid: map[string]map[string]*models.ActualLRP{},
+		sched:  map[string]*models.DesiredLRP{},
+		byGuid: processes{},
 	}
 	for i := 0; i < n; i++ {
 		a := NewUnclaimed(fmt.Sprintf("process-%08d", i), 0, "cf-apps", 1)
@@ -56,5 +57,25 @@ var _ = ginkgo.Describe("the record cache's indexes", func() {
 		Expect(c.actuals(ActualFilter{ProcessGuid: "process-00000000"})).To(BeEmpty())
 		Expect(c.byGuid).NotTo(HaveKey("process-00000000"))
 		Expect(c.actuals(ActualFilter{})).To(HaveLen(9))
+	})
+
+	ginkgo.It("group the instances under their desired LRPs' scheduling infos, the others as orphans", func() {
+		c := filledCache(4, 2)
+		for _, guid := range []string{"process-00000001", "process-00000003", "process-00000009"} {
+			l := &models.DesiredLRP{ProcessGuid: guid, Domain: "cf-apps", Instances: 1}
+			c.putSched(schedKey(guid), l, l.SchedulingInfo())
+		}
+		c.delSched(schedKey("process-00000003"))
+		infos, actuals, orphans := c.byGuid.grouped(len(c.actual))
+		byGuid := map[string][]*models.ActualLRP{}
+		for i, info := range infos {
+			byGuid[info.GetDesiredLrpKey().GetProcessGuid()] = actuals[i]
+		}
+		Expect(byGuid).To(HaveLen(2))
+		Expect(byGuid["process-00000001"]).To(ConsistOf(c.actual[actualKey("process-00000001", 0, models.ActualLRP_ORDINARY)].lrp))
+		Expect(byGuid["process-00000009"]).To(BeEmpty())
+		Expect(orphans).To(HaveLen(3))
+		c.delSched(schedKey("process-00000009"))
+		Expect(c.byGuid).NotTo(HaveKey("process-00000009"))
 	})
 })

@@ -37,18 +37,17 @@ func (s *Service) snapshot(ctx context.Context) (convergence.Snapshot, map[strin
 	snap := convergence.Snapshot{Now: s.DB.Now()}
 	var taskRevs map[string]int64
 	var wg sync.WaitGroup
-	errs := make([]error, 5)
+	errs := make([]error, 4)
 	var domains []string
 	var cells []*models.CellPresence
-	wg.Add(5)
+	wg.Add(4)
 	go func() {
 		defer wg.Done()
-		snap.DesiredLRPs, errs[0] = s.DB.DesiredLRPSchedulingInfos(ctx, db.DesiredFilter{})
+		snap.DesiredLRPs, snap.ActualLRPs, snap.Orphans, errs[0] = s.DB.ProcessLRPs(ctx)
 	}()
-	go func() { defer wg.Done(); snap.ActualLRPs, errs[1] = s.DB.ActualLRPs(ctx, db.ActualFilter{}) }()
-	go func() { defer wg.Done(); snap.Tasks, taskRevs, errs[2] = s.DB.TasksWithRevisions(ctx, db.TaskFilter{}) }()
-	go func() { defer wg.Done(); domains, errs[3] = s.DB.Domains(ctx) }()
-	go func() { defer wg.Done(); cells, errs[4] = s.Cells(ctx) }()
+	go func() { defer wg.Done(); snap.Tasks, taskRevs, errs[1] = s.DB.TasksWithRevisions(ctx, db.TaskFilter{}) }()
+	go func() { defer wg.Done(); domains, errs[2] = s.DB.Domains(ctx) }()
+	go func() { defer wg.Done(); cells, errs[3] = s.Cells(ctx) }()
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
@@ -234,7 +233,7 @@ func (s *Service) convergeOnce(ctx context.Context) (convergence.Stats, error) {
 		s.requestTaskAuctions(ctx, kick)
 	})
 	s.Logger.Info("convergence pass done", "actions", acts.Counts(), "auctions", len(auction),
-		"desired", len(snap.DesiredLRPs), "actual", len(snap.ActualLRPs), "tasks", len(snap.Tasks),
+		"desired", len(snap.DesiredLRPs), "orphans", len(snap.Orphans), "tasks", len(snap.Tasks),
 		"read", read.String(), "decide", (decided - read).String(), "total", time.Since(start).String())
 	return acts.Stats, nil
 }
