@@ -61,6 +61,11 @@ const (
 	// LRPGroupEventsRoute is the legacy stream (GET, with an optional EventsByCellId body):
 	// desired LRP events and ActualLRPGroup events.
 	LRPGroupEventsRoute = "/v1/events.r1"
+	// The first revisions of the three streams (upstream still serves them) send desired LRPs
+	// and Tasks in their first shapes (models.FirstRevisionLRPEvent, FirstRevisionTaskEvent).
+	LRPGroupEventsRouteR0    = "/v1/events"
+	LRPInstanceEventsRouteR0 = "/v1/events/lrp_instances"
+	TaskEventsRouteR0        = "/v1/events/tasks"
 
 	// ConvergeRoute runs one convergence pass now (the converger calls it every interval).
 	// Request: empty body; response: a message with the Error in field 1.

@@ -70,7 +70,8 @@ var _ = Describe("docs/wire.md", func() {
 	It("describes the event streams", func() {
 		wire, err := os.ReadFile("wire.md")
 		Expect(err).NotTo(HaveOccurred())
-		for _, r := range []string{bbs.LRPInstanceEventsRoute, bbs.TaskEventsRoute, bbs.LRPGroupEventsRoute} {
+		for _, r := range []string{bbs.LRPInstanceEventsRoute, bbs.TaskEventsRoute, bbs.LRPGroupEventsRoute,
+			bbs.LRPGroupEventsRouteR0, bbs.LRPInstanceEventsRouteR0, bbs.TaskEventsRouteR0} {
 			Expect(string(wire)).To(ContainSubstring("`"+r+"`"), "wire.md does not describe %s", r)
 		}
 	})

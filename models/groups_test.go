@@ -302,3 +302,53 @@ var _ = Describe("The .r2 views", func() {
 		Expect(d.GetMetricTags()).To(BeNil())
 	})
 })
+
+var _ = Describe("The first revisions' view (upstream's first event streams)", func() {
+	timeout := func(ms int64, inner *models.Action) *models.Action {
+		return &models.Action{Value: &models.Action_TimeoutAction{TimeoutAction: &models.TimeoutAction{TimeoutMs: ms, Action: inner}}}
+	}
+
+	It("adds deprecated timeouts, drops emit-progress and try wrappers as upstream does, and turns cached dependencies into setup downloads", func() {
+		d := validDesiredLRP()
+		d.StartTimeoutMs = 61500
+		d.LegacyDownloadUser = "vcap"
+		d.Action = &models.Action{Value: &models.Action_EmitProgressAction{EmitProgressAction: &models.EmitProgressAction{
+			StartMessage: "go", Action: timeout(2000, runAction()),
+		}}}
+		d.Monitor = &models.Action{Value: &models.Action_TryAction{TryAction: &models.TryAction{Action: runAction()}}}
+		d.Setup = &models.Action{Value: &models.Action_SerialAction{SerialAction: &models.SerialAction{Actions: []*models.Action{timeout(5, runAction())}}}}
+		d.CachedDependencies = []*models.CachedDependency{{Name: "lifecycle", From: "http://x/l.tgz", To: "/tmp/l", CacheKey: "lc", LogSource: "LC"}}
+
+		v0 := d.AsFirstRevision()
+		Expect(v0.GetDeprecatedStartTimeoutS()).To(Equal(uint32(61)))
+		Expect(v0.GetAction().GetTimeoutAction().GetDeprecatedTimeoutNs()).To(Equal(int64(2000_000_000)))
+		Expect(v0.GetAction().GetTimeoutAction().GetTimeoutMs()).To(Equal(int64(2000)))
+		Expect(proto.Equal(v0.GetMonitor(), runAction())).To(BeTrue())
+		Expect(v0.GetCachedDependencies()).To(BeEmpty())
+		setup := v0.GetSetup().GetSerialAction().GetActions()
+		Expect(setup).To(HaveLen(2))
+		Expect(proto.Equal(setup[0], &models.Action{Value: &models.Action_ParallelAction{ParallelAction: &models.ParallelAction{Actions: []*models.Action{
+			{Value: &models.Action_DownloadAction{DownloadAction: &models.DownloadAction{Artifact: "lifecycle", From: "http://x/l.tgz", To: "/tmp/l", CacheKey: "lc", LogSource: "LC", User: "vcap"}}},
+		}}}})).To(BeTrue())
+		Expect(setup[1].GetSerialAction().GetActions()[0].GetTimeoutAction().GetDeprecatedTimeoutNs()).To(Equal(int64(5_000_000)))
+
+		Expect(d.GetDeprecatedStartTimeoutS()).To(BeZero(), "the stored record is left alone")
+		Expect(d.GetAction().GetEmitProgressAction()).NotTo(BeNil())
+	})
+
+	It("revises desired LRP events and task events, and passes the others through", func() {
+		d := validDesiredLRP()
+		d.StartTimeoutMs = 3000
+		e := models.FirstRevisionLRPEvent(models.NewDesiredLRPChangedEvent(d, d, "t")).(*models.DesiredLRPChangedEvent)
+		Expect(e.GetAfter().GetDeprecatedStartTimeoutS()).To(Equal(uint32(3)))
+		Expect(e.GetTraceId()).To(Equal("t"))
+		crashed := models.NewActualLRPCrashedEvent(&models.ActualLRP{}, &models.ActualLRP{})
+		Expect(models.FirstRevisionLRPEvent(crashed)).To(BeIdenticalTo(crashed))
+
+		def := validTaskDefinition()
+		def.ImageLayers = []*models.ImageLayer{{Name: "s", Url: "http://x/s", DestinationPath: "/s", LayerType: models.ImageLayer_SHARED, MediaType: models.ImageLayer_TGZ}}
+		te := models.FirstRevisionTaskEvent(models.NewTaskCreatedEvent(&models.Task{TaskGuid: "t", TaskDefinition: def})).(*models.TaskCreatedEvent)
+		Expect(te.GetTask().GetTaskDefinition().GetImageLayers()).To(BeEmpty())
+		Expect(te.GetTask().GetTaskDefinition().GetCachedDependencies()).To(HaveLen(1))
+	})
+})

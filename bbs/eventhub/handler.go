@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/bbs/events"
 	"github.com/diego-go/diego/models"
 )
@@ -30,6 +31,25 @@ const (
 type HandlerOptions struct {
 	Heartbeat    time.Duration
 	WriteTimeout time.Duration
+	// Revise, when set, gives each event as this stream sends it (an older revision of a
+	// stream answers older shapes of the records, e.g. models.FirstRevisionLRPEvent).
+	Revise func(models.Event) models.Event
+}
+
+// Streams is the handler of every event stream route, each on its hub: the LRP instance stream
+// and its first revision on lrps, the legacy group stream and its first revision on groups, the
+// task stream and its first revision on tasks (the first revisions answer their records'
+// first shapes).
+func Streams(logger *slog.Logger, lrps, groups, tasks *Hub) map[string]http.Handler {
+	firstLRPs := HandlerOptions{Revise: models.FirstRevisionLRPEvent}
+	return map[string]http.Handler{
+		bbs.LRPInstanceEventsRoute:   NewHandler(logger, lrps, HandlerOptions{}),
+		bbs.LRPInstanceEventsRouteR0: NewHandler(logger, lrps, firstLRPs),
+		bbs.LRPGroupEventsRoute:      NewHandler(logger, groups, HandlerOptions{}),
+		bbs.LRPGroupEventsRouteR0:    NewHandler(logger, groups, firstLRPs),
+		bbs.TaskEventsRoute:          NewHandler(logger, tasks, HandlerOptions{}),
+		bbs.TaskEventsRouteR0:        NewHandler(logger, tasks, HandlerOptions{Revise: models.FirstRevisionTaskEvent}),
+	}
 }
 
 // NewHandler serves one event stream from hub as Server-Sent Events: the
@@ -137,6 +157,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		default:
 			logger.Info("event stream ended", "reason", err.Error(), "events_sent", id)
 			return
+		}
+		if h.opts.Revise != nil {
+			e = h.opts.Revise(e)
 		}
 		frame, err := events.EncodeFrame(id, e)
 		if err != nil {

@@ -27,11 +27,9 @@ type Config struct {
 	DB      *db.DB
 	Service *service.Service
 	Logger  *slog.Logger
-	// LRPEvents, LRPGroupEvents and TaskEvents serve the SSE streams (bbs/eventhub); nil
+	// Streams serves the event streams by route (eventhub.Streams); a route without a handler
 	// answers 404.
-	LRPEvents      http.Handler
-	LRPGroupEvents http.Handler
-	TaskEvents     http.Handler
+	Streams map[string]http.Handler
 	// MaxRequestBytes bounds a request body (0: MaxBodyBytes).
 	MaxRequestBytes int64
 }
@@ -106,14 +104,8 @@ func New(cfg Config) *Handler {
 	for path, fn := range h.routes {
 		h.mux.Handle(path, h.protoHandler(path, fn))
 	}
-	if cfg.LRPEvents != nil {
-		h.mux.Handle(bbs.LRPInstanceEventsRoute, cfg.LRPEvents)
-	}
-	if cfg.TaskEvents != nil {
-		h.mux.Handle(bbs.TaskEventsRoute, cfg.TaskEvents)
-	}
-	if cfg.LRPGroupEvents != nil {
-		h.mux.Handle(bbs.LRPGroupEventsRoute, cfg.LRPGroupEvents)
+	for route, stream := range cfg.Streams {
+		h.mux.Handle(route, stream)
 	}
 	return h
 }

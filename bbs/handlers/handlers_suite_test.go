@@ -151,12 +151,10 @@ var _ = BeforeEach(func() {
 		Convergence:       conv,
 	})
 	handler = handlers.New(handlers.Config{
-		DB:             store,
-		Service:        svc,
-		Logger:         logger,
-		LRPEvents:      eventhub.NewHandler(logger, lrpHub, eventhub.HandlerOptions{}),
-		TaskEvents:     eventhub.NewHandler(logger, taskHub, eventhub.HandlerOptions{}),
-		LRPGroupEvents: eventhub.NewHandler(logger, groupHub, eventhub.HandlerOptions{}),
+		DB:      store,
+		Service: svc,
+		Logger:  logger,
+		Streams: eventhub.Streams(logger, lrpHub, groupHub, taskHub),
 	})
 	server = httptest.NewServer(handler)
 	DeferCleanup(func() {

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/diego-go/diego/bbs"
+	"github.com/diego-go/diego/bbs/events"
 	"github.com/diego-go/diego/models"
 )
 
@@ -334,6 +335,48 @@ var _ = Describe("upstream's routes", func() {
 			e, err = stream.Next()
 			Expect(err).NotTo(HaveOccurred())
 			Expect(e.(*models.ActualLRPChangedEvent).GetAfter().GetInstance().GetState()).To(Equal(models.ActualLRPStateUnclaimed))
+		})
+
+		It("serves the first revisions of the three streams, with desired LRPs and Tasks in their first shapes", func() {
+			open := func(method, route string) *events.EventSource {
+				req, err := http.NewRequestWithContext(ctx, method, server.URL+route, nil)
+				Expect(err).NotTo(HaveOccurred())
+				resp, err := http.DefaultClient.Do(req)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(resp.StatusCode).To(Equal(http.StatusOK), route)
+				src := events.NewEventSource(resp.Body)
+				DeferCleanup(src.Close)
+				return src
+			}
+			groups := open(http.MethodGet, bbs.LRPGroupEventsRouteR0)
+			instances := open(http.MethodPost, bbs.LRPInstanceEventsRouteR0)
+			tasks := open(http.MethodPost, bbs.TaskEventsRouteR0)
+			Eventually(groupHub.SubscriberCount).Should(Equal(1))
+			Eventually(lrpHub.SubscriberCount).Should(Equal(1))
+			Eventually(taskHub.SubscriberCount).Should(Equal(1))
+
+			d := desired("first", 1)
+			d.StartTimeoutMs = 60000
+			Expect(client.DesireLRP(ctx, d)).To(Succeed())
+			for _, src := range []*events.EventSource{groups, instances} {
+				e, err := src.Next()
+				Expect(err).NotTo(HaveOccurred())
+				Expect(e.(*models.DesiredLRPCreatedEvent).GetDesiredLrp().GetDeprecatedStartTimeoutS()).To(Equal(uint32(60)))
+			}
+			e, err := groups.Next()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(e.EventType()).To(Equal(models.EventTypeActualLRPCreated))
+			e, err = instances.Next()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(e.EventType()).To(Equal(models.EventTypeActualLRPInstanceCreated))
+
+			def := taskDef()
+			def.ImageLayers = []*models.ImageLayer{{Name: "s", Url: "http://files/s.tgz", DestinationPath: "/s", LayerType: models.ImageLayer_SHARED, MediaType: models.ImageLayer_TGZ}}
+			Expect(client.DesireTask(ctx, "first-task", "d", def)).To(Succeed())
+			e, err = tasks.Next()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(e.(*models.TaskCreatedEvent).GetTask().GetTaskDefinition().GetImageLayers()).To(BeEmpty())
+			Expect(e.(*models.TaskCreatedEvent).GetTask().GetTaskDefinition().GetCachedDependencies()).To(HaveLen(1))
 		})
 
 		It("answers only GET and POST on /v1/events.r1, as upstream's GET with an optional body", func() {

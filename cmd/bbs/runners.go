@@ -102,10 +102,8 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 		DB:              store,
 		Service:         svc,
 		Logger:          logger,
-		LRPEvents:       eventhub.NewHandler(logger, lrpHub, eventhub.HandlerOptions{}),
-		TaskEvents:      eventhub.NewHandler(logger, taskHub, eventhub.HandlerOptions{}),
+		Streams:         eventhub.Streams(logger, lrpHub, lrpGroupHub, taskHub),
 		MaxRequestBytes: cfg.MaxRequestBytes,
-		LRPGroupEvents:  eventhub.NewHandler(logger, lrpGroupHub, eventhub.HandlerOptions{}),
 	})
 
 	api := ifrit.RunFunc(func(signals <-chan os.Signal, ready chan<- struct{}) error {
