@@ -31,10 +31,10 @@ func describeLRPEvent(e models.Event) string {
 }
 
 var _ = Describe("SUSPECT instances", func() {
-	var sub *eventhub.Subscription
+	var sub, groupSub *eventhub.Subscription
 
 	// takeEvents returns the instance events emitted until none has come for 300 ms.
-	takeEvents := func() []string {
+	drain := func(sub *eventhub.Subscription, describe func(models.Event) string) []string {
 		var out []string
 		for {
 			c, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
@@ -43,9 +43,12 @@ var _ = Describe("SUSPECT instances", func() {
 			if err != nil {
 				return out
 			}
-			out = append(out, describeLRPEvent(e))
+			out = append(out, describe(e))
 		}
 	}
+	takeEvents := func() []string { return drain(sub, describeLRPEvent) }
+	// the legacy stream's (GET /v1/events.r1) events, by type
+	takeGroupEvents := func() []string { return drain(groupSub, models.Event.EventType) }
 	setCells := func(ids ...string) {
 		cellsMu.Lock()
 		defer cellsMu.Unlock()
@@ -80,6 +83,9 @@ var _ = Describe("SUSPECT instances", func() {
 		sub, err = lrpHub.Subscribe("")
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(sub.Close)
+		groupSub, err = groupHub.Subscribe("")
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(groupSub.Close)
 
 		setCells("cell-2")
 		Expect(client.Converge(ctx)).To(Succeed())
@@ -88,6 +94,8 @@ var _ = Describe("SUSPECT instances", func() {
 	It("keeps a RUNNING instance of a vanished cell listed and routable as SUSPECT, auctions a replacement at once, and removes the SUSPECT when the replacement runs", func() {
 		suspected("sus")
 		Expect(takeEvents()).To(Equal([]string{"changed ORDINARY RUNNING -> SUSPECT RUNNING old", "created ORDINARY UNCLAIMED "}))
+		// the legacy group still resolves to the same RUNNING instance: upstream sends nothing
+		Expect(takeGroupEvents()).To(BeEmpty())
 		Expect(records("sus")).To(ConsistOf("ORDINARY UNCLAIMED ", "SUSPECT RUNNING old"))
 		as, err := client.ActualLRPs(ctx, bbs.ActualLRPFilter{CellID: "cell-1"})
 		Expect(err).NotTo(HaveOccurred())
@@ -113,10 +121,12 @@ var _ = Describe("SUSPECT instances", func() {
 		suspected("back")
 		Expect(client.ClaimActualLRP(ctx, "back", 0, ikey("new", "cell-2"))).To(Succeed())
 		takeEvents()
+		takeGroupEvents()
 
 		setCells("cell-1", "cell-2")
 		Expect(client.Converge(ctx)).To(Succeed())
 		Expect(takeEvents()).To(Equal([]string{"changed SUSPECT RUNNING -> ORDINARY RUNNING old", "removed ORDINARY CLAIMED new"}))
+		Expect(takeGroupEvents()).To(Equal([]string{models.EventTypeActualLRPRemoved}))
 		Expect(records("back")).To(ConsistOf("ORDINARY RUNNING old"))
 		// the replacement's cell cannot start it any more
 		Expect(errType(start("back", "new", "cell-2"))).To(Equal(models.Error_ActualLRPCannotBeStarted))

@@ -120,8 +120,10 @@ func (s *Service) convergeOnce(ctx context.Context) (convergence.Stats, error) {
 				s.Logger.Error("convergence: cannot make instance SUSPECT", "process_guid", a.Key.GetProcessGuid(), "index", a.Key.GetIndex(), "error", err)
 			}
 			if ok {
-				s.emitActual(ctx, before, suspected)
-				s.emitActual(ctx, nil, replacement)
+				// instance events only, as upstream's: the legacy group of the slot still
+				// resolves to the same RUNNING instance (a SUSPECT outranks an UNCLAIMED one)
+				s.emitInstance(ctx, before, suspected)
+				s.emitInstance(ctx, nil, replacement)
 				addAuction(a)
 			}
 		})
@@ -175,7 +177,9 @@ func (s *Service) convergeOnce(ctx context.Context) (convergence.Stats, error) {
 				s.Logger.Error("convergence: cannot promote SUSPECT instance", "process_guid", a.Key.GetProcessGuid(), "index", a.Key.GetIndex(), "error", err)
 			}
 			if ok {
-				s.emitActual(ctx, before, after)
+				// the group keeps its RUNNING instance: only the replacement's removal is a
+				// legacy event (as upstream's)
+				s.emitInstance(ctx, before, after)
 				if removed != nil {
 					s.emitActual(ctx, removed, nil)
 				}
