@@ -26,16 +26,13 @@ import (
 
 // Config configures the backend. Zero values get defaults from Defaults().
 type Config struct {
-	DepotDir        string            // one directory per container
-	RuncBin         string            // runc binary
-	RuncRoot        string            // runc's state directory (kept apart from the host's)
-	InitBin         string            // static garden-init: every container's init and the exec helper
-	PreloadedRootFS map[string]string // preloaded:NAME -> directory
-	DefaultRootFS   string            // rootfs URI used when a spec names none
-	CgroupParent    string            // parent cgroup name below the cgroup root (every v1 controller's)
-	// CgroupRoot is where the cgroup hierarchies are mounted (default /sys/fs/cgroup, where runc
-	// looks too); v1 or v2 is detected there.
-	CgroupRoot         string
+	DepotDir           string            // one directory per container
+	RuncBin            string            // runc binary
+	RuncRoot           string            // runc's state directory (kept apart from the host's)
+	InitBin            string            // static garden-init: every container's init and the exec helper
+	PreloadedRootFS    map[string]string // preloaded:NAME -> directory
+	DefaultRootFS      string            // rootfs URI used when a spec names none
+	CgroupParent       string            // parent cgroup name below the cgroup root (every v1 controller's)
 	BridgeName         string
 	ChainPrefix        string // names the shared iptables chains (<prefix>-prerouting, ...)
 	NetworkPool        string // IPv4 CIDR of container addresses
@@ -75,9 +72,6 @@ func (c Config) Defaults() Config {
 	}
 	if c.CgroupParent == "" {
 		c.CgroupParent = "diego-garden"
-	}
-	if c.CgroupRoot == "" {
-		c.CgroupRoot = DefaultCgroupRoot
 	}
 	if c.ChainPrefix == "" {
 		c.ChainPrefix = DefaultChainPrefix
@@ -154,7 +148,7 @@ func New(cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	cgroups, err := detectCgroups(cfg.CgroupRoot)
+	cgroups, err := detectCgroups(DefaultCgroupRoot)
 	if err != nil {
 		return nil, err
 	}
@@ -530,7 +524,7 @@ func (b *Backend) create(spec garden.ContainerSpec) (*Container, error) {
 	s, err := BuildSpec(BundleParams{
 		Handle: h, RootFS: rootfs, InitBin: b.cfg.InitBin, CgroupsPath: c.cgroup,
 		Privileged: spec.Privileged, HostCaps: b.hostCaps, BindMounts: mounts,
-		Limits: spec.Limits, CgroupV2: b.cgroups.unified, MemswAvailable: b.memsw, UserNSHostID: st.UserNSHostID,
+		Limits: spec.Limits, MemswAvailable: b.memsw, UserNSHostID: st.UserNSHostID,
 	})
 	if err != nil {
 		return fail(err)

@@ -86,8 +86,8 @@ func BenchmarkCreateRunDestroy(b *testing.B) {
 		prefix := cfg["chain_prefix"].(string)
 		exec.Command("iptables", "-w", "-t", "nat", "-D", prefix+"-postrouting", "-s", pool, "!", "-d", pool, "-j", "MASQUERADE").Run()
 		gardenrunc.RemoveSharedChainsIfUnused(prefix)
-		for _, ctrl := range []string{"memory", "cpu", "cpuacct", "pids", "devices", "freezer", "blkio", "cpuset", "systemd", "unified", "net_cls", "net_prio", "perf_event", "hugetlb"} {
-			os.Remove(filepath.Join("/sys/fs/cgroup", ctrl, cfg["cgroup_parent"].(string)))
+		if cgroups, err := gardenrunc.HostCgroups(); err == nil {
+			cgroups.RemoveParent(cfg["cgroup_parent"].(string))
 		}
 	}()
 	deadline := time.Now().Add(20 * time.Second)

@@ -247,3 +247,31 @@ func (f cgroupFS) remove(cg string) {
 		os.Remove(d)
 	}
 }
+
+// Cgroups is the host's cgroup layout as the server detects it, for tools and specs that look at
+// a server's cgroups from outside it.
+type Cgroups struct{ fs cgroupFS }
+
+// HostCgroups detects the layout at DefaultCgroupRoot, as New does.
+func HostCgroups() (Cgroups, error) {
+	f, err := detectCgroups(DefaultCgroupRoot)
+	return Cgroups{f}, err
+}
+
+// Unified says whether the host has cgroup v2.
+func (c Cgroups) Unified() bool { return c.fs.unified }
+
+// File is the cgroup file name of container handle below cgroup parent parent, in controller
+// ctrl's hierarchy on v1.
+func (c Cgroups) File(parent, handle, ctrl, name string) string {
+	return c.fs.file(ctrl, cgroupPath(parent, handle), name)
+}
+
+// Left lists the container's cgroup directories that still exist (v1: one per hierarchy).
+func (c Cgroups) Left(parent, handle string) []string {
+	return c.fs.dirsLeft(cgroupPath(parent, handle))
+}
+
+// RemoveParent removes the cgroup parent's directories, which are left once its containers' are
+// gone (runc makes them and leaves them).
+func (c Cgroups) RemoveParent(parent string) { c.fs.remove("/" + parent) }

@@ -102,26 +102,17 @@ var _ = Describe("cgroups", func() {
 			f.remove(cg)
 			Expect(f.dirsLeft(cg)).To(BeEmpty())
 			Expect(filepath.Join(root, "diego-garden")).To(BeADirectory())
-		})
 
-		It("gives runc the limits as the v2 files: memory.max, memory.swap.max, cpu.weight, pids.max", func() {
-			s, err := BuildSpec(BundleParams{Handle: "h1", RootFS: "/r", InitBin: "/i", CgroupsPath: cg, CgroupV2: true, MemswAvailable: true,
-				Limits: garden.Limits{Memory: garden.MemoryLimits{LimitInBytes: 64 << 20}, CPU: garden.CPULimits{Weight: 1024}, Pid: garden.PidLimits{Max: 100}}})
-			Expect(err).NotTo(HaveOccurred())
-			Expect(s.Linux.CgroupsPath).To(Equal(cg))
-			r := s.Linux.Resources
-			Expect(r.Unified).To(Equal(map[string]string{"memory.max": "67108864", "memory.swap.max": "0", "cpu.weight": "39", "pids.max": "100"}))
-			Expect(r.Memory).To(BeNil())
-			Expect(r.CPU).To(BeNil())
-			Expect(r.Pids).To(BeNil())
-			Expect(r.Devices).To(Equal([]specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}), "devices are runc's to translate (eBPF on v2)")
-
-			// cpu.shares' range 2..262144 onto cpu.weight's 1..10000, LimitInShares as the weight
-			for shares, weight := range map[uint64]string{1: "1", 2: "1", 512: "20", 262144: "10000", 1 << 20: "10000"} {
-				Expect(UnifiedResources(garden.Limits{CPU: garden.CPULimits{LimitInShares: shares}}, false)).To(Equal(map[string]string{"cpu.weight": weight}), "shares %d", shares)
-			}
-			Expect(UnifiedResources(garden.Limits{Memory: garden.MemoryLimits{LimitInBytes: 1 << 30}}, false)).To(Equal(map[string]string{"memory.max": "1073741824"}), "no swap accounting")
-			Expect(UnifiedResources(garden.Limits{}, true)).To(BeNil())
+			c := Cgroups{f}
+			Expect(c.Unified()).To(BeTrue())
+			Expect(c.File("diego-garden", "h1", "pids", "pids.max")).To(Equal(filepath.Join(root, "diego-garden/h1/pids.max")))
+			Expect(os.MkdirAll(filepath.Join(root, cg), 0755)).To(Succeed())
+			Expect(c.Left("diego-garden", "h1")).To(Equal([]string{filepath.Join(root, cg)}))
+			c.RemoveParent("diego-garden")
+			Expect(filepath.Join(root, "diego-garden")).To(BeADirectory(), "not while a container's cgroup is in it")
+			f.remove(cg)
+			c.RemoveParent("diego-garden")
+			Expect(filepath.Join(root, "diego-garden")).NotTo(BeAnExistingFile())
 		})
 	})
 
@@ -168,18 +159,52 @@ var _ = Describe("cgroups", func() {
 			Expect(f.dirsLeft(cg)).To(ContainElements(filepath.Join(root, "memory", cg), filepath.Join(root, "pids", cg), filepath.Join(root, "cpu,cpuacct", cg)))
 			f.remove(cg)
 			Expect(f.dirsLeft(cg)).To(BeEmpty())
-		})
 
-		It("gives runc the limits as v1 values", func() {
-			s, err := BuildSpec(BundleParams{Handle: "h1", RootFS: "/r", InitBin: "/i", CgroupsPath: cg, MemswAvailable: true,
-				Limits: garden.Limits{Memory: garden.MemoryLimits{LimitInBytes: 64 << 20}, CPU: garden.CPULimits{Weight: 1024}, Pid: garden.PidLimits{Max: 100}}})
-			Expect(err).NotTo(HaveOccurred())
-			r := s.Linux.Resources
-			Expect(r.Unified).To(BeNil())
-			Expect(*r.Memory.Limit).To(BeEquivalentTo(64 << 20))
-			Expect(*r.Memory.Swap).To(BeEquivalentTo(64 << 20))
-			Expect(*r.CPU.Shares).To(BeEquivalentTo(1024))
-			Expect(*r.Pids.Limit).To(BeEquivalentTo(100))
+			c := Cgroups{f}
+			Expect(c.Unified()).To(BeFalse())
+			Expect(c.File("diego-garden", "h1", "pids", "pids.max")).To(Equal(filepath.Join(root, "pids/diego-garden/h1/pids.max")))
+			Expect(c.Left("diego-garden", "h1")).To(BeEmpty())
+			c.RemoveParent("diego-garden")
+			for _, h := range []string{"memory", "cpu,cpuacct", "pids"} {
+				Expect(filepath.Join(root, h, "diego-garden")).NotTo(BeAnExistingFile())
+			}
 		})
+	})
+
+	It("gives runc the same limits on either hierarchy, swap only with swap accounting", func() {
+		limits := garden.Limits{Memory: garden.MemoryLimits{LimitInBytes: 64 << 20}, CPU: garden.CPULimits{Weight: 1024}, Pid: garden.PidLimits{Max: 100}}
+		s, err := BuildSpec(BundleParams{Handle: "h1", RootFS: "/r", InitBin: "/i", CgroupsPath: cg, MemswAvailable: true, Limits: limits})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(s.Linux.CgroupsPath).To(Equal(cg))
+		r := s.Linux.Resources
+		Expect(r.Unified).To(BeNil(), "runc writes v2's files from these values itself")
+		Expect(*r.Memory.Limit).To(BeEquivalentTo(64 << 20))
+		Expect(*r.Memory.Swap).To(BeEquivalentTo(64<<20), "memory+swap equal to memory: no swap")
+		Expect(*r.CPU.Shares).To(BeEquivalentTo(1024))
+		Expect(*r.Pids.Limit).To(BeEquivalentTo(100))
+		Expect(r.Devices).To(Equal([]specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}), "devices are runc's to translate (eBPF on v2)")
+
+		s, err = BuildSpec(BundleParams{Handle: "h1", RootFS: "/r", InitBin: "/i", CgroupsPath: cg, Limits: limits})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(*s.Linux.Resources.Memory.Limit).To(BeEquivalentTo(64 << 20))
+		Expect(s.Linux.Resources.Memory.Swap).To(BeNil(), "runc refuses a swap limit without swap accounting")
+
+		// LimitInShares when there is no weight, clamped to the kernel's 2..262144
+		for _, cpu := range []struct {
+			limits garden.CPULimits
+			shares uint64
+		}{
+			{garden.CPULimits{Weight: 1}, 2}, {garden.CPULimits{LimitInShares: 1}, 2}, {garden.CPULimits{LimitInShares: 512}, 512},
+			{garden.CPULimits{Weight: 300, LimitInShares: 512}, 300}, {garden.CPULimits{LimitInShares: 1 << 20}, 262144},
+		} {
+			s, err = BuildSpec(BundleParams{Handle: "h1", RootFS: "/r", InitBin: "/i", CgroupsPath: cg, Limits: garden.Limits{CPU: cpu.limits}})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(*s.Linux.Resources.CPU.Shares).To(Equal(cpu.shares), "%+v", cpu.limits)
+		}
+		s, err = BuildSpec(BundleParams{Handle: "h1", RootFS: "/r", InitBin: "/i", CgroupsPath: cg})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(s.Linux.Resources.Memory).To(BeNil())
+		Expect(s.Linux.Resources.CPU).To(BeNil())
+		Expect(s.Linux.Resources.Pids).To(BeNil())
 	})
 })

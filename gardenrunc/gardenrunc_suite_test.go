@@ -325,9 +325,21 @@ func teardownNetwork(s *gardenServer) {
 	exec.Command("ip", "link", "del", s.bridge).Run()
 	exec.Command("iptables", "-w", "-t", "nat", "-D", s.chains+"-postrouting", "-s", s.pool, "!", "-d", s.pool, "-j", "MASQUERADE").Run()
 	gardenrunc.RemoveSharedChainsIfUnused(s.chains)
-	for _, ctrl := range []string{"memory", "cpu", "cpuacct", "pids", "devices", "freezer", "blkio", "cpuset", "systemd", "unified", "net_cls", "net_prio", "perf_event", "hugetlb"} {
-		os.Remove(filepath.Join("/sys/fs/cgroup", ctrl, s.cgParent))
-	}
+	hostCgroups().RemoveParent(s.cgParent)
+}
+
+// hostCgroups is the host's cgroup layout (v1 or v2), as the server under test detects it.
+func hostCgroups() gardenrunc.Cgroups {
+	GinkgoHelper()
+	c, err := gardenrunc.HostCgroups()
+	Expect(err).NotTo(HaveOccurred())
+	return c
+}
+
+// cgroupFile is a file of the container's cgroup in the host's layout (ctrl's hierarchy on v1).
+func cgroupFile(handle, ctrl, name string) string {
+	GinkgoHelper()
+	return hostCgroups().File(srv.cgParent, handle, ctrl, name)
 }
 
 // --- helpers used by the specs ---

@@ -191,9 +191,7 @@ func expectNothingLeft(handle, ip string) {
 	Expect(filepath.Join(srv.depot, handle)).NotTo(BeAnExistingFile())
 	mounts, _ := os.ReadFile("/proc/self/mountinfo")
 	Expect(string(mounts)).NotTo(ContainSubstring(handle))
-	for _, ctrl := range []string{"memory", "cpu", "pids", "devices", "freezer"} {
-		Expect(filepath.Join("/sys/fs/cgroup", ctrl, srv.cgParent, handle)).NotTo(BeAnExistingFile())
-	}
+	Expect(hostCgroups().Left(srv.cgParent, handle)).To(BeEmpty())
 	Expect(hostOutput("runc", "--root", filepath.Join(workDir, "runc"), "list")).NotTo(ContainSubstring(handle))
 	hex := ipHex(ip)
 	// the kernel removes the veth pair with the network namespace, in the background

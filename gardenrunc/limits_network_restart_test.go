@@ -3,9 +3,11 @@ package gardenrunc_test
 import (
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,9 +36,9 @@ var _ = Describe("limits", func() {
 		c := createContainer(garden.ContainerSpec{Limits: garden.Limits{Pid: garden.PidLimits{Max: 20}}})
 		_, err := c.Run(garden.ProcessSpec{Path: "/bin/sh", Args: []string{"-c", `bomb() { bomb | bomb & }; bomb`}}, garden.ProcessIO{})
 		Expect(err).NotTo(HaveOccurred())
-		cg := filepath.Join("/sys/fs/cgroup/pids", srv.cgParent, c.Handle())
+		Expect(os.ReadFile(cgroupFile(c.Handle(), "pids", "pids.max"))).To(BeEquivalentTo("20\n"))
 		Eventually(func() string {
-			b, _ := os.ReadFile(filepath.Join(cg, "pids.events"))
+			b, _ := os.ReadFile(cgroupFile(c.Handle(), "pids", "pids.events"))
 			return string(b)
 		}, 10*time.Second).Should(MatchRegexp(`max [1-9]`))
 		Consistently(func() uint64 {
@@ -59,11 +61,17 @@ var _ = Describe("limits", func() {
 		Expect(m.DiskStat.ExclusiveBytesUsed).To(BeNumerically(">", 8<<20))
 	})
 
-	It("sets the CPU weight as cpu.shares and reports metrics from the kernel", func() {
+	It("sets the CPU weight as cpu.shares (v1) or runc's cpu.weight for them (v2) and reports metrics from the kernel", func() {
 		c := createContainer(garden.ContainerSpec{Limits: garden.Limits{CPU: garden.CPULimits{Weight: 512}}})
-		shares, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/cpu", srv.cgParent, c.Handle(), "cpu.shares"))
-		Expect(err).NotTo(HaveOccurred())
-		Expect(strings.TrimSpace(string(shares))).To(Equal("512"))
+		if hostCgroups().Unified() {
+			weight, err := os.ReadFile(cgroupFile(c.Handle(), "cpu", "cpu.weight"))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(strings.TrimSpace(string(weight))).To(BeElementOf(cpuWeights(512)))
+		} else {
+			shares, err := os.ReadFile(cgroupFile(c.Handle(), "cpu", "cpu.shares"))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(strings.TrimSpace(string(shares))).To(Equal("512"))
+		}
 		Expect(sh(c, "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done").code).To(Equal(0))
 		bulk, err := srv.client.BulkMetrics([]string{c.Handle()})
 		Expect(err).NotTo(HaveOccurred())
@@ -71,6 +79,31 @@ var _ = Describe("limits", func() {
 		Expect(m.CPUStat.Usage).To(BeNumerically(">", 0))
 		Expect(m.MemoryStat.TotalUsageTowardLimit).To(BeNumerically(">", 0))
 		Expect(m.Age).To(BeNumerically(">", 0))
+	})
+})
+
+// cpuWeights are the cpu.weight values runc writes on v2 for cpu.shares: since runc 1.3.2 a curve
+// through 2 -> 1, 1024 -> 100 (v1's default onto v2's) and 262144 -> 10000; before that the linear
+// map of 2..262144 onto 1..10000. Which one depends on the host's runc.
+func cpuWeights(shares uint64) []string {
+	current := uint64(1)
+	switch {
+	case shares >= 262144:
+		current = 10000
+	case shares > 2:
+		l := math.Log2(float64(shares))
+		current = uint64(math.Ceil(math.Pow(10, (l*l+125*l)/612-7.0/34)))
+	}
+	linear := 1 + (shares-2)*9999/262142
+	return []string{strconv.FormatUint(current, 10), strconv.FormatUint(linear, 10)}
+}
+
+var _ = Describe("runc's cpu shares to cpu.weight", func() {
+	It("maps v1's default onto v2's with the current curve, and the range's ends onto each other", func() {
+		Expect(cpuWeights(2)).To(Equal([]string{"1", "1"}))
+		Expect(cpuWeights(1024)).To(Equal([]string{"100", "39"}))
+		Expect(cpuWeights(2000)).To(Equal([]string{"170", "77"}), "what runc 1.4 and 1.3.1 write")
+		Expect(cpuWeights(262144)).To(Equal([]string{"10000", "10000"}))
 	})
 })
 

@@ -39,18 +39,6 @@ var _ = Describe("pure parts", func() {
 			Expect(s.Mounts).To(ContainElement(HaveField("Destination", gardenrunc.InitPathInContainer)))
 		})
 
-		It("turns limits into cgroup resources", func() {
-			p := params()
-			p.Limits = garden.Limits{Memory: garden.MemoryLimits{LimitInBytes: 64 << 20}, CPU: garden.CPULimits{Weight: 1}, Pid: garden.PidLimits{Max: 100}}
-			p.MemswAvailable = true
-			s, err := gardenrunc.BuildSpec(p)
-			Expect(err).NotTo(HaveOccurred())
-			Expect(*s.Linux.Resources.Memory.Limit).To(BeEquivalentTo(64 << 20))
-			Expect(*s.Linux.Resources.Memory.Swap).To(BeEquivalentTo(64 << 20))
-			Expect(*s.Linux.Resources.CPU.Shares).To(BeEquivalentTo(2), "shares are clamped to the kernel's minimum")
-			Expect(*s.Linux.Resources.Pids.Limit).To(BeEquivalentTo(100))
-		})
-
 		It("never grants CAP_SYS_RESOURCE, even to privileged containers", func() {
 			Expect(gardenrunc.PrivilegedCaps(^uint64(0) >> 23)).NotTo(ContainElement("CAP_SYS_RESOURCE"))
 			Expect(gardenrunc.PrivilegedCaps(^uint64(0) >> 23)).To(ContainElement("CAP_SYS_ADMIN"))

@@ -91,6 +91,8 @@ func ListenUnixPrivate(path string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), path), nil
 }
 
+// viaDirFd calls fn with a short name of dir (/proc/self/fd/N): a unix socket's path must fit
+// in sun_path's 108 bytes, which a socket in a deep depot or runc root would not.
 func viaDirFd(dir string, fn func(dir string) error) error {
 	d, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"github.com/diego-go/diego/gardenrunc/initproc"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 
 	"code.cloudfoundry.org/garden"
@@ -41,10 +40,8 @@ type BundleParams struct {
 	Env        []string
 	BindMounts []garden.BindMount // resolved: host-origin sources, destinations free of links
 	Limits     garden.Limits
-	// CgroupV2 gives the limits as cgroup v2 files (Resources.Unified) rather than v1 values.
-	CgroupV2 bool
 	// MemswAvailable says whether swap can be limited with memory (v1 memory.memsw.*, v2
-	// memory.swap.max).
+	// memory.swap.max): runc refuses a swap limit it cannot write.
 	MemswAvailable bool
 	// UserNSHostID, when not 0, gives the container a user namespace in which its ids 0..65535
 	// are host ids UserNSHostID..UserNSHostID+65535. Ignored for privileged containers.
@@ -131,11 +128,9 @@ func BuildSpec(p BundleParams) (*specs.Spec, error) {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: bm.DstPath, Type: "bind", Source: src, Options: opts})
 	}
 
+	// The same values on v1 and v2, as guardian gives them: runc writes them as v2's files there
+	// (memory.max, memory.swap.max = memsw - memory, cpu.weight from the shares, pids.max).
 	r := s.Linux.Resources
-	if p.CgroupV2 {
-		r.Unified = UnifiedResources(p.Limits, p.MemswAvailable)
-		return s, nil
-	}
 	if l := p.Limits.Memory.LimitInBytes; l > 0 {
 		lim := int64(l)
 		r.Memory = &specs.LinuxMemory{Limit: &lim}
@@ -165,30 +160,6 @@ func cpuShares(l garden.CPULimits) (uint64, bool) {
 		return 0, false
 	}
 	return min(max(shares, 2), 262144), true
-}
-
-// UnifiedResources gives a container's limits as the cgroup v2 files runc writes (memory.max,
-// memory.swap.max, cpu.weight, pids.max). No swap beyond the memory limit, as with v1's memsw
-// equal to the limit. cpu.weight (1..10000) maps cpu.shares' range (2..262144) linearly, as
-// runc and the kernel documentation do. Pure.
-func UnifiedResources(l garden.Limits, swapAvailable bool) map[string]string {
-	u := map[string]string{}
-	if m := l.Memory.LimitInBytes; m > 0 {
-		u["memory.max"] = strconv.FormatUint(m, 10)
-		if swapAvailable {
-			u["memory.swap.max"] = "0"
-		}
-	}
-	if shares, ok := cpuShares(l.CPU); ok {
-		u["cpu.weight"] = strconv.FormatUint(1+((shares-2)*9999)/262142, 10)
-	}
-	if m := l.Pid.Max; m > 0 {
-		u["pids.max"] = strconv.FormatUint(m, 10)
-	}
-	if len(u) == 0 {
-		return nil
-	}
-	return u
 }
 
 func checkBindMountPaths(bm garden.BindMount) error {

@@ -202,9 +202,9 @@ func startGarden(extra map[string]any) (*gexec.Session, *bytes.Buffer) {
 		exec.Command("ip", "link", "del", bridge).Run()
 		exec.Command("iptables", "-w", "-t", "nat", "-D", chains+"-postrouting", "-s", pool, "!", "-d", pool, "-j", "MASQUERADE").Run()
 		gardenrunc.RemoveSharedChainsIfUnused(chains)
-		for _, ctrl := range []string{"memory", "cpu", "cpuacct", "pids", "devices", "freezer", "blkio", "cpuset", "systemd", "unified"} {
-			os.Remove(filepath.Join("/sys/fs/cgroup", ctrl, cgParent))
-		}
+		cgroups, err := gardenrunc.HostCgroups()
+		Expect(err).NotTo(HaveOccurred())
+		cgroups.RemoveParent(cgParent)
 	})
 	return s, stderr
 }
