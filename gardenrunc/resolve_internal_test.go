@@ -14,7 +14,7 @@ var _ = Describe("resolving a container's paths inside its root", func() {
 
 	BeforeEach(func() {
 		root, host = GinkgoT().TempDir(), GinkgoT().TempDir()
-		for _, d := range []string{"a/b", "etc"} {
+		for _, d := range []string{"a/b/c", "a/b/tmp", "etc", "tmp"} {
 			Expect(os.MkdirAll(filepath.Join(root, d), 0755)).To(Succeed())
 		}
 		Expect(os.WriteFile(filepath.Join(root, "file"), nil, 0644)).To(Succeed())
@@ -24,6 +24,8 @@ var _ = Describe("resolving a container's paths inside its root", func() {
 			"a/rel":    "b",
 			"a/abs":    "/a/b",
 			"loop":     "loop",
+			"deep":     "a/b/c",
+			"a/hop":    "../deep/../etc", // ".." after a link: beside its target, not lexically
 		} {
 			Expect(os.Symlink(target, filepath.Join(root, link))).To(Succeed())
 		}
@@ -42,6 +44,11 @@ var _ = Describe("resolving a container's paths inside its root", func() {
 			"/a/up/y":       {"/x/y", false},
 			"/../../etc":    {"/etc", true},
 			"/etc/new/deep": {"/etc/new/deep", false},
+			"/deep/../tmp":  {"/a/b/tmp", true},
+			"/a/hop":        {"/a/b/etc", false},
+			"/deep/../c":    {"/a/b/c", true},
+			"//a/./b/.//":   {"/a/b", true},
+			"/etc/new/./x":  {"/etc/new/x", false},
 		} {
 			got, exists, err := resolveInRoot(root, p)
 			Expect(err).NotTo(HaveOccurred(), p)
@@ -52,17 +59,23 @@ var _ = Describe("resolving a container's paths inside its root", func() {
 		Expect(err).To(MatchError(ContainSubstring("too many levels of symbolic links")))
 		_, _, err = resolveInRoot(root, "/file/x")
 		Expect(err).To(MatchError(ContainSubstring("/file in the container's root is not a directory")))
+		_, _, err = resolveInRoot(root, "/file/..")
+		Expect(err).To(MatchError(ContainSubstring("/file in the container's root is not a directory")))
+		_, _, err = resolveInRoot(root, "/etc/new/../../deep")
+		Expect(err).To(MatchError("/etc/new/../../deep: .. below /etc/new, which does not exist in the container's root"))
 	})
 
 	It("turns bind mounts into host sources inside the root and link-free destinations", func() {
 		mounts, err := resolveBindMounts(root, []garden.BindMount{
 			{SrcPath: "/a/rel", DstPath: "/abs-host/mnt", Origin: garden.BindMountOriginContainer},
 			{SrcPath: "/srv/data", DstPath: "/a/up/data"},
+			{SrcPath: "/deep/../tmp", DstPath: "/deep/../tmp", Origin: garden.BindMountOriginContainer},
 		})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(mounts).To(Equal([]garden.BindMount{
 			{SrcPath: filepath.Join(root, "a/b"), DstPath: filepath.Join(host, "mnt"), Origin: garden.BindMountOriginHost},
 			{SrcPath: "/srv/data", DstPath: "/x/data"},
+			{SrcPath: filepath.Join(root, "a/b/tmp"), DstPath: "/a/b/tmp", Origin: garden.BindMountOriginHost},
 		}))
 		_, err = resolveBindMounts(root, []garden.BindMount{{SrcPath: "/abs-host", DstPath: "/mnt", Origin: garden.BindMountOriginContainer}})
 		Expect(err).To(MatchError("bind mount source /abs-host does not exist in the container (it leads to " + host + ")"))

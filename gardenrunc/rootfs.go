@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -223,7 +224,9 @@ func etcDirInRoot(root int, owner uint32) (*os.File, error) {
 // resolveInRoot resolves p, a path as the container sees it, as a process chrooted to rootfs
 // would (symlinks, absolute ones and dangling ones included, and ".." never leave the root), one
 // component at a time, and returns the path it leads to inside the root, free of links, and
-// whether that exists (the part that does not exist has no link in it to follow).
+// whether that exists (the part that does not exist has no link in it to follow). ".." is the
+// parent of where the components before it led, as for the kernel and runc, not of what they
+// said: /link/../x is x beside the link's target.
 func resolveInRoot(rootfs, p string) (string, bool, error) {
 	root, err := openRoot(rootfs)
 	if err != nil {
@@ -234,10 +237,24 @@ func resolveInRoot(rootfs, p string) (string, bool, error) {
 	links := 0
 	cur, comps := "/", pathComponents(p)
 	for len(comps) > 0 {
-		next := filepath.Join(cur, comps[0])
+		c := comps[0]
 		comps = comps[1:]
+		switch c {
+		case ".":
+			continue
+		case "..":
+			// cur is free of links: its parent is where the kernel's ".." goes (never above "/")
+			cur = filepath.Dir(cur)
+			continue
+		}
+		next := filepath.Join(cur, c)
 		f, err := openInRoot(int(root.Fd()), "."+next, unix.O_PATH|unix.O_NOFOLLOW, 0)
 		if errors.Is(err, unix.ENOENT) {
+			// a ".." would climb back to what exists and may be a link, unresolved here; the
+			// kernel finds no such path either
+			if slices.Contains(comps, "..") {
+				return "", false, fmt.Errorf("%s: .. below %s, which does not exist in the container's root", p, next)
+			}
 			return filepath.Join(append([]string{next}, comps...)...), false, nil
 		}
 		if err != nil {
@@ -257,13 +274,11 @@ func resolveInRoot(rootfs, p string) (string, bool, error) {
 			if links++; links > maxLinks {
 				return "", false, fmt.Errorf("%s: too many levels of symbolic links in the container's root", p)
 			}
-			// cur has no link in it, so ".." in what the link says can be resolved lexically
-			base := cur
+			// the target's components, as it says them, go before the rest, from cur or the root
 			if filepath.IsAbs(target) {
-				base = "/"
+				cur = "/"
 			}
-			comps = pathComponents(filepath.Join(append([]string{base, target}, comps...)...))
-			cur = "/"
+			comps = append(pathComponents(target), comps...)
 		case st.Mode&unix.S_IFMT != unix.S_IFDIR && len(comps) > 0:
 			return "", false, fmt.Errorf("%s in the container's root is not a directory", next)
 		default:
@@ -273,13 +288,10 @@ func resolveInRoot(rootfs, p string) (string, bool, error) {
 	return cur, true, nil
 }
 
-// pathComponents splits p, made absolute and clean (no "." or ".." left), into its components.
+// pathComponents splits p into its components as they are written ("." and ".." included),
+// without the empty ones that repeated or leading and trailing slashes make.
 func pathComponents(p string) []string {
-	clean := strings.TrimPrefix(filepath.Clean("/"+p), "/")
-	if clean == "" {
-		return nil
-	}
-	return strings.Split(clean, "/")
+	return slices.DeleteFunc(strings.Split(p, "/"), func(c string) bool { return c == "" })
 }
 
 // readlinkFd reads the symlink f was opened on (O_PATH|O_NOFOLLOW).
