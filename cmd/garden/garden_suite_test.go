@@ -114,13 +114,17 @@ var _ = Describe("the garden command", func() {
 		requireRoot()
 		for _, dir := range []struct {
 			mode     os.FileMode
-			uid      int
+			uid, gid int
 			complain string
-		}{{0777, 0, "is world-writable (mode 0777)"}, {0755, 1000, "is owned by uid 1000, not root"}} {
+		}{
+			{0777, 0, 0, "is world-writable (mode 0777)"},
+			{0755, 1000, 0, "is owned by uid 1000, not root"},
+			{0770, 0, 4242, "is writable by group 4242, neither root's nor socket_group's (mode 0770)"},
+		} {
 			d := filepath.Join(GinkgoT().TempDir(), "sockets")
 			Expect(os.Mkdir(d, 0700)).To(Succeed())
 			Expect(os.Chmod(d, dir.mode)).To(Succeed())
-			Expect(os.Chown(d, dir.uid, 0)).To(Succeed())
+			Expect(os.Chown(d, dir.uid, dir.gid)).To(Succeed())
 			cfg := daemontest.WriteConfig(map[string]any{"listen_address": filepath.Join(d, "garden.sock"), "bridge_name": "dgnever0"})
 			s, err := gexec.Start(exec.Command(gardenBin, "-config", cfg), GinkgoWriter, GinkgoWriter)
 			Expect(err).NotTo(HaveOccurred())

@@ -53,7 +53,8 @@ func prepareListener(cfg config.Config) (func() (net.Listener, error), error) {
 }
 
 // socketDir makes the socket's directory (root:gid, 0750) or, when it exists, refuses one that
-// others could use to swap the socket: not owned by root, or world-writable.
+// others could use to swap the socket: not owned by root, world-writable, or writable by a group
+// other than root's and gid's.
 func socketDir(dir string, gid int) error {
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		if err := os.MkdirAll(filepath.Dir(dir), 0755); err != nil {
@@ -82,6 +83,8 @@ func socketDir(dir string, gid int) error {
 		return fmt.Errorf("socket directory %s is owned by uid %d, not root: refusing to put the socket there", dir, st.Uid)
 	case fi.Mode().Perm()&0o002 != 0:
 		return fmt.Errorf("socket directory %s is world-writable (mode %#o): refusing to put the socket there", dir, fi.Mode().Perm())
+	case fi.Mode().Perm()&0o020 != 0 && st.Gid != 0 && int(st.Gid) != gid:
+		return fmt.Errorf("socket directory %s is writable by group %d, neither root's nor socket_group's (mode %#o): refusing to put the socket there", dir, st.Gid, fi.Mode().Perm())
 	}
 	return nil
 }
