@@ -128,6 +128,8 @@ var _ = Describe("the garden command", func() {
 			cfg := daemontest.WriteConfig(map[string]any{"listen_address": filepath.Join(d, "garden.sock"), "bridge_name": "dgnever0"})
 			s, err := gexec.Start(exec.Command(gardenBin, "-config", cfg), GinkgoWriter, GinkgoWriter)
 			Expect(err).NotTo(HaveOccurred())
+			// should the server start after all, it must not outlive the spec
+			DeferCleanup(func() { s.Interrupt().Wait(20 * time.Second) })
 			Eventually(s, 10*time.Second).Should(gexec.Exit(2))
 			Expect(s.Err).To(gbytesSay("socket directory " + d + " " + regexp.QuoteMeta(dir.complain)))
 			Expect(filepath.Join(d, "garden.sock")).NotTo(BeAnExistingFile())
