@@ -24,6 +24,7 @@ func (h *Handler) actualLRPsByProcessGuids(ctx context.Context, body []byte) pro
 	if resp.Error = models.DecodeRequest(body, req); resp.Error != nil {
 		return resp
 	}
+	// a guid asked for twice answers its instances once, as upstream's IN (...) query does
 	seen := map[string]bool{}
 	for _, guid := range req.GetProcessGuids() {
 		if seen[guid] {
