@@ -200,7 +200,7 @@ func (db *DB) ClaimActualLRP(ctx context.Context, guid string, index int32, ik *
 	_, ch, err := db.MutateActual(ctx, []Slot{ordinary(k), suspect(k)}, func(cur []*models.ActualLRP) (Change, error) {
 		a := cur[0]
 		before, after = a, nil
-		if s := cur[1]; s != nil && s.GetActualLrpInstanceKey().Equal(ik) {
+		if suspectOf(cur[1], ik) != nil {
 			// the SUSPECT's cell is back: its claim must not take the replacement's slot
 			// (upstream ignores it too); convergence promotes the SUSPECT
 			before = nil
@@ -284,7 +284,7 @@ func (db *DB) StartActualLRP(ctx context.Context, r StartRequest) (before, after
 	_, ch, err := db.MutateActual(ctx, []Slot{ordinary(r.Key), evacuating(r.Key), suspect(r.Key)}, func(cur []*models.ActualLRP) (Change, error) {
 		a, evac, susp := cur[0], cur[1], cur[2]
 		before, after, removed = a, nil, nil
-		if susp != nil && susp.GetActualLrpInstanceKey().Equal(r.InstanceKey) {
+		if suspectOf(susp, r.InstanceKey) != nil {
 			before = nil
 			return Change{}, nil
 		}
@@ -330,7 +330,7 @@ func (db *DB) CrashActualLRP(ctx context.Context, key *models.ActualLRPKey, ik *
 	_, ch, err := db.MutateActual(ctx, []Slot{ordinary(key), suspect(key)}, func(cur []*models.ActualLRP) (Change, error) {
 		a := cur[0]
 		before, shouldRestart = a, false
-		if s := cur[1]; s != nil && s.GetActualLrpInstanceKey().Equal(ik) {
+		if s := suspectOf(cur[1], ik); s != nil {
 			before = s
 			return Change{Delete: []*models.ActualLRP{s}}, nil
 		}
@@ -420,7 +420,7 @@ func (db *DB) RemoveActualLRP(ctx context.Context, guid string, index int32, ik 
 	k := &models.ActualLRPKey{ProcessGuid: guid, Index: index}
 	cur, _, err := db.MutateActual(ctx, []Slot{ordinary(k), suspect(k)}, func(cur []*models.ActualLRP) (Change, error) {
 		a := cur[0]
-		if a == nil || ik != nil && cur[1] != nil && cur[1].GetActualLrpInstanceKey().Equal(ik) {
+		if a == nil || ik != nil && suspectOf(cur[1], ik) != nil {
 			return Change{}, models.ErrResourceNotFound
 		}
 		if ik != nil && !a.GetActualLrpInstanceKey().Equal(ik) {
@@ -451,7 +451,10 @@ func (db *DB) RemoveIfUnchanged(ctx context.Context, a *models.ActualLRP) (bool,
 // EvacuateClaimed: the cell gives back a CLAIMED instance it is leaving; the slot becomes
 // UNCLAIMED (to be auctioned) and any evacuating record of that container goes.
 func (db *DB) EvacuateClaimed(ctx context.Context, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey) (cur []*models.ActualLRP, ch Change, err error) {
-	return db.MutateActual(ctx, []Slot{ordinary(key), evacuating(key)}, func(cur []*models.ActualLRP) (Change, error) {
+	return db.MutateActual(ctx, []Slot{ordinary(key), evacuating(key), suspect(key)}, func(cur []*models.ActualLRP) (Change, error) {
+		if s := suspectOf(cur[2], ik); s != nil {
+			return Change{Delete: []*models.ActualLRP{s}}, nil
+		}
 		var ch Change
 		if e := cur[1]; e != nil && e.GetActualLrpInstanceKey().Equal(ik) {
 			ch.Delete = append(ch.Delete, e)
@@ -469,9 +472,25 @@ func (db *DB) EvacuateClaimed(ctx context.Context, key *models.ActualLRPKey, ik 
 // EvacuateRunning: the cell is leaving but keeps running the container until a replacement runs: an
 // EVACUATING copy is kept and the slot becomes UNCLAIMED. keep tells the cell to keep its container.
 func (db *DB) EvacuateRunning(ctx context.Context, r StartRequest) (cur []*models.ActualLRP, ch Change, keep bool, err error) {
-	cur, ch, err = db.MutateActual(ctx, []Slot{ordinary(r.Key), evacuating(r.Key)}, func(cur []*models.ActualLRP) (Change, error) {
+	cur, ch, err = db.MutateActual(ctx, []Slot{ordinary(r.Key), evacuating(r.Key), suspect(r.Key)}, func(cur []*models.ActualLRP) (Change, error) {
 		a, e := cur[0], cur[1]
 		keep = false
+		if s := suspectOf(cur[2], r.InstanceKey); s != nil {
+			// the SUSPECT's container, on a cell that came back and now leaves: it goes on
+			// evacuating unless its replacement runs or another container evacuates (upstream's)
+			ch := Change{Delete: []*models.ActualLRP{s}}
+			if e != nil || a.GetState() == models.ActualLRPStateRunning {
+				return ch, nil
+			}
+			ev := protoClone(s)
+			ev.Presence = models.ActualLRP_EVACUATING
+			ev.State = models.ActualLRPStateRunning
+			r.apply(ev)
+			ev.ModificationTag = nextTag(s.GetModificationTag())
+			ch.Put = append(ch.Put, ev)
+			keep = true
+			return ch, nil
+		}
 		var ch Change
 		if e != nil && e.GetActualLrpInstanceKey().Equal(r.InstanceKey) {
 			keep = true
@@ -503,7 +522,10 @@ func (db *DB) EvacuateRunning(ctx context.Context, r StartRequest) (cur []*model
 
 // EvacuateStopped: the container stopped on an evacuating cell; its records go.
 func (db *DB) EvacuateStopped(ctx context.Context, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey) (cur []*models.ActualLRP, ch Change, err error) {
-	return db.MutateActual(ctx, []Slot{ordinary(key), evacuating(key)}, func(cur []*models.ActualLRP) (Change, error) {
+	return db.MutateActual(ctx, []Slot{ordinary(key), evacuating(key), suspect(key)}, func(cur []*models.ActualLRP) (Change, error) {
+		if s := suspectOf(cur[2], ik); s != nil {
+			return Change{Delete: []*models.ActualLRP{s}}, nil
+		}
 		var ch Change
 		if e := cur[1]; e != nil && e.GetActualLrpInstanceKey().Equal(ik) {
 			ch.Delete = append(ch.Delete, e)
@@ -521,7 +543,10 @@ func (db *DB) EvacuateStopped(ctx context.Context, key *models.ActualLRPKey, ik 
 // EvacuateCrashed: the container crashed on an evacuating cell: its evacuating record goes and an
 // ordinary record it held becomes UNCLAIMED with the crash recorded.
 func (db *DB) EvacuateCrashed(ctx context.Context, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey, reason string) (cur []*models.ActualLRP, ch Change, err error) {
-	return db.MutateActual(ctx, []Slot{ordinary(key), evacuating(key)}, func(cur []*models.ActualLRP) (Change, error) {
+	return db.MutateActual(ctx, []Slot{ordinary(key), evacuating(key), suspect(key)}, func(cur []*models.ActualLRP) (Change, error) {
+		if s := suspectOf(cur[2], ik); s != nil {
+			return Change{Delete: []*models.ActualLRP{s}}, nil
+		}
 		var ch Change
 		if e := cur[1]; e != nil && e.GetActualLrpInstanceKey().Equal(ik) {
 			ch.Delete = append(ch.Delete, e)

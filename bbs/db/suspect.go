@@ -14,6 +14,15 @@ func suspect(k *models.ActualLRPKey) Slot {
 	return Slot{ProcessGuid: k.GetProcessGuid(), Index: k.GetIndex(), Presence: models.ActualLRP_SUSPECT}
 }
 
+// suspectOf returns the SUSPECT record s if the container ik holds it, else nil: a call about the
+// SUSPECT's own container, from its cell come back.
+func suspectOf(s *models.ActualLRP, ik *models.ActualLRPInstanceKey) *models.ActualLRP {
+	if s != nil && s.GetActualLrpInstanceKey().Equal(ik) {
+		return s
+	}
+	return nil
+}
+
 // sameRecord reports whether cur is still the record a snapshot read as want (nil: absent).
 func sameRecord(cur, want *models.ActualLRP) bool {
 	if cur == nil || want == nil {

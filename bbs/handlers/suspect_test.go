@@ -148,4 +148,21 @@ var _ = Describe("SUSPECT instances", func() {
 		Expect(records("cellcalls")).To(ConsistOf("ORDINARY UNCLAIMED "))
 	})
 
+	It("lets the SUSPECT's cell, come back, evacuate its container as upstream does", func() {
+		suspected("leaving")
+		takeEvents()
+		keep, err := client.EvacuateRunningActualLRP(ctx, &models.EvacuateRunningActualLRPRequest{ActualLrpKey: key("leaving", 0),
+			ActualLrpInstanceKey: ikey("old", "cell-1"), ActualLrpNetInfo: &models.ActualLRPNetInfo{Address: "10.0.0.1"}})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(keep).To(BeTrue())
+		Expect(records("leaving")).To(ConsistOf("ORDINARY UNCLAIMED ", "EVACUATING RUNNING old"))
+		Expect(takeEvents()).To(ConsistOf("removed SUSPECT RUNNING old", "created EVACUATING RUNNING old"))
+	})
+
+	It("removes the SUSPECT when its cell, come back, reports its container stopped", func() {
+		suspected("stopping")
+		_, err := client.EvacuateStoppedActualLRP(ctx, key("stopping", 0), ikey("old", "cell-1"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(records("stopping")).To(ConsistOf("ORDINARY UNCLAIMED "))
+	})
 })
