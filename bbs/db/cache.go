@@ -341,6 +341,12 @@ func (db *DB) watchCache(ctx context.Context, c *recordCache, rev int64) {
 				broken = true
 				break
 			}
+			if resp.IsProgressNotify() {
+				// every change under /v1/ up to this revision was delivered (CatchUpCache asks)
+				c.progress(resp.Header.Revision)
+				rev = max(rev, resp.Header.Revision)
+				continue
+			}
 			c.apply(db, resp.Events)
 			if n := len(resp.Events); n > 0 {
 				rev = resp.Events[n-1].Kv.ModRevision
@@ -367,6 +373,45 @@ func (db *DB) watchCache(ctx context.Context, c *recordCache, rev int64) {
 			case <-ctx.Done():
 			case <-time.After(500 * time.Millisecond):
 			}
+		}
+	}
+}
+
+func (c *recordCache) progress(rev int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if rev > c.rev {
+		c.rev = rev
+		c.cond.Broadcast()
+	}
+}
+
+// CatchUpCache waits until the running record cache (StartCache) has seen every change etcd had
+// applied when it was called, and makes every later read wait for them too. A BBS keeps its cache
+// loaded and watched while it waits for the lock, so taking the lock costs this catch-up (the
+// last leader's last writes), not a load of every record.
+func (db *DB) CatchUpCache(ctx context.Context) error {
+	head, err := db.cli.Get(ctx, SchemaVersionKey)
+	if err != nil {
+		return etcdErr(err)
+	}
+	rev := head.Header.Revision
+	db.wrote(rev)
+	for {
+		if c := db.cache.Load(); c != nil {
+			c.mu.RLock()
+			done := c.ready && c.rev >= rev
+			c.mu.RUnlock()
+			if done {
+				return nil
+			}
+			// the newest change may be outside /v1/: a progress notification moves the cache on
+			_ = db.cli.RequestProgress(clientv3.WithRequireLeader(ctx))
+		}
+		select {
+		case <-ctx.Done():
+			return etcdErr(ctx.Err())
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }

@@ -24,9 +24,9 @@ import (
 	"github.com/diego-go/diego/tlsconfig"
 )
 
-// buildMembers builds the ordered group: health, metrics, lock, migration (and key rotation),
-// API, cell watcher, convergence loop, and the Consul service registration (while the lock is
-// held).
+// buildMembers builds the ordered group: health, metrics, the record cache (kept before the
+// lock), lock, migration (and key rotation, then the cache's catch-up), API, cell watcher,
+// convergence loop, and the Consul service registration (while the lock is held).
 func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func(), error) {
 	serverTLS, err := tlsconfig.Server(cfg.CertFile, cfg.KeyFile, cfg.CAFile)
 	if err != nil {
@@ -138,6 +138,7 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 	}})
 
 	members := append(daemon.StatusServers(cfg.HealthAddress, health, cfg.MetricsAddress, reg),
+		grouper.Member{Name: "cache", Runner: service.StoreCache(logger, store)},
 		lock.Track(daemon.LockMember(logger, consul, "bbs_lock", cfg.Lock, cfg.AdvertiseURL)),
 		grouper.Member{Name: "migration", Runner: service.StoreStartup(logger, store)},
 		grouper.Member{Name: "api", Runner: api},
