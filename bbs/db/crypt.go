@@ -110,16 +110,23 @@ func (k *Keyring) Open(key string, envelope []byte) ([]byte, string, error) {
 	if len(envelope) > 0 && envelope[0] == FormatUnbound {
 		return nil, "", models.NewError(models.Error_FailedToOpenEnvelope, "record %s is sealed without its key (envelope format 1): the schema migration re-seals it", key)
 	}
-	return k.open(key, envelope)
+	return k.open(key, envelope, FormatKeyBound)
 }
 
-// open opens a format 2 envelope bound to key, or a format 1 one (only re-sealing reads those).
-func (k *Keyring) open(key string, envelope []byte) ([]byte, string, error) {
+// openUnbound opens a format 1 envelope, and nothing else. Only migration 1 -> 2 may use it: such
+// an envelope says nothing about the key it was sealed for, so anything else re-sealing what it
+// opens would bind a value moved from another record to the key it was moved to.
+func (k *Keyring) openUnbound(key string, envelope []byte) ([]byte, string, error) {
+	return k.open(key, envelope, FormatUnbound)
+}
+
+// open opens an envelope of the given format stored at key.
+func (k *Keyring) open(key string, envelope []byte, format byte) ([]byte, string, error) {
 	if len(envelope) < 2 {
 		return nil, "", models.NewError(models.Error_FailedToOpenEnvelope, "record %s: envelope too short", key)
 	}
-	if envelope[0] != FormatKeyBound && envelope[0] != FormatUnbound {
-		return nil, "", models.NewError(models.Error_FailedToOpenEnvelope, "record %s: unknown envelope format %d", key, envelope[0])
+	if envelope[0] != format {
+		return nil, "", models.NewError(models.Error_FailedToOpenEnvelope, "record %s: envelope format %d, expected %d", key, envelope[0], format)
 	}
 	hl := 2 + int(envelope[1])
 	if len(envelope) < hl {
@@ -135,7 +142,7 @@ func (k *Keyring) open(key string, envelope []byte) ([]byte, string, error) {
 		return nil, label, models.NewError(models.Error_FailedToOpenEnvelope, "record %s: envelope too short", key)
 	}
 	ad := []byte(label)
-	if envelope[0] == FormatKeyBound {
+	if format == FormatKeyBound {
 		ad = boundData(envelope[:hl], key)
 	}
 	plain, err := aead.Open(nil, rest[:aead.NonceSize()], rest[aead.NonceSize():], ad)

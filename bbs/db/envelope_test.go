@@ -122,6 +122,59 @@ var _ = Describe("envelopes bound to their etcd keys", func() {
 		Expect(isFailedToOpen(err)).To(BeTrue(), "%v", err)
 	})
 
+	It("are not re-sealed by key rotation when format 1, so a moved old value stays refused", func() {
+		Expect(store.Migrate(ctx)).To(Succeed())
+		for _, g := range []string{"source", "victim"} {
+			_, err := store.DesireTask(ctx, &models.TaskDefinition{RootFs: "docker:///busybox"}, g, "d")
+			Expect(err).NotTo(HaveOccurred())
+		}
+		plain, _, err := keys.Open(db.TaskPrefix+"source", value(db.TaskPrefix+"source"))
+		Expect(err).NotTo(HaveOccurred())
+		put(db.TaskPrefix+"victim", sealFormat1("first passphrase", "k1", plain))
+		_, err = store.TaskByGuid(ctx, "victim")
+		Expect(isFailedToOpen(err)).To(BeTrue(), "%v", err)
+
+		both, err := db.NewKeyring(map[string]string{"k1": "first passphrase", "k2": "second passphrase"}, "k2")
+		Expect(err).NotTo(HaveOccurred())
+		rotated := db.New(etcdCli, both)
+		n, err := rotated.RotateKeys(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(n).To(Equal(1)) // source only
+		Expect(value(db.TaskPrefix + "victim")[0]).To(Equal(db.FormatUnbound))
+		t, err := rotated.TaskByGuid(ctx, "victim")
+		Expect(isFailedToOpen(err)).To(BeTrue(), "victim read back as %v (%v)", t.GetTaskGuid(), err)
+		Expect(rotated.TaskByGuid(ctx, "source")).NotTo(BeNil())
+	})
+
+	It("stop migration 1 -> 2 at a format 1 record the keyring cannot open, naming it, with nothing re-sealed", func() {
+		for _, g := range []string{"readable", "lost-key"} {
+			_, err := store.DesireTask(ctx, &models.TaskDefinition{RootFs: "docker:///busybox"}, g, "d")
+			Expect(err).NotTo(HaveOccurred())
+		}
+		for k, v := range allValues() {
+			p, _, err := keys.Open(k, v)
+			Expect(err).NotTo(HaveOccurred())
+			put(k, sealFormat1("first passphrase", "k1", p))
+		}
+		put(db.TaskPrefix+"lost-key", sealFormat1("a passphrase no longer configured", "k0", []byte("x")))
+		put(db.SchemaVersionKey, []byte("1"))
+
+		err := store.Migrate(ctx)
+		Expect(isFailedToOpen(err)).To(BeTrue(), "%v", err)
+		Expect(err.Error()).To(ContainSubstring(db.TaskPrefix + "lost-key"))
+		Expect(err.Error()).To(ContainSubstring("encryption_keys"))
+		v, _, err := store.SchemaVersion(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(v).To(Equal(1))
+		Expect(value(db.TaskPrefix + "readable")[0]).To(Equal(db.FormatUnbound))
+
+		// with the record gone (or its key configured) the migration goes through
+		_, err = etcdCli.Delete(ctx, db.TaskPrefix+"lost-key")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(store.Migrate(ctx)).To(Succeed())
+		Expect(store.TaskByGuid(ctx, "readable")).NotTo(BeNil())
+	})
+
 	It("leave a version 2 store as it is when migrating", func() {
 		Expect(store.Migrate(ctx)).To(Succeed())
 		_, err := store.DesireTask(ctx, &models.TaskDefinition{RootFs: "docker:///busybox"}, "t", "d")

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -27,9 +28,19 @@ type Migration struct {
 var Migrations = []Migration{
 	{From: 0, Name: "stamp schema version 1", Apply: func(context.Context, *DB) error { return nil }},
 	{From: 1, Name: "bind every envelope to its key", Apply: func(ctx context.Context, db *DB) error {
-		n, err := db.reseal(ctx, func(envelope []byte) bool { return len(envelope) > 0 && envelope[0] == FormatUnbound })
+		n, err := db.reseal(ctx, func(envelope []byte) bool { return len(envelope) > 0 && envelope[0] == FormatUnbound },
+			db.keys.openUnbound, true)
+		var me *models.Error
+		if errors.As(err, &me) && me.GetType() == models.Error_FailedToOpenEnvelope {
+			// Stamping version 2 anyway would leave the record unreadable for good: format 1 is
+			// refused from then on.
+			return models.NewError(models.Error_FailedToOpenEnvelope, "schema migration 1 -> 2 stopped, nothing re-sealed: %s; add the key it is sealed under to encryption_keys (or delete the record) and start the BBS again", me.GetMessage())
+		}
+		if err != nil {
+			return err
+		}
 		db.logger.Info("envelopes bound to their keys", "resealed", n)
-		return err
+		return nil
 	}},
 }
 
@@ -90,62 +101,76 @@ func (db *DB) Migrate(ctx context.Context) error {
 
 // RotateKeys re-encrypts, under the active key, every record still under another key. It returns
 // how many records it rewrote. A record changed meanwhile is skipped (its writer used the active
-// key already).
+// key already). Only format 2 envelopes are opened: a format 1 one, bound to no key, may have been
+// moved from another record, and re-sealing it would bind it to the key it was moved to.
 func (db *DB) RotateKeys(ctx context.Context) (int, error) {
 	active := db.keys.ActiveLabel()
 	return db.reseal(ctx, func(envelope []byte) bool {
 		label, ok := Label(envelope)
 		return !ok || label != active
-	})
+	}, db.keys.Open, false)
 }
 
 // reseal seals again, under the active key and bound to its etcd key, every record whose envelope
-// stale picks, each with a compare-and-swap (a record changed meanwhile was sealed by its writer).
-// It returns how many it rewrote; a record that does not open is logged and left alone.
-func (db *DB) reseal(ctx context.Context, stale func(envelope []byte) bool) (int, error) {
-	var rewritten atomic.Int64
+// stale picks and open opens, each with a compare-and-swap (a record changed meanwhile was sealed
+// by its writer). It returns how many it rewrote. A picked record that does not open is logged and
+// left alone, or, when strict, fails the whole reseal before anything is written, naming its key.
+func (db *DB) reseal(ctx context.Context, stale func(envelope []byte) bool, open func(key string, envelope []byte) ([]byte, string, error), strict bool) (int, error) {
+	type job struct {
+		key   string
+		rev   int64
+		plain []byte
+	}
+	var jobs []job
 	for _, prefix := range EncryptedPrefixes {
 		resp, err := db.cli.Get(ctx, prefix, clientv3.WithPrefix())
 		if err != nil {
-			return int(rewritten.Load()), etcdErr(err)
+			return 0, etcdErr(err)
 		}
-		var wg sync.WaitGroup
-		errs := make(chan error, 1)
-		sem := make(chan struct{}, 16)
 		for _, kv := range resp.Kvs {
 			if !stale(kv.Value) {
 				continue
 			}
-			key, rev := string(kv.Key), kv.ModRevision
-			plain, _, err := db.keys.open(key, kv.Value)
+			key := string(kv.Key)
+			plain, _, err := open(key, kv.Value)
 			if err != nil {
+				if strict {
+					return 0, err
+				}
 				db.logger.Error("re-sealing: cannot open record", "key", key, "error", err)
 				continue
 			}
-			sem <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				ok, err := db.commit(ctx, []clientv3.Cmp{unchanged(key, rev)},
-					[]clientv3.Op{clientv3.OpPut(key, string(db.keys.Seal(key, plain)))})
-				if err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-					return
-				}
-				if ok {
-					rewritten.Add(1)
-				}
-			}()
+			jobs = append(jobs, job{key, kv.ModRevision, plain})
 		}
-		wg.Wait()
-		select {
-		case err := <-errs:
-			return int(rewritten.Load()), err
-		default:
-		}
+	}
+	var rewritten atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, 1)
+	sem := make(chan struct{}, 16)
+	for _, j := range jobs {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			ok, err := db.commit(ctx, []clientv3.Cmp{unchanged(j.key, j.rev)},
+				[]clientv3.Op{clientv3.OpPut(j.key, string(db.keys.Seal(j.key, j.plain)))})
+			if err != nil {
+				select {
+				case errs <- err:
+				default:
+				}
+				return
+			}
+			if ok {
+				rewritten.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return int(rewritten.Load()), err
+	default:
 	}
 	return int(rewritten.Load()), nil
 }
