@@ -250,19 +250,29 @@ const settleTimeout = 5 * time.Second
 // make the caller retry against its own write and report it as someone else's (a cell whose task
 // start committed would be told should_start=false, and the task would be lost), so: if the
 // writes are there it was applied; else it is run once more alone, and if that is refused the
-// writes are looked for again (the first call may have landed in between).
+// writes are looked for again (the first call may have landed in between). It answers "not
+// applied" only on a read that showed the writes absent; when it cannot read them it answers an
+// error (Timeout or UnknownError), never a conflict.
 func (db *DB) settle(ctx context.Context, cmps []clientv3.Cmp, ops []clientv3.Op) (bool, int64, error) {
+	// The caller's ctx may be what ended the first call; settling must not end with it.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
-	if ok, rev := db.applied(sctx, ops); ok {
+	if ok, rev, err := db.applied(sctx, ops); err == nil && ok {
 		return true, rev, nil
 	}
-	ok, rev, err := db.commitAlone(ctx, cmps, ops)
+	// A failed read decides nothing: the retry and the read after it do.
+	ok, rev, err := db.commitAlone(sctx, cmps, ops)
 	if err == nil && ok {
 		return true, rev, nil
 	}
-	if ok, rev := db.applied(sctx, ops); ok {
-		return true, rev, nil
+	done, arev, aerr := db.applied(sctx, ops)
+	if aerr != nil {
+		var me *models.Error
+		errors.As(etcdErr(aerr), &me)
+		return false, 0, models.NewError(me.GetType(), "the answer of a change was lost and whether it was applied cannot be read: %s", me.GetMessage())
+	}
+	if done {
+		return true, arev, nil
 	}
 	if err != nil {
 		return false, 0, err
@@ -270,35 +280,56 @@ func (db *DB) settle(ctx context.Context, cmps []clientv3.Cmp, ops []clientv3.Op
 	return false, rev, nil
 }
 
-// applied tells whether every put of ops holds the very value it wrote, with the revision it was
-// written at. Envelopes carry a random nonce, so no other write produces the same bytes. A
-// transaction without puts cannot be recognised (another writer's delete looks the same) and
-// reads as not applied.
-func (db *DB) applied(ctx context.Context, ops []clientv3.Op) (bool, int64) {
-	var gets []clientv3.Op
+// applied tells whether ops are in etcd, with the revision they are there at. With puts: every
+// put holds the very value it wrote (envelopes carry a random nonce, so no other write produces
+// the same bytes). Without puts: every key it deletes is absent (the leader is the store's only
+// writer, so at worst a concurrent removal of the same record by this BBS is taken for this one);
+// the revision is then etcd's current one, at or after the delete. err is the read's failure:
+// nothing is known then.
+func (db *DB) applied(ctx context.Context, ops []clientv3.Op) (bool, int64, error) {
+	var puts, deletes []clientv3.Op
 	var want [][]byte
 	for _, op := range ops {
-		if op.IsPut() {
-			gets = append(gets, clientv3.OpGet(string(op.KeyBytes())))
+		switch {
+		case op.IsPut():
+			puts = append(puts, clientv3.OpGet(string(op.KeyBytes())))
 			want = append(want, op.ValueBytes())
+		case op.IsDelete():
+			opts := []clientv3.OpOption{clientv3.WithCountOnly()}
+			if end := op.RangeBytes(); len(end) > 0 {
+				opts = append(opts, clientv3.WithRange(string(end)))
+			}
+			deletes = append(deletes, clientv3.OpGet(string(op.KeyBytes()), opts...))
 		}
 	}
-	if len(gets) == 0 {
-		return false, 0
+	if len(puts) == 0 {
+		if len(deletes) == 0 {
+			return false, 0, nil
+		}
+		resp, err := db.cli.Txn(ctx).Then(deletes...).Commit()
+		if err != nil {
+			return false, 0, err
+		}
+		for _, r := range resp.Responses {
+			if r.GetResponseRange().Count > 0 {
+				return false, 0, nil
+			}
+		}
+		return true, resp.Header.Revision, nil
 	}
-	resp, err := db.cli.Txn(ctx).Then(gets...).Commit()
+	resp, err := db.cli.Txn(ctx).Then(puts...).Commit()
 	if err != nil {
-		return false, 0
+		return false, 0, err
 	}
 	var rev int64
 	for i, r := range resp.Responses {
 		kvs := r.GetResponseRange().Kvs
 		if len(kvs) == 0 || !bytes.Equal(kvs[0].Value, want[i]) {
-			return false, 0
+			return false, 0, nil
 		}
 		rev = max(rev, kvs[0].ModRevision)
 	}
-	return true, rev
+	return true, rev, nil
 }
 
 // commitAlone runs one transaction on its own.
