@@ -330,8 +330,9 @@ func (s *Service) RemoveDesiredLRP(ctx context.Context, guid string) error {
 	return nil
 }
 
-// retireFrom retires, in the background and concurrently, every ordinary instance of the process
-// at index >= from: the request that lowered the count does not wait for the cells.
+// retireFrom retires, in the background and concurrently, every instance of the process at index
+// >= from, SUSPECT ones included (as upstream's): the request that lowered the count does not wait
+// for the cells. An EVACUATING record is left to its cell, which is leaving anyway.
 func (s *Service) retireFrom(guid string, from int32) {
 	s.background(func(ctx context.Context) {
 		lrps, err := s.DB.ActualLRPs(ctx, db.ActualFilter{ProcessGuid: guid})
@@ -341,7 +342,7 @@ func (s *Service) retireFrom(guid string, from int32) {
 		}
 		var jobs []func()
 		for _, a := range lrps {
-			if a.GetPresence() == models.ActualLRP_ORDINARY && a.GetActualLrpKey().GetIndex() >= from {
+			if a.GetPresence() != models.ActualLRP_EVACUATING && a.GetActualLrpKey().GetIndex() >= from {
 				jobs = append(jobs, func() {
 					if err := s.Retire(ctx, a); err != nil {
 						s.Logger.Error("cannot retire instance", "process_guid", guid, "index", a.GetActualLrpKey().GetIndex(), "error", err)

@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/diego-go/diego/bbs/db"
 	"github.com/diego-go/diego/bbs/service"
 	"github.com/diego-go/diego/models"
 )
@@ -98,6 +99,40 @@ var _ = Describe("retiring on scale-down and removal", func() {
 		Expect(cell.Stopped()).To(BeEmpty())
 		// one by one would take n x 400 ms
 		Eventually(cell.Stopped, 2*cell.stopDelay).Should(HaveLen(n))
+	})
+
+	Describe("of a process with a SUSPECT instance", func() {
+		// index 1 of "lost" runs on a cell that is gone: a convergence pass makes it SUSPECT
+		BeforeEach(func() {
+			Expect(svc.DesireLRP(ctx, desired("lost", 2))).To(Succeed())
+			ik := &models.ActualLRPInstanceKey{InstanceGuid: "ig-lost", CellId: "cell-gone"}
+			Expect(svc.ClaimActualLRP(ctx, "lost", 1, ik)).To(Succeed())
+			Expect(svc.StartActualLRP(ctx, db.StartRequest{Key: &models.ActualLRPKey{ProcessGuid: "lost", Index: 1, Domain: "cf-apps"},
+				InstanceKey: ik, NetInfo: &models.ActualLRPNetInfo{Address: "10.0.0.9"}, Routable: true})).To(Succeed())
+			Expect(svc.Converge(ctx)).To(Succeed())
+			_, err := store.ActualLRP(ctx, "lost", 1, models.ActualLRP_SUSPECT)
+			Expect(err).NotTo(HaveOccurred())
+		})
+
+		instances := func() []*models.ActualLRP {
+			svc.Wait()
+			as, err := store.ActualLRPs(ctx, db.ActualFilter{ProcessGuid: "lost"})
+			Expect(err).NotTo(HaveOccurred())
+			return as
+		}
+
+		It("retires the SUSPECT beyond a lowered count", func() {
+			one := int32(1)
+			Expect(svc.UpdateDesiredLRP(ctx, "lost", &models.DesiredLRPUpdate{Instances: &one})).To(Succeed())
+			as := instances()
+			Expect(as).To(HaveLen(1))
+			Expect(as[0].GetActualLrpKey().GetIndex()).To(BeZero())
+		})
+
+		It("retires the SUSPECT of a removed LRP", func() {
+			Expect(svc.RemoveDesiredLRP(ctx, "lost")).To(Succeed())
+			Expect(instances()).To(BeEmpty())
+		})
 	})
 
 	It("answers a scale-down before the cells stopped the instances beyond the new count", func() {
