@@ -32,8 +32,9 @@ func (s *Service) Converge(ctx context.Context) error {
 }
 
 // snapshot reads everything one convergence pass decides on, concurrently, with the etcd mod
-// revision of each task read (by guid): the task actions compare-and-swap against it.
-func (s *Service) snapshot(ctx context.Context) (convergence.Snapshot, map[string]int64, error) {
+// revision of each task read (by guid): the task actions compare-and-swap against it; and the cells
+// present, whose reps the pass's retirements call.
+func (s *Service) snapshot(ctx context.Context) (convergence.Snapshot, map[string]int64, []*models.CellPresence, error) {
 	snap := convergence.Snapshot{Now: s.DB.Now()}
 	var taskRevs map[string]int64
 	var wg sync.WaitGroup
@@ -51,7 +52,7 @@ func (s *Service) snapshot(ctx context.Context) (convergence.Snapshot, map[strin
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
-			return snap, nil, err
+			return snap, nil, nil, err
 		}
 	}
 	snap.FreshDomains = convergence.Set(domains...)
@@ -59,7 +60,7 @@ func (s *Service) snapshot(ctx context.Context) (convergence.Snapshot, map[strin
 	for _, c := range cells {
 		snap.Cells[c.GetCellId()] = struct{}{}
 	}
-	return snap, taskRevs, nil
+	return snap, taskRevs, cells, nil
 }
 
 // convergeOnce reads a snapshot, asks bbs/convergence what to do and applies each action with
@@ -67,7 +68,7 @@ func (s *Service) snapshot(ctx context.Context) (convergence.Snapshot, map[strin
 // is left for the next pass). Auctions go out in one request.
 func (s *Service) convergeOnce(ctx context.Context) (convergence.Stats, error) {
 	start := time.Now()
-	snap, taskRevs, err := s.snapshot(ctx)
+	snap, taskRevs, cells, err := s.snapshot(ctx)
 	if err != nil {
 		return convergence.Stats{}, err
 	}
@@ -150,9 +151,13 @@ func (s *Service) convergeOnce(ctx context.Context) (convergence.Stats, error) {
 	for _, a := range acts.RestartCrashed {
 		jobs = append(jobs, func() { unclaim(a) })
 	}
+	var repURLs map[string]string
+	if len(acts.Retire) > 0 {
+		repURLs = s.repURLsOf(cells)
+	}
 	for _, a := range acts.Retire {
 		jobs = append(jobs, func() {
-			if err := s.Retire(ctx, a.Actual); err != nil {
+			if err := s.Retire(ctx, a.Actual, repURLs); err != nil {
 				s.Logger.Error("convergence: cannot retire", "process_guid", a.Key.GetProcessGuid(), "index", a.Key.GetIndex(), "error", err)
 			}
 		})

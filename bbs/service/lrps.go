@@ -183,16 +183,17 @@ func (s *Service) RetireActualLRP(ctx context.Context, key *models.ActualLRPKey)
 	if err != nil {
 		return err
 	}
-	return s.Retire(ctx, a)
+	return s.Retire(ctx, a, s.repURLs(ctx))
 }
 
-// Retire stops an instance: an UNCLAIMED or CRASHED record (or one on a cell that is gone) is
-// deleted; a CLAIMED or RUNNING one is stopped by its cell, which then removes the record.
-func (s *Service) Retire(ctx context.Context, a *models.ActualLRP) error {
+// Retire stops an instance: an UNCLAIMED or CRASHED record (or one on a cell that repURLs, cell
+// id -> rep URL of the cells present, does not hold) is deleted; a CLAIMED or RUNNING one is
+// stopped by its cell, which then removes the record.
+func (s *Service) Retire(ctx context.Context, a *models.ActualLRP, repURLs map[string]string) error {
 	switch a.GetState() {
 	case models.ActualLRPStateClaimed, models.ActualLRPStateRunning:
 		cell := a.GetActualLrpInstanceKey().GetCellId()
-		if url := s.repURL(ctx, cell); url != "" && s.CellClient != nil {
+		if url := repURLs[cell]; url != "" && s.CellClient != nil {
 			err := s.CellClient.StopLRPInstance(ctx, url, a.GetActualLrpKey(), a.GetActualLrpInstanceKey())
 			if err == nil {
 				return nil
@@ -340,15 +341,19 @@ func (s *Service) retireFrom(guid string, from int32) {
 			s.Logger.Error("cannot list instances to retire", "process_guid", guid, "error", err)
 			return
 		}
+		var urls map[string]string // read once the jobs are known, before any runs
 		var jobs []func()
 		for _, a := range lrps {
 			if a.GetPresence() != models.ActualLRP_EVACUATING && a.GetActualLrpKey().GetIndex() >= from {
 				jobs = append(jobs, func() {
-					if err := s.Retire(ctx, a); err != nil {
+					if err := s.Retire(ctx, a, urls); err != nil {
 						s.Logger.Error("cannot retire instance", "process_guid", guid, "index", a.GetActualLrpKey().GetIndex(), "error", err)
 					}
 				})
 			}
+		}
+		if len(jobs) > 0 {
+			urls = s.repURLs(ctx)
 		}
 		runParallel(jobs, retireWorkers)
 	})

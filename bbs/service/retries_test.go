@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -76,13 +77,16 @@ var _ = Describe("auction requests", func() {
 var _ = Describe("retiring on scale-down and removal", func() {
 	const n = 8
 	var (
-		svc  *service.Service
-		cell *slowCell
+		svc       *service.Service
+		cell      *slowCell
+		cellReads atomic.Int32
 	)
 	BeforeEach(func() {
 		cell = &slowCell{stopDelay: 400 * time.Millisecond}
+		cellReads.Store(0)
 		svc = service.New(service.Config{DB: store, Logger: logger, CellClient: cell,
 			Cells: func(context.Context) ([]*models.CellPresence, error) {
+				cellReads.Add(1)
 				return []*models.CellPresence{{CellId: "cell-1", RepUrl: "http://127.0.0.1:1"}}, nil
 			}})
 		DeferCleanup(svc.Close)
@@ -99,6 +103,25 @@ var _ = Describe("retiring on scale-down and removal", func() {
 		Expect(cell.Stopped()).To(BeEmpty())
 		// one by one would take n x 400 ms
 		Eventually(cell.Stopped, 2*cell.stopDelay).Should(HaveLen(n))
+	})
+
+	It("reads the cells present once for all the instances it retires", func() {
+		cellReads.Store(0)
+		Expect(svc.RemoveDesiredLRP(ctx, "app")).To(Succeed())
+		svc.Wait()
+		Expect(cell.Stopped()).To(HaveLen(n))
+		Expect(cellReads.Load()).To(Equal(int32(1)))
+	})
+
+	It("reads the cells present once in a convergence pass that retires instances", func() {
+		two := int32(2)
+		_, _, _, err := store.UpdateDesiredLRP(ctx, "app", &models.DesiredLRPUpdate{Instances: &two})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(store.UpsertDomain(ctx, "cf-apps", 0)).To(Succeed())
+		cellReads.Store(0)
+		Expect(svc.Converge(ctx)).To(Succeed())
+		Expect(cell.Stopped()).To(HaveLen(n - 2))
+		Expect(cellReads.Load()).To(Equal(int32(1)))
 	})
 
 	Describe("of a process with a SUSPECT instance", func() {

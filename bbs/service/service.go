@@ -209,22 +209,27 @@ func (s *Service) retried(ctx context.Context, what string, fn func(ctx context.
 	}
 }
 
-// repURL is the rep URL of the cell present under id; "" when it is gone or its URL is unusable
-// (logged).
-func (s *Service) repURL(ctx context.Context, id string) string {
+// repURLs reads the cells present, once, and maps each one's id to its rep URL; a cell whose URL
+// is unusable is logged and left out, as is everything when the read fails. Whoever calls several
+// cells (a retirement of many instances, a convergence pass) reads them once with it.
+func (s *Service) repURLs(ctx context.Context) map[string]string {
 	cells, err := s.Cells(ctx)
 	if err != nil {
 		s.Logger.Error("cannot list cells", "error", err)
-		return ""
+		return nil
 	}
+	return s.repURLsOf(cells)
+}
+
+func (s *Service) repURLsOf(cells []*models.CellPresence) map[string]string {
+	urls := make(map[string]string, len(cells))
 	for _, c := range cells {
-		if c.GetCellId() == id {
-			u, err := models.CellRepURL(c)
-			if err != nil {
-				s.Logger.Error("cannot reach cell", "error", err)
-			}
-			return u
+		u, err := models.CellRepURL(c)
+		if err != nil {
+			s.Logger.Error("cannot reach cell", "cell", c.GetCellId(), "error", err)
+			continue
 		}
+		urls[c.GetCellId()] = u
 	}
-	return ""
+	return urls
 }

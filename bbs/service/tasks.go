@@ -80,7 +80,7 @@ func (s *Service) CancelTask(ctx context.Context, guid string) error {
 	}
 	s.completed(before, after)
 	if before.GetState() == models.Task_Running && s.CellClient != nil {
-		if url := s.repURL(ctx, before.GetCellId()); url != "" {
+		if url := s.repURLs(ctx)[before.GetCellId()]; url != "" {
 			if err := s.CellClient.CancelTask(ctx, url, before.GetTaskGuid()); err != nil {
 				s.Logger.Error("cell could not cancel task", "task_guid", before.GetTaskGuid(), "cell", before.GetCellId(), "error", err)
 			}
