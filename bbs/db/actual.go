@@ -54,15 +54,6 @@ func (db *DB) actualsOf(ctx context.Context, guid string) ([]*models.ActualLRP, 
 	return db.ActualLRPs(ctx, ActualFilter{ProcessGuid: guid})
 }
 
-// actualsOfDirect reads a process's instances from etcd, bypassing the cache.
-func (db *DB) actualsOfDirect(ctx context.Context, guid string) ([]*models.ActualLRP, error) {
-	resp, err := db.cli.Get(ctx, ActualPrefix+guid+"/", clientv3.WithPrefix())
-	if err != nil {
-		return nil, etcdErr(err)
-	}
-	return decodeAll(db, resp.Kvs, newActual), nil
-}
-
 // ActualLRP reads one instance record.
 func (db *DB) ActualLRP(ctx context.Context, guid string, index int32, p models.ActualLRP_Presence) (*models.ActualLRP, error) {
 	a := &models.ActualLRP{}

@@ -23,7 +23,6 @@ import (
 	"log/slog"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -373,29 +372,4 @@ func nextTag(t *models.ModificationTag) *models.ModificationTag {
 		return &models.ModificationTag{Epoch: newGUID(), Index: 0}
 	}
 	return &models.ModificationTag{Epoch: t.GetEpoch(), Index: t.GetIndex() + 1}
-}
-
-func parseActualKey(key string) (guid string, index int32, p models.ActualLRP_Presence, ok bool) {
-	rest, found := strings.CutPrefix(key, ActualPrefix)
-	if !found {
-		return
-	}
-	parts := strings.Split(rest, "/")
-	if len(parts) != 3 {
-		return
-	}
-	i, err := strconv.Atoi(parts[1])
-	if err != nil {
-		return
-	}
-	switch parts[2] {
-	case "0":
-	case "1":
-		p = models.ActualLRP_EVACUATING
-	case "2":
-		p = models.ActualLRP_SUSPECT
-	default:
-		return
-	}
-	return parts[0], int32(i), p, true
 }
