@@ -425,16 +425,37 @@ func (db *DB) RemoveActualLRP(ctx context.Context, guid string, index int32, ik 
 	return cur[0], nil
 }
 
+func slotOf(a *models.ActualLRP) Slot {
+	return Slot{ProcessGuid: a.GetActualLrpKey().GetProcessGuid(), Index: a.GetActualLrpKey().GetIndex(), Presence: a.GetPresence()}
+}
+
 // RemoveIfUnchanged deletes a record if it is still exactly a (same modification tag).
 func (db *DB) RemoveIfUnchanged(ctx context.Context, a *models.ActualLRP) (bool, error) {
-	s := Slot{ProcessGuid: a.GetActualLrpKey().GetProcessGuid(), Index: a.GetActualLrpKey().GetIndex(), Presence: a.GetPresence()}
-	_, ch, err := db.MutateActual(ctx, []Slot{s}, func(cur []*models.ActualLRP) (Change, error) {
-		if cur[0] == nil || !proto_equal(cur[0].GetModificationTag(), a.GetModificationTag()) {
+	_, ch, err := db.MutateActual(ctx, []Slot{slotOf(a)}, func(cur []*models.ActualLRP) (Change, error) {
+		if cur[0] == nil || !sameRecord(cur[0], a) {
 			return Change{}, nil
 		}
 		return Change{Delete: []*models.ActualLRP{cur[0]}}, nil
 	})
 	return len(ch.Delete) > 0, err
+}
+
+// SwapIfUnchanged applies change to a copy of the record if it is still exactly a (same
+// modification tag), as a change of the record (next modification tag, since now), and stores it.
+// It does nothing (ok false) if the record changed or went since.
+func (db *DB) SwapIfUnchanged(ctx context.Context, a *models.ActualLRP, change func(n *models.ActualLRP)) (before, after *models.ActualLRP, ok bool, err error) {
+	cur, ch, err := db.MutateActual(ctx, []Slot{slotOf(a)}, func(cur []*models.ActualLRP) (Change, error) {
+		if cur[0] == nil || !sameRecord(cur[0], a) {
+			return Change{}, nil
+		}
+		n := db.changed(cur[0])
+		change(n)
+		return Change{Put: []*models.ActualLRP{n}}, nil
+	})
+	if err != nil || len(ch.Put) == 0 {
+		return nil, nil, false, err
+	}
+	return cur[0], ch.Put[0], true, nil
 }
 
 // Evacuation outcomes.

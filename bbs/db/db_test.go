@@ -317,6 +317,34 @@ func storeSpecs() {
 		})
 	})
 
+	Describe("changing a record only if it is still the one read", func() {
+		It("swaps a copy of it with the next modification tag, and leaves a record changed since", func() {
+			_, err := store.DesireLRP(ctx, newDesired("cas", 1))
+			Expect(err).NotTo(HaveOccurred())
+			read, err := store.ActualLRP(ctx, "cas", 0, models.ActualLRP_ORDINARY)
+			Expect(err).NotTo(HaveOccurred())
+			before, after, ok, err := store.SwapIfUnchanged(ctx, read, func(n *models.ActualLRP) { n.PlacementError = "full" })
+			Expect(err).NotTo(HaveOccurred())
+			Expect(ok).To(BeTrue())
+			Expect(before.GetModificationTag()).To(Equal(read.GetModificationTag()))
+			Expect(after.GetModificationTag().GetIndex()).To(Equal(read.GetModificationTag().GetIndex() + 1))
+			Expect(read.GetPlacementError()).To(BeEmpty()) // the caller's record is not touched
+			stored, err := store.ActualLRP(ctx, "cas", 0, models.ActualLRP_ORDINARY)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(stored.GetPlacementError()).To(Equal("full"))
+
+			_, _, ok, err = store.SwapIfUnchanged(ctx, read, func(n *models.ActualLRP) { n.PlacementError = "stale" })
+			Expect(err).NotTo(HaveOccurred())
+			Expect(ok).To(BeFalse())
+			removed, err := store.RemoveIfUnchanged(ctx, read)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(removed).To(BeFalse())
+			stored, err = store.ActualLRP(ctx, "cas", 0, models.ActualLRP_ORDINARY)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(stored.GetPlacementError()).To(Equal("full"))
+		})
+	})
+
 	Describe("the instance lifecycle", func() {
 		key := &models.ActualLRPKey{ProcessGuid: "life", Index: 0, Domain: "cf-apps"}
 		ik := &models.ActualLRPInstanceKey{InstanceGuid: "ig", CellId: "cell-a"}

@@ -5,8 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/diego-go/diego/bbs/convergence"
 	"github.com/diego-go/diego/bbs/db"
 	"github.com/diego-go/diego/models"
@@ -130,7 +128,7 @@ func (s *Service) convergeOnce(ctx context.Context) (convergence.Stats, error) {
 		})
 	}
 	unclaim := func(a convergence.LRPAction) {
-		before, after, ok := s.swapIfUnchanged(ctx, a.Actual, func(n *models.ActualLRP) {
+		before, after, ok, err := s.DB.SwapIfUnchanged(ctx, a.Actual, func(n *models.ActualLRP) {
 			n.State = models.ActualLRPStateUnclaimed
 			n.ActualLrpInstanceKey = &models.ActualLRPInstanceKey{}
 			n.ActualLrpNetInfo = nil
@@ -138,6 +136,9 @@ func (s *Service) convergeOnce(ctx context.Context) (convergence.Stats, error) {
 			n.AvailabilityZone = ""
 			n.PlacementError = ""
 		})
+		if err != nil {
+			s.Logger.Error("convergence: cannot unclaim instance", "process_guid", a.Key.GetProcessGuid(), "index", a.Key.GetIndex(), "error", err)
+		}
 		if ok {
 			// the slot gets a new instance (as upstream's events say): created, then the old one removed
 			s.emitActual(ctx, nil, after)
@@ -249,29 +250,6 @@ func (s *Service) convergeOnce(ctx context.Context) (convergence.Stats, error) {
 
 func ordinary(k *models.ActualLRPKey) db.Slot {
 	return db.Slot{ProcessGuid: k.GetProcessGuid(), Index: k.GetIndex()}
-}
-
-// swapIfUnchanged applies change to the record if it is still the one the snapshot saw.
-func (s *Service) swapIfUnchanged(ctx context.Context, a *models.ActualLRP, change func(n *models.ActualLRP)) (before, after *models.ActualLRP, ok bool) {
-	slot := db.Slot{ProcessGuid: a.GetActualLrpKey().GetProcessGuid(), Index: a.GetActualLrpKey().GetIndex(), Presence: a.GetPresence()}
-	cur, ch, err := s.DB.MutateActual(ctx, []db.Slot{slot}, func(cur []*models.ActualLRP) (db.Change, error) {
-		if cur[0] == nil || !proto.Equal(cur[0].GetModificationTag(), a.GetModificationTag()) {
-			return db.Change{}, nil
-		}
-		n := proto.Clone(cur[0]).(*models.ActualLRP)
-		n.ModificationTag = &models.ModificationTag{Epoch: cur[0].GetModificationTag().GetEpoch(), Index: cur[0].GetModificationTag().GetIndex() + 1}
-		n.Since = s.DB.Now().UnixNano()
-		change(n)
-		return db.Change{Put: []*models.ActualLRP{n}}, nil
-	})
-	if err != nil {
-		s.Logger.Error("convergence: compare-and-swap failed", "process_guid", slot.ProcessGuid, "index", slot.Index, "error", err)
-		return nil, nil, false
-	}
-	if len(ch.Put) == 0 {
-		return nil, nil, false
-	}
-	return cur[0], ch.Put[0], true
 }
 
 func runParallel(jobs []func(), workers int) {
