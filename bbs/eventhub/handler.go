@@ -3,6 +3,7 @@ package eventhub
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -23,14 +24,18 @@ const (
 	// DefaultWriteTimeout bounds each write to a client: one that does not
 	// drain its connection for this long is disconnected.
 	DefaultWriteTimeout = 30 * time.Second
-	// MaxRequestBytes bounds the request body (an EventsByCellId).
-	MaxRequestBytes = 1 << 20
+	// DefaultMaxRequestBytes bounds the request body (an EventsByCellId) unless the options say
+	// otherwise: the BBS's max_request_bytes default.
+	DefaultMaxRequestBytes = 1 << 20
 )
 
 // HandlerOptions tune NewHandler; zero values take the defaults.
 type HandlerOptions struct {
 	Heartbeat    time.Duration
 	WriteTimeout time.Duration
+	// MaxRequestBytes bounds the request body (the BBS's max_request_bytes); a larger one
+	// answers 413.
+	MaxRequestBytes int64
 	// Revise, when set, gives each event as this stream sends it (an older revision of a
 	// stream answers older shapes of the records, e.g. models.FirstRevisionLRPEvent).
 	Revise func(models.Event) models.Event
@@ -39,16 +44,20 @@ type HandlerOptions struct {
 // Streams is the handler of every event stream route, each on its hub: the LRP instance stream
 // and its first revision on lrps, the legacy group stream and its first revision on groups, the
 // task stream and its first revision on tasks (the first revisions answer their records'
-// first shapes).
-func Streams(logger *slog.Logger, lrps, groups, tasks *Hub) map[string]http.Handler {
-	firstLRPs := HandlerOptions{Revise: models.FirstRevisionLRPEvent}
+// first shapes). Every handler takes opts (its Revise aside).
+func Streams(logger *slog.Logger, opts HandlerOptions, lrps, groups, tasks *Hub) map[string]http.Handler {
+	revised := func(revise func(models.Event) models.Event) HandlerOptions {
+		o := opts
+		o.Revise = revise
+		return o
+	}
 	return map[string]http.Handler{
-		bbs.LRPInstanceEventsRoute:   NewHandler(logger, lrps, HandlerOptions{}),
-		bbs.LRPInstanceEventsRouteR0: NewHandler(logger, lrps, firstLRPs),
-		bbs.LRPGroupEventsRoute:      NewHandler(logger, groups, HandlerOptions{}),
-		bbs.LRPGroupEventsRouteR0:    NewHandler(logger, groups, firstLRPs),
-		bbs.TaskEventsRoute:          NewHandler(logger, tasks, HandlerOptions{}),
-		bbs.TaskEventsRouteR0:        NewHandler(logger, tasks, HandlerOptions{Revise: models.FirstRevisionTaskEvent}),
+		bbs.LRPInstanceEventsRoute:   NewHandler(logger, lrps, revised(nil)),
+		bbs.LRPInstanceEventsRouteR0: NewHandler(logger, lrps, revised(models.FirstRevisionLRPEvent)),
+		bbs.LRPGroupEventsRoute:      NewHandler(logger, groups, revised(nil)),
+		bbs.LRPGroupEventsRouteR0:    NewHandler(logger, groups, revised(models.FirstRevisionLRPEvent)),
+		bbs.TaskEventsRoute:          NewHandler(logger, tasks, revised(nil)),
+		bbs.TaskEventsRouteR0:        NewHandler(logger, tasks, revised(models.FirstRevisionTaskEvent)),
 	}
 }
 
@@ -76,6 +85,9 @@ func NewHandler(logger *slog.Logger, hub *Hub, opts HandlerOptions) http.Handler
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = DefaultWriteTimeout
 	}
+	if opts.MaxRequestBytes <= 0 {
+		opts.MaxRequestBytes = DefaultMaxRequestBytes
+	}
 	return &handler{logger: logger, hub: hub, opts: opts}
 }
 
@@ -93,13 +105,21 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	request := &models.EventsByCellId{}
 	if r.Body != nil {
-		body, err := io.ReadAll(io.LimitReader(r.Body, MaxRequestBytes+1))
-		if err != nil {
-			http.Error(w, "reading request body: "+err.Error(), http.StatusBadRequest)
+		tooLarge := func() {
+			http.Error(w, fmt.Sprintf("request body over %d bytes", h.opts.MaxRequestBytes), http.StatusRequestEntityTooLarge)
+		}
+		if r.ContentLength > h.opts.MaxRequestBytes {
+			tooLarge() // refused before a byte of it is read
 			return
 		}
-		if len(body) > MaxRequestBytes {
-			http.Error(w, "request body over 1 MiB", http.StatusRequestEntityTooLarge)
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxRequestBytes))
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			tooLarge()
+			return
+		}
+		if err != nil {
+			http.Error(w, "reading request body: "+err.Error(), http.StatusBadRequest)
 			return
 		}
 		if err := proto.Unmarshal(body, request); err != nil {

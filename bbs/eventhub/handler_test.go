@@ -214,3 +214,30 @@ var _ = Describe("SSE", func() {
 		Eventually(hub.SubscriberCount).Should(BeZero())
 	})
 })
+
+var _ = Describe("the bound on a stream request's body", func() {
+	It("is the configured max_request_bytes, on every stream route", func() {
+		hub := eventhub.NewHub(jsonLogger(&syncBuffer{}), 64)
+		DeferCleanup(hub.Close)
+		routes := eventhub.Streams(jsonLogger(&syncBuffer{}), eventhub.HandlerOptions{MaxRequestBytes: 64}, hub, hub, hub)
+		Expect(routes).NotTo(BeEmpty())
+		post := func(h http.Handler, cellID string, chunked bool) int {
+			b, err := proto.Marshal(&models.EventsByCellId{CellId: cellID})
+			Expect(err).NotTo(HaveOccurred())
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel() // an accepted stream ends at once
+			req := httptest.NewRequestWithContext(ctx, http.MethodPost, "/", bytes.NewReader(b))
+			if chunked {
+				req.ContentLength = -1 // no length announced: the bound applies while reading
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			return rec.Code
+		}
+		for route, h := range routes {
+			Expect(post(h, strings.Repeat("c", 100), false)).To(Equal(http.StatusRequestEntityTooLarge), route)
+			Expect(post(h, strings.Repeat("c", 100), true)).To(Equal(http.StatusRequestEntityTooLarge), route)
+			Expect(post(h, "cell-1", true)).To(Equal(http.StatusOK), route)
+		}
+	})
+})

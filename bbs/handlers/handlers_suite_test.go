@@ -154,7 +154,7 @@ var _ = BeforeEach(func() {
 		DB:      store,
 		Service: svc,
 		Logger:  logger,
-		Streams: eventhub.Streams(logger, lrpHub, groupHub, taskHub),
+		Streams: eventhub.Streams(logger, eventhub.HandlerOptions{}, lrpHub, groupHub, taskHub),
 	})
 	server = httptest.NewServer(handler)
 	DeferCleanup(func() {

@@ -102,7 +102,7 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 		DB:              store,
 		Service:         svc,
 		Logger:          logger,
-		Streams:         eventhub.Streams(logger, lrpHub, lrpGroupHub, taskHub),
+		Streams:         eventhub.Streams(logger, eventhub.HandlerOptions{MaxRequestBytes: cfg.MaxRequestBytes}, lrpHub, lrpGroupHub, taskHub),
 		MaxRequestBytes: cfg.MaxRequestBytes,
 	})
 
