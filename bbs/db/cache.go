@@ -227,6 +227,7 @@ func (db *DB) loadCache(ctx context.Context, c *recordCache) (int64, error) {
 	}
 	rev := head.Header.Revision
 	var chunks []*loadChunk
+	var skipped undecodable
 	var wg sync.WaitGroup
 	for _, prefix := range []string{ActualPrefix, DesiredSchedPrefix} {
 		bounds := []string{prefix}
@@ -247,14 +248,15 @@ func (db *DB) loadCache(ctx context.Context, c *recordCache) (int64, error) {
 				}
 				ch.kvs = resp.Kvs
 				if prefix == ActualPrefix {
-					ch.actual = decodeKeyed(db, resp.Kvs, newActual)
+					ch.actual = decodeKeyed(db, resp.Kvs, newActual, &skipped)
 				} else {
-					ch.sched = decodeKeyed(db, resp.Kvs, func() *models.DesiredLRP { return &models.DesiredLRP{} })
+					ch.sched = decodeKeyed(db, resp.Kvs, func() *models.DesiredLRP { return &models.DesiredLRP{} }, &skipped)
 				}
 			}(prefix, bounds[i], bounds[i+1])
 		}
 	}
 	wg.Wait()
+	skipped.log(db, "record cache: records that do not open are left out")
 	na, ns := 0, 0
 	for _, ch := range chunks {
 		if ch.err != nil {
@@ -309,24 +311,49 @@ func (db *DB) loadCache(ctx context.Context, c *recordCache) (int64, error) {
 }
 
 // decodeKeyed decodes records one after another keeping positions (nil where a record does not
-// open).
+// open, counted in skipped).
 func decodeKeyed[T interface {
 	comparable
 	protoMessage
-}](db *DB, kvs []*mvccpb.KeyValue, newT func() T) []T {
+}](db *DB, kvs []*mvccpb.KeyValue, newT func() T, skipped *undecodable) []T {
 	out := make([]T, len(kvs))
-	decodeInto(db, kvs, newT, out)
+	decodeInto(db, kvs, newT, out, skipped)
 	return out
 }
 
-func decodeInto[T protoMessage](db *DB, kvs []*mvccpb.KeyValue, newT func() T, out []T) {
+func decodeInto[T protoMessage](db *DB, kvs []*mvccpb.KeyValue, newT func() T, out []T, skipped *undecodable) {
 	for i, kv := range kvs {
 		v := newT()
 		if err := db.keys.decode(string(kv.Key), kv.Value, v); err != nil {
-			db.logger.Error("skipping undecodable record", "key", string(kv.Key), "error", err)
+			skipped.add(string(kv.Key), err)
 			continue
 		}
 		out[i] = v
+	}
+}
+
+// undecodable counts the records a read skips because they do not open, with the first one's key
+// and error: the read logs one line, not one per record (a store not yet migrated, read before
+// its migration, has every record so).
+type undecodable struct {
+	mu  sync.Mutex
+	n   int
+	key string
+	err error
+}
+
+func (u *undecodable) add(key string, err error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.n == 0 {
+		u.key, u.err = key, err
+	}
+	u.n++
+}
+
+func (u *undecodable) log(db *DB, msg string) {
+	if u.n > 0 {
+		db.logger.Error(msg, "skipped", u.n, "first_key", u.key, "first_error", u.err)
 	}
 }
 
@@ -591,6 +618,8 @@ func decodeIndexed[T interface {
 	protoMessage
 }](db *DB, kvs []*mvccpb.KeyValue, newT func() T) []T {
 	out := make([]T, len(kvs))
-	parallelRange(len(kvs), func(lo, hi int) { decodeInto(db, kvs[lo:hi], newT, out[lo:hi]) })
+	var skipped undecodable
+	parallelRange(len(kvs), func(lo, hi int) { decodeInto(db, kvs[lo:hi], newT, out[lo:hi], &skipped) })
+	skipped.log(db, "skipping records that do not open")
 	return out
 }

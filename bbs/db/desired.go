@@ -530,14 +530,16 @@ func (db *DB) instancesDirect(ctx context.Context, guid string) ([]*models.Actua
 	}
 	out := make([]*models.ActualLRP, 0, len(resp.Kvs))
 	revs := make([]int64, 0, len(resp.Kvs))
+	var skipped undecodable
 	for _, kv := range resp.Kvs {
 		a := &models.ActualLRP{}
 		if err := db.keys.decode(string(kv.Key), kv.Value, a); err != nil {
-			db.logger.Error("skipping undecodable record", "key", string(kv.Key), "error", err)
+			skipped.add(string(kv.Key), err)
 			continue
 		}
 		out, revs = append(out, a), append(revs, kv.ModRevision)
 	}
+	skipped.log(db, "skipping records that do not open")
 	return out, revs, nil
 }
 

@@ -1,14 +1,18 @@
 package db_test
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"log/slog"
+	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/diego-go/diego/bbs/db"
@@ -173,6 +177,27 @@ var _ = Describe("envelopes bound to their etcd keys", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(store.Migrate(ctx)).To(Succeed())
 		Expect(store.TaskByGuid(ctx, "readable")).NotTo(BeNil())
+	})
+
+	It("that do not open are counted in one log line by the record cache's load, not one line each", func() {
+		_, err := store.DesireLRP(ctx, newDesired("unmigrated", 40))
+		Expect(err).NotTo(HaveOccurred())
+		all := allValues()
+		for k, v := range all {
+			p, _, err := keys.Open(k, v)
+			Expect(err).NotTo(HaveOccurred())
+			put(k, sealFormat1("first passphrase", "k1", p))
+		}
+		logs := gbytes.NewBuffer()
+		logged := db.New(etcdCli, keys, db.WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+		cctx, cancel := context.WithCancel(ctx)
+		DeferCleanup(cancel)
+		Expect(logged.StartCache(cctx)).To(Succeed())
+		lines := strings.Split(strings.TrimSpace(string(logs.Contents())), "\n")
+		Expect(lines).To(HaveLen(1), "%s", logs.Contents())
+		Expect(lines[0]).To(ContainSubstring("skipped=41")) // 40 instances and the schedule record
+		Expect(lines[0]).To(MatchRegexp(`first_key=/v1/\S+unmigrated`)) // whichever chunk was first
+		Expect(lines[0]).To(ContainSubstring("envelope format 1"))
 	})
 
 	It("leave a version 2 store as it is when migrating", func() {
