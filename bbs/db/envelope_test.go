@@ -195,7 +195,7 @@ var _ = Describe("envelopes bound to their etcd keys", func() {
 		Expect(logged.StartCache(cctx)).To(Succeed())
 		lines := strings.Split(strings.TrimSpace(string(logs.Contents())), "\n")
 		Expect(lines).To(HaveLen(1), "%s", logs.Contents())
-		Expect(lines[0]).To(ContainSubstring("skipped=41")) // 40 instances and the schedule record
+		Expect(lines[0]).To(ContainSubstring("skipped=41"))             // 40 instances and the schedule record
 		Expect(lines[0]).To(MatchRegexp(`first_key=/v1/\S+unmigrated`)) // whichever chunk was first
 		Expect(lines[0]).To(ContainSubstring("envelope format 1"))
 	})
