@@ -357,6 +357,8 @@ func (u *undecodable) log(db *DB, msg string) {
 	}
 }
 
+// watchCache keeps c current from the revision after rev, its load's. A watch that ends for any
+// reason is not resumed: the cache is loaded again and watched from that load's revision.
 func (db *DB) watchCache(ctx context.Context, c *recordCache, rev int64) {
 	for ctx.Err() == nil {
 		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
@@ -371,13 +373,9 @@ func (db *DB) watchCache(ctx context.Context, c *recordCache, rev int64) {
 			if resp.IsProgressNotify() {
 				// every change under /v1/ up to this revision was delivered (CatchUpCache asks)
 				c.progress(resp.Header.Revision)
-				rev = max(rev, resp.Header.Revision)
 				continue
 			}
 			c.apply(db, resp.Events)
-			if n := len(resp.Events); n > 0 {
-				rev = resp.Events[n-1].Kv.ModRevision
-			}
 		}
 		cancel()
 		if ctx.Err() != nil {
