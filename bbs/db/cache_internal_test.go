@@ -1,13 +1,18 @@
 package db
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/onsi/ginkgo/v2" // not dot-imported: its Label would clash with the package's
 	. "github.com/onsi/gomega"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/diego-go/diego/internal/testservers"
 	"github.com/diego-go/diego/models"
 )
 
@@ -77,5 +82,53 @@ var _ = ginkgo.Describe("the record cache's indexes", func() {
 		Expect(orphans).To(HaveLen(3))
 		c.delSched(schedKey("process-00000009"))
 		Expect(c.byGuid).NotTo(HaveKey("process-00000009"))
+	})
+})
+
+var _ = ginkgo.Describe("the record cache's watch, failed", func() {
+	ginkgo.It("loads the cache again and watches on from that load", func() {
+		etcd, err := testservers.StartEtcd(ginkgo.GinkgoT().TempDir())
+		Expect(err).NotTo(HaveOccurred())
+		ginkgo.DeferCleanup(func() { _ = etcd.Stop() })
+		cli, err := NewEtcdClient([]string{etcd.ClientURL()}, 5*time.Second, nil)
+		Expect(err).NotTo(HaveOccurred())
+		ginkgo.DeferCleanup(cli.Close)
+		keys, err := NewKeyring(map[string]string{"k": "passphrase"}, "k")
+		Expect(err).NotTo(HaveOccurred())
+		store := New(cli, keys, WithLogger(slog.New(slog.NewTextHandler(ginkgo.GinkgoWriter, nil))))
+		ctx, cancel := context.WithCancel(context.Background())
+		ginkgo.DeferCleanup(cancel)
+
+		c := &recordCache{}
+		c.cond = sync.NewCond(&c.mu)
+		loaded, err := store.loadCache(ctx, c)
+		Expect(err).NotTo(HaveOccurred())
+		store.cache.Store(c)
+		// changes etcd compacts away before the watch starts: it can only fail, never deliver them
+		_, err = store.DesireLRP(ctx, &models.DesiredLRP{ProcessGuid: "after-the-load", Domain: "cf-apps", RootFs: "preloaded:cflinuxfs4", Instances: 2,
+			Action: &models.Action{Value: &models.Action_RunAction{RunAction: &models.RunAction{Path: "/bin/app", User: "vcap"}}}})
+		Expect(err).NotTo(HaveOccurred())
+		// etcd keeps the revision it compacts at: one more change, outside /v1/, moves it past
+		// the LRP's
+		head, err := cli.Put(ctx, "/not-the-bbs/after", "x")
+		Expect(err).NotTo(HaveOccurred())
+		_, err = cli.Compact(ctx, head.Header.Revision)
+		Expect(err).NotTo(HaveOccurred())
+
+		go store.watchCache(ctx, c, loaded)
+		// how many actual and schedule records the cache holds, once ready
+		cached := func() [2]int {
+			c.mu.RLock()
+			defer c.mu.RUnlock()
+			if !c.ready {
+				return [2]int{-1, -1}
+			}
+			return [2]int{len(c.actual), len(c.sched)}
+		}
+		Eventually(cached).WithTimeout(5 * time.Second).Should(Equal([2]int{2, 1}))
+
+		_, err = cli.Delete(ctx, ActualPrefix, clientv3.WithPrefix())
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(cached).WithTimeout(5 * time.Second).Should(Equal([2]int{0, 1}))
 	})
 })
