@@ -575,8 +575,11 @@ func (c *recordCache) lights(f DesiredFilter) []*models.DesiredLRP {
 	if len(f.ProcessGuids) > 0 {
 		out := make([]*models.DesiredLRP, 0, len(f.ProcessGuids))
 		seen := make(map[string]bool, len(f.ProcessGuids))
+		// each record is looked up by its guid: the other filters (domain, app guids) remain
+		rest := f
+		rest.ProcessGuids = nil
 		for _, g := range f.ProcessGuids {
-			if l, ok := c.sched[schedKey(g)]; ok && !seen[g] && (f.Domain == "" || l.GetDomain() == f.Domain) {
+			if l, ok := c.sched[schedKey(g)]; ok && !seen[g] && rest.match(l) {
 				seen[g] = true
 				out = append(out, l)
 			}

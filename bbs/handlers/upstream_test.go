@@ -209,6 +209,8 @@ var _ = Describe("upstream's routes", func() {
 			Expect(guids(postInto(bbs.DesiredLRPsRoute, &models.DesiredLRPsRequest{AppGuids: []string{"aaaa", "bbbb"}, ProcessGuids: []string{"aaaa-v2", "bbbb-v1", "app"}}, &resp).GetDesiredLrps())).To(ConsistOf("aaaa-v2", "bbbb-v1"))
 			var infos models.DesiredLRPSchedulingInfosResponse
 			Expect(postInto(bbs.DesiredLRPSchedulingInfosRoute, &models.DesiredLRPsRequest{AppGuids: []string{"bbbb"}}, &infos).GetDesiredLrpSchedulingInfos()).To(HaveLen(1))
+			// served by the record cache, which must apply every filter as etcd's read does
+			Expect(postInto(bbs.DesiredLRPSchedulingInfosRoute, &models.DesiredLRPsRequest{AppGuids: []string{"bbbb"}, ProcessGuids: []string{"aaaa-v2", "bbbb-v1"}}, &infos).GetDesiredLrpSchedulingInfos()).To(HaveLen(1))
 		})
 
 		It("answers image layers on .r3 and as cached dependencies and downloads on .r2", func() {
