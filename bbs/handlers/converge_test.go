@@ -75,7 +75,7 @@ var _ = Describe("task convergence", func() {
 		Eventually(auctioneer.Tasks).Should(HaveLen(2))
 		time.Sleep(1100 * time.Millisecond)
 
-		kickAndExpire := service.New(service.Config{DB: store, Auctioneer: bbsAuctioneer(), Convergence: convergenceWith(func(c *convergence.Config) {
+		kickAndExpire := service.New(service.Config{DB: store, Auctioneer: auctioneer.Client(), Convergence: convergenceWith(func(c *convergence.Config) {
 			c.KickTask, c.ExpireCompletedTask, c.ExpirePendingTask = time.Second, time.Second, time.Hour
 		})})
 		DeferCleanup(kickAndExpire.Close)
@@ -86,7 +86,7 @@ var _ = Describe("task convergence", func() {
 		_, err = client.TaskByGuid(ctx, "done")
 		Expect(errType(err)).To(Equal(models.Error_ResourceNotFound))
 
-		failPending := service.New(service.Config{DB: store, Auctioneer: bbsAuctioneer(), Convergence: convergenceWith(func(c *convergence.Config) {
+		failPending := service.New(service.Config{DB: store, Auctioneer: auctioneer.Client(), Convergence: convergenceWith(func(c *convergence.Config) {
 			c.KickTask, c.ExpirePendingTask = time.Hour, time.Second
 		})})
 		DeferCleanup(failPending.Close)
@@ -122,7 +122,7 @@ var _ = Describe("callback convergence", func() {
 		// after the pass has read the tasks (the cells are read alongside), the task is given back
 		// and resolver B takes it: B is now delivering the callback
 		var once sync.Once
-		h := service.New(service.Config{DB: store, Auctioneer: bbsAuctioneer(), CallbackRetryWait: 10 * time.Millisecond,
+		h := service.New(service.Config{DB: store, Auctioneer: auctioneer.Client(), CallbackRetryWait: 10 * time.Millisecond,
 			Convergence: convergenceWith(func(c *convergence.Config) { c.KickTask = time.Second }),
 			Cells: func(context.Context) ([]*models.CellPresence, error) {
 				once.Do(func() {
@@ -166,7 +166,7 @@ var _ = Describe("crash convergence", func() {
 		fast := db.New(etcdCli, keyring, db.WithClock(clock), db.WithRestartPolicy(models.RestartPolicy{
 			ImmediateRestarts: 1, MinBackoff: 300 * time.Millisecond, MaxBackoff: time.Second, MaxRestarts: 10, CrashResetAfter: time.Minute,
 		}))
-		h := service.New(service.Config{DB: fast, Auctioneer: bbsAuctioneer(), Cells: func(context.Context) ([]*models.CellPresence, error) {
+		h := service.New(service.Config{DB: fast, Auctioneer: auctioneer.Client(), Cells: func(context.Context) ([]*models.CellPresence, error) {
 			return []*models.CellPresence{{CellId: "cell-1"}}, nil
 		}})
 		DeferCleanup(h.Close)

@@ -2,7 +2,6 @@ package handlers_test
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	. "github.com/onsi/gomega"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/diego-go/diego/auctioneer/auctioneertest"
 	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/bbs/convergence"
 	"github.com/diego-go/diego/bbs/db"
@@ -39,7 +39,7 @@ var (
 	handler    *handlers.Handler
 	server     *httptest.Server
 	client     *bbs.Client
-	auctioneer *fakeAuctioneer
+	auctioneer *auctioneertest.Auctioneer
 	cells      []*models.CellPresence
 	cellsMu    sync.Mutex
 	ctx        context.Context
@@ -49,49 +49,6 @@ var (
 	repCalls   chan string
 	keyring    *db.Keyring
 )
-
-// fakeAuctioneer is a real HTTP server speaking the auctioneer's API.
-type fakeAuctioneer struct {
-	server *httptest.Server
-	mu     sync.Mutex
-	lrps   []models.LRPStartRequest
-	tasks  []models.TaskStartRequest
-}
-
-func newFakeAuctioneer() *fakeAuctioneer {
-	f := &fakeAuctioneer{}
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/lrps", func(w http.ResponseWriter, r *http.Request) {
-		var reqs []models.LRPStartRequest
-		Expect(json.NewDecoder(r.Body).Decode(&reqs)).To(Succeed())
-		f.mu.Lock()
-		f.lrps = append(f.lrps, reqs...)
-		f.mu.Unlock()
-		w.WriteHeader(http.StatusAccepted)
-	})
-	mux.HandleFunc("POST /v1/tasks", func(w http.ResponseWriter, r *http.Request) {
-		var reqs []models.TaskStartRequest
-		Expect(json.NewDecoder(r.Body).Decode(&reqs)).To(Succeed())
-		f.mu.Lock()
-		f.tasks = append(f.tasks, reqs...)
-		f.mu.Unlock()
-		w.WriteHeader(http.StatusAccepted)
-	})
-	f.server = httptest.NewServer(mux)
-	return f
-}
-
-func (f *fakeAuctioneer) LRPs() []models.LRPStartRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]models.LRPStartRequest(nil), f.lrps...)
-}
-
-func (f *fakeAuctioneer) Tasks() []models.TaskStartRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]models.TaskStartRequest(nil), f.tasks...)
-}
 
 var _ = BeforeSuite(func() {
 	var err error
@@ -114,8 +71,8 @@ var _ = BeforeEach(func() {
 	cctx, cancel := context.WithCancel(ctx)
 	DeferCleanup(cancel)
 	Expect(store.StartCache(cctx)).To(Succeed())
-	auctioneer = newFakeAuctioneer()
-	DeferCleanup(auctioneer.server.Close)
+	auctioneer = auctioneertest.New()
+	DeferCleanup(auctioneer.Close)
 
 	repCalls = make(chan string, 100)
 	repServer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -137,7 +94,7 @@ var _ = BeforeEach(func() {
 	svc = service.New(service.Config{
 		DB:         store,
 		Logger:     logger,
-		Auctioneer: bbsAuctioneer(),
+		Auctioneer: auctioneer.Client(),
 		CellClient: rep.NewClient(rep.Options{}),
 		Cells: func(context.Context) ([]*models.CellPresence, error) {
 			cellsMu.Lock()

@@ -8,15 +8,9 @@ import (
 	. "github.com/onsi/gomega"
 	"google.golang.org/protobuf/proto"
 
-	auctioneerapi "github.com/diego-go/diego/auctioneer"
 	"github.com/diego-go/diego/bbs/convergence"
-	"github.com/diego-go/diego/bbs/service"
 	"github.com/diego-go/diego/models"
 )
-
-func bbsAuctioneer() service.Auctioneer {
-	return auctioneerapi.NewClient(auctioneer.server.URL, nil)
-}
 
 // postRaw posts body to route and returns the HTTP status and the Error of field 1.
 func postRaw(route string, body []byte) (int, *models.Error) {

@@ -15,7 +15,7 @@ var _ = Describe("the bound on instances", func() {
 	invalid := func(err error) bool { return errors.Is(err, &models.Error{Type: models.Error_InvalidRequest}) }
 
 	It("refuses a desire or an update over it, before anything is written, by default at 100,000", func() {
-		svc := service.New(service.Config{DB: store, Logger: logger, Auctioneer: auctioneer.client()})
+		svc := service.New(service.Config{DB: store, Logger: logger, Auctioneer: auctioneer.Client()})
 		DeferCleanup(svc.Close)
 		err := svc.DesireLRP(ctx, desired("over", service.DefaultMaxInstances+1))
 		Expect(invalid(err)).To(BeTrue(), "%v", err)
@@ -34,7 +34,7 @@ var _ = Describe("the bound on instances", func() {
 	})
 
 	It("is configurable", func() {
-		svc := service.New(service.Config{DB: store, Logger: logger, Auctioneer: auctioneer.client(), MaxInstances: 3})
+		svc := service.New(service.Config{DB: store, Logger: logger, Auctioneer: auctioneer.Client(), MaxInstances: 3})
 		DeferCleanup(svc.Close)
 		Expect(invalid(svc.DesireLRP(ctx, desired("four", 4)))).To(BeTrue())
 		Expect(svc.DesireLRP(ctx, desired("three", 3))).To(Succeed())

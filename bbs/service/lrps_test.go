@@ -11,7 +11,7 @@ import (
 var _ = Describe("desired LRPs", func() {
 	var svc *service.Service
 	BeforeEach(func() {
-		svc = service.New(service.Config{DB: store, Logger: logger, Auctioneer: auctioneer.client()})
+		svc = service.New(service.Config{DB: store, Logger: logger, Auctioneer: auctioneer.Client()})
 		DeferCleanup(svc.Close)
 	})
 

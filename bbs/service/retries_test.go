@@ -41,12 +41,12 @@ func (c *slowCell) Stopped() []string {
 var _ = Describe("auction requests", func() {
 	var svc *service.Service
 	BeforeEach(func() {
-		svc = service.New(service.Config{DB: store, Logger: logger, Auctioneer: auctioneer.client(), AuctionRetryWait: 20 * time.Millisecond})
+		svc = service.New(service.Config{DB: store, Logger: logger, Auctioneer: auctioneer.Client(), AuctionRetryWait: 20 * time.Millisecond})
 		DeferCleanup(svc.Close)
 	})
 
 	It("retries an LRP auction request the auctioneer failed until it recovers", func() {
-		auctioneer.failNext(2, http.StatusServiceUnavailable)
+		auctioneer.FailNext(2, http.StatusServiceUnavailable)
 		Expect(svc.DesireLRP(ctx, desired("app", 2))).To(Succeed())
 		Eventually(auctioneer.LRPs).Should(HaveLen(1))
 		Expect(auctioneer.Refused()).To(Equal(2))
@@ -54,7 +54,7 @@ var _ = Describe("auction requests", func() {
 	})
 
 	It("retries a task auction request the auctioneer failed until it recovers", func() {
-		auctioneer.failNext(3, http.StatusInternalServerError)
+		auctioneer.FailNext(3, http.StatusInternalServerError)
 		Expect(svc.DesireTask(ctx, "t", "d", &models.TaskDefinition{RootFs: "docker:///busybox",
 			Action: &models.Action{Value: &models.Action_RunAction{RunAction: &models.RunAction{Path: "/bin/true", User: "root"}}}})).To(Succeed())
 		Eventually(auctioneer.Tasks).Should(HaveLen(1))
@@ -62,7 +62,7 @@ var _ = Describe("auction requests", func() {
 	})
 
 	It("gives up after a bounded number of attempts, backing off between them", func() {
-		auctioneer.failNext(100, http.StatusServiceUnavailable)
+		auctioneer.FailNext(100, http.StatusServiceUnavailable)
 		start := time.Now()
 		Expect(svc.DesireLRP(ctx, desired("app", 1))).To(Succeed())
 		svc.Wait()
