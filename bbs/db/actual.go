@@ -176,7 +176,8 @@ func (db *DB) changed(a *models.ActualLRP) *models.ActualLRP {
 	return n
 }
 
-func ordinary(k *models.ActualLRPKey) Slot {
+// OrdinarySlot is the slot of k's ORDINARY record.
+func OrdinarySlot(k *models.ActualLRPKey) Slot {
 	return Slot{ProcessGuid: k.GetProcessGuid(), Index: k.GetIndex()}
 }
 
@@ -188,7 +189,7 @@ func evacuating(k *models.ActualLRPKey) Slot {
 // changes nothing.
 func (db *DB) ClaimActualLRP(ctx context.Context, guid string, index int32, ik *models.ActualLRPInstanceKey) (before, after *models.ActualLRP, err error) {
 	k := &models.ActualLRPKey{ProcessGuid: guid, Index: index}
-	_, ch, err := db.MutateActual(ctx, []Slot{ordinary(k), suspect(k)}, func(cur []*models.ActualLRP) (Change, error) {
+	_, ch, err := db.MutateActual(ctx, []Slot{OrdinarySlot(k), suspect(k)}, func(cur []*models.ActualLRP) (Change, error) {
 		a := cur[0]
 		before, after = a, nil
 		if suspectOf(cur[1], ik) != nil {
@@ -272,7 +273,7 @@ func (r StartRequest) unchanged(a *models.ActualLRP) bool {
 // returns the records it dropped. A start from the SUSPECT's own container changes nothing (as
 // upstream's): convergence promotes the SUSPECT once its cell is present again.
 func (db *DB) StartActualLRP(ctx context.Context, r StartRequest) (before, after *models.ActualLRP, removed []*models.ActualLRP, err error) {
-	_, ch, err := db.MutateActual(ctx, []Slot{ordinary(r.Key), evacuating(r.Key), suspect(r.Key)}, func(cur []*models.ActualLRP) (Change, error) {
+	_, ch, err := db.MutateActual(ctx, []Slot{OrdinarySlot(r.Key), evacuating(r.Key), suspect(r.Key)}, func(cur []*models.ActualLRP) (Change, error) {
 		a, evac, susp := cur[0], cur[1], cur[2]
 		before, after, removed = a, nil, nil
 		if suspectOf(susp, r.InstanceKey) != nil {
@@ -318,7 +319,7 @@ func (db *DB) StartActualLRP(ctx context.Context, r StartRequest) (before, after
 // SUSPECT's container removes the SUSPECT record (after is nil then), as upstream's does: its
 // replacement is already being placed.
 func (db *DB) CrashActualLRP(ctx context.Context, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey, reason string) (before, after *models.ActualLRP, shouldRestart bool, err error) {
-	_, ch, err := db.MutateActual(ctx, []Slot{ordinary(key), suspect(key)}, func(cur []*models.ActualLRP) (Change, error) {
+	_, ch, err := db.MutateActual(ctx, []Slot{OrdinarySlot(key), suspect(key)}, func(cur []*models.ActualLRP) (Change, error) {
 		a := cur[0]
 		before, shouldRestart = a, false
 		if s := suspectOf(cur[1], ik); s != nil {
@@ -356,7 +357,7 @@ func (db *DB) CrashActualLRP(ctx context.Context, key *models.ActualLRPKey, ik *
 
 // FailActualLRP records that an UNCLAIMED instance could not be placed.
 func (db *DB) FailActualLRP(ctx context.Context, key *models.ActualLRPKey, reason string) (before, after *models.ActualLRP, err error) {
-	_, ch, err := db.MutateActual(ctx, []Slot{ordinary(key)}, func(cur []*models.ActualLRP) (Change, error) {
+	_, ch, err := db.MutateActual(ctx, []Slot{OrdinarySlot(key)}, func(cur []*models.ActualLRP) (Change, error) {
 		a := cur[0]
 		before = a
 		if a == nil {
@@ -378,7 +379,7 @@ func (db *DB) FailActualLRP(ctx context.Context, key *models.ActualLRPKey, reaso
 
 // UnclaimActualLRP gives the slot back (UNCLAIMED, no instance key), e.g. for a lost cell.
 func (db *DB) UnclaimActualLRP(ctx context.Context, key *models.ActualLRPKey, expect *models.ActualLRPInstanceKey) (before, after *models.ActualLRP, err error) {
-	_, ch, err := db.MutateActual(ctx, []Slot{ordinary(key)}, func(cur []*models.ActualLRP) (Change, error) {
+	_, ch, err := db.MutateActual(ctx, []Slot{OrdinarySlot(key)}, func(cur []*models.ActualLRP) (Change, error) {
 		a := cur[0]
 		before = a
 		if a == nil {
@@ -409,7 +410,7 @@ func (db *DB) UnclaimActualLRP(ctx context.Context, key *models.ActualLRPKey, ex
 // only ORDINARY records here).
 func (db *DB) RemoveActualLRP(ctx context.Context, guid string, index int32, ik *models.ActualLRPInstanceKey) (*models.ActualLRP, error) {
 	k := &models.ActualLRPKey{ProcessGuid: guid, Index: index}
-	cur, _, err := db.MutateActual(ctx, []Slot{ordinary(k), suspect(k)}, func(cur []*models.ActualLRP) (Change, error) {
+	cur, _, err := db.MutateActual(ctx, []Slot{OrdinarySlot(k), suspect(k)}, func(cur []*models.ActualLRP) (Change, error) {
 		a := cur[0]
 		if a == nil || ik != nil && suspectOf(cur[1], ik) != nil {
 			return Change{}, models.ErrResourceNotFound
@@ -463,7 +464,7 @@ func (db *DB) SwapIfUnchanged(ctx context.Context, a *models.ActualLRP, change f
 // EvacuateClaimed: the cell gives back a CLAIMED instance it is leaving; the slot becomes
 // UNCLAIMED (to be auctioned) and any evacuating record of that container goes.
 func (db *DB) EvacuateClaimed(ctx context.Context, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey) (cur []*models.ActualLRP, ch Change, err error) {
-	return db.MutateActual(ctx, []Slot{ordinary(key), evacuating(key), suspect(key)}, func(cur []*models.ActualLRP) (Change, error) {
+	return db.MutateActual(ctx, []Slot{OrdinarySlot(key), evacuating(key), suspect(key)}, func(cur []*models.ActualLRP) (Change, error) {
 		if s := suspectOf(cur[2], ik); s != nil {
 			return Change{Delete: []*models.ActualLRP{s}}, nil
 		}
@@ -484,7 +485,7 @@ func (db *DB) EvacuateClaimed(ctx context.Context, key *models.ActualLRPKey, ik 
 // EvacuateRunning: the cell is leaving but keeps running the container until a replacement runs: an
 // EVACUATING copy is kept and the slot becomes UNCLAIMED. keep tells the cell to keep its container.
 func (db *DB) EvacuateRunning(ctx context.Context, r StartRequest) (cur []*models.ActualLRP, ch Change, keep bool, err error) {
-	cur, ch, err = db.MutateActual(ctx, []Slot{ordinary(r.Key), evacuating(r.Key), suspect(r.Key)}, func(cur []*models.ActualLRP) (Change, error) {
+	cur, ch, err = db.MutateActual(ctx, []Slot{OrdinarySlot(r.Key), evacuating(r.Key), suspect(r.Key)}, func(cur []*models.ActualLRP) (Change, error) {
 		a, e := cur[0], cur[1]
 		keep = false
 		if s := suspectOf(cur[2], r.InstanceKey); s != nil {
@@ -534,7 +535,7 @@ func (db *DB) EvacuateRunning(ctx context.Context, r StartRequest) (cur []*model
 
 // EvacuateStopped: the container stopped on an evacuating cell; its records go.
 func (db *DB) EvacuateStopped(ctx context.Context, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey) (cur []*models.ActualLRP, ch Change, err error) {
-	return db.MutateActual(ctx, []Slot{ordinary(key), evacuating(key), suspect(key)}, func(cur []*models.ActualLRP) (Change, error) {
+	return db.MutateActual(ctx, []Slot{OrdinarySlot(key), evacuating(key), suspect(key)}, func(cur []*models.ActualLRP) (Change, error) {
 		if s := suspectOf(cur[2], ik); s != nil {
 			return Change{Delete: []*models.ActualLRP{s}}, nil
 		}
@@ -555,7 +556,7 @@ func (db *DB) EvacuateStopped(ctx context.Context, key *models.ActualLRPKey, ik 
 // EvacuateCrashed: the container crashed on an evacuating cell: its evacuating record goes and an
 // ordinary record it held becomes UNCLAIMED with the crash recorded.
 func (db *DB) EvacuateCrashed(ctx context.Context, key *models.ActualLRPKey, ik *models.ActualLRPInstanceKey, reason string) (cur []*models.ActualLRP, ch Change, err error) {
-	return db.MutateActual(ctx, []Slot{ordinary(key), evacuating(key), suspect(key)}, func(cur []*models.ActualLRP) (Change, error) {
+	return db.MutateActual(ctx, []Slot{OrdinarySlot(key), evacuating(key), suspect(key)}, func(cur []*models.ActualLRP) (Change, error) {
 		if s := suspectOf(cur[2], ik); s != nil {
 			return Change{Delete: []*models.ActualLRP{s}}, nil
 		}

@@ -36,7 +36,7 @@ func sameRecord(cur, want *models.ActualLRP) bool {
 // (ok false) if the record changed since or the slot already holds a SUSPECT record.
 func (db *DB) SuspectAndReplace(ctx context.Context, a *models.ActualLRP) (before, suspected, replacement *models.ActualLRP, ok bool, err error) {
 	k := a.GetActualLrpKey()
-	cur, ch, err := db.MutateActual(ctx, []Slot{ordinary(k), suspect(k)}, func(cur []*models.ActualLRP) (Change, error) {
+	cur, ch, err := db.MutateActual(ctx, []Slot{OrdinarySlot(k), suspect(k)}, func(cur []*models.ActualLRP) (Change, error) {
 		if !sameRecord(cur[0], a) || cur[1] != nil {
 			return Change{}, nil
 		}
@@ -58,7 +58,7 @@ func (db *DB) SuspectAndReplace(ctx context.Context, a *models.ActualLRP) (befor
 // SUSPECT record before, the ORDINARY one after, and the replacement it removed (if any).
 func (db *DB) PromoteSuspect(ctx context.Context, s, replacement *models.ActualLRP) (before, after, removed *models.ActualLRP, ok bool, err error) {
 	k := s.GetActualLrpKey()
-	cur, ch, err := db.MutateActual(ctx, []Slot{ordinary(k), suspect(k)}, func(cur []*models.ActualLRP) (Change, error) {
+	cur, ch, err := db.MutateActual(ctx, []Slot{OrdinarySlot(k), suspect(k)}, func(cur []*models.ActualLRP) (Change, error) {
 		if !sameRecord(cur[1], s) || !sameRecord(cur[0], replacement) {
 			return Change{}, nil
 		}

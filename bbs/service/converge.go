@@ -93,7 +93,7 @@ func (s *Service) convergeOnce(ctx context.Context) (convergence.Stats, error) {
 	var jobs []func()
 	for _, a := range acts.CreateAndAuction {
 		jobs = append(jobs, func() {
-			_, ch, err := s.DB.MutateActual(ctx, []db.Slot{ordinary(a.Key)}, func(cur []*models.ActualLRP) (db.Change, error) {
+			_, ch, err := s.DB.MutateActual(ctx, []db.Slot{db.OrdinarySlot(a.Key)}, func(cur []*models.ActualLRP) (db.Change, error) {
 				if cur[0] != nil {
 					return db.Change{}, nil
 				}
@@ -246,10 +246,6 @@ func (s *Service) convergeOnce(ctx context.Context) (convergence.Stats, error) {
 		"desired", len(snap.DesiredLRPs), "orphans", len(snap.Orphans), "tasks", len(snap.Tasks),
 		"read", read.String(), "decide", (decided - read).String(), "total", time.Since(start).String())
 	return acts.Stats, nil
-}
-
-func ordinary(k *models.ActualLRPKey) db.Slot {
-	return db.Slot{ProcessGuid: k.GetProcessGuid(), Index: k.GetIndex()}
 }
 
 func runParallel(jobs []func(), workers int) {
