@@ -18,8 +18,9 @@ import (
 // are served from it; every read first waits until the cache has seen this process's own last
 // write (read-your-writes). Writes never trust it blindly: a mutation may take its first read from
 // the cache, but the compare-and-swap on the mod revision is against etcd, and a failed swap
-// re-reads etcd. When the watch fails (etcd compacted past it, or it cannot be re-established) the
-// cache is dropped and reloaded; meanwhile reads go to etcd.
+// re-reads etcd. A watch that ends is resumed where the cache left off; only when etcd compacted
+// past that point, or the watch cannot be re-established, is the cache dropped and reloaded,
+// reads going to etcd meanwhile.
 
 type cachedActual struct {
 	lrp *models.ActualLRP
@@ -31,6 +32,7 @@ type recordCache struct {
 	cond   *sync.Cond
 	ready  bool
 	rev    int64
+	loads  int // loads so far, the first included: each one costs seconds at Diego's scale
 	actual map[string]cachedActual
 	sched  map[string]*models.DesiredLRP
 	// the actual records by cell id (key -> record), so a cell's instances are read without a
@@ -220,6 +222,7 @@ type loadChunk struct {
 }
 
 func (db *DB) loadCache(ctx context.Context, c *recordCache) (int64, error) {
+	start := time.Now()
 	// one revision for every chunk, so the load is a snapshot the watch continues from
 	head, err := db.cli.Get(ctx, SchemaVersionKey)
 	if err != nil {
@@ -305,8 +308,11 @@ func (db *DB) loadCache(ctx context.Context, c *recordCache) (int64, error) {
 	c.mu.Lock()
 	c.actual, c.byCell, c.byGuid = fresh.actual, fresh.byCell, fresh.byGuid
 	c.sched, c.rev, c.ready = fresh.sched, rev, true
+	c.loads++
+	loads := c.loads
 	c.cond.Broadcast()
 	c.mu.Unlock()
+	db.logger.Info("record cache: loaded", "revision", rev, "actual", na, "schedule", ns, "load", loads, "took", time.Since(start).String())
 	return rev, nil
 }
 
@@ -357,32 +363,52 @@ func (u *undecodable) log(db *DB, msg string) {
 	}
 }
 
-// watchCache keeps c current from the revision after rev, its load's. A watch that ends for any
-// reason is not resumed: the cache is loaded again and watched from that load's revision.
+// watchCache keeps c current from the revision after rev, its load's. A watch that ends is
+// resumed from the revision after the last one the cache has seen (an event's or a progress
+// notification's), so a brief break costs the changes made meanwhile, not a load of every record.
+// The cache is loaded again only when etcd has compacted past that revision or the resumed watch
+// cannot be established; meanwhile reads go to etcd.
 func (db *DB) watchCache(ctx context.Context, c *recordCache, rev int64) {
 	for ctx.Err() == nil {
 		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
-		wch := db.cli.Watch(wctx, "/v1/", clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithPrevKV())
-		broken := false
+		wch := db.cli.Watch(wctx, "/v1/", clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithPrevKV(), clientv3.WithCreatedNotify())
+		created, compacted := false, false
+		var failure error
 		for resp := range wch {
-			if err := resp.Err(); err != nil {
-				db.logger.Warn("record cache: watch failed; reloading", "error", err)
-				broken = true
+			if resp.CompactRevision != 0 {
+				compacted = true
 				break
 			}
-			if resp.IsProgressNotify() {
+			if err := resp.Err(); err != nil {
+				failure = err
+				break
+			}
+			switch {
+			case resp.Created:
+				created = true
+			case resp.IsProgressNotify():
 				// every change under /v1/ up to this revision was delivered (CatchUpCache asks)
 				c.progress(resp.Header.Revision)
-				continue
+			default:
+				c.apply(db, resp.Events)
 			}
-			c.apply(db, resp.Events)
 		}
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
-		if !broken {
-			db.logger.Warn("record cache: watch closed; reloading")
+		c.mu.RLock()
+		rev = c.rev
+		c.mu.RUnlock()
+		if created && !compacted {
+			// the cache holds every change up to rev: it keeps serving while the watch resumes
+			db.logger.Warn("record cache: watch ended; resuming", "from_revision", rev+1, "error", failure)
+			continue
+		}
+		if compacted {
+			db.logger.Warn("record cache: etcd compacted past the watch; reloading", "from_revision", rev+1)
+		} else {
+			db.logger.Warn("record cache: watch could not be established; reloading", "from_revision", rev+1, "error", failure)
 		}
 		c.mu.Lock()
 		c.ready = false
