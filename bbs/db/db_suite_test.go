@@ -3,13 +3,13 @@ package db_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/diego-go/diego/bbs/db"
+	"github.com/diego-go/diego/bbs/db/dbtest"
 	"github.com/diego-go/diego/internal/testservers"
 	"github.com/diego-go/diego/models"
 )
@@ -28,24 +28,15 @@ var (
 )
 
 var _ = BeforeSuite(func() {
-	var err error
-	etcd, err = testservers.StartEtcd(GinkgoT().TempDir())
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() { _ = etcd.Stop() })
-	etcdCli = newEtcdClient()
-	DeferCleanup(etcdCli.Close)
+	etcd, etcdCli = dbtest.StartEtcd()
 })
 
-func newEtcdClient() *clientv3.Client {
-	c, err := db.NewEtcdClient([]string{etcd.ClientURL()}, 5*time.Second, nil)
-	Expect(err).NotTo(HaveOccurred())
-	return c
-}
+func newEtcdClient() *clientv3.Client { return dbtest.NewClient(etcd) }
 
 var _ = BeforeEach(func() {
 	ctx = context.Background()
-	_, err := etcdCli.Delete(ctx, "/v1/", clientv3.WithPrefix())
-	Expect(err).NotTo(HaveOccurred())
+	dbtest.Wipe(ctx, etcdCli)
+	var err error
 	keys, err = db.NewKeyring(map[string]string{"k1": "first passphrase"}, "k1")
 	Expect(err).NotTo(HaveOccurred())
 	store = db.New(etcdCli, keys)

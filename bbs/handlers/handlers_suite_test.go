@@ -18,6 +18,7 @@ import (
 	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/bbs/convergence"
 	"github.com/diego-go/diego/bbs/db"
+	"github.com/diego-go/diego/bbs/db/dbtest"
 	"github.com/diego-go/diego/bbs/eventhub"
 	"github.com/diego-go/diego/bbs/handlers"
 	"github.com/diego-go/diego/bbs/service"
@@ -51,19 +52,13 @@ var (
 )
 
 var _ = BeforeSuite(func() {
-	var err error
-	etcd, err = testservers.StartEtcd(GinkgoT().TempDir())
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() { _ = etcd.Stop() })
-	etcdCli, err = db.NewEtcdClient([]string{etcd.ClientURL()}, 5*time.Second, nil)
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(etcdCli.Close)
+	etcd, etcdCli = dbtest.StartEtcd()
 })
 
 var _ = BeforeEach(func() {
 	ctx = context.Background()
-	_, err := etcdCli.Delete(ctx, "/v1/", clientv3.WithPrefix())
-	Expect(err).NotTo(HaveOccurred())
+	dbtest.Wipe(ctx, etcdCli)
+	var err error
 	keyring, err = db.NewKeyring(map[string]string{"k": "pass"}, "k")
 	Expect(err).NotTo(HaveOccurred())
 	store = db.New(etcdCli, keyring, db.WithGroupCommit())

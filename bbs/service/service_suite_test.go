@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/diego-go/diego/auctioneer/auctioneertest"
 	"github.com/diego-go/diego/bbs/db"
+	"github.com/diego-go/diego/bbs/db/dbtest"
 	"github.com/diego-go/diego/internal/testservers"
 	"github.com/diego-go/diego/models"
 )
@@ -35,19 +35,12 @@ var (
 )
 
 var _ = BeforeSuite(func() {
-	var err error
-	etcd, err = testservers.StartEtcd(GinkgoT().TempDir())
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() { _ = etcd.Stop() })
-	etcdCli, err = db.NewEtcdClient([]string{etcd.ClientURL()}, 5*time.Second, nil)
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(etcdCli.Close)
+	etcd, etcdCli = dbtest.StartEtcd()
 })
 
 var _ = BeforeEach(func() {
 	ctx = context.Background()
-	_, err := etcdCli.Delete(ctx, "/v1/", clientv3.WithPrefix())
-	Expect(err).NotTo(HaveOccurred())
+	dbtest.Wipe(ctx, etcdCli)
 	keyring, err := db.NewKeyring(map[string]string{"k": "pass"}, "k")
 	Expect(err).NotTo(HaveOccurred())
 	// no record cache: every read goes to etcd, where the specs can count it
