@@ -19,6 +19,7 @@ import (
 	auctioneerconfig "github.com/diego-go/diego/cmd/auctioneer/config"
 	bbsconfig "github.com/diego-go/diego/cmd/bbs/config"
 	gardenconfig "github.com/diego-go/diego/cmd/garden/config"
+	repconfig "github.com/diego-go/diego/cmd/rep/config"
 	"github.com/diego-go/diego/internal/daemontest"
 	"github.com/diego-go/diego/models"
 	"github.com/diego-go/diego/tlsconfig"
@@ -34,6 +35,7 @@ var loaders = []struct {
 	{"auctioneer", func(p string) error { _, err := auctioneerconfig.Load(p); return err }, auctioneerconfig.Config{}},
 	{"bbs", func(p string) error { _, err := bbsconfig.Load(p); return err }, bbsconfig.Config{}},
 	{"garden", func(p string) error { _, err := gardenconfig.Load(p); return err }, gardenconfig.Config{}},
+	{"rep", func(p string) error { _, err := repconfig.Load(p); return err }, repconfig.Config{}},
 }
 
 // jsonKeys are the keys of a config struct's JSON, embedded structs' included.

@@ -1,0 +1,206 @@
+// Package config is the rep daemon's JSON configuration: defaults, parsing and validation. What
+// every daemon's configuration has (listeners, server TLS, Consul, the presence's timing, log
+// level) is in internal/daemonconfig; this package adds the cell's own fields.
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/diego-go/diego/internal/daemonconfig"
+)
+
+// Config of the rep daemon. Example:
+//
+//	{
+//	  "cell_id": "cell-z1-0", "zone": "z1",
+//	  "listen_address": "0.0.0.0:1801",
+//	  "advertise_url": "https://cell-z1-0.cell.service.cf.internal:1801",
+//	  "health_address": "127.0.0.1:1800",
+//	  "ca_file": "ca.crt", "cert_file": "rep.crt", "key_file": "rep.key",
+//	  "consul_address": "127.0.0.1:8500",
+//	  "bbs_url": "https://bbs.service.cf.internal:8889",
+//	  "bbs_ca_file": "ca.crt", "bbs_cert_file": "client.crt", "bbs_key_file": "client.key",
+//	  "preloaded_rootfs": ["cflinuxfs4"],
+//	  "nats_urls": ["nats://127.0.0.1:4222"],
+//	  "garden_network": "unix", "garden_address": "/var/run/diego-garden/garden.sock"
+//	}
+type Config struct {
+	// ListenAddress is the rep's API (mutual TLS: GET /state, POST /work, stop, cancel, update,
+	// container metrics); AdvertiseURL is the rep URL the cell's presence announces (default
+	// https://<listen_address>); HealthAddress is the loopback-only admin listener (GET /ping,
+	// POST /evacuate); MetricsAddress serves Prometheus /metrics.
+	daemonconfig.Listeners
+	daemonconfig.ServerTLS
+	daemonconfig.Consul
+	// LockTTL and LockRetryInterval are the cell presence's session TTL and retry interval.
+	daemonconfig.Lock
+	daemonconfig.Logging
+
+	// CellID names the cell (its presence key, the instances' cell_id in the BBS).
+	CellID string `json:"cell_id"`
+	// Zone is the availability zone the auction spreads instances across.
+	Zone string `json:"zone"`
+
+	// BBSURL is the BBS's API; client TLS for it is optional (all three files or none).
+	BBSURL      string `json:"bbs_url"`
+	BBSCAFile   string `json:"bbs_ca_file"`
+	BBSCertFile string `json:"bbs_cert_file"`
+	BBSKeyFile  string `json:"bbs_key_file"`
+
+	// PlacementTags must all be asked for by work placed on this cell; OptionalPlacementTags may
+	// be.
+	PlacementTags         []string `json:"placement_tags"`
+	OptionalPlacementTags []string `json:"optional_placement_tags"`
+	// PreloadedRootFS are the stacks garden has preloaded (its preloaded_rootfs names); the cell
+	// offers them as preloaded:NAME and preloaded+layer:NAME?layer=....
+	PreloadedRootFS []string `json:"preloaded_rootfs"`
+	// SupportedProviders are the rootfs schemes offered for any image (default ["docker"]).
+	SupportedProviders []string `json:"supported_providers"`
+	// VolumeDrivers are the volume drivers the cell offers to the auction.
+	VolumeDrivers []string `json:"volume_drivers"`
+
+	// PollingInterval is the bulk sync's (BBS against garden) interval.
+	PollingInterval daemonconfig.Duration `json:"polling_interval"`
+	// EvacuationTimeout bounds an evacuation; EvacuationPollingInterval is how often the
+	// evacuating rep checks whether anything is left.
+	EvacuationTimeout         daemonconfig.Duration `json:"evacuation_timeout"`
+	EvacuationPollingInterval daemonconfig.Duration `json:"evacuation_polling_interval"`
+
+	// NATSURLs are the NATS servers the containers' log lines are published on.
+	NATSURLs []string `json:"nats_urls"`
+
+	// GardenNetwork ("unix" or "tcp") and GardenAddress reach the cell's garden server.
+	GardenNetwork string `json:"garden_network"`
+	GardenAddress string `json:"garden_address"`
+}
+
+// Default is the configuration before the file is applied (upstream's ports and timings).
+func Default() Config {
+	return Config{
+		Listeners:                 daemonconfig.Listeners{ListenAddress: "0.0.0.0:1801", HealthAddress: "127.0.0.1:1800"},
+		Lock:                      daemonconfig.DefaultLock(),
+		Logging:                   daemonconfig.DefaultLogging(),
+		SupportedProviders:        []string{"docker"},
+		PollingInterval:           daemonconfig.Duration(30 * time.Second),
+		EvacuationTimeout:         daemonconfig.Duration(10 * time.Minute),
+		EvacuationPollingInterval: daemonconfig.Duration(10 * time.Second),
+		GardenNetwork:             "unix",
+		GardenAddress:             "/var/run/diego-garden/garden.sock",
+	}
+}
+
+// Load reads the file over the defaults and validates the result. Unknown fields are errors.
+func Load(path string) (Config, error) {
+	c := Default()
+	if err := daemonconfig.DecodeFile(path, &c); err != nil {
+		return c, err
+	}
+	c.DefaultAdvertiseURL()
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// name is what a cell id, a stack, a tag, a provider or a volume driver may be: it goes into a
+// Consul key, a rootfs URL or a placement constraint.
+var name = regexp.MustCompile(`^[a-zA-Z0-9_.+-]+$`)
+
+// Validate lists every problem.
+func (c Config) Validate() error {
+	var p daemonconfig.Problems
+	c.Listeners.Check(&p)
+	c.ServerTLS.Check(&p)
+	c.Consul.Check(&p)
+	c.Lock.Check(&p)
+	c.Logging.Check(&p)
+
+	p.Require("cell_id", c.CellID)
+	if c.CellID != "" && !name.MatchString(c.CellID) {
+		p.Addf("cell_id %q: only letters, digits, '_', '.', '+' and '-'", c.CellID)
+	}
+	if c.AdvertiseURL != "" {
+		checkAdvertiseURL(&p, c.AdvertiseURL)
+	}
+
+	p.Require("bbs_url", c.BBSURL)
+	if u := c.BBSURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		p.Addf("bbs_url %q must start with http:// or https://", u)
+	}
+	p.TLSFiles("bbs", c.BBSCAFile, c.BBSCertFile, c.BBSKeyFile)
+
+	names(&p, "placement_tags", c.PlacementTags)
+	names(&p, "optional_placement_tags", c.OptionalPlacementTags)
+	for _, t := range c.PlacementTags {
+		if slices.Contains(c.OptionalPlacementTags, t) {
+			p.Addf("placement tag %q is both required (placement_tags) and optional (optional_placement_tags)", t)
+		}
+	}
+	names(&p, "preloaded_rootfs", c.PreloadedRootFS)
+	names(&p, "supported_providers", c.SupportedProviders)
+	for _, s := range c.SupportedProviders {
+		if s == "preloaded" || s == "preloaded+layer" {
+			p.Addf("supported_providers %q: the preloaded providers come from preloaded_rootfs", s)
+		}
+	}
+	names(&p, "volume_drivers", c.VolumeDrivers)
+
+	for _, d := range []struct {
+		name string
+		v    daemonconfig.Duration
+	}{
+		{"polling_interval", c.PollingInterval}, {"evacuation_timeout", c.EvacuationTimeout},
+		{"evacuation_polling_interval", c.EvacuationPollingInterval},
+	} {
+		if d.v.D() <= 0 {
+			p.Addf("%s %s: must be positive", d.name, d.v.D())
+		}
+	}
+
+	if len(c.NATSURLs) == 0 {
+		p.Addf("nats_urls is required (the containers' logs are published there)")
+	}
+	for _, n := range c.NATSURLs {
+		if u, err := url.Parse(n); err != nil || u.Scheme != "nats" || u.Host == "" {
+			p.Addf("nats_urls: %q is not a URL like nats://host:port", n)
+		}
+	}
+
+	switch c.GardenNetwork {
+	case "unix":
+	case "tcp":
+		p.HostPort("garden_address", c.GardenAddress)
+	default:
+		p.Addf("garden_network %q: want unix or tcp", c.GardenNetwork)
+	}
+	p.Require("garden_address", c.GardenAddress)
+	return p.Err()
+}
+
+// checkAdvertiseURL: the rep URL is what auctioneers and BBSes on other machines dial, over
+// mutual TLS.
+func checkAdvertiseURL(p *daemonconfig.Problems, raw string) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		p.Addf("advertise_url %q must be a URL like https://host:port (the API is mutual TLS)", raw)
+		return
+	}
+	if ip := net.ParseIP(u.Hostname()); ip != nil && ip.IsUnspecified() {
+		p.Addf("advertise_url %q: %s cannot be dialled; name this cell's address", raw, u.Hostname())
+	}
+}
+
+// names records the entries of list that are empty or have characters a name may not have.
+func names(p *daemonconfig.Problems, key string, list []string) {
+	for _, v := range list {
+		if !name.MatchString(v) {
+			p.Addf("%s: %q is not a name (letters, digits, '_', '.', '+' and '-')", key, v)
+		}
+	}
+}
