@@ -1,0 +1,445 @@
+// Package gardentest is the one way specs start a real garden server (cmd/garden on the runc
+// backend): the binaries are built once per test binary, a busybox rootfs with the test app at
+// /testapp is made, and each server gets a bridge, iptables chains, network pool, port range and
+// cgroup parent of its own, all removed after the suite or spec that started it, even when a spec
+// fails. Work left behind by a test process that died (a go test timeout, a kill) is removed by
+// the next one.
+package gardentest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"code.cloudfoundry.org/garden"
+	"code.cloudfoundry.org/garden/client"
+	"code.cloudfoundry.org/garden/client/connection"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+
+	"github.com/diego-go/diego/gardenrunc"
+	"github.com/diego-go/diego/gardenrunc/initproc"
+)
+
+// RootFS is the preloaded rootfs every server offers and uses by default: busybox-static with
+// the test app at TestAppPath.
+const RootFS = "preloaded:busybox"
+
+// TestAppPath is where internal/testapp is inside RootFS.
+func TestAppPath() string { return "/testapp" }
+
+// Options: Extra is laid over the server's configuration (cmd/garden's JSON keys).
+type Options struct {
+	Extra map[string]any
+}
+
+// Garden is one running server.
+type Garden struct {
+	Socket     string
+	Client     garden.Client
+	Session    *gexec.Session
+	ConfigPath string
+	RootFS     string
+	// ExternalIP is the host address NetIn ports are mapped on.
+	ExternalIP string
+	// DepotDir holds the containers' state on disk.
+	DepotDir string
+
+	dir      string
+	bridge   string
+	chains   string
+	pool     string
+	cgParent string
+}
+
+const (
+	workDirPrefix = "diego-gardentest-"
+	binDirPrefix  = "diego-gardentest-bin-"
+	// ownerFile holds the pid and start time of the test process a directory is for.
+	ownerFile = "owner"
+	// slots bounds how many servers may run at once on the machine (each has a pool and a port
+	// range of its own).
+	slots = 22
+)
+
+var (
+	buildOnce sync.Once
+	buildErr  error
+	binDir    string
+	counter   int
+	counterMu sync.Mutex
+)
+
+// Binaries are the static garden and garden-init binaries, built once per test binary.
+func Binaries() (gardenBin, gardenInit string) {
+	GinkgoHelper()
+	buildOnce.Do(build)
+	Expect(buildErr).NotTo(HaveOccurred())
+	return filepath.Join(binDir, "garden"), filepath.Join(binDir, "garden-init")
+}
+
+// rootfsDir is the busybox rootfs made next to the binaries.
+func rootfsDir() string { return filepath.Join(binDir, "busybox-rootfs") }
+
+// build makes the binaries and the rootfs in a directory owned by this test process (removed by
+// the next test process once this one is gone: a library cannot hook the end of the test binary).
+func build() {
+	sweepLeftovers()
+	dir, err := os.MkdirTemp("", binDirPrefix)
+	if err != nil {
+		buildErr = err
+		return
+	}
+	binDir = dir
+	if buildErr = writeOwner(dir); buildErr != nil {
+		return
+	}
+	// containers' roots (user namespaces) must be able to search the path to the rootfs
+	if buildErr = os.Chmod(dir, 0711); buildErr != nil {
+		return
+	}
+	for name, pkg := range map[string]string{
+		"garden":      "github.com/diego-go/diego/cmd/garden",
+		"garden-init": "github.com/diego-go/diego/cmd/garden/garden-init",
+		"testapp":     "github.com/diego-go/diego/internal/testapp",
+	} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("building %s: %v\n%s", pkg, err, out)
+			return
+		}
+	}
+	if buildErr = makeBusyboxRootFS(rootfsDir()); buildErr != nil {
+		return
+	}
+	buildErr = os.Rename(filepath.Join(dir, "testapp"), filepath.Join(rootfsDir(), "testapp"))
+}
+
+func writeOwner(dir string) error {
+	start, _ := initproc.ProcStart(os.Getpid())
+	return os.WriteFile(filepath.Join(dir, ownerFile), []byte(fmt.Sprintf("%d %s", os.Getpid(), start)), 0600)
+}
+
+// ownerGone: the directory was made by a test process that is no longer running.
+func ownerGone(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, ownerFile))
+	if err != nil {
+		return false // not one of ours, or its owner is still setting up
+	}
+	var pid int
+	var start string
+	fmt.Sscanf(string(b), "%d %s", &pid, &start)
+	s, alive := initproc.ProcStart(pid)
+	return !alive || s != start
+}
+
+// Start starts a server and registers its cleanup (every container destroyed, the server
+// stopped, its network, cgroups and files removed) with DeferCleanup: call it in a BeforeSuite,
+// BeforeEach or spec. It skips when not root or when runc or busybox is missing.
+func Start(opts Options) *Garden {
+	GinkgoHelper()
+	if os.Geteuid() != 0 {
+		Skip("a garden server needs root")
+	}
+	for _, bin := range []string{"runc", "busybox"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			Skip(bin + " is not installed (make deps installs it)")
+		}
+	}
+	gardenBin, initBin := Binaries()
+
+	dir, err := os.MkdirTemp("", workDirPrefix)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(writeOwner(dir)).To(Succeed())
+	// the depot is in it: containers' roots (user namespaces) must be able to search it
+	Expect(os.Chmod(dir, 0711)).To(Succeed())
+	counterMu.Lock()
+	counter++
+	n := counter
+	counterMu.Unlock()
+	slot, err := freeSlot()
+	Expect(err).NotTo(HaveOccurred())
+	id := fmt.Sprintf("%d%d", os.Getpid()%100000, n)
+	g := &Garden{
+		Socket:     filepath.Join(dir, "garden.sock"),
+		ConfigPath: filepath.Join(dir, "garden.json"),
+		RootFS:     RootFS,
+		ExternalIP: gardenrunc.DefaultExternalIP(),
+		DepotDir:   filepath.Join(dir, "depot"),
+		dir:        dir,
+		bridge:     "dgk" + id,
+		chains:     "dgk" + id,
+		pool:       fmt.Sprintf("10.252.%d.0/24", slot),
+		cgParent:   "diego-gardentest-" + id,
+	}
+	cfg := map[string]any{
+		"listen_network":   "unix",
+		"listen_address":   g.Socket,
+		"log_level":        "debug",
+		"depot_dir":        g.DepotDir,
+		"runc_root":        filepath.Join(dir, "runc"),
+		"image_cache_dir":  filepath.Join(dir, "images"),
+		"init_bin":         initBin,
+		"preloaded_rootfs": map[string]string{"busybox": rootfsDir()},
+		"default_rootfs":   RootFS,
+		"cgroup_parent":    g.cgParent,
+		"bridge_name":      g.bridge,
+		"chain_prefix":     g.chains,
+		"network_pool":     g.pool,
+		"external_ip":      g.ExternalIP,
+		"port_range_start": 20000 + slot*250,
+		"port_range_end":   20000 + slot*250 + 250,
+		"ip_forward":       false,
+	}
+	for k, v := range opts.Extra {
+		cfg[k] = v
+	}
+	data, err := json.Marshal(cfg)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(os.WriteFile(g.ConfigPath, data, 0600)).To(Succeed())
+	g.Client = client.New(connection.New("unix", g.Socket))
+	DeferCleanup(g.cleanup)
+	g.start(gardenBin)
+	return g
+}
+
+// freeSlot picks a pool 10.252.<slot>.0/24 no interface on the host has an address in, starting
+// at one derived from the pid so concurrent test processes rarely race for the same one.
+func freeSlot() (int, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return 0, err
+	}
+	used := map[int]bool{}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if ip := n.IP.To4(); ip != nil && ip[0] == 10 && ip[1] == 252 {
+				used[int(ip[2])] = true
+			}
+		}
+	}
+	for i := 0; i < slots; i++ {
+		if s := (os.Getpid() + i) % slots; !used[s] {
+			return s, nil
+		}
+	}
+	return 0, fmt.Errorf("all %d garden test pools 10.252.0-%d.0/24 are in use", slots, slots-1)
+}
+
+// start runs the server, which dies with the test process, and waits until it answers.
+func (g *Garden) start(bin string) {
+	GinkgoHelper()
+	cmd := exec.Command(bin, "-config", g.ConfigPath)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	var err error
+	onLastingThread(func() { g.Session, err = gexec.Start(cmd, GinkgoWriter, GinkgoWriter) })
+	Expect(err).NotTo(HaveOccurred())
+	Eventually(g.Client.Ping, 20*time.Second, 50*time.Millisecond).Should(Succeed(), "garden did not answer")
+}
+
+// Kill9 kills the server with SIGKILL; its containers keep running.
+func (g *Garden) Kill9() {
+	GinkgoHelper()
+	g.Session.Kill()
+	Eventually(g.Session, 10*time.Second).Should(gexec.Exit())
+}
+
+// Restart stops the server (SIGINT, or SIGKILL if it does not stop) if it runs and starts it
+// again on the same configuration; its containers are kept and reloaded.
+func (g *Garden) Restart() {
+	GinkgoHelper()
+	g.stop()
+	bin, _ := Binaries()
+	g.start(bin)
+}
+
+func (g *Garden) stop() {
+	if g.Session == nil || g.Session.ExitCode() != -1 {
+		return
+	}
+	g.Session.Interrupt()
+	if g.Session.Wait(20*time.Second).ExitCode() == -1 {
+		g.Session.Kill().Wait(10 * time.Second)
+	}
+}
+
+// cleanup destroys every container (a server is started again if it died, so it reloads and
+// destroys them), stops the server and removes its network, cgroups and files.
+func (g *Garden) cleanup() {
+	if g.Session == nil || g.Session.ExitCode() != -1 {
+		if bin := filepath.Join(binDir, "garden"); fileExists(bin) {
+			g.tryStart(bin)
+		}
+	}
+	g.destroyAll()
+	g.stop()
+	g.teardown()
+}
+
+// tryStart is start for cleanup paths: it never fails the spec.
+func (g *Garden) tryStart(bin string) {
+	cmd := exec.Command(bin, "-config", g.ConfigPath)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	var err error
+	onLastingThread(func() { g.Session, err = gexec.Start(cmd, GinkgoWriter, GinkgoWriter) })
+	if err != nil {
+		return
+	}
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if g.Client.Ping() == nil || g.Session.ExitCode() != -1 {
+			return
+		}
+	}
+}
+
+func (g *Garden) destroyAll() {
+	if cs, err := g.Client.Containers(nil); err == nil {
+		for _, c := range cs {
+			g.Client.Destroy(c.Handle())
+		}
+	}
+}
+
+func (g *Garden) teardown() {
+	exec.Command("ip", "link", "del", g.bridge).Run()
+	exec.Command("iptables", "-w", "-t", "nat", "-D", g.chains+"-postrouting", "-s", g.pool, "!", "-d", g.pool, "-j", "MASQUERADE").Run()
+	gardenrunc.RemoveSharedChainsIfUnused(g.chains)
+	if cg, err := gardenrunc.HostCgroups(); err == nil {
+		cg.RemoveParent(g.cgParent)
+	}
+	os.RemoveAll(g.dir)
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// sweepLeftovers removes what test processes that died before their cleanup left: for each of
+// their servers' directories a server on its configuration reloads and destroys its containers,
+// then its network, cgroups and files go; then their binaries.
+func sweepLeftovers() {
+	var bin string
+	bins, _ := filepath.Glob(filepath.Join(os.TempDir(), binDirPrefix+"*"))
+	for _, d := range bins {
+		if ownerGone(d) && fileExists(filepath.Join(d, "garden")) {
+			bin = filepath.Join(d, "garden")
+		}
+	}
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), workDirPrefix+"*"))
+	for _, dir := range dirs {
+		if strings.HasPrefix(filepath.Base(dir), binDirPrefix) || !ownerGone(dir) {
+			continue
+		}
+		fmt.Fprintf(GinkgoWriter, "cleaning up after a test process that died: %s\n", dir)
+		g, err := fromConfig(dir)
+		if err != nil {
+			os.RemoveAll(dir)
+			continue
+		}
+		if bin != "" && os.Geteuid() == 0 {
+			g.tryStart(bin)
+			g.destroyAll()
+			g.stop()
+		}
+		g.teardown()
+	}
+	for _, d := range bins {
+		if ownerGone(d) {
+			os.RemoveAll(d)
+		}
+	}
+}
+
+// fromConfig is the server a work directory's garden.json describes.
+func fromConfig(dir string) (*Garden, error) {
+	g := &Garden{ConfigPath: filepath.Join(dir, "garden.json"), dir: dir}
+	b, err := os.ReadFile(g.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	var cfg struct {
+		Socket   string `json:"listen_address"`
+		Depot    string `json:"depot_dir"`
+		Bridge   string `json:"bridge_name"`
+		Chains   string `json:"chain_prefix"`
+		Pool     string `json:"network_pool"`
+		CgParent string `json:"cgroup_parent"`
+	}
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return nil, err
+	}
+	g.Socket, g.DepotDir, g.bridge, g.chains, g.pool, g.cgParent = cfg.Socket, cfg.Depot, cfg.Bridge, cfg.Chains, cfg.Pool, cfg.CgParent
+	g.Client = client.New(connection.New("unix", g.Socket))
+	return g, nil
+}
+
+// makeBusyboxRootFS builds a minimal root filesystem from busybox-static.
+func makeBusyboxRootFS(dir string) error {
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		return fmt.Errorf("busybox-static is not installed: %w", err)
+	}
+	for _, d := range []string{"bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root", "home/vcap", "var/www"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0755); err != nil {
+			return err
+		}
+	}
+	if err := os.Chmod(filepath.Join(dir, "tmp"), 01777); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(bb)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bin", "busybox"), data, 0755); err != nil {
+		return err
+	}
+	out, err := exec.Command(bb, "--list").Output()
+	if err != nil {
+		return err
+	}
+	for _, applet := range strings.Fields(string(out)) {
+		if applet != "busybox" {
+			if err := os.Symlink("busybox", filepath.Join(dir, "bin", applet)); err != nil {
+				return err
+			}
+		}
+	}
+	for name, content := range map[string]string{
+		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nvcap:x:2000:2000::/home/vcap:/bin/sh\nnobody:x:65534:65534::/nonexistent:/bin/false\n",
+		"etc/group":  "root:x:0:\nvcap:x:2000:\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0644); err != nil {
+			return err
+		}
+	}
+	return os.Chown(filepath.Join(dir, "home", "vcap"), 2000, 2000)
+}
+
+// lastingThread runs functions on one thread that lives as long as the test process. A child's
+// Pdeathsig fires when the thread that forked it ends, and Go ends the thread of a goroutine that
+// returns while locked to it, so servers are forked here, not on whatever thread a spec runs on.
+var lastingThread = make(chan func())
+
+func init() {
+	go func() {
+		runtime.LockOSThread()
+		for f := range lastingThread {
+			f()
+		}
+	}()
+}
+
+func onLastingThread(f func()) {
+	done := make(chan struct{})
+	lastingThread <- func() { defer close(done); f() }
+	<-done
+}

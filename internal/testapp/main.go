@@ -1,0 +1,133 @@
+// Command testapp is the small HTTP server the cell's specs run inside containers. It is built
+// static and placed at /testapp in gardentest's busybox rootfs. It listens on $PORT (8080 when
+// unset) and answers:
+//
+//	GET /                  "<CF_INSTANCE_INDEX> <CF_INSTANCE_GUID>"
+//	GET /env               the environment as a JSON object
+//	GET /exit?code=N       exits with status N (after answering)
+//	GET /hang              stops answering this and every later request
+//	GET /alloc?mb=N        allocates and touches N MiB, kept until exit
+//	GET /log?lines=N&text=T prints T (default "log line") N times on stdout, numbered
+//	GET /stderr?text=T     prints T on stderr
+//	GET /ready             200 while ready (the default), 500 after /ready?state=fail
+//	GET /ready?state=S     S = fail or pass flips what /ready answers
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+func main() {
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "8080"
+	}
+	a := &app{}
+	a.ready.Store(true)
+	fmt.Printf("testapp listening on port %s\n", port)
+	if err := http.ListenAndServe(":"+port, a); err != nil {
+		fmt.Fprintf(os.Stderr, "testapp: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+type app struct {
+	hung  atomic.Bool
+	ready atomic.Bool
+	mu    sync.Mutex
+	held  [][]byte // allocations kept alive for /alloc
+}
+
+func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if a.hung.Load() {
+		select {} // a hung app holds the connection open and never answers
+	}
+	q := r.URL.Query()
+	switch r.URL.Path {
+	case "/":
+		fmt.Fprintf(w, "%s %s", os.Getenv("CF_INSTANCE_INDEX"), os.Getenv("CF_INSTANCE_GUID"))
+	case "/env":
+		env := map[string]string{}
+		for _, kv := range os.Environ() {
+			k, v, _ := strings.Cut(kv, "=")
+			env[k] = v
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(env)
+	case "/exit":
+		code, err := strconv.Atoi(q.Get("code"))
+		if err != nil {
+			http.Error(w, "code must be an integer", http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintf(w, "exiting with %d", code)
+		w.(http.Flusher).Flush()
+		go func() {
+			time.Sleep(50 * time.Millisecond) // let the answer reach the client
+			os.Exit(code)
+		}()
+	case "/hang":
+		a.hung.Store(true)
+		select {}
+	case "/alloc":
+		mb, err := strconv.Atoi(q.Get("mb"))
+		if err != nil || mb < 0 {
+			http.Error(w, "mb must be a non-negative integer", http.StatusBadRequest)
+			return
+		}
+		b := make([]byte, mb<<20)
+		for i := 0; i < len(b); i += 4096 {
+			b[i] = 1 // touch every page so it is resident
+		}
+		a.mu.Lock()
+		a.held = append(a.held, b)
+		a.mu.Unlock()
+		fmt.Fprintf(w, "allocated %d MiB", mb)
+	case "/log":
+		lines, err := strconv.Atoi(q.Get("lines"))
+		if q.Get("lines") == "" {
+			lines, err = 1, nil
+		}
+		if err != nil || lines < 0 {
+			http.Error(w, "lines must be a non-negative integer", http.StatusBadRequest)
+			return
+		}
+		text := q.Get("text")
+		if text == "" {
+			text = "log line"
+		}
+		for i := 1; i <= lines; i++ {
+			fmt.Fprintf(os.Stdout, "%s %d\n", text, i)
+		}
+		fmt.Fprintf(w, "printed %d lines", lines)
+	case "/stderr":
+		fmt.Fprintln(os.Stderr, q.Get("text"))
+		fmt.Fprint(w, "printed on stderr")
+	case "/ready":
+		switch q.Get("state") {
+		case "fail":
+			a.ready.Store(false)
+		case "pass":
+			a.ready.Store(true)
+		case "":
+		default:
+			http.Error(w, "state must be fail or pass", http.StatusBadRequest)
+			return
+		}
+		if !a.ready.Load() {
+			http.Error(w, "not ready", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprint(w, "ready")
+	default:
+		http.NotFound(w, r)
+	}
+}
