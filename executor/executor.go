@@ -135,6 +135,10 @@ type RunInfo struct {
 	Sidecars           []Sidecar
 	EgressRules        []*models.SecurityGroupRule
 	Env                []EnvironmentVariable
+	// TrustedSystemCertificatesPath is where the cell's trusted CA certificates are mounted in the
+	// container (the LRP's or Task's trusted_system_certificates_path); "" mounts none. It is named
+	// in CF_SYSTEM_CERT_PATH.
+	TrustedSystemCertificatesPath string
 	// CertificateOrganizationalUnits go into the instance identity certificate's subject.
 	CertificateOrganizationalUnits []string
 	// GracePeriod between SIGTERM and SIGKILL when the container is stopped; 0 = the cell's.
