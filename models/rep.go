@@ -201,3 +201,52 @@ type LRPStartRequest struct {
 type TaskStartRequest struct {
 	RepTask
 }
+
+// InternalRoute is one of an instance's internal (container-to-container) hostnames, as
+// upstream's routing-info internalroutes.InternalRoute.
+type InternalRoute struct {
+	Hostname string `json:"hostname"`
+}
+
+// LRPUpdate is the body of the rep's PUT /v2/lrps/:process_guid/instances/:instance_guid
+// (upstream's rep.LRPUpdate): what changed of a running instance that needs no restart.
+type LRPUpdate struct {
+	InstanceGUID string `json:"instance_guid"`
+	LRPKey
+	InternalRoutes []InternalRoute   `json:"internal_routes"`
+	MetricTags     map[string]string `json:"metric_tags"`
+}
+
+// CachedContainerMetrics is one container's usage as the rep's GET /container_metrics reports
+// it (upstream's executor containermetrics.CachedContainerMetrics).
+type CachedContainerMetrics struct {
+	MetricGUID       string  `json:"metric_guid"`
+	CPUUsageFraction float64 `json:"cpu_usage_fraction"`
+	DiskUsageBytes   uint64  `json:"disk_usage_bytes"`
+	DiskQuotaBytes   uint64  `json:"disk_quota_bytes"`
+	MemoryUsageBytes uint64  `json:"memory_usage_bytes"`
+	MemoryQuotaBytes uint64  `json:"memory_quota_bytes"`
+	RxBytes          *uint64 `json:"rx_bytes,omitempty"`
+	TxBytes          *uint64 `json:"tx_bytes,omitempty"`
+}
+
+// LRPMetric is an instance's usage.
+type LRPMetric struct {
+	InstanceGUID string `json:"instance_guid"`
+	ProcessGUID  string `json:"process_guid"`
+	Index        int32  `json:"index"`
+	CachedContainerMetrics
+}
+
+// TaskMetric is a task's usage.
+type TaskMetric struct {
+	TaskGUID string `json:"task_guid"`
+	CachedContainerMetrics
+}
+
+// ContainerMetricsCollection is the answer of the rep's GET /container_metrics.
+type ContainerMetricsCollection struct {
+	CellID string       `json:"cell_id"`
+	LRPs   []LRPMetric  `json:"lrps"`
+	Tasks  []TaskMetric `json:"tasks"`
+}

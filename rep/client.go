@@ -8,7 +8,8 @@
 // that. Mutual TLS is optional: give a *tls.Config from tlsconfig.Client for https:// rep URLs,
 // nil for plain http. A rep's base URL comes from its presence (models.CellRepURL).
 //
-// Its test double, an in-process rep as an httptest server, is rep/reptest.
+// The rep's own server is rep/server; the auction's test double, an in-process rep as an httptest
+// server, is rep/reptest.
 package rep
 
 import (
@@ -122,6 +123,24 @@ func (c *Client) StopLRPInstance(ctx context.Context, repURL string, key *models
 // CancelTask asks the rep at repURL to stop a task's container.
 func (c *Client) CancelTask(ctx context.Context, repURL, taskGuid string) error {
 	return c.do(ctx, c.workTimeout, http.MethodPost, repURL, CancelTaskPath(taskGuid), nil, http.StatusAccepted, nil)
+}
+
+// UpdateLRPInstance tells the rep at repURL what changed of a running instance (routes, metric
+// tags) that needs no restart.
+func (c *Client) UpdateLRPInstance(ctx context.Context, repURL string, update models.LRPUpdate) error {
+	body, err := json.Marshal(update)
+	if err != nil {
+		return err
+	}
+	path := UpdateLRPInstancePath(update.ProcessGUID, update.InstanceGUID)
+	return c.do(ctx, c.workTimeout, http.MethodPut, repURL, path, body, http.StatusAccepted, nil)
+}
+
+// ContainerMetrics reads the usage of every container of the rep at repURL, within WorkTimeout.
+func (c *Client) ContainerMetrics(ctx context.Context, repURL string) (models.ContainerMetricsCollection, error) {
+	var m models.ContainerMetricsCollection
+	err := c.do(ctx, c.workTimeout, http.MethodGet, repURL, ContainerMetricsPath, nil, http.StatusOK, &m)
+	return m, err
 }
 
 // do makes one call and decodes the answer into out (when not nil); any status but want is an
