@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/diego-go/diego/internal/daemonconfig"
+	"github.com/diego-go/diego/models"
 )
 
 // Config of the rep daemon. Example:
@@ -145,7 +146,7 @@ func (c Config) Validate() error {
 	names(&p, "preloaded_rootfs", c.PreloadedRootFS)
 	names(&p, "supported_providers", c.SupportedProviders)
 	for _, s := range c.SupportedProviders {
-		if s == "preloaded" || s == "preloaded+layer" {
+		if s == PreloadedProvider || s == PreloadedLayerProvider {
 			p.Addf("supported_providers %q: the preloaded providers come from preloaded_rootfs", s)
 		}
 	}
@@ -203,4 +204,36 @@ func names(p *daemonconfig.Problems, key string, list []string) {
 			p.Addf("%s: %q is not a name (letters, digits, '_', '.', '+' and '-')", key, v)
 		}
 	}
+}
+
+// The rootfs schemes of the preloaded stacks: as they are, and with a droplet layer on top.
+const (
+	PreloadedProvider      = "preloaded"
+	PreloadedLayerProvider = "preloaded+layer"
+)
+
+// RootFSProviders is what the cell offers to auctions (its GET /state): the preloaded stacks
+// under both preloaded schemes, and any image under each supported provider.
+func (c Config) RootFSProviders() models.RootFSProviders {
+	p := models.RootFSProviders{
+		PreloadedProvider:      models.FixedSetRootFSProvider(c.PreloadedRootFS...),
+		PreloadedLayerProvider: models.FixedSetRootFSProvider(c.PreloadedRootFS...),
+	}
+	for _, s := range c.SupportedProviders {
+		p[s] = models.ArbitraryRootFSProvider()
+	}
+	return p
+}
+
+// PresenceProviders are the same offers as the cell's presence lists them (upstream's rep: a
+// fixed set's names as properties, an arbitrary provider with none).
+func (c Config) PresenceProviders() []*models.Provider {
+	ps := []*models.Provider{
+		{Name: PreloadedProvider, Properties: slices.Clone(c.PreloadedRootFS)},
+		{Name: PreloadedLayerProvider, Properties: slices.Clone(c.PreloadedRootFS)},
+	}
+	for _, s := range c.SupportedProviders {
+		ps = append(ps, &models.Provider{Name: s})
+	}
+	return ps
 }

@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/diego-go/diego/cmd/rep/config"
+	"github.com/diego-go/diego/models"
 )
 
 var _ = Describe("Config", func() {
@@ -109,5 +110,33 @@ var _ = Describe("Config", func() {
 		m["garden_address"] = "garden"
 		_, err := config.Load(write(m))
 		Expect(err).To(MatchError(And(ContainSubstring("nats_urls is required"), ContainSubstring(`garden_address "garden"`))))
+	})
+})
+
+var _ = Describe("the rootfs providers", func() {
+	c := config.Config{PreloadedRootFS: []string{"cflinuxfs4", "busybox"}, SupportedProviders: []string{"docker"}}
+
+	It("offers the preloaded stacks with and without a layer, and any image of a supported provider, to auctions", func() {
+		b, err := json.Marshal(c.RootFSProviders())
+		Expect(err).NotTo(HaveOccurred())
+		Expect(b).To(MatchJSON(`{
+			"preloaded": {"set": {"cflinuxfs4": {}, "busybox": {}}, "type": "fixed_set"},
+			"preloaded+layer": {"set": {"cflinuxfs4": {}, "busybox": {}}, "type": "fixed_set"},
+			"docker": {"type": "arbitrary"}
+		}`))
+	})
+
+	It("lists the same in the cell's presence", func() {
+		p, err := models.EncodeCellPresence(&models.CellPresence{CellId: "c", RootfsProviders: c.PresenceProviders()})
+		Expect(err).NotTo(HaveOccurred())
+		var j struct {
+			Providers json.RawMessage `json:"rootfs_provider_list"`
+		}
+		Expect(json.Unmarshal(p, &j)).To(Succeed())
+		Expect(j.Providers).To(MatchJSON(`[
+			{"name": "preloaded", "properties": ["cflinuxfs4", "busybox"]},
+			{"name": "preloaded+layer", "properties": ["cflinuxfs4", "busybox"]},
+			{"name": "docker"}
+		]`))
 	})
 })
