@@ -1,0 +1,76 @@
+// Package bbstest gives the rep's suites a real BBS: the bbs binary over its own etcd and
+// Consul, started once per suite, and a client of it. Specs keep apart by their own guids.
+package bbstest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/diego-go/diego/bbs"
+	"github.com/diego-go/diego/internal/daemontest"
+	"github.com/diego-go/diego/internal/testservers"
+	"github.com/diego-go/diego/locket"
+	"github.com/diego-go/diego/tlsconfig"
+	"github.com/diego-go/diego/tlsconfig/tlstest"
+)
+
+// BBS is a running BBS.
+type BBS struct {
+	Client *bbs.Client
+	// Locket is a client of the BBS's Consul (for cell presences).
+	Locket *locket.Client
+	URL    string
+}
+
+// Start starts etcd, Consul and the bbs binary for the suite; call it in BeforeSuite. Extra
+// settings are laid over the BBS's config (convergence_interval, ...). Everything stops after the
+// suite, even when a spec fails.
+func Start(extra map[string]any) *BBS {
+	GinkgoHelper()
+	bin := daemontest.Build("github.com/diego-go/diego/cmd/bbs")[0]
+	dir := GinkgoT().TempDir()
+	etcd, err := testservers.StartEtcd(filepath.Join(dir, "etcd"))
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { _ = etcd.Stop() })
+	consul, err := testservers.StartConsul(filepath.Join(dir, "consul"))
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { _ = consul.Stop() })
+	certDir := filepath.Join(dir, "certs")
+	Expect(os.MkdirAll(certDir, 0o755)).To(Succeed())
+	certs, err := tlstest.Generate(certDir)
+	Expect(err).NotTo(HaveOccurred())
+
+	addr := daemontest.FreeAddr()
+	cfg := map[string]any{
+		"listen_address":      addr,
+		"health_address":      daemontest.FreeAddr(),
+		"metrics_address":     daemontest.FreeAddr(),
+		"ca_file":             certs.CACert,
+		"cert_file":           certs.ServerCert,
+		"key_file":            certs.ServerKey,
+		"etcd_endpoints":      []string{etcd.ClientURL()},
+		"consul_address":      consul.HTTPAddr(),
+		"lock_ttl":            "2s",
+		"lock_retry_interval": "500ms",
+		"encryption_keys":     map[string]string{"k": "passphrase"},
+		"active_key_label":    "k",
+		"log_level":           "info",
+	}
+	for k, v := range extra {
+		cfg[k] = v
+	}
+	daemontest.Start(bin, "-config", daemontest.WriteConfig(cfg))
+	tlsCfg, err := tlsconfig.Client(certs.ClientCert, certs.ClientKey, certs.CACert)
+	Expect(err).NotTo(HaveOccurred())
+	b := &BBS{URL: "https://" + addr}
+	b.Client = bbs.NewClient(b.URL, tlsCfg)
+	Eventually(func() bool { return b.Client.Ping(context.Background()) }, 20*time.Second, 100*time.Millisecond).Should(BeTrue())
+	b.Locket, err = locket.NewClient(consul.HTTPAddr())
+	Expect(err).NotTo(HaveOccurred())
+	return b
+}

@@ -1,0 +1,161 @@
+package processor
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/diego-go/diego/executor"
+	"github.com/diego-go/diego/models"
+	"github.com/diego-go/diego/rep/convert"
+)
+
+// lrp is an instance's container with its keys.
+type lrp struct {
+	c   executor.Container
+	key *models.ActualLRPKey
+	ik  *models.ActualLRPInstanceKey
+	log *slog.Logger
+}
+
+func (p *Processor) processLRP(c executor.Container) {
+	key, err := convert.ActualLRPKeyFromTags(c.Tags)
+	if err != nil {
+		p.logger.Error("instance container without its keys", "container", c.Guid, "error", err)
+		return
+	}
+	ik, err := convert.InstanceKey(c, p.cfg.CellID)
+	if err != nil {
+		p.logger.Error("instance container without its keys", "container", c.Guid, "error", err)
+		return
+	}
+	l := lrp{c: c, key: key, ik: ik, log: p.logger.With("process_guid", key.ProcessGuid, "index", key.Index, "instance_guid", ik.InstanceGuid, "state", c.State)}
+	if p.cfg.Evacuating() {
+		p.evacuateLRP(l)
+		return
+	}
+	switch c.State {
+	case executor.StateReserved:
+		if p.claim(l) {
+			p.runLRP(l)
+		}
+	case executor.StateInitializing, executor.StateCreated:
+		p.claim(l)
+	case executor.StateRunning:
+		err := p.bbs.StartActualLRP(p.ctx, p.startRequest(l))
+		if errors.Is(err, models.ErrActualLRPCannotBeStarted) {
+			// the instance is another container's now (placed elsewhere while this cell was away)
+			l.log.Info("instance cannot be started here: stopping its container", "error", err)
+			if err := p.exec.StopContainer(p.ctx, c.Guid); err != nil && !errors.Is(err, executor.ErrContainerNotFound) {
+				l.log.Error("stopping container", "error", err)
+			}
+		} else if err != nil {
+			l.log.Error("starting actual LRP", "error", err)
+		}
+	case executor.StateCompleted:
+		if c.RunResult.Stopped {
+			if err := p.bbs.RemoveActualLRP(p.ctx, key.ProcessGuid, key.Index, ik); err != nil {
+				l.log.Info("removing actual LRP of a stopped container", "error", err)
+			}
+		} else if err := p.bbs.CrashActualLRP(p.ctx, key, ik, c.RunResult.FailureReason); err != nil {
+			l.log.Info("crashing actual LRP", "reason", c.RunResult.FailureReason, "error", err)
+		}
+		p.deleteContainer(c.Guid)
+	}
+}
+
+// claim claims the instance for the container; when the BBS says it cannot be (it is another
+// cell's, or gone), the container goes.
+func (p *Processor) claim(l lrp) bool {
+	err := p.bbs.ClaimActualLRP(p.ctx, l.key.ProcessGuid, l.key.Index, l.ik)
+	if err == nil {
+		return true
+	}
+	l.log.Info("claiming actual LRP", "error", err)
+	if errors.Is(err, models.ErrActualLRPCannotBeClaimed) || errors.Is(err, models.ErrResourceNotFound) {
+		p.deleteContainer(l.c.Guid)
+	}
+	return false
+}
+
+// runLRP runs a claimed instance's container with its desired LRP's definition. A definition
+// the cell cannot run crashes the instance with the reason, so it is in the BBS.
+func (p *Processor) runLRP(l lrp) {
+	d, err := p.bbs.DesiredLRPByProcessGuid(p.ctx, l.key.ProcessGuid)
+	if err != nil {
+		l.log.Error("reading desired LRP: giving the instance back", "error", err)
+		p.giveBack(l)
+		return
+	}
+	info, err := convert.LRPRunInfo(d, l.key, l.ik, p.cfg.Convert)
+	if err != nil {
+		l.log.Error("converting desired LRP", "error", err)
+		if err := p.bbs.CrashActualLRP(p.ctx, l.key, l.ik, err.Error()); err != nil {
+			l.log.Error("crashing actual LRP", "error", err)
+		}
+		p.deleteContainer(l.c.Guid)
+		return
+	}
+	if err := p.exec.RunContainer(p.ctx, l.c.Guid, info); err != nil {
+		l.log.Error("running container: giving the instance back", "error", err)
+		p.giveBack(l)
+	}
+}
+
+// giveBack removes the instance record and the container, so the instance is placed again.
+func (p *Processor) giveBack(l lrp) {
+	if err := p.bbs.RemoveActualLRP(p.ctx, l.key.ProcessGuid, l.key.Index, l.ik); err != nil {
+		l.log.Error("removing actual LRP", "error", err)
+	}
+	p.deleteContainer(l.c.Guid)
+}
+
+func (p *Processor) startRequest(l lrp) *models.StartActualLRPRequest {
+	routable := l.c.Ready
+	return &models.StartActualLRPRequest{
+		ActualLrpKey:         l.key,
+		ActualLrpInstanceKey: l.ik,
+		ActualLrpNetInfo:     convert.NetInfo(l.c),
+		MetricTags:           l.c.RunInfo.MetricsConfig.Tags,
+		Routable:             &routable,
+		AvailabilityZone:     p.cfg.AvailabilityZone,
+	}
+}
+
+// evacuateLRP hands the instance over while the cell evacuates: one not running yet is given
+// back at once; a running one is kept until the BBS says its replacement runs (the caller asks
+// again until then); a completed one is reported and goes.
+func (p *Processor) evacuateLRP(l lrp) {
+	switch l.c.State {
+	case executor.StateReserved, executor.StateInitializing, executor.StateCreated:
+		if _, err := p.bbs.EvacuateClaimedActualLRP(p.ctx, l.key, l.ik); err != nil {
+			l.log.Info("evacuating claimed actual LRP", "error", err)
+		}
+		p.deleteContainer(l.c.Guid)
+	case executor.StateRunning:
+		s := p.startRequest(l)
+		keep, err := p.bbs.EvacuateRunningActualLRP(p.ctx, &models.EvacuateRunningActualLRPRequest{
+			ActualLrpKey: s.ActualLrpKey, ActualLrpInstanceKey: s.ActualLrpInstanceKey, ActualLrpNetInfo: s.ActualLrpNetInfo,
+			MetricTags: s.MetricTags, Routable: s.Routable, AvailabilityZone: s.AvailabilityZone,
+		})
+		if err != nil {
+			// kept: the next pass asks again; a BBS that did not answer decided nothing
+			l.log.Error("evacuating running actual LRP", "error", err)
+			return
+		}
+		if !keep {
+			l.log.Info("evacuated: the replacement runs, or the instance is gone")
+			p.deleteContainer(l.c.Guid)
+		}
+	case executor.StateCompleted:
+		var err error
+		if l.c.RunResult.Stopped {
+			_, err = p.bbs.EvacuateStoppedActualLRP(p.ctx, l.key, l.ik)
+		} else {
+			_, err = p.bbs.EvacuateCrashedActualLRP(p.ctx, l.key, l.ik, l.c.RunResult.FailureReason)
+		}
+		if err != nil {
+			l.log.Info("evacuating completed actual LRP", "error", err)
+		}
+		p.deleteContainer(l.c.Guid)
+	}
+}

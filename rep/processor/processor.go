@@ -1,0 +1,166 @@
+// Package processor keeps the BBS in line with the cell's containers: for each container it
+// makes the BBS calls its state calls for, as upstream's rep does (claim a reserved instance and
+// run it, start a running one with its net info, routable flag, zone and metric tags, crash or
+// remove a completed one; start a task only when the BBS answers should_start, reject a task that
+// failed before its process ran so it is placed again, complete it otherwise). While the cell
+// evacuates, instances go through the BBS's evacuate routes instead.
+//
+//	p := processor.New(processor.Config{CellID: ..., AvailabilityZone: ..., Evacuating: flag.Evacuating},
+//		executorClient, bbsClient, logger)
+//	p is an ifrit.Runner: it follows the executor's events until signalled.
+//	p.Process(ctx, guid) handles one container now (bulk sync, evacuation) and returns when done.
+//
+// Work on one container is never done twice at once: a container's turns run one after the
+// other, and a turn asked for while one runs is merged into the next. Each turn reads the
+// container afresh, so it acts on its state at that moment, not on the event's.
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+
+	"github.com/diego-go/diego/bbs"
+	"github.com/diego-go/diego/executor"
+	"github.com/diego-go/diego/rep/convert"
+)
+
+// Reasons a task completes with when the cell could not run it, upstream's words.
+const (
+	TaskFailedToRunContainer = "failed to run container"
+	TaskMissingContainer     = "task container does not exist"
+)
+
+// Config of a processor.
+type Config struct {
+	CellID           string
+	AvailabilityZone string
+	Convert          convert.Options
+	// Evacuating reports whether the cell is leaving; nil: never.
+	Evacuating func() bool
+}
+
+// Processor processes the cell's containers. It is safe for concurrent use.
+type Processor struct {
+	cfg    Config
+	exec   executor.Client
+	bbs    *bbs.Client
+	logger *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu    sync.Mutex
+	turns map[string]*turn
+}
+
+// turn is a container's pending work: again asks for one more pass, waiters are told when it is
+// done.
+type turn struct {
+	again   bool
+	waiters []chan struct{}
+}
+
+// New makes a processor.
+func New(cfg Config, exec executor.Client, bbsClient *bbs.Client, logger *slog.Logger) *Processor {
+	if cfg.Evacuating == nil {
+		cfg.Evacuating = func() bool { return false }
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Processor{cfg: cfg, exec: exec, bbs: bbsClient, logger: logger, ctx: ctx, cancel: cancel, turns: map[string]*turn{}}
+}
+
+// Run follows the executor's events and processes the container of each; it is ready once
+// subscribed, and stops at a signal (pending turns are abandoned).
+func (p *Processor) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
+	defer p.cancel()
+	events, err := p.exec.SubscribeToEvents(p.ctx)
+	if err != nil {
+		return fmt.Errorf("subscribing to the executor's events: %w", err)
+	}
+	close(ready)
+	for {
+		select {
+		case <-signals:
+			return nil
+		case e, ok := <-events:
+			if !ok {
+				return errors.New("the executor's event stream ended")
+			}
+			p.schedule(e.Container.Guid)
+		}
+	}
+}
+
+// Process handles the container guid now and returns when that is done (or ctx ends).
+func (p *Processor) Process(ctx context.Context, guid string) {
+	select {
+	case <-p.schedule(guid):
+	case <-ctx.Done():
+	}
+}
+
+func (p *Processor) schedule(guid string) <-chan struct{} {
+	done := make(chan struct{})
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t, busy := p.turns[guid]
+	if !busy {
+		t = &turn{}
+		p.turns[guid] = t
+		go p.loop(guid, t)
+	}
+	t.again = true
+	t.waiters = append(t.waiters, done)
+	return done
+}
+
+func (p *Processor) loop(guid string, t *turn) {
+	for {
+		p.mu.Lock()
+		if !t.again {
+			delete(p.turns, guid)
+			p.mu.Unlock()
+			return
+		}
+		t.again = false
+		waiters := t.waiters
+		t.waiters = nil
+		p.mu.Unlock()
+		p.process(guid)
+		for _, w := range waiters {
+			close(w)
+		}
+	}
+}
+
+func (p *Processor) process(guid string) {
+	if p.ctx.Err() != nil {
+		return
+	}
+	c, err := p.exec.GetContainer(p.ctx, guid)
+	if err != nil {
+		if !errors.Is(err, executor.ErrContainerNotFound) {
+			p.logger.Error("reading container", "container", guid, "error", err)
+		}
+		return
+	}
+	switch c.Tags[convert.LifecycleTag] {
+	case convert.LRPLifecycle:
+		p.processLRP(c)
+	case convert.TaskLifecycle:
+		p.processTask(c)
+	default:
+		p.logger.Error("container of no known lifecycle", "container", guid, "lifecycle", c.Tags[convert.LifecycleTag])
+	}
+}
+
+// deleteContainer destroys a container and frees its resources.
+func (p *Processor) deleteContainer(guid string) {
+	if err := p.exec.DeleteContainer(p.ctx, guid); err != nil && !errors.Is(err, executor.ErrContainerNotFound) {
+		p.logger.Error("deleting container", "container", guid, "error", err)
+	}
+}

@@ -1,0 +1,267 @@
+package processor_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/tedsuo/ifrit"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/diego-go/diego/bbs"
+	"github.com/diego-go/diego/executor"
+	"github.com/diego-go/diego/models"
+	"github.com/diego-go/diego/rep/cellrep"
+	"github.com/diego-go/diego/rep/internal/fakeexec"
+	"github.com/diego-go/diego/rep/processor"
+)
+
+var specN atomic.Int32
+
+func runAction() *models.Action {
+	return &models.Action{Value: &models.Action_RunAction{RunAction: &models.RunAction{Path: "/app", User: "vcap"}}}
+}
+
+var _ = Describe("Processor", func() {
+	var (
+		ctx        = context.Background()
+		client     *bbs.Client
+		exec       *fakeexec.Executor
+		cell       *cellrep.CellRep
+		proc       *processor.Processor
+		evacuating atomic.Bool
+		guid       string // this spec's process or task guid
+		igN        int
+	)
+
+	BeforeEach(func() {
+		client = realBBS.Client
+		guid = fmt.Sprintf("spec-%d", specN.Add(1))
+		igN = 0
+		evacuating.Store(false)
+		exec = fakeexec.New(executor.Resources{MemoryMB: 1024, DiskMB: 1024, Containers: 10})
+		logger := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
+		cell = cellrep.New(cellrep.Config{CellID: "cell-1",
+			RootFSProviders: models.RootFSProviders{"preloaded": models.FixedSetRootFSProvider("stack")},
+			Evacuating:      evacuating.Load,
+			NewInstanceGuid: func() string { igN++; return fmt.Sprintf("%s-ig-%d", guid, igN) },
+		}, exec, logger)
+		proc = processor.New(processor.Config{CellID: "cell-1", AvailabilityZone: "z1", Evacuating: evacuating.Load}, exec, client, logger)
+		p := ifrit.Invoke(proc)
+		DeferCleanup(func() {
+			p.Signal(os.Interrupt)
+			Eventually(p.Wait(), 5*time.Second).Should(Receive(BeNil()))
+		})
+	})
+
+	desire := func(instances int32) {
+		Expect(client.DesireLRP(ctx, &models.DesiredLRP{ProcessGuid: guid, Domain: "d", RootFs: "preloaded:stack", Instances: instances,
+			MemoryMb: 64, DiskMb: 64, Ports: []uint32{8080}, Action: runAction(), LogGuid: "log-" + guid,
+			EnvironmentVariables: []*models.EnvironmentVariable{{Name: "PORT", Value: "8080"}}})).To(Succeed())
+	}
+	actual := func(index int32) *models.ActualLRP {
+		lrps, err := client.ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: guid, Index: &index})
+		Expect(err).NotTo(HaveOccurred())
+		for _, a := range lrps {
+			if a.GetPresence() == models.ActualLRP_ORDINARY {
+				return a
+			}
+		}
+		return nil
+	}
+	place := func(index int32) string {
+		rejected, err := cell.Perform(ctx, models.Work{LRPs: []models.RepLRP{{LRPKey: models.LRPKey{ProcessGUID: guid, Index: index, Domain: "d"},
+			PlacementConstraint: models.PlacementConstraint{RootFs: "preloaded:stack"}, Resource: models.Resource{MemoryMB: 64, DiskMB: 64}}}})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rejected.Empty()).To(BeTrue())
+		return fmt.Sprintf("%s-ig-%d", guid, igN)
+	}
+	state := func(ig string) func() executor.State {
+		return func() executor.State {
+			c, err := exec.GetContainer(ctx, ig)
+			if err != nil {
+				return "gone"
+			}
+			return c.State
+		}
+	}
+
+	Describe("an instance", func() {
+		It("is claimed and run with its identity, started with net info, zone and routable, and crashed with the reason", func() {
+			desire(1)
+			ig := place(0)
+			Eventually(state(ig)).Should(Equal(executor.StateInitializing))
+			a := actual(0)
+			Expect(a.GetState()).To(Equal(models.ActualLRPStateClaimed))
+			Expect(proto.Equal(a.GetActualLrpInstanceKey(), &models.ActualLRPInstanceKey{InstanceGuid: ig, CellId: "cell-1"})).To(BeTrue())
+			c, err := exec.GetContainer(ctx, ig)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(c.RunInfo.Env).To(ContainElements(executor.EnvironmentVariable{Name: "CF_INSTANCE_GUID", Value: ig},
+				executor.EnvironmentVariable{Name: "CF_INSTANCE_INDEX", Value: "0"}, executor.EnvironmentVariable{Name: "PORT", Value: "8080"}))
+
+			exec.Run(ig, 61001)
+			Eventually(func() string { return actual(0).GetState() }).Should(Equal(models.ActualLRPStateRunning))
+			a = actual(0)
+			Expect(a.GetActualLrpNetInfo().GetAddress()).To(Equal("10.0.0.1"))
+			Expect(a.GetActualLrpNetInfo().GetPorts()).To(HaveLen(1))
+			Expect(a.GetActualLrpNetInfo().GetPorts()[0].GetHostPort()).To(Equal(uint32(61001)))
+			Expect(a.GetAvailabilityZone()).To(Equal("z1"))
+			Expect(a.GetRoutable()).To(BeTrue())
+
+			exec.SetReady(ig, false)
+			Eventually(func() bool { return actual(0).GetRoutable() }).Should(BeFalse())
+			exec.SetReady(ig, true)
+			Eventually(func() bool { return actual(0).GetRoutable() }).Should(BeTrue())
+
+			exec.Complete(ig, executor.RunResult{Failed: true, FailureReason: "APP/PROC/WEB: Exited with status 1"})
+			Eventually(func() int32 { return actual(0).GetCrashCount() }).Should(Equal(int32(1)))
+			Expect(actual(0).GetCrashReason()).To(Equal("APP/PROC/WEB: Exited with status 1"))
+			Eventually(state(ig)).Should(Equal(executor.State("gone")))
+		})
+
+		It("is removed when its container was stopped", func() {
+			desire(1)
+			ig := place(0)
+			Eventually(state(ig)).Should(Equal(executor.StateInitializing))
+			exec.Run(ig, 61001)
+			Eventually(func() string { return actual(0).GetState() }).Should(Equal(models.ActualLRPStateRunning))
+			Expect(exec.StopContainer(ctx, ig)).To(Succeed())
+			Eventually(state(ig)).Should(Equal(executor.State("gone")))
+			Eventually(func() string { return actual(0).GetActualLrpInstanceKey().GetInstanceGuid() }).ShouldNot(Equal(ig))
+		})
+
+		It("is given back when its container cannot run", func() {
+			desire(1)
+			exec.SetRunError(fmt.Errorf("garden is gone"))
+			ig := place(0)
+			Eventually(state(ig)).Should(Equal(executor.State("gone")))
+			// removed: convergence creates the missing instance again, to be placed anew
+			Eventually(func() *models.ActualLRP { return actual(0) }).Should(BeNil())
+		})
+
+		It("is not taken from the cell that holds it: the container goes", func() {
+			desire(1)
+			Expect(client.ClaimActualLRP(ctx, guid, 0, &models.ActualLRPInstanceKey{InstanceGuid: "other", CellId: "cell-2"})).To(Succeed())
+			ig := place(0)
+			Eventually(state(ig)).Should(Equal(executor.State("gone")))
+			Expect(actual(0).GetActualLrpInstanceKey().GetCellId()).To(Equal("cell-2"))
+		})
+
+		It("stops a running container whose instance runs on another cell now", func() {
+			desire(1)
+			ig := place(0)
+			Eventually(state(ig)).Should(Equal(executor.StateInitializing))
+			other := &models.ActualLRPInstanceKey{InstanceGuid: "other", CellId: "cell-2"}
+			Expect(client.RemoveActualLRP(ctx, guid, 0, &models.ActualLRPInstanceKey{InstanceGuid: ig, CellId: "cell-1"})).To(Succeed())
+			Expect(client.StartActualLRP(ctx, &models.StartActualLRPRequest{ActualLrpKey: &models.ActualLRPKey{ProcessGuid: guid, Index: 0, Domain: "d"},
+				ActualLrpInstanceKey: other, ActualLrpNetInfo: &models.ActualLRPNetInfo{Address: "10.0.0.9"}})).To(Succeed())
+			exec.Run(ig, 61001)
+			Eventually(state(ig)).Should(Equal(executor.State("gone")))
+			Expect(exec.Stopped()).To(Equal([]string{ig}))
+			Expect(actual(0).GetActualLrpInstanceKey().GetInstanceGuid()).To(Equal("other"))
+		})
+
+		It("while evacuating, keeps a running container until its replacement runs", func() {
+			desire(1)
+			ig := place(0)
+			Eventually(state(ig)).Should(Equal(executor.StateInitializing))
+			exec.Run(ig, 61001)
+			Eventually(func() string { return actual(0).GetState() }).Should(Equal(models.ActualLRPStateRunning))
+
+			evacuating.Store(true)
+			proc.Process(ctx, ig)
+			Expect(state(ig)()).To(Equal(executor.StateRunning))
+			Expect(actual(0).GetState()).To(Equal(models.ActualLRPStateUnclaimed))
+			idx := int32(0)
+			lrps, err := client.ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: guid, Index: &idx})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(lrps).To(ContainElement(HaveField("Presence", models.ActualLRP_EVACUATING)))
+
+			proc.Process(ctx, ig)
+			Expect(state(ig)()).To(Equal(executor.StateRunning), "the replacement does not run yet")
+
+			other := &models.ActualLRPInstanceKey{InstanceGuid: "replacement", CellId: "cell-2"}
+			Expect(client.ClaimActualLRP(ctx, guid, 0, other)).To(Succeed())
+			Expect(client.StartActualLRP(ctx, &models.StartActualLRPRequest{ActualLrpKey: &models.ActualLRPKey{ProcessGuid: guid, Index: 0, Domain: "d"},
+				ActualLrpInstanceKey: other, ActualLrpNetInfo: &models.ActualLRPNetInfo{Address: "10.0.0.9"}})).To(Succeed())
+			proc.Process(ctx, ig)
+			Expect(state(ig)()).To(Equal(executor.State("gone")))
+			lrps, err = client.ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: guid, Index: &idx})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(lrps).To(HaveLen(1))
+			Expect(lrps[0].GetActualLrpInstanceKey().GetInstanceGuid()).To(Equal("replacement"))
+		})
+	})
+
+	Describe("a task", func() {
+		desireTask := func() {
+			Expect(client.DesireTask(ctx, guid, "d", &models.TaskDefinition{RootFs: "preloaded:stack", Action: runAction(), ResultFile: "/tmp/result",
+				MemoryMb: 64, DiskMb: 64})).To(Succeed())
+		}
+		placeTask := func() {
+			rejected, err := cell.Perform(ctx, models.Work{Tasks: []models.RepTask{{TaskGuid: guid, Domain: "d",
+				PlacementConstraint: models.PlacementConstraint{RootFs: "preloaded:stack"}, Resource: models.Resource{MemoryMB: 64, DiskMB: 64}}}})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(rejected.Empty()).To(BeTrue())
+		}
+		task := func() *models.Task {
+			t, err := client.TaskByGuid(ctx, guid)
+			Expect(err).NotTo(HaveOccurred())
+			return t
+		}
+
+		It("is started on this cell, run, and completed with its result", func() {
+			desireTask()
+			placeTask()
+			Eventually(state(guid)).Should(Equal(executor.StateInitializing))
+			Expect(task().GetState()).To(Equal(models.Task_Running))
+			Expect(task().GetCellId()).To(Equal("cell-1"))
+			c, err := exec.GetContainer(ctx, guid)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(c.RunInfo.ResultFile).To(Equal("/tmp/result"))
+
+			exec.Run(guid)
+			exec.Complete(guid, executor.RunResult{Result: "42"})
+			Eventually(func() models.Task_State { return task().GetState() }).Should(Equal(models.Task_Completed))
+			Expect(task().GetResult()).To(Equal("42"))
+			Expect(task().GetFailed()).To(BeFalse())
+			Eventually(state(guid)).Should(Equal(executor.State("gone")))
+		})
+
+		It("completes failed with the reason when its process failed", func() {
+			desireTask()
+			placeTask()
+			Eventually(state(guid)).Should(Equal(executor.StateInitializing))
+			exec.Complete(guid, executor.RunResult{Failed: true, FailureReason: "Exited with status 2"})
+			Eventually(func() models.Task_State { return task().GetState() }).Should(Equal(models.Task_Completed))
+			Expect(task().GetFailed()).To(BeTrue())
+			Expect(task().GetFailureReason()).To(Equal("Exited with status 2"))
+		})
+
+		It("is handed back to be placed again when it failed before its process ran", func() {
+			desireTask()
+			placeTask()
+			Eventually(state(guid)).Should(Equal(executor.StateInitializing))
+			exec.Complete(guid, executor.RunResult{Failed: true, Retryable: true, FailureReason: "failed to download"})
+			Eventually(func() models.Task_State { return task().GetState() }).Should(Equal(models.Task_Pending))
+			Expect(task().GetRejectionCount()).To(Equal(int32(1)))
+			Expect(task().GetRejectionReason()).To(Equal("failed to download"))
+			Eventually(state(guid)).Should(Equal(executor.State("gone")))
+		})
+
+		It("is never started twice: a container for a task another cell started goes", func() {
+			desireTask()
+			shouldStart, err := client.StartTask(ctx, guid, "cell-2")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(shouldStart).To(BeTrue())
+			placeTask()
+			Eventually(state(guid)).Should(Equal(executor.State("gone")))
+			Expect(task().GetCellId()).To(Equal("cell-2"))
+		})
+	})
+})
