@@ -44,8 +44,12 @@ var _ = Describe("BulkSync against a real BBS", func() {
 			Action: &models.Action{Value: &models.Action_RunAction{RunAction: &models.RunAction{Path: "/app", User: "vcap"}}}})).To(Succeed())
 	})
 
-	key := func(i int32) *models.ActualLRPKey { return &models.ActualLRPKey{ProcessGuid: guid, Index: i, Domain: "d"} }
-	ik := func(ig string) *models.ActualLRPInstanceKey { return &models.ActualLRPInstanceKey{InstanceGuid: ig, CellId: "cell-1"} }
+	key := func(i int32) *models.ActualLRPKey {
+		return &models.ActualLRPKey{ProcessGuid: guid, Index: i, Domain: "d"}
+	}
+	ik := func(ig string) *models.ActualLRPInstanceKey {
+		return &models.ActualLRPInstanceKey{InstanceGuid: ig, CellId: "cell-1"}
+	}
 	running := func(i int32, ig string) {
 		Expect(client.ClaimActualLRP(ctx, guid, i, ik(ig))).To(Succeed())
 		Expect(client.StartActualLRP(ctx, &models.StartActualLRPRequest{ActualLrpKey: key(i), ActualLrpInstanceKey: ik(ig),
