@@ -1,0 +1,21 @@
+package evacuation_test
+
+import (
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/diego-go/diego/rep/internal/bbstest"
+)
+
+func TestEvacuation(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "Evacuation Suite")
+}
+
+var realBBS *bbstest.BBS
+
+var _ = BeforeSuite(func() {
+	realBBS = bbstest.Start(nil)
+})
