@@ -1,0 +1,154 @@
+package steps_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"time"
+
+	"code.cloudfoundry.org/garden"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+
+	"github.com/diego-go/diego/executor"
+	"github.com/diego-go/diego/executor/steps"
+	"github.com/diego-go/diego/internal/gardentest"
+	"github.com/diego-go/diego/models"
+)
+
+var _ = Describe("on a real garden", Ordered, ContinueOnFailure, func() {
+	const checkDir = "/etc/cf-assets/healthcheck"
+	var (
+		gdn      *gardentest.Garden
+		hcDir    string
+		c        garden.Container
+		logs     *recorder
+		info     executor.RunInfo
+		deps     steps.Deps
+		healthy  chan struct{}
+		cancel   context.CancelFunc
+		memLimit uint64
+	)
+
+	BeforeAll(func() {
+		gdn = gardentest.Start(gardentest.Options{})
+		bin, err := gexec.BuildWithEnvironment("github.com/diego-go/diego/cmd/healthcheck", []string{"CGO_ENABLED=0"})
+		Expect(err).NotTo(HaveOccurred())
+		hcDir = GinkgoT().TempDir()
+		// The container's user must reach the binary through the bind mount.
+		Expect(os.Chmod(hcDir, 0755)).To(Succeed())
+		Expect(os.Rename(bin, filepath.Join(hcDir, "healthcheck"))).To(Succeed())
+		Expect(os.Chmod(filepath.Join(hcDir, "healthcheck"), 0755)).To(Succeed())
+	})
+
+	BeforeEach(func() {
+		memLimit = 0
+		logs = newRecorder("CELL")
+		DeferCleanup(func() {
+			if CurrentSpecReport().Failed() {
+				GinkgoWriter.Printf("log lines: %q\n", logs.Lines())
+			}
+		})
+		healthy = make(chan struct{})
+		info = executor.RunInfo{LogConfig: executor.LogConfig{SourceName: "CELL"}, Env: []executor.EnvironmentVariable{{Name: "PORT", Value: "8080"}}}
+	})
+
+	// start creates the container and performs the run step in the background.
+	start := func() <-chan error {
+		var err error
+		c, err = gdn.Client.Create(garden.ContainerSpec{
+			RootFSPath: gdn.RootFS,
+			BindMounts: []garden.BindMount{{SrcPath: hcDir, DstPath: checkDir, Mode: garden.BindMountModeRO}},
+			Limits:     garden.Limits{Memory: garden.MemoryLimits{LimitInBytes: memLimit}},
+		})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { gdn.Client.Destroy(c.Handle()) })
+		deps = steps.Deps{
+			Container: c, Logs: logs, HealthCheckPath: filepath.Join(checkDir, "healthcheck"),
+			UnhealthyInterval: 100 * time.Millisecond, HealthyInterval: 200 * time.Millisecond,
+			GracePeriod: 10 * time.Second, ProcessIDPrefix: c.Handle(),
+		}
+		_, run := steps.Build(info, deps, steps.Callbacks{OnHealthy: func() { close(healthy) }})
+		ctx, cf := context.WithCancel(context.Background())
+		cancel = cf
+		DeferCleanup(cf)
+		done := make(chan error, 1)
+		go func() { done <- run.Perform(ctx) }()
+		return done
+	}
+	app := func(args ...string) *models.Action {
+		return wrapRun(&models.RunAction{Path: gardentest.TestAppPath(), Args: args, LogSource: "APP/PROC/WEB"})
+	}
+	sh := func(script string) *models.Action {
+		return wrapRun(&models.RunAction{Path: "/bin/sh", Args: []string{"-c", script}, LogSource: "APP/PROC/WEB"})
+	}
+
+	It("crashes with the exit status and logs the output", func() {
+		info.Action = sh("echo hello; echo oops >&2; exit 3")
+		Eventually(start(), 10*time.Second).Should(Receive(MatchError("APP/PROC/WEB: Exited with status 3")))
+		Expect(logs.Lines()).To(ContainElements("APP/PROC/WEB stdout: hello", "APP/PROC/WEB stderr: oops", "APP/PROC/WEB stdout: Exit status 3"))
+	})
+
+	It("names an out-of-memory kill", func() {
+		memLimit = 32 << 20
+		info.Action = sh(`a=$(head -c 200000000 /dev/zero | tr '\0' x); echo survived ${#a}`)
+		Eventually(start(), 20*time.Second).Should(Receive(MatchError("APP/PROC/WEB: Exited with status 137 (out of memory)")))
+	})
+
+	It("is healthy once a TCP check passes against the app, and crashes when the app stops answering", func() {
+		info.Action = app()
+		info.CheckDefinition = &models.CheckDefinition{Checks: []*models.Check{tcpCheck(8080)}}
+		done := start()
+		Eventually(healthy, 10*time.Second).Should(BeClosed())
+		Consistently(done, time.Second).ShouldNot(Receive())
+		p, err := c.Run(garden.ProcessSpec{Path: "/bin/sh", Args: []string{"-c", "wget -q -O- http://127.0.0.1:8080/exit?code=0 || true"}}, garden.ProcessIO{})
+		Expect(err).NotTo(HaveOccurred())
+		p.Wait()
+		var runErr error
+		Eventually(done, 10*time.Second).Should(Receive(&runErr))
+		Expect(runErr.Error()).To(MatchRegexp(`^Instance became unhealthy: Liveness check unsuccessful: failed to make TCP connection to [0-9.]+:8080: dial tcp [0-9.]+:8080: connect: connection refused$`))
+		Expect(logs.Lines()).To(ContainElements("CELL stdout: Starting health monitoring of container", "CELL stdout: Container became healthy", "CELL stderr: Container became unhealthy"))
+		Expect(logs.Lines()).To(ContainElement(HavePrefix("HEALTH stderr: Liveness check unsuccessful: ")))
+	})
+
+	It("is healthy once an HTTP check passes, and never healthy when it does not within the start timeout", func() {
+		info.Action = app()
+		info.CheckDefinition = &models.CheckDefinition{Checks: []*models.Check{httpCheck(8080, "/", 0)}}
+		start()
+		Eventually(healthy, 10*time.Second).Should(BeClosed())
+
+		healthy = make(chan struct{})
+		info.CheckDefinition = &models.CheckDefinition{Checks: []*models.Check{httpCheck(8080, "/", 0), tcpCheck(9090)}}
+		info.StartTimeoutMs = 1500
+		var runErr error
+		Eventually(start(), 10*time.Second).Should(Receive(&runErr))
+		Expect(runErr.Error()).To(MatchRegexp(`^Instance never healthy after 1\.[0-9]+s: Timed out after 1\.5s \(\d+ attempts\) waiting for startup check to succeed: failed to make TCP connection to [0-9.]+:9090: dial tcp [0-9.]+:9090: connect: connection refused$`))
+		Expect(healthy).NotTo(BeClosed())
+	})
+
+	It("stops with SIGTERM, and SIGKILL after the container's grace period when that is ignored", func() {
+		info.Action = sh(`trap 'echo got TERM' TERM; while true; do sleep 0.1; done`)
+		info.GracePeriod = 700 * time.Millisecond
+		done := start()
+		Eventually(healthy, 10*time.Second).Should(BeClosed())
+		time.Sleep(200 * time.Millisecond) // the trap is set
+		began := time.Now()
+		cancel()
+		var err error
+		Eventually(done, 10*time.Second).Should(Receive(&err))
+		Expect(errors.Is(err, steps.ErrCancelled)).To(BeTrue())
+		Expect(time.Since(began)).To(BeNumerically(">=", 700*time.Millisecond))
+		Expect(logs.Lines()).To(ContainElements("APP/PROC/WEB stdout: got TERM", "APP/PROC/WEB stdout: Exit status 137 (exceeded 700ms graceful shutdown interval)"))
+
+		info.Action = app()
+		done = start()
+		Eventually(healthy, 10*time.Second).Should(BeClosed())
+		began = time.Now()
+		cancel()
+		Eventually(done, 10*time.Second).Should(Receive(&err))
+		Expect(errors.Is(err, steps.ErrCancelled)).To(BeTrue())
+		Expect(time.Since(began)).To(BeNumerically("<", 700*time.Millisecond))
+	})
+})
