@@ -91,9 +91,9 @@ func Binaries() (gardenBin, gardenInit string) {
 func rootfsDir() string { return filepath.Join(binDir, "busybox-rootfs") }
 
 // build makes the binaries and the rootfs in a directory owned by this test process (removed by
-// the next test process once this one is gone: a library cannot hook the end of the test binary).
+// a later test process's Start once this one is gone: a library cannot hook the end of the test
+// binary).
 func build() {
-	sweepLeftovers()
 	dir, err := os.MkdirTemp("", binDirPrefix)
 	if err != nil {
 		buildErr = err
@@ -157,6 +157,7 @@ func Start(opts Options) *Garden {
 		}
 	}
 	gardenBin, initBin := Binaries()
+	sweepLeftovers(gardenBin)
 
 	dir, err := os.MkdirTemp("", workDirPrefix)
 	Expect(err).NotTo(HaveOccurred())
@@ -322,20 +323,18 @@ func (g *Garden) teardown() {
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
-// sweepLeftovers removes what test processes that died before their cleanup left: for each of
-// their servers' directories a server on its configuration reloads and destroys its containers,
-// then its network, cgroups and files go; then their binaries.
-func sweepLeftovers() {
-	var bin string
-	bins, _ := filepath.Glob(filepath.Join(os.TempDir(), binDirPrefix+"*"))
-	for _, d := range bins {
-		if ownerGone(d) && fileExists(filepath.Join(d, "garden")) {
-			bin = filepath.Join(d, "garden")
-		}
-	}
+// sweepLeftovers removes what test processes that died before their cleanup (a go test
+// timeout, a kill) left: for each of their servers a server on its configuration (bin: the
+// garden binary) reloads and destroys its containers, then its network, cgroups and files go;
+// then their binaries.
+func sweepLeftovers(bin string) {
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), workDirPrefix+"*"))
 	for _, dir := range dirs {
-		if strings.HasPrefix(filepath.Base(dir), binDirPrefix) || !ownerGone(dir) {
+		if !ownerGone(dir) {
+			continue
+		}
+		if strings.HasPrefix(filepath.Base(dir), binDirPrefix) {
+			os.RemoveAll(dir)
 			continue
 		}
 		fmt.Fprintf(GinkgoWriter, "cleaning up after a test process that died: %s\n", dir)
@@ -344,17 +343,10 @@ func sweepLeftovers() {
 			os.RemoveAll(dir)
 			continue
 		}
-		if bin != "" && os.Geteuid() == 0 {
-			g.tryStart(bin)
-			g.destroyAll()
-			g.stop()
-		}
+		g.tryStart(bin)
+		g.destroyAll()
+		g.stop()
 		g.teardown()
-	}
-	for _, d := range bins {
-		if ownerGone(d) {
-			os.RemoveAll(d)
-		}
 	}
 }
 

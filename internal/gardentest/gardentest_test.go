@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"time"
@@ -81,6 +82,34 @@ var _ = Describe("a garden server for specs", Ordered, func() {
 		Expect(cg.Left("diego-gardentest-"+bridge[len("dgk"):], "gardentest-app")).To(BeEmpty())
 		Expect(cg.Left("diego-gardentest-"+bridge[len("dgk"):], "")).To(BeEmpty())
 		Expect(dir).NotTo(BeAnExistingFile())
+	})
+})
+
+var _ = Describe("a test process that died before its cleanup", func() {
+	It("has its server's containers, network and files removed by the next Start", func() {
+		dead := gardentest.Start(gardentest.Options{})
+		_, err := dead.Client.Create(garden.ContainerSpec{Handle: "left-behind"})
+		Expect(err).NotTo(HaveOccurred())
+		info, err := dead.Client.Lookup("left-behind")
+		Expect(err).NotTo(HaveOccurred())
+		i, err := info.Info()
+		Expect(err).NotTo(HaveOccurred())
+		bridge := bridgeOf(i.HostIP)
+		dead.Kill9()
+		// as if its test process had died: the owner file names a process that is gone
+		gone := exec.Command("true")
+		Expect(gone.Run()).To(Succeed())
+		dir := filepath.Dir(dead.Socket)
+		Expect(os.WriteFile(filepath.Join(dir, "owner"), []byte(fmt.Sprintf("%d 1", gone.Process.Pid)), 0600)).To(Succeed())
+		Expect(filepath.Join(dead.DepotDir, "left-behind")).To(BeADirectory())
+
+		gardentest.Start(gardentest.Options{})
+		Expect(dir).NotTo(BeAnExistingFile())
+		_, err = net.InterfaceByName(bridge)
+		Expect(err).To(HaveOccurred(), "bridge "+bridge)
+		cg, err := gardenrunc.HostCgroups()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cg.Left("diego-gardentest-"+bridge[len("dgk"):], "left-behind")).To(BeEmpty(), "the container was destroyed")
 	})
 })
 
