@@ -37,7 +37,8 @@ const RootFS = "preloaded:busybox"
 // TestAppPath is where internal/testapp is inside RootFS.
 func TestAppPath() string { return "/testapp" }
 
-// Options: Extra is laid over the server's configuration (cmd/garden's JSON keys).
+// Options: Extra is laid over the server's configuration (cmd/garden's JSON keys); the server
+// must keep listening on its unix socket, which Client uses.
 type Options struct {
 	Extra map[string]any
 }
@@ -59,6 +60,7 @@ type Garden struct {
 	chains   string
 	pool     string
 	cgParent string
+	slotLock *os.File // nil for a server found left behind
 }
 
 const (
@@ -168,36 +170,24 @@ func Start(opts Options) *Garden {
 	counter++
 	n := counter
 	counterMu.Unlock()
-	slot, err := freeSlot()
+	slot, slotLock, err := freeSlot()
 	Expect(err).NotTo(HaveOccurred())
 	id := fmt.Sprintf("%d%d", os.Getpid()%100000, n)
-	g := &Garden{
-		Socket:     filepath.Join(dir, "garden.sock"),
-		ConfigPath: filepath.Join(dir, "garden.json"),
-		RootFS:     RootFS,
-		ExternalIP: gardenrunc.DefaultExternalIP(),
-		DepotDir:   filepath.Join(dir, "depot"),
-		dir:        dir,
-		bridge:     "dgk" + id,
-		chains:     "dgk" + id,
-		pool:       fmt.Sprintf("10.252.%d.0/24", slot),
-		cgParent:   "diego-gardentest-" + id,
-	}
 	cfg := map[string]any{
 		"listen_network":   "unix",
-		"listen_address":   g.Socket,
+		"listen_address":   filepath.Join(dir, "garden.sock"),
 		"log_level":        "debug",
-		"depot_dir":        g.DepotDir,
+		"depot_dir":        filepath.Join(dir, "depot"),
 		"runc_root":        filepath.Join(dir, "runc"),
 		"image_cache_dir":  filepath.Join(dir, "images"),
 		"init_bin":         initBin,
 		"preloaded_rootfs": map[string]string{"busybox": rootfsDir()},
 		"default_rootfs":   RootFS,
-		"cgroup_parent":    g.cgParent,
-		"bridge_name":      g.bridge,
-		"chain_prefix":     g.chains,
-		"network_pool":     g.pool,
-		"external_ip":      g.ExternalIP,
+		"cgroup_parent":    "diego-gardentest-" + id,
+		"bridge_name":      "dgk" + id,
+		"chain_prefix":     "dgk" + id,
+		"network_pool":     fmt.Sprintf("10.252.%d.0/24", slot),
+		"external_ip":      gardenrunc.DefaultExternalIP(),
 		"port_range_start": 20000 + slot*250,
 		"port_range_end":   20000 + slot*250 + 250,
 		"ip_forward":       false,
@@ -207,19 +197,22 @@ func Start(opts Options) *Garden {
 	}
 	data, err := json.Marshal(cfg)
 	Expect(err).NotTo(HaveOccurred())
-	Expect(os.WriteFile(g.ConfigPath, data, 0600)).To(Succeed())
-	g.Client = client.New(connection.New("unix", g.Socket))
+	Expect(os.WriteFile(filepath.Join(dir, "garden.json"), data, 0600)).To(Succeed())
+	g, err := fromConfig(dir)
+	Expect(err).NotTo(HaveOccurred())
+	g.RootFS, g.slotLock = RootFS, slotLock
 	DeferCleanup(g.cleanup)
 	g.start(gardenBin)
 	return g
 }
 
-// freeSlot picks a pool 10.252.<slot>.0/24 no interface on the host has an address in, starting
-// at one derived from the pid so concurrent test processes rarely race for the same one.
-func freeSlot() (int, error) {
+// freeSlot picks a pool 10.252.<slot>.0/24 no interface on the host has an address in and no
+// other test process holds (a lock on /tmp/diego-gardentest-slot-<slot>, released when the
+// returned file is closed or the process dies), starting at one derived from the pid.
+func freeSlot() (int, *os.File, error) {
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	used := map[int]bool{}
 	for _, a := range addrs {
@@ -230,11 +223,20 @@ func freeSlot() (int, error) {
 		}
 	}
 	for i := 0; i < slots; i++ {
-		if s := (os.Getpid() + i) % slots; !used[s] {
-			return s, nil
+		s := (os.Getpid() + i) % slots
+		if used[s] {
+			continue
 		}
+		lock, err := os.OpenFile(filepath.Join(os.TempDir(), fmt.Sprintf("diego-gardentest-slot-%d", s)), os.O_CREATE|os.O_RDWR, 0600)
+		if err != nil {
+			return 0, nil, err
+		}
+		if syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			return s, lock, nil
+		}
+		lock.Close()
 	}
-	return 0, fmt.Errorf("all %d garden test pools 10.252.0-%d.0/24 are in use", slots, slots-1)
+	return 0, nil, fmt.Errorf("all %d garden test pools 10.252.0-%d.0/24 are in use", slots, slots-1)
 }
 
 // start runs the server, which dies with the test process, and waits until it answers.
@@ -319,6 +321,9 @@ func (g *Garden) teardown() {
 		cg.RemoveParent(g.cgParent)
 	}
 	os.RemoveAll(g.dir)
+	if g.slotLock != nil {
+		g.slotLock.Close()
+	}
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
@@ -350,7 +355,7 @@ func sweepLeftovers(bin string) {
 	}
 }
 
-// fromConfig is the server a work directory's garden.json describes.
+// fromConfig is the server a work directory's garden.json describes (not started).
 func fromConfig(dir string) (*Garden, error) {
 	g := &Garden{ConfigPath: filepath.Join(dir, "garden.json"), dir: dir}
 	b, err := os.ReadFile(g.ConfigPath)
@@ -364,11 +369,13 @@ func fromConfig(dir string) (*Garden, error) {
 		Chains   string `json:"chain_prefix"`
 		Pool     string `json:"network_pool"`
 		CgParent string `json:"cgroup_parent"`
+		External string `json:"external_ip"`
 	}
 	if err := json.Unmarshal(b, &cfg); err != nil {
 		return nil, err
 	}
 	g.Socket, g.DepotDir, g.bridge, g.chains, g.pool, g.cgParent = cfg.Socket, cfg.Depot, cfg.Bridge, cfg.Chains, cfg.Pool, cfg.CgParent
+	g.ExternalIP = cfg.External
 	g.Client = client.New(connection.New("unix", g.Socket))
 	return g, nil
 }
