@@ -47,7 +47,9 @@ func Build(info executor.RunInfo, deps Deps, cb Callbacks) (setup, run Step) {
 	for i, sc := range info.Sidecars {
 		nodes = append(nodes, b.action(sc.Action, root, fmt.Sprintf("sidecar-%d", i)))
 	}
-	if cd := info.CheckDefinition; cd != nil {
+	// Checks need cmd/healthcheck in the container; without it the Monitor action stands in, as
+	// upstream did when declarative health checks were off.
+	if cd := info.CheckDefinition; cd != nil && deps.HealthCheckPath != "" {
 		checkLogs := root.with(HealthLogSource).with(cd.LogSource)
 		if len(cd.Checks) > 0 {
 			nodes = append(nodes, b.checks(cd.Checks, root, checkLogs))

@@ -11,7 +11,7 @@
 // soon as its processes start, and any exit ends the run step. With a Monitor action or checks
 // it is running once they pass; the action exiting non-zero fails it at once, exiting 0 does
 // not. TCP and HTTP checks run inside the container as cmd/healthcheck's binary (at
-// Deps.HealthCheckPath): one process per check loops until the instance is healthy (the
+// Deps.HealthCheckPath; with none, the Monitor action is used instead): one process per check loops until the instance is healthy (the
 // unhealthy interval; start_timeout_ms 0 never gives up), then one per check loops until it
 // fails (the check's interval_ms, else the healthy interval). A failing check's own output is
 // the crash reason ("Instance never healthy after 1.002s: ...", "Instance became unhealthy:

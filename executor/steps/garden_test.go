@@ -56,7 +56,7 @@ var _ = Describe("on a real garden", Ordered, ContinueOnFailure, func() {
 	})
 
 	// start creates the container and performs the run step in the background.
-	start := func() <-chan error {
+	start := func(cbs ...steps.Callbacks) <-chan error {
 		var err error
 		c, err = gdn.Client.Create(garden.ContainerSpec{
 			RootFSPath: gdn.RootFS,
@@ -70,13 +70,23 @@ var _ = Describe("on a real garden", Ordered, ContinueOnFailure, func() {
 			UnhealthyInterval: 100 * time.Millisecond, HealthyInterval: 200 * time.Millisecond,
 			GracePeriod: 10 * time.Second, ProcessIDPrefix: c.Handle(),
 		}
-		_, run := steps.Build(info, deps, steps.Callbacks{OnHealthy: func() { close(healthy) }})
+		cb := steps.Callbacks{OnHealthy: func() { close(healthy) }}
+		if len(cbs) > 0 {
+			cb.OnReadinessChanged = cbs[0].OnReadinessChanged
+		}
+		_, run := steps.Build(info, deps, cb)
 		ctx, cf := context.WithCancel(context.Background())
 		cancel = cf
 		DeferCleanup(cf)
 		done := make(chan error, 1)
 		go func() { done <- run.Perform(ctx) }()
 		return done
+	}
+	// inContainer runs a shell command in the container and waits for it.
+	inContainer := func(script string) {
+		p, err := c.Run(garden.ProcessSpec{Path: "/bin/sh", Args: []string{"-c", script}}, garden.ProcessIO{Stdout: GinkgoWriter, Stderr: GinkgoWriter})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(p.Wait()).To(Equal(0))
 	}
 	app := func(args ...string) *models.Action {
 		return wrapRun(&models.RunAction{Path: gardentest.TestAppPath(), Args: args, LogSource: "APP/PROC/WEB"})
@@ -103,9 +113,7 @@ var _ = Describe("on a real garden", Ordered, ContinueOnFailure, func() {
 		done := start()
 		Eventually(healthy, 10*time.Second).Should(BeClosed())
 		Consistently(done, time.Second).ShouldNot(Receive())
-		p, err := c.Run(garden.ProcessSpec{Path: "/bin/sh", Args: []string{"-c", "wget -q -O- http://127.0.0.1:8080/exit?code=0 || true"}}, garden.ProcessIO{})
-		Expect(err).NotTo(HaveOccurred())
-		p.Wait()
+		inContainer("wget -q -O- http://127.0.0.1:8080/exit?code=0 || true")
 		var runErr error
 		Eventually(done, 10*time.Second).Should(Receive(&runErr))
 		Expect(runErr.Error()).To(MatchRegexp(`^Instance became unhealthy: Liveness check unsuccessful: failed to make TCP connection to [0-9.]+:8080: dial tcp [0-9.]+:8080: connect: connection refused$`))
@@ -126,6 +134,19 @@ var _ = Describe("on a real garden", Ordered, ContinueOnFailure, func() {
 		Eventually(start(), 10*time.Second).Should(Receive(&runErr))
 		Expect(runErr.Error()).To(MatchRegexp(`^Instance never healthy after 1\.[0-9]+s: Timed out after 1\.5s \(\d+ attempts\) waiting for startup check to succeed: failed to make TCP connection to [0-9.]+:9090: dial tcp [0-9.]+:9090: connect: connection refused$`))
 		Expect(healthy).NotTo(BeClosed())
+	})
+
+	It("flips readiness as the app's readiness endpoint fails and passes, without crashing", func() {
+		readiness := make(chan bool, 10)
+		info.Action = app()
+		info.CheckDefinition = &models.CheckDefinition{ReadinessChecks: []*models.Check{httpCheck(8080, "/ready", 100)}}
+		done := start(steps.Callbacks{OnReadinessChanged: func(r bool) { readiness <- r }})
+		Eventually(readiness, 10*time.Second).Should(Receive(BeTrue()))
+		inContainer("wget -q -O- 'http://127.0.0.1:8080/ready?state=fail' || true")
+		Eventually(readiness, 10*time.Second).Should(Receive(BeFalse()))
+		inContainer("wget -q -O- 'http://127.0.0.1:8080/ready?state=pass' || true")
+		Eventually(readiness, 10*time.Second).Should(Receive(BeTrue()))
+		Expect(done).NotTo(Receive())
 	})
 
 	It("stops with SIGTERM, and SIGKILL after the container's grace period when that is ignored", func() {

@@ -304,6 +304,27 @@ var _ = Describe("Steps", func() {
 			Expect(app.Signals()).To(Equal([]garden.Signal{garden.SignalTerminate}))
 		})
 
+		It("with sidecars, the action exiting 0 stops them and ends the run step without a failure", func() {
+			info.Sidecars = []executor.Sidecar{{Action: run("/sidecar")}}
+			done := start()
+			sidecar := g.Proc("/sidecar")
+			g.Proc("/app").Exit(0)
+			Eventually(done).Should(Receive(BeNil()))
+			Expect(sidecar.Signals()).To(Equal([]garden.Signal{garden.SignalTerminate}))
+		})
+
+		It("uses the Monitor action in place of the checks when there is no health check binary", func() {
+			deps.HealthCheckPath = ""
+			info.CheckDefinition = &models.CheckDefinition{Checks: []*models.Check{tcpCheck(8080)}}
+			info.Monitor = run("/check")
+			start()
+			g.Proc("/check").Exit(0)
+			Eventually(isHealthy).Should(BeTrue())
+			for _, p := range g.Procs() {
+				Expect(p.Spec.Path).NotTo(BeEmpty())
+			}
+		})
+
 		Context("with a CheckDefinition", func() {
 			BeforeEach(func() {
 				info.CheckDefinition = &models.CheckDefinition{Checks: []*models.Check{tcpCheck(8080), httpCheck(9090, "/health", 500)}}
@@ -471,6 +492,30 @@ var _ = Describe("Steps", func() {
 			existing.Exit(3)
 			Eventually(done).Should(Receive(MatchError("APP/PROC/WEB: Exited with status 3")))
 			Expect(logs.Lines()).To(ContainElement("APP/PROC/WEB stdout: still here"))
+		})
+
+		It("attaches to the running liveness checks once the startup check is seen passed", func() {
+			info.Action = run("/app")
+			info.CheckDefinition = &models.CheckDefinition{Checks: []*models.Check{tcpCheck(8080)}}
+			g.Adopted("guid-action")
+			g.Adopted("guid-startup-healthcheck-0").Exit(0)
+			liveness := g.Adopted("guid-liveness-healthcheck-0")
+			done := start()
+			Eventually(isHealthy).Should(BeTrue())
+			Expect(g.RunCallCount()).To(BeZero())
+			liveness.IO.Stderr.Write([]byte("Liveness check unsuccessful: gone\n"))
+			liveness.Exit(4)
+			Eventually(done).Should(Receive(MatchError("Instance became unhealthy: Liveness check unsuccessful: gone")))
+		})
+
+		It("kills the readiness checks an earlier executor left and starts its own", func() {
+			info.Action = run("/app")
+			info.CheckDefinition = &models.CheckDefinition{ReadinessChecks: []*models.Check{tcpCheck(8080)}}
+			g.Adopted("guid-action")
+			stale := g.Adopted("guid-readiness-healthcheck-0-old-7")
+			start()
+			Eventually(stale.Signals).Should(Equal([]garden.Signal{garden.SignalKill}))
+			Expect(g.Proc("/hc", "-until-ready-interval").Spec.ID).NotTo(Equal("guid-readiness-healthcheck-0-old-7"))
 		})
 
 		It("starts the process when garden has none of its id", func() {
