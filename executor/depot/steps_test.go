@@ -1,0 +1,228 @@
+package depot_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"code.cloudfoundry.org/garden"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
+	"github.com/tedsuo/ifrit"
+
+	"github.com/diego-go/diego/executor"
+	"github.com/diego-go/diego/executor/depot"
+	"github.com/diego-go/diego/executor/logstream"
+	"github.com/diego-go/diego/internal/daemonconfig"
+	"github.com/diego-go/diego/internal/gardentest"
+	"github.com/diego-go/diego/models"
+)
+
+func get(url string) string {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return fmt.Sprint(resp.StatusCode)
+	}
+	return string(b)
+}
+
+// writeCA writes a self-signed CA's certificate and key into dir.
+func writeCA(dir string) (certFile, keyFile string, ca *x509.Certificate) {
+	GinkgoHelper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	Expect(err).NotTo(HaveOccurred())
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "instance identity CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	Expect(err).NotTo(HaveOccurred())
+	ca, err = x509.ParseCertificate(der)
+	Expect(err).NotTo(HaveOccurred())
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	Expect(err).NotTo(HaveOccurred())
+	certFile, keyFile = filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key")
+	Expect(os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0600)).To(Succeed())
+	Expect(os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0600)).To(Succeed())
+	return certFile, keyFile, ca
+}
+
+var _ = Describe("instances of the test app through the real steps", Ordered, func() {
+	var (
+		g   *gardentest.Garden
+		cfg depot.Config
+		pub *messages
+		ca  *x509.Certificate
+	)
+
+	BeforeAll(func() {
+		g = gardentest.Start(gardentest.Options{})
+	})
+
+	BeforeEach(func() {
+		pub = &messages{}
+		cfg = depot.DefaultConfig()
+		cfg.CellID = "cell-steps"
+		cfg.PreloadedRootFS = []string{"busybox"}
+		cfg.CachePath = GinkgoT().TempDir()
+		cfg.MemoryMB = "1024"
+		cfg.GracefulShutdownInterval = daemonconfig.Duration(2 * time.Second)
+		dir := GinkgoT().TempDir()
+		cfg.InstanceIdentityCAPath, cfg.InstanceIdentityPrivateKeyPath, ca = writeCA(dir)
+		cfg.InstanceIdentityCredDir = filepath.Join(dir, "creds")
+	})
+
+	start := func() (*depot.Executor, ifrit.Process) {
+		GinkgoHelper()
+		e, err := depot.New(cfg, slog.New(slog.NewTextHandler(GinkgoWriter, nil)), g.Client, pub)
+		Expect(err).NotTo(HaveOccurred())
+		p := ifrit.Invoke(e)
+		DeferCleanup(func() {
+			p.Signal(os.Interrupt)
+			Eventually(p.Wait(), 10*time.Second).Should(Receive(BeNil()))
+		})
+		return e, p
+	}
+
+	appInfo := func(guid string) executor.RunInfo {
+		return executor.RunInfo{
+			RootFSPath: gardentest.RootFS,
+			Ports:      []executor.PortMapping{{ContainerPort: 8080}},
+			LogConfig:  executor.LogConfig{Guid: "log-" + guid, Index: 0, SourceName: "CELL"},
+			Action: &models.Action{Value: &models.Action_RunAction{RunAction: &models.RunAction{
+				Path: gardentest.TestAppPath(), User: "vcap", LogSource: "APP/PROC/WEB"}}},
+			CertificateOrganizationalUnits: []string{"app:the-app"},
+			Env: []executor.EnvironmentVariable{{Name: "PORT", Value: "8080"},
+				{Name: "CF_INSTANCE_INDEX", Value: "0"}, {Name: "CF_INSTANCE_GUID", Value: guid}},
+		}
+	}
+
+	logLines := func(guid string) func() []string {
+		return func() []string {
+			var lines []string
+			for _, data := range pub.On(logstream.Subject("log-" + guid)) {
+				var m logstream.Message
+				Expect(json.Unmarshal(data, &m)).To(Succeed())
+				lines = append(lines, m.SourceType+": "+m.Message)
+			}
+			return lines
+		}
+	}
+
+	run := func(e *depot.Executor, guid string) string {
+		GinkgoHelper()
+		ctx := context.Background()
+		Expect(e.AllocateContainers(ctx, []executor.AllocationRequest{{Guid: guid, Resource: executor.Resource{MemoryMB: 128, DiskMB: 64}}})).To(BeEmpty())
+		Expect(e.RunContainer(ctx, guid, appInfo(guid))).To(Succeed())
+		Eventually(func() executor.State { c, _ := e.GetContainer(ctx, guid); return c.State }, 30*time.Second).Should(Equal(executor.StateRunning))
+		c, _ := e.GetContainer(ctx, guid)
+		base := fmt.Sprintf("http://%s:%d", c.ExternalIP, c.Ports[0].HostPort)
+		Eventually(func() string { return get(base + "/") }, 10*time.Second, 100*time.Millisecond).Should(Equal("0 " + guid))
+		return base
+	}
+
+	It("runs the app on its host port with the instance's environment and identity, logs its life, stops it gracefully and deletes it", func() {
+		ctx := context.Background()
+		e, _ := start()
+		guid := "steps-app"
+		base := run(e, guid)
+		c, _ := e.GetContainer(ctx, guid)
+
+		env := map[string]string{}
+		Expect(json.Unmarshal([]byte(get(base+"/env")), &env)).To(Succeed())
+		Expect(env).To(HaveKeyWithValue("CF_INSTANCE_PORT", fmt.Sprint(c.Ports[0].HostPort)))
+		Expect(env).To(HaveKeyWithValue("CF_INSTANCE_ADDR", fmt.Sprintf("%s:%d", c.ExternalIP, c.Ports[0].HostPort)))
+		Expect(env).To(HaveKeyWithValue("CF_INSTANCE_PORTS", fmt.Sprintf(`[{"external":%d,"internal":8080}]`, c.Ports[0].HostPort)))
+		Expect(env).To(HaveKeyWithValue("CF_INSTANCE_IP", c.ExternalIP))
+		Expect(env).To(HaveKeyWithValue("CF_INSTANCE_INTERNAL_IP", c.InternalIP))
+		Expect(env).To(HaveKeyWithValue("CF_INSTANCE_CERT", "/etc/cf-instance-credentials/instance.crt"))
+
+		gc, err := g.Client.Lookup(guid)
+		Expect(err).NotTo(HaveOccurred())
+		out := gbytes.NewBuffer()
+		p, err := gc.Run(garden.ProcessSpec{Path: "cat", Args: []string{"/etc/cf-instance-credentials/instance.crt"}, User: "vcap"},
+			garden.ProcessIO{Stdout: out, Stderr: GinkgoWriter})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(p.Wait()).To(Equal(0))
+		block, _ := pem.Decode(out.Contents())
+		Expect(block).NotTo(BeNil())
+		cert, err := x509.ParseCertificate(block.Bytes)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cert.CheckSignatureFrom(ca)).To(Succeed())
+		Expect(cert.Subject.CommonName).To(Equal(guid))
+		Expect(cert.Subject.OrganizationalUnit).To(ContainElement("app:the-app"))
+		Expect(cert.IPAddresses).To(ContainElement(WithTransform(func(ip interface{ String() string }) string { return ip.String() }, Equal(c.InternalIP))))
+
+		Eventually(logLines(guid)).Should(ContainElements(
+			"CELL: Cell cell-steps creating container for instance "+guid,
+			"CELL: Cell cell-steps successfully created container for instance "+guid,
+			"APP/PROC/WEB: testapp listening on port 8080"))
+
+		Expect(e.StopContainer(ctx, guid)).To(Succeed())
+		Eventually(func() executor.State { c, _ := e.GetContainer(ctx, guid); return c.State }, 15*time.Second).Should(Equal(executor.StateCompleted))
+		c, _ = e.GetContainer(ctx, guid)
+		Expect(c.RunResult.Stopped).To(BeTrue())
+		Expect(get(base + "/")).NotTo(Equal("0 " + guid))
+		Expect(e.DeleteContainer(ctx, guid)).To(Succeed())
+		_, err = g.Client.Lookup(guid)
+		Expect(err).To(HaveOccurred())
+		Expect(filepath.Join(cfg.InstanceIdentityCredDir, guid)).NotTo(BeADirectory())
+		Eventually(logLines(guid)).Should(ContainElements(
+			"CELL: Cell cell-steps stopping instance "+guid,
+			"CELL: Cell cell-steps destroying container for instance "+guid,
+			"CELL: Cell cell-steps successfully destroyed container for instance "+guid))
+	})
+
+	It("adopts a running instance when a fresh executor starts over the same garden: the same process serves, its output and events go on", func() {
+		ctx := context.Background()
+		first, p := start()
+		guid := "steps-adopted"
+		base := run(first, guid)
+		// a mark the process keeps in memory
+		Expect(get(base + "/ready?state=fail")).To(Equal("500"))
+		p.Signal(os.Kill)
+		Eventually(p.Wait(), 10*time.Second).Should(Receive())
+
+		second, err := depot.New(cfg, slog.New(slog.NewTextHandler(GinkgoWriter, nil)), g.Client, pub)
+		Expect(err).NotTo(HaveOccurred())
+		events, err := second.SubscribeToEvents(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		p2 := ifrit.Invoke(second)
+		DeferCleanup(func() { p2.Signal(os.Interrupt); Eventually(p2.Wait(), 10*time.Second).Should(Receive()) })
+
+		Eventually(events, 20*time.Second).Should(Receive(WithTransform(func(ev executor.Event) string {
+			return string(ev.Type) + " " + ev.Container.Guid
+		}, Equal("container_running "+guid))))
+		c, err := second.GetContainer(ctx, guid)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.Adopted).To(BeTrue())
+		Expect(get(base+"/ready")).To(Equal("500"), "the process the first executor started")
+		Expect(get(base + "/log?lines=1&text=after-adoption")).To(Equal("printed 1 lines"))
+		Eventually(logLines(guid)).Should(ContainElement("APP/PROC/WEB: after-adoption 1"))
+
+		Expect(second.StopContainer(ctx, guid)).To(Succeed())
+		Eventually(events, 15*time.Second).Should(Receive(WithTransform(func(ev executor.Event) bool {
+			return ev.Type == executor.EventTypeContainerComplete && ev.Container.RunResult.Stopped
+		}, BeTrue())))
+		Expect(second.DeleteContainer(ctx, guid)).To(Succeed())
+	})
+})
