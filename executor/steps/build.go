@@ -102,7 +102,12 @@ func (b *builder) defaults() {
 }
 
 // processID is the garden process id of the step at pos in the tree.
-func (b *builder) processID(pos string) string { return b.deps.ProcessIDPrefix + "-" + pos }
+func (b *builder) processID(pos string) string {
+	if b.deps.ProcessIDPrefix == "" {
+		return pos
+	}
+	return b.deps.ProcessIDPrefix + "-" + pos
+}
 
 // action builds the step of one action at pos ("action-0-1": the second child of the first
 // child of the action).

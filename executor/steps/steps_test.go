@@ -188,6 +188,12 @@ var _ = Describe("Steps", func() {
 			Expect(logs.Lines()).To(ContainElement("APP/PROC/WEB stdout: Exit status 137 (exceeded 100ms graceful shutdown interval)"))
 		})
 
+		It("names the process by its position alone without a prefix (garden refuses ids starting with '-')", func() {
+			deps.ProcessIDPrefix = ""
+			start()
+			Expect(g.Proc("/app").Spec.ID).To(Equal("action"))
+		})
+
 		It("fails naming the path when garden cannot start the process", func() {
 			g.RunReturns(nil, errors.New("no such file"))
 			done := start()
