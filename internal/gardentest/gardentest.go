@@ -186,7 +186,7 @@ func Start(opts Options) *Garden {
 		"cgroup_parent":    "diego-gardentest-" + id,
 		"bridge_name":      "dgk" + id,
 		"chain_prefix":     "dgk" + id,
-		"network_pool":     fmt.Sprintf("10.252.%d.0/24", slot),
+		"network_pool":     fmt.Sprintf("10.251.%d.0/24", slot),
 		"external_ip":      gardenrunc.DefaultExternalIP(),
 		"port_range_start": 20000 + slot*250,
 		"port_range_end":   20000 + slot*250 + 250,
@@ -206,7 +206,8 @@ func Start(opts Options) *Garden {
 	return g
 }
 
-// freeSlot picks a pool 10.252.<slot>.0/24 no interface on the host has an address in and no
+// freeSlot picks a pool 10.251.<slot>.0/24 (10.250 is cmd/garden's suite's, 10.252 the
+// gardenrunc benchmark's, 10.253 the gardenrunc suite's) no interface on the host has an address in and no
 // other test process holds (a lock on /tmp/diego-gardentest-slot-<slot>, released when the
 // returned file is closed or the process dies), starting at one derived from the pid.
 func freeSlot() (int, *os.File, error) {
@@ -217,7 +218,7 @@ func freeSlot() (int, *os.File, error) {
 	used := map[int]bool{}
 	for _, a := range addrs {
 		if n, ok := a.(*net.IPNet); ok {
-			if ip := n.IP.To4(); ip != nil && ip[0] == 10 && ip[1] == 252 {
+			if ip := n.IP.To4(); ip != nil && ip[0] == 10 && ip[1] == 251 {
 				used[int(ip[2])] = true
 			}
 		}
@@ -236,7 +237,7 @@ func freeSlot() (int, *os.File, error) {
 		}
 		lock.Close()
 	}
-	return 0, nil, fmt.Errorf("all %d garden test pools 10.252.0-%d.0/24 are in use", slots, slots-1)
+	return 0, nil, fmt.Errorf("all %d garden test pools 10.251.0-%d.0/24 are in use", slots, slots-1)
 }
 
 // start runs the server, which dies with the test process, and waits until it answers.

@@ -38,7 +38,7 @@ var _ = Describe("a garden server for specs", Ordered, func() {
 		Expect(bridge).To(HavePrefix("dgk"))
 		_, ipnet, _ := net.ParseCIDR(info.HostIP + "/24")
 		pool = ipnet.String()
-		Expect(pool).To(MatchRegexp(`^10\.252\.\d+\.0/24$`))
+		Expect(pool).To(MatchRegexp(`^10\.251\.\d+\.0/24$`))
 
 		hostPort, _, err := c.NetIn(0, 8080)
 		Expect(err).NotTo(HaveOccurred())
