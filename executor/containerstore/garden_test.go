@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"code.cloudfoundry.org/garden"
@@ -159,6 +160,24 @@ var _ = Describe("containers in a real garden", Ordered, func() {
 		Expect(h.logs.Lines()).To(ContainElements(
 			"Cell cell-z1-0 destroying container for instance "+guid,
 			"Cell cell-z1-0 successfully destroyed container for instance "+guid))
+	})
+
+	It("signs the instance's credentials afresh every rotation period while it runs", func() {
+		var signed atomic.Int32
+		h := newHarness(g.Client, builder(app, ""), withFiles, func(c *containerstore.Config) {
+			c.CredentialsRotation = 100 * time.Millisecond
+			c.Credentials = func(guid, ip string, ous []string) ([]byte, []byte, error) {
+				return []byte(fmt.Sprintf("cert %d", signed.Add(1))), []byte("key"), nil
+			}
+		})
+		start(h, "cs-rotate", runInfo("cs-rotate"), executor.Resource{MemoryMB: 64})
+		Eventually(h.state("cs-rotate"), 30*time.Second).Should(Equal(executor.StateRunning))
+		crt := filepath.Join(credsDir, "cs-rotate", "instance.crt")
+		Eventually(func() string { b, _ := os.ReadFile(crt); return string(b) }, 5*time.Second).Should(Equal("cert 3"))
+		Expect(h.store.Stop("cs-rotate")).To(Succeed())
+		Expect(h.store.Delete(context.Background(), "cs-rotate")).To(Succeed())
+		n := signed.Load()
+		Consistently(signed.Load, 300*time.Millisecond).Should(Equal(n), "no rotation once the container is gone")
 	})
 
 	It("completes with the result file, and with the failure of the setup step as retryable", func() {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"code.cloudfoundry.org/garden"
 
@@ -132,6 +133,23 @@ func (s *Store) writeCredentials(c executor.Container) error {
 	return writeFileAtomic(filepath.Join(dir, "instance.key"), key, 0644)
 }
 
+// rotateCredentials signs the instance's credentials afresh every rotation period until ctx
+// ends, before the ones it has expire.
+func (s *Store) rotateCredentials(ctx context.Context, c executor.Container) {
+	t := time.NewTicker(s.cfg.CredentialsRotation)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.writeCredentials(c); err != nil {
+				s.cfg.Logger.Error("rotate-credentials-failed", "guid", c.Guid, "error", err)
+			}
+		}
+	}
+}
+
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, data, mode); err != nil {
@@ -249,6 +267,11 @@ func (s *Store) run(ctx context.Context, n *node, adopt bool) {
 	if err := s.writeCredentials(c); err != nil {
 		s.complete(n, executor.RunResult{Failed: true, FailureReason: "cred-manager-runner exited: " + err.Error()})
 		return
+	}
+	if s.cfg.Credentials != nil && s.cfg.CredentialsRotation > 0 {
+		rotating, stop := context.WithCancel(ctx)
+		defer stop()
+		go s.rotateCredentials(rotating, c)
 	}
 	static, _ := s.staticMounts(c.Guid, c.RunInfo)
 	info := c.RunInfo

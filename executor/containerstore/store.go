@@ -85,6 +85,9 @@ type Config struct {
 	Credentials func(guid, ip string, orgUnits []string) (certPEM, keyPEM []byte, err error)
 	// CredentialsDir holds each container's identity files (CredentialsDir/<guid>) on the host.
 	CredentialsDir string
+	// CredentialsRotation is how often a running container's credentials are signed afresh
+	// (0: never).
+	CredentialsRotation time.Duration
 	// TrustedCertsDir is the host's trusted CA certificates directory ("" = none).
 	TrustedCertsDir string
 	// HealthCheckDir is the host directory holding cmd/healthcheck's binary ("" = none).

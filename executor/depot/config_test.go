@@ -31,6 +31,12 @@ var _ = Describe("Config", func() {
 		Expect(json.Unmarshal([]byte(`{"memory_mb": true}`), &c)).To(MatchError(ContainSubstring(`want "auto" or a number of MB`)))
 	})
 
+	It("rotates identity credentials as upstream does", func() {
+		Expect(depot.RotationPeriod(24 * time.Hour)).To(Equal(23*time.Hour + 30*time.Minute))
+		Expect(depot.RotationPeriod(4 * time.Hour)).To(Equal(3*time.Hour + 30*time.Minute))
+		Expect(depot.RotationPeriod(8 * time.Minute)).To(Equal(7 * time.Minute))
+	})
+
 	It("names every problem", func() {
 		c := depot.DefaultConfig()
 		c.MemoryMB = "lots"

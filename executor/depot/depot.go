@@ -64,6 +64,8 @@ type parts struct {
 	fetchDir    func(ctx context.Context, dep executor.CachedDependency) (string, func(), error)
 	credentials func(guid, ip string, orgUnits []string) ([]byte, []byte, error)
 	retryable   func(error) bool
+	// rotation is how often credentials are signed afresh.
+	rotation time.Duration
 }
 
 func newExecutor(cfg Config, logger *slog.Logger, gc garden.Client, pub logstream.Publisher, p parts) (*Executor, error) {
@@ -93,7 +95,7 @@ func newExecutor(cfg Config, logger *slog.Logger, gc garden.Client, pub logstrea
 		NewLogs:  func(lc executor.LogConfig) logstream.Streamer { return logstream.New(pub, lc, limits) },
 		Emit:     e.hub.emit,
 		FetchDir: p.fetchDir, Credentials: p.credentials, Retryable: p.retryable,
-		CredentialsDir:  cfg.InstanceIdentityCredDir,
+		CredentialsDir: cfg.InstanceIdentityCredDir, CredentialsRotation: p.rotation,
 		TrustedCertsDir: cfg.TrustedSystemCertificatesPath,
 		HealthCheckDir:  cfg.DeclarativeHealthcheckPath,
 		InodeLimit:      cfg.ContainerInodeLimit,

@@ -20,3 +20,5 @@ func NewWithSteps(cfg Config, logger *slog.Logger, gc garden.Client, pub logstre
 			return "", nil, fmt.Errorf("no cache: %s", dep.From)
 		}})
 }
+
+var RotationPeriod = rotationPeriod

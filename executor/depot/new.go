@@ -42,6 +42,7 @@ func New(cfg Config, logger *slog.Logger, gc garden.Client, pub logstream.Publis
 		p.credentials = func(guid, ip string, ous []string) ([]byte, []byte, error) {
 			return ca.Credentials(guid, ip, ous, validity)
 		}
+		p.rotation = rotationPeriod(validity)
 	}
 	p.build = func(in containerstore.StepInput) (containerstore.Step, containerstore.Step) {
 		return steps.Build(in.Info, steps.Deps{
@@ -57,6 +58,15 @@ func New(cfg Config, logger *slog.Logger, gc garden.Client, pub logstream.Publis
 		}, steps.Callbacks{OnHealthy: in.Callbacks.OnHealthy, OnReadinessChanged: in.Callbacks.OnReadinessChanged})
 	}
 	return newExecutor(cfg, logger, gc, pub, p)
+}
+
+// rotationPeriod is upstream's: credentials are signed afresh half an hour before they expire,
+// or an eighth of their validity before when that is 4 hours or less.
+func rotationPeriod(validity time.Duration) time.Duration {
+	if validity > 4*time.Hour {
+		return validity - 30*time.Minute
+	}
+	return validity - validity/8
 }
 
 // downloadClient bounds connecting and waiting for headers; a body may take as long as it needs.
