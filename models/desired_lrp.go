@@ -58,7 +58,9 @@ func (d *DesiredLRP) RunInfo(createdAt int64) *DesiredLRPRunInfo {
 		CheckDefinition:               d.GetCheckDefinition(),
 		ImageLayers:                   d.GetImageLayers(),
 		MetricTags:                    d.GetMetricTags(),
+		Sidecars:                      d.GetSidecars(),
 		LogRateLimit:                  d.GetLogRateLimit(),
+		StopGracePeriodMs:             d.GetStopGracePeriodMs(),
 	}
 }
 
@@ -125,6 +127,8 @@ func NewDesiredLRP(s *DesiredLRPSchedulingInfo, r *DesiredLRPRunInfo) *DesiredLR
 		CheckDefinition:               r.GetCheckDefinition(),
 		ImageLayers:                   r.GetImageLayers(),
 		MetricTags:                    r.GetMetricTags(),
+		Sidecars:                      r.GetSidecars(),
 		LogRateLimit:                  r.GetLogRateLimit(),
+		StopGracePeriodMs:             r.GetStopGracePeriodMs(),
 	}
 }

@@ -332,9 +332,12 @@ type DesiredLRPRunInfo struct {
 	CheckDefinition               *CheckDefinition           `protobuf:"bytes,23,opt,name=check_definition,json=checkDefinition,proto3" json:"check_definition,omitempty"`
 	ImageLayers                   []*ImageLayer              `protobuf:"bytes,24,rep,name=image_layers,json=imageLayers,proto3" json:"image_layers,omitempty"`
 	MetricTags                    map[string]*MetricTagValue `protobuf:"bytes,25,rep,name=metric_tags,json=metricTags,proto3" json:"metric_tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Sidecars                      []*Sidecar                 `protobuf:"bytes,26,rep,name=sidecars,proto3" json:"sidecars,omitempty"`
 	LogRateLimit                  *LogRateLimit              `protobuf:"bytes,27,opt,name=log_rate_limit,json=logRateLimit,proto3" json:"log_rate_limit,omitempty"`
-	unknownFields                 protoimpl.UnknownFields
-	sizeCache                     protoimpl.SizeCache
+	// This project's own, as DesiredLRP's field 1001.
+	StopGracePeriodMs uint32 `protobuf:"varint,1001,opt,name=stop_grace_period_ms,json=stopGracePeriodMs,proto3" json:"stop_grace_period_ms,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *DesiredLRPRunInfo) Reset() {
@@ -545,11 +548,25 @@ func (x *DesiredLRPRunInfo) GetMetricTags() map[string]*MetricTagValue {
 	return nil
 }
 
+func (x *DesiredLRPRunInfo) GetSidecars() []*Sidecar {
+	if x != nil {
+		return x.Sidecars
+	}
+	return nil
+}
+
 func (x *DesiredLRPRunInfo) GetLogRateLimit() *LogRateLimit {
 	if x != nil {
 		return x.LogRateLimit
 	}
 	return nil
+}
+
+func (x *DesiredLRPRunInfo) GetStopGracePeriodMs() uint32 {
+	if x != nil {
+		return x.StopGracePeriodMs
+	}
+	return 0
 }
 
 // DesiredLRPRoutingInfo is what the route emitter needs.
@@ -737,9 +754,14 @@ type DesiredLRP struct {
 	CheckDefinition               *CheckDefinition           `protobuf:"bytes,33,opt,name=check_definition,json=checkDefinition,proto3" json:"check_definition,omitempty"`
 	ImageLayers                   []*ImageLayer              `protobuf:"bytes,34,rep,name=image_layers,json=imageLayers,proto3" json:"image_layers,omitempty"`
 	MetricTags                    map[string]*MetricTagValue `protobuf:"bytes,35,rep,name=metric_tags,json=metricTags,proto3" json:"metric_tags,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Sidecars                      []*Sidecar                 `protobuf:"bytes,36,rep,name=sidecars,proto3" json:"sidecars,omitempty"`
 	LogRateLimit                  *LogRateLimit              `protobuf:"bytes,37,opt,name=log_rate_limit,json=logRateLimit,proto3" json:"log_rate_limit,omitempty"`
-	unknownFields                 protoimpl.UnknownFields
-	sizeCache                     protoimpl.SizeCache
+	// This project's own extension, not upstream's: the time between SIGTERM and SIGKILL when an
+	// instance is stopped, 0 for the cell's grace period. A number far above upstream's, so an
+	// upstream client neither sends it nor is confused by it (it keeps it as an unknown field).
+	StopGracePeriodMs uint32 `protobuf:"varint,1001,opt,name=stop_grace_period_ms,json=stopGracePeriodMs,proto3" json:"stop_grace_period_ms,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *DesiredLRP) Reset() {
@@ -1020,11 +1042,87 @@ func (x *DesiredLRP) GetMetricTags() map[string]*MetricTagValue {
 	return nil
 }
 
+func (x *DesiredLRP) GetSidecars() []*Sidecar {
+	if x != nil {
+		return x.Sidecars
+	}
+	return nil
+}
+
 func (x *DesiredLRP) GetLogRateLimit() *LogRateLimit {
 	if x != nil {
 		return x.LogRateLimit
 	}
 	return nil
+}
+
+func (x *DesiredLRP) GetStopGracePeriodMs() uint32 {
+	if x != nil {
+		return x.StopGracePeriodMs
+	}
+	return 0
+}
+
+// Sidecar is a process run beside an instance's action for the instance's whole life; its exit
+// crashes the instance. Its memory and disk are counted in the instance's own. Upstream's.
+type Sidecar struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Action        *Action                `protobuf:"bytes,1,opt,name=action,proto3" json:"action,omitempty"`
+	DiskMb        int32                  `protobuf:"varint,2,opt,name=disk_mb,json=diskMb,proto3" json:"disk_mb,omitempty"`
+	MemoryMb      int32                  `protobuf:"varint,3,opt,name=memory_mb,json=memoryMb,proto3" json:"memory_mb,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Sidecar) Reset() {
+	*x = Sidecar{}
+	mi := &file_desired_lrp_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Sidecar) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Sidecar) ProtoMessage() {}
+
+func (x *Sidecar) ProtoReflect() protoreflect.Message {
+	mi := &file_desired_lrp_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Sidecar.ProtoReflect.Descriptor instead.
+func (*Sidecar) Descriptor() ([]byte, []int) {
+	return file_desired_lrp_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Sidecar) GetAction() *Action {
+	if x != nil {
+		return x.Action
+	}
+	return nil
+}
+
+func (x *Sidecar) GetDiskMb() int32 {
+	if x != nil {
+		return x.DiskMb
+	}
+	return 0
+}
+
+func (x *Sidecar) GetMemoryMb() int32 {
+	if x != nil {
+		return x.MemoryMb
+	}
+	return 0
 }
 
 var File_desired_lrp_proto protoreflect.FileDescriptor
@@ -1056,7 +1154,7 @@ const file_desired_lrp_proto_rawDesc = "" +
 	"\x06routes\x18\x05 \x01(\v2\x0e.models.RoutesR\x06routes\x12B\n" +
 	"\x10modification_tag\x18\x06 \x01(\v2\x17.models.ModificationTagR\x0fmodificationTag\x12B\n" +
 	"\x10volume_placement\x18\a \x01(\v2\x17.models.VolumePlacementR\x0fvolumePlacement\x12%\n" +
-	"\x0eplacement_tags\x18\b \x03(\tR\rplacementTags\"\xb0\v\n" +
+	"\x0eplacement_tags\x18\b \x03(\tR\rplacementTags\"\x8f\f\n" +
 	"\x11DesiredLRPRunInfo\x12=\n" +
 	"\x0fdesired_lrp_key\x18\x01 \x01(\v2\x15.models.DesiredLRPKeyR\rdesiredLrpKey\x12P\n" +
 	"\x15environment_variables\x18\x02 \x03(\v2\x1b.models.EnvironmentVariableR\x14environmentVariables\x12$\n" +
@@ -1089,8 +1187,10 @@ const file_desired_lrp_proto_rawDesc = "" +
 	"\x10check_definition\x18\x17 \x01(\v2\x17.models.CheckDefinitionR\x0fcheckDefinition\x125\n" +
 	"\fimage_layers\x18\x18 \x03(\v2\x12.models.ImageLayerR\vimageLayers\x12J\n" +
 	"\vmetric_tags\x18\x19 \x03(\v2).models.DesiredLRPRunInfo.MetricTagsEntryR\n" +
-	"metricTags\x12:\n" +
-	"\x0elog_rate_limit\x18\x1b \x01(\v2\x14.models.LogRateLimitR\flogRateLimit\x1aU\n" +
+	"metricTags\x12+\n" +
+	"\bsidecars\x18\x1a \x03(\v2\x0f.models.SidecarR\bsidecars\x12:\n" +
+	"\x0elog_rate_limit\x18\x1b \x01(\v2\x14.models.LogRateLimitR\flogRateLimit\x120\n" +
+	"\x14stop_grace_period_ms\x18\xe9\a \x01(\rR\x11stopGracePeriodMs\x1aU\n" +
 	"\x0fMetricTagsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
 	"\x05value\x18\x02 \x01(\v2\x16.models.MetricTagValueR\x05value:\x028\x01\"\x87\x03\n" +
@@ -1117,7 +1217,7 @@ const file_desired_lrp_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\v2\x16.models.MetricTagValueR\x05value:\x028\x01B\f\n" +
 	"\n" +
 	"_instancesB\r\n" +
-	"\v_annotation\"\xd5\r\n" +
+	"\v_annotation\"\xb4\x0e\n" +
 	"\n" +
 	"DesiredLRP\x12!\n" +
 	"\fprocess_guid\x18\x01 \x01(\tR\vprocessGuid\x12\x16\n" +
@@ -1162,11 +1262,17 @@ const file_desired_lrp_proto_rawDesc = "" +
 	"\x10check_definition\x18! \x01(\v2\x17.models.CheckDefinitionR\x0fcheckDefinition\x125\n" +
 	"\fimage_layers\x18\" \x03(\v2\x12.models.ImageLayerR\vimageLayers\x12C\n" +
 	"\vmetric_tags\x18# \x03(\v2\".models.DesiredLRP.MetricTagsEntryR\n" +
-	"metricTags\x12:\n" +
-	"\x0elog_rate_limit\x18% \x01(\v2\x14.models.LogRateLimitR\flogRateLimit\x1aU\n" +
+	"metricTags\x12+\n" +
+	"\bsidecars\x18$ \x03(\v2\x0f.models.SidecarR\bsidecars\x12:\n" +
+	"\x0elog_rate_limit\x18% \x01(\v2\x14.models.LogRateLimitR\flogRateLimit\x120\n" +
+	"\x14stop_grace_period_ms\x18\xe9\a \x01(\rR\x11stopGracePeriodMs\x1aU\n" +
 	"\x0fMetricTagsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
-	"\x05value\x18\x02 \x01(\v2\x16.models.MetricTagValueR\x05value:\x028\x01B\"Z github.com/diego-go/diego/modelsb\x06proto3"
+	"\x05value\x18\x02 \x01(\v2\x16.models.MetricTagValueR\x05value:\x028\x01\"g\n" +
+	"\aSidecar\x12&\n" +
+	"\x06action\x18\x01 \x01(\v2\x0e.models.ActionR\x06action\x12\x17\n" +
+	"\adisk_mb\x18\x02 \x01(\x05R\x06diskMb\x12\x1b\n" +
+	"\tmemory_mb\x18\x03 \x01(\x05R\bmemoryMbB\"Z github.com/diego-go/diego/modelsb\x06proto3"
 
 var (
 	file_desired_lrp_proto_rawDescOnce sync.Once
@@ -1180,7 +1286,7 @@ func file_desired_lrp_proto_rawDescGZIP() []byte {
 	return file_desired_lrp_proto_rawDescData
 }
 
-var file_desired_lrp_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_desired_lrp_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_desired_lrp_proto_goTypes = []any{
 	(*Routes)(nil),                   // 0: models.Routes
 	(*DesiredLRPKey)(nil),            // 1: models.DesiredLRPKey
@@ -1190,76 +1296,80 @@ var file_desired_lrp_proto_goTypes = []any{
 	(*DesiredLRPRoutingInfo)(nil),    // 5: models.DesiredLRPRoutingInfo
 	(*DesiredLRPUpdate)(nil),         // 6: models.DesiredLRPUpdate
 	(*DesiredLRP)(nil),               // 7: models.DesiredLRP
-	nil,                              // 8: models.Routes.RoutesEntry
-	nil,                              // 9: models.DesiredLRPRunInfo.MetricTagsEntry
-	nil,                              // 10: models.DesiredLRPRoutingInfo.MetricTagsEntry
-	nil,                              // 11: models.DesiredLRPUpdate.MetricTagsEntry
-	nil,                              // 12: models.DesiredLRP.MetricTagsEntry
-	(*ModificationTag)(nil),          // 13: models.ModificationTag
-	(*VolumePlacement)(nil),          // 14: models.VolumePlacement
-	(*EnvironmentVariable)(nil),      // 15: models.EnvironmentVariable
-	(*Action)(nil),                   // 16: models.Action
-	(*SecurityGroupRule)(nil),        // 17: models.SecurityGroupRule
-	(*CachedDependency)(nil),         // 18: models.CachedDependency
-	(*VolumeMount)(nil),              // 19: models.VolumeMount
-	(*Network)(nil),                  // 20: models.Network
-	(*CertificateProperties)(nil),    // 21: models.CertificateProperties
-	(*CheckDefinition)(nil),          // 22: models.CheckDefinition
-	(*ImageLayer)(nil),               // 23: models.ImageLayer
-	(*LogRateLimit)(nil),             // 24: models.LogRateLimit
-	(*MetricTagValue)(nil),           // 25: models.MetricTagValue
+	(*Sidecar)(nil),                  // 8: models.Sidecar
+	nil,                              // 9: models.Routes.RoutesEntry
+	nil,                              // 10: models.DesiredLRPRunInfo.MetricTagsEntry
+	nil,                              // 11: models.DesiredLRPRoutingInfo.MetricTagsEntry
+	nil,                              // 12: models.DesiredLRPUpdate.MetricTagsEntry
+	nil,                              // 13: models.DesiredLRP.MetricTagsEntry
+	(*ModificationTag)(nil),          // 14: models.ModificationTag
+	(*VolumePlacement)(nil),          // 15: models.VolumePlacement
+	(*EnvironmentVariable)(nil),      // 16: models.EnvironmentVariable
+	(*Action)(nil),                   // 17: models.Action
+	(*SecurityGroupRule)(nil),        // 18: models.SecurityGroupRule
+	(*CachedDependency)(nil),         // 19: models.CachedDependency
+	(*VolumeMount)(nil),              // 20: models.VolumeMount
+	(*Network)(nil),                  // 21: models.Network
+	(*CertificateProperties)(nil),    // 22: models.CertificateProperties
+	(*CheckDefinition)(nil),          // 23: models.CheckDefinition
+	(*ImageLayer)(nil),               // 24: models.ImageLayer
+	(*LogRateLimit)(nil),             // 25: models.LogRateLimit
+	(*MetricTagValue)(nil),           // 26: models.MetricTagValue
 }
 var file_desired_lrp_proto_depIdxs = []int32{
-	8,  // 0: models.Routes.routes:type_name -> models.Routes.RoutesEntry
+	9,  // 0: models.Routes.routes:type_name -> models.Routes.RoutesEntry
 	1,  // 1: models.DesiredLRPSchedulingInfo.desired_lrp_key:type_name -> models.DesiredLRPKey
 	2,  // 2: models.DesiredLRPSchedulingInfo.desired_lrp_resource:type_name -> models.DesiredLRPResource
 	0,  // 3: models.DesiredLRPSchedulingInfo.routes:type_name -> models.Routes
-	13, // 4: models.DesiredLRPSchedulingInfo.modification_tag:type_name -> models.ModificationTag
-	14, // 5: models.DesiredLRPSchedulingInfo.volume_placement:type_name -> models.VolumePlacement
+	14, // 4: models.DesiredLRPSchedulingInfo.modification_tag:type_name -> models.ModificationTag
+	15, // 5: models.DesiredLRPSchedulingInfo.volume_placement:type_name -> models.VolumePlacement
 	1,  // 6: models.DesiredLRPRunInfo.desired_lrp_key:type_name -> models.DesiredLRPKey
-	15, // 7: models.DesiredLRPRunInfo.environment_variables:type_name -> models.EnvironmentVariable
-	16, // 8: models.DesiredLRPRunInfo.setup:type_name -> models.Action
-	16, // 9: models.DesiredLRPRunInfo.action:type_name -> models.Action
-	16, // 10: models.DesiredLRPRunInfo.monitor:type_name -> models.Action
-	17, // 11: models.DesiredLRPRunInfo.egress_rules:type_name -> models.SecurityGroupRule
-	18, // 12: models.DesiredLRPRunInfo.cached_dependencies:type_name -> models.CachedDependency
-	19, // 13: models.DesiredLRPRunInfo.volume_mounts:type_name -> models.VolumeMount
-	20, // 14: models.DesiredLRPRunInfo.network:type_name -> models.Network
-	21, // 15: models.DesiredLRPRunInfo.certificate_properties:type_name -> models.CertificateProperties
-	22, // 16: models.DesiredLRPRunInfo.check_definition:type_name -> models.CheckDefinition
-	23, // 17: models.DesiredLRPRunInfo.image_layers:type_name -> models.ImageLayer
-	9,  // 18: models.DesiredLRPRunInfo.metric_tags:type_name -> models.DesiredLRPRunInfo.MetricTagsEntry
-	24, // 19: models.DesiredLRPRunInfo.log_rate_limit:type_name -> models.LogRateLimit
-	1,  // 20: models.DesiredLRPRoutingInfo.desired_lrp_key:type_name -> models.DesiredLRPKey
-	0,  // 21: models.DesiredLRPRoutingInfo.routes:type_name -> models.Routes
-	13, // 22: models.DesiredLRPRoutingInfo.modification_tag:type_name -> models.ModificationTag
-	10, // 23: models.DesiredLRPRoutingInfo.metric_tags:type_name -> models.DesiredLRPRoutingInfo.MetricTagsEntry
-	0,  // 24: models.DesiredLRPUpdate.routes:type_name -> models.Routes
-	11, // 25: models.DesiredLRPUpdate.metric_tags:type_name -> models.DesiredLRPUpdate.MetricTagsEntry
-	15, // 26: models.DesiredLRP.environment_variables:type_name -> models.EnvironmentVariable
-	16, // 27: models.DesiredLRP.setup:type_name -> models.Action
-	16, // 28: models.DesiredLRP.action:type_name -> models.Action
-	16, // 29: models.DesiredLRP.monitor:type_name -> models.Action
-	0,  // 30: models.DesiredLRP.routes:type_name -> models.Routes
-	17, // 31: models.DesiredLRP.egress_rules:type_name -> models.SecurityGroupRule
-	13, // 32: models.DesiredLRP.modification_tag:type_name -> models.ModificationTag
-	18, // 33: models.DesiredLRP.cached_dependencies:type_name -> models.CachedDependency
-	19, // 34: models.DesiredLRP.volume_mounts:type_name -> models.VolumeMount
-	20, // 35: models.DesiredLRP.network:type_name -> models.Network
-	21, // 36: models.DesiredLRP.certificate_properties:type_name -> models.CertificateProperties
-	22, // 37: models.DesiredLRP.check_definition:type_name -> models.CheckDefinition
-	23, // 38: models.DesiredLRP.image_layers:type_name -> models.ImageLayer
-	12, // 39: models.DesiredLRP.metric_tags:type_name -> models.DesiredLRP.MetricTagsEntry
-	24, // 40: models.DesiredLRP.log_rate_limit:type_name -> models.LogRateLimit
-	25, // 41: models.DesiredLRPRunInfo.MetricTagsEntry.value:type_name -> models.MetricTagValue
-	25, // 42: models.DesiredLRPRoutingInfo.MetricTagsEntry.value:type_name -> models.MetricTagValue
-	25, // 43: models.DesiredLRPUpdate.MetricTagsEntry.value:type_name -> models.MetricTagValue
-	25, // 44: models.DesiredLRP.MetricTagsEntry.value:type_name -> models.MetricTagValue
-	45, // [45:45] is the sub-list for method output_type
-	45, // [45:45] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	16, // 7: models.DesiredLRPRunInfo.environment_variables:type_name -> models.EnvironmentVariable
+	17, // 8: models.DesiredLRPRunInfo.setup:type_name -> models.Action
+	17, // 9: models.DesiredLRPRunInfo.action:type_name -> models.Action
+	17, // 10: models.DesiredLRPRunInfo.monitor:type_name -> models.Action
+	18, // 11: models.DesiredLRPRunInfo.egress_rules:type_name -> models.SecurityGroupRule
+	19, // 12: models.DesiredLRPRunInfo.cached_dependencies:type_name -> models.CachedDependency
+	20, // 13: models.DesiredLRPRunInfo.volume_mounts:type_name -> models.VolumeMount
+	21, // 14: models.DesiredLRPRunInfo.network:type_name -> models.Network
+	22, // 15: models.DesiredLRPRunInfo.certificate_properties:type_name -> models.CertificateProperties
+	23, // 16: models.DesiredLRPRunInfo.check_definition:type_name -> models.CheckDefinition
+	24, // 17: models.DesiredLRPRunInfo.image_layers:type_name -> models.ImageLayer
+	10, // 18: models.DesiredLRPRunInfo.metric_tags:type_name -> models.DesiredLRPRunInfo.MetricTagsEntry
+	8,  // 19: models.DesiredLRPRunInfo.sidecars:type_name -> models.Sidecar
+	25, // 20: models.DesiredLRPRunInfo.log_rate_limit:type_name -> models.LogRateLimit
+	1,  // 21: models.DesiredLRPRoutingInfo.desired_lrp_key:type_name -> models.DesiredLRPKey
+	0,  // 22: models.DesiredLRPRoutingInfo.routes:type_name -> models.Routes
+	14, // 23: models.DesiredLRPRoutingInfo.modification_tag:type_name -> models.ModificationTag
+	11, // 24: models.DesiredLRPRoutingInfo.metric_tags:type_name -> models.DesiredLRPRoutingInfo.MetricTagsEntry
+	0,  // 25: models.DesiredLRPUpdate.routes:type_name -> models.Routes
+	12, // 26: models.DesiredLRPUpdate.metric_tags:type_name -> models.DesiredLRPUpdate.MetricTagsEntry
+	16, // 27: models.DesiredLRP.environment_variables:type_name -> models.EnvironmentVariable
+	17, // 28: models.DesiredLRP.setup:type_name -> models.Action
+	17, // 29: models.DesiredLRP.action:type_name -> models.Action
+	17, // 30: models.DesiredLRP.monitor:type_name -> models.Action
+	0,  // 31: models.DesiredLRP.routes:type_name -> models.Routes
+	18, // 32: models.DesiredLRP.egress_rules:type_name -> models.SecurityGroupRule
+	14, // 33: models.DesiredLRP.modification_tag:type_name -> models.ModificationTag
+	19, // 34: models.DesiredLRP.cached_dependencies:type_name -> models.CachedDependency
+	20, // 35: models.DesiredLRP.volume_mounts:type_name -> models.VolumeMount
+	21, // 36: models.DesiredLRP.network:type_name -> models.Network
+	22, // 37: models.DesiredLRP.certificate_properties:type_name -> models.CertificateProperties
+	23, // 38: models.DesiredLRP.check_definition:type_name -> models.CheckDefinition
+	24, // 39: models.DesiredLRP.image_layers:type_name -> models.ImageLayer
+	13, // 40: models.DesiredLRP.metric_tags:type_name -> models.DesiredLRP.MetricTagsEntry
+	8,  // 41: models.DesiredLRP.sidecars:type_name -> models.Sidecar
+	25, // 42: models.DesiredLRP.log_rate_limit:type_name -> models.LogRateLimit
+	17, // 43: models.Sidecar.action:type_name -> models.Action
+	26, // 44: models.DesiredLRPRunInfo.MetricTagsEntry.value:type_name -> models.MetricTagValue
+	26, // 45: models.DesiredLRPRoutingInfo.MetricTagsEntry.value:type_name -> models.MetricTagValue
+	26, // 46: models.DesiredLRPUpdate.MetricTagsEntry.value:type_name -> models.MetricTagValue
+	26, // 47: models.DesiredLRP.MetricTagsEntry.value:type_name -> models.MetricTagValue
+	48, // [48:48] is the sub-list for method output_type
+	48, // [48:48] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_desired_lrp_proto_init() }
@@ -1277,7 +1387,7 @@ func file_desired_lrp_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_desired_lrp_proto_rawDesc), len(file_desired_lrp_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

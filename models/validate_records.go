@@ -219,7 +219,18 @@ func (d *DesiredLRP) validate(f fields) {
 	if d.GetCheckDefinition() != nil {
 		d.GetCheckDefinition().validate(f.in("check_definition"))
 	}
+	for i, s := range d.GetSidecars() {
+		in := f.at("sidecars", i)
+		validateAction(in, "action", s.GetAction(), true)
+		in.nonNegative("disk_mb", int64(s.GetDiskMb()))
+		in.nonNegative("memory_mb", int64(s.GetMemoryMb()))
+	}
+	f.check(d.GetStopGracePeriodMs() <= MaxStopGracePeriodMs, "stop_grace_period_ms", "must be at most one hour")
 }
+
+// MaxStopGracePeriodMs bounds an LRP's own grace period: a stop must not hold a cell's capacity
+// for longer.
+const MaxStopGracePeriodMs = 3600 * 1000
 
 func (u *DesiredLRPUpdate) Validate() error {
 	f := newFields()

@@ -100,6 +100,15 @@ var _ = Describe("Validation", func() {
 			Entry("exclusive image layer without a digest", func(d *models.DesiredLRP) {
 				d.ImageLayers = []*models.ImageLayer{{Url: "http://x", DestinationPath: "/", LayerType: models.ImageLayer_EXCLUSIVE, MediaType: models.ImageLayer_TGZ}}
 			}, "image_layers[0].digest_algorithm: must be SHA256 or SHA512"),
+			Entry("sidecar without an action", func(d *models.DesiredLRP) {
+				d.Sidecars = []*models.Sidecar{{MemoryMb: 16}}
+			}, "sidecars[0].action: is required"),
+			Entry("sidecar with negative memory", func(d *models.DesiredLRP) {
+				d.Sidecars = []*models.Sidecar{{Action: d.Action, MemoryMb: -1}}
+			}, "sidecars[0].memory_mb: must not be negative"),
+			Entry("grace period over an hour", func(d *models.DesiredLRP) {
+				d.StopGracePeriodMs = 3600*1000 + 1
+			}, "stop_grace_period_ms: must be at most one hour"),
 			Entry("metric tag with both values", func(d *models.DesiredLRP) {
 				d.MetricTags["both"] = &models.MetricTagValue{Static: "x", Dynamic: models.MetricTagValue_INDEX}
 			}, "metric_tags.both: must have exactly one of static or dynamic"),

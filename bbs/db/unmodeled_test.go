@@ -11,11 +11,9 @@ import (
 	"github.com/diego-go/diego/models"
 )
 
-// fields of upstream's DesiredLRP this project does not model, as an upstream client encodes
-// them: sidecars (36: a Sidecar with disk_mb 64, memory_mb 128) and volume_mounted_files (38: a
-// File with path "/etc/config" and content "key")
+// a field of upstream's DesiredLRP this project does not model, as an upstream client encodes
+// it: volume_mounted_files (38: a File with path "/etc/config" and content "key")
 var upstreamDesiredLRPFields = bytes.Join([][]byte{
-	{0xa2, 0x02, 0x05, 0x10, 0x40, 0x18, 0x80, 0x01},
 	{0xb2, 0x02, 0x12, 0x0a, 0x0b}, []byte("/etc/config"), {0x12, 0x03}, []byte("key"),
 }, nil)
 

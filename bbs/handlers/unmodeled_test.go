@@ -15,16 +15,25 @@ import (
 
 var _ = Describe("a desired LRP with fields this project does not model", func() {
 	It("reads back through the API byte for byte, as an upstream client sent them", func() {
-		// upstream's sidecars (36: disk_mb 64, memory_mb 128) and volume_mounted_files (38: path
-		// "/etc/config", content "key"), written out as an upstream client encodes them
+		// upstream's volume_mounted_files (38: path "/etc/config", content "key"), which this
+		// project does not model, and its sidecars (36: an action, disk_mb 64, memory_mb 128),
+		// which it does, written out as an upstream client encodes them
 		extra := bytes.Join([][]byte{
-			{0xa2, 0x02, 0x05, 0x10, 0x40, 0x18, 0x80, 0x01},
 			{0xb2, 0x02, 0x12, 0x0a, 0x0b}, []byte("/etc/config"), {0x12, 0x03}, []byte("key"),
 		}, nil)
-		d, err := proto.Marshal(desired("upstream-app", 1))
+		run := protowire.AppendString(protowire.AppendTag(nil, 1, protowire.BytesType), "/s")  // RunAction.path
+		run = protowire.AppendString(protowire.AppendTag(run, 6, protowire.BytesType), "vcap") // .user
+		action := protowire.AppendBytes(protowire.AppendTag(nil, 3, protowire.BytesType), run) // Action.run_action
+		sc := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), action)  // Sidecar.action
+		sc = protowire.AppendVarint(protowire.AppendTag(sc, 2, protowire.VarintType), 64)      // .disk_mb
+		sc = protowire.AppendVarint(protowire.AppendTag(sc, 3, protowire.VarintType), 128)     // .memory_mb
+		sidecar := protowire.AppendBytes(protowire.AppendTag(nil, 36, protowire.BytesType), sc)
+		own := desired("upstream-app", 1)
+		own.StopGracePeriodMs = 30000 // this project's extension, kept like any field
+		d, err := proto.Marshal(own)
 		Expect(err).NotTo(HaveOccurred())
 		req := protowire.AppendTag(nil, 1, protowire.BytesType) // DesireLRPRequest.desired_lrp
-		req = protowire.AppendBytes(req, append(d, extra...))
+		req = protowire.AppendBytes(req, bytes.Join([][]byte{d, sidecar, extra}, nil))
 		status, e := postRaw(bbs.DesireDesiredLRPRoute, req)
 		Expect(status).To(Equal(http.StatusOK))
 		Expect(e).To(BeNil())
@@ -35,6 +44,11 @@ var _ = Describe("a desired LRP with fields this project does not model", func()
 		Expect(postDecode(bbs.DesiredLRPByProcessGuidRoute, get, resp)).To(Equal(http.StatusOK))
 		Expect(resp.GetError()).To(BeNil())
 		Expect([]byte(resp.GetDesiredLrp().ProtoReflect().GetUnknown())).To(Equal(extra))
+		Expect(resp.GetDesiredLrp().GetSidecars()).To(HaveLen(1))
+		s := resp.GetDesiredLrp().GetSidecars()[0]
+		Expect([]int32{s.GetDiskMb(), s.GetMemoryMb()}).To(Equal([]int32{64, 128}))
+		Expect(s.GetAction().GetRunAction().GetPath()).To(Equal("/s"))
+		Expect(resp.GetDesiredLrp().GetStopGracePeriodMs()).To(Equal(uint32(30000)))
 		list := &models.DesiredLRPsResponse{}
 		Expect(postDecode(bbs.DesiredLRPsRoute, nil, list)).To(Equal(http.StatusOK))
 		Expect(list.GetDesiredLrps()).To(HaveLen(1))

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -176,9 +177,13 @@ func LRPRunInfo(d *models.DesiredLRP, key *models.ActualLRPKey, ik *models.Actua
 		}, env(d.GetEnvironmentVariables())...),
 		CertificateOrganizationalUnits: d.GetCertificateProperties().GetOrganizationalUnit(),
 		TrustedSystemCertificatesPath:  d.GetTrustedSystemCertificatesPath(),
+		GracePeriod:                    time.Duration(d.GetStopGracePeriodMs()) * time.Millisecond,
 	}
 	for _, p := range d.GetPorts() {
 		info.Ports = append(info.Ports, executor.PortMapping{ContainerPort: p})
+	}
+	for _, s := range d.GetSidecars() {
+		info.Sidecars = append(info.Sidecars, executor.Sidecar{Action: s.GetAction(), MemoryMB: int(s.GetMemoryMb()), DiskMB: int(s.GetDiskMb())})
 	}
 	return info, nil
 }

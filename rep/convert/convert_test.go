@@ -1,6 +1,8 @@
 package convert_test
 
 import (
+	"time"
+
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"google.golang.org/protobuf/proto"
@@ -63,6 +65,23 @@ var _ = Describe("LRPRunInfo", func() {
 		Expect(info.CertificateOrganizationalUnits).To(Equal([]string{"app:app-guid", "space:s"}))
 		Expect(info.TrustedSystemCertificatesPath).To(Equal("/etc/cf-system-certificates"))
 		Expect(proto.Equal(info.Action, run("/app"))).To(BeTrue())
+	})
+
+	It("runs the LRP's sidecars and stops it with its own grace period (0: the cell's)", func() {
+		info, err := convert.LRPRunInfo(desired(), key, ik, convert.Options{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(info.GracePeriod).To(BeZero())
+		Expect(info.Sidecars).To(BeEmpty())
+
+		d := desired()
+		d.StopGracePeriodMs = 30000
+		d.Sidecars = []*models.Sidecar{{Action: run("/sidecar"), MemoryMb: 32, DiskMb: 16}}
+		info, err = convert.LRPRunInfo(d, key, ik, convert.Options{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(info.GracePeriod).To(Equal(30 * time.Second))
+		Expect(info.Sidecars).To(HaveLen(1))
+		Expect(proto.Equal(info.Sidecars[0].Action, run("/sidecar"))).To(BeTrue())
+		Expect([]int{info.Sidecars[0].MemoryMB, info.Sidecars[0].DiskMB}).To(Equal([]int{32, 16}))
 	})
 
 	It("keeps the LRP's own log source and log rate limit", func() {
