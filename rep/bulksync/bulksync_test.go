@@ -93,6 +93,17 @@ var _ = Describe("BulkSync against a real BBS", func() {
 		}, 5*time.Second).Should(Equal("task container does not exist"))
 	})
 
+	It("leaves a record alone whose container was allocated after the containers were listed", func() {
+		running(0, guid+"-new")
+		exec.Put(container(0, guid+"-new"))
+		late := bulksync.New(bulksync.Config{CellID: "cell-1", Interval: time.Hour}, listsNothing{exec}, client,
+			processor.New(processor.Config{CellID: "cell-1"}, exec, client, slog.New(slog.DiscardHandler)), slog.New(slog.DiscardHandler))
+		Expect(late.Sync(ctx)).To(Succeed())
+		lrps, err := client.ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: guid})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(lrps).To(ContainElement(HaveField("ActualLrpInstanceKey.InstanceGuid", guid+"-new")))
+	})
+
 	It("reports a task's completion the BBS never heard of", func() {
 		Expect(client.DesireTask(ctx, guid, "d", &models.TaskDefinition{RootFs: "preloaded:stack",
 			Action: &models.Action{Value: &models.Action_RunAction{RunAction: &models.RunAction{Path: "/t", User: "vcap"}}}})).To(Succeed())
@@ -108,3 +119,10 @@ var _ = Describe("BulkSync against a real BBS", func() {
 		Expect(exec.Deleted()).To(Equal([]string{guid}))
 	})
 })
+
+// listsNothing lists no container, as a list made just before the container was allocated.
+type listsNothing struct{ *fakeexec.Executor }
+
+func (listsNothing) ListContainers(context.Context, executor.Tags) ([]executor.Container, error) {
+	return nil, nil
+}
