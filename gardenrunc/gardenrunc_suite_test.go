@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/diego-go/diego/gardenrunc"
 	"github.com/diego-go/diego/gardenrunc/initproc"
+	"github.com/diego-go/diego/internal/gardentest"
 )
 
 func TestGardenrunc(t *testing.T) {
@@ -173,40 +173,12 @@ func requireIntegration() {
 	}
 }
 
-// makeBusyboxRootFS builds a minimal root filesystem from busybox-static.
+// makeBusyboxRootFS is gardentest's busybox rootfs with the page the network specs serve.
 func makeBusyboxRootFS(dir string) error {
-	bb, err := exec.LookPath("busybox")
-	if err != nil {
-		return fmt.Errorf("busybox-static is not installed: %w", err)
-	}
-	for _, d := range []string{"bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root", "home/vcap", "var/www"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0755); err != nil {
-			return err
-		}
-	}
-	os.Chmod(filepath.Join(dir, "tmp"), 01777)
-	data, err := os.ReadFile(bb)
-	if err != nil {
+	if err := gardentest.MakeBusyboxRootFS(dir); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "bin", "busybox"), data, 0755); err != nil {
-		return err
-	}
-	out, err := exec.Command(bb, "--list").Output()
-	if err != nil {
-		return err
-	}
-	for _, applet := range strings.Fields(string(out)) {
-		if applet == "busybox" {
-			continue
-		}
-		os.Symlink("busybox", filepath.Join(dir, "bin", applet))
-	}
-	os.WriteFile(filepath.Join(dir, "etc", "passwd"), []byte("root:x:0:0:root:/root:/bin/sh\nvcap:x:2000:2000::/home/vcap:/bin/sh\nnobody:x:65534:65534::/nonexistent:/bin/false\n"), 0644)
-	os.WriteFile(filepath.Join(dir, "etc", "group"), []byte("root:x:0:\nvcap:x:2000:\n"), 0644)
-	os.Chown(filepath.Join(dir, "home", "vcap"), 2000, 2000)
-	os.WriteFile(filepath.Join(dir, "var", "www", "index.html"), []byte("hello from the container\n"), 0644)
-	return nil
+	return os.WriteFile(filepath.Join(dir, "var", "www", "index.html"), []byte("hello from the container\n"), 0644)
 }
 
 // usernsHostID is the host id of unprivileged containers' root in the suite's server (not the
@@ -256,30 +228,9 @@ func (s *gardenServer) start(bin string) {
 	cmd := exec.Command(bin, "-config", s.cfgPath)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var err error
-	onLastingThread(func() { s.session, err = gexec.Start(cmd, GinkgoWriter, GinkgoWriter) })
+	gardentest.OnLastingThread(func() { s.session, err = gexec.Start(cmd, GinkgoWriter, GinkgoWriter) })
 	Expect(err).NotTo(HaveOccurred())
 	Eventually(func() error { return s.client.Ping() }, 20*time.Second, 50*time.Millisecond).Should(Succeed())
-}
-
-// lastingThread runs functions on one thread that lives as long as the test process. A child's
-// Pdeathsig fires when the thread that forked it ends, and Go ends the thread of a goroutine that
-// returns while locked to it (as specs do after moving a thread into a network namespace), so
-// servers are forked here, not on whatever thread a spec runs on.
-var lastingThread = make(chan func())
-
-func init() {
-	go func() {
-		runtime.LockOSThread()
-		for f := range lastingThread {
-			f()
-		}
-	}()
-}
-
-func onLastingThread(f func()) {
-	done := make(chan struct{})
-	lastingThread <- func() { defer close(done); f() }
-	<-done
 }
 
 func (s *gardenServer) stop() {

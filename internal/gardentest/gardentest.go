@@ -121,7 +121,7 @@ func build() {
 			return
 		}
 	}
-	if buildErr = makeBusyboxRootFS(rootfsDir()); buildErr != nil {
+	if buildErr = MakeBusyboxRootFS(rootfsDir()); buildErr != nil {
 		return
 	}
 	buildErr = os.Rename(filepath.Join(dir, "testapp"), filepath.Join(rootfsDir(), "testapp"))
@@ -246,7 +246,7 @@ func (g *Garden) start(bin string) {
 	cmd := exec.Command(bin, "-config", g.ConfigPath)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var err error
-	onLastingThread(func() { g.Session, err = gexec.Start(cmd, GinkgoWriter, GinkgoWriter) })
+	OnLastingThread(func() { g.Session, err = gexec.Start(cmd, GinkgoWriter, GinkgoWriter) })
 	Expect(err).NotTo(HaveOccurred())
 	Eventually(g.Client.Ping, 20*time.Second, 50*time.Millisecond).Should(Succeed(), "garden did not answer")
 }
@@ -295,7 +295,7 @@ func (g *Garden) tryStart(bin string) {
 	cmd := exec.Command(bin, "-config", g.ConfigPath)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var err error
-	onLastingThread(func() { g.Session, err = gexec.Start(cmd, GinkgoWriter, GinkgoWriter) })
+	OnLastingThread(func() { g.Session, err = gexec.Start(cmd, GinkgoWriter, GinkgoWriter) })
 	if err != nil {
 		return
 	}
@@ -381,8 +381,9 @@ func fromConfig(dir string) (*Garden, error) {
 	return g, nil
 }
 
-// makeBusyboxRootFS builds a minimal root filesystem from busybox-static.
-func makeBusyboxRootFS(dir string) error {
+// MakeBusyboxRootFS builds a minimal root filesystem from busybox-static in dir: every applet,
+// /etc/passwd and /etc/group with root, vcap (2000) and nobody, a /tmp everyone may write.
+func MakeBusyboxRootFS(dir string) error {
 	bb, err := exec.LookPath("busybox")
 	if err != nil {
 		return fmt.Errorf("busybox-static is not installed: %w", err)
@@ -424,9 +425,7 @@ func makeBusyboxRootFS(dir string) error {
 	return os.Chown(filepath.Join(dir, "home", "vcap"), 2000, 2000)
 }
 
-// lastingThread runs functions on one thread that lives as long as the test process. A child's
-// Pdeathsig fires when the thread that forked it ends, and Go ends the thread of a goroutine that
-// returns while locked to it, so servers are forked here, not on whatever thread a spec runs on.
+// lastingThread is a goroutine locked to its thread for the life of the test process.
 var lastingThread = make(chan func())
 
 func init() {
@@ -438,7 +437,11 @@ func init() {
 	}()
 }
 
-func onLastingThread(f func()) {
+// OnLastingThread runs f on a thread that lives as long as the test process: fork there a child
+// that must die with the test process (Pdeathsig). A child's Pdeathsig fires when the thread that
+// forked it ends, and Go ends the thread of a goroutine that returns while locked to it (as specs
+// do after moving a thread into a network namespace).
+func OnLastingThread(f func()) {
 	done := make(chan struct{})
 	lastingThread <- func() { defer close(done); f() }
 	<-done
