@@ -29,16 +29,19 @@ const (
 	HealthLogSource = "HEALTH"
 )
 
-// Build turns a RunInfo into its setup step (nil when there is none, and always in adopt mode:
-// an adopted container is past its setup) and its run step: the action, the sidecars and the
-// monitor or the checks, side by side. cb.OnHealthy fires when the run step counts as running.
+// Build turns a RunInfo into its setup step (nil when there is none) and its run step: the
+// action, the sidecars and the monitor or the checks, side by side. cb.OnHealthy fires when the
+// run step counts as running. In adopt mode the setup is part of the run step (see the package
+// doc) and the setup step returned is nil.
 func Build(info executor.RunInfo, deps Deps, cb Callbacks) (setup, run Step) {
 	b := &builder{info: info, deps: deps, nonce: strconv.FormatInt(time.Now().UnixNano(), 36)}
 	b.defaults()
 	root := logs{s: deps.Logs, source: info.LogConfig.SourceName}
-	if info.Setup != nil && !deps.Adopt {
-		setup = performer{n: b.action(info.Setup, root, "setup")}
+	var setupNode node
+	if info.Setup != nil {
+		setupNode = b.action(info.Setup, root, "setup")
 	}
+	setupIDs := b.ids
 	if info.Action == nil {
 		return setup, performer{n: failed{errors.New("container cannot have empty action")}}
 	}
@@ -47,6 +50,7 @@ func Build(info executor.RunInfo, deps Deps, cb Callbacks) (setup, run Step) {
 	for i, sc := range info.Sidecars {
 		nodes = append(nodes, b.action(sc.Action, root, fmt.Sprintf("sidecar-%d", i)))
 	}
+	runIDs := b.ids[len(setupIDs):]
 	// Checks need cmd/healthcheck in the container; without it the Monitor action stands in, as
 	// upstream did when declarative health checks were off.
 	if cd := info.CheckDefinition; cd != nil && deps.HealthCheckPath != "" {
@@ -63,6 +67,13 @@ func Build(info executor.RunInfo, deps Deps, cb Callbacks) (setup, run Step) {
 	top := action
 	if len(nodes) > 1 {
 		top = &codependentStep{steps: nodes, stopOthersOnExit: len(info.Sidecars) > 0}
+	}
+	switch {
+	case setupNode == nil:
+	case deps.Adopt:
+		top = &serialStep{steps: []node{setupNode, top}, resumeAt: func() int { return b.resumeAt([][]string{setupIDs, runIDs}) }}
+	default:
+		setup = performer{n: setupNode}
 	}
 	return setup, performer{n: top, onReady: cb.OnHealthy}
 }

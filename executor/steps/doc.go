@@ -23,8 +23,10 @@
 // "<guid>-liveness-healthcheck-N" as upstream's. Processes that repeat (a Monitor action's runs,
 // readiness checks) get fresh ids each time.
 //
-// Adopt mode (Deps.Adopt: the executor restarted and the container kept running). Build returns
-// no setup step. A Run step first attaches to the process of its id (its output goes to the log
+// Adopt mode (Deps.Adopt: the executor restarted and the container kept running). The setup
+// runs first in the run step, and Build returns no setup step: the earlier executor may have died
+// during the setup, so it is only skipped when a process of the action or a sidecar still runs
+// (as a serial step resumes, below). A Run step first attaches to the process of its id (its output goes to the log
 // stream again; garden replays what it still holds) and starts a new one only when garden has
 // none of that id. A Serial step resumes at its last child that has a process still running and
 // skips the children before it: a serial step only starts a child after the ones before it

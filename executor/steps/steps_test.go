@@ -484,6 +484,20 @@ var _ = Describe("Steps", func() {
 		BeforeEach(func() {
 			deps.Adopt = true
 			info.Setup = run("/setup")
+			g.OnRun = func(p *fakeProc) {
+				if p.Spec.Path == "/setup" {
+					p.Exit(0)
+				}
+			}
+		})
+
+		It("performs the setup again, in the run step, when no process of the action runs", func() {
+			info.Action = run("/app")
+			setup, _ := steps.Build(info, deps, steps.Callbacks{})
+			Expect(setup).To(BeNil())
+			start()
+			Expect(g.Proc("/setup").Spec.ID).To(Equal("guid-setup"))
+			Expect(g.Proc("/app").Spec.ID).To(Equal("guid-action"))
 		})
 
 		It("has no setup step and attaches to the running process instead of starting one", func() {
@@ -524,11 +538,6 @@ var _ = Describe("Steps", func() {
 			Expect(g.Proc("/hc", "-until-ready-interval").Spec.ID).NotTo(Equal("guid-readiness-healthcheck-0-old-7"))
 		})
 
-		It("starts the process when garden has none of its id", func() {
-			info.Action = run("/app")
-			start()
-			Expect(g.Proc("/app").Spec.ID).To(Equal("guid-action"))
-		})
 
 		It("skips the steps before a serial step's running process, and only those", func() {
 			info.Action = serial(download(&models.DownloadAction{From: "http://x/a", To: "/a"}), run("/app"))
