@@ -56,7 +56,7 @@ type Cache struct {
 	mu      sync.Mutex
 	entries map[string]*entry // by cache key: the current artifact of each
 	total   int64             // bytes on disk of every entry in entries and every stale one still in use
-	keys    map[string]*sync.Mutex
+	keys    map[string]*keyLock
 	seq     int
 }
 
@@ -89,7 +89,7 @@ func NewCache(dir string, maxBytes int64, client *http.Client) *Cache {
 	if client == nil {
 		client = http.DefaultClient
 	}
-	return &Cache{dir: dir, max: maxBytes, client: client, entries: map[string]*entry{}, keys: map[string]*sync.Mutex{}}
+	return &Cache{dir: dir, max: maxBytes, client: client, entries: map[string]*entry{}, keys: map[string]*keyLock{}}
 }
 
 // Fetch returns a tar stream of the artifact at rawURL, ready for garden's StreamIn: an
@@ -216,15 +216,36 @@ func diskUsage(p string) (int64, error) {
 	return n, err
 }
 
-func (c *Cache) keyLock(key string) *sync.Mutex {
+// keyLock lets one caller at a time download or unpack a cache key's artifact.
+type keyLock struct {
+	held  chan struct{}
+	users int // holding or waiting; the lock is forgotten when none are left
+}
+
+// lockKey waits for key's lock until ctx ends.
+func (c *Cache) lockKey(ctx context.Context, key, rawURL string) (unlock func(), err error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	l, ok := c.keys[key]
-	if !ok {
-		l = &sync.Mutex{}
+	l := c.keys[key]
+	if l == nil {
+		l = &keyLock{held: make(chan struct{}, 1)}
 		c.keys[key] = l
 	}
-	return l
+	l.users++
+	c.mu.Unlock()
+	leave := func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if l.users--; l.users == 0 {
+			delete(c.keys, key)
+		}
+	}
+	select {
+	case l.held <- struct{}{}:
+		return func() { <-l.held; leave() }, nil
+	case <-ctx.Done():
+		leave()
+		return nil, fmt.Errorf("downloading %s: waiting for another download of cache key %s: %w", rawURL, key, ctx.Err())
+	}
 }
 
 // acquire returns the artifact, current with the server, with a reference taken.
@@ -245,9 +266,11 @@ func (c *Cache) acquire(ctx context.Context, rawURL, key string, sum Checksum, u
 		return nil, err
 	}
 	if key != "" {
-		l := c.keyLock(key)
-		l.Lock()
-		defer l.Unlock()
+		unlock, err := c.lockKey(ctx, key, rawURL)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
 	}
 
 	c.mu.Lock()

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -35,6 +36,8 @@ type server struct {
 	noETag    map[string]bool
 	failFirst map[string]int // answer 500 this many times first
 	requests  []string       // "path status"
+	// slowRequests counts requests of /slow, which answers nothing for 10 s
+	slowRequests atomic.Int32
 }
 
 func newServer() *server {
@@ -59,6 +62,7 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request) {
 	etag := fmt.Sprintf(`"%x"`, md5.Sum(content))
 	switch {
 	case r.URL.Path == "/slow":
+		s.slowRequests.Add(1)
 		select {
 		case <-r.Context().Done():
 		case <-time.After(10 * time.Second):
@@ -271,6 +275,26 @@ var _ = Describe("the download cache", func() {
 			Expect(c.Size()).To(BeZero())
 			entries, _ := os.ReadDir(dir)
 			Expect(entries).To(HaveLen(1), "only tmp/")
+		})
+
+		It("stops waiting for another download of the same key when the context ends", func() {
+			first, cancelFirst := context.WithCancel(ctx)
+			defer cancelFirst()
+			done := make(chan error, 1)
+			go func() {
+				_, err := c.Fetch(first, srv.URL+"/slow", "k", cache.Checksum{})
+				done <- err
+			}()
+			Eventually(srv.slowRequests.Load).Should(BeEquivalentTo(1))
+			second, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			_, err := c.Fetch(second, srv.URL+"/slow", "k", cache.Checksum{})
+			Expect(err).To(MatchError(context.DeadlineExceeded))
+			Expect(err).To(MatchError(ContainSubstring("waiting for another download of cache key k")))
+			Expect(time.Since(start)).To(BeNumerically("<", 2*time.Second))
+			cancelFirst()
+			Eventually(done, 5*time.Second).Should(Receive(MatchError(context.Canceled)))
 		})
 
 		It("stops when the context ends", func() {
