@@ -191,6 +191,18 @@ var _ = Describe("containers in a real garden", Ordered, func() {
 		Expect(c.RunResult).To(Equal(executor.RunResult{Result: "done"}))
 		Expect(h.store.Delete(context.Background(), "cs-task")).To(Succeed())
 
+		for guid, script := range map[string]string{
+			"cs-no-result":  "true",
+			"cs-big-result": "head -c 10241 /dev/zero > /tmp/result",
+		} {
+			h = newHarness(g.Client, builder(garden.ProcessSpec{Path: "sh", Args: []string{"-c", script}, User: "vcap"}, ""))
+			start(h, guid, info, executor.Resource{MemoryMB: 64})
+			Eventually(h.state(guid), 30*time.Second).Should(Equal(executor.StateCompleted))
+			c, _ = h.store.Get(guid)
+			Expect(c.RunResult).To(Equal(executor.RunResult{Failed: true, FailureReason: "failed to fetch result"}), guid)
+			Expect(h.store.Delete(context.Background(), guid)).To(Succeed())
+		}
+
 		h = newHarness(g.Client, builder(app, "download failed: 404"))
 		start(h, "cs-setup", info, executor.Resource{MemoryMB: 64})
 		Eventually(h.state("cs-setup"), 30*time.Second).Should(Equal(executor.StateCompleted))

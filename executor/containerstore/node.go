@@ -300,7 +300,8 @@ func (s *Store) run(ctx context.Context, n *node, adopt bool) {
 	r := executor.RunResult{}
 	if info.ResultFile != "" {
 		if r.Result, err = readResultFile(gc, info.ResultFile); err != nil {
-			r = executor.RunResult{Failed: true, FailureReason: err.Error()}
+			s.cfg.Logger.Error("fetch-result-failed", "guid", c.Guid, "error", err)
+			r = executor.RunResult{Failed: true, FailureReason: ReasonFetchResultFailed}
 		}
 	}
 	s.complete(n, r)

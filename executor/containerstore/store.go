@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -34,6 +33,8 @@ const (
 	ReasonMissing                  = "missing garden container"
 	ReasonCredDirFailed            = "failed to create credentials directory"
 	ReasonStoppedBeforeRunning     = "stopped-before-running"
+	// ReasonFetchResultFailed: the result file is missing, unreadable or over MaxResultFileSize.
+	ReasonFetchResultFailed = "failed to fetch result"
 )
 
 // MaxResultFileSize is upstream's limit on a result file.
@@ -295,8 +296,7 @@ func (s *Store) Delete(ctx context.Context, guid string) error {
 
 func isNotFound(err error) bool {
 	var nf garden.ContainerNotFoundError
-	return errors.As(err, &nf) || strings.Contains(err.Error(), "unknown handle") ||
-		strings.Contains(err.Error(), "not found")
+	return errors.As(err, &nf)
 }
 
 // ReapExpired completes, as upstream's "expired container", every reserved container whose
