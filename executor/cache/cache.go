@@ -83,8 +83,9 @@ type meta struct {
 }
 
 // NewCache keeps artifacts in dir, at most maxBytes of them (artifacts in use may take the
-// cache over it until they are released). Artifacts stored in dir by an earlier Cache are kept;
-// client nil means http.DefaultClient.
+// cache over it until they are released). Artifacts stored in dir by an earlier Cache are kept
+// (none of them counts as in use); dir is for one Cache at a time. client nil means
+// http.DefaultClient.
 func NewCache(dir string, maxBytes int64, client *http.Client) *Cache {
 	if client == nil {
 		client = http.DefaultClient
