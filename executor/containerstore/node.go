@@ -286,7 +286,7 @@ func (s *Store) run(ctx context.Context, n *node, adopt bool) {
 		in.HealthCheckPath = HealthCheckPath
 	}
 	setup, step := s.cfg.Build(in)
-	if setup != nil && !adopt {
+	if setup != nil {
 		if err := setup.Perform(ctx); err != nil {
 			s.complete(n, executor.RunResult{Failed: true, FailureReason: err.Error(), Retryable: true})
 			return

@@ -59,7 +59,8 @@ type StepInput struct {
 	Logs      logstream.Streamer
 	// HealthCheckPath is cmd/healthcheck's binary in the container ("" when none is mounted).
 	HealthCheckPath string
-	// Adopt: the container's processes were started by an earlier executor.
+	// Adopt: the container's processes were started by an earlier executor; whether its setup
+	// runs again is the steps' to decide.
 	Adopt     bool
 	Callbacks Callbacks
 }
