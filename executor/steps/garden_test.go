@@ -1,6 +1,8 @@
 package steps_test
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -30,6 +32,7 @@ var _ = Describe("on a real garden", Ordered, ContinueOnFailure, func() {
 		healthy  chan struct{}
 		cancel   context.CancelFunc
 		memLimit uint64
+		fetcher  steps.Fetcher
 	)
 
 	BeforeAll(func() {
@@ -66,7 +69,7 @@ var _ = Describe("on a real garden", Ordered, ContinueOnFailure, func() {
 		Expect(err).NotTo(HaveOccurred())
 		DeferCleanup(func() { gdn.Client.Destroy(c.Handle()) })
 		deps = steps.Deps{
-			Container: c, Logs: logs, HealthCheckPath: filepath.Join(checkDir, "healthcheck"),
+			Container: c, Logs: logs, Cache: fetcher, HealthCheckPath: filepath.Join(checkDir, "healthcheck"),
 			UnhealthyInterval: 100 * time.Millisecond, HealthyInterval: 200 * time.Millisecond,
 			GracePeriod: 10 * time.Second, ProcessIDPrefix: c.Handle(),
 		}
@@ -147,6 +150,42 @@ var _ = Describe("on a real garden", Ordered, ContinueOnFailure, func() {
 		inContainer("wget -q -O- 'http://127.0.0.1:8080/ready?state=pass' || true")
 		Eventually(readiness, 10*time.Second).Should(Receive(BeTrue()))
 		Expect(done).NotTo(Receive())
+	})
+
+	It("adopted, skips the downloads before a running process and attaches to it", func() {
+		var tarball bytes.Buffer
+		tw := tar.NewWriter(&tarball)
+		tw.WriteHeader(&tar.Header{Name: "greeting", Mode: 0644, Size: 5})
+		tw.Write([]byte("hello"))
+		tw.Close()
+		first := &fakeFetcher{data: tarball.String()}
+		info.Action = serial(
+			download(&models.DownloadAction{From: "http://blobs/app.tar", To: "/home/app"}),
+			sh("cat /home/app/greeting; echo; trap 'exit 7' TERM; while true; do sleep 0.1; done"),
+		)
+		fetcher = first
+		start() // the first executor: never stopped, as if it had been killed
+		Eventually(healthy, 10*time.Second).Should(BeClosed())
+		Eventually(logs.Lines, 5*time.Second).Should(ContainElement("APP/PROC/WEB stdout: hello"))
+
+		again := &fakeFetcher{data: tarball.String()}
+		adopted := deps
+		adopted.Cache, adopted.Adopt = again, true
+		adoptedLogs := newRecorder("CELL")
+		adopted.Logs = adoptedLogs
+		adoptedHealthy := make(chan struct{})
+		_, run := steps.Build(info, adopted, steps.Callbacks{OnHealthy: func() { close(adoptedHealthy) }})
+		done := make(chan error, 1)
+		go func() { done <- run.Perform(context.Background()) }()
+		Eventually(adoptedHealthy, 10*time.Second).Should(BeClosed())
+		Expect(again.Calls()).To(BeEmpty())
+		ci, err := c.Info()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(ci.ProcessIDs).To(Equal([]string{c.Handle() + "-action-1"}))
+
+		inContainer("kill -TERM $(pidof sh | tr ' ' '\\n' | sort -n | head -1)")
+		Eventually(done, 10*time.Second).Should(Receive(MatchError("APP/PROC/WEB: Exited with status 7")))
+		Expect(adoptedLogs.Lines()).To(ContainElement("APP/PROC/WEB stdout: Exit status 7"))
 	})
 
 	It("stops with SIGTERM, and SIGKILL after the container's grace period when that is ignored", func() {

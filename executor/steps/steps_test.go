@@ -538,7 +538,6 @@ var _ = Describe("Steps", func() {
 			Expect(g.Proc("/hc", "-until-ready-interval").Spec.ID).NotTo(Equal("guid-readiness-healthcheck-0-old-7"))
 		})
 
-
 		It("skips the steps before a serial step's running process, and only those", func() {
 			info.Action = serial(download(&models.DownloadAction{From: "http://x/a", To: "/a"}), run("/app"))
 			g.Adopted("guid-action-1")
