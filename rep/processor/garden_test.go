@@ -1,0 +1,128 @@
+package processor_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/tedsuo/ifrit"
+
+	"github.com/diego-go/diego/bbs"
+	"github.com/diego-go/diego/executor"
+	"github.com/diego-go/diego/executor/depot"
+	"github.com/diego-go/diego/internal/daemonconfig"
+	"github.com/diego-go/diego/internal/gardentest"
+	"github.com/diego-go/diego/models"
+	"github.com/diego-go/diego/rep/bulksync"
+	"github.com/diego-go/diego/rep/cellrep"
+	"github.com/diego-go/diego/rep/processor"
+)
+
+// discard publishes no log line: these specs are about the BBS's records and the app's answers.
+type discard struct{}
+
+func (discard) Publish(string, []byte) error { return nil }
+
+var _ = Describe("with the real executor on a real garden", Ordered, func() {
+	var (
+		g   *gardentest.Garden
+		cfg depot.Config
+	)
+
+	BeforeAll(func() {
+		g = gardentest.Start(gardentest.Options{})
+		cfg = depot.DefaultConfig()
+		cfg.CellID = "cell-garden"
+		cfg.PreloadedRootFS = []string{"busybox"}
+		cfg.CachePath = GinkgoT().TempDir()
+		cfg.MemoryMB = "1024"
+		cfg.GracefulShutdownInterval = daemonconfig.Duration(2 * time.Second)
+	})
+
+	// startCell starts the executor, the processor and the bulk sync as a rep does, and returns
+	// the executor and a kill of all three (as kill -9 of the rep leaves the containers).
+	startCell := func() (*depot.Executor, func()) {
+		GinkgoHelper()
+		logger := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
+		e, err := depot.New(cfg, logger, g.Client, discard{})
+		Expect(err).NotTo(HaveOccurred())
+		procs := []ifrit.Process{ifrit.Invoke(e)}
+		proc := processor.New(processor.Config{CellID: cfg.CellID, AvailabilityZone: "z1"}, e, realBBS.Client, logger)
+		procs = append(procs, ifrit.Invoke(proc))
+		procs = append(procs, ifrit.Invoke(bulksync.New(bulksync.Config{CellID: cfg.CellID, Interval: time.Second}, e, realBBS.Client, proc, logger)))
+		stop := func(sig os.Signal) {
+			for i := len(procs) - 1; i >= 0; i-- {
+				procs[i].Signal(sig)
+				Eventually(procs[i].Wait(), 15*time.Second).Should(Receive())
+			}
+			procs = nil
+		}
+		DeferCleanup(func() { stop(os.Interrupt) })
+		return e, func() { stop(os.Kill) }
+	}
+
+	get := func(url string) string {
+		c := http.Client{Timeout: 2 * time.Second}
+		resp, err := c.Get(url)
+		if err != nil {
+			return err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+
+	It("runs an instance to RUNNING, answering on its host port, and a rep started again after a kill adopts it", func() {
+		ctx := context.Background()
+		guid := fmt.Sprintf("garden-%d", specN.Add(1))
+		Expect(realBBS.Client.DesireLRP(ctx, &models.DesiredLRP{ProcessGuid: guid, Domain: "d", RootFs: gardentest.RootFS, Instances: 1,
+			MemoryMb: 64, DiskMb: 64, Ports: []uint32{8080}, LogGuid: "log-" + guid,
+			EnvironmentVariables: []*models.EnvironmentVariable{{Name: "PORT", Value: "8080"}},
+			Action:               &models.Action{Value: &models.Action_RunAction{RunAction: &models.RunAction{Path: gardentest.TestAppPath(), User: "vcap"}}},
+		})).To(Succeed())
+		e, kill := startCell()
+		cell := cellrep.New(cellrep.Config{CellID: cfg.CellID, RootFSProviders: models.RootFSProviders{"preloaded": models.FixedSetRootFSProvider("busybox")}},
+			e, slog.New(slog.DiscardHandler))
+		rejected, err := cell.Perform(ctx, models.Work{LRPs: []models.RepLRP{{LRPKey: models.LRPKey{ProcessGUID: guid, Domain: "d"},
+			PlacementConstraint: models.PlacementConstraint{RootFs: gardentest.RootFS}, Resource: models.Resource{MemoryMB: 64, DiskMB: 64}}}})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rejected.Empty()).To(BeTrue())
+
+		running := func() *models.ActualLRP {
+			lrps, err := realBBS.Client.ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: guid})
+			Expect(err).NotTo(HaveOccurred())
+			if len(lrps) != 1 || lrps[0].GetState() != models.ActualLRPStateRunning {
+				return nil
+			}
+			return lrps[0]
+		}
+		Eventually(running, 60*time.Second, 200*time.Millisecond).ShouldNot(BeNil())
+		a := running()
+		ig := a.GetActualLrpInstanceKey().GetInstanceGuid()
+		url := fmt.Sprintf("http://%s:%d/", a.GetActualLrpNetInfo().GetAddress(), a.GetActualLrpNetInfo().GetPorts()[0].GetHostPort())
+		Expect(get(url)).To(Equal("0 " + ig))
+
+		kill()
+		Expect(get(url)).To(Equal("0 "+ig), "the container outlives the rep")
+
+		e, _ = startCell()
+		Eventually(func() bool {
+			c, err := e.GetContainer(ctx, ig)
+			return err == nil && c.Adopted && c.State == executor.StateRunning
+		}, 30*time.Second, 200*time.Millisecond).Should(BeTrue())
+		Consistently(func() string { return running().GetActualLrpInstanceKey().GetInstanceGuid() }, 3*time.Second, 200*time.Millisecond).Should(Equal(ig))
+		Expect(get(url)).To(Equal("0 " + ig))
+
+		Expect(e.StopContainer(ctx, ig)).To(Succeed())
+		Eventually(func() error { _, err := e.GetContainer(ctx, ig); return err }, 15*time.Second).Should(MatchError(executor.ErrContainerNotFound))
+		lrps, err := realBBS.Client.ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: guid})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(lrps).To(BeEmpty(), "the stopped instance is removed")
+	})
+})
