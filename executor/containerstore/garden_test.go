@@ -127,6 +127,10 @@ var _ = Describe("containers in a real garden", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(p.Wait()).NotTo(Equal(0), "the certificates are mounted read-only")
 
+		metrics, err := gc.Metrics()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(metrics.PidStat.Max).To(BeEquivalentTo(100), "max_pids")
+
 		mem, err := gc.CurrentMemoryLimits()
 		Expect(err).NotTo(HaveOccurred())
 		Expect(mem.LimitInBytes).To(BeEquivalentTo(128 * 1024 * 1024))
