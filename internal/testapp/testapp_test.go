@@ -1,0 +1,102 @@
+package main_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
+	"github.com/onsi/gomega/gexec"
+
+	"github.com/diego-go/diego/internal/testservers"
+)
+
+var _ = Describe("the test app", func() {
+	var (
+		base    string
+		session *gexec.Session
+	)
+
+	BeforeEach(func() {
+		port, err := testservers.FreePort()
+		Expect(err).NotTo(HaveOccurred())
+		cmd := exec.Command(bin)
+		cmd.Env = []string{fmt.Sprintf("PORT=%d", port), "CF_INSTANCE_INDEX=2", "CF_INSTANCE_GUID=guid-x"}
+		session, err = gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { session.Kill().Wait(5 * time.Second) })
+		Eventually(session).Should(gbytes.Say(fmt.Sprintf("testapp listening on port %d", port)))
+		base = fmt.Sprintf("http://127.0.0.1:%d", port)
+		Eventually(func() error { _, err := http.Get(base + "/"); return err }).Should(Succeed())
+	})
+
+	get := func(path string) (int, string) {
+		GinkgoHelper()
+		resp, err := (&http.Client{Timeout: time.Second}).Get(base + path)
+		Expect(err).NotTo(HaveOccurred())
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
+	status := func(path string) int {
+		GinkgoHelper()
+		code, _ := get(path)
+		return code
+	}
+
+	It("answers its index and guid, its environment, and flips /ready", func() {
+		_, body := get("/")
+		Expect(body).To(Equal("2 guid-x"))
+		_, body = get("/env")
+		env := map[string]string{}
+		Expect(json.Unmarshal([]byte(body), &env)).To(Succeed())
+		Expect(env).To(HaveKeyWithValue("CF_INSTANCE_GUID", "guid-x"))
+		Expect(status("/ready")).To(Equal(200))
+		Expect(status("/ready?state=fail")).To(Equal(500))
+		Expect(status("/ready")).To(Equal(500))
+		Expect(status("/ready?state=pass")).To(Equal(200))
+		Expect(status("/ready?state=maybe")).To(Equal(400))
+		Expect(status("/nothing")).To(Equal(404))
+	})
+
+	It("prints lines on stdout and stderr", func() {
+		get("/log?lines=3&text=hello")
+		Eventually(session.Out).Should(gbytes.Say("hello 1\nhello 2\nhello 3\n"))
+		get("/log")
+		Eventually(session.Out).Should(gbytes.Say("log line 1\n"))
+		get("/stderr?text=" + strings.ReplaceAll("on stderr", " ", "+"))
+		Eventually(session.Err).Should(gbytes.Say("on stderr\n"))
+		Expect(status("/log?lines=x")).To(Equal(400))
+	})
+
+	It("allocates memory and keeps it", func() {
+		Expect(status("/alloc?mb=16")).To(Equal(200))
+		rss, err := exec.Command("grep", "VmRSS", fmt.Sprintf("/proc/%d/status", session.Command.Process.Pid)).Output()
+		Expect(err).NotTo(HaveOccurred())
+		var kb int
+		fmt.Sscanf(strings.TrimPrefix(string(rss), "VmRSS:"), "%d", &kb)
+		Expect(kb).To(BeNumerically(">=", 16*1024))
+		Expect(status("/alloc?mb=-1")).To(Equal(400))
+	})
+
+	It("exits with the code asked for", func() {
+		Expect(status("/exit?code=7")).To(Equal(200))
+		Eventually(session).Should(gexec.Exit(7))
+	})
+
+	It("stops answering after /hang", func() {
+		client := &http.Client{Timeout: 300 * time.Millisecond}
+		_, err := client.Get(base + "/hang")
+		Expect(err).To(HaveOccurred())
+		_, err = client.Get(base + "/")
+		Expect(err).To(MatchError(ContainSubstring("Client.Timeout")))
+		Expect(session.ExitCode()).To(Equal(-1), "still running")
+	})
+})
