@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/diego-go/diego/executor"
+	"github.com/diego-go/diego/executor/logstream"
 	"github.com/diego-go/diego/models"
 )
 
@@ -37,6 +38,9 @@ func Build(info executor.RunInfo, deps Deps, cb Callbacks) (setup, run Step) {
 	b := &builder{info: info, deps: deps, nonce: strconv.FormatInt(time.Now().UnixNano(), 36)}
 	b.defaults()
 	root := logs{s: deps.Logs, source: info.LogConfig.SourceName}
+	if root.source == "" {
+		root.source = logstream.DefaultSourceName
+	}
 	var setupNode node
 	if info.Setup != nil {
 		setupNode = b.action(info.Setup, root, "setup")

@@ -143,6 +143,14 @@ var _ = Describe("Steps", func() {
 			Eventually(done).Should(Receive(MatchError("CELL: Exited with status 2")))
 		})
 
+		It("names upstream's default source when neither the action nor the container names one", func() {
+			ra.LogSource = ""
+			info.LogConfig.SourceName = ""
+			done := start()
+			g.Proc("/app").Exit(2)
+			Eventually(done).Should(Receive(MatchError("LOG: Exited with status 2")))
+		})
+
 		It("names an out-of-memory kill as garden reports it", func() {
 			g.Events = []string{"oom"}
 			done := start()
