@@ -125,4 +125,53 @@ var _ = Describe("with the real executor on a real garden", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(lrps).To(BeEmpty(), "the stopped instance is removed")
 	})
+
+	It("reports a crash in the executor's words, a task's result, and hands back a task whose download failed", func() {
+		ctx := context.Background()
+		guid := fmt.Sprintf("garden-%d", specN.Add(1))
+		sh := func(script string) *models.Action {
+			return &models.Action{Value: &models.Action_RunAction{RunAction: &models.RunAction{Path: "/bin/sh", Args: []string{"-c", script}, User: "vcap"}}}
+		}
+		Expect(realBBS.Client.DesireLRP(ctx, &models.DesiredLRP{ProcessGuid: guid, Domain: "d", RootFs: gardentest.RootFS, Instances: 1,
+			MemoryMb: 64, DiskMb: 64, Action: sh("exit 3")})).To(Succeed())
+		Expect(realBBS.Client.DesireTask(ctx, guid+"-ok", "d", &models.TaskDefinition{RootFs: gardentest.RootFS, MemoryMb: 64, DiskMb: 64,
+			Action: sh("echo -n 42 > /tmp/result"), ResultFile: "/tmp/result"})).To(Succeed())
+		Expect(realBBS.Client.DesireTask(ctx, guid+"-dl", "d", &models.TaskDefinition{RootFs: gardentest.RootFS, MemoryMb: 64, DiskMb: 64,
+			Action: &models.Action{Value: &models.Action_SerialAction{SerialAction: &models.SerialAction{Actions: []*models.Action{
+				{Value: &models.Action_DownloadAction{DownloadAction: &models.DownloadAction{From: "http://127.0.0.1:1/missing.tgz", To: "/tmp/x", User: "vcap"}}},
+				sh("true"),
+			}}}}})).To(Succeed())
+		e, _ := startCell()
+		cell := cellrep.New(cellrep.Config{CellID: cfg.CellID, RootFSProviders: models.RootFSProviders{"preloaded": models.FixedSetRootFSProvider("busybox")}},
+			e, slog.New(slog.DiscardHandler))
+		pc := models.PlacementConstraint{RootFs: gardentest.RootFS}
+		res := models.Resource{MemoryMB: 64, DiskMB: 64}
+		rejected, err := cell.Perform(ctx, models.Work{
+			LRPs:  []models.RepLRP{{LRPKey: models.LRPKey{ProcessGUID: guid, Domain: "d"}, PlacementConstraint: pc, Resource: res}},
+			Tasks: []models.RepTask{{TaskGuid: guid + "-ok", Domain: "d", PlacementConstraint: pc, Resource: res}, {TaskGuid: guid + "-dl", Domain: "d", PlacementConstraint: pc, Resource: res}},
+		})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(rejected.Empty()).To(BeTrue())
+
+		Eventually(func() string {
+			lrps, err := realBBS.Client.ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: guid})
+			Expect(err).NotTo(HaveOccurred())
+			if len(lrps) == 0 {
+				return ""
+			}
+			return lrps[0].GetCrashReason()
+		}, 60*time.Second, 200*time.Millisecond).Should(Equal("APP/PROC/WEB: Exited with status 3"))
+		task := func(g string) func() *models.Task {
+			return func() *models.Task {
+				t, err := realBBS.Client.TaskByGuid(ctx, g)
+				Expect(err).NotTo(HaveOccurred())
+				return t
+			}
+		}
+		Eventually(task(guid+"-ok"), 60*time.Second, 200*time.Millisecond).Should(HaveField("State", models.Task_Completed))
+		Expect(task(guid + "-ok")()).To(And(HaveField("Failed", false), HaveField("Result", "42")))
+		Eventually(task(guid+"-dl"), 60*time.Second, 200*time.Millisecond).Should(HaveField("RejectionCount", int32(1)))
+		Expect(task(guid+"-dl")()).To(HaveField("State", models.Task_Pending), "placed again (no auctioneer here to do it)")
+		Eventually(func() []executor.Container { cs, _ := e.ListContainers(ctx, nil); return cs }, 15*time.Second).Should(BeEmpty())
+	})
 })
