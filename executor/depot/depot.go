@@ -134,9 +134,8 @@ func (e *Executor) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	defer health.Stop()
 	report := time.NewTicker(e.cfg.ContainerMetricsReportInterval.D())
 	defer report.Stop()
+	// a check blocked on a stuck garden is not waited for: it only records its outcome
 	var checking atomic.Bool
-	var wg sync.WaitGroup
-	defer wg.Wait()
 	for {
 		select {
 		case <-signals:
@@ -149,9 +148,7 @@ func (e *Executor) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 		case <-health.C:
 			// a check may take long (a stuck garden); the next waits for it
 			if checking.CompareAndSwap(false, true) {
-				wg.Add(1)
 				go func() {
-					defer wg.Done()
 					defer checking.Store(false)
 					e.checkHealth()
 				}()
