@@ -37,14 +37,16 @@ func get(url string) string {
 
 var _ = Describe("containers in a real garden", Ordered, func() {
 	var (
-		g        *gardentest.Garden
-		certsDir string
-		credsDir string
+		g            *gardentest.Garden
+		registryHost string
+		certsDir     string
+		credsDir     string
 	)
 	app := garden.ProcessSpec{Path: gardentest.TestAppPath(), User: "vcap"}
 
 	BeforeAll(func() {
-		g = gardentest.Start(gardentest.Options{})
+		registryHost = startRegistry()
+		g = gardentest.Start(gardentest.Options{Extra: map[string]any{"insecure_registries": []string{registryHost}}})
 		certsDir = GinkgoT().TempDir()
 		// as a host's certificates directory is: the containers' users read it through the mount
 		Expect(os.Chmod(certsDir, 0755)).To(Succeed())
@@ -213,6 +215,34 @@ var _ = Describe("containers in a real garden", Ordered, func() {
 		c, _ = h.store.Get("cs-setup")
 		Expect(c.RunResult).To(Equal(executor.RunResult{Failed: true, FailureReason: "download failed: 404", Retryable: true}))
 		Expect(h.store.Delete(context.Background(), "cs-setup")).To(Succeed())
+	})
+
+	It("creates a container from a private docker image with the image's credentials, and never stores them", func() {
+		pushImage(registryHost+"/diego/private:v1", "etc/from-image", "pulled")
+		h := newHarness(g.Client, waiting)
+		info := runInfo("cs-docker")
+		info.RootFSPath = "docker://" + registryHost + "/diego/private#v1"
+		info.ImageUsername, info.ImagePassword = registryUser, registryPassword
+		start(h, "cs-docker", info, executor.Resource{MemoryMB: 64})
+		Eventually(h.state("cs-docker"), 30*time.Second).Should(Equal(executor.StateRunning))
+		gc, err := g.Client.Lookup("cs-docker")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(fileIn(gc, "/etc/from-image")).To(Equal("pulled"))
+		props, err := gc.Properties()
+		Expect(err).NotTo(HaveOccurred())
+		for _, v := range props {
+			Expect(v).NotTo(ContainSubstring(registryPassword))
+		}
+		Expect(h.store.Stop("cs-docker")).To(Succeed())
+		Expect(h.store.Delete(context.Background(), "cs-docker")).To(Succeed())
+
+		info.ImagePassword = "wrong"
+		start(h, "cs-docker-denied", info, executor.Resource{MemoryMB: 64})
+		Eventually(h.state("cs-docker-denied"), 30*time.Second).Should(Equal(executor.StateCompleted))
+		c, _ := h.store.Get("cs-docker-denied")
+		Expect(c.RunResult.Retryable).To(BeTrue())
+		Expect(c.RunResult.FailureReason).To(HavePrefix("failed to create container: "))
+		Expect(h.store.Delete(context.Background(), "cs-docker-denied")).To(Succeed())
 	})
 
 	It("fails, retryably and with garden's reason, a container garden cannot create", func() {
