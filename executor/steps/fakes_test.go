@@ -67,10 +67,10 @@ func (w lineWriter) Write(p []byte) (int, error) {
 type fakeProc struct {
 	*gardenfakes.FakeProcess
 	Spec       garden.ProcessSpec
-	IO         garden.ProcessIO
 	IgnoreTerm bool
 
 	mu      sync.Mutex
+	io      garden.ProcessIO
 	signals []garden.Signal
 	once    sync.Once
 	done    chan struct{}
@@ -82,6 +82,19 @@ func (p *fakeProc) Exit(code int) {
 		p.code = code
 		close(p.done)
 	})
+}
+
+// Stdout and Stderr are where the step that ran or last attached to the process reads them.
+func (p *fakeProc) Stdout() io.Writer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.io.Stdout
+}
+
+func (p *fakeProc) Stderr() io.Writer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.io.Stderr
 }
 
 func (p *fakeProc) Exited() bool {
@@ -140,7 +153,9 @@ func newFakeGarden() *fakeGarden {
 		if !ok {
 			return nil, garden.ProcessNotFoundError{ProcessID: id}
 		}
-		p.IO = pio
+		p.mu.Lock()
+		p.io = pio
+		p.mu.Unlock()
 		return p, nil
 	}
 	g.InfoStub = func() (garden.ContainerInfo, error) {
@@ -158,7 +173,7 @@ func newFakeGarden() *fakeGarden {
 }
 
 func (g *fakeGarden) newProc(spec garden.ProcessSpec, pio garden.ProcessIO) *fakeProc {
-	p := &fakeProc{FakeProcess: &gardenfakes.FakeProcess{}, Spec: spec, IO: pio, done: make(chan struct{})}
+	p := &fakeProc{FakeProcess: &gardenfakes.FakeProcess{}, Spec: spec, io: pio, done: make(chan struct{})}
 	p.IDReturns(spec.ID)
 	p.WaitStub = func() (int, error) {
 		<-p.done

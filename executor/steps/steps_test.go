@@ -117,8 +117,8 @@ var _ = Describe("Steps", func() {
 			Expect(p.Spec.Env).To(Equal([]string{"A=from-info", "B=b", "A=from-action"}))
 			Expect(*p.Spec.Limits.Nofile).To(BeEquivalentTo(77))
 			Eventually(isHealthy).Should(BeTrue())
-			p.IO.Stdout.Write([]byte("hello\n"))
-			p.IO.Stderr.Write([]byte("oops\n"))
+			p.Stdout().Write([]byte("hello\n"))
+			p.Stderr().Write([]byte("oops\n"))
 			p.Exit(0)
 			Eventually(done).Should(Receive(BeNil()))
 			Expect(logs.Lines()).To(Equal([]string{
@@ -163,8 +163,8 @@ var _ = Describe("Steps", func() {
 			ra.SuppressLogOutput = true
 			done := start()
 			p := g.Proc("/app")
-			Expect(p.IO.Stdout).To(Equal(io.Discard))
-			Expect(p.IO.Stderr).To(Equal(io.Discard))
+			Expect(p.Stdout()).To(Equal(io.Discard))
+			Expect(p.Stderr()).To(Equal(io.Discard))
 			p.Exit(1)
 			Eventually(done).Should(Receive(HaveOccurred()))
 			Expect(logs.Lines()).To(BeEmpty())
@@ -368,8 +368,8 @@ var _ = Describe("Steps", func() {
 				g.Proc("/hc", "-uri=/health -startup").Exit(0)
 				Eventually(isHealthy).Should(BeTrue())
 				live := g.Proc("/hc", "-port=8080 -timeout=1000ms -liveness")
-				live.IO.Stderr.Write([]byte("Liveness check unsuccessful: "))
-				live.IO.Stderr.Write([]byte("failed to make TCP connection to 10.0.0.2:8080: connection refused\n"))
+				live.Stderr().Write([]byte("Liveness check unsuccessful: "))
+				live.Stderr().Write([]byte("failed to make TCP connection to 10.0.0.2:8080: connection refused\n"))
 				live.Exit(4)
 				msg := "Liveness check unsuccessful: failed to make TCP connection to 10.0.0.2:8080: connection refused"
 				Eventually(done).Should(Receive(MatchError("Instance became unhealthy: " + msg)))
@@ -383,7 +383,7 @@ var _ = Describe("Steps", func() {
 				done := start()
 				Expect(g.Proc("/hc", "-port=8080 -timeout=1000ms -startup").Spec.Args).To(ContainElement("-startup-timeout=3s"))
 				tcp := g.Proc("/hc", "-port=8080 -timeout=1000ms -startup")
-				tcp.IO.Stderr.Write([]byte("Timed out after 3s (2 attempts) waiting for startup check to succeed: failed to make TCP connection\n"))
+				tcp.Stderr().Write([]byte("Timed out after 3s (2 attempts) waiting for startup check to succeed: failed to make TCP connection\n"))
 				tcp.Exit(4)
 				g.Proc("/hc", "-uri=/health -startup").Exit(0)
 				var err error
@@ -418,7 +418,7 @@ var _ = Describe("Steps", func() {
 			until.Exit(0)
 			Eventually(readiness).Should(Receive(BeTrue()))
 			check := g.Proc("/hc", "-readiness-interval=20ms")
-			check.IO.Stderr.Write([]byte("Readiness check unsuccessful: received status code 500\n"))
+			check.Stderr().Write([]byte("Readiness check unsuccessful: received status code 500\n"))
 			check.Exit(6)
 			Eventually(readiness).Should(Receive(BeFalse()))
 			Eventually(func() int {
@@ -447,7 +447,7 @@ var _ = Describe("Steps", func() {
 				g.OnRun = func(p *fakeProc) {
 					if p.Spec.Path == "/check" {
 						monitorRuns.Add(1)
-						p.IO.Stdout.Write([]byte("checked\n"))
+						p.Stdout().Write([]byte("checked\n"))
 						p.Exit(int(monitorExit.Load()))
 					}
 				}
@@ -516,7 +516,7 @@ var _ = Describe("Steps", func() {
 			done := start()
 			Eventually(isHealthy).Should(BeTrue())
 			Expect(g.RunCallCount()).To(BeZero())
-			existing.IO.Stdout.Write([]byte("still here\n"))
+			existing.Stdout().Write([]byte("still here\n"))
 			existing.Exit(3)
 			Eventually(done).Should(Receive(MatchError("APP/PROC/WEB: Exited with status 3")))
 			Expect(logs.Lines()).To(ContainElement("APP/PROC/WEB stdout: still here"))
@@ -531,7 +531,7 @@ var _ = Describe("Steps", func() {
 			done := start()
 			Eventually(isHealthy).Should(BeTrue())
 			Expect(g.RunCallCount()).To(BeZero())
-			liveness.IO.Stderr.Write([]byte("Liveness check unsuccessful: gone\n"))
+			liveness.Stderr().Write([]byte("Liveness check unsuccessful: gone\n"))
 			liveness.Exit(4)
 			Eventually(done).Should(Receive(MatchError("Instance became unhealthy: Liveness check unsuccessful: gone")))
 		})
