@@ -2,6 +2,7 @@ package processor
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/diego-go/diego/executor"
@@ -132,6 +133,9 @@ func (p *Processor) evacuateLRP(l lrp) {
 		}
 		p.deleteContainer(l.c.Guid)
 	case executor.StateRunning:
+		if _, told := p.replacing.LoadOrStore(l.c.Guid, true); !told && p.cfg.AppLog != nil {
+			p.cfg.AppLog(l.c.RunInfo.LogConfig, fmt.Sprintf("Cell %s requesting replacement for instance %s", p.cfg.CellID, l.ik.InstanceGuid))
+		}
 		s := p.startRequest(l)
 		keep, err := p.bbs.EvacuateRunningActualLRP(p.ctx, &models.EvacuateRunningActualLRPRequest{
 			ActualLrpKey: s.ActualLrpKey, ActualLrpInstanceKey: s.ActualLrpInstanceKey, ActualLrpNetInfo: s.ActualLrpNetInfo,

@@ -41,6 +41,9 @@ type Config struct {
 	Convert          convert.Options
 	// Evacuating reports whether the cell is leaving; nil: never.
 	Evacuating func() bool
+	// AppLog, when set, writes a line into an instance's app log (its container's LogConfig):
+	// the processor tells the app when the cell asks for its replacement, as upstream's rep.
+	AppLog func(cfg executor.LogConfig, line string)
 }
 
 // Processor processes the cell's containers. It is safe for concurrent use.
@@ -55,6 +58,8 @@ type Processor struct {
 
 	mu    sync.Mutex
 	turns map[string]*turn
+	// replacing holds the containers whose replacement was asked for (told once in the app log)
+	replacing sync.Map
 }
 
 // turn is a container's pending work: again asks for one more pass, waiters are told when it is
@@ -160,6 +165,7 @@ func (p *Processor) process(guid string) {
 
 // deleteContainer destroys a container and frees its resources.
 func (p *Processor) deleteContainer(guid string) {
+	p.replacing.Delete(guid)
 	if err := p.exec.DeleteContainer(p.ctx, guid); err != nil && !errors.Is(err, executor.ErrContainerNotFound) {
 		p.logger.Error("deleting container", "container", guid, "error", err)
 	}

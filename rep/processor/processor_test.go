@@ -10,6 +10,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
 	"github.com/tedsuo/ifrit"
 	"google.golang.org/protobuf/proto"
 
@@ -37,6 +38,7 @@ var _ = Describe("Processor", func() {
 		evacuating atomic.Bool
 		guid       string // this spec's process or task guid
 		igN        int
+		appLog     *gbytes.Buffer
 	)
 
 	BeforeEach(func() {
@@ -51,7 +53,11 @@ var _ = Describe("Processor", func() {
 			Evacuating:      evacuating.Load,
 			NewInstanceGuid: func() string { igN++; return fmt.Sprintf("%s-ig-%d", guid, igN) },
 		}, exec, logger)
-		proc = processor.New(processor.Config{CellID: "cell-1", AvailabilityZone: "z1", Evacuating: evacuating.Load}, exec, client, logger)
+		appLog = gbytes.NewBuffer()
+		proc = processor.New(processor.Config{CellID: "cell-1", AvailabilityZone: "z1", Evacuating: evacuating.Load,
+			AppLog: func(cfg executor.LogConfig, line string) {
+				fmt.Fprintf(appLog, "%s %d: %s\n", cfg.Guid, cfg.Index, line)
+			}}, exec, client, logger)
 		p := ifrit.Invoke(proc)
 		DeferCleanup(func() {
 			p.Signal(os.Interrupt)
@@ -184,6 +190,7 @@ var _ = Describe("Processor", func() {
 
 			proc.Process(ctx, ig)
 			Expect(state(ig)()).To(Equal(executor.StateRunning), "the replacement does not run yet")
+			Expect(string(appLog.Contents())).To(Equal(fmt.Sprintf("log-%s 0: Cell cell-1 requesting replacement for instance %s\n", guid, ig)), "told once")
 
 			other := &models.ActualLRPInstanceKey{InstanceGuid: "replacement", CellId: "cell-2"}
 			Expect(client.ClaimActualLRP(ctx, guid, 0, other)).To(Succeed())
