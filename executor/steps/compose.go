@@ -14,6 +14,7 @@ import (
 	"github.com/diego-go/diego/executor/logstream"
 )
 
+// noReady is given to a step whose readiness no one waits for.
 func noReady() {}
 
 // serialStep runs its steps one after the other, stopping at the first failure. It is ready when
