@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/diego-go/diego/executor"
 	"github.com/diego-go/diego/executor/containerstore"
 	"github.com/diego-go/diego/internal/gardentest"
+	"github.com/diego-go/diego/models"
 )
 
 func get(url string) string {
@@ -243,6 +245,26 @@ var _ = Describe("containers in a real garden", Ordered, func() {
 		Expect(c.RunResult.Retryable).To(BeTrue())
 		Expect(c.RunResult.FailureReason).To(HavePrefix("failed to create container: "))
 		Expect(h.store.Delete(context.Background(), "cs-docker-denied")).To(Succeed())
+	})
+
+	It("gives garden a container's egress rules as NetOut rules", func() {
+		h := newHarness(g.Client, waiting)
+		info := runInfo("cs-egress")
+		info.Ports = nil
+		info.EgressRules = []*models.SecurityGroupRule{
+			{Protocol: "tcp", Destinations: []string{"10.99.1.2"}, Ports: []uint32{8080}},
+			{Protocol: "udp", Destinations: []string{"10.99.2.0/24"}, PortRange: &models.PortRange{Start: 53, End: 54}},
+		}
+		start(h, "cs-egress", info, executor.Resource{MemoryMB: 16})
+		Eventually(h.state("cs-egress"), 30*time.Second).Should(Equal(executor.StateRunning))
+		out, err := exec.Command("iptables", "-w", "-S").CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out))
+		Expect(string(out)).To(ContainSubstring("-d 10.99.1.2/32 -p tcp -m tcp --dport 8080 -j ACCEPT"))
+		Expect(string(out)).To(ContainSubstring("-p udp -m iprange --dst-range 10.99.2.0-10.99.2.255 -m udp --dport 53:54 -j ACCEPT"))
+		Expect(h.store.Delete(context.Background(), "cs-egress")).To(Succeed())
+		out, err = exec.Command("iptables", "-w", "-S").CombinedOutput()
+		Expect(err).NotTo(HaveOccurred(), string(out))
+		Expect(string(out)).NotTo(ContainSubstring("10.99.1.2/32"))
 	})
 
 	It("fails, retryably and with garden's reason, a container garden cannot create", func() {
