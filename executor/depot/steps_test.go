@@ -1,12 +1,17 @@
 package depot_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -14,8 +19,10 @@ import (
 	"log/slog"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"code.cloudfoundry.org/garden"
@@ -31,6 +38,22 @@ import (
 	"github.com/diego-go/diego/internal/gardentest"
 	"github.com/diego-go/diego/models"
 )
+
+// tgz is a gzipped tar of files.
+func tgz(files map[string]string) []byte {
+	GinkgoHelper()
+	buf := new(bytes.Buffer)
+	zw := gzip.NewWriter(buf)
+	tw := tar.NewWriter(zw)
+	for name, content := range files {
+		Expect(tw.WriteHeader(&tar.Header{Name: name, Mode: 0755, Size: int64(len(content)), Typeflag: tar.TypeReg})).To(Succeed())
+		_, err := tw.Write([]byte(content))
+		Expect(err).NotTo(HaveOccurred())
+	}
+	Expect(tw.Close()).To(Succeed())
+	Expect(zw.Close()).To(Succeed())
+	return buf.Bytes()
+}
 
 func get(url string) string {
 	c := http.Client{Timeout: 2 * time.Second}
@@ -190,6 +213,57 @@ var _ = Describe("instances of the test app through the real steps", Ordered, fu
 			"CELL: Cell cell-steps stopping instance "+guid,
 			"CELL: Cell cell-steps destroying container for instance "+guid,
 			"CELL: Cell cell-steps successfully destroyed container for instance "+guid))
+	})
+
+	It("mounts cached dependencies and a preloaded+layer rootfs's layer read-only, fetched through the cache", func() {
+		ctx := context.Background()
+		layer := tgz(map[string]string{"lifecycle/launcher": "the launcher"})
+		dep := tgz(map[string]string{"buildpack/bin/run": "the buildpack"})
+		files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			switch r.URL.Path {
+			case "/layer.tgz":
+				w.Write(layer)
+			case "/dep.tgz":
+				w.Write(dep)
+			default:
+				http.NotFound(w, r)
+			}
+		}))
+		DeferCleanup(files.Close)
+		sum := sha256.Sum256(layer)
+
+		e, _ := start()
+		guid := "steps-layered"
+		info := appInfo(guid)
+		info.RootFSPath = fmt.Sprintf("preloaded+layer:busybox?layer=%s/layer.tgz&layer_path=/tmp/layer&layer_digest=%s", files.URL, hex.EncodeToString(sum[:]))
+		info.CachedDependencies = []executor.CachedDependency{{Name: "bp", From: files.URL + "/dep.tgz", To: "/tmp/deps", CacheKey: "bp-1"}}
+		Expect(e.AllocateContainers(ctx, []executor.AllocationRequest{{Guid: guid, Resource: executor.Resource{MemoryMB: 64}}})).To(BeEmpty())
+		Expect(e.RunContainer(ctx, guid, info)).To(Succeed())
+		Eventually(func() executor.State { c, _ := e.GetContainer(ctx, guid); return c.State }, 30*time.Second).Should(Equal(executor.StateRunning))
+
+		gc, err := g.Client.Lookup(guid)
+		Expect(err).NotTo(HaveOccurred())
+		sh := func(script string) (string, int) {
+			out := gbytes.NewBuffer()
+			p, err := gc.Run(garden.ProcessSpec{Path: "sh", Args: []string{"-c", script}, User: "vcap"}, garden.ProcessIO{Stdout: out, Stderr: out})
+			Expect(err).NotTo(HaveOccurred())
+			status, err := p.Wait()
+			Expect(err).NotTo(HaveOccurred())
+			return string(out.Contents()), status
+		}
+		Expect(sh("cat /tmp/layer/lifecycle/launcher /tmp/deps/buildpack/bin/run")).To(Equal("the launcherthe buildpack"))
+		_, status := sh("touch /tmp/deps/new")
+		Expect(status).NotTo(BeZero(), "cached dependencies are read-only")
+		Expect(e.DeleteContainer(ctx, guid)).To(Succeed())
+
+		info.RootFSPath = fmt.Sprintf("preloaded+layer:busybox?layer=%s/layer.tgz&layer_path=/tmp/layer&layer_digest=%s", files.URL, strings.Repeat("0", 64))
+		Expect(e.AllocateContainers(ctx, []executor.AllocationRequest{{Guid: guid, Resource: executor.Resource{MemoryMB: 64}}})).To(BeEmpty())
+		Expect(e.RunContainer(ctx, guid, info)).To(Succeed())
+		Eventually(func() executor.State { c, _ := e.GetContainer(ctx, guid); return c.State }, 30*time.Second).Should(Equal(executor.StateCompleted))
+		c, _ := e.GetContainer(ctx, guid)
+		Expect(c.RunResult).To(Equal(executor.RunResult{Failed: true, FailureReason: "failed to download cached artifacts", Retryable: true}),
+			"a layer whose digest does not match is refused")
+		Expect(e.DeleteContainer(ctx, guid)).To(Succeed())
 	})
 
 	It("adopts a running instance when a fresh executor starts over the same garden: the same process serves, its output and events go on", func() {
