@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -384,6 +385,22 @@ func MetricsSubject(guid string) string {
 	return MetricsSubjectPrefix + strings.TrimPrefix(logstream.Subject(guid), logstream.SubjectPrefix)
 }
 
+// metricTags are the instance's metric tags with, unless they name them, upstream's source_id
+// (the metrics guid) and instance_id (the index).
+func metricTags(mc executor.MetricsConfig) map[string]string {
+	tags := map[string]string{}
+	for k, v := range mc.Tags {
+		tags[k] = v
+	}
+	if _, ok := tags["source_id"]; !ok {
+		tags["source_id"] = mc.Guid
+	}
+	if _, ok := tags["instance_id"]; !ok {
+		tags["instance_id"] = strconv.Itoa(mc.Index)
+	}
+	return tags
+}
+
 // reportMetrics publishes each container's metrics; the CPU percentage is the CPU time used
 // since the previous report over the wall time between them.
 func (e *Executor) reportMetrics(ctx context.Context) {
@@ -406,7 +423,7 @@ func (e *Executor) reportMetrics(ctx context.Context) {
 			InstanceIndex: c.RunInfo.MetricsConfig.Index, MemoryBytes: m.MemoryUsageInBytes, DiskBytes: m.DiskUsageInBytes,
 			MemoryBytesQuota: m.MemoryLimitInBytes, DiskBytesQuota: m.DiskLimitInBytes,
 			AbsoluteCPUUsage: uint64(m.TimeSpentInCPU), AbsoluteCPUEntitlement: m.AbsoluteCPUEntitlementInNanoseconds,
-			ContainerAge: m.ContainerAgeInNanoseconds, Tags: c.RunInfo.MetricsConfig.Tags}
+			ContainerAge: m.ContainerAgeInNanoseconds, Tags: metricTags(c.RunInfo.MetricsConfig)}
 		if prev, ok := e.lastCPU[guid]; ok && now.After(prev.at) {
 			msg.CPUPercentage = 100 * float64(m.TimeSpentInCPU-prev.usage) / float64(now.Sub(prev.at))
 		}

@@ -165,7 +165,7 @@ var _ = Describe("the executor over a real garden", Ordered, func() {
 		Expect(msg.MemoryBytesQuota).To(BeEquivalentTo(64 * 1024 * 1024))
 		Expect(msg.DiskBytesQuota).To(BeEquivalentTo(32 * 1024 * 1024))
 		Expect(msg.ContainerAge).To(BeNumerically(">", 0))
-		Expect(msg.Tags).To(Equal(map[string]string{"app": "x"}))
+		Expect(msg.Tags).To(Equal(map[string]string{"app": "x", "source_id": "metrics-guid", "instance_id": "1"}))
 
 		Expect(e.StopContainer(ctx, "runs")).To(Succeed())
 		stopped := receive(events, "runs", executor.EventTypeContainerComplete)
