@@ -323,6 +323,18 @@ func (s *Store) ReapExpired(timeout time.Duration) []string {
 // containers garden no longer has, and destroys the garden containers of this owner the store
 // does not know (left by a creation that never finished, or by another run).
 func (s *Store) ReapMissing() error {
+	// which containers garden should have is taken before asking garden: one created meanwhile
+	// is then not missing
+	s.mu.Lock()
+	var created []*node
+	for _, n := range s.nodes {
+		n.mu.Lock()
+		if n.c.State == executor.StateCreated || n.c.State == executor.StateRunning {
+			created = append(created, n)
+		}
+		n.mu.Unlock()
+	}
+	s.mu.Unlock()
 	list, err := s.cfg.Garden.Containers(garden.Properties{OwnerProperty: s.cfg.CellID})
 	if err != nil {
 		return err
@@ -331,28 +343,22 @@ func (s *Store) ReapMissing() error {
 	for _, c := range list {
 		inGarden[c.Handle()] = true
 	}
-	s.mu.Lock()
-	nodes := make(map[string]*node, len(s.nodes))
-	for g, n := range s.nodes {
-		nodes[g] = n
-	}
-	s.mu.Unlock()
-	for guid, n := range nodes {
+	for _, n := range created {
 		n.mu.Lock()
-		lost := (n.c.State == executor.StateCreated || n.c.State == executor.StateRunning) && !inGarden[guid]
-		cancel := n.cancel
+		guid, cancel := n.c.Guid, n.cancel
 		n.mu.Unlock()
-		if lost {
+		if !inGarden[guid] {
 			s.complete(n, executor.RunResult{Failed: true, FailureReason: ReasonMissing})
 			cancel()
 		}
 	}
 	for handle := range inGarden {
-		if _, known := nodes[handle]; !known {
-			s.cfg.Logger.Info("destroying-unknown-container", "handle", handle)
-			if err := s.cfg.Garden.Destroy(handle); err != nil && !isNotFound(err) {
-				s.cfg.Logger.Error("destroy-unknown-container-failed", "handle", handle, "error", err)
-			}
+		if _, err := s.get(handle); err == nil {
+			continue
+		}
+		s.cfg.Logger.Info("destroying-unknown-container", "handle", handle)
+		if err := s.cfg.Garden.Destroy(handle); err != nil && !isNotFound(err) {
+			s.cfg.Logger.Error("destroy-unknown-container-failed", "handle", handle, "error", err)
 		}
 	}
 	return nil
