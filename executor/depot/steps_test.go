@@ -29,6 +29,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gbytes"
+	"github.com/onsi/gomega/gexec"
+	"github.com/onsi/gomega/types"
 	"github.com/tedsuo/ifrit"
 
 	"github.com/diego-go/diego/executor"
@@ -263,6 +265,48 @@ var _ = Describe("instances of the test app through the real steps", Ordered, fu
 		c, _ := e.GetContainer(ctx, guid)
 		Expect(c.RunResult).To(Equal(executor.RunResult{Failed: true, FailureReason: "failed to download cached artifacts", Retryable: true}),
 			"a layer whose digest does not match is refused")
+		Expect(e.DeleteContainer(ctx, guid)).To(Succeed())
+	})
+
+	It("checks an instance's health with the cell's health check binary: running once its check passes, readiness followed", func() {
+		bin, err := gexec.BuildWithEnvironment("github.com/diego-go/diego/cmd/healthcheck", []string{"CGO_ENABLED=0"})
+		Expect(err).NotTo(HaveOccurred())
+		hcDir := GinkgoT().TempDir()
+		// the container's user reaches the binary through the mount
+		Expect(os.Chmod(hcDir, 0755)).To(Succeed())
+		Expect(os.Rename(bin, filepath.Join(hcDir, "healthcheck"))).To(Succeed())
+		cfg.DeclarativeHealthcheckPath = hcDir
+		cfg.UnhealthyMonitoringInterval = daemonconfig.Duration(200 * time.Millisecond)
+		cfg.HealthyMonitoringInterval = daemonconfig.Duration(200 * time.Millisecond)
+
+		ctx := context.Background()
+		e, _ := start()
+		events, err := e.SubscribeToEvents(ctx)
+		Expect(err).NotTo(HaveOccurred())
+		guid := "steps-checked"
+		info := appInfo(guid)
+		info.CheckDefinition = &models.CheckDefinition{
+			Checks:          []*models.Check{{Value: &models.Check_TcpCheck{TcpCheck: &models.TCPCheck{Port: 8080}}}},
+			ReadinessChecks: []*models.Check{{Value: &models.Check_HttpCheck{HttpCheck: &models.HTTPCheck{Port: 8080, Path: "/ready"}}}},
+		}
+		Expect(e.AllocateContainers(ctx, []executor.AllocationRequest{{Guid: guid, Resource: executor.Resource{MemoryMB: 64}}})).To(BeEmpty())
+		Expect(e.RunContainer(ctx, guid, info)).To(Succeed())
+		readiness := func(ready bool) types.GomegaMatcher {
+			return Receive(WithTransform(func(ev executor.Event) bool {
+				return ev.Type == executor.EventTypeContainerReadinessChanged && ev.Container.Guid == guid && ev.Container.Ready == ready
+			}, BeTrue()))
+		}
+		Eventually(events, 30*time.Second).Should(Receive(WithTransform(func(ev executor.Event) string {
+			return string(ev.Type) + " " + ev.Container.Guid
+		}, Equal("container_running "+guid))))
+		// the first readiness may come before or after running
+		Eventually(func() bool { c, _ := e.GetContainer(ctx, guid); return c.Ready }, 10*time.Second).Should(BeTrue())
+		c, _ := e.GetContainer(ctx, guid)
+		base := fmt.Sprintf("http://%s:%d", c.ExternalIP, c.Ports[0].HostPort)
+		Expect(get(base + "/ready?state=fail")).To(Equal("500"))
+		Eventually(events, 10*time.Second).Should(readiness(false))
+		Expect(get(base + "/ready?state=pass")).To(Equal("ready"))
+		Eventually(events, 10*time.Second).Should(readiness(true))
 		Expect(e.DeleteContainer(ctx, guid)).To(Succeed())
 	})
 
