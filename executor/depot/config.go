@@ -98,9 +98,10 @@ type Config struct {
 	// MaxLogLinesPerSecond limits each container's log lines (0 = no limit).
 	MaxLogLinesPerSecond int `json:"max_log_lines_per_second"`
 
-	// The periodic garden health check: a container of HealthCheckContainerOwnerName from the
-	// first preloaded stack, running the process below; failing (or not done within the
-	// timeout) makes the cell unhealthy.
+	// The periodic garden health check: a container of HealthCheckContainerOwnerName (default
+	// "executor-health-check-<cell id>", so that cells sharing a garden never destroy each
+	// other's) from the first preloaded stack, running the process below; failing (or not done
+	// within the timeout) makes the cell unhealthy.
 	GardenHealthcheckInterval          daemonconfig.Duration `json:"garden_healthcheck_interval"`
 	GardenHealthcheckTimeout           daemonconfig.Duration `json:"garden_healthcheck_timeout"`
 	GardenHealthcheckCommandRetryPause daemonconfig.Duration `json:"garden_healthcheck_command_retry_pause"`
@@ -134,7 +135,6 @@ func DefaultConfig() Config {
 		GardenHealthcheckProcessPath:       "/bin/sh",
 		GardenHealthcheckProcessArgs:       []string{"-c", "echo checking health"},
 		GardenHealthcheckProcessUser:       "vcap",
-		HealthCheckContainerOwnerName:      "executor-health-check",
 	}
 }
 
@@ -208,7 +208,6 @@ func (c Config) Check(p *daemonconfig.Problems) {
 		p.Addf("max_log_lines_per_second must not be negative (0 = no limit)")
 	}
 	p.Require("garden_healthcheck_process_path", c.GardenHealthcheckProcessPath)
-	p.Require("healthcheck_container_owner_name", c.HealthCheckContainerOwnerName)
 }
 
 // Validate is Check on its own, for the executor's keys alone.
@@ -216,6 +215,14 @@ func (c Config) Validate() error {
 	var p daemonconfig.Problems
 	c.Check(&p)
 	return p.Err()
+}
+
+// healthCheckOwner owns the health check's containers and the rootfs measurements'.
+func (c Config) healthCheckOwner() string {
+	if c.HealthCheckContainerOwnerName != "" {
+		return c.HealthCheckContainerOwnerName
+	}
+	return "executor-health-check-" + c.CellID
 }
 
 // capacity is the cell's total resources: the configured numbers, or garden's where "auto".

@@ -120,7 +120,7 @@ func (e *Executor) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	e.measureRootFS()
-	e.destroyContainersOf(e.cfg.HealthCheckContainerOwnerName)
+	e.destroyContainersOf(e.cfg.healthCheckOwner())
 	adopted, err := e.store.Adopt(ctx)
 	if err != nil {
 		return fmt.Errorf("executor: adopting garden's containers: %w", err)
@@ -167,7 +167,7 @@ func (e *Executor) measureRootFS() {
 	for _, stack := range e.cfg.PreloadedRootFS {
 		handle := "rootfs-c-" + uuid.NewString()
 		_, err := e.garden.Create(garden.ContainerSpec{Handle: handle, Image: garden.ImageRef{URI: "preloaded:" + stack},
-			Properties: garden.Properties{containerstore.OwnerProperty: e.cfg.HealthCheckContainerOwnerName}})
+			Properties: garden.Properties{containerstore.OwnerProperty: e.cfg.healthCheckOwner()}})
 		if err != nil {
 			e.logger.Error("measure-rootfs-failed", "stack", stack, "error", err)
 			continue
@@ -227,7 +227,7 @@ func (e *Executor) gardenHealthCheck() error {
 	}
 	handle := "executor-healthcheck-" + uuid.NewString()
 	c, err := e.garden.Create(garden.ContainerSpec{Handle: handle, Image: garden.ImageRef{URI: rootfs},
-		Properties: garden.Properties{containerstore.OwnerProperty: e.cfg.HealthCheckContainerOwnerName}})
+		Properties: garden.Properties{containerstore.OwnerProperty: e.cfg.healthCheckOwner()}})
 	if err != nil {
 		return fmt.Errorf("create: %w", err)
 	}

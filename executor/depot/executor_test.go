@@ -185,7 +185,7 @@ var _ = Describe("the executor over a real garden", Ordered, func() {
 		Expect(e.Healthy(context.Background())).To(BeFalse())
 		Consistently(func() bool { return e.Healthy(context.Background()) }, 500*time.Millisecond).Should(BeFalse())
 		Eventually(func() []string {
-			list, _ := g.Client.Containers(garden.Properties{containerstore.OwnerProperty: "executor-health-check"})
+			list, _ := g.Client.Containers(garden.Properties{containerstore.OwnerProperty: "executor-health-check-cell-depot"})
 			var handles []string
 			for _, c := range list {
 				handles = append(handles, c.Handle())
