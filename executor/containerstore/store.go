@@ -163,7 +163,8 @@ func (s *Store) Run(guid string, info executor.RunInfo) error {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.c.State != executor.StateReserved {
+	// a stopped reservation is completing: it must not start now
+	if n.c.State != executor.StateReserved || n.c.RunResult.Stopped {
 		return executor.ErrInvalidTransition
 	}
 	if err := s.cfg.Pool.Initialize(guid); err != nil {
