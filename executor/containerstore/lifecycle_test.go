@@ -105,10 +105,11 @@ var _ = Describe("the container state machine", func() {
 
 	It("fails, retryably, a container whose cached dependency cannot be fetched", func() {
 		reserve("a", 1)
-		Expect(h.store.Run("a", executor.RunInfo{RootFSPath: "preloaded:busybox",
-			CachedDependencies: []executor.CachedDependency{{From: "http://nowhere/x.tgz", To: "/x"}}})).To(Succeed())
+		Expect(h.store.Run("a", executor.RunInfo{RootFSPath: "preloaded:busybox", LogConfig: executor.LogConfig{Guid: "lg"},
+			CachedDependencies: []executor.CachedDependency{{Name: "x", From: "http://nowhere/x.tgz", To: "/x"}}})).To(Succeed())
 		Eventually(h.state("a")).Should(Equal(executor.StateCompleted))
 		c, _ := h.store.Get("a")
 		Expect(c.RunResult).To(Equal(executor.RunResult{Failed: true, FailureReason: "failed to download cached artifacts", Retryable: true}))
+		Expect(h.logs.Lines()).To(Equal([]string{"Downloading x...", "Downloading x failed"}))
 	})
 })

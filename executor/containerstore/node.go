@@ -3,6 +3,7 @@ package containerstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -66,20 +67,41 @@ func readOnly(src, dst string) garden.BindMount {
 }
 
 // fetchDependencies fetches the cached dependencies (and a preloaded+layer rootfs's layer) into
-// host directories, held until the node is released.
-func (s *Store) fetchDependencies(ctx context.Context, n *node, deps []executor.CachedDependency) ([]garden.BindMount, error) {
-	var binds []garden.BindMount
-	for _, d := range deps {
-		dir, release, err := s.cfg.FetchDir(ctx, d)
-		if err != nil {
-			return nil, err
-		}
-		n.mu.Lock()
-		n.releases = append(n.releases, release)
-		n.mu.Unlock()
-		binds = append(binds, readOnly(dir, d.To))
+// host directories, all at once, held until the node is released. With announce, a named
+// dependency says so in the container's log, as upstream: "Downloading NAME...", then
+// "Downloaded NAME" or "Downloading NAME failed", under its log source.
+func (s *Store) fetchDependencies(ctx context.Context, n *node, deps []executor.CachedDependency, announce bool) ([]garden.BindMount, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	binds := make([]garden.BindMount, len(deps))
+	errs := make([]error, len(deps))
+	var wg sync.WaitGroup
+	for i, d := range deps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			say := func(format string) {
+				if announce && d.Name != "" {
+					fmt.Fprintf(n.logs.WithSource(d.LogSource).Stdout(), format+"\n", d.Name)
+				}
+			}
+			say("Downloading %s...")
+			dir, release, err := s.cfg.FetchDir(ctx, d)
+			if err != nil {
+				say("Downloading %s failed")
+				errs[i] = fmt.Errorf("%s: %w", d.From, err)
+				cancel() // the container fails: the others need not finish
+				return
+			}
+			say("Downloaded %s")
+			n.mu.Lock()
+			n.releases = append(n.releases, release)
+			n.mu.Unlock()
+			binds[i] = readOnly(dir, d.To)
+		}()
 	}
-	return binds, nil
+	wg.Wait()
+	return binds, errors.Join(errs...)
 }
 
 func dependencies(info executor.RunInfo, root rootFS) []executor.CachedDependency {
@@ -194,7 +216,7 @@ func (s *Store) create(ctx context.Context, n *node) (executor.RunResult, bool) 
 		fmt.Fprintf(logs.Stderr(), "Cell %s failed to create container for instance %s: %s\n", s.cfg.CellID, c.Guid, err)
 		return fail(ReasonCreateFailed + ": " + err.Error())
 	}
-	binds, err := s.fetchDependencies(ctx, n, dependencies(info, root))
+	binds, err := s.fetchDependencies(ctx, n, dependencies(info, root), true)
 	if err != nil {
 		s.cfg.Logger.Error("cached-dependencies-failed", "guid", c.Guid, "error", err)
 		return fail(ReasonCachedDependenciesFailed)
@@ -394,7 +416,7 @@ func (s *Store) adopt(ctx context.Context, gc garden.Container) error {
 		return nil
 	}
 	// the cache must keep what the container has mounted
-	if _, err := s.fetchDependencies(ctx, n, dependencies(c.RunInfo, root)); err != nil {
+	if _, err := s.fetchDependencies(ctx, n, dependencies(c.RunInfo, root), false); err != nil {
 		s.cfg.Logger.Error("adopt-refetch-dependencies-failed", "guid", guid, "error", err)
 	}
 	go s.lifecycle(runCtx, n, true)

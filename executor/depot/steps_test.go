@@ -256,6 +256,7 @@ var _ = Describe("instances of the test app through the real steps", Ordered, fu
 		Expect(sh("cat /tmp/layer/lifecycle/launcher /tmp/deps/buildpack/bin/run")).To(Equal("the launcherthe buildpack"))
 		_, status := sh("touch /tmp/deps/new")
 		Expect(status).NotTo(BeZero(), "cached dependencies are read-only")
+		Expect(logLines(guid)()).To(ContainElements("CELL: Downloading bp...", "CELL: Downloaded bp"))
 		Expect(e.DeleteContainer(ctx, guid)).To(Succeed())
 
 		info.RootFSPath = fmt.Sprintf("preloaded+layer:busybox?layer=%s/layer.tgz&layer_path=/tmp/layer&layer_digest=%s", files.URL, strings.Repeat("0", 64))
