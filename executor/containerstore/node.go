@@ -104,12 +104,19 @@ func (s *Store) fetchDependencies(ctx context.Context, n *node, deps []executor.
 	return binds, errors.Join(errs...)
 }
 
-func dependencies(info executor.RunInfo, root rootFS) []executor.CachedDependency {
-	deps := append([]executor.CachedDependency(nil), info.CachedDependencies...)
-	if root.Layer != nil {
-		deps = append(deps, *root.Layer)
+// streamLayer lays a preloaded+layer rootfs's layer into the new container at its path, as
+// root so that the layer's own owners and modes are kept: the container's copy is writable, as
+// a layer of its image would be.
+func (s *Store) streamLayer(ctx context.Context, gc garden.Container, layer executor.CachedDependency) error {
+	rc, err := s.cfg.Fetch(ctx, layer)
+	if err != nil {
+		return fmt.Errorf("layer %s: %w", layer.From, err)
 	}
-	return deps
+	defer rc.Close()
+	if err := gc.StreamIn(garden.StreamInSpec{Path: layer.To, User: "root", TarStream: rc}); err != nil {
+		return fmt.Errorf("layer %s into %s: %w", layer.From, layer.To, err)
+	}
+	return nil
 }
 
 // staticMounts are the mounts that do not depend on the container's address: the trusted
@@ -216,7 +223,7 @@ func (s *Store) create(ctx context.Context, n *node) (executor.RunResult, bool) 
 		fmt.Fprintf(logs.Stderr(), "Cell %s failed to create container for instance %s: %s\n", s.cfg.CellID, c.Guid, err)
 		return fail(ReasonCreateFailed + ": " + err.Error())
 	}
-	binds, err := s.fetchDependencies(ctx, n, dependencies(info, root), true)
+	binds, err := s.fetchDependencies(ctx, n, info.CachedDependencies, true)
 	if err != nil {
 		s.cfg.Logger.Error("cached-dependencies-failed", "guid", c.Guid, "error", err)
 		return fail(ReasonCachedDependenciesFailed)
@@ -263,6 +270,14 @@ func (s *Store) create(ctx context.Context, n *node) (executor.RunResult, bool) 
 		s.cfg.Logger.Error("create-failed", "guid", c.Guid, "error", err)
 		fmt.Fprintf(logs.Stderr(), "Cell %s failed to create container for instance %s: %s\n", s.cfg.CellID, c.Guid, err)
 		return fail(ReasonCreateFailed + ": " + err.Error())
+	}
+	if root.Layer != nil {
+		if err := s.streamLayer(ctx, gc, *root.Layer); err != nil {
+			s.cfg.Logger.Error("layer-failed", "guid", c.Guid, "error", err)
+			fmt.Fprintf(logs.Stderr(), "Cell %s failed to create container for instance %s: %s\n", s.cfg.CellID, c.Guid, err)
+			_ = s.cfg.Garden.Destroy(c.Guid)
+			return fail(ReasonCreateFailed + ": " + err.Error())
+		}
 	}
 	gi, err := gc.Info()
 	if err != nil {
@@ -416,7 +431,7 @@ func (s *Store) adopt(ctx context.Context, gc garden.Container) error {
 		return nil
 	}
 	// the cache must keep what the container has mounted
-	if _, err := s.fetchDependencies(ctx, n, dependencies(c.RunInfo, root), false); err != nil {
+	if _, err := s.fetchDependencies(ctx, n, c.RunInfo.CachedDependencies, false); err != nil {
 		s.cfg.Logger.Error("adopt-refetch-dependencies-failed", "guid", guid, "error", err)
 	}
 	go s.lifecycle(runCtx, n, true)

@@ -29,7 +29,8 @@ type rootFS struct {
 	URI string
 	// Stack is the preloaded stack (preloaded: and preloaded+layer:), "" otherwise.
 	Stack string
-	// Layer, for preloaded+layer, is fetched through the cache and mounted read-only at its To.
+	// Layer, for preloaded+layer, is fetched through the cache and laid into the container at
+	// its To.
 	Layer *executor.CachedDependency
 }
 

@@ -83,6 +83,9 @@ type Config struct {
 	Emit func(executor.Event)
 	// FetchDir unpacks a cached dependency into a host directory kept until release is called.
 	FetchDir func(ctx context.Context, dep executor.CachedDependency) (dir string, release func(), err error)
+	// Fetch is an artifact as a tar stream for garden's StreamIn (a preloaded+layer rootfs's
+	// layer).
+	Fetch func(ctx context.Context, dep executor.CachedDependency) (io.ReadCloser, error)
 	// Credentials signs an instance identity certificate; nil gives containers none.
 	Credentials func(guid, ip string, orgUnits []string) (certPEM, keyPEM []byte, err error)
 	// CredentialsDir holds each container's identity files (CredentialsDir/<guid>) on the host.

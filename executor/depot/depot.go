@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strconv"
@@ -63,6 +64,7 @@ type cpuSample struct {
 type parts struct {
 	build       containerstore.BuildFunc
 	fetchDir    func(ctx context.Context, dep executor.CachedDependency) (string, func(), error)
+	fetch       func(ctx context.Context, dep executor.CachedDependency) (io.ReadCloser, error)
 	credentials func(guid, ip string, orgUnits []string) ([]byte, []byte, error)
 	retryable   func(error) bool
 	// rotation is how often credentials are signed afresh.
@@ -95,7 +97,7 @@ func newExecutor(cfg Config, logger *slog.Logger, gc garden.Client, pub logstrea
 		Build:    p.build,
 		NewLogs:  func(lc executor.LogConfig) logstream.Streamer { return logstream.New(pub, lc, limits) },
 		Emit:     e.hub.emit,
-		FetchDir: p.fetchDir, Credentials: p.credentials, Retryable: p.retryable,
+		FetchDir: p.fetchDir, Fetch: p.fetch, Credentials: p.credentials, Retryable: p.retryable,
 		CredentialsDir: cfg.InstanceIdentityCredDir, CredentialsRotation: p.rotation,
 		TrustedCertsDir: cfg.TrustedSystemCertificatesPath,
 		HealthCheckDir:  cfg.DeclarativeHealthcheckPath,

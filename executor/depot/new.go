@@ -3,6 +3,7 @@ package depot
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -30,6 +31,9 @@ func New(cfg Config, logger *slog.Logger, gc garden.Client, pub logstream.Publis
 	p := parts{
 		fetchDir: func(ctx context.Context, dep executor.CachedDependency) (string, func(), error) {
 			return c.FetchDir(ctx, dep.From, dep.CacheKey, cache.Checksum{Algorithm: dep.ChecksumAlgorithm, Value: dep.ChecksumValue})
+		},
+		fetch: func(ctx context.Context, dep executor.CachedDependency) (io.ReadCloser, error) {
+			return c.Fetch(ctx, dep.From, dep.CacheKey, cache.Checksum{Algorithm: dep.ChecksumAlgorithm, Value: dep.ChecksumValue})
 		},
 		retryable: func(err error) bool { return errors.Is(err, steps.ErrDownloadFailed) },
 	}

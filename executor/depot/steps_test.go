@@ -41,14 +41,15 @@ import (
 	"github.com/diego-go/diego/models"
 )
 
-// tgz is a gzipped tar of files.
+// tgz is a gzipped tar of files owned by vcap.
 func tgz(files map[string]string) []byte {
 	GinkgoHelper()
 	buf := new(bytes.Buffer)
 	zw := gzip.NewWriter(buf)
 	tw := tar.NewWriter(zw)
 	for name, content := range files {
-		Expect(tw.WriteHeader(&tar.Header{Name: name, Mode: 0755, Size: int64(len(content)), Typeflag: tar.TypeReg})).To(Succeed())
+		// owned by vcap, as a droplet's files are
+		Expect(tw.WriteHeader(&tar.Header{Name: name, Mode: 0755, Uid: 2000, Gid: 2000, Size: int64(len(content)), Typeflag: tar.TypeReg})).To(Succeed())
 		_, err := tw.Write([]byte(content))
 		Expect(err).NotTo(HaveOccurred())
 	}
@@ -217,7 +218,7 @@ var _ = Describe("instances of the test app through the real steps", Ordered, fu
 			"CELL: Cell cell-steps successfully destroyed container for instance "+guid))
 	})
 
-	It("mounts cached dependencies and a preloaded+layer rootfs's layer read-only, fetched through the cache", func() {
+	It("mounts cached dependencies read-only and lays a preloaded+layer rootfs's layer into the container, both fetched through the cache", func() {
 		ctx := context.Background()
 		layer := tgz(map[string]string{"lifecycle/launcher": "the launcher"})
 		dep := tgz(map[string]string{"buildpack/bin/run": "the buildpack"})
@@ -256,6 +257,10 @@ var _ = Describe("instances of the test app through the real steps", Ordered, fu
 		Expect(sh("cat /tmp/layer/lifecycle/launcher /tmp/deps/buildpack/bin/run")).To(Equal("the launcherthe buildpack"))
 		_, status := sh("touch /tmp/deps/new")
 		Expect(status).NotTo(BeZero(), "cached dependencies are read-only")
+		Expect(sh("ls -ln /tmp/layer/lifecycle/launcher | awk '{print $1, $3}'")).To(Equal("-rwxr-xr-x 2000\n"), "the layer keeps its modes and owners")
+		out, status := sh("echo more >> /tmp/layer/lifecycle/launcher && cat /tmp/layer/lifecycle/launcher")
+		Expect(status).To(BeZero(), out)
+		Expect(out).To(Equal("the launchermore\n"), "the container's copy of the layer is writable")
 		Expect(logLines(guid)()).To(ContainElements("CELL: Downloading bp...", "CELL: Downloaded bp"))
 		Expect(e.DeleteContainer(ctx, guid)).To(Succeed())
 
@@ -264,8 +269,11 @@ var _ = Describe("instances of the test app through the real steps", Ordered, fu
 		Expect(e.RunContainer(ctx, guid, info)).To(Succeed())
 		Eventually(func() executor.State { c, _ := e.GetContainer(ctx, guid); return c.State }, 30*time.Second).Should(Equal(executor.StateCompleted))
 		c, _ := e.GetContainer(ctx, guid)
-		Expect(c.RunResult).To(Equal(executor.RunResult{Failed: true, FailureReason: "failed to download cached artifacts", Retryable: true}),
+		Expect(c.RunResult.Retryable).To(BeTrue())
+		Expect(c.RunResult.FailureReason).To(HavePrefix("failed to create container: layer " + files.URL + "/layer.tgz"),
 			"a layer whose digest does not match is refused")
+		_, err = g.Client.Lookup(guid)
+		Expect(err).To(HaveOccurred(), "no container is left of a failed creation")
 		Expect(e.DeleteContainer(ctx, guid)).To(Succeed())
 	})
 
