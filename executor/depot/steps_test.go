@@ -270,7 +270,7 @@ var _ = Describe("instances of the test app through the real steps", Ordered, fu
 		Eventually(func() executor.State { c, _ := e.GetContainer(ctx, guid); return c.State }, 30*time.Second).Should(Equal(executor.StateCompleted))
 		c, _ := e.GetContainer(ctx, guid)
 		Expect(c.RunResult.Retryable).To(BeTrue())
-		Expect(c.RunResult.FailureReason).To(HavePrefix("failed to create container: layer " + files.URL + "/layer.tgz"),
+		Expect(c.RunResult.FailureReason).To(HavePrefix("failed to create container: layer "+files.URL+"/layer.tgz"),
 			"a layer whose digest does not match is refused")
 		_, err = g.Client.Lookup(guid)
 		Expect(err).To(HaveOccurred(), "no container is left of a failed creation")
