@@ -11,6 +11,13 @@ import (
 func (p *Processor) processTask(c executor.Container) {
 	log := p.logger.With("task_guid", c.Guid, "state", c.State)
 	if c.State == executor.StateCompleted {
+		if c.RunResult.Failed && c.RunResult.Retryable {
+			// freed first: the BBS places the task again at once, maybe on this cell, which
+			// refuses a guid it still holds
+			p.deleteContainer(c.Guid)
+			p.rejectTask(c)
+			return
+		}
 		p.completeTask(c)
 		p.deleteContainer(c.Guid)
 		return
@@ -53,17 +60,17 @@ func (p *Processor) failTask(guid, reason string) {
 	p.deleteContainer(guid)
 }
 
-// completeTask reports how the task's container ended: a failure before the task's process ran
-// hands the task back to be placed again (the BBS fails it after its retries); anything else
-// completes it with its result or failure reason.
+// rejectTask hands back a task whose container failed before its process ran, to be placed
+// again (the BBS fails it after its retries).
+func (p *Processor) rejectTask(c executor.Container) {
+	if err := p.bbs.RejectTask(p.ctx, c.Guid, c.RunResult.FailureReason); err != nil {
+		p.logger.Info("rejecting task", "task_guid", c.Guid, "error", err)
+	}
+}
+
+// completeTask completes the task with its result or failure reason.
 func (p *Processor) completeTask(c executor.Container) {
 	r := c.RunResult
-	if r.Failed && r.Retryable {
-		if err := p.bbs.RejectTask(p.ctx, c.Guid, r.FailureReason); err != nil {
-			p.logger.Info("rejecting task", "task_guid", c.Guid, "error", err)
-		}
-		return
-	}
 	if err := p.bbs.CompleteTask(p.ctx, c.Guid, p.cfg.CellID, r.Failed, r.FailureReason, r.Result); err != nil {
 		p.logger.Info("completing task", "task_guid", c.Guid, "error", err)
 	}

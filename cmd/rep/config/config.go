@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/diego-go/diego/executor/depot"
 	"github.com/diego-go/diego/internal/daemonconfig"
 	"github.com/diego-go/diego/models"
 )
@@ -79,6 +80,10 @@ type Config struct {
 	// GardenNetwork ("unix" or "tcp") and GardenAddress reach the cell's garden server.
 	GardenNetwork string `json:"garden_network"`
 	GardenAddress string `json:"garden_address"`
+
+	// Executor is the executor's part (capacity, intervals, cache, identity CA, the garden
+	// health check: executor/depot's keys); its cell id and preloaded stacks are the rep's.
+	Executor depot.Config `json:"executor"`
 }
 
 // Default is the configuration before the file is applied (upstream's ports and timings).
@@ -93,6 +98,7 @@ func Default() Config {
 		EvacuationPollingInterval: daemonconfig.Duration(10 * time.Second),
 		GardenNetwork:             "unix",
 		GardenAddress:             "/var/run/diego-garden/garden.sock",
+		Executor:                  depot.DefaultConfig(),
 	}
 }
 
@@ -103,6 +109,8 @@ func Load(path string) (Config, error) {
 		return c, err
 	}
 	c.DefaultAdvertiseURL()
+	c.Executor.CellID = c.CellID
+	c.Executor.PreloadedRootFS = c.PreloadedRootFS
 	if err := c.Validate(); err != nil {
 		return c, fmt.Errorf("config %s: %w", path, err)
 	}
@@ -143,6 +151,9 @@ func (c Config) Validate() error {
 			p.Addf("placement tag %q is both required (placement_tags) and optional (optional_placement_tags)", t)
 		}
 	}
+	if len(c.PreloadedRootFS) == 0 {
+		p.Addf("preloaded_rootfs is required (the executor's garden health check runs in the first)")
+	}
 	names(&p, "preloaded_rootfs", c.PreloadedRootFS)
 	names(&p, "supported_providers", c.SupportedProviders)
 	for _, s := range c.SupportedProviders {
@@ -181,6 +192,14 @@ func (c Config) Validate() error {
 		p.Addf("garden_network %q: want unix or tcp", c.GardenNetwork)
 	}
 	p.Require("garden_address", c.GardenAddress)
+
+	var ep daemonconfig.Problems
+	c.Executor.Check(&ep)
+	if err, ok := ep.Err().(interface{ Unwrap() []error }); ok {
+		for _, e := range err.Unwrap() {
+			p.Addf("executor: %w", e)
+		}
+	}
 	return p.Err()
 }
 

@@ -33,7 +33,7 @@ var _ = Describe("Config", func() {
 			"cell_id": "cell-z1-0", "advertise_url": "https://10.0.16.4:1801",
 			"ca_file": "ca.crt", "cert_file": "rep.crt", "key_file": "rep.key",
 			"consul_address": "127.0.0.1:8500", "bbs_url": "https://bbs:8889",
-			"nats_urls": []string{"nats://127.0.0.1:4222"},
+			"nats_urls": []string{"nats://127.0.0.1:4222"}, "preloaded_rootfs": []string{"cflinuxfs4"},
 		}
 	}
 
@@ -51,6 +51,28 @@ var _ = Describe("Config", func() {
 		Expect(c.GardenNetwork).To(Equal("unix"))
 		Expect(c.GardenAddress).To(Equal("/var/run/diego-garden/garden.sock"))
 		Expect(c.LogLevel).To(Equal("info"))
+		Expect(c.Executor.MemoryMB).To(BeEquivalentTo("auto"))
+		Expect(c.Executor.UnhealthyMonitoringInterval.D()).To(Equal(2 * time.Second))
+	})
+
+	It("gives the executor the rep's cell id and stacks, and names its problems under executor", func() {
+		m := minimal()
+		m["executor"] = map[string]any{"memory_mb": 4096, "unhealthy_monitoring_interval": "500ms"}
+		c, err := config.Load(write(m))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.Executor.CellID).To(Equal("cell-z1-0"))
+		Expect(c.Executor.PreloadedRootFS).To(Equal([]string{"cflinuxfs4"}))
+		Expect(c.Executor.MemoryMB).To(BeEquivalentTo("4096"))
+		Expect(c.Executor.UnhealthyMonitoringInterval.D()).To(Equal(500 * time.Millisecond))
+		Expect(c.Executor.HealthyMonitoringInterval.D()).To(Equal(30*time.Second), "the executor's defaults stay under the file's keys")
+
+		m["executor"] = map[string]any{"memory_mb": "lots", "cache_path": "relative", "no_such_key": 1}
+		_, err = config.Load(write(m))
+		Expect(err).To(MatchError(ContainSubstring("no_such_key")))
+		delete(m["executor"].(map[string]any), "no_such_key")
+		_, err = config.Load(write(m))
+		Expect(err).To(MatchError(And(ContainSubstring(`executor: memory_mb must be "auto" or a positive number of MB, not "lots"`),
+			ContainSubstring(`executor: cache_path "relative" must be an absolute path`))))
 	})
 
 	It("advertises https://<listen_address> when the file names no URL and the address can be dialled", func() {
@@ -103,13 +125,15 @@ var _ = Describe("Config", func() {
 		Expect(err.Error()).NotTo(ContainSubstring("volume_drivers"), "names only the broken fields")
 	})
 
-	It("needs a NATS server for the logs and a garden address", func() {
+	It("needs a NATS server for the logs, a garden address and a preloaded stack", func() {
 		m := minimal()
 		delete(m, "nats_urls")
+		delete(m, "preloaded_rootfs")
 		m["garden_network"] = "tcp"
 		m["garden_address"] = "garden"
 		_, err := config.Load(write(m))
-		Expect(err).To(MatchError(And(ContainSubstring("nats_urls is required"), ContainSubstring(`garden_address "garden"`))))
+		Expect(err).To(MatchError(And(ContainSubstring("nats_urls is required"), ContainSubstring(`garden_address "garden"`),
+			ContainSubstring("preloaded_rootfs is required"))))
 	})
 })
 

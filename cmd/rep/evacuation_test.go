@@ -1,0 +1,79 @@
+package main_test
+
+import (
+	"net/http"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+)
+
+var _ = Describe("evacuating one of two cells", func() {
+	It("moves every instance to the other with never fewer than desired answering, and the rep exits 0 once the last is replaced", func() {
+		const desired = 3
+		leaving := startCell(guid("leaving"), gardens[0], map[string]any{"evacuation_timeout": "2m"})
+		processGuid := guid("evac")
+		desire(appLRP(processGuid, desired))
+		Eventually(func() int { return len(running(processGuid)) }, 60*time.Second, 100*time.Millisecond).Should(Equal(desired))
+		staying := startCell(guid("staying"), gardens[1], nil)
+
+		// every 20 ms, how many of the process's instances (ORDINARY or EVACUATING records)
+		// answer on their host ports
+		var mu sync.Mutex
+		fewest, samples := desired, 0
+		stop := make(chan struct{})
+		done := make(chan struct{})
+		go func() {
+			defer GinkgoRecover()
+			defer close(done)
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+				indices := map[int32]bool{}
+				for _, a := range actuals(processGuid) {
+					if answer(a, "/") != "" {
+						indices[a.GetActualLrpKey().GetIndex()] = true
+					}
+				}
+				mu.Lock()
+				fewest = min(fewest, len(indices))
+				samples++
+				mu.Unlock()
+			}
+		}()
+		DeferCleanup(func() { close(stop); <-done })
+
+		resp, err := http.Post("http://"+leaving.admin+"/evacuate", "application/json", nil)
+		Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		Expect(resp.StatusCode).To(Equal(http.StatusAccepted))
+		evacuated := time.Now()
+
+		Eventually(func() int {
+			n := 0
+			for _, a := range running(processGuid) {
+				if a.GetActualLrpInstanceKey().GetCellId() == staying.id {
+					n++
+				}
+			}
+			return n
+		}, 90*time.Second, 100*time.Millisecond).Should(Equal(desired))
+		replaced := time.Now()
+		Eventually(leaving.session, 30*time.Second, 50*time.Millisecond).Should(gexec.Exit(0))
+		exitedAfter := time.Since(replaced)
+		GinkgoWriter.Printf("evacuation: all replaced after %s, rep exited %s after that\n", replaced.Sub(evacuated), exitedAfter)
+		Expect(exitedAfter).To(BeNumerically("<", 5*time.Second), "the rep exits as soon as nothing is left")
+		Expect(time.Since(evacuated)).To(BeNumerically("<", 2*time.Minute), "the rep exits before its evacuation timeout")
+		Expect(handles(leaving.garden)).To(BeEmpty(), "the leaving cell's containers are gone")
+
+		mu.Lock()
+		defer mu.Unlock()
+		Expect(samples).To(BeNumerically(">=", 5), "sampled while the instances moved")
+		Expect(fewest).To(Equal(desired), "never fewer than the desired instances answered")
+	})
+})
