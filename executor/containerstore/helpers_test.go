@@ -12,8 +12,6 @@ import (
 
 	"code.cloudfoundry.org/garden"
 	. "github.com/onsi/ginkgo/v2"
-	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/types"
 
 	"github.com/diego-go/diego/executor"
 	"github.com/diego-go/diego/executor/allocation"
@@ -212,5 +210,3 @@ func (h *harness) state(guid string) func() executor.State {
 		return c.State
 	}
 }
-
-func lineWith(s string) types.GomegaMatcher { return ContainElement(ContainSubstring(s)) }

@@ -100,7 +100,8 @@ var _ = Describe("the container state machine", func() {
 		Expect(c.RunResult.Failed).To(BeTrue())
 		Expect(c.RunResult.Retryable).To(BeTrue())
 		Expect(c.RunResult.FailureReason).To(Equal(`failed to create container: rootfs "bogus" has no scheme (preloaded:, preloaded+layer: or docker://)`))
-		Eventually(h.logs.Lines).Should(lineWith("Cell cell-z1-0 failed to create container for instance a: rootfs"))
+		Eventually(h.logs.Lines).Should(Equal([]string{"Cell cell-z1-0 creating container for instance a",
+			`Cell cell-z1-0 failed to create container for instance a: rootfs "bogus" has no scheme (preloaded:, preloaded+layer: or docker://)`}))
 	})
 
 	It("fails, retryably, a container whose cached dependency cannot be fetched", func() {

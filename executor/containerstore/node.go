@@ -218,11 +218,6 @@ func (s *Store) create(ctx context.Context, n *node) (executor.RunResult, bool) 
 	fail := func(reason string) (executor.RunResult, bool) {
 		return executor.RunResult{Failed: true, FailureReason: reason, Retryable: true}, false
 	}
-	root, err := parseRootFS(info.RootFSPath)
-	if err != nil {
-		fmt.Fprintf(logs.Stderr(), "Cell %s failed to create container for instance %s: %s\n", s.cfg.CellID, c.Guid, err)
-		return fail(ReasonCreateFailed + ": " + err.Error())
-	}
 	binds, err := s.fetchDependencies(ctx, n, info.CachedDependencies, true)
 	if err != nil {
 		s.cfg.Logger.Error("cached-dependencies-failed", "guid", c.Guid, "error", err)
@@ -234,9 +229,20 @@ func (s *Store) create(ctx context.Context, n *node) (executor.RunResult, bool) 
 		return fail(ReasonCredDirFailed)
 	}
 	binds = append(binds, static.binds...)
+	fmt.Fprintf(logs.Stdout(), "Cell %s creating container for instance %s\n", s.cfg.CellID, c.Guid)
+	// what garden would refuse fails as garden's refusal does, after the line above
+	createFailed := func(err error) (executor.RunResult, bool) {
+		s.cfg.Logger.Error("create-failed", "guid", c.Guid, "error", err)
+		fmt.Fprintf(logs.Stderr(), "Cell %s failed to create container for instance %s: %s\n", s.cfg.CellID, c.Guid, err)
+		return fail(ReasonCreateFailed + ": " + err.Error())
+	}
+	root, err := parseRootFS(info.RootFSPath)
+	if err != nil {
+		return createFailed(err)
+	}
 	netOut, err := netOutRules(info.EgressRules)
 	if err != nil {
-		return fail(ReasonCreateFailed + ": " + err.Error())
+		return createFailed(err)
 	}
 	ports := dedupPorts(info.Ports)
 	netIn := make([]garden.NetIn, len(ports))
@@ -245,7 +251,7 @@ func (s *Store) create(ctx context.Context, n *node) (executor.RunResult, bool) 
 	}
 	props, err := properties(s.cfg.CellID, c)
 	if err != nil {
-		return fail(ReasonCreateFailed + ": " + err.Error())
+		return createFailed(err)
 	}
 	spec := garden.ContainerSpec{
 		Handle:     c.Guid,
@@ -264,19 +270,14 @@ func (s *Store) create(ctx context.Context, n *node) (executor.RunResult, bool) 
 		NetIn:      netIn,
 		NetOut:     netOut,
 	}
-	fmt.Fprintf(logs.Stdout(), "Cell %s creating container for instance %s\n", s.cfg.CellID, c.Guid)
 	gc, err := s.cfg.Garden.Create(spec)
 	if err != nil {
-		s.cfg.Logger.Error("create-failed", "guid", c.Guid, "error", err)
-		fmt.Fprintf(logs.Stderr(), "Cell %s failed to create container for instance %s: %s\n", s.cfg.CellID, c.Guid, err)
-		return fail(ReasonCreateFailed + ": " + err.Error())
+		return createFailed(err)
 	}
 	if root.Layer != nil {
 		if err := s.streamLayer(ctx, gc, *root.Layer); err != nil {
-			s.cfg.Logger.Error("layer-failed", "guid", c.Guid, "error", err)
-			fmt.Fprintf(logs.Stderr(), "Cell %s failed to create container for instance %s: %s\n", s.cfg.CellID, c.Guid, err)
 			_ = s.cfg.Garden.Destroy(c.Guid)
-			return fail(ReasonCreateFailed + ": " + err.Error())
+			return createFailed(err)
 		}
 	}
 	gi, err := gc.Info()
