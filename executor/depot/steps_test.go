@@ -319,6 +319,37 @@ var _ = Describe("instances of the test app through the real steps", Ordered, fu
 		Expect(e.DeleteContainer(ctx, guid)).To(Succeed())
 	})
 
+	It("deletes a container still fetching its cached dependencies at once, the download cancelled", func() {
+		ctx := context.Background()
+		hung := make(chan struct{})
+		files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusOK)
+			w.(http.Flusher).Flush()
+			select {
+			case <-hung:
+			case <-r.Context().Done():
+			}
+		}))
+		DeferCleanup(files.Close)
+		DeferCleanup(func() { close(hung) })
+		e, _ := start()
+		guid := "steps-deleted-early"
+		info := appInfo(guid)
+		info.CachedDependencies = []executor.CachedDependency{{Name: "slow", From: files.URL + "/slow.tgz", To: "/tmp/slow", CacheKey: "slow"}}
+		Expect(e.AllocateContainers(ctx, []executor.AllocationRequest{{Guid: guid, Resource: executor.Resource{MemoryMB: 64}}})).To(BeEmpty())
+		Expect(e.RunContainer(ctx, guid, info)).To(Succeed())
+		Eventually(logLines(guid)).Should(ContainElement("CELL: Downloading slow..."))
+		t0 := time.Now()
+		Expect(e.DeleteContainer(ctx, guid)).To(Succeed())
+		Expect(time.Since(t0)).To(BeNumerically("<", 2*time.Second))
+		_, err := e.GetContainer(ctx, guid)
+		Expect(err).To(MatchError(executor.ErrContainerNotFound))
+		_, err = g.Client.Lookup(guid)
+		Expect(err).To(HaveOccurred())
+		total, _ := e.TotalResources(ctx)
+		Expect(e.RemainingResources(ctx)).To(Equal(total))
+	})
+
 	It("adopts a running instance when a fresh executor starts over the same garden: the same process serves, its output and events go on", func() {
 		ctx := context.Background()
 		first, p := start()
