@@ -150,9 +150,16 @@ var _ = Describe("the executor over a real garden", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(list).To(HaveLen(1))
 
+		gc, err := g.Client.Lookup("runs")
+		Expect(err).NotTo(HaveOccurred())
+		p, err := gc.Run(garden.ProcessSpec{Path: "dd", Args: []string{"if=/dev/zero", "of=/tmp/five", "bs=1048576", "count=5"}, User: "root"},
+			garden.ProcessIO{Stdout: GinkgoWriter, Stderr: GinkgoWriter})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(p.Wait()).To(Equal(0))
 		metrics, err := e.GetBulkMetrics(ctx)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(metrics).To(HaveKey("runs"))
+		Expect(metrics["runs"].DiskUsageInBytes).To(BeNumerically(">=", 5*1024*1024))
 		Expect(metrics["runs"].MemoryLimitInBytes).To(BeEquivalentTo(64 * 1024 * 1024))
 		Expect(metrics["runs"].DiskLimitInBytes).To(BeEquivalentTo(32 * 1024 * 1024))
 		Expect(metrics["runs"].ContainerAgeInNanoseconds).To(BeNumerically(">", 0))
