@@ -1,6 +1,6 @@
 // Package identity signs the instance identity credentials each container gets (the files
 // CF_INSTANCE_CERT and CF_INSTANCE_KEY name) with the CA the cell is configured with, as
-// upstream's executor does: a 3072-bit RSA key, and a certificate for the instance guid (its
+// upstream's executor does: a 2048-bit RSA key, and a certificate for the instance guid (its
 // common name and DNS name) and the container's IP, with the organizational units the rep asks
 // for (app:<guid>, space:<guid>, organization:<guid>), valid for server and client auth from now
 // for the validity period, followed by the CA's certificate.
@@ -23,7 +23,7 @@ import (
 )
 
 // KeyBits is the size of each instance's RSA key (upstream's).
-const KeyBits = 3072
+const KeyBits = 2048
 
 // CA signs instance credentials. It is safe for concurrent use.
 type CA struct {

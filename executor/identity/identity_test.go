@@ -85,7 +85,7 @@ var _ = Describe("instance identity credentials", func() {
 		Expect(keyBlock.Type).To(Equal("RSA PRIVATE KEY"))
 		key, err := x509.ParsePKCS1PrivateKey(keyBlock.Bytes)
 		Expect(err).NotTo(HaveOccurred())
-		Expect(key.N.BitLen()).To(Equal(3072))
+		Expect(key.N.BitLen()).To(Equal(2048))
 		_, err = tls.X509KeyPair(certPEM, keyPEM)
 		Expect(err).NotTo(HaveOccurred(), "the key is the certificate's")
 

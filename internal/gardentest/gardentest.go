@@ -127,9 +127,15 @@ func build() {
 	buildErr = os.Rename(filepath.Join(dir, "testapp"), filepath.Join(rootfsDir(), "testapp"))
 }
 
+// writeOwner writes the owner file whole at once (a rename): another test process's sweep must
+// never read it half-written and take a live server for a dead one's.
 func writeOwner(dir string) error {
 	start, _ := initproc.ProcStart(os.Getpid())
-	return os.WriteFile(filepath.Join(dir, ownerFile), []byte(fmt.Sprintf("%d %s", os.Getpid(), start)), 0600)
+	tmp := filepath.Join(dir, ownerFile+".tmp")
+	if err := os.WriteFile(tmp, []byte(fmt.Sprintf("%d %s", os.Getpid(), start)), 0600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, ownerFile))
 }
 
 // ownerGone: the directory was made by a test process that is no longer running.
@@ -140,7 +146,9 @@ func ownerGone(dir string) bool {
 	}
 	var pid int
 	var start string
-	fmt.Sscanf(string(b), "%d %s", &pid, &start)
+	if n, _ := fmt.Sscanf(string(b), "%d %s", &pid, &start); n != 2 {
+		return false // not an owner file this package wrote: leave it alone
+	}
 	s, alive := initproc.ProcStart(pid)
 	return !alive || s != start
 }
