@@ -171,6 +171,22 @@ type cell struct {
 	session *gexec.Session
 }
 
+// executorConfig is the "executor" object of the suite's reps: short intervals, the health
+// check binary, an identity CA.
+func executorConfig() map[string]any {
+	return map[string]any{
+		"cache_path":                         filepath.Join(GinkgoT().TempDir(), "cache"),
+		"declarative_healthcheck_path":       healthcheckDir,
+		"instance_identity_ca_path":          certs.CACert,
+		"instance_identity_private_key_path": certs.CAKey,
+		"instance_identity_cred_dir":         GinkgoT().TempDir(),
+		"unhealthy_monitoring_interval":      "500ms",
+		"healthy_monitoring_interval":        "1s",
+		"graceful_shutdown_interval":         "2s",
+		"container_reap_interval":            "2s",
+	}
+}
+
 // startCell starts cmd/rep as cell id on garden g; extra is laid over its configuration (the
 // "executor" object's keys go under "executor").
 func startCell(id string, g *gardentest.Garden, extra map[string]any) *cell {
@@ -198,17 +214,7 @@ func startCell(id string, g *gardentest.Garden, extra map[string]any) *cell {
 		"polling_interval":            "2s",
 		"evacuation_polling_interval": "200ms",
 		"log_level":                   "debug",
-		"executor": map[string]any{
-			"cache_path":                         filepath.Join(GinkgoT().TempDir(), "cache"),
-			"declarative_healthcheck_path":       healthcheckDir,
-			"instance_identity_ca_path":          certs.CACert,
-			"instance_identity_private_key_path": certs.CAKey,
-			"instance_identity_cred_dir":         GinkgoT().TempDir(),
-			"unhealthy_monitoring_interval":      "500ms",
-			"healthy_monitoring_interval":        "1s",
-			"graceful_shutdown_interval":         "2s",
-			"container_reap_interval":            "2s",
-		},
+		"executor":                    executorConfig(),
 	}
 	for k, v := range extra {
 		cfg[k] = v
