@@ -65,3 +65,29 @@ var _ = Describe("a rep killed with -9 and started again", func() {
 		}, 30*time.Second, 200*time.Millisecond).Should(Equal("APP/PROC/WEB: Exited with status 3"))
 	})
 })
+
+var _ = Describe("a rep killed with -9 while its instance is placed elsewhere", func() {
+	It("destroys the container when it comes back: the instance is another cell's now", func() {
+		c := startCell(guid("gone"), gardens[0], nil)
+		processGuid := guid("moved")
+		desire(appLRP(processGuid, 1))
+		Eventually(func() int { return len(running(processGuid)) }, 60*time.Second, 100*time.Millisecond).Should(Equal(1))
+		old := running(processGuid)[0].GetActualLrpInstanceKey().GetInstanceGuid()
+		other := startCell(guid("other"), gardens[1], nil)
+
+		c.kill9()
+		// the presence expires, the BBS marks the instance SUSPECT and places a replacement
+		Eventually(func() string {
+			for _, a := range running(processGuid) {
+				return a.GetActualLrpInstanceKey().GetCellId()
+			}
+			return ""
+		}, 60*time.Second, 200*time.Millisecond).Should(Equal(other.id))
+		Expect(handles(c.garden)).To(ContainElement(old), "the old container outlived its rep")
+
+		c.start()
+		Eventually(func() []string { return handles(c.garden) }, 30*time.Second, 200*time.Millisecond).ShouldNot(ContainElement(old))
+		Expect(running(processGuid)).To(HaveLen(1))
+		Expect(running(processGuid)[0].GetActualLrpInstanceKey().GetCellId()).To(Equal(other.id))
+	})
+})
