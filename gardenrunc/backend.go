@@ -416,6 +416,9 @@ func (b *Backend) Create(spec garden.ContainerSpec) (garden.Container, error) {
 	if err := checkName("handle", h); err != nil {
 		return nil, err
 	}
+	if err := checkDiskLimits(spec.Limits.Disk); err != nil {
+		return nil, err
+	}
 	b.mu.Lock()
 	if _, ok := b.containers[h]; ok || b.creating[h] {
 		b.mu.Unlock()
@@ -501,7 +504,7 @@ func (b *Backend) create(spec garden.ContainerSpec) (*Container, error) {
 		return fail(err)
 	}
 	step("resolved")
-	rootfs, err := mountRootFS(dir, lowers, spec.Limits.Disk.ByteHard, st.UserNSHostID)
+	rootfs, err := mountRootFS(dir, lowers, spec.Limits.Disk, st.UserNSHostID)
 	if err != nil {
 		return fail(err)
 	}

@@ -61,6 +61,39 @@ var _ = Describe("limits", func() {
 		Expect(m.DiskStat.ExclusiveBytesUsed).To(BeNumerically(">", 8<<20))
 	})
 
+	It("stops creating files at the inode limit, and leaves the byte limit's room to the files", func() {
+		// a 16 MiB ext4 alone has 4096 inodes: 1000 is the limit's, not mkfs' default
+		c := createContainer(garden.ContainerSpec{Limits: garden.Limits{Disk: garden.DiskLimits{ByteHard: 16 << 20, InodeHard: 1000}}})
+		r := sh(c, `mkdir /many && cd /many && i=0; while true >f$i; do i=$((i+1)); done; echo created $i`)
+		Expect(r.stderr).To(ContainSubstring("No space left on device"))
+		var created int
+		_, err := fmt.Sscanf(r.stdout, "created %d", &created)
+		Expect(err).NotTo(HaveOccurred(), r.stdout)
+		// the filesystem's own inodes (root, lost+found, the reserved ones, the writable layer's
+		// directories) count too; mkfs rounds the count to whole inode table blocks
+		Expect(created).To(BeNumerically("<=", 1000))
+		Expect(created).To(BeNumerically(">", 950))
+		m, err := c.Metrics()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(m.DiskStat.ExclusiveInodesUsed).To(BeNumerically(">=", created))
+		Expect(m.DiskStat.ExclusiveInodesUsed).To(BeNumerically("<=", 1024))
+
+		c = createContainer(garden.ContainerSpec{Limits: garden.Limits{Disk: garden.DiskLimits{ByteHard: 16 << 20, InodeHard: 200000}}})
+		r = sh(c, `dd if=/dev/zero of=/big bs=1M count=64 2>&1; ls -l /big`)
+		Expect(r.stdout).To(ContainSubstring("No space left on device"))
+		m, err = c.Metrics()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(m.DiskStat.ExclusiveBytesUsed).To(BeNumerically("<=", 16<<20))
+		Expect(m.DiskStat.ExclusiveBytesUsed).To(BeNumerically(">", 13<<20))
+	})
+
+	It("refuses an inode limit ext4 cannot have, naming it, and makes nothing", func() {
+		_, err := srv.client.Create(garden.ContainerSpec{Handle: "too-many-inodes", RootFSPath: "preloaded:busybox",
+			Limits: garden.Limits{Disk: garden.DiskLimits{ByteHard: 16 << 20, InodeHard: 1 << 32}}})
+		Expect(err).To(MatchError(ContainSubstring("inode_hard 4294967296")))
+		Expect(filepath.Join(srv.depot, "too-many-inodes")).NotTo(BeAnExistingFile())
+	})
+
 	It("sets the CPU weight as cpu.shares (v1) or runc's cpu.weight for them (v2) and reports metrics from the kernel", func() {
 		c := createContainer(garden.ContainerSpec{Limits: garden.Limits{CPU: garden.CPULimits{Weight: 512}}})
 		if hostCgroups().Unified() {

@@ -3,10 +3,12 @@ package gardenrunc
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -40,14 +42,14 @@ func OverlayOptions(lowers []string, upper, work string) (string, error) {
 }
 
 // mountRootFS mounts the copy-on-write root of a container at dir/rootfs: an overlay of lowers
-// with its writable layer either in dir (no disk limit) or on a loop-mounted ext4 filesystem of
-// diskLimit bytes, so the writable layer cannot grow past the limit. The writable layer and
-// overlayfs' work directory belong to rootID, the host id of the container's root (0 without a
-// user namespace), so that the root directory is the container root's own.
-func mountRootFS(dir string, lowers []string, diskLimit uint64, rootID uint32) (string, error) {
+// with its writable layer either in dir (no byte limit) or on a loop-mounted ext4 filesystem made
+// for disk's byte and inode limits, so the writable layer cannot grow past them. The writable
+// layer and overlayfs' work directory belong to rootID, the host id of the container's root (0
+// without a user namespace), so that the root directory is the container root's own.
+func mountRootFS(dir string, lowers []string, disk garden.DiskLimits, rootID uint32) (string, error) {
 	base := dir
-	if diskLimit > 0 {
-		if err := makeLoopDisk(dir, diskLimit); err != nil {
+	if disk.ByteHard > 0 {
+		if err := makeLoopDisk(dir, disk.ByteHard, disk.InodeHard); err != nil {
 			return "", err
 		}
 		base = diskDir(dir)
@@ -73,25 +75,48 @@ func mountRootFS(dir string, lowers []string, diskLimit uint64, rootID uint32) (
 	return root, nil
 }
 
-// minDisk is the smallest loop filesystem made; ext4 needs room for its own metadata.
-const minDisk = 8 << 20
+const (
+	// minDisk is the smallest loop filesystem made; ext4 needs room for its own metadata.
+	minDisk = 8 << 20
+	// inodeSize is the loop filesystem's inode size, given to mkfs so that loopDiskSize can count
+	// the room its inode tables take.
+	inodeSize = 256
+	// maxInodes is ext4's largest inode count.
+	maxInodes = math.MaxUint32
+)
 
-func makeLoopDisk(dir string, limit uint64) error {
-	if limit < minDisk {
-		limit = minDisk
+// checkDiskLimits refuses disk limits the loop filesystem cannot be made for.
+func checkDiskLimits(disk garden.DiskLimits) error {
+	if disk.InodeHard > maxInodes {
+		return fmt.Errorf("disk limit: inode_hard %d is more than ext4's maximum of %d", disk.InodeHard, uint64(maxInodes))
 	}
+	return nil
+}
+
+// loopDiskSize is the size of the loop filesystem for a byte limit and an inode limit (0: mkfs'
+// default count). ext4 allocates its inode tables when it is made, so their room is added to the
+// byte limit: the container's files get about the bytes asked for however many inodes it has.
+func loopDiskSize(byteLimit, inodeLimit uint64) uint64 {
+	return max(byteLimit, minDisk) + inodeLimit*inodeSize
+}
+
+func makeLoopDisk(dir string, byteLimit, inodeLimit uint64) error {
 	img := diskImg(dir)
 	f, err := os.OpenFile(img, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0600)
 	if err != nil {
 		return err
 	}
-	err = f.Truncate(int64(limit))
+	err = f.Truncate(int64(loopDiskSize(byteLimit, inodeLimit)))
 	f.Close()
 	if err != nil {
 		return err
 	}
-	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal",
-		"-E", "nodiscard,lazy_itable_init=1", img).CombinedOutput(); err != nil {
+	args := []string{"-q", "-F", "-m", "0", "-I", strconv.Itoa(inodeSize), "-O", "^has_journal",
+		"-E", "nodiscard,lazy_itable_init=1"}
+	if inodeLimit > 0 {
+		args = append(args, "-N", strconv.FormatUint(inodeLimit, 10))
+	}
+	if out, err := exec.Command("mkfs.ext4", append(args, img)...).CombinedOutput(); err != nil {
 		return fmt.Errorf("mkfs.ext4: %v: %s", err, out)
 	}
 	if err := os.MkdirAll(diskDir(dir), 0755); err != nil {
