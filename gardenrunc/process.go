@@ -207,7 +207,10 @@ func (p *proc) await(conn *net.UnixConn, onExit func(int)) {
 		if oobn > 0 {
 			p.receivePidfd(oob[:oobn])
 		}
-		pending = append(pending, buf[:n]...)
+		// a failed read gives n = -1 (ECONNRESET when the init died with our request unread)
+		if n > 0 {
+			pending = append(pending, buf[:n]...)
+		}
 		for {
 			i := bytes.IndexByte(pending, '\n')
 			if i < 0 {
