@@ -132,6 +132,24 @@ func (c *Cache) FetchDir(ctx context.Context, rawURL, cacheKey string, sum Check
 	return filepath.Join(e.path, "dir"), sync.OnceFunc(func() { c.release(e) }), nil
 }
 
+// Hold keeps cacheKey's current unpacked directory (the one FetchDir would return) from eviction
+// until release is called, without asking the server: a container still running since before
+// this Cache started has it mounted, and revalidating could replace it under the container.
+// ok is false when the cache has no unpacked directory for cacheKey.
+func (c *Cache) Hold(cacheKey string) (release func(), ok bool) {
+	if cacheKey == "" || c.init() != nil {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.entries[cacheKey]
+	if e == nil || !e.unpacked {
+		return nil, false
+	}
+	e.refs++
+	return sync.OnceFunc(func() { c.release(e) }), true
+}
+
 func (c *Cache) init() error {
 	c.initOnce.Do(func() { c.initErr = c.load() })
 	return c.initErr

@@ -332,6 +332,45 @@ var _ = Describe("containers in a real garden", Ordered, func() {
 		Expect(err).To(HaveOccurred())
 	})
 
+	It("holds the cached dependencies an adopted container has mounted, as they are, until it is deleted", func() {
+		depDir := GinkgoT().TempDir()
+		Expect(os.Chmod(depDir, 0755)).To(Succeed())
+		guid := "cs-adopt-deps"
+		info := runInfo(guid)
+		info.CachedDependencies = []executor.CachedDependency{
+			{Name: "lib", From: "http://files/lib.tgz", To: "/home/vcap/lib", CacheKey: "lib-key"},
+			{From: "http://files/gone.tgz", To: "/home/vcap/gone", CacheKey: "gone-key"},
+		}
+		first := newHarness(g.Client, abandoning(app), withFiles, func(c *containerstore.Config) {
+			c.FetchDir = func(context.Context, executor.CachedDependency) (string, func(), error) {
+				return depDir, func() {}, nil
+			}
+		})
+		start(first, guid, info, executor.Resource{MemoryMB: 64})
+		Eventually(first.state(guid), 30*time.Second).Should(Equal(executor.StateRunning))
+
+		var held []string
+		var fetched, released atomic.Int32
+		second := newHarness(g.Client, builder(app, ""), withFiles, func(c *containerstore.Config) {
+			c.FetchDir = func(context.Context, executor.CachedDependency) (string, func(), error) {
+				fetched.Add(1)
+				return "", nil, fmt.Errorf("fetching afresh could replace what the container has mounted")
+			}
+			c.Hold = func(d executor.CachedDependency) (func(), bool) {
+				held = append(held, d.CacheKey)
+				return func() { released.Add(1) }, d.CacheKey == "lib-key"
+			}
+		})
+		Expect(second.store.Adopt(context.Background())).To(Equal([]string{guid}))
+		Eventually(second.state(guid), 10*time.Second).Should(Equal(executor.StateRunning))
+		Expect(held).To(ConsistOf("lib-key", "gone-key"))
+		Expect(fetched.Load()).To(BeZero())
+		Expect(released.Load()).To(BeZero())
+
+		Expect(second.store.Delete(context.Background(), guid)).To(Succeed())
+		Expect(released.Load()).To(BeEquivalentTo(1), "the one hold taken is given back")
+	})
+
 	It("completes a container garden lost and destroys this owner's containers it does not know", func() {
 		h := newHarness(g.Client, waiting)
 		start(h, "cs-lost", runInfo("cs-lost"), executor.Resource{MemoryMB: 64})

@@ -191,6 +191,7 @@ func newHarness(gc garden.Client, build containerstore.BuildFunc, modify ...func
 		FetchDir: func(ctx context.Context, dep executor.CachedDependency) (string, func(), error) {
 			return "", nil, fmt.Errorf("no cache in this spec: %s", dep.From)
 		},
+		Hold:         func(executor.CachedDependency) (func(), bool) { return nil, false },
 		MaxCPUShares: 1024,
 		InodeLimit:   200000,
 	}

@@ -67,10 +67,10 @@ func readOnly(src, dst string) garden.BindMount {
 }
 
 // fetchDependencies fetches the cached dependencies (and a preloaded+layer rootfs's layer) into
-// host directories, all at once, held until the node is released. With announce, a named
-// dependency says so in the container's log, as upstream: "Downloading NAME...", then
-// "Downloaded NAME" or "Downloading NAME failed", under its log source.
-func (s *Store) fetchDependencies(ctx context.Context, n *node, deps []executor.CachedDependency, announce bool) ([]garden.BindMount, error) {
+// host directories, all at once, held until the node is released. A named dependency says so
+// in the container's log, as upstream: "Downloading NAME...", then "Downloaded NAME" or
+// "Downloading NAME failed", under its log source.
+func (s *Store) fetchDependencies(ctx context.Context, n *node, deps []executor.CachedDependency) ([]garden.BindMount, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	binds := make([]garden.BindMount, len(deps))
@@ -81,7 +81,7 @@ func (s *Store) fetchDependencies(ctx context.Context, n *node, deps []executor.
 		go func() {
 			defer wg.Done()
 			say := func(format string) {
-				if announce && d.Name != "" {
+				if d.Name != "" {
 					fmt.Fprintf(n.logs.WithSource(d.LogSource).Stdout(), format+"\n", d.Name)
 				}
 			}
@@ -218,7 +218,7 @@ func (s *Store) create(ctx context.Context, n *node) (executor.RunResult, bool) 
 	fail := func(reason string) (executor.RunResult, bool) {
 		return executor.RunResult{Failed: true, FailureReason: reason, Retryable: true}, false
 	}
-	binds, err := s.fetchDependencies(ctx, n, info.CachedDependencies, true)
+	binds, err := s.fetchDependencies(ctx, n, info.CachedDependencies)
 	if err != nil {
 		s.cfg.Logger.Error("cached-dependencies-failed", "guid", c.Guid, "error", err)
 		return fail(ReasonCachedDependenciesFailed)
@@ -379,7 +379,7 @@ func (s *Store) Adopt(ctx context.Context) ([]string, error) {
 	var adopted []string
 	for _, gc := range list {
 		guid := gc.Handle()
-		if err := s.adopt(ctx, gc); err != nil {
+		if err := s.adopt(gc); err != nil {
 			s.cfg.Logger.Error("adopt-failed-destroying", "guid", guid, "error", err)
 			if err := s.cfg.Garden.Destroy(guid); err != nil && !isNotFound(err) {
 				s.cfg.Logger.Error("destroy-failed", "guid", guid, "error", err)
@@ -391,7 +391,7 @@ func (s *Store) Adopt(ctx context.Context) ([]string, error) {
 	return adopted, nil
 }
 
-func (s *Store) adopt(ctx context.Context, gc garden.Container) error {
+func (s *Store) adopt(gc garden.Container) error {
 	guid := gc.Handle()
 	gi, err := gc.Info()
 	if err != nil {
@@ -431,9 +431,16 @@ func (s *Store) adopt(ctx context.Context, gc garden.Container) error {
 		close(n.done)
 		return nil
 	}
-	// the cache must keep what the container has mounted
-	if _, err := s.fetchDependencies(ctx, n, c.RunInfo.CachedDependencies, false); err != nil {
-		s.cfg.Logger.Error("adopt-refetch-dependencies-failed", "guid", guid, "error", err)
+	// The cache must keep what the container has mounted, as it is: fetching afresh could
+	// replace (and so remove) the very directory mounted.
+	for _, d := range c.RunInfo.CachedDependencies {
+		if release, ok := s.cfg.Hold(d); ok {
+			n.mu.Lock()
+			n.releases = append(n.releases, release)
+			n.mu.Unlock()
+		} else {
+			s.cfg.Logger.Error("adopt-cached-dependency-not-in-cache", "guid", guid, "from", d.From, "cache_key", d.CacheKey)
+		}
 	}
 	go s.lifecycle(runCtx, n, true)
 	return nil

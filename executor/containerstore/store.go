@@ -83,6 +83,9 @@ type Config struct {
 	Emit func(executor.Event)
 	// FetchDir unpacks a cached dependency into a host directory kept until release is called.
 	FetchDir func(ctx context.Context, dep executor.CachedDependency) (dir string, release func(), err error)
+	// Hold keeps a cached dependency's current directory, as it is, until release is called: an
+	// adopted container has it mounted. ok is false when there is no such directory.
+	Hold func(dep executor.CachedDependency) (release func(), ok bool)
 	// Fetch is an artifact as a tar stream for garden's StreamIn (a preloaded+layer rootfs's
 	// layer).
 	Fetch func(ctx context.Context, dep executor.CachedDependency) (io.ReadCloser, error)

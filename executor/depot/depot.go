@@ -65,6 +65,7 @@ type parts struct {
 	build       containerstore.BuildFunc
 	fetchDir    func(ctx context.Context, dep executor.CachedDependency) (string, func(), error)
 	fetch       func(ctx context.Context, dep executor.CachedDependency) (io.ReadCloser, error)
+	hold        func(dep executor.CachedDependency) (func(), bool)
 	credentials func(guid, ip string, orgUnits []string) ([]byte, []byte, error)
 	retryable   func(error) bool
 	// rotation is how often credentials are signed afresh.
@@ -97,7 +98,7 @@ func newExecutor(cfg Config, logger *slog.Logger, gc garden.Client, pub logstrea
 		Build:    p.build,
 		NewLogs:  func(lc executor.LogConfig) logstream.Streamer { return logstream.New(pub, lc, limits) },
 		Emit:     e.hub.emit,
-		FetchDir: p.fetchDir, Fetch: p.fetch, Credentials: p.credentials, Retryable: p.retryable,
+		FetchDir: p.fetchDir, Fetch: p.fetch, Hold: p.hold, Credentials: p.credentials, Retryable: p.retryable,
 		CredentialsDir: cfg.InstanceIdentityCredDir, CredentialsRotation: p.rotation,
 		TrustedCertsDir: cfg.TrustedSystemCertificatesPath,
 		HealthCheckDir:  cfg.DeclarativeHealthcheckPath,

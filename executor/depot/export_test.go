@@ -18,7 +18,8 @@ func NewWithSteps(cfg Config, logger *slog.Logger, gc garden.Client, pub logstre
 	return newExecutor(cfg, logger, gc, pub, parts{build: build,
 		fetchDir: func(_ context.Context, dep executor.CachedDependency) (string, func(), error) {
 			return "", nil, fmt.Errorf("no cache: %s", dep.From)
-		}})
+		},
+		hold: func(executor.CachedDependency) (func(), bool) { return nil, false }})
 }
 
 var RotationPeriod = rotationPeriod

@@ -35,6 +35,7 @@ func New(cfg Config, logger *slog.Logger, gc garden.Client, pub logstream.Publis
 		fetch: func(ctx context.Context, dep executor.CachedDependency) (io.ReadCloser, error) {
 			return c.Fetch(ctx, dep.From, dep.CacheKey, cache.Checksum{Algorithm: dep.ChecksumAlgorithm, Value: dep.ChecksumValue})
 		},
+		hold:      func(dep executor.CachedDependency) (func(), bool) { return c.Hold(dep.CacheKey) },
 		retryable: func(err error) bool { return errors.Is(err, steps.ErrDownloadFailed) },
 	}
 	if cfg.InstanceIdentityCAPath != "" {
