@@ -102,6 +102,22 @@ func (n *Network) Setup() error {
 			return err
 		}
 	}
+	// Isolated ports keep containers from talking over the bridge, where no iptables rule sees
+	// them. Proxy ARP for the bridge's own segment (RFC 3069's private VLAN) makes the host the
+	// next hop to every other container, so that traffic is routed, and the forward chain's
+	// egress rules decide it as they decide traffic to any other host. Routing it needs
+	// forwarding on the bridge only (what arrives there), whatever ip_forward says of the
+	// host's other interfaces. The proxy answers at once (its default delay is up to 0.8 s on
+	// every first connection).
+	for _, c := range [][2]string{
+		{"/proc/sys/net/ipv4/conf/" + n.Bridge + "/forwarding", "1"},
+		{"/proc/sys/net/ipv4/conf/" + n.Bridge + "/proxy_arp_pvlan", "1"},
+		{"/proc/sys/net/ipv4/neigh/" + n.Bridge + "/proxy_delay", "0"},
+	} {
+		if err := os.WriteFile(c[0], []byte(c[1]), 0644); err != nil {
+			return fmt.Errorf("routing between containers on bridge %s: %w", n.Bridge, err)
+		}
+	}
 	subnet := n.Pool.Subnet().String()
 	steps := []func() error{
 		func() error { return ensureChain("nat", n.natChain()) },
@@ -122,6 +138,16 @@ func (n *Network) Setup() error {
 		func() error {
 			return ensureRule("filter", n.filterChain(), "-i", n.Bridge, "-s", subnet, "-m", "conntrack",
 				"--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT")
+		},
+		func() error {
+			tcp := []string{"-i", n.Bridge, "-s", subnet, "-p", "tcp", "-j", "REJECT", "--reject-with", "tcp-reset"}
+			if ipt(append([]string{"-t", "filter", "-C", n.filterChain()}, tcp...)...) == nil {
+				return nil
+			}
+			// a chain made before this rule existed: it must come before the catch-all
+			ipt("-t", "filter", "-D", n.filterChain(), "-i", n.Bridge, "-s", subnet, "-j", "REJECT",
+				"--reject-with", "icmp-port-unreachable")
+			return ipt(append([]string{"-t", "filter", "-A", n.filterChain()}, tcp...)...)
 		},
 		func() error {
 			return ensureRule("filter", n.filterChain(), "-i", n.Bridge, "-s", subnet, "-j", "REJECT",
@@ -236,7 +262,10 @@ func (n *Network) addContainerIP(pid int, ip net.IP) error {
 }
 
 // AddChains creates the container's ingress chain and its default-deny egress chain. It needs
-// no process, so it runs while the container starts.
+// no process, so it runs while the container starts. Refused TCP is answered with a reset, not
+// an ICMP error: to another container the host routes back out of the bridge, so it sends the
+// caller an ICMP redirect first, which spends the caller's ICMP rate limit, and the error would
+// never arrive (the connection would time out instead of being refused).
 func (n *Network) AddChains(ip net.IP) error {
 	rules := fmt.Sprintf(`*nat
 :%[1]s - [0:0]
@@ -245,6 +274,7 @@ COMMIT
 *filter
 :%[3]s - [0:0]
 -A %[3]s -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+-A %[3]s -p tcp -j REJECT --reject-with tcp-reset
 -A %[3]s -j REJECT --reject-with icmp-port-unreachable
 -I %[4]s 1 -i %[5]s -s %[6]s/32 -j %[3]s
 COMMIT
