@@ -2,7 +2,9 @@ package main_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -49,12 +51,19 @@ func crashOnce(processGuid, path string) {
 func hit(a *models.ActualLRP, path string) {
 	GinkgoHelper()
 	Expect(appURL(a)).NotTo(BeEmpty())
-	resp, err := httpClient.Get(appURL(a) + path)
-	if err != nil {
-		GinkgoWriter.Printf("GET %s%s: %v\n", appURL(a), path, err)
-		return
-	}
-	resp.Body.Close()
+	// an app that exits may close the connection unanswered; one that does not answer in time
+	// (a small instance's few CPU shares on a loaded machine) is asked again
+	Eventually(func() error {
+		resp, err := httpClient.Get(appURL(a) + path)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return err
+		}
+		if err == nil {
+			resp.Body.Close()
+		}
+		return nil
+	}, 30*time.Second).Should(Succeed())
 }
 
 func runAction(path string, args ...string) *models.Action {

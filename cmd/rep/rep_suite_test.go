@@ -59,7 +59,9 @@ var (
 	gardens    [2]*gardentest.Garden
 	specPrefix int
 
-	httpClient = &http.Client{Timeout: 2 * time.Second}
+	// No connection is kept: gardens hand a host port to another container once the last one
+	// is gone, and a kept connection would still reach the old container's address.
+	httpClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 )
 
 var _ = BeforeSuite(func() {
