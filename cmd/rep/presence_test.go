@@ -3,6 +3,8 @@ package main_test
 import (
 	"context"
 	"crypto/tls"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -11,13 +13,16 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
 
+	"github.com/diego-go/diego/internal/daemontest"
 	"github.com/diego-go/diego/models"
 	"github.com/diego-go/diego/rep"
 )
 
 var _ = Describe("a rep's presence and API", func() {
-	It("announces the cell with its URL, zone, capacity and rootfs providers, serves only clients with a certificate, and leaves at once on a signal", func() {
-		c := startCell(guid("cell"), gardens[0], map[string]any{"placement_tags": []string{"gpu"}, "optional_placement_tags": []string{"ssd"}})
+	It("announces the cell with its URL, zone, capacity and rootfs providers, reports its remaining capacity as metrics, serves only clients with a certificate, and leaves at once on a signal", func() {
+		metrics := daemontest.FreeAddr()
+		c := startCell(guid("cell"), gardens[0], map[string]any{"placement_tags": []string{"gpu"}, "optional_placement_tags": []string{"ssd"},
+			"metrics_address": metrics})
 		var presence *models.CellPresence
 		cells, err := bbsClient.Cells(ctx())
 		Expect(err).NotTo(HaveOccurred())
@@ -43,6 +48,14 @@ var _ = Describe("a rep's presence and API", func() {
 		Expect(presence.GetCapacity().GetMemoryMb()).To(BeEquivalentTo(state.TotalResources.MemoryMB), "the executor's capacity")
 		Expect(presence.GetCapacity().GetContainers()).To(BeEquivalentTo(state.TotalResources.Containers))
 		Expect(state.TotalResources.MemoryMB).To(BeNumerically(">", 0))
+
+		resp, err := httpClient.Get("http://" + metrics + "/metrics")
+		Expect(err).NotTo(HaveOccurred())
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(body)).To(ContainSubstring(fmt.Sprintf("rep_capacity_remaining_containers %d", state.AvailableResources.Containers)))
+		Expect(string(body)).To(ContainSubstring("rep_capacity_remaining_memory_mb "))
 
 		noCert := clientTLS().Clone()
 		noCert.Certificates = nil
