@@ -161,6 +161,25 @@ var _ = Describe("network", func() {
 		Expect(sh(c, "ip route | grep default").stdout).To(ContainSubstring(info.HostIP))
 	})
 
+	It("keeps the bridge's hardware address whatever its containers' ports are, so that the others can still reach the host when one goes", func() {
+		mac := func() string {
+			GinkgoHelper()
+			b, err := os.ReadFile(filepath.Join("/sys/class/net", srv.bridge, "address"))
+			Expect(err).NotTo(HaveOccurred())
+			return strings.TrimSpace(string(b))
+		}
+		c := createContainer(garden.ContainerSpec{})
+		info, err := c.Info()
+		Expect(err).NotTo(HaveOccurred())
+		before := mac()
+		// lower than any other port's: a bridge that follows its ports' addresses would take it, and
+		// change again when this container goes
+		Expect(hostOutput("ip", "link", "set", "dg"+ipHex(info.ContainerIP), "address", "02:00:00:00:00:01")).To(BeEmpty())
+		Expect(mac()).To(Equal(before))
+		Expect(srv.client.Destroy(c.Handle())).To(Succeed())
+		Expect(mac()).To(Equal(before))
+	})
+
 	It("gives the container an address of the pool and rejects egress not allowed by NetOut", func() {
 		c := createContainer(garden.ContainerSpec{})
 		info, err := c.Info()

@@ -94,7 +94,8 @@ func (n *Network) Setup() error {
 			return err
 		}
 	}
-	if err := runIn([]byte(fmt.Sprintf("addr replace %s dev %s\nlink set %s mtu %d up\n", gw, n.Bridge, n.Bridge, n.MTU)), "ip", "-batch", "-"); err != nil {
+	if err := runIn([]byte(fmt.Sprintf("addr replace %s dev %s\nlink set %s address %s mtu %d up\n", gw, n.Bridge, n.Bridge,
+		bridgeMAC(n.Pool.Gateway()), n.MTU)), "ip", "-batch", "-"); err != nil {
 		return err
 	}
 	if n.IPForward {
@@ -168,6 +169,16 @@ func (n *Network) Setup() error {
 		}
 	}
 	return n.hostAccess()
+}
+
+// bridgeMAC is the bridge's hardware address, set rather than left to the kernel: a bridge whose
+// address was never set takes the lowest of its ports', so destroying the container with that
+// port would change it, and the other containers would send to the old one (their neighbour entry
+// for the gateway) and lose every packet to the host, answers to NetIn connections included, for
+// seconds. Locally administered, from the gateway's address.
+func bridgeMAC(gw net.IP) string {
+	ip := gw.To4()
+	return fmt.Sprintf("02:00:%02x:%02x:%02x:%02x", ip[0], ip[1], ip[2], ip[3])
 }
 
 // hostAccess puts the bridge's rules in the input chain, or takes them out when containers may
