@@ -114,10 +114,7 @@ func build() {
 		"garden-init": "github.com/diego-go/diego/cmd/garden/garden-init",
 		"testapp":     "github.com/diego-go/diego/internal/testapp",
 	} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("building %s: %v\n%s", pkg, err, out)
+		if buildErr = buildStatic(filepath.Join(dir, name), pkg); buildErr != nil {
 			return
 		}
 	}
@@ -125,6 +122,37 @@ func build() {
 		return
 	}
 	buildErr = os.Rename(filepath.Join(dir, "testapp"), filepath.Join(rootfsDir(), "testapp"))
+}
+
+func buildStatic(out, pkg string) error {
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building %s: %v\n%s", pkg, err, out)
+	}
+	return nil
+}
+
+var (
+	healthcheckOnce sync.Once
+	healthcheckErr  error
+)
+
+// HealthcheckDir is a directory holding only cmd/healthcheck's static binary ("healthcheck"),
+// built once per test binary: an executor's declarative_healthcheck_path, so that instances'
+// checks run as on a cell.
+func HealthcheckDir() string {
+	GinkgoHelper()
+	Binaries() // it lives in the binaries' directory and goes with it
+	dir := filepath.Join(binDir, "healthcheck")
+	healthcheckOnce.Do(func() {
+		// containers' users reach the binary through the read-only mount
+		if healthcheckErr = os.Mkdir(dir, 0755); healthcheckErr == nil {
+			healthcheckErr = buildStatic(filepath.Join(dir, "healthcheck"), "github.com/diego-go/diego/cmd/healthcheck")
+		}
+	})
+	Expect(healthcheckErr).NotTo(HaveOccurred())
+	return dir
 }
 
 // writeOwner writes the owner file whole at once (a rename): another test process's sweep must

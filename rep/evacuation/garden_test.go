@@ -50,6 +50,7 @@ var _ = Describe("evacuating a cell with the real executor on a real garden", Or
 		cfg.CellID = id
 		cfg.PreloadedRootFS = []string{"busybox"}
 		cfg.CachePath = GinkgoT().TempDir()
+		cfg.DeclarativeHealthcheckPath = gardentest.HealthcheckDir()
 		cfg.MemoryMB = "512"
 		cfg.GracefulShutdownInterval = daemonconfig.Duration(2 * time.Second)
 		cfg.HealthCheckContainerOwnerName = id + "-health-check"
@@ -79,6 +80,8 @@ var _ = Describe("evacuating a cell with the real executor on a real garden", Or
 			MemoryMb: 64, DiskMb: 64, Ports: []uint32{8080}, LogGuid: "log-" + guid,
 			EnvironmentVariables: []*models.EnvironmentVariable{{Name: "PORT", Value: "8080"}},
 			Action:               &models.Action{Value: &models.Action_RunAction{RunAction: &models.RunAction{Path: gardentest.TestAppPath(), User: "vcap"}}},
+			// as an app's: an instance counts as RUNNING once it listens, not once it started
+			CheckDefinition: &models.CheckDefinition{Checks: []*models.Check{{Value: &models.Check_TcpCheck{TcpCheck: &models.TCPCheck{Port: 8080}}}}},
 		})).To(Succeed())
 		a, b := startCell("cell-a"), startCell("cell-b")
 		work := models.Work{LRPs: []models.RepLRP{{LRPKey: models.LRPKey{ProcessGUID: guid, Domain: "d"},
@@ -109,7 +112,8 @@ var _ = Describe("evacuating a cell with the real executor on a real garden", Or
 		go func() {
 			defer GinkgoRecover()
 			defer close(watched)
-			client := http.Client{Timeout: time.Second}
+			// a dead instance is refused at once; a live one on a busy machine may take a while
+			client := http.Client{Timeout: 5 * time.Second}
 			for {
 				select {
 				case <-stopWatch:
@@ -117,16 +121,22 @@ var _ = Describe("evacuating a cell with the real executor on a real garden", Or
 				case <-time.After(50 * time.Millisecond):
 				}
 				answered := false
-				for _, u := range urls() {
-					if resp, err := client.Get(u); err == nil {
-						_, _ = io.Copy(io.Discard, resp.Body)
-						resp.Body.Close()
-						answered = answered || resp.StatusCode == http.StatusOK
+				var tried []string // what each URL gave, for the log of a miss
+				for cell, u := range urls() {
+					resp, err := client.Get(u)
+					if err != nil {
+						tried = append(tried, cell+": "+err.Error())
+						continue
 					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					answered = answered || resp.StatusCode == http.StatusOK
+					tried = append(tried, fmt.Sprintf("%s: status %d", cell, resp.StatusCode))
 				}
 				checks.Add(1)
 				if !answered {
 					misses.Add(1)
+					GinkgoWriter.Printf("%s no instance answered: %v\n", time.Now().Format("15:04:05.000"), tried)
 				}
 			}
 		}()
