@@ -8,6 +8,8 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
+
+	"github.com/diego-go/diego/models"
 )
 
 var _ = Describe("evacuating one of two cells", func() {
@@ -75,5 +77,28 @@ var _ = Describe("evacuating one of two cells", func() {
 		defer mu.Unlock()
 		Expect(samples).To(BeNumerically(">=", 5), "sampled while the instances moved")
 		Expect(fewest).To(Equal(desired), "never fewer than the desired instances answered")
+	})
+})
+
+var _ = Describe("evacuating a cell running a task", func() {
+	It("lets the task finish and report its result, then exits 0", func() {
+		leaving := startCell(guid("leaving"), gardens[0], map[string]any{"evacuation_timeout": "2m"})
+		taskGuid := guid("evac-task")
+		def := shTask("sleep 3; printf done > /tmp/result")
+		def.ResultFile = "/tmp/result"
+		desireTask(taskGuid, def)
+		Eventually(func() models.Task_State { return task(taskGuid).GetState() }, 60*time.Second, 100*time.Millisecond).Should(Equal(models.Task_Running))
+
+		resp, err := http.Post("http://"+leaving.admin+"/evacuate", "application/json", nil)
+		Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		Expect(resp.StatusCode).To(Equal(http.StatusAccepted))
+
+		Eventually(leaving.session, 30*time.Second, 50*time.Millisecond).Should(gexec.Exit(0))
+		t := task(taskGuid)
+		Expect(t.GetState()).To(Equal(models.Task_Completed))
+		Expect(t.GetFailed()).To(BeFalse(), t.GetFailureReason())
+		Expect(t.GetResult()).To(Equal("done"))
+		Expect(t.GetCellId()).To(Equal(leaving.id))
 	})
 })
