@@ -180,6 +180,32 @@ var _ = Describe("network", func() {
 		Expect(mac()).To(Equal(before))
 	})
 
+	It("reaches at once a container given an address just freed (its hardware address is of its IP)", func() {
+		serve := func() (garden.Container, string, string) {
+			GinkgoHelper()
+			c := createContainer(garden.ContainerSpec{})
+			_, err := c.Run(garden.ProcessSpec{Path: "/bin/httpd", Args: []string{"-f", "-p", "8080", "-h", "/var/www"}}, garden.ProcessIO{})
+			Expect(err).NotTo(HaveOccurred())
+			hostPort, _, err := c.NetIn(0, 8080)
+			Expect(err).NotTo(HaveOccurred())
+			info, err := c.Info()
+			Expect(err).NotTo(HaveOccurred())
+			return c, info.ContainerIP, fmt.Sprintf("http://%s:%d/index.html", srv.externalIP, hostPort)
+		}
+		curl := func(url string) func() string {
+			return func() string { return hostOutput("curl", "-s", "--max-time", "1", url) }
+		}
+		first, ip, url := serve()
+		// the host now has a neighbour entry for the address
+		Eventually(curl(url), 10*time.Second, 100*time.Millisecond).Should(Equal("hello from the container\n"))
+		Expect(srv.client.Destroy(first.Handle())).To(Succeed())
+
+		_, again, url := serve()
+		Expect(again).To(Equal(ip), "the lowest free address")
+		// a new hardware address would be unreachable until the host's entry expires (5 s and more)
+		Eventually(curl(url), 3*time.Second, 100*time.Millisecond).Should(Equal("hello from the container\n"))
+	})
+
 	It("gives the container an address of the pool and rejects egress not allowed by NetOut", func() {
 		c := createContainer(garden.ContainerSpec{})
 		info, err := c.Info()

@@ -97,16 +97,16 @@ func (s *nlSocket) do(typ uint16, flags uint16, body []byte) error {
 	}
 }
 
-// nlAddVeth creates host <-> peer (named peerName, moved into pid's network namespace), with the
-// host end enslaved to the bridge and up.
-func nlAddVeth(host, peerName string, mtu int, pid int, bridgeIndex int) error {
+// nlAddVeth creates host <-> peer (named peerName, with hardware address peerMAC, moved into pid's
+// network namespace), with the host end enslaved to the bridge and up.
+func nlAddVeth(host, peerName string, peerMAC net.HardwareAddr, mtu int, pid int, bridgeIndex int) error {
 	s, err := nlDial()
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	peer := join(ifInfo(0, 0, 0), attrStr(unix.IFLA_IFNAME, peerName), attrU32(unix.IFLA_MTU, uint32(mtu)),
-		attrU32(unix.IFLA_NET_NS_PID, uint32(pid)))
+	peer := join(ifInfo(0, 0, 0), attrStr(unix.IFLA_IFNAME, peerName), attr(unix.IFLA_ADDRESS, peerMAC),
+		attrU32(unix.IFLA_MTU, uint32(mtu)), attrU32(unix.IFLA_NET_NS_PID, uint32(pid)))
 	linkInfo := attr(unix.IFLA_LINKINFO, join(attrStr(unix.IFLA_INFO_KIND, "veth"),
 		attr(unix.IFLA_INFO_DATA, attr(1 /* VETH_INFO_PEER */, peer))))
 	body := join(ifInfo(0, unix.IFF_UP, unix.IFF_UP), attrStr(unix.IFLA_IFNAME, host),

@@ -95,7 +95,7 @@ func (n *Network) Setup() error {
 		}
 	}
 	if err := runIn([]byte(fmt.Sprintf("addr replace %s dev %s\nlink set %s address %s mtu %d up\n", gw, n.Bridge, n.Bridge,
-		bridgeMAC(n.Pool.Gateway()), n.MTU)), "ip", "-batch", "-"); err != nil {
+		ipMAC(n.Pool.Gateway()), n.MTU)), "ip", "-batch", "-"); err != nil {
 		return err
 	}
 	if n.IPForward {
@@ -171,14 +171,16 @@ func (n *Network) Setup() error {
 	return n.hostAccess()
 }
 
-// bridgeMAC is the bridge's hardware address, set rather than left to the kernel: a bridge whose
-// address was never set takes the lowest of its ports', so destroying the container with that
-// port would change it, and the other containers would send to the old one (their neighbour entry
-// for the gateway) and lose every packet to the host, answers to NetIn connections included, for
-// seconds. Locally administered, from the gateway's address.
-func bridgeMAC(gw net.IP) string {
-	ip := gw.To4()
-	return fmt.Sprintf("02:00:%02x:%02x:%02x:%02x", ip[0], ip[1], ip[2], ip[3])
+// ipMAC is the hardware address of the interface with address ip (the bridge's with the
+// gateway's, a container's eth0 with the container's): locally administered, 02:00 and the four
+// bytes of ip. Neighbour entries stay right as containers come and go: a bridge whose address was
+// never set takes the lowest of its ports', so destroying one container would change it under the
+// others, and a container given a freed address would otherwise have a new one while the host
+// still sends to the old; either way packets are lost, answers to NetIn connections included,
+// until the entry expires seconds later.
+func ipMAC(ip net.IP) net.HardwareAddr {
+	v4 := ip.To4()
+	return net.HardwareAddr{0x02, 0x00, v4[0], v4[1], v4[2], v4[3]}
 }
 
 // hostAccess puts the bridge's rules in the input chain, or takes them out when containers may
@@ -251,7 +253,7 @@ func (n *Network) addContainerNetlink(pid int, ip net.IP) error {
 	if err != nil {
 		return err
 	}
-	if err := nlAddVeth(hostVeth(ip), "eth0", n.MTU, pid, br.Index); err != nil {
+	if err := nlAddVeth(hostVeth(ip), "eth0", ipMAC(ip), n.MTU, pid, br.Index); err != nil {
 		return fmt.Errorf("create veth: %w", err)
 	}
 	if err := nlIsolatePort(hostVeth(ip)); err != nil {
@@ -262,8 +264,8 @@ func (n *Network) addContainerNetlink(pid int, ip net.IP) error {
 
 func (n *Network) addContainerIP(pid int, ip net.IP) error {
 	hv := hostVeth(ip)
-	host := fmt.Sprintf("link add %s mtu %d type veth peer name eth0 mtu %d netns %d\nlink set %s master %s up\nlink set dev %s type bridge_slave isolated on\n",
-		hv, n.MTU, n.MTU, pid, hv, n.Bridge, hv)
+	host := fmt.Sprintf("link add %s mtu %d type veth peer name eth0 address %s mtu %d netns %d\nlink set %s master %s up\nlink set dev %s type bridge_slave isolated on\n",
+		hv, n.MTU, ipMAC(ip), n.MTU, pid, hv, n.Bridge, hv)
 	if err := runIn([]byte(host), "ip", "-batch", "-"); err != nil {
 		return err
 	}
