@@ -29,7 +29,6 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gbytes"
-	"github.com/onsi/gomega/gexec"
 	"github.com/onsi/gomega/types"
 	"github.com/tedsuo/ifrit"
 
@@ -278,13 +277,7 @@ var _ = Describe("instances of the test app through the real steps", Ordered, fu
 	})
 
 	It("checks an instance's health with the cell's health check binary: running once its check passes, readiness followed", func() {
-		bin, err := gexec.BuildWithEnvironment("github.com/diego-go/diego/cmd/healthcheck", []string{"CGO_ENABLED=0"})
-		Expect(err).NotTo(HaveOccurred())
-		hcDir := GinkgoT().TempDir()
-		// the container's user reaches the binary through the mount
-		Expect(os.Chmod(hcDir, 0755)).To(Succeed())
-		Expect(os.Rename(bin, filepath.Join(hcDir, "healthcheck"))).To(Succeed())
-		cfg.DeclarativeHealthcheckPath = hcDir
+		cfg.DeclarativeHealthcheckPath = gardentest.HealthcheckDir()
 		cfg.UnhealthyMonitoringInterval = daemonconfig.Duration(200 * time.Millisecond)
 		cfg.HealthyMonitoringInterval = daemonconfig.Duration(200 * time.Millisecond)
 

@@ -5,14 +5,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"time"
 
 	"code.cloudfoundry.org/garden"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	"github.com/onsi/gomega/gexec"
 
 	"github.com/diego-go/diego/executor"
 	"github.com/diego-go/diego/executor/steps"
@@ -37,13 +35,7 @@ var _ = Describe("on a real garden", Ordered, ContinueOnFailure, func() {
 
 	BeforeAll(func() {
 		gdn = gardentest.Start(gardentest.Options{})
-		bin, err := gexec.BuildWithEnvironment("github.com/diego-go/diego/cmd/healthcheck", []string{"CGO_ENABLED=0"})
-		Expect(err).NotTo(HaveOccurred())
-		hcDir = GinkgoT().TempDir()
-		// The container's user must reach the binary through the bind mount.
-		Expect(os.Chmod(hcDir, 0755)).To(Succeed())
-		Expect(os.Rename(bin, filepath.Join(hcDir, "healthcheck"))).To(Succeed())
-		Expect(os.Chmod(filepath.Join(hcDir, "healthcheck"), 0755)).To(Succeed())
+		hcDir = gardentest.HealthcheckDir()
 	})
 
 	BeforeEach(func() {

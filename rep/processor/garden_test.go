@@ -41,6 +41,7 @@ var _ = Describe("with the real executor on a real garden", Ordered, func() {
 		cfg.CellID = "cell-garden"
 		cfg.PreloadedRootFS = []string{"busybox"}
 		cfg.CachePath = GinkgoT().TempDir()
+		cfg.DeclarativeHealthcheckPath = gardentest.HealthcheckDir()
 		cfg.MemoryMB = "1024"
 		cfg.GracefulShutdownInterval = daemonconfig.Duration(2 * time.Second)
 	})
@@ -85,6 +86,8 @@ var _ = Describe("with the real executor on a real garden", Ordered, func() {
 			MemoryMb: 64, DiskMb: 64, Ports: []uint32{8080}, LogGuid: "log-" + guid,
 			EnvironmentVariables: []*models.EnvironmentVariable{{Name: "PORT", Value: "8080"}},
 			Action:               &models.Action{Value: &models.Action_RunAction{RunAction: &models.RunAction{Path: gardentest.TestAppPath(), User: "vcap"}}},
+			// as an app's: RUNNING once it listens, not once it started
+			CheckDefinition: &models.CheckDefinition{Checks: []*models.Check{{Value: &models.Check_TcpCheck{TcpCheck: &models.TCPCheck{Port: 8080}}}}},
 		})).To(Succeed())
 		e, kill := startCell()
 		cell := cellrep.New(cellrep.Config{CellID: cfg.CellID, RootFSProviders: models.RootFSProviders{"preloaded": models.FixedSetRootFSProvider("busybox")}},
