@@ -19,6 +19,7 @@ var _ = Describe("evacuating one of two cells", func() {
 		processGuid := guid("evac")
 		desire(appLRP(processGuid, desired))
 		Eventually(func() int { return len(running(processGuid)) }, 60*time.Second, 100*time.Millisecond).Should(Equal(desired))
+		Eventually(func() int { return answering(running(processGuid)) }, 30*time.Second, 200*time.Millisecond).Should(Equal(desired))
 		staying := startCell(guid("staying"), gardens[1], nil)
 
 		// every 20 ms, how many of the process's instances (ORDINARY or EVACUATING records)

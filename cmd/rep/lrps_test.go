@@ -164,7 +164,7 @@ var _ = Describe("LRPs on a cell", func() {
 			after := instance(processGuid, 0)
 			Expect(after.GetCrashReason()).To(Equal("APP/PROC/WEB: Exited with status 17"))
 			Expect(after.GetActualLrpInstanceKey().GetInstanceGuid()).NotTo(Equal(before.GetActualLrpInstanceKey().GetInstanceGuid()))
-			Eventually(func() string { return answer(instance(processGuid, 0), "/") }, 10*time.Second).ShouldNot(BeEmpty())
+			Eventually(func() string { return answer(instance(processGuid, 0), "/") }, 30*time.Second).ShouldNot(BeEmpty())
 		})
 
 		It("with no check, counts exit 0 as a crash too, and restarts at once twice, then backs off", func() {

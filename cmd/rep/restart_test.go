@@ -40,6 +40,7 @@ var _ = Describe("a rep killed with -9 and started again", func() {
 		Eventually(func() int { return len(running(processGuid)) }, 60*time.Second, 100*time.Millisecond).Should(Equal(2))
 		before := running(processGuid)
 		guids := instanceGuids(processGuid)
+		Eventually(func() int { return answering(before) }, 30*time.Second, 200*time.Millisecond).Should(Equal(2))
 
 		c.kill9()
 		Consistently(func() int { return answering(before) }, 3*time.Second, 200*time.Millisecond).Should(Equal(2), "the containers outlive the rep")
