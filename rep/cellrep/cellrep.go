@@ -206,11 +206,19 @@ func (c *CellRep) Perform(ctx context.Context, work models.Work) (models.Work, e
 		return rejected, nil
 	}
 	for _, f := range c.exec.AllocateContainers(ctx, reqs) {
-		c.logger.Info("perform: allocation failed", "guid", f.Guid, "reason", f.Reason)
 		switch w := byGuid[f.Guid].(type) {
 		case models.RepLRP:
+			c.logger.Info("perform: allocation failed", "guid", f.Guid, "reason", f.Reason)
 			rejected.LRPs = append(rejected.LRPs, w)
 		case models.RepTask:
+			// A task sent again to the cell that already holds it is not answered back: the
+			// auctioneer would report it unplaceable, and the BBS's reject would put a task this
+			// cell runs back to pending, to be run a second time elsewhere.
+			if f.Reason == executor.ErrContainerGuidNotAvailable.Error() {
+				c.logger.Info("perform: task already on this cell", "task_guid", f.Guid)
+				continue
+			}
+			c.logger.Info("perform: allocation failed", "guid", f.Guid, "reason", f.Reason)
 			rejected.Tasks = append(rejected.Tasks, w)
 		}
 	}

@@ -66,6 +66,16 @@ var _ = Describe("CellRep", func() {
 			Expect(t1.Resource).To(Equal(executor.Resource{MemoryMB: 64, DiskMB: 10}))
 		})
 
+		It("does not answer back a task it already holds (sent to it again), so it is never rejected while it runs here", func() {
+			rejected, err := cell.Perform(ctx, models.Work{Tasks: []models.RepTask{task("t1", 64)}})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(rejected.Empty()).To(BeTrue())
+			rejected, err = cell.Perform(ctx, models.Work{Tasks: []models.RepTask{task("t1", 64), task("t2", 512)}})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(rejected.Tasks).To(Equal([]models.RepTask{task("t2", 512)}), "only the task that does not fit")
+			Expect(exec.ListContainers(ctx, nil)).To(HaveLen(1))
+		})
+
 		It("answers work whose rootfs the cell does not offer", func() {
 			bad := lrp("other-stack", 0, 1)
 			bad.RootFs = "preloaded:windows"
