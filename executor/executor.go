@@ -220,6 +220,10 @@ type Client interface {
 	// StopContainer ends the container's processes gracefully (SIGTERM, then SIGKILL after the
 	// grace period); it completes with RunResult.Stopped.
 	StopContainer(ctx context.Context, guid string) error
+	// UpdateContainer replaces the container's MetricsConfig.Tags: its metrics are published with
+	// metricTags from then on (and after the container is adopted). ErrContainerNotFound for an
+	// unknown guid.
+	UpdateContainer(ctx context.Context, guid string, metricTags map[string]string) error
 	// DeleteContainer stops it if needed, destroys the garden container, and frees its resources.
 	DeleteContainer(ctx context.Context, guid string) error
 	RemainingResources(ctx context.Context) (Resources, error)

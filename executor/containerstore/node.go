@@ -20,6 +20,8 @@ import (
 type node struct {
 	// deleting serializes Delete calls.
 	deleting sync.Mutex
+	// updating serializes UpdateMetricTags calls.
+	updating sync.Mutex
 
 	mu sync.Mutex
 	c  executor.Container

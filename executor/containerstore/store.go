@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -222,6 +223,33 @@ func matches(tags, filter executor.Tags) bool {
 		}
 	}
 	return true
+}
+
+// UpdateMetricTags replaces the container's metric tags. A created container's stored RunInfo
+// gets them too, so that an adopting store keeps them.
+func (s *Store) UpdateMetricTags(guid string, tags map[string]string) error {
+	n, err := s.get(guid)
+	if err != nil {
+		return err
+	}
+	// the garden property is written in the order of the updates
+	n.updating.Lock()
+	defer n.updating.Unlock()
+	n.mu.Lock()
+	n.c.RunInfo.MetricsConfig.Tags = maps.Clone(tags)
+	gc, info := n.gc, n.c.RunInfo
+	n.mu.Unlock()
+	if gc == nil {
+		return nil
+	}
+	raw, err := encodeRunInfo(info)
+	if err != nil {
+		return err
+	}
+	if err := gc.SetProperty(runInfoProperty, raw); err != nil && !isNotFound(err) {
+		return fmt.Errorf("store the metric tags of %s: %w", guid, err)
+	}
+	return nil
 }
 
 // Stop ends the container's processes gracefully; it completes with RunResult.Stopped. A

@@ -293,6 +293,10 @@ func (e *Executor) ListContainers(_ context.Context, filter executor.Tags) ([]ex
 
 func (e *Executor) StopContainer(_ context.Context, guid string) error { return e.store.Stop(guid) }
 
+func (e *Executor) UpdateContainer(_ context.Context, guid string, metricTags map[string]string) error {
+	return e.store.UpdateMetricTags(guid, metricTags)
+}
+
 func (e *Executor) DeleteContainer(ctx context.Context, guid string) error {
 	return e.store.Delete(ctx, guid)
 }

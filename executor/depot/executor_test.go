@@ -174,6 +174,19 @@ var _ = Describe("the executor over a real garden", Ordered, func() {
 		Expect(msg.ContainerAge).To(BeNumerically(">", 0))
 		Expect(msg.Tags).To(Equal(map[string]string{"app": "x", "source_id": "metrics-guid", "instance_id": "1"}))
 
+		Expect(e.UpdateContainer(ctx, "runs", map[string]string{"app": "y", "space": "s"})).To(Succeed())
+		seen := len(pub.On("metrics.metrics-guid"))
+		Eventually(func() map[string]string {
+			all := pub.On("metrics.metrics-guid")
+			var last depot.MetricsMessage
+			Expect(json.Unmarshal(all[len(all)-1], &last)).To(Succeed())
+			if len(all) <= seen {
+				return nil
+			}
+			return last.Tags
+		}, 5*time.Second).Should(Equal(map[string]string{"app": "y", "space": "s", "source_id": "metrics-guid", "instance_id": "1"}))
+		Expect(e.UpdateContainer(ctx, "unknown", nil)).To(MatchError(executor.ErrContainerNotFound))
+
 		Expect(e.StopContainer(ctx, "runs")).To(Succeed())
 		stopped := receive(events, "runs", executor.EventTypeContainerComplete)
 		Expect(stopped.Container.RunResult.Stopped).To(BeTrue())
@@ -207,6 +220,7 @@ var _ = Describe("the executor over a real garden", Ordered, func() {
 		Expect(first.AllocateContainers(ctx, []executor.AllocationRequest{{Guid: "kept", Resource: executor.Resource{MemoryMB: 64}}})).To(BeEmpty())
 		Expect(first.RunContainer(ctx, "kept", runInfo)).To(Succeed())
 		Eventually(func() executor.State { c, _ := first.GetContainer(ctx, "kept"); return c.State }, 20*time.Second).Should(Equal(executor.StateRunning))
+		Expect(first.UpdateContainer(ctx, "kept", map[string]string{"app": "updated"})).To(Succeed())
 		p.Signal(os.Interrupt)
 		Eventually(p.Wait(), 10*time.Second).Should(Receive(BeNil()))
 		_, err := g.Client.Lookup("kept")
@@ -216,6 +230,7 @@ var _ = Describe("the executor over a real garden", Ordered, func() {
 		c, err := second.GetContainer(ctx, "kept")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(c.Adopted).To(BeTrue())
+		Expect(c.RunInfo.MetricsConfig.Tags).To(Equal(map[string]string{"app": "updated"}), "updated metric tags survive adoption")
 		Eventually(func() executor.State { c, _ := second.GetContainer(ctx, "kept"); return c.State }).Should(Equal(executor.StateRunning))
 		Expect(second.DeleteContainer(ctx, "kept")).To(Succeed())
 	})

@@ -209,6 +209,18 @@ func (e *Executor) StopContainer(ctx context.Context, guid string) error {
 	return nil
 }
 
+// UpdateContainer replaces the container's metric tags, as a real executor does.
+func (e *Executor) UpdateContainer(ctx context.Context, guid string, metricTags map[string]string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c, ok := e.containers[guid]
+	if !ok {
+		return executor.ErrContainerNotFound
+	}
+	c.RunInfo.MetricsConfig.Tags = maps.Clone(metricTags)
+	return nil
+}
+
 func (e *Executor) DeleteContainer(ctx context.Context, guid string) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
