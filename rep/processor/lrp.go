@@ -53,14 +53,17 @@ func (p *Processor) processLRP(c executor.Container) {
 			l.log.Error("starting actual LRP", "error", err)
 		}
 	case executor.StateCompleted:
+		// the container goes once the BBS knows, else the next turn (bulk sync) tells it again:
+		// an instance whose container is gone would be removed, not crashed past its restart policy
+		var settled bool
 		if c.RunResult.Stopped {
-			if err := p.bbs.RemoveActualLRP(p.ctx, key.ProcessGuid, key.Index, ik); err != nil {
-				l.log.Info("removing actual LRP of a stopped container", "error", err)
-			}
-		} else if err := p.bbs.CrashActualLRP(p.ctx, key, ik, c.RunResult.FailureReason); err != nil {
-			l.log.Info("crashing actual LRP", "reason", c.RunResult.FailureReason, "error", err)
+			settled = p.settled(c.Guid, "removing actual LRP of a stopped container", p.bbs.RemoveActualLRP(p.ctx, key.ProcessGuid, key.Index, ik), models.ErrActualLRPCannotBeRemoved)
+		} else {
+			settled = p.settled(c.Guid, "crashing actual LRP", p.bbs.CrashActualLRP(p.ctx, key, ik, c.RunResult.FailureReason), models.ErrActualLRPCannotBeCrashed)
 		}
-		p.deleteContainer(c.Guid)
+		if settled {
+			p.deleteContainer(c.Guid)
+		}
 	}
 }
 

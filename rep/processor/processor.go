@@ -12,7 +12,8 @@
 //
 // Work on one container is never done twice at once: a container's turns run one after the
 // other, and a turn asked for while one runs is merged into the next. Each turn reads the
-// container afresh, so it acts on its state at that moment, not on the event's.
+// container afresh, so it acts on its state at that moment, not on the event's. A completed
+// container is deleted only once the BBS has its outcome, so a later turn can tell it again.
 package processor
 
 import (
@@ -25,6 +26,7 @@ import (
 
 	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/executor"
+	"github.com/diego-go/diego/models"
 	"github.com/diego-go/diego/rep/convert"
 )
 
@@ -161,6 +163,24 @@ func (p *Processor) process(guid string) {
 	default:
 		p.logger.Error("container of no known lifecycle", "container", guid, "lifecycle", c.Tags[convert.LifecycleTag])
 	}
+}
+
+// settled reports whether the BBS decided what the cell told it about the container guid: it
+// did it, or it answered that the record is gone or refused it as one of refusals (the record is
+// another's or past that state), which telling again cannot change. A BBS that did not answer,
+// or failed, decided nothing: the container is kept for the next turn to tell it again.
+func (p *Processor) settled(guid, what string, err error, refusals ...*models.Error) bool {
+	if err == nil {
+		return true
+	}
+	for _, r := range append(refusals, models.ErrResourceNotFound) {
+		if errors.Is(err, r) {
+			p.logger.Info(what, "container", guid, "error", err)
+			return true
+		}
+	}
+	p.logger.Error(what+": keeping the container to tell the BBS again", "container", guid, "error", err)
+	return false
 }
 
 // deleteContainer destroys a container and frees its resources.

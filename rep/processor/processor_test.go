@@ -18,6 +18,7 @@ import (
 	"github.com/diego-go/diego/executor"
 	"github.com/diego-go/diego/models"
 	"github.com/diego-go/diego/rep/cellrep"
+	"github.com/diego-go/diego/rep/internal/bbstest"
 	"github.com/diego-go/diego/rep/internal/fakeexec"
 	"github.com/diego-go/diego/rep/processor"
 )
@@ -39,6 +40,7 @@ var _ = Describe("Processor", func() {
 		guid       string // this spec's process or task guid
 		igN        int
 		appLog     *gbytes.Buffer
+		relay      *bbstest.Relay // the processor's way to the BBS
 	)
 
 	BeforeEach(func() {
@@ -54,10 +56,11 @@ var _ = Describe("Processor", func() {
 			NewInstanceGuid: func() string { igN++; return fmt.Sprintf("%s-ig-%d", guid, igN) },
 		}, exec, logger)
 		appLog = gbytes.NewBuffer()
+		relay = realBBS.Relay()
 		proc = processor.New(processor.Config{CellID: "cell-1", AvailabilityZone: "z1", Evacuating: evacuating.Load,
 			AppLog: func(cfg executor.LogConfig, line string) {
 				fmt.Fprintf(appLog, "%s %d: %s\n", cfg.Guid, cfg.Index, line)
-			}}, exec, client, logger)
+			}}, exec, relay.Client, logger)
 		p := ifrit.Invoke(proc)
 		DeferCleanup(func() {
 			p.Signal(os.Interrupt)
@@ -128,6 +131,26 @@ var _ = Describe("Processor", func() {
 			Eventually(func() int32 { return actual(0).GetCrashCount() }).Should(Equal(int32(1)))
 			Expect(actual(0).GetCrashReason()).To(Equal("APP/PROC/WEB: Exited with status 1"))
 			Eventually(state(ig)).Should(Equal(executor.State("gone")))
+		})
+
+		It("keeps a crashed container while the BBS does not answer, and crashes the instance when it does", func() {
+			desire(1)
+			ig := place(0)
+			Eventually(state(ig)).Should(Equal(executor.StateInitializing))
+			exec.Run(ig, 61001)
+			Eventually(func() string { return actual(0).GetState() }).Should(Equal(models.ActualLRPStateRunning))
+
+			relay.Cut()
+			exec.Complete(ig, executor.RunResult{Failed: true, FailureReason: "APP/PROC/WEB: Exited with status 1"})
+			proc.Process(ctx, ig)
+			Expect(state(ig)()).To(Equal(executor.StateCompleted))
+			Expect(actual(0).GetCrashCount()).To(BeZero())
+
+			relay.Restore()
+			proc.Process(ctx, ig) // as bulk sync does
+			Expect(state(ig)()).To(Equal(executor.State("gone")))
+			Expect(actual(0).GetCrashCount()).To(Equal(int32(1)))
+			Expect(actual(0).GetCrashReason()).To(Equal("APP/PROC/WEB: Exited with status 1"))
 		})
 
 		It("is removed when its container was stopped", func() {
@@ -238,6 +261,43 @@ var _ = Describe("Processor", func() {
 			Expect(task().GetResult()).To(Equal("42"))
 			Expect(task().GetFailed()).To(BeFalse())
 			Eventually(state(guid)).Should(Equal(executor.State("gone")))
+		})
+
+		It("keeps a completed container while the BBS does not answer, and completes the task with its result when it does", func() {
+			desireTask()
+			placeTask()
+			Eventually(state(guid)).Should(Equal(executor.StateInitializing))
+			exec.Run(guid)
+
+			relay.Cut()
+			exec.Complete(guid, executor.RunResult{Result: "42"})
+			proc.Process(ctx, guid)
+			Expect(state(guid)()).To(Equal(executor.StateCompleted))
+			Expect(task().GetState()).To(Equal(models.Task_Running))
+
+			relay.Restore()
+			proc.Process(ctx, guid) // as bulk sync does
+			Expect(state(guid)()).To(Equal(executor.State("gone")))
+			Expect(task().GetState()).To(Equal(models.Task_Completed))
+			Expect(task().GetResult()).To(Equal("42"))
+		})
+
+		It("keeps a container that failed before its process ran while the BBS does not answer, and hands the task back when it does", func() {
+			desireTask()
+			placeTask()
+			Eventually(state(guid)).Should(Equal(executor.StateInitializing))
+
+			relay.Cut()
+			exec.Complete(guid, executor.RunResult{Failed: true, Retryable: true, FailureReason: "failed to download"})
+			proc.Process(ctx, guid)
+			Expect(state(guid)()).To(Equal(executor.StateCompleted))
+			Expect(task().GetRejectionCount()).To(BeZero())
+
+			relay.Restore()
+			proc.Process(ctx, guid)
+			Expect(state(guid)()).To(Equal(executor.State("gone")))
+			Expect(task().GetState()).To(Equal(models.Task_Pending))
+			Expect(task().GetRejectionCount()).To(Equal(int32(1)))
 		})
 
 		It("completes failed with the reason when its process failed", func() {

@@ -12,14 +12,10 @@ func (p *Processor) processTask(c executor.Container) {
 	log := p.logger.With("task_guid", c.Guid, "state", c.State)
 	if c.State == executor.StateCompleted {
 		if c.RunResult.Failed && c.RunResult.Retryable {
-			// freed first: the BBS places the task again at once, maybe on this cell, which
-			// refuses a guid it still holds
-			p.deleteContainer(c.Guid)
 			p.rejectTask(c)
 			return
 		}
 		p.completeTask(c)
-		p.deleteContainer(c.Guid)
 		return
 	}
 	shouldStart, err := p.bbs.StartTask(p.ctx, c.Guid, p.cfg.CellID)
@@ -61,17 +57,22 @@ func (p *Processor) failTask(guid, reason string) {
 }
 
 // rejectTask hands back a task whose container failed before its process ran, to be placed
-// again (the BBS fails it after its retries).
+// again (the BBS fails it after its retries). The container goes once the BBS decided, at once
+// then: the BBS may place the task on this cell again, which refuses a guid it still holds.
 func (p *Processor) rejectTask(c executor.Container) {
-	if err := p.bbs.RejectTask(p.ctx, c.Guid, c.RunResult.FailureReason); err != nil {
-		p.logger.Info("rejecting task", "task_guid", c.Guid, "error", err)
+	err := p.bbs.RejectTask(p.ctx, c.Guid, c.RunResult.FailureReason)
+	if p.settled(c.Guid, "rejecting task", err, &models.Error{Type: models.Error_InvalidStateTransition}) {
+		p.deleteContainer(c.Guid)
 	}
 }
 
-// completeTask completes the task with its result or failure reason.
+// completeTask completes the task with its result or failure reason; the container, which holds
+// them, goes once the BBS has them.
 func (p *Processor) completeTask(c executor.Container) {
 	r := c.RunResult
-	if err := p.bbs.CompleteTask(p.ctx, c.Guid, p.cfg.CellID, r.Failed, r.FailureReason, r.Result); err != nil {
-		p.logger.Info("completing task", "task_guid", c.Guid, "error", err)
+	err := p.bbs.CompleteTask(p.ctx, c.Guid, p.cfg.CellID, r.Failed, r.FailureReason, r.Result)
+	if p.settled(c.Guid, "completing task", err, &models.Error{Type: models.Error_InvalidStateTransition},
+		&models.Error{Type: models.Error_RunningOnDifferentCell}) {
+		p.deleteContainer(c.Guid)
 	}
 }

@@ -4,8 +4,12 @@ package bbstest
 
 import (
 	"context"
+	"crypto/tls"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -25,6 +29,9 @@ type BBS struct {
 	// Locket is a client of the BBS's Consul (for cell presences).
 	Locket *locket.Client
 	URL    string
+
+	addr string
+	tls  *tls.Config
 }
 
 // Start starts etcd, Consul and the bbs binary for the suite; call it in BeforeSuite. Extra
@@ -67,10 +74,89 @@ func Start(extra map[string]any) *BBS {
 	daemontest.Start(bin, "-config", daemontest.WriteConfig(cfg))
 	tlsCfg, err := tlsconfig.Client(certs.ClientCert, certs.ClientKey, certs.CACert)
 	Expect(err).NotTo(HaveOccurred())
-	b := &BBS{URL: "https://" + addr}
+	b := &BBS{URL: "https://" + addr, addr: addr, tls: tlsCfg}
 	b.Client = bbs.NewClient(b.URL, tlsCfg)
 	Eventually(func() bool { return b.Client.Ping(context.Background()) }, 20*time.Second, 100*time.Millisecond).Should(BeTrue())
 	b.Locket, err = locket.NewClient(consul.HTTPAddr())
 	Expect(err).NotTo(HaveOccurred())
 	return b
+}
+
+// Relay is a way to the BBS that a spec can cut, as a network or BBS outage would: a TCP relay
+// in front of the BBS and a client of the BBS through it.
+type Relay struct {
+	// Client reaches the BBS while the relay is not cut; it makes one attempt per call.
+	Client *bbs.Client
+
+	mu    sync.Mutex
+	cut   bool
+	conns map[net.Conn]bool
+}
+
+// Relay starts a relay to the BBS; it stops after the spec.
+func (b *BBS) Relay() *Relay {
+	GinkgoHelper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	r := &Relay{conns: map[net.Conn]bool{}}
+	r.Client = bbs.NewClient("https://"+l.Addr().String(), b.tls, bbs.WithRetry(1, 0))
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go r.relay(c, b.addr)
+		}
+	}()
+	DeferCleanup(func() {
+		_ = l.Close()
+		r.Cut()
+	})
+	return r
+}
+
+// Cut closes the relay's connections and refuses new ones until Restore.
+func (r *Relay) Cut() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cut = true
+	for c := range r.conns {
+		_ = c.Close()
+	}
+	clear(r.conns)
+}
+
+// Restore lets the relay's connections through again.
+func (r *Relay) Restore() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.cut = false
+}
+
+func (r *Relay) relay(in net.Conn, to string) {
+	out, err := net.Dial("tcp", to)
+	if err != nil {
+		_ = in.Close()
+		return
+	}
+	r.mu.Lock()
+	if r.cut {
+		r.mu.Unlock()
+		_ = in.Close()
+		_ = out.Close()
+		return
+	}
+	r.conns[in], r.conns[out] = true, true
+	r.mu.Unlock()
+	go func() {
+		_, _ = io.Copy(out, in)
+		_ = out.Close()
+	}()
+	_, _ = io.Copy(in, out)
+	_ = in.Close()
+	r.mu.Lock()
+	delete(r.conns, in)
+	delete(r.conns, out)
+	r.mu.Unlock()
 }
