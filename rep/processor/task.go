@@ -58,7 +58,8 @@ func (p *Processor) failTask(guid, reason string) {
 
 // rejectTask hands back a task whose container failed before its process ran, to be placed
 // again (the BBS fails it after its retries). The container goes once the BBS decided, at once
-// then: the BBS may place the task on this cell again, which refuses a guid it still holds.
+// then: a placement on this cell meanwhile finds the guid held and is dropped, and the task,
+// pending, waits for convergence to auction it again.
 func (p *Processor) rejectTask(c executor.Container) {
 	err := p.bbs.RejectTask(p.ctx, c.Guid, c.RunResult.FailureReason)
 	if p.settled(c.Guid, "rejecting task", err, &models.Error{Type: models.Error_InvalidStateTransition}) {
