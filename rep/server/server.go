@@ -7,10 +7,10 @@
 //	server.NewLocal(evac Evacuator, logger *slog.Logger) http.Handler
 //		// GET /ping and POST /evacuate (loopback only)
 //
-// Updating an instance (PUT /v2/lrps/...) changes nothing in its container: the executor keeps
-// no internal routes or metric tags that change at run time, so the rep only answers whether the
-// container is on this cell. The BBS records the new routes and annotation itself; the instance
-// is not restarted.
+// Updating an instance (PUT /v2/lrps/...) gives its container the update's metric tags (the BBS
+// resolved them for the instance), without a restart. Routes and the annotation live in the BBS
+// alone, and the cell keeps no internal routes, so an update without metric tags only answers
+// whether the container is on this cell.
 package server
 
 import (
@@ -138,7 +138,14 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	guid := convert.LRPContainerGuid(r.PathValue("process_guid"), r.PathValue("instance_guid"))
-	if _, err := h.exec.GetContainer(r.Context(), guid); err != nil {
+	var err error
+	if u.MetricTags == nil {
+		// the BBS sends none when they did not change
+		_, err = h.exec.GetContainer(r.Context(), guid)
+	} else {
+		err = h.exec.UpdateContainer(r.Context(), guid, u.MetricTags)
+	}
+	if err != nil {
 		h.logger.Error("update instance", "instance_guid", guid, "error", err)
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return

@@ -124,6 +124,29 @@ var _ = Describe("the rep's API", func() {
 		Expect(client.UpdateLRPInstance(ctx, srv.URL, update)).To(MatchError(ContainSubstring("HTTP 500")))
 	})
 
+	It("applies an update's metric tags to the instance's container, and keeps them when an update has none", func() {
+		_, err := client.Perform(ctx, srv.URL, models.Work{LRPs: []models.RepLRP{lrp}})
+		Expect(err).NotTo(HaveOccurred())
+		tags := func() map[string]string {
+			c, err := exec.GetContainer(ctx, "ig")
+			Expect(err).NotTo(HaveOccurred())
+			return c.RunInfo.MetricsConfig.Tags
+		}
+		update := models.LRPUpdate{InstanceGUID: "ig", LRPKey: lrp.LRPKey, MetricTags: map[string]string{"source_id": "app", "instance_id": "0"}}
+		Expect(client.UpdateLRPInstance(ctx, srv.URL, update)).To(Succeed())
+		Expect(tags()).To(Equal(map[string]string{"source_id": "app", "instance_id": "0"}))
+
+		// the BBS sends no metric tags when only the routes changed
+		update.MetricTags = nil
+		update.InternalRoutes = []models.InternalRoute{{Hostname: "b.internal"}}
+		Expect(client.UpdateLRPInstance(ctx, srv.URL, update)).To(Succeed())
+		Expect(tags()).To(Equal(map[string]string{"source_id": "app", "instance_id": "0"}))
+
+		update.MetricTags = map[string]string{"source_id": "app"}
+		update.InstanceGUID = "other"
+		Expect(client.UpdateLRPInstance(ctx, srv.URL, update)).To(MatchError(ContainSubstring("HTTP 500")))
+	})
+
 	It("answers GET /container_metrics in upstream's JSON", func() {
 		_, err := client.Perform(ctx, srv.URL, models.Work{LRPs: []models.RepLRP{lrp}})
 		Expect(err).NotTo(HaveOccurred())
