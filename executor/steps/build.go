@@ -92,9 +92,40 @@ type builder struct {
 	// nonce and seq make the ids of repeated checks unique, also across executor restarts.
 	nonce string
 	seq   atomic.Int64
-	// running is what garden runs in the container when an adopted tree first asks.
-	runningOnce sync.Once
-	running     map[string]bool
+	// found is what an earlier executor left in the container, read when an adopted tree first
+	// asks: the processes garden runs and those marked started.
+	foundOnce sync.Once
+	found     foundProcesses
+}
+
+type foundProcesses struct {
+	running, started map[string]bool
+	err              error
+}
+
+func (b *builder) foundProcesses() foundProcesses {
+	b.foundOnce.Do(func() {
+		b.found = foundProcesses{running: map[string]bool{}, started: map[string]bool{}}
+		info, err := b.deps.Container.Info()
+		if err != nil {
+			b.found.err = err
+			return
+		}
+		for _, id := range info.ProcessIDs {
+			b.found.running[id] = true
+		}
+		for name := range info.Properties {
+			if id, ok := strings.CutPrefix(name, StartedPropertyPrefix); ok {
+				b.found.started[id] = true
+			}
+		}
+	})
+	return b.found
+}
+
+func (b *builder) startedBefore(id string) (bool, error) {
+	f := b.foundProcesses()
+	return f.started[id], f.err
 }
 
 func (b *builder) defaults() {
@@ -153,7 +184,10 @@ func (b *builder) node(a *models.Action, l logs, pos string, monitor bool) node 
 			id := b.processID(pos)
 			b.ids = append(b.ids, id)
 			s.processID = func() string { return id }
-			s.adopt = b.deps.Adopt
+			s.adopt, s.recordStart = b.deps.Adopt, true
+			if b.deps.Adopt {
+				s.startedBefore = b.startedBefore
+			}
 		}
 		return s
 	case a.GetDownloadAction() != nil:
@@ -210,20 +244,13 @@ func (b *builder) sideBySide(actions []*models.Action, l logs, child func(*model
 	return out
 }
 
-// resumeAt is where an adopted serial step goes on: at its last child with a process still
-// running, since a serial step only starts a child once the ones before it succeeded.
+// resumeAt is where an adopted serial step goes on: at its last child with a process started
+// (running or not), since a serial step only starts a child once the ones before it succeeded.
 func (b *builder) resumeAt(childIDs [][]string) int {
-	b.runningOnce.Do(func() {
-		b.running = map[string]bool{}
-		if info, err := b.deps.Container.Info(); err == nil {
-			for _, id := range info.ProcessIDs {
-				b.running[id] = true
-			}
-		}
-	})
+	f := b.foundProcesses()
 	for i := len(childIDs) - 1; i >= 0; i-- {
 		for _, id := range childIDs[i] {
-			if b.running[id] {
+			if f.running[id] || f.started[id] {
 				return i
 			}
 		}

@@ -28,11 +28,15 @@
 // during the setup, so it is only skipped when a process of the action or a sidecar still runs
 // (as a serial step resumes, below). A Run step first attaches to the process of its id (its output goes to the log
 // stream again; garden replays what it still holds) and starts a new one only when garden has
-// none of that id. A Serial step resumes at its last child that has a process still running and
-// skips the children before it: a serial step only starts a child after the ones before it
-// succeeded, so those Downloads already put their files in place, and downloading them again
-// would overwrite files the running process uses. When no child has a running process (the
-// serial step had not got that far, or its process has exited since) it runs from the start,
-// its Downloads included, which is what the earlier executor would have done. Readiness check
-// processes left by the earlier executor are killed and started afresh.
+// none of that id and the container's properties do not mark it started (StartedProperty, set
+// before every process of the setup, the action and the sidecars starts). A process marked
+// started that garden no longer knows (garden forgets exited processes after a while) is never
+// run again: the step fails with ReasonExitedWhileAway, as its outcome is lost and a Task must not
+// run twice. A Serial step resumes at its last child that has a process started and skips the
+// children before it: a serial step only starts a child after the ones before it succeeded, so
+// those Downloads already put their files in place, and downloading them again would overwrite
+// files the running process uses. When no child has a process started (the serial step had not
+// got that far) it runs from the start, its Downloads included, which is what the earlier
+// executor would have done. Readiness check processes left by the earlier executor are killed
+// and started afresh.
 package steps

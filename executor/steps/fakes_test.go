@@ -3,6 +3,7 @@ package steps_test
 import (
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -12,6 +13,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/diego-go/diego/executor/logstream"
+	"github.com/diego-go/diego/executor/steps"
 )
 
 // logLine is one line a step wrote to the log stream.
@@ -122,6 +124,7 @@ type fakeGarden struct {
 	OnRun  func(p *fakeProc)
 	Events []string
 	gates  map[string]chan struct{}
+	props  garden.Properties
 }
 
 // Gate holds Run of path until gate is closed.
@@ -132,7 +135,14 @@ func (g *fakeGarden) Gate(path string, gate chan struct{}) {
 }
 
 func newFakeGarden() *fakeGarden {
-	g := &fakeGarden{FakeContainer: &gardenfakes.FakeContainer{}, byID: map[string]*fakeProc{}, gates: map[string]chan struct{}{}}
+	g := &fakeGarden{FakeContainer: &gardenfakes.FakeContainer{}, byID: map[string]*fakeProc{}, gates: map[string]chan struct{}{},
+		props: garden.Properties{}}
+	g.SetPropertyStub = func(name, value string) error {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		g.props[name] = value
+		return nil
+	}
 	g.RunStub = func(spec garden.ProcessSpec, pio garden.ProcessIO) (garden.Process, error) {
 		g.mu.Lock()
 		gate := g.gates[spec.Path]
@@ -161,7 +171,7 @@ func newFakeGarden() *fakeGarden {
 	g.InfoStub = func() (garden.ContainerInfo, error) {
 		g.mu.Lock()
 		defer g.mu.Unlock()
-		info := garden.ContainerInfo{Events: g.Events}
+		info := garden.ContainerInfo{Events: g.Events, Properties: maps.Clone(g.props)}
 		for id, p := range g.byID {
 			if !p.Exited() {
 				info.ProcessIDs = append(info.ProcessIDs, id)
@@ -199,6 +209,11 @@ func (g *fakeGarden) newProc(spec garden.ProcessSpec, pio garden.ProcessIO) *fak
 		g.byID[spec.ID] = p
 	}
 	return p
+}
+
+// Forgotten is a process an earlier executor started (and marked so) that garden no longer knows.
+func (g *fakeGarden) Forgotten(id string) {
+	g.SetProperty(steps.StartedProperty(id), "true")
 }
 
 // Adopted puts a process that an earlier executor started into the container.

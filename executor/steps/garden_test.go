@@ -180,6 +180,26 @@ var _ = Describe("on a real garden", Ordered, ContinueOnFailure, func() {
 		Expect(adoptedLogs.Lines()).To(ContainElement("APP/PROC/WEB stdout: Exit status 7"))
 	})
 
+	It("adopted, does not run again a process that ran to its end and that garden no longer knows", func() {
+		info.Action = sh("echo ran >> /tmp/runs")
+		Eventually(start(), 10*time.Second).Should(Receive(BeNil()))
+		props, err := c.Properties()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(props).To(HaveKeyWithValue(steps.StartedProperty(c.Handle()+"-action"), "true"))
+
+		// garden forgets an exited process after a while: a container with the same properties
+		// and no processes is what an executor adopting it then finds
+		forgot, err := gdn.Client.Create(garden.ContainerSpec{RootFSPath: gdn.RootFS, Properties: props})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { gdn.Client.Destroy(forgot.Handle()) })
+		adopted := deps
+		adopted.Container, adopted.Adopt = forgot, true
+		_, run := steps.Build(info, adopted, steps.Callbacks{})
+		Expect(run.Perform(context.Background())).To(MatchError("APP/PROC/WEB: " + steps.ReasonExitedWhileAway))
+		_, err = forgot.StreamOut(garden.StreamOutSpec{Path: "/tmp/runs", User: "root"})
+		Expect(err).To(HaveOccurred(), "the action did not run in the adopted container")
+	})
+
 	It("stops with SIGTERM, and SIGKILL after the container's grace period when that is ignored", func() {
 		info.Action = sh(`trap 'echo got TERM' TERM; while true; do sleep 0.1; done`)
 		info.GracePeriod = 700 * time.Millisecond

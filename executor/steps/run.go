@@ -56,8 +56,14 @@ type runStep struct {
 	grace     time.Duration
 	// processID names each attempt's garden process; "" lets garden choose.
 	processID func() string
-	// adopt: attach to a process of that id first; start one only when there is none.
+	// adopt: attach to a process of that id first; start one only when there is none and
+	// startedBefore says no earlier executor started it.
 	adopt bool
+	// recordStart marks the process started in the container's properties before it starts
+	// (the action's, the setup's and the sidecars' processes, which must never run twice).
+	recordStart bool
+	// startedBefore says whether an earlier executor started the process of this id.
+	startedBefore func(id string) (bool, error)
 	// quietExit leaves "Exit status N" out of the log and the error (monitor checks, as upstream).
 	quietExit bool
 }
@@ -81,8 +87,25 @@ func (s *runStep) run(ctx context.Context, ready func()) error {
 		case !errors.As(err, &notFound):
 			return fmt.Errorf("attaching to process %s: %w", id, err)
 		}
+		if proc == nil && s.startedBefore != nil {
+			// garden forgets an exited process after a while: its outcome is lost, and running
+			// it again could do its work twice
+			started, err := s.startedBefore(id)
+			if err != nil {
+				return fmt.Errorf("whether process %s was started: %w", id, err)
+			}
+			if started {
+				s.exitLine(ReasonExitedWhileAway)
+				return fmt.Errorf("%s: %s", s.logs.source, ReasonExitedWhileAway)
+			}
+		}
 	}
 	if proc == nil {
+		if s.recordStart {
+			if err := s.container.SetProperty(StartedProperty(id), "true"); err != nil {
+				return fmt.Errorf("recording the start of process %s: %w", id, err)
+			}
+		}
 		spec := garden.ProcessSpec{
 			ID:   id,
 			Path: s.action.Path,
@@ -105,6 +128,16 @@ func (s *runStep) run(ctx context.Context, ready func()) error {
 	ready()
 	return s.wait(ctx, proc)
 }
+
+// ReasonExitedWhileAway ends an adopted Run step whose process was started by an earlier
+// executor and is no longer known to garden.
+const ReasonExitedWhileAway = "process exited while the cell's executor was away; its exit status is unknown"
+
+// StartedPropertyPrefix starts the garden property that marks a process (by its id) started.
+const StartedPropertyPrefix = "executor:started:"
+
+// StartedProperty is the garden property marking the process of id started.
+func StartedProperty(id string) string { return StartedPropertyPrefix + id }
 
 type exit struct {
 	status int

@@ -555,6 +555,38 @@ var _ = Describe("Steps", func() {
 			Expect(g.RunCallCount()).To(BeZero())
 		})
 
+		It("marks each process of the action started before it starts, and not the checks'", func() {
+			info.Action = run("/app")
+			info.CheckDefinition = &models.CheckDefinition{Checks: []*models.Check{tcpCheck(8080)}}
+			info.Sidecars = []executor.Sidecar{{Action: run("/sidecar")}}
+			deps.Adopt = false
+			start()
+			g.Proc("/app")
+			g.Proc("/hc")
+			ci, _ := g.Info()
+			Expect(ci.Properties).To(Equal(garden.Properties{
+				steps.StartedProperty("guid-action"): "true", steps.StartedProperty("guid-sidecar-0"): "true"}))
+		})
+
+		It("does not run again a started process garden no longer knows: it fails, its exit status unknown", func() {
+			info.Action = serial(download(&models.DownloadAction{From: "http://x/a", To: "/a"}), wrapRun(&models.RunAction{Path: "/task", LogSource: "TASK"}))
+			g.Forgotten("guid-setup")
+			g.Forgotten("guid-action-1")
+			done := start()
+			Eventually(done).Should(Receive(MatchError("TASK: process exited while the cell's executor was away; its exit status is unknown")))
+			Expect(g.RunCallCount()).To(BeZero())
+			Expect(fetcher.Calls()).To(BeEmpty())
+			Expect(logs.Lines()).To(ContainElement("TASK stdout: process exited while the cell's executor was away; its exit status is unknown"))
+		})
+
+		It("does not run the setup again when it was started and garden no longer knows it", func() {
+			info.Action = run("/app")
+			g.Forgotten("guid-setup")
+			done := start()
+			Eventually(done).Should(Receive(MatchError(ContainSubstring("its exit status is unknown"))))
+			Expect(g.RunCallCount()).To(BeZero())
+		})
+
 		It("runs a serial step from the start when none of its processes runs", func() {
 			info.Action = serial(download(&models.DownloadAction{From: "http://x/a", To: "/a"}), run("/app"))
 			start()
