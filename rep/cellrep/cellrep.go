@@ -95,7 +95,11 @@ func (c *CellRep) State(ctx context.Context) (models.CellState, bool, error) {
 		case executor.StateReserved, executor.StateInitializing, executor.StateCreated:
 			s.StartingContainerCount++
 		}
-		tags, drivers := convert.PlacementFromTags(ctr.Tags)
+		tags, drivers, err := convert.PlacementFromTags(ctr.Tags)
+		if err != nil {
+			// still counted: its resources are taken whatever it asked of the cell
+			c.logger.Error("cell state: container's placement tags", "container", ctr.Guid, "error", err)
+		}
 		pc := models.PlacementConstraint{RootFs: ctr.RunInfo.RootFSPath, PlacementTags: tags, VolumeDrivers: drivers}
 		res := models.Resource{MemoryMB: int32(ctr.Resource.MemoryMB), DiskMB: int32(ctr.Resource.DiskMB), MaxPids: int32(ctr.Resource.MaxPids)}
 		switch ctr.Tags[convert.LifecycleTag] {

@@ -82,11 +82,20 @@ func placementTags(pc models.PlacementConstraint) executor.Tags {
 	return executor.Tags{PlacementTagsTag: string(tags), VolumeDriversTag: string(drivers)}
 }
 
-// PlacementFromTags reads back what placementTags stored; a tag that does not decode reads as none.
-func PlacementFromTags(t executor.Tags) (placementTags, volumeDrivers []string) {
-	_ = json.Unmarshal([]byte(t[PlacementTagsTag]), &placementTags)
-	_ = json.Unmarshal([]byte(t[VolumeDriversTag]), &volumeDrivers)
-	return placementTags, volumeDrivers
+// PlacementFromTags reads back what placementTags stored; an absent tag reads as none, one that
+// is not a JSON array of strings is an error naming it (what decoded is still returned).
+func PlacementFromTags(t executor.Tags) (placementTags, volumeDrivers []string, err error) {
+	var errs []error
+	for name, into := range map[string]*[]string{PlacementTagsTag: &placementTags, VolumeDriversTag: &volumeDrivers} {
+		v, ok := t[name]
+		if !ok {
+			continue
+		}
+		if err := json.Unmarshal([]byte(v), into); err != nil {
+			errs = append(errs, fmt.Errorf("container tag %s %q is not a JSON array of strings: %w", name, v, err))
+		}
+	}
+	return placementTags, volumeDrivers, errors.Join(errs...)
 }
 
 // ErrMissingTags: a container without the tags of an instance.

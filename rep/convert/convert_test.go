@@ -172,9 +172,21 @@ var _ = Describe("tags", func() {
 		i, err := convert.InstanceKey(executor.Container{Tags: tags}, "cell")
 		Expect(err).NotTo(HaveOccurred())
 		Expect(proto.Equal(i, &models.ActualLRPInstanceKey{InstanceGuid: "ig", CellId: "cell"})).To(BeTrue())
-		pt, vd := convert.PlacementFromTags(tags)
+		pt, vd, err := convert.PlacementFromTags(tags)
+		Expect(err).NotTo(HaveOccurred())
 		Expect(pt).To(Equal([]string{"gpu"}))
 		Expect(vd).To(Equal([]string{"nfs"}))
+	})
+
+	It("names a placement tag that does not decode, and reads an absent one as none", func() {
+		pt, vd, err := convert.PlacementFromTags(executor.Tags{"placement-tags": `["gpu"]`, "volume-drivers": "nfs"})
+		Expect(err).To(MatchError(ContainSubstring(`volume-drivers "nfs" is not a JSON array of strings`)))
+		Expect(pt).To(Equal([]string{"gpu"}))
+		Expect(vd).To(BeNil())
+		pt, vd, err = convert.PlacementFromTags(executor.Tags{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(pt).To(BeNil())
+		Expect(vd).To(BeNil())
 	})
 
 	It("names what is wrong with tags that are not an instance's", func() {
