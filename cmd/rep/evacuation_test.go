@@ -1,6 +1,7 @@
 package main_test
 
 import (
+	"fmt"
 	"net/http"
 	"sync"
 	"time"
@@ -17,8 +18,14 @@ var _ = Describe("evacuating one of two cells", func() {
 		const desired = 3
 		leaving := startCell(guid("leaving"), gardens[0], map[string]any{"evacuation_timeout": "2m"})
 		processGuid := guid("evac")
+		logs := subscribeLogs(processGuid)
 		desire(appLRP(processGuid, desired))
 		Eventually(func() int { return len(running(processGuid)) }, 60*time.Second, 100*time.Millisecond).Should(Equal(desired))
+		var replacementLines []string
+		for _, a := range running(processGuid) {
+			replacementLines = append(replacementLines,
+				fmt.Sprintf("Cell %s requesting replacement for instance %s", leaving.id, a.GetActualLrpInstanceKey().GetInstanceGuid()))
+		}
 		Eventually(func() int { return answering(running(processGuid)) }, 30*time.Second, 200*time.Millisecond).Should(Equal(desired))
 		staying := startCell(guid("staying"), gardens[1], nil)
 
@@ -73,6 +80,7 @@ var _ = Describe("evacuating one of two cells", func() {
 		Expect(exitedAfter).To(BeNumerically("<", 5*time.Second), "the rep exits as soon as nothing is left")
 		Expect(time.Since(evacuated)).To(BeNumerically("<", 2*time.Minute), "the rep exits before its evacuation timeout")
 		Expect(handles(leaving.garden)).To(BeEmpty(), "the leaving cell's containers are gone")
+		Expect(lines(logs())).To(ContainElements(replacementLines), "each app's log tells of its replacement")
 
 		mu.Lock()
 		defer mu.Unlock()

@@ -3,6 +3,7 @@ package main_test
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,14 +12,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	natsclient "github.com/nats-io/nats.go"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/diego-go/diego/bbs"
+	"github.com/diego-go/diego/executor/logstream"
 	"github.com/diego-go/diego/internal/daemontest"
 	"github.com/diego-go/diego/internal/gardentest"
 	"github.com/diego-go/diego/internal/testservers"
@@ -372,4 +376,39 @@ func clientTLS() *tls.Config {
 	t, err := tlsconfig.Client(certs.ClientCert, certs.ClientKey, certs.CACert)
 	Expect(err).NotTo(HaveOccurred())
 	return t
+}
+
+// subscribeLogs collects, until the spec ends, the log messages published on NATS for logGuid;
+// it returns what has arrived so far.
+func subscribeLogs(logGuid string) func() []logstream.Message {
+	GinkgoHelper()
+	conn, err := natsclient.Connect(nats.URL())
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(conn.Close)
+	var mu sync.Mutex
+	var got []logstream.Message
+	_, err = conn.Subscribe(logstream.Subject(logGuid), func(m *natsclient.Msg) {
+		var msg logstream.Message
+		if json.Unmarshal(m.Data, &msg) == nil {
+			mu.Lock()
+			got = append(got, msg)
+			mu.Unlock()
+		}
+	})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(conn.Flush()).To(Succeed())
+	return func() []logstream.Message {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]logstream.Message(nil), got...)
+	}
+}
+
+// lines are the messages' texts.
+func lines(msgs []logstream.Message) []string {
+	var out []string
+	for _, m := range msgs {
+		out = append(out, m.Message)
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/diego-go/diego/cmd/rep/config"
 	"github.com/diego-go/diego/executor"
 	"github.com/diego-go/diego/executor/depot"
+	"github.com/diego-go/diego/executor/logstream"
 	"github.com/diego-go/diego/internal/daemon"
 	"github.com/diego-go/diego/locket"
 	"github.com/diego-go/diego/models"
@@ -67,10 +69,16 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 	bbsClient := bbs.NewClient(cfg.BBSURL, bbsTLS, bbs.WithLogger(logger))
 
 	flag := evacuation.NewFlag()
-	proc := processor.New(processor.Config{CellID: cfg.CellID, AvailabilityZone: cfg.Zone, Evacuating: flag.Evacuating},
-		exec, bbsClient, logger)
+	logLimits := logstream.Limits{LinesPerSecond: cfg.Executor.MaxLogLinesPerSecond}
+	proc := processor.New(processor.Config{
+		CellID: cfg.CellID, AvailabilityZone: cfg.Zone, Convert: cfg.Convert(), Evacuating: flag.Evacuating,
+		AppLog: func(lc executor.LogConfig, line string) {
+			fmt.Fprintln(logstream.New(natsConn, lc, logLimits).Stdout(), line)
+		},
+	}, exec, bbsClient, logger)
 	cell := cellrep.New(cellrep.Config{
 		CellID:                cfg.CellID,
+		CellIndex:             cfg.CellIndex,
 		RepURL:                cfg.AdvertiseURL,
 		Zone:                  cfg.Zone,
 		RootFSProviders:       cfg.RootFSProviders(),

@@ -15,6 +15,7 @@ import (
 	"github.com/diego-go/diego/executor/depot"
 	"github.com/diego-go/diego/internal/daemonconfig"
 	"github.com/diego-go/diego/models"
+	"github.com/diego-go/diego/rep/convert"
 )
 
 // Config of the rep daemon. Example:
@@ -46,6 +47,8 @@ type Config struct {
 
 	// CellID names the cell (its presence key, the instances' cell_id in the BBS).
 	CellID string `json:"cell_id"`
+	// CellIndex is the cell's index among its deployment's cells, reported in its state.
+	CellIndex int `json:"cell_index"`
 	// Zone is the availability zone the auction spreads instances across.
 	Zone string `json:"zone"`
 
@@ -66,6 +69,10 @@ type Config struct {
 	SupportedProviders []string `json:"supported_providers"`
 	// VolumeDrivers are the volume drivers the cell offers to the auction.
 	VolumeDrivers []string `json:"volume_drivers"`
+	// LayeringMode is upstream's: SingleLayer downloads a preloaded rootfs's image_layers into
+	// the container; TwoLayer makes the first exclusive tgz sha256 layer garden's
+	// preloaded+layer rootfs.
+	LayeringMode string `json:"layering_mode"`
 
 	// PollingInterval is the bulk sync's (BBS against garden) interval.
 	PollingInterval daemonconfig.Duration `json:"polling_interval"`
@@ -93,6 +100,7 @@ func Default() Config {
 		Lock:                      daemonconfig.DefaultLock(),
 		Logging:                   daemonconfig.DefaultLogging(),
 		SupportedProviders:        []string{"docker"},
+		LayeringMode:              SingleLayer,
 		PollingInterval:           daemonconfig.Duration(30 * time.Second),
 		EvacuationTimeout:         daemonconfig.Duration(10 * time.Minute),
 		EvacuationPollingInterval: daemonconfig.Duration(10 * time.Second),
@@ -162,6 +170,12 @@ func (c Config) Validate() error {
 		}
 	}
 	names(&p, "volume_drivers", c.VolumeDrivers)
+	if c.CellIndex < 0 {
+		p.Addf("cell_index %d: must not be negative", c.CellIndex)
+	}
+	if c.LayeringMode != SingleLayer && c.LayeringMode != TwoLayer {
+		p.Addf("layering_mode %q: want %q or %q", c.LayeringMode, SingleLayer, TwoLayer)
+	}
 
 	for _, d := range []struct {
 		name string
@@ -230,6 +244,17 @@ const (
 	PreloadedProvider      = "preloaded"
 	PreloadedLayerProvider = "preloaded+layer"
 )
+
+// The layering modes, upstream's values.
+const (
+	SingleLayer = "single-layer"
+	TwoLayer    = "two-layer"
+)
+
+// Convert is how the cell turns its work into containers.
+func (c Config) Convert() convert.Options {
+	return convert.Options{TwoLayer: c.LayeringMode == TwoLayer}
+}
 
 // RootFSProviders is what the cell offers to auctions (its GET /state): the preloaded stacks
 // under both preloaded schemes, and any image under each supported provider.

@@ -53,6 +53,19 @@ var _ = Describe("Config", func() {
 		Expect(c.LogLevel).To(Equal("info"))
 		Expect(c.Executor.MemoryMB).To(BeEquivalentTo("auto"))
 		Expect(c.Executor.UnhealthyMonitoringInterval.D()).To(Equal(2 * time.Second))
+		Expect(c.CellIndex).To(Equal(0))
+		Expect(c.LayeringMode).To(Equal("single-layer"))
+		Expect(c.Convert().TwoLayer).To(BeFalse())
+	})
+
+	It("reads the cell index and the two-layer mode", func() {
+		m := minimal()
+		m["cell_index"] = 3
+		m["layering_mode"] = "two-layer"
+		c, err := config.Load(write(m))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.CellIndex).To(Equal(3))
+		Expect(c.Convert().TwoLayer).To(BeTrue())
 	})
 
 	It("gives the executor the rep's cell id and stacks, and names its problems under executor", func() {
@@ -105,6 +118,7 @@ var _ = Describe("Config", func() {
 			"placement_tags": []string{"gpu", ""}, "optional_placement_tags": []string{"gpu"},
 			"preloaded_rootfs": []string{"cflinuxfs4:/var/rootfs"}, "supported_providers": []string{"preloaded"},
 			"nats_urls": []string{"127.0.0.1:4222"}, "garden_network": "udp",
+			"cell_index": -1, "layering_mode": "three-layer",
 		}))
 		Expect(err).To(HaveOccurred())
 		for _, want := range []string{
@@ -118,6 +132,7 @@ var _ = Describe("Config", func() {
 			`preloaded_rootfs: "cflinuxfs4:/var/rootfs" is not a name`,
 			`supported_providers "preloaded": the preloaded providers come from preloaded_rootfs`,
 			`nats_urls: "127.0.0.1:4222" is not a URL like nats://host:port`, `garden_network "udp"`,
+			"cell_index -1: must not be negative", `layering_mode "three-layer": want "single-layer" or "two-layer"`,
 		} {
 			Expect(err.Error()).To(ContainSubstring(want))
 		}
