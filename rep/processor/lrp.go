@@ -127,14 +127,14 @@ func (p *Processor) startRequest(l lrp) *models.StartActualLRPRequest {
 
 // evacuateLRP hands the instance over while the cell evacuates: one not running yet is given
 // back at once; a running one is kept until the BBS says its replacement runs (the caller asks
-// again until then); a completed one is reported and goes.
+// again until then); a completed one is reported and goes. A container the BBS did not answer
+// for is kept, for the next pass to ask again.
 func (p *Processor) evacuateLRP(l lrp) {
 	switch l.c.State {
 	case executor.StateReserved, executor.StateInitializing, executor.StateCreated:
-		if _, err := p.bbs.EvacuateClaimedActualLRP(p.ctx, l.key, l.ik); err != nil {
-			l.log.Info("evacuating claimed actual LRP", "error", err)
+		if _, err := p.bbs.EvacuateClaimedActualLRP(p.ctx, l.key, l.ik); p.settled(l.c.Guid, "evacuating claimed actual LRP", err) {
+			p.deleteContainer(l.c.Guid)
 		}
-		p.deleteContainer(l.c.Guid)
 	case executor.StateRunning:
 		if _, told := p.replacing.LoadOrStore(l.c.Guid, true); !told && p.cfg.AppLog != nil {
 			p.cfg.AppLog(l.c.RunInfo.LogConfig, fmt.Sprintf("Cell %s requesting replacement for instance %s", p.cfg.CellID, l.ik.InstanceGuid))
@@ -160,9 +160,8 @@ func (p *Processor) evacuateLRP(l lrp) {
 		} else {
 			_, err = p.bbs.EvacuateCrashedActualLRP(p.ctx, l.key, l.ik, l.c.RunResult.FailureReason)
 		}
-		if err != nil {
-			l.log.Info("evacuating completed actual LRP", "error", err)
+		if p.settled(l.c.Guid, "evacuating completed actual LRP", err) {
+			p.deleteContainer(l.c.Guid)
 		}
-		p.deleteContainer(l.c.Guid)
 	}
 }

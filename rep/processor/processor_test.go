@@ -226,6 +226,25 @@ var _ = Describe("Processor", func() {
 			Expect(lrps).To(HaveLen(1))
 			Expect(lrps[0].GetActualLrpInstanceKey().GetInstanceGuid()).To(Equal("replacement"))
 		})
+		It("while evacuating, keeps a crashed container while the BBS does not answer, and reports it when it does", func() {
+			desire(1)
+			ig := place(0)
+			Eventually(state(ig)).Should(Equal(executor.StateInitializing))
+			exec.Run(ig, 61001)
+			Eventually(func() string { return actual(0).GetState() }).Should(Equal(models.ActualLRPStateRunning))
+
+			evacuating.Store(true)
+			relay.Cut()
+			exec.Complete(ig, executor.RunResult{Failed: true, FailureReason: "APP/PROC/WEB: Exited with status 1"})
+			proc.Process(ctx, ig)
+			Expect(state(ig)()).To(Equal(executor.StateCompleted))
+			Expect(actual(0).GetActualLrpInstanceKey().GetInstanceGuid()).To(Equal(ig))
+
+			relay.Restore()
+			proc.Process(ctx, ig) // as the evacuator's next pass does
+			Expect(state(ig)()).To(Equal(executor.State("gone")))
+			Expect(actual(0).GetActualLrpInstanceKey().GetInstanceGuid()).NotTo(Equal(ig))
+		})
 	})
 
 	Describe("a task", func() {
