@@ -332,6 +332,44 @@ var _ = Describe("containers in a real garden", Ordered, func() {
 		Expect(err).To(HaveOccurred())
 	})
 
+	It("adopts a container garden could not describe for a moment; one it cannot describe for longer is left running and adopted by the next reap", func() {
+		first := newHarness(g.Client, abandoning(app), withFiles)
+		guid := "cs-adopt-flaky"
+		start(first, guid, runInfo(guid), executor.Resource{MemoryMB: 64})
+		Eventually(first.state(guid), 30*time.Second).Should(Equal(executor.StateRunning))
+
+		flaky := &flakyGarden{Client: g.Client}
+		flaky.failures.Store(2)
+		second := newHarness(flaky, abandoning(app), withFiles)
+		Expect(second.store.Adopt(context.Background())).To(Equal([]string{guid}), "adopted on the third try")
+		Eventually(second.state(guid), 10*time.Second).Should(Equal(executor.StateRunning))
+
+		flaky.failures.Store(1000)
+		third := newHarness(flaky, builder(app, ""), withFiles)
+		Expect(third.store.Adopt(context.Background())).To(BeEmpty())
+		_, err := g.Client.Lookup(guid)
+		Expect(err).NotTo(HaveOccurred(), "a container garden could not describe is not destroyed")
+		_, err = third.store.Get(guid)
+		Expect(err).To(MatchError(executor.ErrContainerNotFound))
+
+		flaky.failures.Store(0)
+		Expect(third.store.ReapMissing()).To(Succeed())
+		Eventually(third.state(guid), 10*time.Second).Should(Equal(executor.StateRunning))
+		got, _ := third.store.Get(guid)
+		Expect(got.Adopted).To(BeTrue())
+		Expect(third.store.Delete(context.Background(), guid)).To(Succeed())
+	})
+
+	It("destroys a container of its owner whose properties do not read back", func() {
+		_, err := g.Client.Create(garden.ContainerSpec{Handle: "cs-unreadable",
+			Properties: garden.Properties{containerstore.OwnerProperty: "cell-z1-0", "executor:run-info": "{not json"}})
+		Expect(err).NotTo(HaveOccurred())
+		h := newHarness(g.Client, builder(app, ""))
+		Expect(h.store.Adopt(context.Background())).To(BeEmpty())
+		_, err = g.Client.Lookup("cs-unreadable")
+		Expect(err).To(HaveOccurred())
+	})
+
 	It("holds the cached dependencies an adopted container has mounted, as they are, until it is deleted", func() {
 		depDir := GinkgoT().TempDir()
 		Expect(os.Chmod(depDir, 0755)).To(Succeed())

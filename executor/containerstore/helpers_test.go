@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"code.cloudfoundry.org/garden"
@@ -210,4 +211,32 @@ func (h *harness) state(guid string) func() executor.State {
 		}
 		return c.State
 	}
+}
+
+// flakyGarden is a garden client whose containers' Info fails while failures is above 0 (each
+// failed call takes one): a garden that does not answer for a moment.
+type flakyGarden struct {
+	garden.Client
+	failures atomic.Int32
+}
+
+func (f *flakyGarden) Containers(p garden.Properties) ([]garden.Container, error) {
+	list, err := f.Client.Containers(p)
+	for i, c := range list {
+		list[i] = flakyContainer{Container: c, f: f}
+	}
+	return list, err
+}
+
+type flakyContainer struct {
+	garden.Container
+	f *flakyGarden
+}
+
+func (c flakyContainer) Info() (garden.ContainerInfo, error) {
+	if c.f.failures.Add(-1) >= 0 {
+		return garden.ContainerInfo{}, errors.New("garden did not answer")
+	}
+	c.f.failures.Store(0)
+	return c.Container.Info()
 }

@@ -278,13 +278,13 @@ func (s *Store) create(ctx context.Context, n *node) (executor.RunResult, bool) 
 	}
 	if root.Layer != nil {
 		if err := s.streamLayer(ctx, gc, *root.Layer); err != nil {
-			_ = s.cfg.Garden.Destroy(c.Guid)
+			s.destroyHalfCreated(c.Guid)
 			return createFailed(err)
 		}
 	}
 	gi, err := gc.Info()
 	if err != nil {
-		_ = s.cfg.Garden.Destroy(c.Guid)
+		s.destroyHalfCreated(c.Guid)
 		return fail(ReasonCreateFailed + ": " + err.Error())
 	}
 	fmt.Fprintf(logs.Stdout(), "Cell %s successfully created container for instance %s\n", s.cfg.CellID, c.Guid)
@@ -296,6 +296,14 @@ func (s *Store) create(ctx context.Context, n *node) (executor.RunResult, bool) 
 	n.c.MemoryLimit, n.c.DiskLimit = spec.Limits.Memory.LimitInBytes, spec.Limits.Disk.ByteHard
 	n.mu.Unlock()
 	return executor.RunResult{}, true
+}
+
+// destroyHalfCreated destroys a garden container whose creation failed after garden made it;
+// one left behind is destroyed by ReapMissing.
+func (s *Store) destroyHalfCreated(guid string) {
+	if err := s.cfg.Garden.Destroy(guid); err != nil && !isNotFound(err) {
+		s.cfg.Logger.Error("destroy-failed", "guid", guid, "error", err)
+	}
 }
 
 // run builds and performs the container's steps and completes it with their outcome.
@@ -372,7 +380,8 @@ func (s *Store) readiness(n *node, ready bool) {
 // Adopt takes over the garden containers of this owner left by an earlier store: each is
 // allocated again and its steps run with Adopt (attached to the processes still running); one
 // that had completed keeps its result. A container that cannot be adopted (its properties do
-// not read back, or it no longer fits) is destroyed. It returns the adopted guids.
+// not read back, or it no longer fits) is destroyed; one garden could not describe, even after
+// a few tries, is left running for ReapMissing to adopt later. It returns the adopted guids.
 func (s *Store) Adopt(ctx context.Context) ([]string, error) {
 	list, err := s.cfg.Garden.Containers(garden.Properties{OwnerProperty: s.cfg.CellID})
 	if err != nil {
@@ -380,17 +389,65 @@ func (s *Store) Adopt(ctx context.Context) ([]string, error) {
 	}
 	var adopted []string
 	for _, gc := range list {
-		guid := gc.Handle()
-		if err := s.adopt(gc); err != nil {
-			s.cfg.Logger.Error("adopt-failed-destroying", "guid", guid, "error", err)
-			if err := s.cfg.Garden.Destroy(guid); err != nil && !isNotFound(err) {
-				s.cfg.Logger.Error("destroy-failed", "guid", guid, "error", err)
-			}
-			continue
+		err := s.adoptRetrying(ctx, gc)
+		if err == nil {
+			adopted = append(adopted, gc.Handle())
 		}
-		adopted = append(adopted, guid)
 	}
 	return adopted, nil
+}
+
+// adoptTries and adoptBackoff bound the retries of a container garden could not describe.
+const (
+	adoptTries   = 3
+	adoptBackoff = 100 * time.Millisecond
+)
+
+// notAdoptable is an adoption error that no retry mends: the container is destroyed.
+type notAdoptable struct{ err error }
+
+func (e notAdoptable) Error() string { return e.err.Error() }
+func (e notAdoptable) Unwrap() error { return e.err }
+
+// adoptRetrying adopts gc, trying again after a transient error (garden did not answer); a
+// container still not adopted is destroyed when it cannot be, and otherwise kept for the next
+// ReapMissing.
+func (s *Store) adoptRetrying(ctx context.Context, gc garden.Container) error {
+	guid := gc.Handle()
+	var err error
+	for try := 1; try <= adoptTries; try++ {
+		if err = s.adoptOrDestroy(gc); err == nil || errors.As(err, new(notAdoptable)) || try == adoptTries {
+			break
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(adoptBackoff << (try - 1)):
+		}
+	}
+	if err != nil && !errors.As(err, new(notAdoptable)) {
+		s.cfg.Logger.Error("adopt-failed-retrying-later", "guid", guid, "error", err)
+		s.mu.Lock()
+		s.deferred[guid] = true
+		s.mu.Unlock()
+	}
+	return err
+}
+
+// adoptOrDestroy adopts gc, or destroys it when it cannot be adopted.
+func (s *Store) adoptOrDestroy(gc garden.Container) error {
+	guid := gc.Handle()
+	err := s.adopt(gc)
+	if err == nil || !errors.As(err, new(notAdoptable)) {
+		return err
+	}
+	s.cfg.Logger.Error("adopt-failed-destroying", "guid", guid, "error", err)
+	s.mu.Lock()
+	delete(s.deferred, guid)
+	s.mu.Unlock()
+	if err := s.cfg.Garden.Destroy(guid); err != nil && !isNotFound(err) {
+		s.cfg.Logger.Error("destroy-failed", "guid", guid, "error", err)
+	}
+	return err
 }
 
 func (s *Store) adopt(gc garden.Container) error {
@@ -399,13 +456,17 @@ func (s *Store) adopt(gc garden.Container) error {
 	if err != nil {
 		return err
 	}
+	if owner := gi.Properties[OwnerProperty]; owner != s.cfg.CellID {
+		// listed as this owner's a moment ago: it is not this store's to adopt or destroy
+		return fmt.Errorf("owned by %q", owner)
+	}
 	c, err := fromProperties(guid, gi.Properties)
 	if err != nil {
-		return err
+		return notAdoptable{err}
 	}
 	root, err := parseRootFS(c.RunInfo.RootFSPath)
 	if err != nil {
-		return err
+		return notAdoptable{err}
 	}
 	c.Adopted = true
 	c.Ports = mappedPorts(dedupPorts(c.RunInfo.Ports), gi.MappedPorts)
@@ -420,9 +481,13 @@ func (s *Store) adopt(gc garden.Container) error {
 	}
 	if err := s.cfg.Pool.Allocate(guid, c.Resource, c.AllocatedAt); err != nil {
 		s.mu.Unlock()
-		return err
+		return notAdoptable{err}
 	}
-	_ = s.cfg.Pool.Initialize(guid)
+	if err := s.cfg.Pool.Initialize(guid); err != nil {
+		// allocated just above: only a bug gets here
+		s.cfg.Logger.Error("initialize-allocation-failed", "guid", guid, "error", err)
+	}
+	delete(s.deferred, guid)
 	n := &node{c: c, gc: gc, logs: s.cfg.NewLogs(c.RunInfo.LogConfig)}
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel, n.done = cancel, make(chan struct{})

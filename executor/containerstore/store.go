@@ -116,6 +116,9 @@ type Store struct {
 	cfg   Config
 	mu    sync.Mutex
 	nodes map[string]*node
+	// deferred are the garden containers whose adoption failed for a while (garden did not
+	// answer): ReapMissing tries again instead of destroying them.
+	deferred map[string]bool
 }
 
 // New returns an empty store.
@@ -129,7 +132,7 @@ func New(cfg Config) *Store {
 	if cfg.Retryable == nil {
 		cfg.Retryable = func(error) bool { return false }
 	}
-	return &Store{cfg: cfg, nodes: map[string]*node{}}
+	return &Store{cfg: cfg, nodes: map[string]*node{}, deferred: map[string]bool{}}
 }
 
 func (s *Store) get(guid string) (*node, error) {
@@ -375,8 +378,12 @@ func (s *Store) ReapMissing() error {
 		return err
 	}
 	inGarden := map[string]bool{}
+	var unknown []garden.Container
 	for _, c := range list {
 		inGarden[c.Handle()] = true
+		if _, err := s.get(c.Handle()); err != nil {
+			unknown = append(unknown, c)
+		}
 	}
 	for _, n := range created {
 		n.mu.Lock()
@@ -387,8 +394,22 @@ func (s *Store) ReapMissing() error {
 			cancel()
 		}
 	}
-	for handle := range inGarden {
-		if _, err := s.get(handle); err == nil {
+	s.mu.Lock()
+	for handle := range s.deferred {
+		if !inGarden[handle] {
+			delete(s.deferred, handle)
+		}
+	}
+	s.mu.Unlock()
+	for _, gc := range unknown {
+		handle := gc.Handle()
+		s.mu.Lock()
+		deferred := s.deferred[handle]
+		s.mu.Unlock()
+		if deferred {
+			if err := s.adoptOrDestroy(gc); err != nil {
+				s.cfg.Logger.Error("adopt-failed", "guid", handle, "error", err)
+			}
 			continue
 		}
 		s.cfg.Logger.Info("destroying-unknown-container", "handle", handle)
