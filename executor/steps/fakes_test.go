@@ -127,6 +127,13 @@ type fakeGarden struct {
 	props  garden.Properties
 }
 
+// AddEvent adds a container event as garden reports it.
+func (g *fakeGarden) AddEvent(ev string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.Events = append(g.Events, ev)
+}
+
 // Gate holds Run of path until gate is closed.
 func (g *fakeGarden) Gate(path string, gate chan struct{}) {
 	g.mu.Lock()
@@ -171,7 +178,7 @@ func newFakeGarden() *fakeGarden {
 	g.InfoStub = func() (garden.ContainerInfo, error) {
 		g.mu.Lock()
 		defer g.mu.Unlock()
-		info := garden.ContainerInfo{Events: g.Events, Properties: maps.Clone(g.props)}
+		info := garden.ContainerInfo{Events: append([]string(nil), g.Events...), Properties: maps.Clone(g.props)}
 		for id, p := range g.byID {
 			if !p.Exited() {
 				info.ProcessIDs = append(info.ProcessIDs, id)

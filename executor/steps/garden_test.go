@@ -100,6 +100,12 @@ var _ = Describe("on a real garden", Ordered, ContinueOnFailure, func() {
 		memLimit = 32 << 20
 		info.Action = sh(`a=$(head -c 200000000 /dev/zero | tr '\0' x); echo survived ${#a}`)
 		Eventually(start(), 20*time.Second).Should(Receive(MatchError("APP/PROC/WEB: Exited with status 137 (out of memory)")))
+
+		info.Action = sh("exit 3")
+		again := deps
+		again.ProcessIDPrefix += "-again"
+		_, next := steps.Build(info, again, steps.Callbacks{})
+		Expect(next.Perform(context.Background())).To(MatchError("APP/PROC/WEB: Exited with status 3"), "the earlier process's kill is not this one's")
 	})
 
 	It("is healthy once a TCP check passes against the app, and crashes when the app stops answering", func() {

@@ -66,6 +66,8 @@ type runStep struct {
 	startedBefore func(id string) (bool, error)
 	// quietExit leaves "Exit status N" out of the log and the error (monitor checks, as upstream).
 	quietExit bool
+	// oomsBefore is how many out-of-memory events the container had when the process started.
+	oomsBefore int
 }
 
 func (s *runStep) run(ctx context.Context, ready func()) error {
@@ -77,6 +79,8 @@ func (s *runStep) run(ctx context.Context, ready func()) error {
 		pio = garden.ProcessIO{Stdout: s.logs.stdout(), Stderr: s.logs.stderr()}
 	}
 	id := s.processID()
+	// an earlier process's out-of-memory kill must not be this one's
+	s.oomsBefore = s.oomEvents()
 	var proc garden.Process
 	if s.adopt && id != "" {
 		p, err := s.container.Attach(id, pio)
@@ -217,20 +221,26 @@ func (s *runStep) exitLine(line string) {
 	}
 }
 
-// outOfMemory: garden names an OOM kill in the container's events; upstream's garden says "out
-// of memory", this project's gardenrunc "oom".
+// outOfMemory: the container had an OOM kill since the process started.
 func (s *runStep) outOfMemory() bool {
+	return s.oomEvents() > s.oomsBefore
+}
+
+// oomEvents counts the OOM kills garden names in the container's events (0 when garden cannot
+// tell): upstream's garden says "out of memory", this project's gardenrunc "oom".
+func (s *runStep) oomEvents() int {
 	info, err := s.container.Info()
 	if err != nil {
-		return false
+		return 0
 	}
+	n := 0
 	for _, ev := range info.Events {
 		switch ev {
 		case "oom", "out of memory", "Out of memory":
-			return true
+			n++
 		}
 	}
-	return false
+	return n
 }
 
 func envStrings(env []*models.EnvironmentVariable) []string {

@@ -152,11 +152,19 @@ var _ = Describe("Steps", func() {
 		})
 
 		It("names an out-of-memory kill as garden reports it", func() {
+			done := start()
+			p := g.Proc("/app")
+			g.AddEvent("oom")
+			p.Exit(137)
+			Eventually(done).Should(Receive(MatchError("APP/PROC/WEB: Exited with status 137 (out of memory)")))
+			Expect(logs.Lines()).To(ContainElement("APP/PROC/WEB stdout: Exit status 137 (out of memory)"))
+		})
+
+		It("does not name an out-of-memory kill the container had before the process started", func() {
 			g.Events = []string{"oom"}
 			done := start()
 			g.Proc("/app").Exit(137)
-			Eventually(done).Should(Receive(MatchError("APP/PROC/WEB: Exited with status 137 (out of memory)")))
-			Expect(logs.Lines()).To(ContainElement("APP/PROC/WEB stdout: Exit status 137 (out of memory)"))
+			Eventually(done).Should(Receive(MatchError("APP/PROC/WEB: Exited with status 137")))
 		})
 
 		It("discards the output and the exit line with suppress_log_output", func() {
