@@ -138,8 +138,11 @@ func (e *Executor) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	defer health.Stop()
 	report := time.NewTicker(e.cfg.ContainerMetricsReportInterval.D())
 	defer report.Stop()
-	// a check blocked on a stuck garden is not waited for: it only records its outcome
+	// a check in flight is waited for on the way out (checkHealth gives up after its timeout),
+	// so that nothing records a health outcome after Run returned
 	var checking atomic.Bool
+	var checks sync.WaitGroup
+	defer checks.Wait()
 	for {
 		select {
 		case <-signals:
@@ -152,10 +155,10 @@ func (e *Executor) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 		case <-health.C:
 			// a check may take long (a stuck garden); the next waits for it
 			if checking.CompareAndSwap(false, true) {
-				go func() {
+				checks.Go(func() {
 					defer checking.Store(false)
 					e.checkHealth()
-				}()
+				})
 			}
 		case <-report.C:
 			e.reportMetrics(ctx)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
 	"time"
 
@@ -212,6 +213,20 @@ var _ = Describe("the executor over a real garden", Ordered, func() {
 			}
 			return handles
 		}, 5*time.Second).Should(Or(BeEmpty(), HaveEach(HavePrefix("executor-healthcheck-"))))
+	})
+
+	It("waits, when signalled, for a garden health check in flight", func() {
+		cfg.GardenHealthcheckProcessPath = "/bin/sh"
+		cfg.GardenHealthcheckProcessArgs = []string{"-c", "sleep 0.5"}
+		cfg.GardenHealthcheckInterval = daemonconfig.Duration(50 * time.Millisecond)
+		e, err := depot.NewWithSteps(cfg, slog.New(slog.NewTextHandler(GinkgoWriter, nil)), g.Client, pub, idle)
+		Expect(err).NotTo(HaveOccurred())
+		p := ifrit.Invoke(e)
+		time.Sleep(300 * time.Millisecond) // a periodic check is running its process
+		p.Signal(os.Interrupt)
+		Eventually(p.Wait(), 10*time.Second).Should(Receive(BeNil()))
+		buf := make([]byte, 1<<20)
+		Expect(string(buf[:runtime.Stack(buf, true)])).NotTo(ContainSubstring("depot.(*Executor).checkHealth"))
 	})
 
 	It("adopts, when it starts again, the containers it left running", func() {
