@@ -347,6 +347,10 @@ func (c *Container) Run(spec garden.ProcessSpec, pio garden.ProcessIO) (garden.P
 	if err != nil {
 		return nil, err
 	}
+	// the init's root is the container's with its bind mounts, which the rootfs dir lacks
+	if err := lookExecutable(fmt.Sprintf("/proc/%d/root", c.st.InitPid), ps.Args[0], ps.Cwd, ps.Env); err != nil {
+		return nil, err
+	}
 	c.mu.Lock()
 	c.collectProcesses()
 	if _, ok := c.procs[spec.ID]; ok {

@@ -263,7 +263,7 @@ var _ = Describe("grace time", func() {
 var _ = Describe("processes started by the container's init", func() {
 	BeforeEach(requireIntegration)
 
-	It("are children of the init, get rlimits (through the exec helper), and report a missing command", func() {
+	It("are children of the init and get rlimits (through the exec helper)", func() {
 		c := createContainer(garden.ContainerSpec{})
 		Expect(sh(c, "echo ppid=$PPID").stdout).To(ContainSubstring("ppid=1\n"))
 		n := uint64(123)
@@ -271,9 +271,6 @@ var _ = Describe("processes started by the container's init", func() {
 			Limits: garden.ResourceLimits{Nofile: &n}}, nil)
 		Expect(r.code).To(Equal(0), r.stderr)
 		Expect(r.stdout).To(Equal("123\nppid=1\n"))
-		r = runIn(c, garden.ProcessSpec{Path: "/no/such/command"}, nil)
-		Expect(r.code).To(Equal(255))
-		Expect(r.stderr).To(ContainSubstring("/no/such/command"))
 		// the socket is outside the container's root, and host root's alone
 		Expect(sh(c, "ls -a /").stdout).NotTo(ContainSubstring("init.sock"))
 		fi, err := os.Stat(filepath.Join(containerPath(c), "init.sock"))
@@ -289,6 +286,43 @@ var _ = Describe("processes started by the container's init", func() {
 		info, err := c.Info()
 		Expect(err).NotTo(HaveOccurred())
 		Expect(info.State).To(Equal("active"))
+	})
+})
+
+var _ = Describe("a process whose executable is missing", func() {
+	BeforeEach(requireIntegration)
+
+	It("is refused by Run naming it, looked up as exec does: in the process's $PATH, from its dir, through links and mounts", func() {
+		assets := GinkgoT().TempDir()
+		Expect(os.WriteFile(filepath.Join(assets, "hello"), []byte("#!/bin/sh\necho hello from the mount\n"), 0755)).To(Succeed())
+		Expect(os.Chmod(assets, 0755)).To(Succeed())
+		c := createContainer(garden.ContainerSpec{BindMounts: []garden.BindMount{{SrcPath: assets, DstPath: "/tmp/assets"}}})
+		run := func(spec garden.ProcessSpec) error {
+			_, err := c.Run(spec, garden.ProcessIO{})
+			return err
+		}
+		Expect(run(garden.ProcessSpec{Path: "/no/such/command"})).To(MatchError(
+			`executable "/no/such/command" not found in the container: no such file or directory`))
+		Expect(run(garden.ProcessSpec{Path: "nosuchcommand", Env: []string{"PATH=/bin:/usr/bin"}})).To(MatchError(
+			`executable "nosuchcommand" not found in the container's $PATH (/bin:/usr/bin)`))
+		Expect(run(garden.ProcessSpec{Path: "./sh", Dir: "/etc"})).To(MatchError(
+			`executable "./sh" (/etc/sh) not found in the container: no such file or directory`))
+		Expect(run(garden.ProcessSpec{Path: "/etc/passwd"})).To(MatchError(`"/etc/passwd" in the container is not an executable file`))
+		Expect(run(garden.ProcessSpec{Path: "/tmp/assets/nope"})).To(MatchError(ContainSubstring(`"/tmp/assets/nope" not found`)))
+
+		Expect(sh(c, "ln -s /tmp/assets/hello /bin/linked").code).To(Equal(0))
+		for _, spec := range []garden.ProcessSpec{
+			{Path: "/tmp/assets/hello"},
+			{Path: "hello", Env: []string{"PATH=/nowhere:/tmp/assets"}},
+			{Path: "./hello", Dir: "/tmp/assets"},
+			{Path: "linked"},
+		} {
+			r := runIn(c, spec, nil)
+			Expect(r.code).To(Equal(0), r.stderr)
+			Expect(r.stdout).To(Equal("hello from the mount\n"), spec.Path)
+		}
+		r := runIn(c, garden.ProcessSpec{Path: "sh", Args: []string{"-c", "echo found"}}, nil)
+		Expect(r.stdout).To(Equal("found\n"), "the default $PATH")
 	})
 })
 

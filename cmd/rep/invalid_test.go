@@ -27,6 +27,18 @@ var _ = Describe("work the cell cannot run", func() {
 		capacityReturned(c)
 	})
 
+	It("fails a task whose Run action's executable is not in the container, naming it, and returns the capacity", func() {
+		taskGuid := guid("no-executable")
+		def := shTask("true")
+		def.Action.GetRunAction().Path = "/no/such/command"
+		desireTask(taskGuid, def)
+		t := completed(taskGuid, 60*time.Second)
+		Expect(t.GetFailed()).To(BeTrue())
+		Expect(t.GetFailureReason()).To(And(HavePrefix("creating process /no/such/command: "),
+			ContainSubstring(`executable "/no/such/command" not found in the container`)))
+		capacityReturned(c)
+	})
+
 	It("crashes an instance whose download URL does not answer, with upstream's reason, and returns the capacity", func() {
 		processGuid := guid("download")
 		lrp := appLRP(processGuid, 1)
