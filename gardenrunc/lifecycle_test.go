@@ -302,13 +302,13 @@ var _ = Describe("a process whose executable is missing", func() {
 			return err
 		}
 		Expect(run(garden.ProcessSpec{Path: "/no/such/command"})).To(MatchError(
-			`executable "/no/such/command" not found in the container: no such file or directory`))
+			`exec "/no/such/command" in the container: file does not exist`))
 		Expect(run(garden.ProcessSpec{Path: "nosuchcommand", Env: []string{"PATH=/bin:/usr/bin"}})).To(MatchError(
-			`executable "nosuchcommand" not found in the container's $PATH (/bin:/usr/bin)`))
+			`exec "nosuchcommand" in the container: executable file not found in $PATH`))
 		Expect(run(garden.ProcessSpec{Path: "./sh", Dir: "/etc"})).To(MatchError(
-			`executable "./sh" (/etc/sh) not found in the container: no such file or directory`))
-		Expect(run(garden.ProcessSpec{Path: "/etc/passwd"})).To(MatchError(`"/etc/passwd" in the container is not an executable file`))
-		Expect(run(garden.ProcessSpec{Path: "/tmp/assets/nope"})).To(MatchError(ContainSubstring(`"/tmp/assets/nope" not found`)))
+			`exec "./sh" in the container: file does not exist`))
+		Expect(run(garden.ProcessSpec{Path: "/etc/passwd"})).To(MatchError(`exec "/etc/passwd" in the container: not an executable file`))
+		Expect(run(garden.ProcessSpec{Path: "/tmp/assets/nope"})).To(MatchError(`exec "/tmp/assets/nope" in the container: file does not exist`))
 
 		Expect(sh(c, "ln -s /tmp/assets/hello /bin/linked").code).To(Equal(0))
 		for _, spec := range []garden.ProcessSpec{

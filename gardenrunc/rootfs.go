@@ -3,6 +3,7 @@ package gardenrunc
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"os/exec"
@@ -15,6 +16,8 @@ import (
 
 	"code.cloudfoundry.org/garden"
 	"golang.org/x/sys/unix"
+
+	"github.com/diego-go/diego/gardenrunc/initproc"
 )
 
 // Layout of a container's directory in the depot.
@@ -313,54 +316,27 @@ func resolveInRoot(rootfs, p string) (string, bool, error) {
 	return cur, true, nil
 }
 
-// lookExecutable finds what a process would execute in the container whose root, as its
-// processes see it (mounts included), is root: a path with a slash from dir, a bare name along
-// env's PATH, as exec's lookup does. Upstream's garden refuses to run a missing executable, and
-// the error says what is missing rather than the exit status of a process that never ran.
+// lookExecutable: Run refuses, as upstream's garden does, a process whose executable is not in
+// the container, saying so rather than starting one that reports 255. It is looked up as the
+// exec helper will, in root (the container's root as its processes see it, mounts included),
+// relative paths from dir.
 func lookExecutable(root, path, dir string, env []string) error {
-	from := func(p string) string {
-		if filepath.IsAbs(p) {
-			return p
+	_, err := initproc.LookPath(path, env, func(p string) (os.FileInfo, error) {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
 		}
-		return filepath.Join(dir, p)
-	}
-	if strings.Contains(path, "/") {
-		return executableInRoot(root, from(path), path)
-	}
-	search := ""
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			search = v
+		resolved, exists, err := resolveInRoot(root, p)
+		if err != nil {
+			return nil, err
 		}
-	}
-	for _, d := range filepath.SplitList(search) {
-		if executableInRoot(root, from(filepath.Join(d, path)), path) == nil {
-			return nil
+		if !exists {
+			return nil, fs.ErrNotExist
 		}
-	}
-	return fmt.Errorf("executable %q not found in the container's $PATH (%s)", path, search)
-}
-
-// executableInRoot: p (absolute in the container) must be an executable file; name is how the
-// process spec said it.
-func executableInRoot(root, p, name string) error {
-	if name = fmt.Sprintf("%q", name); p != strings.Trim(name, `"`) {
-		name += " (" + p + ")"
-	}
-	resolved, exists, err := resolveInRoot(root, p)
+		// resolved has no link left in it: the host's lookup stays inside the root
+		return os.Lstat(filepath.Join(root, resolved))
+	})
 	if err != nil {
-		return fmt.Errorf("executable %s: %w", name, err)
-	}
-	if !exists {
-		return fmt.Errorf("executable %s not found in the container: no such file or directory", name)
-	}
-	// resolved has no link left in it: the host's lookup below stays inside the root
-	st, err := os.Lstat(filepath.Join(root, resolved))
-	if err != nil {
-		return fmt.Errorf("executable %s: %w", name, err)
-	}
-	if !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
-		return fmt.Errorf("%s in the container is not an executable file", name)
+		return fmt.Errorf("exec %q in the container: %w", path, err)
 	}
 	return nil
 }

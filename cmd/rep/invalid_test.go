@@ -35,7 +35,7 @@ var _ = Describe("work the cell cannot run", func() {
 		t := completed(taskGuid, 60*time.Second)
 		Expect(t.GetFailed()).To(BeTrue())
 		Expect(t.GetFailureReason()).To(And(HavePrefix("creating process /no/such/command: "),
-			ContainSubstring(`executable "/no/such/command" not found in the container`)))
+			HaveSuffix(`exec "/no/such/command" in the container: file does not exist`)))
 		capacityReturned(c)
 	})
 

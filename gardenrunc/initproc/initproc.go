@@ -6,6 +6,7 @@ package initproc
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -198,10 +199,25 @@ func capSet(names []string) map[int]bool {
 	return out
 }
 
-// lookPath resolves a command without a slash against PATH from the process's environment.
-func lookPath(file string, env []string) (string, error) {
+// lookPath resolves a command in the caller's own root.
+func lookPath(file string, env []string) (string, error) { return LookPath(file, env, os.Stat) }
+
+// LookPath resolves a command as exec does: a path with a slash as it is, a bare name along PATH
+// from env (DefaultPath without one); either must be an executable file. stat reads a candidate:
+// the exec helper its own root, the server a container's from the host.
+func LookPath(file string, env []string, stat func(string) (os.FileInfo, error)) (string, error) {
+	executable := func(p string) error {
+		fi, err := stat(p)
+		if err != nil {
+			return err
+		}
+		if fi.IsDir() || fi.Mode()&0111 == 0 {
+			return errors.New("not an executable file")
+		}
+		return nil
+	}
 	if strings.Contains(file, "/") {
-		if _, err := os.Stat(file); err != nil {
+		if err := executable(file); err != nil {
 			return "", err
 		}
 		return file, nil
@@ -217,7 +233,7 @@ func lookPath(file string, env []string) (string, error) {
 			dir = "."
 		}
 		cand := filepath.Join(dir, file)
-		if fi, err := os.Stat(cand); err == nil && !fi.IsDir() && fi.Mode()&0111 != 0 {
+		if executable(cand) == nil {
 			return cand, nil
 		}
 	}

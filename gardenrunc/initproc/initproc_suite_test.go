@@ -25,6 +25,8 @@ var _ = Describe("initproc helpers", func() {
 		_, err = lookPath("tool", []string{"PATH=/nonexistent"})
 		Expect(err).To(HaveOccurred())
 		Expect(lookPath(filepath.Join(dir, "tool"), nil)).To(Equal(filepath.Join(dir, "tool")))
+		_, err = lookPath(filepath.Join(dir, "data"), nil)
+		Expect(err).To(MatchError("not an executable file"), "a path too")
 	})
 
 	It("knows capability numbers and reads process start times", func() {
