@@ -79,8 +79,10 @@ func (s *runStep) run(ctx context.Context, ready func()) error {
 		pio = garden.ProcessIO{Stdout: s.logs.stdout(), Stderr: s.logs.stderr()}
 	}
 	id := s.processID()
-	// an earlier process's out-of-memory kill must not be this one's
-	s.oomsBefore = s.oomEvents()
+	// an earlier process's out-of-memory kill must not be this one's. Reading the count is a
+	// garden round trip: it overlaps the start mark's, which the process waits for as well.
+	oomsBefore := make(chan int, 1)
+	go func() { oomsBefore <- s.oomEvents() }()
 	var proc garden.Process
 	if s.adopt && id != "" {
 		p, err := s.container.Attach(id, pio)
@@ -88,6 +90,7 @@ func (s *runStep) run(ctx context.Context, ready func()) error {
 		switch {
 		case err == nil:
 			proc = p
+			s.oomsBefore = <-oomsBefore
 		case !errors.As(err, &notFound):
 			return fmt.Errorf("attaching to process %s: %w", id, err)
 		}
@@ -122,6 +125,7 @@ func (s *runStep) run(ctx context.Context, ready func()) error {
 			n := *rl.Nofile
 			spec.Limits.Nofile = &n
 		}
+		s.oomsBefore = <-oomsBefore
 		p, err := s.container.Run(spec, pio)
 		if err != nil {
 			s.exitLine(fmt.Sprintf("failed-creating-process: %s", err))

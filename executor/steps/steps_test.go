@@ -576,6 +576,34 @@ var _ = Describe("Steps", func() {
 				steps.StartedProperty("guid-action"): "true", steps.StartedProperty("guid-sidecar-0"): "true"}))
 		})
 
+		It("reads the container's out-of-memory count while it marks the action's process started: two garden round trips at once", func() {
+			info.Action = run("/app")
+			deps.Adopt = false
+			infoStarted, markStarted := make(chan struct{}), make(chan struct{})
+			var overlapped atomic.Bool
+			var infoOnce, markOnce sync.Once
+			readInfo, mark := g.InfoStub, g.SetPropertyStub
+			g.InfoStub = func() (garden.ContainerInfo, error) {
+				infoOnce.Do(func() {
+					close(infoStarted)
+					select {
+					case <-markStarted:
+						overlapped.Store(true)
+					case <-time.After(time.Second):
+					}
+				})
+				return readInfo()
+			}
+			g.SetPropertyStub = func(name, value string) error {
+				markOnce.Do(func() { close(markStarted) })
+				<-infoStarted
+				return mark(name, value)
+			}
+			start()
+			g.Proc("/app")
+			Expect(overlapped.Load()).To(BeTrue(), "the count was read only after the start mark")
+		})
+
 		It("does not run again a started process garden no longer knows: it fails, its exit status unknown", func() {
 			info.Action = serial(download(&models.DownloadAction{From: "http://x/a", To: "/a"}), wrapRun(&models.RunAction{Path: "/task", LogSource: "TASK"}))
 			g.Forgotten("guid-setup")
