@@ -63,6 +63,9 @@ type AllocationRequest struct {
 type AllocationFailure struct {
 	AllocationRequest
 	Reason string
+	// Err is the failure itself, for errors.Is (ErrInsufficientResources,
+	// ErrContainerGuidNotAvailable); Reason is its text.
+	Err error
 }
 
 // PortMapping: ContainerPort is asked for; HostPort is filled in once the container exists.

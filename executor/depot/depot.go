@@ -276,7 +276,7 @@ func (e *Executor) AllocateContainers(_ context.Context, reqs []executor.Allocat
 	var failures []executor.AllocationFailure
 	for _, r := range reqs {
 		if err := e.store.Reserve(r); err != nil {
-			failures = append(failures, executor.AllocationFailure{AllocationRequest: r, Reason: err.Error()})
+			failures = append(failures, executor.AllocationFailure{AllocationRequest: r, Reason: err.Error(), Err: err})
 		}
 	}
 	return failures

@@ -137,6 +137,7 @@ var _ = Describe("the executor over a real garden", Ordered, func() {
 		Expect(failures).To(HaveLen(1))
 		Expect(failures[0].Guid).To(Equal("too-big"))
 		Expect(failures[0].Reason).To(Equal("insufficient resources: memory"))
+		Expect(failures[0].Err).To(MatchError(executor.ErrInsufficientResources), "the failure itself, for errors.Is")
 		receive(events, "expires", executor.EventTypeContainerReserved)
 		done := receive(events, "expires", executor.EventTypeContainerComplete)
 		Expect(done.Container.RunResult.FailureReason).To(Equal("expired container"))

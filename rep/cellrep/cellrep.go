@@ -218,7 +218,7 @@ func (c *CellRep) Perform(ctx context.Context, work models.Work) (models.Work, e
 			// A task sent again to the cell that already holds it is not answered back: the
 			// auctioneer would report it unplaceable, and the BBS's reject would put a task this
 			// cell runs back to pending, to be run a second time elsewhere.
-			if f.Reason == executor.ErrContainerGuidNotAvailable.Error() {
+			if errors.Is(f.Err, executor.ErrContainerGuidNotAvailable) {
 				c.logger.Info("perform: task already on this cell", "task_guid", f.Guid)
 				continue
 			}

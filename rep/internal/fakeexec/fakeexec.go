@@ -135,7 +135,7 @@ func (e *Executor) AllocateContainers(ctx context.Context, reqs []executor.Alloc
 	var failed []executor.AllocationFailure
 	for _, r := range reqs {
 		if err := e.pool.Allocate(r.Guid, r.Resource, time.Now()); err != nil {
-			failed = append(failed, executor.AllocationFailure{AllocationRequest: r, Reason: err.Error()})
+			failed = append(failed, executor.AllocationFailure{AllocationRequest: r, Reason: err.Error(), Err: err})
 			continue
 		}
 		c := &executor.Container{Guid: r.Guid, Resource: r.Resource, Tags: maps.Clone(r.Tags), State: executor.StateReserved, AllocatedAt: time.Now(), Ready: true}
