@@ -5,12 +5,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"code.cloudfoundry.org/garden/client"
 	"code.cloudfoundry.org/garden/client/connection"
-	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/tedsuo/ifrit"
@@ -53,8 +51,7 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 		return nil, nil, err
 	}
 	// Logs are lost while NATS is away, never the cell: the connection is retried for ever.
-	natsConn, err := nats.Connect(strings.Join(cfg.NATSURLs, ","), nats.Name("rep "+cfg.CellID),
-		nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
+	natsConn, err := daemon.ConnectNATS(logger, "rep "+cfg.CellID, cfg.NATSURLs)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"time"
 )
@@ -221,5 +222,23 @@ func (l Logging) Check(p *Problems) {
 	case "debug", "info", "warn", "error":
 	default:
 		p.Addf("log_level %q: want debug, info, warn or error", l.LogLevel)
+	}
+}
+
+// NATS is the list of NATS servers a daemon publishes on or subscribes to (nats://host:port).
+type NATS struct {
+	NATSURLs []string `json:"nats_urls"`
+}
+
+// Check records a missing list and every entry that is not a nats://host:port URL; what names
+// why the daemon needs NATS.
+func (n NATS) Check(p *Problems, what string) {
+	if len(n.NATSURLs) == 0 {
+		p.Addf("nats_urls is required (%s)", what)
+	}
+	for _, s := range n.NATSURLs {
+		if u, err := url.Parse(s); err != nil || u.Scheme != "nats" || u.Host == "" {
+			p.Addf("nats_urls: %q is not a URL like nats://host:port", s)
+		}
 	}
 }

@@ -82,7 +82,7 @@ type Config struct {
 	EvacuationPollingInterval daemonconfig.Duration `json:"evacuation_polling_interval"`
 
 	// NATSURLs are the NATS servers the containers' log lines are published on.
-	NATSURLs []string `json:"nats_urls"`
+	daemonconfig.NATS
 
 	// GardenNetwork ("unix" or "tcp") and GardenAddress reach the cell's garden server.
 	GardenNetwork string `json:"garden_network"`
@@ -189,14 +189,7 @@ func (c Config) Validate() error {
 		}
 	}
 
-	if len(c.NATSURLs) == 0 {
-		p.Addf("nats_urls is required (the containers' logs are published there)")
-	}
-	for _, n := range c.NATSURLs {
-		if u, err := url.Parse(n); err != nil || u.Scheme != "nats" || u.Host == "" {
-			p.Addf("nats_urls: %q is not a URL like nats://host:port", n)
-		}
-	}
+	c.NATS.Check(&p, "the containers' logs are published there")
 
 	switch c.GardenNetwork {
 	case "unix":
