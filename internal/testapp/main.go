@@ -11,17 +11,25 @@
 //	GET /stderr?text=T     prints T on stderr
 //	GET /ready             200 while ready (the default), 500 after /ready?state=fail
 //	GET /ready?state=S     S = fail or pass flips what /ready answers
+//	GET /sleep?ms=N        answers after N milliseconds (a request in flight)
+//
+// On SIGTERM it stops accepting connections, finishes the requests in flight and exits 0, as a
+// well-behaved app does within the cell's grace period.
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -32,11 +40,25 @@ func main() {
 	}
 	a := &app{}
 	a.ready.Store(true)
+	srv := &http.Server{Addr: ":" + port, Handler: a}
+	terminated := make(chan os.Signal, 1)
+	signal.Notify(terminated, syscall.SIGTERM)
+	drained := make(chan struct{})
+	go func() {
+		<-terminated
+		fmt.Println("testapp: SIGTERM, finishing the requests in flight")
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		close(drained)
+	}()
 	fmt.Printf("testapp listening on port %s\n", port)
-	if err := http.ListenAndServe(":"+port, a); err != nil {
+	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
 		fmt.Fprintf(os.Stderr, "testapp: %v\n", err)
 		os.Exit(1)
 	}
+	<-drained
+	fmt.Println("testapp: exiting")
 }
 
 type app struct {
@@ -74,6 +96,14 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			time.Sleep(50 * time.Millisecond) // let the answer reach the client
 			os.Exit(code)
 		}()
+	case "/sleep":
+		ms, err := strconv.Atoi(q.Get("ms"))
+		if err != nil || ms < 0 {
+			http.Error(w, "ms must be a non-negative integer", http.StatusBadRequest)
+			return
+		}
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		fmt.Fprintf(w, "slept %d ms", ms)
 	case "/hang":
 		a.hung.Store(true)
 		select {}
