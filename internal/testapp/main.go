@@ -12,6 +12,9 @@
 //	GET /ready             200 while ready (the default), 500 after /ready?state=fail
 //	GET /ready?state=S     S = fail or pass flips what /ready answers
 //	GET /sleep?ms=N        answers after N milliseconds (a request in flight)
+//	GET /session           answers as / and sets the cookie JSESSIONID=<CF_INSTANCE_GUID>
+//	POST /record           prints "record: <body>" on stdout, then answers "recorded": what the
+//	                       app received is known even after it was killed with SIGKILL
 //
 // On SIGTERM it stops accepting connections, finishes the requests in flight and exits 0, as a
 // well-behaved app does within the cell's grace period.
@@ -22,6 +25,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/signal"
@@ -74,8 +78,23 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	switch r.URL.Path {
-	case "/":
+	case "/", "/session":
+		if r.URL.Path == "/session" {
+			http.SetCookie(w, &http.Cookie{Name: "JSESSIONID", Value: os.Getenv("CF_INSTANCE_GUID")})
+		}
 		fmt.Fprintf(w, "%s %s", os.Getenv("CF_INSTANCE_INDEX"), os.Getenv("CF_INSTANCE_GUID"))
+	case "/record":
+		if r.Method != http.MethodPost {
+			http.Error(w, "POST only", http.StatusMethodNotAllowed)
+			return
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		fmt.Printf("record: %s\n", body)
+		fmt.Fprint(w, "recorded")
 	case "/env":
 		env := map[string]string{}
 		for _, kv := range os.Environ() {

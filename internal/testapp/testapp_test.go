@@ -86,6 +86,26 @@ var _ = Describe("the test app", func() {
 		Expect(status("/alloc?mb=-1")).To(Equal(400))
 	})
 
+	It("sets a session cookie naming its instance on /session", func() {
+		resp, err := (&http.Client{Timeout: time.Second}).Get(base + "/session")
+		Expect(err).NotTo(HaveOccurred())
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		Expect(string(b)).To(Equal("2 guid-x"))
+		Expect(resp.Cookies()).To(ContainElement(And(
+			HaveField("Name", "JSESSIONID"), HaveField("Value", "guid-x"))))
+	})
+
+	It("prints what is POSTed to /record before answering, and refuses a GET there", func() {
+		resp, err := (&http.Client{Timeout: time.Second}).Post(base+"/record", "text/plain", strings.NewReader("post-17"))
+		Expect(err).NotTo(HaveOccurred())
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		Expect(string(b)).To(Equal("recorded"))
+		Eventually(session.Out).Should(gbytes.Say("record: post-17\n"))
+		Expect(status("/record")).To(Equal(http.StatusMethodNotAllowed))
+	})
+
 	It("exits with the code asked for", func() {
 		Expect(status("/exit?code=7")).To(Equal(200))
 		Eventually(session).Should(gexec.Exit(7))
