@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/tls"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/diego-go/diego/auction"
 	"github.com/diego-go/diego/auctioneer/server"
-	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/cmd/auctioneer/config"
 	"github.com/diego-go/diego/internal/daemon"
 	"github.com/diego-go/diego/locket"
@@ -36,7 +34,7 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, erro
 	if err != nil {
 		return nil, err
 	}
-	bbsTLS, err := tlsconfig.OptionalClient(cfg.BBSCertFile, cfg.BBSKeyFile, cfg.BBSCAFile)
+	bbsClient, err := daemon.BBSClient(logger, consul, cfg.BBS)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +57,7 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, erro
 		Inbox:   inbox,
 		Cells:   server.ConsulCells{Client: consul, Logger: logger},
 		Reps:    rep.NewClient(rep.Options{TLS: repTLS, StateTimeout: cfg.CellStateTimeout.D(), WorkTimeout: cfg.RepWorkTimeout.D()}),
-		BBS:     bbsClient(logger, cfg, bbsTLS, consul),
+		BBS:     bbsClient,
 		Logger:  logger,
 		Metrics: metrics,
 		Auction: &opts,
@@ -99,18 +97,4 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, erro
 			Runner: locket.NewServiceRegistration(logger, consul, reg, cfg.LockTTL.D())})
 	}
 	return members, nil
-}
-
-// bbsClient is the client of the BBS at bbs_url, after the instances of bbs_service_name in Consul
-// when set.
-func bbsClient(logger *slog.Logger, cfg config.Config, tlsConfig *tls.Config, consul *locket.Client) *bbs.Client {
-	opts := []bbs.Option{bbs.WithLogger(logger)}
-	if cfg.BBSServiceName != "" {
-		scheme := "http"
-		if tlsConfig != nil {
-			scheme = "https"
-		}
-		opts = append(opts, bbs.WithResolver(daemon.ServiceURLs(consul, cfg.BBSServiceName, scheme)))
-	}
-	return bbs.NewClient(cfg.BBSURL, tlsConfig, opts...)
 }

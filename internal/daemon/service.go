@@ -3,10 +3,14 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 
+	"github.com/diego-go/diego/bbs"
+	"github.com/diego-go/diego/internal/daemonconfig"
 	"github.com/diego-go/diego/locket"
+	"github.com/diego-go/diego/tlsconfig"
 )
 
 // ServiceRegistration is the Consul registration of a daemon's listener: name, the listen
@@ -38,4 +42,22 @@ func ServiceURLs(consul *locket.Client, name, scheme string) func(ctx context.Co
 		}
 		return urls, err
 	}
+}
+
+// BBSClient is the client of the BBS that cfg names: bbs_url, after the passing instances of
+// bbs_service_name in Consul when that is set.
+func BBSClient(logger *slog.Logger, consul *locket.Client, cfg daemonconfig.BBS) (*bbs.Client, error) {
+	tlsConfig, err := tlsconfig.OptionalClient(cfg.BBSCertFile, cfg.BBSKeyFile, cfg.BBSCAFile)
+	if err != nil {
+		return nil, err
+	}
+	opts := []bbs.Option{bbs.WithLogger(logger)}
+	if cfg.BBSServiceName != "" {
+		scheme := "http"
+		if tlsConfig != nil {
+			scheme = "https"
+		}
+		opts = append(opts, bbs.WithResolver(ServiceURLs(consul, cfg.BBSServiceName, scheme)))
+	}
+	return bbs.NewClient(cfg.BBSURL, tlsConfig, opts...), nil
 }

@@ -8,6 +8,7 @@
 //		daemonconfig.Consul    // consul_address
 //		daemonconfig.Lock      // lock_ttl, lock_retry_interval
 //		daemonconfig.Logging   // log_level
+//		daemonconfig.BBS       // bbs_url, bbs_*_file, bbs_service_name (a client of the BBS)
 //		// the daemon's own fields
 //	}
 //
@@ -23,6 +24,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -223,6 +225,30 @@ func (l Logging) Check(p *Problems) {
 	default:
 		p.Addf("log_level %q: want debug, info, warn or error", l.LogLevel)
 	}
+}
+
+// BBS is how a daemon reaches the BBS: bbs_url, optional client TLS (all three files or none),
+// and optionally a Consul service name whose passing instances are tried before bbs_url.
+type BBS struct {
+	BBSURL      string `json:"bbs_url"`
+	BBSCAFile   string `json:"bbs_ca_file"`
+	BBSCertFile string `json:"bbs_cert_file"`
+	BBSKeyFile  string `json:"bbs_key_file"`
+	// BBSServiceName, when set, makes the client try the passing instances of this Consul
+	// service first (https when the TLS files are set), bbs_url after them.
+	BBSServiceName string `json:"bbs_service_name"`
+}
+
+// Check records a missing bbs_url (needed unless bbs_service_name is set), a URL that is not
+// http(s) and incomplete TLS files.
+func (b BBS) Check(p *Problems) {
+	if b.BBSServiceName == "" {
+		p.Require("bbs_url", b.BBSURL)
+	}
+	if u := b.BBSURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		p.Addf("bbs_url %q must start with http:// or https://", u)
+	}
+	p.TLSFiles("bbs", b.BBSCAFile, b.BBSCertFile, b.BBSKeyFile)
 }
 
 // NATS is the list of NATS servers a daemon publishes on or subscribes to (nats://host:port).

@@ -108,4 +108,18 @@ var _ = Describe("daemonconfig", func() {
 		p.TLSFiles("rep", "ca", "", "key")
 		Expect(p.Err()).To(MatchError("rep_ca_file, rep_cert_file and rep_key_file go together"))
 	})
+
+	It("wants a BBS URL unless a service name finds the BBS, http(s) only, TLS files together", func() {
+		check := func(b daemonconfig.BBS) error {
+			var p daemonconfig.Problems
+			b.Check(&p)
+			return p.Err()
+		}
+		Expect(check(daemonconfig.BBS{BBSURL: "https://bbs:8889"})).To(Succeed())
+		Expect(check(daemonconfig.BBS{BBSServiceName: "bbs"})).To(Succeed())
+		err := check(daemonconfig.BBS{BBSCAFile: "ca"})
+		Expect(err).To(MatchError(ContainSubstring("bbs_url is required")))
+		Expect(err).To(MatchError(ContainSubstring("bbs_ca_file, bbs_cert_file and bbs_key_file go together")))
+		Expect(check(daemonconfig.BBS{BBSURL: "bbs:8889"})).To(MatchError(`bbs_url "bbs:8889" must start with http:// or https://`))
+	})
 })

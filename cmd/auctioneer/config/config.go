@@ -5,7 +5,6 @@ package config
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/diego-go/diego/internal/daemonconfig"
@@ -40,15 +39,8 @@ type Config struct {
 	// disables. Default "auctioneer".
 	ServiceName string `json:"service_name"`
 
-	// BBSURL is where placement failures are reported; client TLS for it is optional (all three
-	// files or none).
-	BBSURL      string `json:"bbs_url"`
-	BBSCAFile   string `json:"bbs_ca_file"`
-	BBSCertFile string `json:"bbs_cert_file"`
-	BBSKeyFile  string `json:"bbs_key_file"`
-	// BBSServiceName, when set, makes the BBS client try the passing instances of this Consul
-	// service first (https when bbs TLS is configured), bbs_url after them.
-	BBSServiceName string `json:"bbs_service_name"`
+	// The BBS, where placement failures are reported.
+	daemonconfig.BBS
 
 	// Client TLS for the reps (all three files or none: plain http).
 	RepCAFile   string `json:"rep_ca_file"`
@@ -107,12 +99,7 @@ func (c Config) Validate() error {
 	c.Consul.Check(&p)
 	c.Lock.Check(&p)
 	c.Logging.Check(&p)
-	if c.BBSServiceName == "" {
-		p.Require("bbs_url", c.BBSURL)
-	}
-	if u := c.BBSURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-		p.Addf("bbs_url %q must start with http:// or https://", u)
-	}
+	c.BBS.Check(&p)
 	for _, d := range []struct {
 		name string
 		v    daemonconfig.Duration
@@ -132,7 +119,6 @@ func (c Config) Validate() error {
 			p.Addf("%s %v: must not be negative", w.name, w.v)
 		}
 	}
-	p.TLSFiles("bbs", c.BBSCAFile, c.BBSCertFile, c.BBSKeyFile)
 	p.TLSFiles("rep", c.RepCAFile, c.RepCertFile, c.RepKeyFile)
 	return p.Err()
 }
