@@ -84,3 +84,25 @@ func (a *ActualLRP) Info() *ActualLRPInfo {
 		AvailabilityZone: a.GetAvailabilityZone(),
 	}
 }
+
+// ActualLRP is the instance a change event's before or after describes (the inverse of Info);
+// the fields change events leave out (metric tags, internal routes) are empty.
+func (i *ActualLRPInfo) ActualLRP(key *ActualLRPKey, instanceKey *ActualLRPInstanceKey) *ActualLRP {
+	if i == nil {
+		return nil
+	}
+	return &ActualLRP{
+		ActualLrpKey:         key,
+		ActualLrpInstanceKey: instanceKey,
+		ActualLrpNetInfo:     i.GetActualLrpNetInfo(),
+		CrashCount:           i.GetCrashCount(),
+		CrashReason:          i.GetCrashReason(),
+		State:                i.GetState(),
+		PlacementError:       i.GetPlacementError(),
+		Since:                i.GetSince(),
+		ModificationTag:      i.GetModificationTag(),
+		Presence:             i.GetPresence(),
+		Routable:             i.Routable,
+		AvailabilityZone:     i.GetAvailabilityZone(),
+	}
+}
