@@ -56,9 +56,16 @@ func FreeAddr() string {
 // WriteConfig writes v as JSON to a new file in the spec's temporary folder and returns its path.
 func WriteConfig(v any) string {
 	GinkgoHelper()
+	return WriteConfigIn(GinkgoT().TempDir(), v)
+}
+
+// WriteConfigIn writes v as JSON to a new file in dir and returns its path: for a daemon that a
+// later spec starts again, after the temporary folder of the spec that wrote it is gone.
+func WriteConfigIn(dir string, v any) string {
+	GinkgoHelper()
 	b, err := json.Marshal(v)
 	Expect(err).NotTo(HaveOccurred())
-	f, err := os.CreateTemp(GinkgoT().TempDir(), "config-*.json")
+	f, err := os.CreateTemp(dir, "config-*.json")
 	Expect(err).NotTo(HaveOccurred())
 	_, err = f.Write(b)
 	Expect(err).NotTo(HaveOccurred())
@@ -70,26 +77,41 @@ func WriteConfig(v any) string {
 const StopGrace = 5 * time.Second
 
 // Start starts the binary at path with args, its output on GinkgoWriter. It dies with the test
-// binary (Pdeathsig). When the spec ends, whatever happened, it gets SIGINT (a lock holder
-// releases its lock at once) and, if it has not exited StopGrace later, SIGKILL by its pid. Clean
-// exits are for the specs to assert, not this cleanup.
+// binary (Pdeathsig). When the spec ends, whatever happened, it is stopped with Stop. Clean exits
+// are for the specs to assert, not this cleanup.
 func Start(path string, args ...string) *gexec.Session {
+	GinkgoHelper()
+	s := Launch(path, args...)
+	DeferCleanup(func() { Stop(s) })
+	return s
+}
+
+// Launch is Start without the cleanup at the end of the spec: for a process that outlives the
+// spec that started it (one a suite-wide system starts again), which its owner stops with Stop.
+func Launch(path string, args ...string) *gexec.Session {
 	GinkgoHelper()
 	cmd := exec.Command(path, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
 	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() {
-		s.Interrupt()
-		select {
-		case <-s.Exited:
-		case <-time.After(StopGrace):
-			GinkgoWriter.Printf("%s (pid %d) did not exit within %s of SIGINT: killing it\n", path, s.Command.Process.Pid, StopGrace)
-			s.Kill()
-			Eventually(s.Exited, 5*time.Second).Should(BeClosed())
-		}
-	})
 	return s
+}
+
+// Stop sends s SIGINT (a lock holder releases its lock at once) and, if it has not exited
+// StopGrace later, SIGKILL by its pid. It returns at once for a process that has exited.
+func Stop(s *gexec.Session) {
+	GinkgoHelper()
+	if s.ExitCode() != -1 {
+		return
+	}
+	s.Interrupt()
+	select {
+	case <-s.Exited:
+	case <-time.After(StopGrace):
+		GinkgoWriter.Printf("%s (pid %d) did not exit within %s of SIGINT: killing it\n", s.Command.Path, s.Command.Process.Pid, StopGrace)
+		s.Kill()
+		Eventually(s.Exited, 5*time.Second).Should(BeClosed())
+	}
 }
 
 // Listening tells whether something accepts TCP connections at addr (within 200 ms).

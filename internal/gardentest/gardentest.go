@@ -364,21 +364,20 @@ func (g *Garden) teardown() {
 	}
 }
 
+// KillWithContainers kills the server and every process of its containers with SIGKILL, as a
+// cell that loses its machine: nothing answers on the containers' ports any more. Restart starts
+// the server again on its configuration; none of the containers' processes runs again.
+func (g *Garden) KillWithContainers() {
+	GinkgoHelper()
+	g.Kill9()
+	g.killContainerProcesses()
+}
+
 // killStragglers kills what the server's destroys missed (a container created while cleanup
 // listed and destroyed the server's containers outlives its server) and unmounts what is left
 // under the work directory, so that its cgroups and files can go.
 func (g *Garden) killStragglers() {
-	procs, _ := filepath.Glob("/proc/[0-9]*/cgroup")
-	for _, f := range procs {
-		b, err := os.ReadFile(f)
-		if err != nil || !strings.Contains(string(b), "/"+g.cgParent+"/") {
-			continue
-		}
-		var pid int
-		if _, err := fmt.Sscanf(filepath.Base(filepath.Dir(f)), "%d", &pid); err == nil && pid != os.Getpid() {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
+	g.killContainerProcesses()
 	b, err := os.ReadFile("/proc/self/mounts")
 	if err != nil {
 		return
@@ -392,6 +391,21 @@ func (g *Garden) killStragglers() {
 	// deepest first
 	for i := len(mounts) - 1; i >= 0; i-- {
 		syscall.Unmount(mounts[i], syscall.MNT_DETACH)
+	}
+}
+
+// killContainerProcesses kills every process in the server's cgroup parent: its containers'.
+func (g *Garden) killContainerProcesses() {
+	procs, _ := filepath.Glob("/proc/[0-9]*/cgroup")
+	for _, f := range procs {
+		b, err := os.ReadFile(f)
+		if err != nil || !strings.Contains(string(b), "/"+g.cgParent+"/") {
+			continue
+		}
+		var pid int
+		if _, err := fmt.Sscanf(filepath.Base(filepath.Dir(f)), "%d", &pid); err == nil && pid != os.Getpid() {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
 	}
 }
 

@@ -23,7 +23,7 @@ import (
 var _ = Describe("a garden server for specs", Ordered, func() {
 	var bridge, pool, dir string
 
-	It("runs the test app in a busybox container, reachable on its NetIn port, restarts keeping containers", func() {
+	It("runs the test app in a busybox container, reachable on its NetIn port, restarts keeping containers, and dies with them", func() {
 		g := gardentest.Start(gardentest.Options{Extra: map[string]any{"max_containers": 7}})
 		dir = filepath.Dir(g.Socket)
 		capacity, err := g.Client.Capacity()
@@ -66,6 +66,13 @@ var _ = Describe("a garden server for specs", Ordered, func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(list).To(HaveLen(1), "the container survives the server's restart")
 		Eventually(func() string { return get(base + "/") }, 10*time.Second, 100*time.Millisecond).Should(Equal("3 abc"))
+
+		g.KillWithContainers()
+		Eventually(func() string { return get(base + "/") }, 5*time.Second, 100*time.Millisecond).ShouldNot(Equal("3 abc"),
+			"the app died with the server")
+		Expect(g.Client.Ping()).NotTo(Succeed())
+		g.Restart()
+		Consistently(func() string { return get(base + "/") }, time.Second, 200*time.Millisecond).ShouldNot(Equal("3 abc"))
 	})
 
 	It("left nothing behind: the previous spec's bridge, chains, cgroups and files are gone", func() {

@@ -1,0 +1,266 @@
+package inigo_test
+
+import (
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+
+	"github.com/diego-go/diego/inigo/world"
+)
+
+// desireRouted desires n instances of the test app routed at their own hostname and waits until
+// the first router reaches every one of them.
+func desireRouted(name string, n int) (processGuid, hostname string) {
+	GinkgoHelper()
+	processGuid = w.Guid(name)
+	hostname = host(processGuid)
+	w.Desire(world.AppLRP(processGuid, int32(n), hostname))
+	w.WaitRunning(processGuid, n, 2*time.Minute)
+	w.Routers[0].WaitRoutable(hostname, n, 30*time.Second)
+	return processGuid, hostname
+}
+
+// firstAnswer polls the router for hostname every 2 ms until it answers 200 or timeout passes,
+// and returns when it did (zero if it never did).
+func firstAnswer(r *world.Router, hostname string, timeout time.Duration) time.Time {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		if r.Get(hostname, "/").Err == nil {
+			return time.Now()
+		}
+	}
+	return time.Time{}
+}
+
+// victimAndSurvivors splits the world's cells into one running an instance of the process and
+// the others.
+func victimAndSurvivors(processGuid string) (*world.Cell, []*world.Cell) {
+	GinkgoHelper()
+	on := w.CellsOf(processGuid)
+	var victim *world.Cell
+	var survivors []*world.Cell
+	for _, c := range w.Cells {
+		if victim == nil && on[c.ID] > 0 {
+			victim = c
+		} else {
+			survivors = append(survivors, c)
+		}
+	}
+	Expect(victim).NotTo(BeNil(), "an instance of %s runs on one of the world's cells", processGuid)
+	return victim, survivors
+}
+
+// runningOn counts the process's RUNNING instances on the cells.
+func runningOn(processGuid string, cells []*world.Cell) int {
+	on := w.CellsOf(processGuid)
+	n := 0
+	for _, c := range cells {
+		n += on[c.ID]
+	}
+	return n
+}
+
+var _ = Describe("an LRP with a route", func() {
+	It("answers through the router as soon as an instance is RUNNING and routable", func() {
+		w.Require("router", "route-emitter")
+		r := w.Routers[0]
+		processGuid := w.Guid("first")
+		hostname := host(processGuid)
+		Expect(r.Get(hostname, "/").Err).To(MatchError(ContainSubstring("404 unknown_route")), "no route before the LRP is desired")
+
+		events := w.Events()
+		w.Desire(world.AppLRP(processGuid, 1, hostname))
+		var routable time.Time
+		Eventually(func() bool {
+			for {
+				select {
+				case e, ok := <-events:
+					Expect(ok).To(BeTrue(), "the event stream ended")
+					if c := world.BecameRoutable(e.Event); c != nil && c.GetActualLrpKey().GetProcessGuid() == processGuid {
+						routable = e.At
+						return true
+					}
+				default:
+					return false
+				}
+			}
+		}, 2*time.Minute, time.Millisecond).Should(BeTrue(), "the instance turns RUNNING and routable")
+		answered := firstAnswer(r, hostname, 10*time.Second)
+		Expect(answered).NotTo(BeZero(), "the instance answers through the router")
+		took := answered.Sub(routable)
+		GinkgoWriter.Printf("first answer through the router %s after the RUNNING event\n", took)
+		Expect(took).To(BeNumerically("<", time.Second))
+	})
+
+	It("keeps answering every request while it scales from 3 instances to 1", func() {
+		w.Require("router", "route-emitter")
+		processGuid, hostname := desireRouted("scale", 3)
+		load := w.Routers[0].StartLoad(hostname, world.LoadOptions{})
+		time.Sleep(time.Second)
+		w.Scale(processGuid, 1)
+		Eventually(func() int { return len(w.Actuals(processGuid)) }, time.Minute, 100*time.Millisecond).Should(Equal(1),
+			"the retired instances are gone")
+		time.Sleep(time.Second)
+		res := load.Stop()
+		GinkgoWriter.Printf("scale 3 -> 1: %s\n", res)
+		Expect(res.Requests).To(BeNumerically(">=", 50), res.String())
+		Expect(res.Failures).To(BeZero(), res.String())
+		Expect(res.Instances).To(HaveLen(3), "every instance answered before the scale-down")
+	})
+})
+
+var _ = Describe("an evacuating cell", func() {
+	It("keeps its instances answering until their replacements run", func() {
+		w.Require("router", "route-emitter")
+		processGuid, hostname := desireRouted("evac", 2)
+		leaving, staying := victimAndSurvivors(processGuid)
+		DeferCleanup(leaving.Restart)
+		load := w.Routers[0].StartLoad(hostname, world.LoadOptions{})
+		time.Sleep(time.Second)
+
+		leaving.Evacuate()
+		Eventually(leaving.Rep.Session(), 2*time.Minute, 100*time.Millisecond).Should(gexec.Exit(0),
+			"the rep exits once its instances run elsewhere")
+		Expect(runningOn(processGuid, staying)).To(Equal(2))
+		time.Sleep(time.Second)
+		res := load.Stop()
+		GinkgoWriter.Printf("evacuation: %s\n", res)
+		Expect(res.Requests).To(BeNumerically(">=", 50), res.String())
+		Expect(res.Failures).To(BeZero(), res.String())
+	})
+})
+
+var _ = Describe("a cell killed while serving", func() {
+	It("costs no request beyond those in flight on it, and its instances run elsewhere without waiting for the convergence interval", func() {
+		w.Require("router", "route-emitter", "converger")
+		const instances, concurrency = 4, 4
+		processGuid, hostname := desireRouted("kill", instances)
+		victim, survivors := victimAndSurvivors(processGuid)
+		DeferCleanup(victim.Restart)
+		load := w.Routers[0].StartLoad(hostname, world.LoadOptions{Concurrency: concurrency})
+		time.Sleep(time.Second)
+
+		killed := time.Now()
+		victim.Kill()
+		Eventually(func() int { return runningOn(processGuid, survivors) }, time.Minute, 100*time.Millisecond).Should(Equal(instances),
+			"the killed cell's instances are placed again")
+		replaced := time.Since(killed)
+		w.Routers[0].WaitRoutable(hostname, instances, 30*time.Second)
+		res := load.Stop()
+		GinkgoWriter.Printf("cell killed: instances running elsewhere %s later (converger interval %s); %s\n",
+			replaced, w.Options.ConvergenceInterval, res)
+		Expect(res.Failures).To(BeNumerically("<=", concurrency), "at most the requests in flight on the killed cell fail: %s", res)
+		// the presence expires within 2 TTLs; the instance then starts as any other
+		Expect(replaced).To(BeNumerically("<", 2*w.Options.LockTTL+45*time.Second))
+	})
+})
+
+var _ = Describe("the route-emitter", func() {
+	It("loses no route when it is killed and started again, and routes what was desired meanwhile", func() {
+		w.Require("router", "route-emitter")
+		r := w.Routers[0]
+		_, hostname := desireRouted("emitter", 2)
+		load := r.StartLoad(hostname, world.LoadOptions{})
+		DeferCleanup(func() {
+			if !w.Emitter.Running() {
+				w.Emitter.Start()
+			}
+		})
+		time.Sleep(time.Second)
+
+		w.Emitter.Kill9()
+		meanwhile := w.Guid("emitter-meanwhile")
+		w.Desire(world.AppLRP(meanwhile, 1, host(meanwhile)))
+		w.WaitRunning(meanwhile, 1, 2*time.Minute)
+		Expect(r.Get(host(meanwhile), "/").Err).To(MatchError(ContainSubstring("404 unknown_route")), "no emitter registers it")
+
+		w.Emitter.Start()
+		r.WaitRoutable(host(meanwhile), 1, 2*w.Options.LockTTL+10*time.Second)
+		res := load.Stop()
+		GinkgoWriter.Printf("route-emitter killed and started: %s\n", res)
+		Expect(res.Failures).To(BeZero(), res.String())
+	})
+})
+
+var _ = Describe("NATS restarting", func() {
+	It("keeps the routes answering, and routes come back within one register interval", func() {
+		w.Require("router", "route-emitter")
+		r := w.Routers[0]
+		_, hostname := desireRouted("nats", 1)
+		load := r.StartLoad(hostname, world.LoadOptions{})
+		restarted := false
+		DeferCleanup(func() {
+			if !restarted {
+				Expect(w.NATS.Restart()).To(Succeed())
+			}
+		})
+		time.Sleep(time.Second)
+
+		Expect(w.NATS.Stop()).To(Succeed())
+		meanwhile := w.Guid("nats-meanwhile")
+		w.Desire(world.AppLRP(meanwhile, 1, host(meanwhile)))
+		w.WaitRunning(meanwhile, 1, 2*time.Minute)
+		Expect(r.Get(host(meanwhile), "/").Err).To(MatchError(ContainSubstring("404 unknown_route")), "no registration reaches the router")
+
+		back := time.Now()
+		Expect(w.NATS.Restart()).To(Succeed())
+		restarted = true
+		answered := firstAnswer(r, host(meanwhile), 2*w.Options.RegisterInterval)
+		Expect(answered).NotTo(BeZero(), "the route desired while NATS was down answers")
+		took := answered.Sub(back)
+		res := load.Stop()
+		GinkgoWriter.Printf("NATS restarted: the route desired meanwhile answered %s later (register interval %s); %s\n",
+			took, w.Options.RegisterInterval, res)
+		Expect(took).To(BeNumerically("<=", w.Options.RegisterInterval))
+		Expect(res.Failures).To(BeZero(), res.String())
+	})
+})
+
+var _ = Describe("a router started later", func() {
+	It("learns every route through router.start, well before the next register interval", func() {
+		w.Require("router", "route-emitter")
+		_, first := desireRouted("later-a", 1)
+		_, second := desireRouted("later-b", 2)
+
+		started := time.Now()
+		later := w.StartRouter()
+		DeferCleanup(later.Stop)
+		later.WaitRoutable(first, 1, w.Options.RegisterInterval)
+		later.WaitRoutable(second, 2, w.Options.RegisterInterval)
+		took := time.Since(started)
+		GinkgoWriter.Printf("a router started later knew every route %s after it was started (register interval %s)\n",
+			took, w.Options.RegisterInterval)
+		Expect(took).To(BeNumerically("<", w.Options.RegisterInterval/2))
+	})
+})
+
+var _ = Describe("the converger", func() {
+	It("fails over to a standby when the lock holder dies, which converges a lost cell's instances", func() {
+		w.Require("converger")
+		standby := w.StartConverger()
+		DeferCleanup(standby.Stop)
+		holder := w.ConvergerLeader()
+		Expect(holder).NotTo(BeNil(), "a converger holds the lock")
+		Expect(holder).NotTo(BeIdenticalTo(standby))
+		DeferCleanup(func() {
+			if !holder.Running() {
+				holder.Start()
+			}
+		})
+
+		processGuid := w.Guid("failover")
+		w.Desire(world.AppLRP(processGuid, 2))
+		w.WaitRunning(processGuid, 2, 2*time.Minute)
+		victim, survivors := victimAndSurvivors(processGuid)
+		DeferCleanup(victim.Restart)
+
+		killed := time.Now()
+		holder.Kill9()
+		victim.Kill()
+		Eventually(standby.Leader, 4*w.Options.LockTTL+5*time.Second, 50*time.Millisecond).Should(BeTrue(), "the standby takes the lock")
+		Eventually(func() int { return runningOn(processGuid, survivors) }, time.Minute, 100*time.Millisecond).Should(Equal(2),
+			"the standby converges the lost cell's instances")
+		GinkgoWriter.Printf("converger failover: the lost cell's instances run elsewhere %s after the holder and the cell were killed\n", time.Since(killed))
+	})
+})

@@ -1,0 +1,124 @@
+package world
+
+import (
+	"fmt"
+	"maps"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+)
+
+// LoadOptions shape a load: Concurrency clients (default 4) each send GET Path (default "/")
+// and wait Pause (default 10 ms) before the next, until Stop or For (default 2 min) has passed.
+type LoadOptions struct {
+	Concurrency int
+	Path        string
+	Pause       time.Duration
+	For         time.Duration
+}
+
+// Load is steady GETs through a router to one host.
+type Load struct {
+	stop chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+
+	mu  sync.Mutex
+	res LoadResult
+}
+
+// LoadResult counts a load's requests: each failure's reason (the router's X-Cf-RouterError or
+// status, or the client's error) and, for the answered ones, each instance that answered.
+type LoadResult struct {
+	Requests  int
+	Failures  int
+	Reasons   map[string]int
+	Instances map[string]int
+}
+
+func (r LoadResult) String() string {
+	var reasons []string
+	for k, v := range r.Reasons {
+		reasons = append(reasons, fmt.Sprintf("%dx %s", v, k))
+	}
+	sort.Strings(reasons)
+	return fmt.Sprintf("%d requests, %d failed (%s), answered by %d instances", r.Requests, r.Failures, strings.Join(reasons, "; "), len(r.Instances))
+}
+
+// StartLoad starts a load on host through the router; it stops at Stop, after opts.For, or when
+// the spec ends.
+func (r *Router) StartLoad(host string, opts LoadOptions) *Load {
+	if opts.Concurrency == 0 {
+		opts.Concurrency = 4
+	}
+	if opts.Path == "" {
+		opts.Path = "/"
+	}
+	if opts.Pause == 0 {
+		opts.Pause = 10 * time.Millisecond
+	}
+	if opts.For == 0 {
+		opts.For = 2 * time.Minute
+	}
+	l := &Load{stop: make(chan struct{}), res: LoadResult{Reasons: map[string]int{}, Instances: map[string]int{}}}
+	deadline := time.After(opts.For)
+	ended := make(chan struct{})
+	go func() {
+		select {
+		case <-deadline:
+			l.halt()
+		case <-l.stop:
+		}
+		close(ended)
+	}()
+	for range opts.Concurrency {
+		l.wg.Add(1)
+		go func() {
+			defer GinkgoRecover()
+			defer l.wg.Done()
+			for {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				a := r.Get(host, opts.Path)
+				l.mu.Lock()
+				l.res.Requests++
+				if a.Err != nil {
+					l.res.Failures++
+					l.res.Reasons[a.Err.Error()]++
+				} else {
+					l.res.Instances[a.Instance()]++
+				}
+				l.mu.Unlock()
+				select {
+				case <-l.stop:
+					return
+				case <-time.After(opts.Pause):
+				}
+			}
+		}()
+	}
+	DeferCleanup(func() { l.Stop(); <-ended })
+	return l
+}
+
+func (l *Load) halt() { l.once.Do(func() { close(l.stop) }) }
+
+// Stop ends the load, waits for the requests in flight and returns the counts.
+func (l *Load) Stop() LoadResult {
+	l.halt()
+	l.wg.Wait()
+	return l.Result()
+}
+
+// Result is the counts so far.
+func (l *Load) Result() LoadResult {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return LoadResult{Requests: l.res.Requests, Failures: l.res.Failures, Reasons: maps.Clone(l.res.Reasons), Instances: maps.Clone(l.res.Instances)}
+}
