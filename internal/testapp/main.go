@@ -13,8 +13,9 @@
 //	GET /ready?state=S     S = fail or pass flips what /ready answers
 //	GET /sleep?ms=N        answers after N milliseconds (a request in flight)
 //	GET /session           answers as / and sets the cookie JSESSIONID=<CF_INSTANCE_GUID>
-//	POST /record           prints "record: <body>" on stdout, then answers "recorded": what the
-//	                       app received is known even after it was killed with SIGKILL
+//	POST /record?ms=N      prints "record: <body>" on stdout, then answers "recorded" (N
+//	                       milliseconds later when given): what the app received is known even
+//	                       after it was killed with SIGKILL, answered or not
 //
 // On SIGTERM it stops accepting connections, finishes the requests in flight and exits 0, as a
 // well-behaved app does within the cell's grace period.
@@ -93,7 +94,16 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
+		ms, err := strconv.Atoi(q.Get("ms"))
+		if q.Get("ms") == "" {
+			ms, err = 0, nil
+		}
+		if err != nil || ms < 0 {
+			http.Error(w, "ms must be a non-negative integer", http.StatusBadRequest)
+			return
+		}
 		fmt.Printf("record: %s\n", body)
+		time.Sleep(time.Duration(ms) * time.Millisecond)
 		fmt.Fprint(w, "recorded")
 	case "/env":
 		env := map[string]string{}

@@ -104,6 +104,14 @@ var _ = Describe("the test app", func() {
 		Expect(string(b)).To(Equal("recorded"))
 		Eventually(session.Out).Should(gbytes.Say("record: post-17\n"))
 		Expect(status("/record")).To(Equal(http.StatusMethodNotAllowed))
+
+		start := time.Now()
+		resp, err = (&http.Client{Timeout: 2 * time.Second}).Post(base+"/record?ms=300", "text/plain", strings.NewReader("post-18"))
+		Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		Expect(resp.StatusCode).To(Equal(http.StatusOK))
+		Expect(time.Since(start)).To(BeNumerically(">=", 300*time.Millisecond))
+		Eventually(session.Out).Should(gbytes.Say("record: post-18\n"))
 	})
 
 	It("exits with the code asked for", func() {
