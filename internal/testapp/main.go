@@ -17,6 +17,9 @@
 //	                       milliseconds later when given): what the app received is known even
 //	                       after it was killed with SIGKILL, answered or not
 //
+// Every answer, a 404 included, carries the header X-Testapp-Instance: <index> <guid>, so a
+// spec knows which instance answered whatever the path.
+//
 // On SIGTERM it stops accepting connections, finishes the requests in flight and exits 0, as a
 // well-behaved app does within the cell's grace period.
 package main
@@ -77,6 +80,7 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if a.hung.Load() {
 		select {} // a hung app holds the connection open and never answers
 	}
+	w.Header().Set("X-Testapp-Instance", os.Getenv("CF_INSTANCE_INDEX")+" "+os.Getenv("CF_INSTANCE_GUID"))
 	q := r.URL.Query()
 	switch r.URL.Path {
 	case "/", "/session":

@@ -63,7 +63,11 @@ var _ = Describe("the test app", func() {
 		Expect(status("/ready")).To(Equal(500))
 		Expect(status("/ready?state=pass")).To(Equal(200))
 		Expect(status("/ready?state=maybe")).To(Equal(400))
-		Expect(status("/nothing")).To(Equal(404))
+		resp, err := (&http.Client{Timeout: time.Second}).Get(base + "/nothing")
+		Expect(err).NotTo(HaveOccurred())
+		resp.Body.Close()
+		Expect(resp.StatusCode).To(Equal(404))
+		Expect(resp.Header.Get("X-Testapp-Instance")).To(Equal("2 guid-x"), "every answer names the instance")
 	})
 
 	It("prints lines on stdout and stderr", func() {
