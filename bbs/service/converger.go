@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// Converger is the convergence loop: it runs a pass on every Trigger (a cell vanished) and every
-// Interval when set (0: only on Trigger and on the converge route). It is an ifrit runner.
+// Converger is the BBS's own convergence loop, for a BBS run without a converger daemon: it runs a
+// pass every Interval (positive) and on every Trigger (a cell vanished). It is an ifrit runner.
 type Converger struct {
 	Service  *Service
 	Interval time.Duration
@@ -29,12 +29,8 @@ func (c *Converger) Trigger() {
 
 // Run loops until signalled.
 func (c *Converger) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
-	var tick <-chan time.Time
-	if c.Interval > 0 {
-		t := time.NewTicker(c.Interval)
-		defer t.Stop()
-		tick = t.C
-	}
+	t := time.NewTicker(c.Interval)
+	defer t.Stop()
 	close(ready)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -43,7 +39,7 @@ func (c *Converger) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-tick:
+		case <-t.C:
 		case <-c.trigger:
 		}
 		_ = c.Service.Converge(ctx)

@@ -156,7 +156,11 @@ var _ = Describe("the bbs daemon", func() {
 		Expect(e.EventType()).To(Equal(models.EventTypeTaskCreated))
 	})
 
-	It("lists present cells and, when one vanishes, unclaims and auctions its instances at once", func() {
+	// vanishingCell starts a BBS with extra config and a cell presence "cell-z", claims instance 0
+	// of "on-cell-z" on it and stops the presence; it returns the BBS and the auction requests it
+	// makes after that.
+	vanishingCell := func(extra map[string]any) (*bbsProc, chan []models.LRPStartRequest) {
+		GinkgoHelper()
 		auctions := make(chan []models.LRPStartRequest, 10)
 		auctioneer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/v1/lrps" {
@@ -167,7 +171,8 @@ var _ = Describe("the bbs daemon", func() {
 			w.WriteHeader(http.StatusAccepted)
 		}))
 		DeferCleanup(auctioneer.Close)
-		p := writeConfig(map[string]string{"k1": "pass-1"}, "k1", map[string]any{"auctioneer_url": auctioneer.URL}).start()
+		extra["auctioneer_url"] = auctioneer.URL
+		p := writeConfig(map[string]string{"k1": "pass-1"}, "k1", extra).start()
 		Eventually(func() bool { return pingOK(p) }, "20s", "50ms").Should(BeTrue())
 
 		lc, err := locket.NewClient(consul.HTTPAddr())
@@ -185,6 +190,10 @@ var _ = Describe("the bbs daemon", func() {
 
 		proc.Signal(os.Interrupt) // the presence goes away
 		<-proc.Wait()
+		return p, auctions
+	}
+	unclaimedAndAuctioned := func(p *bbsProc, auctions chan []models.LRPStartRequest) {
+		GinkgoHelper()
 		var reqs []models.LRPStartRequest
 		Eventually(auctions, "10s").Should(Receive(&reqs))
 		Expect(reqs).To(HaveLen(1))
@@ -193,6 +202,21 @@ var _ = Describe("the bbs daemon", func() {
 		as, err := clientFor(p).ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: "on-cell-z", Index: ptr(int32(0))})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(as[0].GetState()).To(Equal(models.ActualLRPStateUnclaimed))
+	}
+
+	It("lists present cells and, when one vanishes, unclaims and auctions its instances at once", func() {
+		unclaimedAndAuctioned(vanishingCell(map[string]any{"convergence_interval": "10m"}))
+	})
+
+	It("with convergence_interval 0s converges only when asked (a converger drives it): a vanished cell waits for /v1/converge", func() {
+		p, auctions := vanishingCell(map[string]any{"convergence_interval": "0s"})
+		Consistently(auctions, "3s").ShouldNot(Receive())
+		as, err := clientFor(p).ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: "on-cell-z", Index: ptr(int32(0))})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(as[0].GetState()).To(Equal(models.ActualLRPStateClaimed))
+
+		Expect(clientFor(p).Converge(ctx)).To(Succeed())
+		unclaimedAndAuctioned(p, auctions)
 	})
 
 	It("stops serving on SIGINT and a restarted BBS still has the data", func() {

@@ -25,8 +25,9 @@ import (
 )
 
 // buildMembers builds the ordered group: health, metrics, the record cache (kept before the
-// lock), lock, migration (and key rotation, then the cache's catch-up), API, cell watcher,
-// convergence loop, and the Consul service registration (while the lock is held).
+// lock), lock, migration (and key rotation, then the cache's catch-up), API, cell watcher and
+// convergence loop (unless convergence_interval is 0: a converger daemon drives convergence), and
+// the Consul service registration (while the lock is held).
 func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func(), error) {
 	serverTLS, err := tlsconfig.Server(cfg.CertFile, cfg.KeyFile, cfg.CAFile)
 	if err != nil {
@@ -97,7 +98,6 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 		ObserveConvergence: m.convergence.observe,
 		MaxInstances:       cfg.MaxInstances,
 	})
-	conv := service.NewConverger(svc, cfg.ConvergenceInterval.D())
 	h := handlers.New(handlers.Config{
 		DB:              store,
 		Service:         svc,
@@ -142,14 +142,19 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 		lock.Track(daemon.LockMember(logger, consul, "bbs_lock", cfg.Lock, cfg.AdvertiseURL)),
 		grouper.Member{Name: "migration", Runner: service.StoreStartup(logger, store)},
 		grouper.Member{Name: "api", Runner: api},
-		grouper.Member{Name: "cell-watcher", Runner: locket.NewPresenceWatcher(logger, consul, locket.CellPresencePrefix, func(c locket.PresenceChange) {
-			if c.Kind == locket.PresenceVanished {
-				logger.Info("cell vanished: converging", "cell_id", c.Name)
-				conv.Trigger()
-			}
-		})},
-		grouper.Member{Name: "convergence", Runner: conv},
 	)
+	if interval := cfg.ConvergenceInterval.D(); interval > 0 {
+		conv := service.NewConverger(svc, interval)
+		members = append(members,
+			grouper.Member{Name: "cell-watcher", Runner: locket.NewPresenceWatcher(logger, consul, locket.CellPresencePrefix, func(c locket.PresenceChange) {
+				if c.Kind == locket.PresenceVanished {
+					logger.Info("cell vanished: converging", "cell_id", c.Name)
+					conv.Trigger()
+				}
+			})},
+			grouper.Member{Name: "convergence", Runner: conv},
+		)
+	}
 	if cfg.ServiceName != "" {
 		reg, err := daemon.ServiceRegistration(cfg.ServiceName, cfg.ListenAddress)
 		if err != nil {

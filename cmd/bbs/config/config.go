@@ -65,8 +65,9 @@ type Config struct {
 	RepCertFile        string `json:"rep_cert_file"`
 	RepKeyFile         string `json:"rep_key_file"`
 
-	// ConvergenceInterval runs a pass on this interval in the BBS itself (default upstream's
-	// 30 s; 0: only on /v1/converge and when a cell vanishes).
+	// ConvergenceInterval runs a pass on this interval in the BBS itself, and at once when a
+	// cell vanishes (default upstream's 30 s), for a BBS run without a converger. 0: the BBS
+	// converges only on /v1/converge, which a converger daemon (cmd/converger) calls.
 	ConvergenceInterval daemonconfig.Duration `json:"convergence_interval"`
 	// Convergence thresholds (defaults: convergence.DefaultConfig, upstream's).
 	UnclaimedLRPThreshold       daemonconfig.Duration `json:"unclaimed_lrp_threshold"`
@@ -165,6 +166,9 @@ func (c Config) Validate() error {
 		if t.d <= 0 {
 			p.Addf("%s must be positive, not %s", t.name, t.d.D())
 		}
+	}
+	if c.ConvergenceInterval < 0 {
+		p.Addf("convergence_interval must not be negative, not %s", c.ConvergenceInterval.D())
 	}
 	if c.MaxRequestBytes < 1024 {
 		p.Addf("max_request_bytes %d is below 1024", c.MaxRequestBytes)
