@@ -22,17 +22,17 @@ func TestDocs(t *testing.T) {
 }
 
 var (
-	bbsPath, auctioneerPath string
-	etcd                    *testservers.Etcd
-	consul                  *testservers.Consul
+	bbsPath, auctioneerPath, convergerPath string
+	etcd                                   *testservers.Etcd
+	consul                                 *testservers.Consul
 	// workDir holds certs/ as the examples name it; the daemons run in it.
 	workDir string
 	certs   tlstest.Files
 )
 
 var _ = BeforeSuite(func() {
-	bins := daemontest.Build("github.com/diego-go/diego/cmd/bbs", "github.com/diego-go/diego/cmd/auctioneer")
-	bbsPath, auctioneerPath = bins[0], bins[1]
+	bins := daemontest.Build("github.com/diego-go/diego/cmd/bbs", "github.com/diego-go/diego/cmd/auctioneer", "github.com/diego-go/diego/cmd/converger")
+	bbsPath, auctioneerPath, convergerPath = bins[0], bins[1], bins[2]
 
 	dir := GinkgoT().TempDir()
 	var err error

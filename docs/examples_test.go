@@ -14,10 +14,13 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
+	"github.com/onsi/gomega/gexec"
 	"google.golang.org/protobuf/proto"
 
 	auctioneerconfig "github.com/diego-go/diego/cmd/auctioneer/config"
 	bbsconfig "github.com/diego-go/diego/cmd/bbs/config"
+	convergerconfig "github.com/diego-go/diego/cmd/converger/config"
 	gardenconfig "github.com/diego-go/diego/cmd/garden/config"
 	repconfig "github.com/diego-go/diego/cmd/rep/config"
 	"github.com/diego-go/diego/internal/daemontest"
@@ -34,6 +37,7 @@ var loaders = []struct {
 }{
 	{"auctioneer", func(p string) error { _, err := auctioneerconfig.Load(p); return err }, auctioneerconfig.Config{}},
 	{"bbs", func(p string) error { _, err := bbsconfig.Load(p); return err }, bbsconfig.Config{}},
+	{"converger", func(p string) error { _, err := convergerconfig.Load(p); return err }, convergerconfig.Config{}},
 	{"garden", func(p string) error { _, err := gardenconfig.Load(p); return err }, gardenconfig.Config{}},
 	{"rep", func(p string) error { _, err := repconfig.Load(p); return err }, repconfig.Config{}},
 }
@@ -109,7 +113,7 @@ var _ = Describe("the example configs", func() {
 // startExample starts the daemon at bin with the example name.json, in workDir (where certs/ is,
 // as the example names it), after pointing only its addresses at this machine's free ports and
 // test servers.
-func startExample(bin, name string, addresses map[string]any) {
+func startExample(bin, name string, addresses map[string]any) *gexec.Session {
 	GinkgoHelper()
 	b, err := os.ReadFile(filepath.Join("examples", name+".json"))
 	Expect(err).NotTo(HaveOccurred())
@@ -125,7 +129,7 @@ func startExample(bin, name string, addresses map[string]any) {
 	// The daemon inherits the working directory: the example's relative certs/ paths resolve there.
 	Expect(os.Chdir(workDir)).To(Succeed())
 	defer func() { Expect(os.Chdir(wd)).To(Succeed()) }()
-	daemontest.Start(bin, "-config", path)
+	return daemontest.Start(bin, "-config", path)
 }
 
 // leads waits until GET /ping on the health listener at addr answers 200 with healthy (and,
@@ -158,8 +162,8 @@ func post(client *http.Client, url, body string) *http.Response {
 	return resp
 }
 
-var _ = Describe("the BBS and the auctioneer started with their examples", func() {
-	It("take their locks and serve their APIs over mutual TLS with the certificates the examples name", func() {
+var _ = Describe("the BBS, the auctioneer and the converger started with their examples", func() {
+	It("take their locks and serve their APIs over mutual TLS with the certificates the examples name; the converger converges the BBS", func() {
 		bbsAPI, bbsHealth := daemontest.FreeAddr(), daemontest.FreeAddr()
 		auctioneerAPI, auctioneerHealth := daemontest.FreeAddr(), daemontest.FreeAddr()
 		startExample(bbsPath, "bbs", map[string]any{
@@ -170,8 +174,13 @@ var _ = Describe("the BBS and the auctioneer started with their examples", func(
 			"listen_address": auctioneerAPI, "health_address": auctioneerHealth, "consul_address": consul.HTTPAddr(),
 			"bbs_url": "https://" + bbsAPI,
 		})
+		convergerHealth := daemontest.FreeAddr()
+		converger := startExample(convergerPath, "converger", map[string]any{
+			"health_address": convergerHealth, "consul_address": consul.HTTPAddr(), "bbs_url": "https://" + bbsAPI,
+		})
 		leads(bbsHealth)
 		leads(auctioneerHealth)
+		leads(convergerHealth)
 
 		tlsConfig, err := tlsconfig.Client(certs.ClientCert, certs.ClientKey, certs.CACert)
 		Expect(err).NotTo(HaveOccurred())
@@ -187,5 +196,8 @@ var _ = Describe("the BBS and the auctioneer started with their examples", func(
 
 		resp = post(client, "https://"+auctioneerAPI+"/v1/tasks", "[]")
 		Expect(resp.StatusCode).To(Equal(http.StatusAccepted))
+
+		// the converger's first pass, asked for when it won its lock, succeeded
+		Eventually(converger.Err, 10*time.Second).Should(gbytes.Say(`"msg":"convergence pass done".*"reason":"lock won"`))
 	})
 })

@@ -38,7 +38,7 @@ const (
 	CellPresencePrefix = "v1/presences/cells/"
 )
 
-// LockKey is the Consul key of the named leader lock (bbs_lock, auctioneer_lock, converger_lock,
+// LockKey is the Consul key of the named leader lock (bbs_lock, auctioneer_lock, converge_lock,
 // route_emitter_lock, ...): "v1/locks/" + name.
 func LockKey(name string) string { return LockKeyPrefix + name }
 
