@@ -69,6 +69,7 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 	logLimits := logstream.Limits{LinesPerSecond: cfg.Executor.MaxLogLinesPerSecond}
 	proc := processor.New(processor.Config{
 		CellID: cfg.CellID, AvailabilityZone: cfg.Zone, Convert: cfg.Convert(), Evacuating: flag.Evacuating,
+		DrainDelay: cfg.RouteDrainDelay.D(),
 		AppLog: func(lc executor.LogConfig, line string) {
 			fmt.Fprintln(logstream.New(natsConn, lc, logLimits).Stdout(), line)
 		},
@@ -102,7 +103,7 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 		grouper.Member{Name: "processor", Runner: proc},
 		grouper.Member{Name: "bulk-sync", Runner: bulksync.New(bulksync.Config{CellID: cfg.CellID, Interval: cfg.PollingInterval.D()}, exec, bbsClient, proc, logger)},
 		grouper.Member{Name: "evacuator", Runner: evacuator},
-		grouper.Member{Name: "api", Runner: http_server.NewTLSServer(cfg.ListenAddress, server.New(cell, exec, logger), serverTLS)},
+		grouper.Member{Name: "api", Runner: http_server.NewTLSServer(cfg.ListenAddress, server.New(cell, exec, proc, logger), serverTLS)},
 		grouper.Member{Name: "admin", Runner: http_server.New(cfg.HealthAddress, server.NewLocal(flag, logger))},
 		grouper.Member{Name: "presence", Runner: presence(logger, consul, cfg, exec)},
 	)

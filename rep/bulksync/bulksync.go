@@ -43,6 +43,9 @@ const (
 	Process Kind = "process"
 	// DeleteContainer destroys a container the BBS has no record for on this cell.
 	DeleteContainer Kind = "delete-container"
+	// DiscardInstance hands the processor an instance's container the BBS has no record for on
+	// this cell: a running one goes after the drain.
+	DiscardInstance Kind = "discard-instance"
 	// RemoveActualLRP removes an ORDINARY instance of this cell whose container is gone.
 	RemoveActualLRP Kind = "remove-actual-lrp"
 	// CrashSuspect reports the container of a SUSPECT instance gone (its replacement is placed already).
@@ -84,7 +87,7 @@ func Decide(s Snapshot) []Action {
 			case starting, instances[c.Tags[convert.InstanceGuidTag]]:
 				out = append(out, Action{Kind: Process, Guid: c.Guid})
 			default:
-				out = append(out, Action{Kind: DeleteContainer, Guid: c.Guid})
+				out = append(out, Action{Kind: DiscardInstance, Guid: c.Guid})
 			}
 		case convert.TaskLifecycle:
 			switch {
@@ -127,9 +130,10 @@ type Config struct {
 	Interval time.Duration // between passes (upstream's default 30 s)
 }
 
-// Processor handles one container now (processor.Processor).
+// Processor handles one container now, and discards an instance's container (processor.Processor).
 type Processor interface {
 	Process(ctx context.Context, guid string)
+	Discard(ctx context.Context, guid string)
 }
 
 // BulkSync runs passes.
@@ -212,7 +216,7 @@ func (b *BulkSync) Sync(ctx context.Context) error {
 
 func (b *BulkSync) do(ctx context.Context, a Action) {
 	log := b.logger.With("action", a.Kind, "guid", a.Guid)
-	if a.Kind != Process && a.Kind != DeleteContainer {
+	if a.Kind != Process && a.Kind != DeleteContainer && a.Kind != DiscardInstance {
 		// a record without a container: unless one was allocated since the snapshot
 		if _, err := b.exec.GetContainer(ctx, a.Guid); !errors.Is(err, executor.ErrContainerNotFound) {
 			return
@@ -222,6 +226,9 @@ func (b *BulkSync) do(ctx context.Context, a Action) {
 	switch a.Kind {
 	case Process:
 		b.proc.Process(ctx, a.Guid)
+	case DiscardInstance:
+		log.Info("discarding an instance's container the BBS does not know on this cell")
+		b.proc.Discard(ctx, a.Guid)
 	case DeleteContainer:
 		log.Info("destroying a container the BBS does not know on this cell")
 		err = b.exec.DeleteContainer(ctx, a.Guid)

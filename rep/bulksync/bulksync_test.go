@@ -93,6 +93,23 @@ var _ = Describe("BulkSync against a real BBS", func() {
 		}, 5*time.Second).Should(Equal("task container does not exist"))
 	})
 
+	It("with a drain delay, destroys a running container the BBS does not know only after the delay", func() {
+		logger := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
+		proc := processor.New(processor.Config{CellID: "cell-1", DrainDelay: 500 * time.Millisecond}, exec, client, logger)
+		p := ifrit.Invoke(proc)
+		DeferCleanup(func() { p.Signal(os.Interrupt); Eventually(p.Wait()).Should(Receive()) })
+		exec.Put(container(5, guid+"-unknown"))
+		done := executor.Container{Guid: guid + "-done", State: executor.StateCompleted, RunResult: executor.RunResult{Stopped: true},
+			Tags: executor.Tags{"lifecycle": "lrp", "process-guid": guid, "process-index": "6", "domain": "d", "instance-guid": guid + "-done"}}
+		exec.Put(done)
+
+		start := time.Now()
+		Expect(bulksync.New(bulksync.Config{CellID: "cell-1", Interval: time.Hour}, exec, client, proc, logger).Sync(ctx)).To(Succeed())
+		Expect(exec.Deleted()).To(Equal([]string{guid + "-done"}), "a container not running goes at once")
+		Eventually(exec.Deleted, 3*time.Second).Should(ConsistOf(guid+"-done", guid+"-unknown"))
+		Expect(time.Since(start)).To(BeNumerically(">=", 500*time.Millisecond))
+	})
+
 	It("leaves a record alone whose container was allocated after the containers were listed", func() {
 		running(0, guid+"-new")
 		exec.Put(container(0, guid+"-new"))

@@ -42,13 +42,19 @@ func (p *Processor) processLRP(c executor.Container) {
 	case executor.StateInitializing, executor.StateCreated:
 		p.claim(l)
 	case executor.StateRunning:
-		err := p.bbs.StartActualLRP(p.ctx, p.startRequest(l))
+		s := p.startRequest(l)
+		if unroute, draining := p.draining.Load(c.Guid); draining {
+			if !unroute.(bool) {
+				return // its record is gone or another's: starting it would take that back
+			}
+			no := false
+			s.Routable = &no
+		}
+		err := p.bbs.StartActualLRP(p.ctx, s)
 		if errors.Is(err, models.ErrActualLRPCannotBeStarted) {
 			// the instance is another container's now (placed elsewhere while this cell was away)
 			l.log.Info("instance cannot be started here: stopping its container", "error", err)
-			if err := p.exec.StopContainer(p.ctx, c.Guid); err != nil && !errors.Is(err, executor.ErrContainerNotFound) {
-				l.log.Error("stopping container", "error", err)
-			}
+			p.afterDrain(c, p.stopContainer)
 		} else if err != nil {
 			l.log.Error("starting actual LRP", "error", err)
 		}
@@ -136,6 +142,9 @@ func (p *Processor) evacuateLRP(l lrp) {
 			p.deleteContainer(l.c.Guid)
 		}
 	case executor.StateRunning:
+		if _, draining := p.draining.Load(l.c.Guid); draining {
+			return // its container goes after the drain; the BBS has what the cell told it
+		}
 		if _, told := p.replacing.LoadOrStore(l.c.Guid, true); !told && p.cfg.AppLog != nil {
 			p.cfg.AppLog(l.c.RunInfo.LogConfig, fmt.Sprintf("Cell %s requesting replacement for instance %s", p.cfg.CellID, l.ik.InstanceGuid))
 		}
@@ -150,8 +159,9 @@ func (p *Processor) evacuateLRP(l lrp) {
 			return
 		}
 		if !keep {
+			// the BBS removed the evacuating record: its route goes now
 			l.log.Info("evacuated: the replacement runs, or the instance is gone")
-			p.deleteContainer(l.c.Guid)
+			p.afterDrain(l.c, p.deleteContainer)
 		}
 	case executor.StateCompleted:
 		var err error

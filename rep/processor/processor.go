@@ -14,6 +14,12 @@
 // other, and a turn asked for while one runs is merged into the next. Each turn reads the
 // container afresh, so it acts on its state at that moment, not on the event's. A completed
 // container is deleted only once the BBS has its outcome, so a later turn can tell it again.
+//
+// Retiring a running instance (p.Retire, the rep's stop route) takes it out of the routers
+// before its process is signalled: the instance is started again with routable false, and its
+// container is stopped Config.DrainDelay later. A running instance whose record went (evacuated,
+// or no longer this cell's) is only left up that long before its container goes. While an
+// instance drains, no turn marks it routable again.
 package processor
 
 import (
@@ -23,6 +29,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/executor"
@@ -46,6 +53,9 @@ type Config struct {
 	// AppLog, when set, writes a line into an instance's app log (its container's LogConfig):
 	// the processor tells the app when the cell asks for its replacement, as upstream's rep.
 	AppLog func(cfg executor.LogConfig, line string)
+	// DrainDelay is how long a retired running instance stays up after its route went, so the
+	// routers drop it before its process is signalled; 0: it is stopped at once, as upstream's.
+	DrainDelay time.Duration
 }
 
 // Processor processes the cell's containers. It is safe for concurrent use.
@@ -62,6 +72,9 @@ type Processor struct {
 	turns map[string]*turn
 	// replacing holds the containers whose replacement was asked for (told once in the app log)
 	replacing sync.Map
+	// draining holds the containers of running instances being retired (guid -> unroute: the
+	// BBS still has the record, and its turns mark it unroutable), until they are deleted
+	draining sync.Map
 }
 
 // turn is a container's pending work: again asks for one more pass, waiters are told when it is
@@ -152,7 +165,9 @@ func (p *Processor) process(guid string) {
 	if err != nil {
 		if !errors.Is(err, executor.ErrContainerNotFound) {
 			p.logger.Error("reading container", "container", guid, "error", err)
+			return
 		}
+		p.forget(guid)
 		return
 	}
 	switch c.Tags[convert.LifecycleTag] {
@@ -185,8 +200,91 @@ func (p *Processor) settled(guid, what string, err error, refusals ...*models.Er
 
 // deleteContainer destroys a container and frees its resources.
 func (p *Processor) deleteContainer(guid string) {
-	p.replacing.Delete(guid)
+	p.forget(guid)
 	if err := p.exec.DeleteContainer(p.ctx, guid); err != nil && !errors.Is(err, executor.ErrContainerNotFound) {
 		p.logger.Error("deleting container", "container", guid, "error", err)
+	}
+}
+
+// forget drops what the processor holds about a container that is gone.
+func (p *Processor) forget(guid string) {
+	p.replacing.Delete(guid)
+	p.draining.Delete(guid)
+}
+
+// Retire stops an instance's container as the BBS asked (the stop route): a running instance
+// the BBS routes is first marked unroutable and stopped after the drain; any other is stopped at
+// once. It returns before the drain; a retire asked again while the instance drains does nothing.
+func (p *Processor) Retire(ctx context.Context, guid string) error {
+	c, err := p.exec.GetContainer(ctx, guid)
+	if err != nil {
+		return err
+	}
+	// not ready: the BBS has it unroutable already (its turns told it the readiness)
+	if p.cfg.DrainDelay <= 0 || c.State != executor.StateRunning || !c.Ready {
+		return p.exec.StopContainer(ctx, guid)
+	}
+	p.drain(guid, true, p.stopContainer)
+	return nil
+}
+
+// Discard destroys the container of an instance the BBS has no record of on this cell (bulk
+// sync): a running one after the drain, since its route may have gone with its record just now.
+func (p *Processor) Discard(ctx context.Context, guid string) {
+	c, err := p.exec.GetContainer(ctx, guid)
+	if err != nil {
+		if !errors.Is(err, executor.ErrContainerNotFound) {
+			p.logger.Error("reading container", "container", guid, "error", err)
+		}
+		return
+	}
+	p.afterDrain(c, p.deleteContainer)
+}
+
+// afterDrain ends (stops or deletes) the container of an instance whose record the BBS no
+// longer routes (removed, or another container's): a running one after the drain, any other at
+// once.
+func (p *Processor) afterDrain(c executor.Container, end func(guid string)) {
+	if p.cfg.DrainDelay <= 0 || c.State != executor.StateRunning {
+		end(c.Guid)
+		return
+	}
+	p.drain(c.Guid, false, end)
+}
+
+// drain marks the container draining and ends it DrainDelay after the BBS has it unroutable:
+// with unroute, after a turn that marks its instance so; otherwise from now. A container already
+// draining is left to its drain. When the processor stops (the rep exits), the drain is
+// abandoned and the container stays, as every container does.
+func (p *Processor) drain(guid string, unroute bool, end func(guid string)) {
+	if _, busy := p.draining.LoadOrStore(guid, unroute); busy {
+		return
+	}
+	p.logger.Info("draining instance", "container", guid, "delay", p.cfg.DrainDelay, "unroute", unroute)
+	go func() {
+		if unroute {
+			// a turn under way may have read the container before it drained: the turn this
+			// waits for starts after it, so it is the one that tells the BBS
+			select {
+			case <-p.schedule(guid):
+			case <-p.ctx.Done():
+				return
+			}
+		}
+		t := time.NewTimer(p.cfg.DrainDelay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			end(guid)
+		case <-p.ctx.Done():
+		}
+	}()
+}
+
+// stopContainer ends the container's processes gracefully (SIGTERM, SIGKILL after the grace
+// period); its completion comes back as an event.
+func (p *Processor) stopContainer(guid string) {
+	if err := p.exec.StopContainer(p.ctx, guid); err != nil && !errors.Is(err, executor.ErrContainerNotFound) {
+		p.logger.Error("stopping container", "container", guid, "error", err)
 	}
 }

@@ -41,9 +41,15 @@ var _ = Describe("Processor", func() {
 		igN        int
 		appLog     *gbytes.Buffer
 		relay      *bbstest.Relay // the processor's way to the BBS
+		drainDelay time.Duration
+		running    ifrit.Process // the processor following the executor's events
 	)
 
 	BeforeEach(func() {
+		drainDelay = 0
+	})
+
+	JustBeforeEach(func() {
 		client = realBBS.Client
 		guid = fmt.Sprintf("spec-%d", specN.Add(1))
 		igN = 0
@@ -60,8 +66,9 @@ var _ = Describe("Processor", func() {
 		proc = processor.New(processor.Config{CellID: "cell-1", AvailabilityZone: "z1", Evacuating: evacuating.Load,
 			AppLog: func(cfg executor.LogConfig, line string) {
 				fmt.Fprintf(appLog, "%s %d: %s\n", cfg.Guid, cfg.Index, line)
-			}}, exec, relay.Client, logger)
+			}, DrainDelay: drainDelay}, exec, relay.Client, logger)
 		p := ifrit.Invoke(proc)
+		running = p
 		DeferCleanup(func() {
 			p.Signal(os.Interrupt)
 			Eventually(p.Wait(), 5*time.Second).Should(Receive(BeNil()))
@@ -244,6 +251,126 @@ var _ = Describe("Processor", func() {
 			proc.Process(ctx, ig) // as the evacuator's next pass does
 			Expect(state(ig)()).To(Equal(executor.State("gone")))
 			Expect(actual(0).GetActualLrpInstanceKey().GetInstanceGuid()).NotTo(Equal(ig))
+		})
+	})
+
+	Describe("retiring an instance", func() {
+		routable := func() bool { return actual(0).GetRoutable() }
+		runningInstance := func() string {
+			GinkgoHelper()
+			desire(1)
+			ig := place(0)
+			Eventually(state(ig)).Should(Equal(executor.StateInitializing))
+			exec.Run(ig, 61001)
+			Eventually(func() string { return actual(0).GetState() }).Should(Equal(models.ActualLRPStateRunning))
+			Expect(routable()).To(BeTrue())
+			return ig
+		}
+
+		Context("with a drain delay", func() {
+			BeforeEach(func() { drainDelay = 800 * time.Millisecond })
+
+			It("marks a routed instance unroutable in the BBS first, and stops it only after the delay; a readiness flip does not route it again", func() {
+				ig := runningInstance()
+				var stoppedAt atomic.Int64
+				var routableAtStop atomic.Bool
+				exec.OnStop(func(string) {
+					routableAtStop.Store(routable())
+					stoppedAt.Store(time.Now().UnixNano())
+				})
+
+				retired := time.Now()
+				Expect(proc.Retire(ctx, ig)).To(Succeed())
+				Eventually(routable).Should(BeFalse())
+				a := actual(0)
+				Expect(a.GetState()).To(Equal(models.ActualLRPStateRunning), "it still serves the requests in flight")
+				Expect(a.GetActualLrpInstanceKey().GetInstanceGuid()).To(Equal(ig))
+				Expect(a.GetActualLrpNetInfo().GetPorts()[0].GetHostPort()).To(Equal(uint32(61001)), "the same net info")
+				Expect(state(ig)()).To(Equal(executor.StateRunning))
+
+				exec.SetReady(ig, false)
+				exec.SetReady(ig, true)
+				Expect(proc.Retire(ctx, ig)).To(Succeed(), "a stop while draining")
+				Consistently(routable, 300*time.Millisecond, 20*time.Millisecond).Should(BeFalse())
+
+				Eventually(state(ig), 3*time.Second).Should(Equal(executor.State("gone")))
+				Expect(exec.Stopped()).To(Equal([]string{ig}), "stopped once")
+				Expect(routableAtStop.Load()).To(BeFalse(), "unroutable in the BBS before the stop")
+				Expect(time.Unix(0, stoppedAt.Load()).Sub(retired)).To(BeNumerically(">=", drainDelay))
+				Eventually(func() string { return actual(0).GetActualLrpInstanceKey().GetInstanceGuid() }).ShouldNot(Equal(ig), "removed once stopped")
+			})
+
+			It("stops at once an instance that is not running yet, or not routable", func() {
+				ig := runningInstance()
+				exec.SetReady(ig, false)
+				Eventually(routable).Should(BeFalse())
+				Expect(proc.Retire(ctx, ig)).To(Succeed())
+				Expect(exec.Stopped()).To(Equal([]string{ig}))
+
+				desire2 := guid + "-claimed"
+				Expect(client.DesireLRP(ctx, &models.DesiredLRP{ProcessGuid: desire2, Domain: "d", RootFs: "preloaded:stack", Instances: 1,
+					MemoryMb: 64, DiskMb: 64, Action: runAction()})).To(Succeed())
+				rejected, err := cell.Perform(ctx, models.Work{LRPs: []models.RepLRP{{LRPKey: models.LRPKey{ProcessGUID: desire2, Index: 0, Domain: "d"},
+					PlacementConstraint: models.PlacementConstraint{RootFs: "preloaded:stack"}, Resource: models.Resource{MemoryMB: 64, DiskMB: 64}}}})
+				Expect(err).NotTo(HaveOccurred())
+				Expect(rejected.Empty()).To(BeTrue())
+				claimed := fmt.Sprintf("%s-ig-%d", guid, igN)
+				Eventually(state(claimed)).Should(Equal(executor.StateInitializing))
+				Expect(proc.Retire(ctx, claimed)).To(Succeed())
+				Expect(exec.Stopped()).To(Equal([]string{ig, claimed}))
+
+				Expect(proc.Retire(ctx, "no-such-container")).To(MatchError(executor.ErrContainerNotFound))
+			})
+
+			It("reports a crash during the drain as a crash", func() {
+				ig := runningInstance()
+				Expect(proc.Retire(ctx, ig)).To(Succeed())
+				Eventually(routable).Should(BeFalse())
+				exec.Complete(ig, executor.RunResult{Failed: true, FailureReason: "APP/PROC/WEB: Exited with status 1"})
+				Eventually(func() int32 { return actual(0).GetCrashCount() }).Should(Equal(int32(1)))
+				Eventually(state(ig)).Should(Equal(executor.State("gone")))
+			})
+
+			It("is abandoned when the processor stops (the rep exits): the container stays", func() {
+				ig := runningInstance()
+				Expect(proc.Retire(ctx, ig)).To(Succeed())
+				Eventually(routable).Should(BeFalse())
+				running.Signal(os.Interrupt)
+				Eventually(running.Wait()).Should(Receive(BeNil()))
+				Consistently(state(ig), 2*drainDelay, 100*time.Millisecond).Should(Equal(executor.StateRunning))
+				Expect(exec.Stopped()).To(BeEmpty())
+			})
+
+			It("while evacuating, keeps the container up for the delay once its evacuating record is removed, then deletes it", func() {
+				ig := runningInstance()
+				evacuating.Store(true)
+				proc.Process(ctx, ig)
+				other := &models.ActualLRPInstanceKey{InstanceGuid: "replacement", CellId: "cell-2"}
+				Expect(client.ClaimActualLRP(ctx, guid, 0, other)).To(Succeed())
+				Expect(client.StartActualLRP(ctx, &models.StartActualLRPRequest{ActualLrpKey: &models.ActualLRPKey{ProcessGuid: guid, Index: 0, Domain: "d"},
+					ActualLrpInstanceKey: other, ActualLrpNetInfo: &models.ActualLRPNetInfo{Address: "10.0.0.9"}})).To(Succeed())
+
+				removed := time.Now()
+				proc.Process(ctx, ig)
+				idx := int32(0)
+				lrps, err := client.ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: guid, Index: &idx})
+				Expect(err).NotTo(HaveOccurred())
+				Expect(lrps).To(HaveLen(1), "the evacuating record is gone: its route goes")
+				Expect(state(ig)()).To(Equal(executor.StateRunning))
+				proc.Process(ctx, ig) // the evacuator's next pass
+				Expect(state(ig)()).To(Equal(executor.StateRunning))
+
+				Eventually(state(ig), 3*time.Second).Should(Equal(executor.State("gone")))
+				Expect(time.Since(removed)).To(BeNumerically(">=", drainDelay))
+				Expect(exec.Deleted()).To(Equal([]string{ig}))
+			})
+		})
+
+		It("without a drain delay, stops the container at once", func() {
+			ig := runningInstance()
+			Expect(proc.Retire(ctx, ig)).To(Succeed())
+			Expect(exec.Stopped()).To(Equal([]string{ig}))
+			Eventually(state(ig)).Should(Equal(executor.State("gone")))
 		})
 	})
 

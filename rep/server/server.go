@@ -2,7 +2,7 @@
 // others of rep/routes.go), in front of the cell rep and the executor. Two handlers, for two
 // listeners:
 //
-//	server.New(cell *cellrep.CellRep, exec executor.Client, logger *slog.Logger) http.Handler
+//	server.New(cell *cellrep.CellRep, exec executor.Client, retirer Retirer, logger *slog.Logger) http.Handler
 //		// GET /state, POST /work, stop, cancel, update, GET /container_metrics (mutual TLS)
 //	server.NewLocal(evac Evacuator, logger *slog.Logger) http.Handler
 //		// GET /ping and POST /evacuate (loopback only)
@@ -31,18 +31,25 @@ import (
 // maxWorkBytes bounds a POST /work or update body.
 const maxWorkBytes = 16 << 20
 
+// Retirer stops an instance's container as the BBS asks (processor.Processor: a routed instance
+// is made unroutable first, and stopped after the drain).
+type Retirer interface {
+	Retire(ctx context.Context, guid string) error
+}
+
 // Evacuator starts the cell's evacuation (evacuation.Evacuator); calling it again does nothing.
 type Evacuator interface{ Evacuate() }
 
 type handler struct {
-	cell   *cellrep.CellRep
-	exec   executor.Client
-	logger *slog.Logger
+	cell    *cellrep.CellRep
+	exec    executor.Client
+	retirer Retirer
+	logger  *slog.Logger
 }
 
 // New serves the rep's network-accessible routes.
-func New(cell *cellrep.CellRep, exec executor.Client, logger *slog.Logger) http.Handler {
-	h := &handler{cell: cell, exec: exec, logger: logger}
+func New(cell *cellrep.CellRep, exec executor.Client, retirer Retirer, logger *slog.Logger) http.Handler {
+	h := &handler{cell: cell, exec: exec, retirer: retirer, logger: logger}
 	mux := http.NewServeMux()
 	mux.HandleFunc(rep.StateRoute, h.state)
 	mux.HandleFunc(rep.PerformRoute, h.perform)
@@ -107,7 +114,7 @@ func (h *handler) perform(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) stop(w http.ResponseWriter, r *http.Request) {
 	guid := convert.LRPContainerGuid(r.PathValue("process_guid"), r.PathValue("instance_guid"))
-	if err := h.exec.StopContainer(r.Context(), guid); err != nil {
+	if err := h.retirer.Retire(r.Context(), guid); err != nil {
 		h.logger.Error("stop instance", "process_guid", r.PathValue("process_guid"), "instance_guid", guid, "error", err)
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return

@@ -19,6 +19,7 @@ import (
 	"github.com/diego-go/diego/rep"
 	"github.com/diego-go/diego/rep/cellrep"
 	"github.com/diego-go/diego/rep/internal/fakeexec"
+	"github.com/diego-go/diego/rep/processor"
 	"github.com/diego-go/diego/rep/server"
 )
 
@@ -45,7 +46,9 @@ var _ = Describe("the rep's API", func() {
 		exec = fakeexec.New(executor.Resources{MemoryMB: 100, DiskMB: 100, Containers: 10})
 		cell := cellrep.New(cellrep.Config{CellID: "cell-1", RootFSProviders: models.RootFSProviders{"preloaded": models.FixedSetRootFSProvider("stack")},
 			NewInstanceGuid: func() string { n++; return strings.Repeat("i", n) + "g" }}, exec, logger)
-		srv = httptest.NewServer(server.New(cell, exec, logger))
+		// no drain: the processor stops at once, without the BBS
+		proc := processor.New(processor.Config{CellID: "cell-1"}, exec, nil, logger)
+		srv = httptest.NewServer(server.New(cell, exec, proc, logger))
 		DeferCleanup(srv.Close)
 		evac = &evacuator{}
 		local = httptest.NewServer(server.NewLocal(evac, logger))

@@ -80,6 +80,9 @@ type Config struct {
 	// evacuating rep checks whether anything is left.
 	EvacuationTimeout         daemonconfig.Duration `json:"evacuation_timeout"`
 	EvacuationPollingInterval daemonconfig.Duration `json:"evacuation_polling_interval"`
+	// RouteDrainDelay is how long a retired running instance (scaled down, removed, evacuated)
+	// stays up after it was made unroutable, before its process is signalled; 0 disables it.
+	RouteDrainDelay daemonconfig.Duration `json:"route_drain_delay"`
 
 	// NATSURLs are the NATS servers the containers' log lines are published on.
 	daemonconfig.NATS
@@ -104,6 +107,7 @@ func Default() Config {
 		PollingInterval:           daemonconfig.Duration(30 * time.Second),
 		EvacuationTimeout:         daemonconfig.Duration(10 * time.Minute),
 		EvacuationPollingInterval: daemonconfig.Duration(10 * time.Second),
+		RouteDrainDelay:           daemonconfig.Duration(2 * time.Second),
 		GardenNetwork:             "unix",
 		GardenAddress:             "/var/run/diego-garden/garden.sock",
 		Executor:                  depot.DefaultConfig(),
@@ -187,6 +191,9 @@ func (c Config) Validate() error {
 		if d.v.D() <= 0 {
 			p.Addf("%s %s: must be positive", d.name, d.v.D())
 		}
+	}
+	if c.RouteDrainDelay.D() < 0 {
+		p.Addf("route_drain_delay %s: must not be negative (0s disables the drain)", c.RouteDrainDelay.D())
 	}
 
 	c.NATS.Check(&p, "the containers' logs are published there")

@@ -47,6 +47,7 @@ var _ = Describe("Config", func() {
 		Expect(c.PollingInterval.D()).To(Equal(30 * time.Second))
 		Expect(c.EvacuationTimeout.D()).To(Equal(10 * time.Minute))
 		Expect(c.EvacuationPollingInterval.D()).To(Equal(10 * time.Second))
+		Expect(c.RouteDrainDelay.D()).To(Equal(2 * time.Second))
 		Expect(c.SupportedProviders).To(Equal([]string{"docker"}))
 		Expect(c.GardenNetwork).To(Equal("unix"))
 		Expect(c.GardenAddress).To(Equal("/var/run/diego-garden/garden.sock"))
@@ -66,6 +67,14 @@ var _ = Describe("Config", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(c.CellIndex).To(Equal(3))
 		Expect(c.Convert().TwoLayer).To(BeTrue())
+	})
+
+	It("takes a route drain delay of 0s to disable the drain", func() {
+		m := minimal()
+		m["route_drain_delay"] = "0s"
+		c, err := config.Load(write(m))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.RouteDrainDelay.D()).To(BeZero())
 	})
 
 	It("gives the executor the rep's cell id and stacks, and names its problems under executor", func() {
@@ -118,7 +127,7 @@ var _ = Describe("Config", func() {
 			"placement_tags": []string{"gpu", ""}, "optional_placement_tags": []string{"gpu"},
 			"preloaded_rootfs": []string{"cflinuxfs4:/var/rootfs"}, "supported_providers": []string{"preloaded"},
 			"nats_urls": []string{"127.0.0.1:4222"}, "garden_network": "udp",
-			"cell_index": -1, "layering_mode": "three-layer",
+			"cell_index": -1, "layering_mode": "three-layer", "route_drain_delay": "-1s",
 		}))
 		Expect(err).To(HaveOccurred())
 		for _, want := range []string{
@@ -132,7 +141,7 @@ var _ = Describe("Config", func() {
 			`preloaded_rootfs: "cflinuxfs4:/var/rootfs" is not a name`,
 			`supported_providers "preloaded": the preloaded providers come from preloaded_rootfs`,
 			`nats_urls: "127.0.0.1:4222" is not a URL like nats://host:port`, `garden_network "udp"`,
-			"cell_index -1: must not be negative", `layering_mode "three-layer": want "single-layer" or "two-layer"`,
+			"cell_index -1: must not be negative", "route_drain_delay -1s: must not be negative", `layering_mode "three-layer": want "single-layer" or "two-layer"`,
 		} {
 			Expect(err.Error()).To(ContainSubstring(want))
 		}

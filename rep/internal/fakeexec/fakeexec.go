@@ -26,6 +26,8 @@ type Executor struct {
 	runError error
 	deleted  []string
 	stopped  []string
+	// onStop, when set, is called as StopContainer begins (see OnStop)
+	onStop func(guid string)
 }
 
 // New makes an executor with the given capacity, healthy.
@@ -59,6 +61,10 @@ func (e *Executor) Stopped() []string {
 	defer e.mu.Unlock()
 	return append([]string(nil), e.stopped...)
 }
+
+// OnStop makes every later StopContainer call f(guid) first, before the container is stopped:
+// a spec sees what the world looks like at the moment its process would be signalled.
+func (e *Executor) OnStop(f func(guid string)) { e.mu.Lock(); e.onStop = f; e.mu.Unlock() }
 
 // Put adds a container as it is given (a container found at start, in any state), without an event.
 func (e *Executor) Put(c executor.Container) {
@@ -193,6 +199,12 @@ func (e *Executor) ListContainers(ctx context.Context, filter executor.Tags) ([]
 
 // StopContainer completes the container as stopped, as a real executor does once its processes end.
 func (e *Executor) StopContainer(ctx context.Context, guid string) error {
+	e.mu.Lock()
+	onStop := e.onStop
+	e.mu.Unlock()
+	if onStop != nil {
+		onStop(guid)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	c, ok := e.containers[guid]
