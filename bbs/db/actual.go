@@ -526,7 +526,9 @@ func (db *DB) EvacuateRunning(ctx context.Context, r StartRequest) (cur []*model
 		n.State = models.ActualLRPStateUnclaimed
 		n.ActualLrpInstanceKey = &models.ActualLRPInstanceKey{}
 		n.ActualLrpNetInfo = nil
-		ch.Put = append(ch.Put, n, ev)
+		// the EVACUATING copy first (upstream's order): a route emitter sees it take over the
+		// address before the slot is unclaimed, so the route is never dropped
+		ch.Put = append(ch.Put, ev, n)
 		keep = true
 		return ch, nil
 	})
