@@ -23,6 +23,7 @@ import (
 	convergerconfig "github.com/diego-go/diego/cmd/converger/config"
 	gardenconfig "github.com/diego-go/diego/cmd/garden/config"
 	repconfig "github.com/diego-go/diego/cmd/rep/config"
+	routeemitterconfig "github.com/diego-go/diego/cmd/route-emitter/config"
 	"github.com/diego-go/diego/internal/daemontest"
 	"github.com/diego-go/diego/models"
 	"github.com/diego-go/diego/tlsconfig"
@@ -40,6 +41,7 @@ var loaders = []struct {
 	{"converger", func(p string) error { _, err := convergerconfig.Load(p); return err }, convergerconfig.Config{}},
 	{"garden", func(p string) error { _, err := gardenconfig.Load(p); return err }, gardenconfig.Config{}},
 	{"rep", func(p string) error { _, err := repconfig.Load(p); return err }, repconfig.Config{}},
+	{"route-emitter", func(p string) error { _, err := routeemitterconfig.Load(p); return err }, routeemitterconfig.Config{}},
 }
 
 // jsonKeys are the keys of a config struct's JSON, embedded structs' included.

@@ -3,10 +3,8 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 
 	"github.com/tedsuo/ifrit/grouper"
 
@@ -60,9 +58,8 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, erro
 	mux.Handle("GET /healthz", health)
 	mux.Handle("GET /ping", health)
 
-	host, _ := os.Hostname()
 	members := append(daemon.StatusServers(cfg.HealthAddress, mux, cfg.MetricsAddress, reg),
-		lock.Track(daemon.LockMember(logger, consul, lockName, cfg.Lock, fmt.Sprintf("route-emitter %s pid %d", host, os.Getpid()))),
+		lock.Track(daemon.LockMember(logger, consul, lockName, cfg.Lock, "http://"+cfg.HealthAddress)),
 		grouper.Member{Name: "emitter", Runner: emitter},
 	)
 	return members, nil
