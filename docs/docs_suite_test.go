@@ -22,17 +22,18 @@ func TestDocs(t *testing.T) {
 }
 
 var (
-	bbsPath, auctioneerPath, convergerPath string
-	etcd                                   *testservers.Etcd
-	consul                                 *testservers.Consul
-	// workDir holds certs/ as the examples name it; the daemons run in it.
+	bbsPath, auctioneerPath, convergerPath, fileServerPath string
+	etcd                                                   *testservers.Etcd
+	consul                                                 *testservers.Consul
+	// workDir holds certs/ and static/ as the examples name them; the daemons run in it.
 	workDir string
 	certs   tlstest.Files
 )
 
 var _ = BeforeSuite(func() {
-	bins := daemontest.Build("github.com/diego-go/diego/cmd/bbs", "github.com/diego-go/diego/cmd/auctioneer", "github.com/diego-go/diego/cmd/converger")
-	bbsPath, auctioneerPath, convergerPath = bins[0], bins[1], bins[2]
+	bins := daemontest.Build("github.com/diego-go/diego/cmd/bbs", "github.com/diego-go/diego/cmd/auctioneer", "github.com/diego-go/diego/cmd/converger",
+		"github.com/diego-go/diego/cmd/file-server")
+	bbsPath, auctioneerPath, convergerPath, fileServerPath = bins[0], bins[1], bins[2], bins[3]
 
 	dir := GinkgoT().TempDir()
 	var err error
@@ -47,4 +48,5 @@ var _ = BeforeSuite(func() {
 	Expect(os.MkdirAll(filepath.Join(workDir, "certs"), 0o755)).To(Succeed())
 	certs, err = tlstest.Generate(filepath.Join(workDir, "certs"))
 	Expect(err).NotTo(HaveOccurred())
+	Expect(os.Mkdir(filepath.Join(workDir, "static"), 0o755)).To(Succeed())
 })

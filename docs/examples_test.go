@@ -21,6 +21,7 @@ import (
 	auctioneerconfig "github.com/diego-go/diego/cmd/auctioneer/config"
 	bbsconfig "github.com/diego-go/diego/cmd/bbs/config"
 	convergerconfig "github.com/diego-go/diego/cmd/converger/config"
+	fileserverconfig "github.com/diego-go/diego/cmd/file-server/config"
 	gardenconfig "github.com/diego-go/diego/cmd/garden/config"
 	repconfig "github.com/diego-go/diego/cmd/rep/config"
 	routeemitterconfig "github.com/diego-go/diego/cmd/route-emitter/config"
@@ -39,6 +40,10 @@ var loaders = []struct {
 	{"auctioneer", func(p string) error { _, err := auctioneerconfig.Load(p); return err }, auctioneerconfig.Config{}},
 	{"bbs", func(p string) error { _, err := bbsconfig.Load(p); return err }, bbsconfig.Config{}},
 	{"converger", func(p string) error { _, err := convergerconfig.Load(p); return err }, convergerconfig.Config{}},
+	// its static_directory is relative: loaded where the daemons run
+	{"file-server", func(p string) error {
+		return inWorkDir(p, func(p string) error { _, err := fileserverconfig.Load(p); return err })
+	}, fileserverconfig.Config{}},
 	{"garden", func(p string) error { _, err := gardenconfig.Load(p); return err }, gardenconfig.Config{}},
 	{"rep", func(p string) error { _, err := repconfig.Load(p); return err }, repconfig.Config{}},
 	{"route-emitter", func(p string) error { _, err := routeemitterconfig.Load(p); return err }, routeemitterconfig.Config{}},
@@ -112,6 +117,24 @@ var _ = Describe("the example configs", func() {
 	}
 })
 
+// inWorkDir calls load with p made absolute, in workDir (where certs/ and static/ are, as the
+// examples name them).
+func inWorkDir(p string, load func(p string) error) error {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return err
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	if err := os.Chdir(workDir); err != nil {
+		return err
+	}
+	defer func() { _ = os.Chdir(wd) }()
+	return load(abs)
+}
+
 // startExample starts the daemon at bin with the example name.json, in workDir (where certs/ is,
 // as the example names it), after pointing only its addresses at this machine's free ports and
 // test servers.
@@ -125,13 +148,13 @@ func startExample(bin, name string, addresses map[string]any) *gexec.Session {
 		Expect(cfg).To(HaveKey(k), "the example sets %s", k)
 		cfg[k] = v
 	}
-	path := daemontest.WriteConfig(cfg)
-	wd, err := os.Getwd()
-	Expect(err).NotTo(HaveOccurred())
-	// The daemon inherits the working directory: the example's relative certs/ paths resolve there.
-	Expect(os.Chdir(workDir)).To(Succeed())
-	defer func() { Expect(os.Chdir(wd)).To(Succeed()) }()
-	return daemontest.Start(bin, "-config", path)
+	// The daemon inherits the working directory: the example's relative paths resolve there.
+	var s *gexec.Session
+	Expect(inWorkDir(daemontest.WriteConfig(cfg), func(path string) error {
+		s = daemontest.Start(bin, "-config", path)
+		return nil
+	})).To(Succeed())
+	return s
 }
 
 // leads waits until GET /ping on the health listener at addr answers 200 with healthy (and,
@@ -201,5 +224,22 @@ var _ = Describe("the BBS, the auctioneer and the converger started with their e
 
 		// the converger's first pass, asked for when it won its lock, succeeded
 		Eventually(converger.Err, 10*time.Second).Should(gbytes.Say(`"msg":"convergence pass done".*"reason":"lock won"`))
+	})
+})
+
+var _ = Describe("the file server started with its example", func() {
+	It("serves the static directory under /v1/static/", func() {
+		addr, health := daemontest.FreeAddr(), daemontest.FreeAddr()
+		Expect(os.WriteFile(filepath.Join(workDir, "static", "bundle.tgz"), []byte("bundle"), 0o644)).To(Succeed())
+		startExample(fileServerPath, "file-server", map[string]any{"listen_address": addr, "health_address": health})
+		leads(health)
+		resp, err := http.Get("http://" + addr + "/v1/static/bundle.tgz")
+		Expect(err).NotTo(HaveOccurred())
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(resp.StatusCode).To(Equal(http.StatusOK))
+		Expect(string(b)).To(Equal("bundle"))
+		Expect(resp.Header.Get("ETag")).NotTo(BeEmpty())
 	})
 })
