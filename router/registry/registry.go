@@ -65,7 +65,8 @@ func (r *Registry) Register(uri string, e *route.Endpoint) {
 	}
 	newRoute := n.pool == nil
 	if newRoute {
-		n.pool = route.NewPool(e.RouteServiceURL)
+		_, path, _ := strings.Cut(key, "/")
+		n.pool = route.NewPathPool(e.RouteServiceURL, "/"+path)
 	}
 	// Put under the registry's lock: an Unregister or a prune between creating the pool and
 	// filling it would otherwise drop the route and lose this registration.

@@ -51,6 +51,8 @@ type elem struct {
 
 // Pool is the set of endpoints behind one route. Safe for concurrent use.
 type Pool struct {
+	contextPath string
+
 	mu              sync.Mutex
 	routeServiceURL string
 	elems           []*elem
@@ -62,16 +64,26 @@ type Pool struct {
 	next int
 }
 
-// NewPool makes an empty pool; routeServiceURL is replaced by each Put, like gorouter's, so
-// the latest registration decides whether the route has a route service.
+// NewPool makes an empty pool for a host route; routeServiceURL is replaced by each Put, like
+// gorouter's, so the latest registration decides whether the route has a route service.
 func NewPool(routeServiceURL string) *Pool {
+	return NewPathPool(routeServiceURL, "/")
+}
+
+// NewPathPool makes an empty pool for a route whose path is contextPath ("/" for a host
+// route), the Path of the sticky-session cookie set for it.
+func NewPathPool(routeServiceURL, contextPath string) *Pool {
 	return &Pool{
+		contextPath:     contextPath,
 		routeServiceURL: routeServiceURL,
 		byAddr:          map[string]*elem{},
 		byInstanceID:    map[string]*elem{},
 		next:            -1,
 	}
 }
+
+// ContextPath is the route's path, "/" for a host route.
+func (p *Pool) ContextPath() string { return p.contextPath }
 
 // Put adds e, or replaces the endpoint registered at the same Addr and renews it. True when
 // added.
