@@ -37,9 +37,15 @@ const (
 // maxAttempts is gorouter's default backends.max_attempts: the first try and two retries.
 const maxAttempts = 3
 
+// Registry is where the proxy finds a request's route: the pool for a Host and path, nil when
+// none matches (registry.Registry).
+type Registry interface {
+	Lookup(host, path string) *route.Pool
+}
+
 // Config is a proxy's settings.
 type Config struct {
-	Registry interface{ Lookup(host, path string) *route.Pool }
+	Registry Registry
 	Logger   *slog.Logger
 	// AccessLog receives one gorouter access log line per request; nil: none.
 	AccessLog io.Writer
@@ -61,7 +67,7 @@ type Config struct {
 }
 
 type proxy struct {
-	registry  interface{ Lookup(host, path string) *route.Pool }
+	registry  Registry
 	logger    *slog.Logger
 	accessLog *accessLog
 	backoff   time.Duration

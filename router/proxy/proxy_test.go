@@ -80,7 +80,7 @@ var _ = Describe("Proxy", func() {
 		It("sends gorouter's headers to the backend and the request as the client wrote it", func() {
 			before := time.Now().UnixMilli()
 			code, h, _ := r.get("app.example.com", "/a%2Fb/c?x=1&y=%20", http.Header{
-				"X-Forwarded-For":  {"1.2.3.4"},
+				"X-Forwarded-For":   {"1.2.3.4"},
 				"X-Vcap-Request-Id": {"client-chosen"},
 			})
 			Expect(code).To(Equal(http.StatusOK))

@@ -42,4 +42,3 @@ func setStickyCookie(res *http.Response, e *route.Endpoint, sticky, path string)
 		}
 	}
 }
-
