@@ -61,20 +61,12 @@ func (r *Runner) Trigger() {
 	}
 }
 
-// Run converges at once, then on every tick and trigger until signalled. A signal cancels the pass
-// in flight.
+// Run converges at once (the daemon starts it when it wins the lock), then on every tick and
+// trigger until signalled. A signal cancels the pass in flight.
 func (r *Runner) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stopped := make(chan struct{})
-	defer close(stopped)
-	go func() {
-		select {
-		case <-signals:
-			cancel()
-		case <-stopped:
-		}
-	}()
+	go func() { <-signals; cancel() }()
 
 	ticker := time.NewTicker(r.interval)
 	defer ticker.Stop()

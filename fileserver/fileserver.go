@@ -79,7 +79,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	name, ok := strings.CutPrefix(r.URL.Path, Prefix)
 	// fs.ValidPath refuses "..", ".", empty elements and a leading slash; os.OpenInRoot
 	// refuses symbolic links that resolve outside the directory (and absolute ones).
-	if !ok || !fs.ValidPath(name) || name == "." {
+	if !ok || !fs.ValidPath(name) {
 		notFound(w, r)
 		return
 	}

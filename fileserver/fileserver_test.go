@@ -126,7 +126,7 @@ var _ = Describe("Handler", func() {
 	})
 
 	It("answers 404 naming the path for a missing file, a directory (no listings) and the prefix itself", func() {
-		for _, p := range []string{"/v1/static/missing", "/v1/static/sub", "/v1/static/sub/", "/v1/static/", "/v1/static", "/lifecycle.tgz", "/v1/static//lifecycle.tgz"} {
+		for _, p := range []string{"/v1/static/missing", "/v1/static/sub", "/v1/static/sub/", "/v1/static/", "/v1/static/.", "/v1/static", "/lifecycle.tgz", "/v1/static//lifecycle.tgz"} {
 			resp := do("GET", p)
 			Expect(resp.StatusCode).To(Equal(http.StatusNotFound), p)
 			Expect(body(resp)).To(Equal("not found: "+p+"\n"), p)
