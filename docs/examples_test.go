@@ -25,6 +25,7 @@ import (
 	gardenconfig "github.com/diego-go/diego/cmd/garden/config"
 	repconfig "github.com/diego-go/diego/cmd/rep/config"
 	routeemitterconfig "github.com/diego-go/diego/cmd/route-emitter/config"
+	routerconfig "github.com/diego-go/diego/cmd/router/config"
 	"github.com/diego-go/diego/internal/daemontest"
 	"github.com/diego-go/diego/models"
 	"github.com/diego-go/diego/tlsconfig"
@@ -47,6 +48,7 @@ var loaders = []struct {
 	{"garden", func(p string) error { _, err := gardenconfig.Load(p); return err }, gardenconfig.Config{}},
 	{"rep", func(p string) error { _, err := repconfig.Load(p); return err }, repconfig.Config{}},
 	{"route-emitter", func(p string) error { _, err := routeemitterconfig.Load(p); return err }, routeemitterconfig.Config{}},
+	{"router", func(p string) error { _, err := routerconfig.Load(p); return err }, routerconfig.Config{}},
 }
 
 // jsonKeys are the keys of a config struct's JSON, embedded structs' included.
