@@ -12,11 +12,13 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/diego-go/diego/internal/daemontest"
 	"github.com/diego-go/diego/router"
 )
 
-// The benchmark of docs/performance.md: the same requests sent to a test app directly and
-// through the router, alternated in rounds of one run, at one client and at 16 concurrent
+// The benchmark of docs/performance.md: the same requests sent to a test app directly, through
+// the router, and through the standard library's reverse proxy alone (cmd/router/internal/
+// bareproxy: what one more hop costs on this machine), alternated in rounds of one run, at one client and at 16 concurrent
 // clients (keep-alive connections, as a load balancer holds them); then the time from a
 // router.register to the first request the router answers for it. Ratios are reported, not
 // asserted: on a shared machine they move with the load. It fails only when a request does.
@@ -30,19 +32,26 @@ var _ = Describe("the router against the backend alone", Serial, Label("benchmar
 		b := startBackend(0)
 		publish(router.RegisterSubject, b.message("bench.example.com"))
 		answers(r, "bench.example.com", "/", b.answer())
+		bare := daemontest.FreeAddr()
+		daemontest.Start(bareProxyPath, bare, b.addr())
+		Eventually(func() bool { return daemontest.Listening(bare) }, 10*time.Second).Should(BeTrue())
 
 		const rounds, phase = 3, 2 * time.Second
 		for _, path := range []string{"/", "/sleep?ms=1"} {
 			for _, clients := range []int{1, 16} {
-				var direct, routed result
+				var direct, routed, bared result
 				for range rounds {
 					direct.add(load("http://"+b.addr()+path, "", clients, phase))
 					routed.add(load("http://"+r.addr+path, "bench.example.com", clients, phase))
+					bared.add(load("http://"+bare+path, "", clients, phase))
 				}
-				d, rt := direct.summary(), routed.summary()
-				fmt.Fprintf(GinkgoWriter, "benchmark: GET %s, %d client(s), %d rounds of %s each: direct p50 %s p99 %s %.0f req/s; router p50 %s p99 %s %.0f req/s; ratio p50 %.2f p99 %.2f throughput %.2f\n",
-					path, clients, rounds, phase, d.p50, d.p99, d.rate, rt.p50, rt.p99, rt.rate,
-					float64(rt.p50)/float64(d.p50), float64(rt.p99)/float64(d.p99), rt.rate/d.rate)
+				d, rt, bp := direct.summary(), routed.summary(), bared.summary()
+				fmt.Fprintf(GinkgoWriter, "benchmark: GET %s, %d client(s), %d rounds of %s each: direct p50 %s p99 %s %.0f req/s; "+
+					"router p50 %s p99 %s %.0f req/s, ratio p50 %.2f p99 %.2f throughput %.2f; "+
+					"bare reverse proxy p50 %s p99 %s %.0f req/s, ratio p50 %.2f p99 %.2f throughput %.2f\n",
+					path, clients, rounds, phase, d.p50, d.p99, d.rate,
+					rt.p50, rt.p99, rt.rate, ratio(rt.p50, d.p50), ratio(rt.p99, d.p99), rt.rate/d.rate,
+					bp.p50, bp.p99, bp.rate, ratio(bp.p50, d.p50), ratio(bp.p99, d.p99), bp.rate/d.rate)
 			}
 		}
 
@@ -70,6 +79,8 @@ var _ = Describe("the router against the backend alone", Serial, Label("benchmar
 			routes, took[routes/2], took[routes*99/100-1], took[routes-1])
 	})
 })
+
+func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
 
 // result is one side's requests over the rounds.
 type result struct {

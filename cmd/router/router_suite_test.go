@@ -27,11 +27,12 @@ func TestRouterCmd(t *testing.T) {
 	RunSpecs(t, "cmd/router Suite")
 }
 
-var routerPath, testappPath string
+var routerPath, testappPath, bareProxyPath string
 
 var _ = BeforeSuite(func() {
-	bins := daemontest.Build("github.com/diego-go/diego/cmd/router", "github.com/diego-go/diego/internal/testapp")
-	routerPath, testappPath = bins[0], bins[1]
+	bins := daemontest.Build("github.com/diego-go/diego/cmd/router", "github.com/diego-go/diego/internal/testapp",
+		"github.com/diego-go/diego/cmd/router/internal/bareproxy")
+	routerPath, testappPath, bareProxyPath = bins[0], bins[1], bins[2]
 })
 
 // Each spec has its own NATS server (some restart it) and a client standing for the emitters.
