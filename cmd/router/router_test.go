@@ -16,6 +16,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gbytes"
+	"github.com/onsi/gomega/gexec"
 
 	"github.com/diego-go/diego/internal/daemontest"
 	"github.com/diego-go/diego/internal/testservers"
@@ -212,6 +213,27 @@ var _ = Describe("the router", func() {
 		res := r.get("dead.example.com", "/")
 		Expect(res.status).To(Equal(http.StatusBadGateway))
 		Expect(res.header.Get("X-Cf-Routererror")).To(HavePrefix("endpoint_failure"))
+	})
+
+	It("finishes the requests in flight when stopped, and exits 0", func() {
+		r := startRouter(nil, true)
+		b := startBackend(0)
+		publish(router.RegisterSubject, b.message("slow.example.com"))
+		answers(r, "slow.example.com", "/", b.answer())
+
+		done := make(chan response, 1)
+		go func() {
+			defer GinkgoRecover()
+			done <- r.get("slow.example.com", "/sleep?ms=1500")
+		}()
+		time.Sleep(500 * time.Millisecond)
+		r.session.Terminate()
+		Eventually(func() bool { return daemontest.Listening(r.addr) }, 2*time.Second, 20*time.Millisecond).Should(BeFalse(), "it stops accepting")
+		var res response
+		Eventually(done, 5*time.Second).Should(Receive(&res))
+		Expect(res.status).To(Equal(http.StatusOK))
+		Expect(res.body).To(Equal("slept 1500 ms"))
+		Eventually(r.session, 5*time.Second).Should(gexec.Exit(0))
 	})
 
 	It("is not ready, and does not listen, while no NATS server has its subscriptions", func() {
