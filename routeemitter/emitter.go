@@ -35,9 +35,6 @@ const (
 	greetInterval = time.Second
 	// retryWait: the pause before subscribing again or syncing again after a failure.
 	retryWait = time.Second
-	// maxStartJitter bounds the pause before registering everything after a router.start, so
-	// that emitters do not all answer at once and yet answer soon.
-	maxStartJitter = time.Second
 )
 
 // Config is what the runner needs.
@@ -124,8 +121,8 @@ func (r *Runner) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 		})
 	}
 
-	interval, fromRouters := r.cfg.RegisterInterval, false
-	registerTicker := time.NewTicker(interval)
+	interval := registerInterval{d: r.cfg.RegisterInterval}
+	registerTicker := time.NewTicker(interval.d)
 	defer registerTicker.Stop()
 	syncTicker := time.NewTicker(r.cfg.SyncInterval)
 	defer syncTicker.Stop()
@@ -133,16 +130,11 @@ func (r *Runner) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 	defer greetTicker.Stop()
 	r.greet(inbox)
 
-	// useInterval adopts a router's register interval: the first router's replaces the
-	// configured one, then the smallest any router asked for is kept.
 	useInterval := func(s router.RouterStart) {
-		d := time.Duration(s.MinimumRegisterIntervalInSeconds) * time.Second
-		if d <= 0 || (fromRouters && d >= interval) {
-			return
+		if interval.adopt(s) {
+			registerTicker.Reset(interval.d)
+			log.Info("route-emitter: register interval set by a router", "router", s.ID, "interval", interval.d.String())
 		}
-		interval, fromRouters = d, true
-		registerTicker.Reset(d)
-		log.Info("route-emitter: register interval set by a router", "router", s.ID, "interval", d.String())
 	}
 	emitAll := make(chan struct{}, 1)
 
@@ -194,7 +186,7 @@ func (r *Runner) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 		case s := <-started:
 			greetTicker.Stop()
 			useInterval(s)
-			jitter := time.Duration(rand.Int64N(int64(min(interval/5, maxStartJitter)) + 1))
+			jitter := time.Duration(rand.Int64N(int64(interval.startJitter()) + 1))
 			time.AfterFunc(jitter, func() {
 				select {
 				case emitAll <- struct{}{}:
@@ -203,7 +195,7 @@ func (r *Runner) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 			})
 		case <-emitAll:
 			r.publish(table.Emit())
-			registerTicker.Reset(interval)
+			registerTicker.Reset(interval.d)
 		case <-registerTicker.C:
 			r.publish(table.Emit())
 		}

@@ -47,12 +47,16 @@ const (
 )
 
 var (
-	emitterPath string
-	natsServer  *testservers.NATS
-	consul      *testservers.Consul
-	certs       tlstest.Files
-	bbsURL      string
-	bbsClient   *bbs.Client
+	emitterPath, bbsPath string
+	natsServer           *testservers.NATS
+	consul               *testservers.Consul
+	certs                tlstest.Files
+	etcdURL              string
+
+	// the spec's BBS
+	bbsAPI, bbsURL string
+	bbsSession     *gexec.Session
+	bbsClient      *bbs.Client
 )
 
 var _ = BeforeSuite(func() {
@@ -62,7 +66,7 @@ var _ = BeforeSuite(func() {
 	logger := slog.New(slog.NewJSONHandler(GinkgoWriter, nil))
 
 	bins := daemontest.Build("github.com/diego-go/diego/cmd/route-emitter", "github.com/diego-go/diego/cmd/bbs")
-	emitterPath = bins[0]
+	emitterPath, bbsPath = bins[0], bins[1]
 
 	certDir := filepath.Join(dir, "certs")
 	Expect(os.MkdirAll(certDir, 0o755)).To(Succeed())
@@ -79,19 +83,36 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { _ = natsServer.Stop() })
 
-	// The BBS, without an auctioneer (this suite claims and starts the instances itself) and
-	// without a convergence loop; the cell it plays is present, so nothing is converged away.
+	// The cell this suite plays is present, so nothing it runs is converged away.
 	consulClient, err := locket.NewClient(consul.HTTPAddr())
 	Expect(err).NotTo(HaveOccurred())
 	reptest.RegisterPresence(logger, consulClient, cellID, "http://127.0.0.1:1", lockTTL, lockRetry)
-	api := daemontest.FreeAddr()
-	daemontest.Start(bins[1], "-config", daemontest.WriteConfig(map[string]any{
-		"listen_address":       api,
+	etcdURL = etcd.ClientURL()
+})
+
+// Each spec has its own BBS (on the suite's etcd), so a spec may kill it.
+var _ = BeforeEach(func() {
+	bbsAPI = daemontest.FreeAddr()
+	bbsSession = startBBS()
+	bbsURL = "https://" + bbsAPI
+	tlsConfig, err := tlsconfig.Client(certs.ClientCert, certs.ClientKey, certs.CACert)
+	Expect(err).NotTo(HaveOccurred())
+	bbsClient = bbs.NewClient(bbsURL, tlsConfig)
+	Eventually(func() bool { return bbsClient.Ping(context.Background()) }, 20*time.Second, 100*time.Millisecond).Should(BeTrue())
+	Expect(bbsClient.UpsertDomain(context.Background(), domain, 0)).To(Succeed())
+})
+
+// startBBS starts the BBS on bbsAPI, without an auctioneer (the specs claim and start the
+// instances themselves) and without a convergence loop.
+func startBBS() *gexec.Session {
+	GinkgoHelper()
+	return daemontest.Start(bbsPath, "-config", daemontest.WriteConfig(map[string]any{
+		"listen_address":       bbsAPI,
 		"health_address":       daemontest.FreeAddr(),
 		"ca_file":              certs.CACert,
 		"cert_file":            certs.ServerCert,
 		"key_file":             certs.ServerKey,
-		"etcd_endpoints":       []string{etcd.ClientURL()},
+		"etcd_endpoints":       []string{etcdURL},
 		"consul_address":       consul.HTTPAddr(),
 		"lock_ttl":             lockTTL.String(),
 		"lock_retry_interval":  lockRetry.String(),
@@ -100,13 +121,7 @@ var _ = BeforeSuite(func() {
 		"convergence_interval": "0s",
 		"log_level":            "info",
 	}))
-	bbsURL = "https://" + api
-	tlsConfig, err := tlsconfig.Client(certs.ClientCert, certs.ClientKey, certs.CACert)
-	Expect(err).NotTo(HaveOccurred())
-	bbsClient = bbs.NewClient(bbsURL, tlsConfig)
-	Eventually(func() bool { return bbsClient.Ping(context.Background()) }, 20*time.Second, 100*time.Millisecond).Should(BeTrue())
-	Expect(bbsClient.UpsertDomain(context.Background(), domain, 0)).To(Succeed())
-})
+}
 
 // emitter is one route-emitter process this suite started (daemontest.Start: stopped by its pid
 // when the spec ends).

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"syscall"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/diego-go/diego/bbs"
@@ -238,5 +240,59 @@ var _ = Describe("the route-emitter daemon", func() {
 		t1 := time.Now()
 		Eventually(func() []heard { return spy.messages(register, "nr.example.com", t1) }, 10*time.Second).Should(HaveLen(2))
 		Expect(e.healthz()).To(Equal(health{Healthy: true, Leader: true}))
+	})
+	It("renews at the smallest interval the routers ask for", func() {
+		spy := newRouterSpy(5)
+		newRouterSpy(1)
+		startEmitter(nil).synced()
+		t0 := time.Now()
+		desire("iv", "iv.example.com", 1)
+		start("iv", 0, nil)
+		Eventually(func() []heard { return spy.messages(register, "iv.example.com", t0) }, 5*time.Second).ShouldNot(BeEmpty())
+
+		By("a router starting with a longer interval changes nothing")
+		b, _ := json.Marshal(router.RouterStart{ID: "slow", MinimumRegisterIntervalInSeconds: 3})
+		Expect(spy.conn.Publish(router.StartSubject, b)).To(Succeed())
+		time.Sleep(1500 * time.Millisecond)
+		t1 := time.Now()
+		Eventually(func() []heard { return spy.messages(register, "iv.example.com", t1) }, 5*time.Second).Should(HaveLen(3))
+		renewals := spy.messages(register, "iv.example.com", t1)
+		for i := 1; i < len(renewals); i++ {
+			Expect(renewals[i].at.Sub(renewals[i-1].at)).To(BeNumerically("~", time.Second, 300*time.Millisecond))
+		}
+	})
+
+	It("syncs again after the BBS's event stream broke: a change it missed is registered, nothing is lost", func() {
+		spy := newRouterSpy(60)
+		// a lock that outlasts the pause below
+		e := startEmitter(map[string]any{"lock_ttl": "30s"})
+		e.synced()
+		t0 := time.Now()
+		desire("br", "br.example.com", 2)
+		start("br", 0, nil)
+		Eventually(func() []string { return instances(spy.messages(register, "br.example.com", t0)) }, 5*time.Second).Should(Equal([]string{"0"}))
+
+		By("while the emitter is paused, the BBS is killed and started again, and instance 1 starts: no stream carries its event")
+		Expect(e.session.Command.Process.Signal(syscall.SIGSTOP)).To(Succeed())
+		resumed := false
+		DeferCleanup(func() {
+			if !resumed {
+				_ = e.session.Command.Process.Signal(syscall.SIGCONT)
+			}
+		})
+		bbsSession.Kill()
+		Eventually(bbsSession).Should(gexec.Exit())
+		bbsSession = startBBS()
+		Eventually(func() bool { return bbsClient.Ping(ctx) }, 20*time.Second, 100*time.Millisecond).Should(BeTrue())
+		tChange := time.Now()
+		start("br", 1, nil)
+		Expect(e.session.Command.Process.Signal(syscall.SIGCONT)).To(Succeed())
+		resumed = true
+
+		By("the emitter finds its stream broken, reopens it and syncs: instance 1 is registered, instance 0 kept")
+		Eventually(e.session.Err, 15*time.Second).Should(gbytes.Say("the BBS's event stream broke and was reopened; syncing"))
+		Eventually(func() []string { return instances(spy.messages(register, "br.example.com", tChange)) }, 10*time.Second).Should(Equal([]string{"1"}))
+		Expect(e.metric(`route_emitter_syncs_total{result="ok"}`)).To(BeNumerically(">=", 2))
+		Expect(spy.messages(unregister, "br.example.com", t0)).To(BeEmpty())
 	})
 })
