@@ -78,6 +78,13 @@ var _ = Describe("Registry", func() {
 		Entry("wildcard in another case", []string{"*.Example.com"}, "APP.example.com:80", "/", uint16(1)),
 	)
 
+	It("gives each route's pool the route's path", func() {
+		reg.Register("app.example.com", endpoint(1))
+		reg.Register("App.example.com/Shop/", endpoint(2))
+		Expect(reg.Lookup("app.example.com", "/x").ContextPath()).To(Equal("/"))
+		Expect(reg.Lookup("app.example.com", "/shop/cart").ContextPath()).To(Equal("/shop"))
+	})
+
 	It("keeps several endpoints under a URI and renews one without adding it again", func() {
 		reg.Register("app.example.com", endpoint(1))
 		reg.Register("app.example.com", endpoint(2))
