@@ -28,6 +28,8 @@ type backend struct {
 	index    int
 	server   *httptest.Server
 	requests atomic.Int64
+	// conns counts the connections the backend accepted.
+	conns atomic.Int64
 
 	mu   sync.Mutex
 	last *http.Request
@@ -36,7 +38,7 @@ type backend struct {
 
 func startBackend(name string, index int, handler http.HandlerFunc) *backend {
 	b := &backend{name: name, index: index}
-	b.server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	b.server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		b.requests.Add(1)
 		b.mu.Lock()
@@ -48,6 +50,12 @@ func startBackend(name string, index int, handler http.HandlerFunc) *backend {
 		}
 		_, _ = io.WriteString(w, name)
 	}))
+	b.server.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			b.conns.Add(1)
+		}
+	}
+	b.server.Start()
 	DeferCleanup(b.server.Close)
 	return b
 }

@@ -73,6 +73,7 @@ type proxy struct {
 	backoff   time.Duration
 	metrics   *Metrics
 	transport *http.Transport
+	conns     *backendConns
 	rproxy    *httputil.ReverseProxy
 	// signer is nil when route services are refused.
 	signer *signer
@@ -115,6 +116,7 @@ func New(cfg Config) http.Handler {
 		ExpectContinueTimeout: time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 	}
+	p.conns = newBackendConns(dialer, cfg.ResponseTimeout)
 	p.rproxy = &httputil.ReverseProxy{
 		Director:      p.director,
 		Transport:     roundTripperFunc(p.roundTrip),

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strconv"
 	"testing"
@@ -112,6 +114,15 @@ func runParallel(b *testing.B, url string) {
 func BenchmarkDirect(b *testing.B) { run(b, benchBackend(b).URL) }
 
 func BenchmarkProxy(b *testing.B) { run(b, benchProxy(b, benchBackend(b)).URL) }
+
+// BenchmarkBareReverseProxy is the standard library's reverse proxy alone: what one more hop
+// costs, the floor under BenchmarkProxy.
+func BenchmarkBareReverseProxy(b *testing.B) {
+	target, _ := url.Parse(benchBackend(b).URL)
+	s := httptest.NewServer(httputil.NewSingleHostReverseProxy(target))
+	b.Cleanup(s.Close)
+	run(b, s.URL)
+}
 
 func BenchmarkDirectParallel(b *testing.B) { runParallel(b, benchBackend(b).URL) }
 

@@ -51,7 +51,11 @@ func (p *proxy) roundTrip(out *http.Request) (*http.Response, error) {
 
 		var res *http.Response
 		start := time.Now()
-		res, err = p.transport.RoundTrip(out)
+		if handles(out) {
+			res, err = p.conns.roundTrip(out)
+		} else {
+			res, err = p.transport.RoundTrip(out)
+		}
 		took := time.Since(start)
 		s.backendTime += took
 		if err == nil {
