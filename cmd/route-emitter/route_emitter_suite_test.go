@@ -47,11 +47,11 @@ const (
 )
 
 var (
-	emitterPath, bbsPath string
-	natsServer           *testservers.NATS
-	consul               *testservers.Consul
-	certs                tlstest.Files
-	etcdURL              string
+	emitterPath, bbsPath, routerPath string
+	natsServer                       *testservers.NATS
+	consul                           *testservers.Consul
+	certs                            tlstest.Files
+	etcdURL                          string
 
 	// the spec's BBS
 	bbsAPI, bbsURL string
@@ -65,8 +65,8 @@ var _ = BeforeSuite(func() {
 	DeferCleanup(os.RemoveAll, dir)
 	logger := slog.New(slog.NewJSONHandler(GinkgoWriter, nil))
 
-	bins := daemontest.Build("github.com/diego-go/diego/cmd/route-emitter", "github.com/diego-go/diego/cmd/bbs")
-	emitterPath, bbsPath = bins[0], bins[1]
+	bins := daemontest.Build("github.com/diego-go/diego/cmd/route-emitter", "github.com/diego-go/diego/cmd/bbs", "github.com/diego-go/diego/cmd/router")
+	emitterPath, bbsPath, routerPath = bins[0], bins[1], bins[2]
 
 	certDir := filepath.Join(dir, "certs")
 	Expect(os.MkdirAll(certDir, 0o755)).To(Succeed())

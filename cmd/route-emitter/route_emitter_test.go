@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"syscall"
 	"time"
 
@@ -294,5 +297,51 @@ var _ = Describe("the route-emitter daemon", func() {
 		Eventually(func() []string { return instances(spy.messages(register, "br.example.com", tChange)) }, 10*time.Second).Should(Equal([]string{"1"}))
 		Expect(e.metric(`route_emitter_syncs_total{result="ok"}`)).To(BeNumerically(">=", 2))
 		Expect(spy.messages(unregister, "br.example.com", t0)).To(BeEmpty())
+	})
+	It("feeds the project's router: one started after the routes were registered learns them through router.start and proxies to the instance", func() {
+		// the instance: a server on the host port its net info names
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		Expect(err).NotTo(HaveOccurred())
+		backend := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "%s %s", r.Header.Get("X-CF-ApplicationID"), r.Header.Get("X-CF-InstanceID"))
+		})}
+		go func() { _ = backend.Serve(ln) }()
+		DeferCleanup(backend.Close)
+
+		spy := newRouterSpy(60)
+		startEmitter(nil).synced()
+		t0 := time.Now()
+		desire("rt", "rt.example.com", 1)
+		startAs(instanceKey("rt", 0), lrpKey("rt", 0), uint32(ln.Addr().(*net.TCPAddr).Port), nil)
+		Eventually(func() []heard { return spy.messages(register, "rt.example.com", t0) }, 5*time.Second).ShouldNot(BeEmpty())
+
+		By("a router starts: it announces itself and the emitter registers everything again")
+		listen, health := daemontest.FreeAddr(), daemontest.FreeAddr()
+		daemontest.Start(routerPath, "-config", daemontest.WriteConfig(map[string]any{
+			"listen_address": listen, "health_address": health, "nats_urls": []string{natsServer.URL()},
+		}))
+		Eventually(func() int {
+			resp, err := (&http.Client{Timeout: time.Second}).Get("http://" + health + "/health")
+			if err != nil {
+				return 0
+			}
+			defer resp.Body.Close()
+			return resp.StatusCode
+		}, 20*time.Second, 50*time.Millisecond).Should(Equal(http.StatusOK))
+		ready := time.Now()
+		get := func() (string, error) {
+			req, _ := http.NewRequest(http.MethodGet, "http://"+listen+"/", nil)
+			req.Host = "rt.example.com"
+			resp, err := (&http.Client{Timeout: time.Second}).Do(req)
+			if err != nil {
+				return "", err
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			return string(b), err
+		}
+		Eventually(get, 5*time.Second, 20*time.Millisecond).Should(Equal("log-rt rt-0"))
+		GinkgoWriter.Printf("the router answered for the route %s after it was ready\n", time.Since(ready))
+		Expect(time.Since(ready)).To(BeNumerically("<", 2*time.Second), "router.start's pause is at most a second")
 	})
 })
