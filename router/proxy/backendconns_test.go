@@ -13,9 +13,9 @@ import (
 
 var _ = Describe("Connections to backends", func() {
 	var (
-		r        *router
-		b        *backend
-		handler  http.HandlerFunc
+		r       *router
+		b       *backend
+		handler http.HandlerFunc
 	)
 
 	BeforeEach(func() {
