@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"sync"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -23,7 +22,7 @@ type request struct {
 
 var _ = Describe("retiring an instance with a route drain delay", func() {
 	It("marks it unroutable in the BBS, keeps serving for the delay, then SIGTERMs it and the requests in flight finish", func() {
-		const delay = 1500 * time.Millisecond
+		const delay = time.Second
 		startCell(guid("drain"), gardens[0], map[string]any{"route_drain_delay": delay.String()})
 		processGuid := guid("drained")
 		logs := subscribeLogs(processGuid)
@@ -55,33 +54,18 @@ var _ = Describe("retiring an instance with a route drain delay", func() {
 			}
 		}()
 
-		// the client keeps requesting the retiring instance on its host port until it stops answering
-		var mu sync.Mutex
+		// a client requests the retiring instance on its host port every 20 ms (made is read once
+		// it stopped)
 		var made []request
-		stop := make(chan struct{})
-		done := make(chan struct{})
-		go func() {
-			defer GinkgoRecover()
-			defer close(done)
-			for {
-				select {
-				case <-stop:
-					return
-				case <-time.After(20 * time.Millisecond):
-				}
-				r := request{started: time.Now()}
-				if resp, err := httpClient.Get(url + "/"); err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					r.status = resp.StatusCode
-				}
-				mu.Lock()
-				made = append(made, r)
-				mu.Unlock()
+		stopClient := every(20*time.Millisecond, func() {
+			r := request{started: time.Now()}
+			if resp, err := httpClient.Get(url + "/"); err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				r.status = resp.StatusCode
 			}
-		}()
-		stopClient := sync.OnceFunc(func() { close(stop); <-done })
-		DeferCleanup(stopClient)
+			made = append(made, r)
+		})
 
 		Expect(bbsClient.UpdateDesiredLRP(ctx(), processGuid, &models.DesiredLRPUpdate{Instances: proto.Int32(1)})).To(Succeed())
 
@@ -91,15 +75,19 @@ var _ = Describe("retiring an instance with a route drain delay", func() {
 
 		// a request that is in flight when the SIGTERM comes, and one started after the BBS has
 		// the instance unroutable
-		inFlight := make(chan int, 1)
+		type answered struct {
+			status int
+			at     time.Time
+		}
+		inFlight := make(chan answered, 1)
 		go func() {
 			resp, err := httpClient.Get(url + "/sleep?ms=1500")
 			if err != nil {
-				inFlight <- 0
+				inFlight <- answered{}
 				return
 			}
 			resp.Body.Close()
-			inFlight <- resp.StatusCode
+			inFlight <- answered{resp.StatusCode, time.Now()}
 		}()
 		Expect(answer(retiring, "/")).NotTo(BeEmpty(), "serving after it became unroutable: not signalled yet")
 
@@ -115,14 +103,14 @@ var _ = Describe("retiring an instance with a route drain delay", func() {
 		signalled := time.Unix(0, sigterm().Timestamp)
 		GinkgoWriter.Printf("drain: unroutable in the BBS, SIGTERM %s later\n", signalled.Sub(unroutable))
 		Expect(signalled.Sub(unroutable)).To(BeNumerically(">=", delay-200*time.Millisecond), "SIGTERM only after the drain")
-		Eventually(inFlight, 10*time.Second).Should(Receive(Equal(http.StatusOK)), "the request in flight at SIGTERM finished")
+		var slept answered
+		Eventually(inFlight, 10*time.Second).Should(Receive(&slept))
+		Expect(slept.status).To(Equal(http.StatusOK), "the request in flight at SIGTERM finished")
+		Expect(slept.at).To(BeTemporally(">", signalled), "it was in flight when the SIGTERM came")
 
 		Eventually(func() *models.ActualLRP { return instance(processGuid, 1) }, 30*time.Second, 100*time.Millisecond).Should(BeNil())
 		Expect(running(processGuid)).To(HaveLen(1))
 		stopClient()
-
-		mu.Lock()
-		defer mu.Unlock()
 		var afterUnroutable int
 		for _, r := range made {
 			if r.started.Before(unroutable.Add(delay - 200*time.Millisecond)) {

@@ -16,7 +16,8 @@ import (
 var _ = Describe("evacuating one of two cells", func() {
 	It("moves every instance to the other with never fewer than desired answering, and the rep exits 0 once the last is replaced", func() {
 		const desired = 3
-		leaving := startCell(guid("leaving"), gardens[0], map[string]any{"evacuation_timeout": "2m"})
+		const drain = 2 * time.Second // the default, said here because the exit waits for it
+		leaving := startCell(guid("leaving"), gardens[0], map[string]any{"evacuation_timeout": "2m", "route_drain_delay": drain.String()})
 		processGuid := guid("evac")
 		logs := subscribeLogs(processGuid)
 		desire(appLRP(processGuid, desired))
@@ -33,30 +34,18 @@ var _ = Describe("evacuating one of two cells", func() {
 		// answer on their host ports
 		var mu sync.Mutex
 		fewest, samples := desired, 0
-		stop := make(chan struct{})
-		done := make(chan struct{})
-		go func() {
-			defer GinkgoRecover()
-			defer close(done)
-			for {
-				select {
-				case <-stop:
-					return
-				case <-time.After(20 * time.Millisecond):
+		every(20*time.Millisecond, func() {
+			indices := map[int32]bool{}
+			for _, a := range actuals(processGuid) {
+				if answer(a, "/") != "" {
+					indices[a.GetActualLrpKey().GetIndex()] = true
 				}
-				indices := map[int32]bool{}
-				for _, a := range actuals(processGuid) {
-					if answer(a, "/") != "" {
-						indices[a.GetActualLrpKey().GetIndex()] = true
-					}
-				}
-				mu.Lock()
-				fewest = min(fewest, len(indices))
-				samples++
-				mu.Unlock()
 			}
-		}()
-		DeferCleanup(func() { close(stop); <-done })
+			mu.Lock()
+			fewest = min(fewest, len(indices))
+			samples++
+			mu.Unlock()
+		})
 
 		resp, err := http.Post("http://"+leaving.admin+"/evacuate", "application/json", nil)
 		Expect(err).NotTo(HaveOccurred())
@@ -77,7 +66,8 @@ var _ = Describe("evacuating one of two cells", func() {
 		Eventually(leaving.session, 30*time.Second, 50*time.Millisecond).Should(gexec.Exit(0))
 		exitedAfter := time.Since(replaced)
 		GinkgoWriter.Printf("evacuation: all replaced after %s, rep exited %s after that\n", replaced.Sub(evacuated), exitedAfter)
-		Expect(exitedAfter).To(BeNumerically("<", 5*time.Second), "the rep exits as soon as nothing is left")
+		Expect(exitedAfter).To(BeNumerically(">=", drain-200*time.Millisecond), "the last evacuated instance drained before its container went")
+		Expect(exitedAfter).To(BeNumerically("<", drain+5*time.Second), "the rep exits as soon as nothing is left")
 		Expect(time.Since(evacuated)).To(BeNumerically("<", 2*time.Minute), "the rep exits before its evacuation timeout")
 		Expect(handles(leaving.garden)).To(BeEmpty(), "the leaving cell's containers are gone")
 		Expect(lines(logs())).To(ContainElements(replacementLines), "each app's log tells of its replacement")

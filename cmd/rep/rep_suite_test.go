@@ -412,3 +412,25 @@ func lines(msgs []logstream.Message) []string {
 	}
 	return out
 }
+
+// every calls f every interval, one call after the other on a goroutine of its own, until the
+// returned stop is called or the spec ends; stop returns once the last call has.
+func every(interval time.Duration, f func()) (stop func()) {
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer GinkgoRecover()
+		defer close(done)
+		for {
+			select {
+			case <-quit:
+				return
+			case <-time.After(interval):
+			}
+			f()
+		}
+	}()
+	stop = sync.OnceFunc(func() { close(quit); <-done })
+	DeferCleanup(stop)
+	return stop
+}
