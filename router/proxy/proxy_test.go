@@ -56,6 +56,20 @@ var _ = Describe("Proxy", func() {
 			Expect(body).To(Equal("wild"))
 		})
 
+		It("answers a request without a Host 400 empty_host", func() {
+			conn, err := net.Dial("tcp", r.server.Listener.Addr().String())
+			Expect(err).NotTo(HaveOccurred())
+			defer conn.Close()
+			_, err = io.WriteString(conn, "GET / HTTP/1.0\r\n\r\n")
+			Expect(err).NotTo(HaveOccurred())
+			res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(res.StatusCode).To(Equal(http.StatusBadRequest))
+			Expect(res.Header.Get("X-Cf-RouterError")).To(Equal("empty_host"))
+			body, _ := io.ReadAll(res.Body)
+			Expect(string(body)).To(Equal("400 Bad Request: Request had empty Host header\n"))
+		})
+
 		It("goes round-robin over the backends", func() {
 			for i := range 3 {
 				r.registry.Register("app.example.com", startBackend(fmt.Sprint("b", i), i, nil).endpoint())
@@ -105,6 +119,16 @@ var _ = Describe("Proxy", func() {
 			r.get("app.example.com", "/", http.Header{"X-Forwarded-Proto": {"https"}, "X-Request-Start": {"42"}})
 			Expect(b.lastRequest().Header.Get("X-Forwarded-Proto")).To(Equal("https"))
 			Expect(b.lastRequest().Header.Get("X-Request-Start")).To(Equal("42"))
+		})
+
+		It("never shows a client a route service signature a backend answered with", func() {
+			signer := startBackend("signer", 0, func(w http.ResponseWriter, _ *http.Request) {
+				w.Header().Set("X-CF-Proxy-Signature", "leaked")
+			})
+			r.registry.Register("signer.example.com", signer.endpoint())
+			code, h, _ := r.get("signer.example.com", "/", nil)
+			Expect(code).To(Equal(http.StatusOK))
+			Expect(h).NotTo(HaveKey("X-Cf-Proxy-Signature"))
 		})
 
 		It("names the backend by its address when it has no instance id", func() {
