@@ -1,6 +1,7 @@
 package inigo_test
 
 import (
+	"net/http"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -93,20 +94,25 @@ var _ = Describe("an LRP with a route", func() {
 		Expect(took).To(BeNumerically("<", time.Second))
 	})
 
-	It("keeps answering every request while it scales from 3 instances to 1", func() {
+	It("keeps answering every request, GET or POST, while it scales from 3 instances to 1", func() {
 		w.Require("router", "route-emitter")
 		processGuid, hostname := desireRouted("scale", 3)
-		load := w.Routers[0].StartLoad(hostname, world.LoadOptions{})
+		gets := w.Routers[0].StartLoad(hostname, world.LoadOptions{})
+		// a POST the router sent is never sent again: only an instance that no request reaches
+		// any more may stop
+		posts := w.Routers[0].StartLoad(hostname, world.LoadOptions{Method: http.MethodPost, Path: "/record"})
 		time.Sleep(time.Second)
 		w.Scale(processGuid, 1)
 		Eventually(func() int { return len(w.Actuals(processGuid)) }, time.Minute, 100*time.Millisecond).Should(Equal(1),
 			"the retired instances are gone")
 		time.Sleep(time.Second)
-		res := load.Stop()
-		GinkgoWriter.Printf("scale 3 -> 1: %s\n", res)
-		Expect(res.Requests).To(BeNumerically(">=", 50), res.String())
-		Expect(res.Failures).To(BeZero(), res.String())
-		Expect(res.Instances).To(HaveLen(3), "every instance answered before the scale-down")
+		getRes, postRes := gets.Stop(), posts.Stop()
+		GinkgoWriter.Printf("scale 3 -> 1: GET: %s; POST: %s\n", getRes, postRes)
+		Expect(getRes.Requests).To(BeNumerically(">=", 50), getRes.String())
+		Expect(getRes.Failures).To(BeZero(), getRes.String())
+		Expect(getRes.Instances).To(HaveLen(3), "every instance answered before the scale-down")
+		Expect(postRes.Requests).To(BeNumerically(">=", 50), postRes.String())
+		Expect(postRes.Failures).To(BeZero(), postRes.String())
 	})
 })
 
@@ -231,7 +237,8 @@ var _ = Describe("a router started later", func() {
 		took := time.Since(started)
 		GinkgoWriter.Printf("a router started later knew every route %s after it was started (register interval %s)\n",
 			took, w.Options.RegisterInterval)
-		Expect(took).To(BeNumerically("<", w.Options.RegisterInterval/2))
+		// the register interval's own round would come within 2 s one time in 5 at most
+		Expect(took).To(BeNumerically("<", 2*time.Second))
 	})
 })
 

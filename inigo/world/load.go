@@ -3,6 +3,7 @@ package world
 import (
 	"fmt"
 	"maps"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -11,10 +12,12 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 )
 
-// LoadOptions shape a load: Concurrency clients (default 4) each send GET Path (default "/")
-// and wait Pause (default 10 ms) before the next, until Stop or For (default 2 min) has passed.
+// LoadOptions shape a load: Concurrency clients (default 4) each send Method (default GET) Path
+// (default "/") and wait Pause (default 10 ms) before the next, until Stop or For (default 2 min)
+// has passed.
 type LoadOptions struct {
 	Concurrency int
+	Method      string
 	Path        string
 	Pause       time.Duration
 	For         time.Duration
@@ -31,7 +34,7 @@ type Load struct {
 }
 
 // LoadResult counts a load's requests: each failure's reason (the router's X-Cf-RouterError or
-// status, or the client's error) and, for the answered ones, each instance that answered.
+// status, or the client's error) and, for answers naming their instance (GET /), each instance.
 type LoadResult struct {
 	Requests  int
 	Failures  int
@@ -53,6 +56,9 @@ func (r LoadResult) String() string {
 func (r *Router) StartLoad(host string, opts LoadOptions) *Load {
 	if opts.Concurrency == 0 {
 		opts.Concurrency = 4
+	}
+	if opts.Method == "" {
+		opts.Method = http.MethodGet
 	}
 	if opts.Path == "" {
 		opts.Path = "/"
@@ -85,14 +91,14 @@ func (r *Router) StartLoad(host string, opts LoadOptions) *Load {
 					return
 				default:
 				}
-				a := r.Get(host, opts.Path)
+				a := r.Do(opts.Method, host, opts.Path)
 				l.mu.Lock()
 				l.res.Requests++
 				if a.Err != nil {
 					l.res.Failures++
 					l.res.Reasons[a.Err.Error()]++
-				} else {
-					l.res.Instances[a.Instance()]++
+				} else if g := a.Instance(); g != "" {
+					l.res.Instances[g]++
 				}
 				l.mu.Unlock()
 				select {

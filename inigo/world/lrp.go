@@ -126,8 +126,15 @@ func (a Answer) Instance() string {
 var client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
 // Get sends GET path with Host: host to the router.
-func (r *Router) Get(host, path string) Answer {
-	req, err := http.NewRequest(http.MethodGet, r.URL()+path, nil)
+func (r *Router) Get(host, path string) Answer { return r.Do(http.MethodGet, host, path) }
+
+// Do sends a request without a body (a POST's is "x") with Host: host to the router.
+func (r *Router) Do(method, host, path string) Answer {
+	var body io.Reader
+	if method == http.MethodPost {
+		body = strings.NewReader("x")
+	}
+	req, err := http.NewRequest(method, r.URL()+path, body)
 	if err != nil {
 		return Answer{Err: err}
 	}
