@@ -23,10 +23,10 @@ func desireRouted(name string, n int) (processGuid, hostname string) {
 	return processGuid, hostname
 }
 
-// firstAnswer polls the router for hostname every 2 ms until it answers 200 or timeout passes,
-// and returns when it did (zero if it never did).
+// firstAnswer asks the router for hostname every millisecond until it answers 200 or timeout
+// passes, and returns when it did (zero if it never did).
 func firstAnswer(r *world.Router, hostname string, timeout time.Duration) time.Time {
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 		if r.Get(hostname, "/").Err == nil {
 			return time.Now()
 		}
@@ -64,7 +64,6 @@ func runningOn(processGuid string, cells []*world.Cell) int {
 
 var _ = Describe("an LRP with a route", func() {
 	It("answers through the router as soon as an instance is RUNNING and routable", func() {
-		w.Require("router", "route-emitter")
 		r := w.Routers[0]
 		processGuid := w.Guid("first")
 		hostname := host(processGuid)
@@ -95,7 +94,6 @@ var _ = Describe("an LRP with a route", func() {
 	})
 
 	It("keeps answering every request, GET or POST, while it scales from 3 instances to 1", func() {
-		w.Require("router", "route-emitter")
 		processGuid, hostname := desireRouted("scale", 3)
 		gets := w.Routers[0].StartLoad(hostname, world.LoadOptions{})
 		// a POST the router sent is never sent again: only an instance that no request reaches
@@ -118,7 +116,6 @@ var _ = Describe("an LRP with a route", func() {
 
 var _ = Describe("an evacuating cell", func() {
 	It("keeps its instances answering until their replacements run", func() {
-		w.Require("router", "route-emitter")
 		processGuid, hostname := desireRouted("evac", 2)
 		leaving, staying := victimAndSurvivors(processGuid)
 		DeferCleanup(leaving.Restart)
@@ -139,7 +136,6 @@ var _ = Describe("an evacuating cell", func() {
 
 var _ = Describe("a cell killed while serving", func() {
 	It("costs no request beyond those in flight on it, and its instances run elsewhere without waiting for the convergence interval", func() {
-		w.Require("router", "route-emitter", "converger")
 		const instances, concurrency = 4, 4
 		processGuid, hostname := desireRouted("kill", instances)
 		victim, survivors := victimAndSurvivors(processGuid)
@@ -164,7 +160,6 @@ var _ = Describe("a cell killed while serving", func() {
 
 var _ = Describe("the route-emitter", func() {
 	It("loses no route when it is killed and started again, and routes what was desired meanwhile", func() {
-		w.Require("router", "route-emitter")
 		r := w.Routers[0]
 		_, hostname := desireRouted("emitter", 2)
 		load := r.StartLoad(hostname, world.LoadOptions{})
@@ -191,7 +186,6 @@ var _ = Describe("the route-emitter", func() {
 
 var _ = Describe("NATS restarting", func() {
 	It("keeps the routes answering, and routes come back within one register interval", func() {
-		w.Require("router", "route-emitter")
 		r := w.Routers[0]
 		_, hostname := desireRouted("nats", 1)
 		load := r.StartLoad(hostname, world.LoadOptions{})
@@ -225,7 +219,6 @@ var _ = Describe("NATS restarting", func() {
 
 var _ = Describe("a router started later", func() {
 	It("learns every route through router.start, well before the next register interval", func() {
-		w.Require("router", "route-emitter")
 		_, first := desireRouted("later-a", 1)
 		_, second := desireRouted("later-b", 2)
 
@@ -244,7 +237,6 @@ var _ = Describe("a router started later", func() {
 
 var _ = Describe("the converger", func() {
 	It("fails over to a standby when the lock holder dies, which converges a lost cell's instances", func() {
-		w.Require("converger")
 		standby := w.StartConverger()
 		DeferCleanup(standby.Stop)
 		holder := w.ConvergerLeader()

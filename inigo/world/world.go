@@ -123,21 +123,17 @@ func Start(opts Options) *World {
 	GinkgoHelper()
 	w := &World{Options: opts.withDefaults(), dir: GinkgoT().TempDir(), bins: map[string]string{}}
 
-	root, err := testservers.RepoRoot()
-	Expect(err).NotTo(HaveOccurred())
-	var built, pkgs []string
-	for _, d := range daemons {
-		if _, err := os.Stat(filepath.Join(root, "cmd", d, "main.go")); err == nil {
-			built = append(built, d)
-			pkgs = append(pkgs, "github.com/diego-go/diego/cmd/"+d)
-		}
+	pkgs := make([]string, len(daemons))
+	for i, d := range daemons {
+		pkgs[i] = "github.com/diego-go/diego/cmd/" + d
 	}
 	for i, bin := range daemontest.Build(pkgs...) {
-		w.bins[built[i]] = bin
+		w.bins[daemons[i]] = bin
 	}
 
 	certDir := filepath.Join(w.dir, "certs")
 	Expect(os.MkdirAll(certDir, 0o755)).To(Succeed())
+	var err error
 	w.Certs, err = tlstest.Generate(certDir)
 	Expect(err).NotTo(HaveOccurred())
 
@@ -173,37 +169,14 @@ func Start(opts Options) *World {
 	Eventually(func() bool { return w.BBS.Ping(context.Background()) }, 30*time.Second, 100*time.Millisecond).Should(BeTrue(), "the bbs serves")
 	Expect(w.BBS.UpsertDomain(context.Background(), Domain, 0)).To(Succeed())
 	w.startAuctioneer()
-	if w.Has("converger") {
-		w.StartConverger()
-	}
+	w.StartConverger()
 	for _, c := range w.Cells {
 		c.startRep()
 	}
-	if w.Has("router") {
-		w.StartRouter()
-	}
-	if w.Has("route-emitter") {
-		w.startEmitter()
-	}
-	if w.Has("file-server") {
-		w.startFileServer()
-	}
+	w.StartRouter()
+	w.startEmitter()
+	w.startFileServer()
 	return w
-}
-
-// Has says whether the daemon is built in this tree (until every daemon of the world is).
-func (w *World) Has(daemon string) bool {
-	_, ok := w.bins[daemon]
-	return ok
-}
-
-// Require skips the spec when a daemon it needs is not built in this tree.
-func (w *World) Require(daemons ...string) {
-	for _, d := range daemons {
-		if !w.Has(d) {
-			Skip(fmt.Sprintf("cmd/%s is not in this tree yet", d))
-		}
-	}
 }
 
 // processes is every process of the world, in start order.
@@ -421,11 +394,8 @@ type Process struct {
 }
 
 func (w *World) newProcess(name, readyPath string, cfg map[string]any) *Process {
-	GinkgoHelper()
-	bin, ok := w.bins[name]
-	Expect(ok).To(BeTrue(), "world builds no daemon %q", name)
 	health, _ := cfg["health_address"].(string)
-	return &Process{Name: name, Config: cfg, HealthAddr: health, w: w, bin: bin, readyPath: readyPath}
+	return &Process{Name: name, Config: cfg, HealthAddr: health, w: w, bin: w.bins[name], readyPath: readyPath}
 }
 
 // Start starts the daemon on its configuration and waits until its health listener answers
