@@ -13,8 +13,8 @@ import (
 	"github.com/diego-go/diego/tlsconfig/tlstest"
 )
 
-// TestDocs holds README.md and docs/ to the tree: the example configs load (and the BBS's and the
-// auctioneer's start), each daemon's doc shows its example as it is and names every key of its
+// TestDocs holds README.md and docs/ to the tree: the example configs load (and the daemons'
+// start with theirs), each daemon's doc shows its example as it is and names every key of its
 // config, links stay inside the repository and wire.md's route table is what the BBS serves.
 func TestDocs(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -22,9 +22,9 @@ func TestDocs(t *testing.T) {
 }
 
 var (
-	bbsPath, auctioneerPath, convergerPath, fileServerPath string
-	etcd                                                   *testservers.Etcd
-	consul                                                 *testservers.Consul
+	bbsPath, auctioneerPath, convergerPath, fileServerPath, routerPath string
+	etcd                                                               *testservers.Etcd
+	consul                                                             *testservers.Consul
 	// workDir holds certs/ and static/ as the examples name them; the daemons run in it.
 	workDir string
 	certs   tlstest.Files
@@ -32,8 +32,8 @@ var (
 
 var _ = BeforeSuite(func() {
 	bins := daemontest.Build("github.com/diego-go/diego/cmd/bbs", "github.com/diego-go/diego/cmd/auctioneer", "github.com/diego-go/diego/cmd/converger",
-		"github.com/diego-go/diego/cmd/file-server")
-	bbsPath, auctioneerPath, convergerPath, fileServerPath = bins[0], bins[1], bins[2], bins[3]
+		"github.com/diego-go/diego/cmd/file-server", "github.com/diego-go/diego/cmd/router")
+	bbsPath, auctioneerPath, convergerPath, fileServerPath, routerPath = bins[0], bins[1], bins[2], bins[3], bins[4]
 
 	dir := GinkgoT().TempDir()
 	var err error

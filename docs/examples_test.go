@@ -5,13 +5,16 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gbytes"
@@ -27,7 +30,9 @@ import (
 	routeemitterconfig "github.com/diego-go/diego/cmd/route-emitter/config"
 	routerconfig "github.com/diego-go/diego/cmd/router/config"
 	"github.com/diego-go/diego/internal/daemontest"
+	"github.com/diego-go/diego/internal/testservers"
 	"github.com/diego-go/diego/models"
+	"github.com/diego-go/diego/router"
 	"github.com/diego-go/diego/tlsconfig"
 )
 
@@ -243,5 +248,52 @@ var _ = Describe("the file server started with its example", func() {
 		Expect(resp.StatusCode).To(Equal(http.StatusOK))
 		Expect(string(b)).To(Equal("bundle"))
 		Expect(resp.Header.Get("ETag")).NotTo(BeEmpty())
+	})
+})
+
+var _ = Describe("the router started with its example", func() {
+	It("answers its health check and proxies a route registered over NATS", func() {
+		natsServer, err := testservers.StartNATS(GinkgoT().TempDir())
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(func() { _ = natsServer.Stop() })
+		addr, health, metrics := daemontest.FreeAddr(), daemontest.FreeAddr(), daemontest.FreeAddr()
+		startExample(routerPath, "router", map[string]any{
+			"listen_address": addr, "health_address": health, "metrics_address": metrics,
+			"nats_urls": []string{natsServer.URL()},
+		})
+		Eventually(func() int {
+			resp, err := http.Get("http://" + health + "/health")
+			if err != nil {
+				return 0
+			}
+			resp.Body.Close()
+			return resp.StatusCode
+		}, 30*time.Second, 100*time.Millisecond).Should(Equal(http.StatusOK))
+
+		backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "hello") }))
+		DeferCleanup(backend.Close)
+		port, err := strconv.Atoi(backend.URL[strings.LastIndex(backend.URL, ":")+1:])
+		Expect(err).NotTo(HaveOccurred())
+		nc, err := nats.Connect(natsServer.URL())
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(nc.Close)
+		msg, err := json.Marshal(router.RegistryMessage{Host: "127.0.0.1", Port: uint16(port), URIs: []string{"app.example.com"}})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(nc.Publish(router.RegisterSubject, msg)).To(Succeed())
+
+		get := func(host string) (int, string) {
+			req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/", nil)
+			Expect(err).NotTo(HaveOccurred())
+			req.Host = host
+			resp, err := http.DefaultClient.Do(req)
+			Expect(err).NotTo(HaveOccurred())
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			Expect(err).NotTo(HaveOccurred())
+			return resp.StatusCode, string(b)
+		}
+		Eventually(func() string { _, body := get("app.example.com"); return body }, 10*time.Second, 50*time.Millisecond).Should(Equal("hello"))
+		code, _ := get("unknown.example.com")
+		Expect(code).To(Equal(http.StatusNotFound))
 	})
 })
