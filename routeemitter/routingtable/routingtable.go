@@ -98,6 +98,15 @@ func (e entry) copy() entry {
 // Table is the routing table.
 type Table struct {
 	entries map[Key]entry
+	// quiet: a table being built for a sync, whose own changes send nothing
+	quiet bool
+}
+
+func (t *Table) diff(before, after entry) Messages {
+	if t.quiet {
+		return Messages{}
+	}
+	return diff(before, after)
 }
 
 // New is an empty table.
@@ -201,7 +210,7 @@ func (t *Table) AddEndpoint(a *models.ActualLRP) Messages {
 		next := cur.copy()
 		next.endpoints[e.key()] = e
 		t.entries[k] = next
-		m.add(diff(cur, next))
+		m.add(t.diff(cur, next))
 	}
 	return m
 }
@@ -221,7 +230,7 @@ func (t *Table) RemoveEndpoint(a *models.ActualLRP) Messages {
 		delete(next.endpoints, e.key())
 		t.entries[k] = next
 		t.deleteIfEmpty(k)
-		m.add(diff(cur, next))
+		m.add(t.diff(cur, next))
 	}
 	return m
 }
@@ -280,7 +289,7 @@ func (t *Table) SetRoutes(before, after *models.DesiredLRP) Messages {
 			}
 		}
 		t.entries[k] = next
-		m.add(diff(cur, next))
+		m.add(t.diff(cur, next))
 	}
 	for _, k := range sortedKeys(removed) {
 		if _, ok := added[k]; ok {
@@ -303,7 +312,7 @@ func (t *Table) SetRoutes(before, after *models.DesiredLRP) Messages {
 		}
 		t.entries[k] = next
 		t.deleteIfEmpty(k)
-		m.add(diff(cur, next))
+		m.add(t.diff(cur, next))
 	}
 	return m
 }
@@ -327,7 +336,7 @@ type Snapshot struct {
 // entry whose domain is not fresh, routes the snapshot lacks are kept (the BBS's data for that
 // domain may be incomplete); its endpoints are always the snapshot's.
 func (t *Table) Sync(s Snapshot, during []models.Event) Messages {
-	next := New()
+	next := &Table{entries: map[Key]entry{}, quiet: true}
 	for _, d := range s.Desired {
 		next.SetRoutes(nil, d)
 	}
@@ -476,17 +485,21 @@ func routeDiff(a, b []route) []route {
 // endpointDiff is the endpoints of a that b lacks or has at another address; the same instance's
 // record of the other presence (evacuating or not) counts as the same endpoint.
 func endpointDiff(a, b map[endpointKey]endpoint) []endpoint {
-	var out []endpoint
-	for _, e := range sortedEndpoints(a) {
-		o, ok := b[e.key()]
+	// most entries of a sync differ in nothing: sort only what differs
+	out := map[endpointKey]endpoint{}
+	for k, e := range a {
+		o, ok := b[k]
 		if !ok {
 			o, ok = b[endpointKey{e.instanceGuid, !e.evacuating}]
 		}
 		if !ok || o.address != e.address {
-			out = append(out, e)
+			out[k] = e
 		}
 	}
-	return out
+	if len(out) == 0 {
+		return nil
+	}
+	return sortedEndpoints(out)
 }
 
 func messageFor(r route, e endpoint, updatedAt bool) router.RegistryMessage {
