@@ -114,7 +114,7 @@ var _ = Describe("Connections to backends", func() {
 			_, err = r.client.Do(req)
 			Expect(err).To(HaveOccurred())
 			Eventually(cancelled, 2*time.Second).Should(Receive())
-			Eventually(r.accessLog.String).Should(ContainSubstring(`"GET / HTTP/1.1" 499 `))
+			Eventually(func() string { return string(r.accessLog.Contents()) }).Should(ContainSubstring(`"GET / HTTP/1.1" 499 `))
 			Expect(testutil.ToFloat64(r.metrics.BadGateways)).To(BeZero())
 		})
 	})

@@ -1,7 +1,6 @@
 package proxy_test
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net"
@@ -14,6 +13,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
 
 	"github.com/diego-go/diego/router/proxy"
 	"github.com/diego-go/diego/router/registry"
@@ -115,37 +115,19 @@ func startDropper() *dropper {
 	return d
 }
 
-// syncBuffer is an access log a spec can read while the proxy writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 var logger = slog.New(slog.NewTextHandler(GinkgoWriter, nil))
 
 // router is a proxy over a real registry, served on loopback.
 type router struct {
 	registry  *registry.Registry
 	server    *httptest.Server
-	accessLog *syncBuffer
+	accessLog *gbytes.Buffer
 	metrics   *proxy.Metrics
 	client    *http.Client
 }
 
 func startRouter(mutate func(*proxy.Config)) *router {
-	r := &router{registry: registry.New(logger, time.Minute), accessLog: &syncBuffer{}, metrics: proxy.NewMetrics(nil)}
+	r := &router{registry: registry.New(logger, time.Minute), accessLog: gbytes.NewBuffer(), metrics: proxy.NewMetrics(nil)}
 	cfg := proxy.Config{
 		Registry:              r.registry,
 		Logger:                logger,
