@@ -93,12 +93,8 @@ func Load(path string) (Config, error) {
 // Validate lists every problem.
 func (c Config) Validate() error {
 	var p daemonconfig.Problems
-	p.Require("listen_address", c.ListenAddress)
-	p.Require("health_address", c.HealthAddress)
-	p.HostPort("listen_address", c.ListenAddress)
-	p.HostPort("health_address", c.HealthAddress)
-	p.HostPort("metrics_address", c.MetricsAddress)
-	p.Loopback("health_address", c.HealthAddress)
+	// The listeners' rules, without the group's advertise_url: the router holds no lock.
+	daemonconfig.Listeners{ListenAddress: c.ListenAddress, HealthAddress: c.HealthAddress, MetricsAddress: c.MetricsAddress}.Check(&p)
 	c.Logging.Check(&p)
 	c.NATS.Check(&p, "routes are registered there")
 	for _, d := range []struct {
