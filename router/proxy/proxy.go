@@ -145,6 +145,10 @@ const (
 	headerInstanceIndex = "X-Cf-Instanceindex"
 )
 
+// healthCheckUserAgent marks a request as a health check of the router, gorouter's default
+// (healthcheck_user_agent).
+const healthCheckUserAgent = "HTTP-Monitor/1.1"
+
 // appInstance is X-CF-APP-INSTANCE's format, gorouter's: an app guid (lower-case hex) and an
 // instance index.
 var appInstance = regexp.MustCompile(`^([\da-f]{8}-(?:[\da-f]{4}-){3}[\da-f]{12}):(\d+)$`)
@@ -153,6 +157,16 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := &request{Context: r.Context(), w: w, started: time.Now()}
 	defer p.finish(s, r)
 
+	if r.Header.Get("User-Agent") == healthCheckUserAgent {
+		// A load balancer's probe of the proxy itself, answered as gorouter answers it.
+		h := s.Header()
+		h.Set("Cache-Control", "private, max-age=0")
+		h.Set("Expires", "0")
+		s.WriteHeader(http.StatusOK)
+		_, _ = io.WriteString(s, "ok\n")
+		r.Close = true
+		return
+	}
 	if r.Host == "" {
 		writeError(s, http.StatusBadRequest, "empty_host", "Request had empty Host header", "public,max-age=2")
 		return

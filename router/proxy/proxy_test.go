@@ -56,6 +56,13 @@ var _ = Describe("Proxy", func() {
 			Expect(body).To(Equal("wild"))
 		})
 
+		It("answers a load balancer's health check itself, whatever the Host", func() {
+			code, h, body := r.get("anything.example.com", "/", http.Header{"User-Agent": {"HTTP-Monitor/1.1"}})
+			Expect(code).To(Equal(http.StatusOK))
+			Expect(body).To(Equal("ok\n"))
+			Expect(h.Get("Cache-Control")).To(Equal("private, max-age=0"))
+		})
+
 		It("answers a request without a Host 400 empty_host", func() {
 			conn, err := net.Dial("tcp", r.server.Listener.Addr().String())
 			Expect(err).NotTo(HaveOccurred())
