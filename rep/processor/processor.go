@@ -198,12 +198,17 @@ func (p *Processor) settled(guid, what string, err error, refusals ...*models.Er
 	return false
 }
 
-// deleteContainer destroys a container and frees its resources.
+// deleteContainer destroys a container and frees its resources. What the processor holds about
+// it goes only once it is gone: a turn while its process stops must not hand it over, or drain
+// it, again. A container that could not be deleted is no longer draining, so a later turn
+// decides on it afresh.
 func (p *Processor) deleteContainer(guid string) {
-	p.forget(guid)
 	if err := p.exec.DeleteContainer(p.ctx, guid); err != nil && !errors.Is(err, executor.ErrContainerNotFound) {
 		p.logger.Error("deleting container", "container", guid, "error", err)
+		p.draining.Delete(guid)
+		return
 	}
+	p.forget(guid)
 }
 
 // forget drops what the processor holds about a container that is gone.

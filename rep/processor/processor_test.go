@@ -350,6 +350,8 @@ var _ = Describe("Processor", func() {
 				Expect(client.StartActualLRP(ctx, &models.StartActualLRPRequest{ActualLrpKey: &models.ActualLRPKey{ProcessGuid: guid, Index: 0, Domain: "d"},
 					ActualLrpInstanceKey: other, ActualLrpNetInfo: &models.ActualLRPNetInfo{Address: "10.0.0.9"}})).To(Succeed())
 
+				// the evacuator's passes go on while the container is deleted (its process stopping)
+				exec.OnDelete(func(guid string) { proc.Process(ctx, guid) })
 				removed := time.Now()
 				proc.Process(ctx, ig)
 				idx := int32(0)
@@ -363,6 +365,8 @@ var _ = Describe("Processor", func() {
 				Eventually(state(ig), 3*time.Second).Should(Equal(executor.State("gone")))
 				Expect(time.Since(removed)).To(BeNumerically(">=", drainDelay))
 				Expect(exec.Deleted()).To(Equal([]string{ig}))
+				Expect(string(appLog.Contents())).To(Equal(fmt.Sprintf("log-%s 0: Cell cell-1 requesting replacement for instance %s\n", guid, ig)),
+					"evacuated once: a pass while the container is deleted does not hand it over again")
 			})
 		})
 

@@ -26,8 +26,8 @@ type Executor struct {
 	runError error
 	deleted  []string
 	stopped  []string
-	// onStop, when set, is called as StopContainer begins (see OnStop)
-	onStop func(guid string)
+	// onStop and onDelete, when set, are called as StopContainer and DeleteContainer begin
+	onStop, onDelete func(guid string)
 }
 
 // New makes an executor with the given capacity, healthy.
@@ -65,6 +65,10 @@ func (e *Executor) Stopped() []string {
 // OnStop makes every later StopContainer call f(guid) first, before the container is stopped:
 // a spec sees what the world looks like at the moment its process would be signalled.
 func (e *Executor) OnStop(f func(guid string)) { e.mu.Lock(); e.onStop = f; e.mu.Unlock() }
+
+// OnDelete makes every later DeleteContainer call f(guid) first, while the container still is
+// as it was: what happens while a real executor stops a container it deletes.
+func (e *Executor) OnDelete(f func(guid string)) { e.mu.Lock(); e.onDelete = f; e.mu.Unlock() }
 
 // Put adds a container as it is given (a container found at start, in any state), without an event.
 func (e *Executor) Put(c executor.Container) {
@@ -234,6 +238,12 @@ func (e *Executor) UpdateContainer(ctx context.Context, guid string, metricTags 
 }
 
 func (e *Executor) DeleteContainer(ctx context.Context, guid string) error {
+	e.mu.Lock()
+	onDelete := e.onDelete
+	e.mu.Unlock()
+	if onDelete != nil {
+		onDelete(guid)
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if _, ok := e.containers[guid]; !ok {
