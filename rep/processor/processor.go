@@ -5,10 +5,12 @@
 // failed before its process ran so it is placed again, complete it otherwise). While the cell
 // evacuates, instances go through the BBS's evacuate routes instead.
 //
-//	p := processor.New(processor.Config{CellID: ..., AvailabilityZone: ..., Evacuating: flag.Evacuating},
-//		executorClient, bbsClient, logger)
+//	p := processor.New(processor.Config{CellID: ..., AvailabilityZone: ..., Evacuating: flag.Evacuating,
+//		DrainDelay: 2 * time.Second}, executorClient, bbsClient, logger)
 //	p is an ifrit.Runner: it follows the executor's events until signalled.
 //	p.Process(ctx, guid) handles one container now (bulk sync, evacuation) and returns when done.
+//	p.Retire(ctx, guid) stops an instance's container as the BBS asks (after the drain).
+//	p.Discard(ctx, guid) destroys an instance's container the BBS has no record for (bulk sync).
 //
 // Work on one container is never done twice at once: a container's turns run one after the
 // other, and a turn asked for while one runs is merged into the next. Each turn reads the
