@@ -162,6 +162,12 @@ func (r *Runner) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 			if res.err != nil {
 				r.cfg.Metrics.syncs.WithLabelValues("failed").Inc()
 				log.Error("route-emitter: sync failed; retrying", "error", res.err.Error())
+				// the events kept for the snapshot still apply to the table in hand
+				for _, e := range during {
+					r.publish(table.Handle(e))
+				}
+				during = nil
+				r.measure(table)
 				retrySync()
 				continue
 			}
