@@ -242,11 +242,25 @@ type Iterator struct {
 }
 
 // Iterator starts a request's walk. sticky is a private instance id (the __VCAP_ID__
-// cookie): the first Next returns that endpoint while it is in the pool, whatever its
-// failures, as gorouter does. An endpoint marked failed within backoff is left out unless every
+// cookie): the first Next returns that endpoint while it is in the pool. Unlike gorouter, not
+// while its failure leaves it out: every request of its sessions would pay for the same dead
+// address first, up to the dial timeout; the session moves, as when the instance is gone. An
+// endpoint marked failed within backoff is left out unless every
 // endpoint is, and then all are eligible again.
 func (p *Pool) Iterator(sticky string, backoff time.Duration) Iterator {
 	return Iterator{pool: p, sticky: sticky, backoff: backoff, next: -1}
+}
+
+// leftOut: el failed within the backoff. A failure older than that is forgotten.
+func (it *Iterator) leftOut(el *elem, now time.Time) bool {
+	if el.failedAt.IsZero() {
+		return false
+	}
+	if now.Sub(el.failedAt) > it.backoff {
+		el.failedAt = time.Time{}
+		return false
+	}
+	return true
 }
 
 // Next is the endpoint for the next attempt; nil when the pool is empty.
@@ -257,7 +271,7 @@ func (it *Iterator) Next(now time.Time) *Endpoint {
 	if it.sticky != "" {
 		id := it.sticky
 		it.sticky = ""
-		if el, ok := p.byInstanceID[id]; ok {
+		if el, ok := p.byInstanceID[id]; ok && !it.leftOut(el, now) {
 			return el.endpoint
 		}
 	}
@@ -285,10 +299,7 @@ func (it *Iterator) Next(now time.Time) *Endpoint {
 		if i == n {
 			i = 0
 		}
-		if !el.failedAt.IsZero() && now.Sub(el.failedAt) > it.backoff {
-			el.failedAt = time.Time{}
-		}
-		if el.failedAt.IsZero() {
+		if !it.leftOut(el, now) {
 			it.next = i
 			return el.endpoint
 		}

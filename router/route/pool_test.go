@@ -138,6 +138,16 @@ var _ = Describe("Pool", func() {
 			}
 		})
 
+		It("sends a sticky request to another while its instance's failure leaves it out", func() {
+			pool.EndpointFailed("10.0.0.1:3", now)
+			for range 5 {
+				it := pool.Iterator("i3", time.Minute)
+				Expect(it.Next(now.Add(time.Second)).Addr()).NotTo(Equal("10.0.0.1:3"))
+			}
+			it := pool.Iterator("i3", time.Minute)
+			Expect(it.Next(now.Add(2 * time.Minute)).Addr()).To(Equal("10.0.0.1:3"))
+		})
+
 		It("sends a sticky request for a gone instance to another", func() {
 			pool.Remove("10.0.0.1:3")
 			it := pool.Iterator("i3", time.Minute)
