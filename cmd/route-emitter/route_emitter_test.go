@@ -344,4 +344,12 @@ var _ = Describe("the route-emitter daemon", func() {
 		GinkgoWriter.Printf("the router answered for the route %s after it was ready\n", time.Since(ready))
 		Expect(time.Since(ready)).To(BeNumerically("<", 3*time.Second), "router.start's pause is at most a second, the register interval 20 s")
 	})
+	It("publishes through whichever of its NATS servers answers", func() {
+		spy := newRouterSpy(60)
+		startEmitter(map[string]any{"nats_urls": []string{"nats://" + daemontest.FreeAddr(), natsServer.URL()}}).synced()
+		t0 := time.Now()
+		desire("nu", "nu.example.com", 1)
+		start("nu", 0, nil)
+		Eventually(func() []heard { return spy.messages(register, "nu.example.com", t0) }, 5*time.Second).ShouldNot(BeEmpty())
+	})
 })
