@@ -42,6 +42,7 @@ var _ = Describe("Evacuator against a real BBS", func() {
 		flag    *evacuation.Flag
 		guid    string
 		timeout time.Duration
+		drain   time.Duration // the processor's drain delay
 		process ifrit.Process
 	)
 
@@ -60,6 +61,7 @@ var _ = Describe("Evacuator against a real BBS", func() {
 		client = realBBS.Client
 		guid = fmt.Sprintf("evac-%d", specN.Add(1))
 		timeout = 10 * time.Second
+		drain = 0
 		exec = fakeexec.New(executor.Resources{MemoryMB: 1024, DiskMB: 1024, Containers: 10})
 		flag = evacuation.NewFlag()
 
@@ -73,7 +75,7 @@ var _ = Describe("Evacuator against a real BBS", func() {
 
 	start := func() {
 		logger := slog.New(slog.NewTextHandler(GinkgoWriter, nil))
-		proc := processor.New(processor.Config{CellID: "cell-1", Evacuating: flag.Evacuating}, exec, client, logger)
+		proc := processor.New(processor.Config{CellID: "cell-1", Evacuating: flag.Evacuating, DrainDelay: drain}, exec, client, logger)
 		pp := ifrit.Invoke(proc)
 		DeferCleanup(func() { pp.Signal(os.Interrupt); Eventually(pp.Wait()).Should(Receive()) })
 		ev := evacuation.New(evacuation.Config{CellID: "cell-1", Timeout: timeout, PollInterval: 50 * time.Millisecond}, flag, exec, client, proc, logger)
@@ -104,6 +106,23 @@ var _ = Describe("Evacuator against a real BBS", func() {
 		Expect(exec.Deleted()).To(Equal([]string{guid + "-ig"}))
 		Expect(records()).To(HaveLen(1))
 		Expect(records()[0].GetActualLrpInstanceKey().GetInstanceGuid()).To(Equal(guid + "-replacement"))
+	})
+
+	It("keeps an evacuated instance draining no longer than the timeout", func() {
+		timeout, drain = 1500*time.Millisecond, time.Minute
+		start()
+		flag.Evacuate()
+		Eventually(records).Should(ContainElement(HaveField("Presence", models.ActualLRP_EVACUATING)))
+		other := &models.ActualLRPInstanceKey{InstanceGuid: guid + "-replacement", CellId: "cell-2"}
+		Expect(client.ClaimActualLRP(ctx, guid, 0, other)).To(Succeed())
+		Expect(client.StartActualLRP(ctx, &models.StartActualLRPRequest{ActualLrpKey: key(), ActualLrpInstanceKey: other,
+			ActualLrpNetInfo: &models.ActualLRPNetInfo{Address: "10.0.0.2"}})).To(Succeed())
+		Eventually(records).Should(HaveLen(1), "the evacuating record is removed")
+
+		Consistently(process.Wait(), 500*time.Millisecond).ShouldNot(Receive(), "the container drains")
+		Expect(exec.GetContainer(ctx, guid+"-ig")).To(HaveField("State", executor.StateRunning))
+		Eventually(process.Wait(), 3*time.Second).Should(Receive(BeNil()))
+		Expect(exec.Deleted()).To(Equal([]string{guid + "-ig"}), "destroyed at the timeout")
 	})
 
 	It("lets a task run on, and ends when it completes", func() {
