@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"net"
@@ -45,6 +46,7 @@ func startBackend(name string, index int, handler http.HandlerFunc) *backend {
 		b.last, b.body = r, body
 		b.mu.Unlock()
 		if handler != nil {
+			r.Body = io.NopCloser(bytes.NewReader(body))
 			handler(w, r)
 			return
 		}
