@@ -348,8 +348,8 @@ func (w *World) StartRouter() *Router {
 		// container the address of one just destroyed, whose neighbour entry the host still
 		// holds. A spec waiting for every instance to answer should not wait the default 30 s.
 		"failed_endpoint_backoff": "5s",
-		"endpoint_timeout":      "30s",
-		"log_level":             "info",
+		"endpoint_timeout":        "30s",
+		"log_level":               "info",
 	})}
 	w.mu.Lock()
 	w.Routers = append(w.Routers, r)
