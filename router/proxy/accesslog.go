@@ -36,7 +36,7 @@ func (l *accessLog) write(s *request, r *http.Request) {
 
 	var appID, appIndex, instanceID, backend string
 	if e := s.endpoint; e != nil {
-		appID, appIndex, instanceID, backend = e.AppID, e.PrivateInstanceIndex, e.PrivateInstanceID, e.Addr()
+		appID, appIndex, instanceID, backend = e.AppID, e.PrivateInstanceIndex, e.PrivateInstanceID, s.endpointAddr
 	}
 	h := r.Header
 	if s.outHeader != nil {

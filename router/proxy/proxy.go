@@ -173,7 +173,8 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Like gorouter, every request gets a new id: a client cannot choose the id that the
 	// backend and the access log see.
-	r.Header[headerRequestID] = []string{uuid.NewString()}
+	s.headerValues[0] = uuid.NewString()
+	r.Header[headerRequestID] = s.headerValues[0:1:1]
 
 	var guid, index string
 	if v := r.Header.Get(headerAppInstance); v != "" {
@@ -220,10 +221,12 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if r.TLS != nil {
 			proto = "https"
 		}
-		r.Header[headerForwardedProt] = []string{proto}
+		s.headerValues[1] = proto
+		r.Header[headerForwardedProt] = s.headerValues[1:2:2]
 	}
 	if _, ok := r.Header[headerRequestStart]; !ok {
-		r.Header[headerRequestStart] = []string{strconv.FormatInt(time.Now().UnixMilli(), 10)}
+		s.headerValues[2] = strconv.FormatInt(time.Now().UnixMilli(), 10)
+		r.Header[headerRequestStart] = s.headerValues[2:3:3]
 	}
 	p.rproxy.ServeHTTP(s, r.WithContext(s))
 }

@@ -28,10 +28,14 @@ type request struct {
 	sticky string
 	// routeService is set when the request goes to its route's route service.
 	routeService *url.URL
-	// endpoint is the backend that answered, or the last one tried.
-	endpoint *route.Endpoint
+	// endpoint is the backend that answered, or the last one tried, at endpointAddr.
+	endpoint     *route.Endpoint
+	endpointAddr string
 	// outHeader is the header sent to the backend (the access log's X-Forwarded-For).
 	outHeader http.Header
+	// headerValues back the values of the headers the router sets on the request
+	// (X-Vcap-Request-Id, X-Forwarded-Proto, X-Request-Start), allocated with it.
+	headerValues [3]string
 	// backendTime is the time spent in round trips to backends, failed ones included.
 	backendTime time.Duration
 }

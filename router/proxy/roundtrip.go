@@ -33,7 +33,7 @@ func (p *proxy) roundTrip(out *http.Request) (*http.Response, error) {
 		if e == nil {
 			break
 		}
-		addr := e.Addr()
+		addr := it.Addr()
 		if attempt > 0 {
 			// Like gorouter: once every backend has had its try, the request is not sent to
 			// one of them twice.
@@ -45,7 +45,7 @@ func (p *proxy) roundTrip(out *http.Request) (*http.Response, error) {
 			p.metrics.Retries.Inc()
 		}
 		tried[attempt] = addr
-		s.endpoint = e
+		s.endpoint, s.endpointAddr = e, addr
 		setBackendHeaders(out.Header, e, addr)
 		out.URL.Host = addr
 
@@ -96,13 +96,15 @@ func contains(addrs []string, addr string) bool {
 // setBackendHeaders names the instance to the backend, as gorouter does; X-CF-InstanceID is
 // the backend's address when it has no instance id.
 func setBackendHeaders(h map[string][]string, e *route.Endpoint, addr string) {
-	h[headerAppID] = []string{e.AppID}
-	h[headerInstanceIndex] = []string{e.PrivateInstanceIndex}
 	id := e.PrivateInstanceID
 	if id == "" {
 		id = addr
 	}
-	h[headerInstanceID] = []string{id}
+	// One backing array for the three values: a request allocates once for them.
+	v := []string{e.AppID, e.PrivateInstanceIndex, id}
+	h[headerAppID] = v[0:1:1]
+	h[headerInstanceIndex] = v[1:2:2]
+	h[headerInstanceID] = v[2:3:3]
 }
 
 // roundTripRouteService sends the request to its route service, retrying as to a backend

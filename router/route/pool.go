@@ -239,6 +239,7 @@ type Iterator struct {
 	sticky  string
 	backoff time.Duration
 	next    int
+	addr    string
 }
 
 // Iterator starts a request's walk. sticky is a private instance id (the __VCAP_ID__
@@ -263,6 +264,9 @@ func (it *Iterator) leftOut(el *elem, now time.Time) bool {
 	return true
 }
 
+// Addr is the address of the endpoint Next returned last, without building it again.
+func (it *Iterator) Addr() string { return it.addr }
+
 // Next is the endpoint for the next attempt; nil when the pool is empty.
 func (it *Iterator) Next(now time.Time) *Endpoint {
 	p := it.pool
@@ -272,6 +276,7 @@ func (it *Iterator) Next(now time.Time) *Endpoint {
 		id := it.sticky
 		it.sticky = ""
 		if el, ok := p.byInstanceID[id]; ok && !it.leftOut(el, now) {
+			it.addr = el.addr
 			return el.endpoint
 		}
 	}
@@ -301,6 +306,7 @@ func (it *Iterator) Next(now time.Time) *Endpoint {
 		}
 		if !it.leftOut(el, now) {
 			it.next = i
+			it.addr = el.addr
 			return el.endpoint
 		}
 		if i == start {
