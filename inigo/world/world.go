@@ -344,9 +344,9 @@ func (w *World) StartRouter() *Router {
 		"register_interval": w.Options.RegisterInterval.String(),
 		// a dead backend is left for another at once rather than after upstream's 5 s
 		"endpoint_dial_timeout": "1s",
-		// A new instance's first dial can fail ("no route to host"): the gardens give a new
-		// container the address of one just destroyed, whose neighbour entry the host still
-		// holds. A spec waiting for every instance to answer should not wait the default 30 s.
+		// A new instance's first dial has failed once ("no route to host", half a second after
+		// it turned RUNNING, on a garden address another container had just freed); a spec
+		// waiting for every instance to answer should not then wait the default 30 s.
 		"failed_endpoint_backoff": "5s",
 		"endpoint_timeout":        "30s",
 		"log_level":               "info",
