@@ -238,7 +238,7 @@ var _ = Describe("NATS restarting", func() {
 })
 
 var _ = Describe("a router started later", func() {
-	It("learns every route through router.start, well before the next register interval", func() {
+	It("learns every route through router.start, long before the next register interval", func() {
 		_, first := desireRouted("later-a", 1)
 		_, second := desireRouted("later-b", 2)
 
@@ -251,8 +251,8 @@ var _ = Describe("a router started later", func() {
 		GinkgoWriter.Printf("a router started later knew every route %s after it was ready (register interval %s)\n",
 			took, w.Options.RegisterInterval)
 		// the emitter answers router.start after a jitter of at most 1 s; the register
-		// interval's own round would come within 2 s one time in 5 at most
-		Expect(took).To(BeNumerically("<", 2*time.Second))
+		// interval's own round would come within 3 s about one time in 7
+		Expect(took).To(BeNumerically("<", 3*time.Second))
 	})
 })
 

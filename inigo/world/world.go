@@ -54,7 +54,8 @@ type Options struct {
 	// in a spec comes from a vanished cell or a won lock, not the interval).
 	ConvergenceInterval time.Duration
 	// RegisterInterval is the routers' register_interval, which the route-emitter follows, and
-	// the emitter's own (default 10 s).
+	// the emitter's own (default upstream's 20 s: what routes in a spec comes from events,
+	// syncs and router.start, not from the interval's round).
 	RegisterInterval time.Duration
 	// SyncInterval is the route-emitter's full sync interval (default 10 s).
 	SyncInterval time.Duration
@@ -74,7 +75,7 @@ func (o Options) withDefaults() Options {
 		o.ConvergenceInterval = 5 * time.Minute
 	}
 	if o.RegisterInterval == 0 {
-		o.RegisterInterval = 10 * time.Second
+		o.RegisterInterval = 20 * time.Second
 	}
 	if o.SyncInterval == 0 {
 		o.SyncInterval = 10 * time.Second
