@@ -62,6 +62,19 @@ func runningOn(processGuid string, cells []*world.Cell) int {
 	return n
 }
 
+// servingFromACell desires n routed instances, picks a cell running one of them (started again
+// when the spec ends) and puts a load of concurrency clients on the route, for a second before it
+// returns.
+func servingFromACell(name string, n, concurrency int) (processGuid string, victim *world.Cell, survivors []*world.Cell, load *world.Load) {
+	GinkgoHelper()
+	processGuid, hostname := desireRouted(name, n)
+	victim, survivors = victimAndSurvivors(processGuid)
+	DeferCleanup(victim.Restart)
+	load = w.Routers[0].StartLoad(hostname, world.LoadOptions{Concurrency: concurrency})
+	time.Sleep(time.Second)
+	return processGuid, victim, survivors, load
+}
+
 var _ = Describe("an LRP with a route", func() {
 	It("answers through the router as soon as an instance is RUNNING and routable", func() {
 		r := w.Routers[0]
@@ -116,12 +129,7 @@ var _ = Describe("an LRP with a route", func() {
 
 var _ = Describe("an evacuating cell", func() {
 	It("keeps its instances answering until their replacements run", func() {
-		processGuid, hostname := desireRouted("evac", 2)
-		leaving, staying := victimAndSurvivors(processGuid)
-		DeferCleanup(leaving.Restart)
-		load := w.Routers[0].StartLoad(hostname, world.LoadOptions{})
-		time.Sleep(time.Second)
-
+		processGuid, leaving, staying, load := servingFromACell("evac", 2, 4)
 		leaving.Evacuate()
 		Eventually(leaving.Rep.Session(), 2*time.Minute, 100*time.Millisecond).Should(gexec.Exit(0),
 			"the rep exits once its instances run elsewhere")
@@ -137,18 +145,13 @@ var _ = Describe("an evacuating cell", func() {
 var _ = Describe("a cell killed while serving", func() {
 	It("costs no request beyond those in flight on it, and its instances run elsewhere without waiting for the convergence interval", func() {
 		const instances, concurrency = 4, 4
-		processGuid, hostname := desireRouted("kill", instances)
-		victim, survivors := victimAndSurvivors(processGuid)
-		DeferCleanup(victim.Restart)
-		load := w.Routers[0].StartLoad(hostname, world.LoadOptions{Concurrency: concurrency})
-		time.Sleep(time.Second)
-
+		processGuid, victim, survivors, load := servingFromACell("kill", instances, concurrency)
 		killed := time.Now()
 		victim.Kill()
 		Eventually(func() int { return runningOn(processGuid, survivors) }, time.Minute, 100*time.Millisecond).Should(Equal(instances),
 			"the killed cell's instances are placed again")
 		replaced := time.Since(killed)
-		w.Routers[0].WaitRoutable(hostname, instances, 30*time.Second)
+		w.Routers[0].WaitRoutable(host(processGuid), instances, 30*time.Second)
 		res := load.Stop()
 		GinkgoWriter.Printf("cell killed: instances running elsewhere %s later (converger interval %s); %s\n",
 			replaced, w.Options.ConvergenceInterval, res)
@@ -160,16 +163,11 @@ var _ = Describe("a cell killed while serving", func() {
 
 var _ = Describe("a rep killed -9, its containers running on", func() {
 	It("costs no request: its instances answer until their replacements run elsewhere", func() {
-		processGuid, hostname := desireRouted("repkill", 2)
-		victim, survivors := victimAndSurvivors(processGuid)
-		DeferCleanup(victim.Restart)
-		load := w.Routers[0].StartLoad(hostname, world.LoadOptions{})
-		time.Sleep(time.Second)
-
+		processGuid, victim, survivors, load := servingFromACell("repkill", 2, 4)
 		victim.Kill9Rep()
 		Eventually(func() int { return runningOn(processGuid, survivors) }, time.Minute, 100*time.Millisecond).Should(Equal(2),
 			"the instances run again on the other cells")
-		w.Routers[0].WaitRoutable(hostname, 2, 30*time.Second)
+		w.Routers[0].WaitRoutable(host(processGuid), 2, 30*time.Second)
 		time.Sleep(time.Second)
 		res := load.Stop()
 		GinkgoWriter.Printf("rep killed: %s\n", res)
