@@ -9,9 +9,8 @@
 //	var w *world.World
 //	var _ = BeforeSuite(func() { w = world.Start(world.Options{}) })
 //	...
-//	lrp := w.AppLRP(guid, 3, "app.example.com")
-//	w.Desire(lrp)
-//	w.WaitRoutable(w.Routers[0], "app.example.com", 3)
+//	w.Desire(world.AppLRP(w.Guid("app"), 3, "app.example.com"))
+//	w.Routers[0].WaitRoutable("app.example.com", 3, time.Minute)
 package world
 
 import (
@@ -35,7 +34,6 @@ import (
 	"github.com/diego-go/diego/internal/daemontest"
 	"github.com/diego-go/diego/internal/gardentest"
 	"github.com/diego-go/diego/internal/testservers"
-	"github.com/diego-go/diego/locket"
 	"github.com/diego-go/diego/tlsconfig"
 	"github.com/diego-go/diego/tlsconfig/tlstest"
 )
@@ -93,8 +91,6 @@ type World struct {
 	NATS   *testservers.NATS
 	// BBS is a client of the bbs (mutual TLS).
 	BBS *bbs.Client
-	// Locket reads Consul (locks, presences).
-	Locket *locket.Client
 
 	BBSServer  *Process
 	Auctioneer *Process
@@ -141,8 +137,6 @@ func Start(opts Options) *World {
 	w.Consul, err = testservers.StartConsul(filepath.Join(w.dir, "consul"))
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { _ = w.Consul.Stop() })
-	w.Locket, err = locket.NewClient(w.Consul.HTTPAddr())
-	Expect(err).NotTo(HaveOccurred())
 	w.Etcd, err = testservers.StartEtcd(filepath.Join(w.dir, "etcd"))
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { _ = w.Etcd.Stop() })
@@ -166,7 +160,7 @@ func Start(opts Options) *World {
 	})
 
 	w.startBBS()
-	w.BBS = bbs.NewClient(w.bbsURL, w.ClientTLS())
+	w.BBS = bbs.NewClient(w.bbsURL, w.clientTLS())
 	Eventually(func() bool { return w.BBS.Ping(context.Background()) }, 30*time.Second, 100*time.Millisecond).Should(BeTrue(), "the bbs serves")
 	Expect(w.BBS.UpsertDomain(context.Background(), Domain, 0)).To(Succeed())
 	w.startAuctioneer()
@@ -203,8 +197,8 @@ func (w *World) processes() []*Process {
 	return out
 }
 
-// ClientTLS is the client certificate the bbs and the reps accept.
-func (w *World) ClientTLS() *tls.Config {
+// clientTLS is the client certificate the bbs and the reps accept.
+func (w *World) clientTLS() *tls.Config {
 	GinkgoHelper()
 	t, err := tlsconfig.Client(w.Certs.ClientCert, w.Certs.ClientKey, w.Certs.CACert)
 	Expect(err).NotTo(HaveOccurred())
@@ -407,10 +401,9 @@ func (w *World) newProcess(name, readyPath string, cfg map[string]any) *Process 
 // 200; it fails when the daemon is running already.
 func (p *Process) Start() {
 	GinkgoHelper()
+	Expect(p.Running()).To(BeFalse(), "%s is running already", p.Name)
+	s := daemontest.Launch(p.bin, "-config", daemontest.WriteConfigIn(p.w.dir, p.Config))
 	p.mu.Lock()
-	Expect(p.session == nil || p.session.ExitCode() != -1).To(BeTrue(), "%s is running already", p.Name)
-	cfg := daemontest.WriteConfigIn(p.w.dir, p.Config)
-	s := daemontest.Launch(p.bin, "-config", cfg)
 	p.session = s
 	p.mu.Unlock()
 	Eventually(func() int {
