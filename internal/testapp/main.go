@@ -21,7 +21,10 @@
 // spec knows which instance answered whatever the path.
 //
 // On SIGTERM it stops accepting connections, finishes the requests in flight and exits 0, as a
-// well-behaved app does within the cell's grace period.
+// well-behaved app does within the cell's grace period. With TESTAPP_ON_SIGTERM=exit it exits at
+// once instead (status 143, a shell's code for a SIGTERM death), dropping the requests in flight
+// as many real apps do: what a retired instance's drain must protect. Any other value of
+// TESTAPP_ON_SIGTERM is refused at start.
 package main
 
 import (
@@ -46,6 +49,15 @@ func main() {
 	if port == "" {
 		port = "8080"
 	}
+	abrupt := false
+	switch v := os.Getenv("TESTAPP_ON_SIGTERM"); v {
+	case "":
+	case "exit":
+		abrupt = true
+	default:
+		fmt.Fprintf(os.Stderr, "testapp: TESTAPP_ON_SIGTERM=%q: must be \"exit\" or unset\n", v)
+		os.Exit(2)
+	}
 	a := &app{}
 	a.ready.Store(true)
 	srv := &http.Server{Addr: ":" + port, Handler: a}
@@ -54,6 +66,10 @@ func main() {
 	drained := make(chan struct{})
 	go func() {
 		<-terminated
+		if abrupt {
+			fmt.Println("testapp: SIGTERM, exiting at once")
+			os.Exit(143)
+		}
 		fmt.Println("testapp: SIGTERM, finishing the requests in flight")
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()

@@ -17,6 +17,23 @@ import (
 	"github.com/diego-go/diego/internal/testservers"
 )
 
+// startApp starts the test app with env added to its own, answering at the returned base URL;
+// it is killed when the spec ends.
+func startApp(env ...string) (base string, session *gexec.Session) {
+	GinkgoHelper()
+	port, err := testservers.FreePort()
+	Expect(err).NotTo(HaveOccurred())
+	cmd := exec.Command(bin)
+	cmd.Env = append([]string{fmt.Sprintf("PORT=%d", port), "CF_INSTANCE_INDEX=2", "CF_INSTANCE_GUID=guid-x"}, env...)
+	session, err = gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { session.Kill().Wait(5 * time.Second) })
+	Eventually(session).Should(gbytes.Say(fmt.Sprintf("testapp listening on port %d", port)))
+	base = fmt.Sprintf("http://127.0.0.1:%d", port)
+	Eventually(func() error { _, err := http.Get(base + "/"); return err }).Should(Succeed())
+	return base, session
+}
+
 var _ = Describe("the test app", func() {
 	var (
 		base    string
@@ -24,16 +41,7 @@ var _ = Describe("the test app", func() {
 	)
 
 	BeforeEach(func() {
-		port, err := testservers.FreePort()
-		Expect(err).NotTo(HaveOccurred())
-		cmd := exec.Command(bin)
-		cmd.Env = []string{fmt.Sprintf("PORT=%d", port), "CF_INSTANCE_INDEX=2", "CF_INSTANCE_GUID=guid-x"}
-		session, err = gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
-		Expect(err).NotTo(HaveOccurred())
-		DeferCleanup(func() { session.Kill().Wait(5 * time.Second) })
-		Eventually(session).Should(gbytes.Say(fmt.Sprintf("testapp listening on port %d", port)))
-		base = fmt.Sprintf("http://127.0.0.1:%d", port)
-		Eventually(func() error { _, err := http.Get(base + "/"); return err }).Should(Succeed())
+		base, session = startApp()
 	})
 
 	get := func(path string) (int, string) {
@@ -130,5 +138,54 @@ var _ = Describe("the test app", func() {
 		_, err = client.Get(base + "/")
 		Expect(err).To(MatchError(ContainSubstring("Client.Timeout")))
 		Expect(session.ExitCode()).To(Equal(-1), "still running")
+	})
+})
+
+var _ = Describe("the test app on SIGTERM", func() {
+	// sleepInFlight starts GET /sleep?ms=1000 and returns once the app has it; the outcome
+	// (the error, nil for a 200) arrives on the channel.
+	sleepInFlight := func(base string) <-chan error {
+		outcome := make(chan error, 1)
+		go func() {
+			resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(base + "/sleep?ms=1000")
+			if err == nil {
+				_, err = io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err == nil && resp.StatusCode != http.StatusOK {
+					err = fmt.Errorf("status %d", resp.StatusCode)
+				}
+			}
+			outcome <- err
+		}()
+		time.Sleep(200 * time.Millisecond)
+		return outcome
+	}
+
+	It("finishes the requests in flight and exits 0 by default", func() {
+		base, session := startApp()
+		outcome := sleepInFlight(base)
+		session.Terminate()
+		Eventually(outcome, 5*time.Second).Should(Receive(BeNil()), "the request in flight is answered")
+		Eventually(session, 5*time.Second).Should(gexec.Exit(0))
+	})
+
+	It("exits at once with 143 under TESTAPP_ON_SIGTERM=exit, dropping the requests in flight", func() {
+		base, session := startApp("TESTAPP_ON_SIGTERM=exit")
+		outcome := sleepInFlight(base)
+		terminated := time.Now()
+		session.Terminate()
+		Eventually(session, 5*time.Second).Should(gexec.Exit(143))
+		Expect(time.Since(terminated)).To(BeNumerically("<", 500*time.Millisecond), "it did not wait for the request in flight")
+		Eventually(outcome, 5*time.Second).Should(Receive(HaveOccurred()), "the request in flight gets no answer")
+		Expect(session.Out).To(gbytes.Say("testapp: SIGTERM, exiting at once"))
+	})
+
+	It("refuses any other TESTAPP_ON_SIGTERM, naming it", func() {
+		cmd := exec.Command(bin)
+		cmd.Env = []string{"PORT=0", "TESTAPP_ON_SIGTERM=later"}
+		session, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(session, 5*time.Second).Should(gexec.Exit(2))
+		Expect(session.Err).To(gbytes.Say(`TESTAPP_ON_SIGTERM="later": must be "exit" or unset`))
 	})
 })
