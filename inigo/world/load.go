@@ -14,7 +14,9 @@ import (
 
 // LoadOptions shape a load: Concurrency clients (default 4) each send Method (default GET) Path
 // (default "/") and wait Pause (default 10 ms) before the next, until Stop or For (default 2 min)
-// has passed.
+// has passed. Each POST carries a body of its own, "<host>#<n>", which the test app's
+// POST /record prints: a spec can tell from the app's log which instance got which POST, and how
+// many times.
 type LoadOptions struct {
 	Concurrency int
 	Method      string
@@ -23,23 +25,26 @@ type LoadOptions struct {
 	For         time.Duration
 }
 
-// Load is steady GETs through a router to one host.
+// Load is steady requests through a router to one host.
 type Load struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 	once sync.Once
 
-	mu  sync.Mutex
-	res LoadResult
+	mu   sync.Mutex
+	sent int
+	res  LoadResult
 }
 
 // LoadResult counts a load's requests: each failure's reason (the router's X-Cf-RouterError or
-// status, or the client's error) and, for answers naming their instance (GET /), each instance.
+// status, or the client's error), each instance that answered (the test app's
+// X-Testapp-Instance) and, for POSTs, each body and whether it was answered 200.
 type LoadResult struct {
 	Requests  int
 	Failures  int
 	Reasons   map[string]int
 	Instances map[string]int
+	Posted    map[string]bool
 }
 
 func (r LoadResult) String() string {
@@ -69,7 +74,7 @@ func (r *Router) StartLoad(host string, opts LoadOptions) *Load {
 	if opts.For == 0 {
 		opts.For = 2 * time.Minute
 	}
-	l := &Load{stop: make(chan struct{}), res: LoadResult{Reasons: map[string]int{}, Instances: map[string]int{}}}
+	l := &Load{stop: make(chan struct{}), res: LoadResult{Reasons: map[string]int{}, Instances: map[string]int{}, Posted: map[string]bool{}}}
 	deadline := time.After(opts.For)
 	ended := make(chan struct{})
 	go func() {
@@ -91,14 +96,24 @@ func (r *Router) StartLoad(host string, opts LoadOptions) *Load {
 					return
 				default:
 				}
-				a := r.Do(opts.Method, host, opts.Path)
+				body := ""
+				if opts.Method == http.MethodPost {
+					l.mu.Lock()
+					l.sent++
+					body = fmt.Sprintf("%s#%d", host, l.sent)
+					l.mu.Unlock()
+				}
+				a := r.Do(opts.Method, host, opts.Path, body)
 				l.mu.Lock()
 				l.res.Requests++
 				if a.Err != nil {
 					l.res.Failures++
 					l.res.Reasons[a.Err.Error()]++
-				} else if g := a.Instance(); g != "" {
-					l.res.Instances[g]++
+				} else if a.Instance != "" {
+					l.res.Instances[a.Instance]++
+				}
+				if body != "" {
+					l.res.Posted[body] = a.Err == nil
 				}
 				l.mu.Unlock()
 				select {
@@ -126,5 +141,6 @@ func (l *Load) Stop() LoadResult {
 func (l *Load) Result() LoadResult {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return LoadResult{Requests: l.res.Requests, Failures: l.res.Failures, Reasons: maps.Clone(l.res.Reasons), Instances: maps.Clone(l.res.Instances)}
+	return LoadResult{Requests: l.res.Requests, Failures: l.res.Failures, Reasons: maps.Clone(l.res.Reasons),
+		Instances: maps.Clone(l.res.Instances), Posted: maps.Clone(l.res.Posted)}
 }

@@ -105,20 +105,12 @@ func (w *World) CellsOf(processGuid string) map[string]int {
 	return out
 }
 
-// Answer is one request's outcome through a router: the app's body ("<index> <instance guid>")
-// on 200, else Err says what went wrong.
+// Answer is one request's outcome through a router: on 200 the app's body and the guid of the
+// instance that answered (its X-Testapp-Instance header), else Err says what went wrong.
 type Answer struct {
-	Body string
-	Err  error
-}
-
-// Instance is the instance guid an app's answer names ("" for a failure).
-func (a Answer) Instance() string {
-	if a.Err != nil {
-		return ""
-	}
-	_, guid, _ := strings.Cut(a.Body, " ")
-	return guid
+	Body     string
+	Instance string
+	Err      error
 }
 
 // client reaches routers; keeping connections to them is what a load balancer in front of them
@@ -126,15 +118,15 @@ func (a Answer) Instance() string {
 var client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
 // Get sends GET path with Host: host to the router.
-func (r *Router) Get(host, path string) Answer { return r.Do(http.MethodGet, host, path) }
+func (r *Router) Get(host, path string) Answer { return r.Do(http.MethodGet, host, path, "") }
 
-// Do sends a request without a body (a POST's is "x") with Host: host to the router.
-func (r *Router) Do(method, host, path string) Answer {
-	var body io.Reader
-	if method == http.MethodPost {
-		body = strings.NewReader("x")
+// Do sends a request with Host: host and body (none when empty) to the router.
+func (r *Router) Do(method, host, path, body string) Answer {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, r.URL()+path, body)
+	req, err := http.NewRequest(method, r.URL()+path, rd)
 	if err != nil {
 		return Answer{Err: err}
 	}
@@ -155,7 +147,8 @@ func (r *Router) Do(method, host, path string) Answer {
 		}
 		return Answer{Err: fmt.Errorf("%d %s", resp.StatusCode, reason)}
 	}
-	return Answer{Body: string(b)}
+	_, guid, _ := strings.Cut(resp.Header.Get("X-Testapp-Instance"), " ")
+	return Answer{Body: string(b), Instance: guid}
 }
 
 // Instances asks the router for host until it has seen n distinct instances answer in a row of
@@ -163,7 +156,7 @@ func (r *Router) Do(method, host, path string) Answer {
 func (r *Router) Instances(host string, n int) map[string]bool {
 	seen := map[string]bool{}
 	for range 4 * n {
-		if g := r.Get(host, "/").Instance(); g != "" {
+		if g := r.Get(host, "/").Instance; g != "" {
 			seen[g] = true
 		}
 		if len(seen) >= n {
