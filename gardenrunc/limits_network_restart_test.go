@@ -213,6 +213,74 @@ var _ = Describe("network", func() {
 		Eventually(curl(url), 3*time.Second, 100*time.Millisecond).Should(Equal("hello from the container\n"))
 	})
 
+	It("answers the first connection to a container given an address that a client was still probing", func() {
+		// A client left dialing a destroyed container's address (a router's retries, a lingering
+		// connection's retransmissions) keeps the host's neighbour entry for it unresolved,
+		// probing every second and failing every third. A container given the address meanwhile
+		// answers only the next probe: until then its first connection waits, or fails with "no
+		// route to host" when the round it arrived in runs out.
+		// the address goes back to the pool once the host end of the veth pair is gone (the
+		// server looks every 50 ms at most)
+		destroy := func(c garden.Container, ip string) {
+			GinkgoHelper()
+			Expect(srv.client.Destroy(c.Handle())).To(Succeed())
+			Eventually(func() bool {
+				_, err := os.Stat(filepath.Join("/sys/class/net", "dg"+ipHex(ip)))
+				return os.IsNotExist(err)
+			}, 5*time.Second, 5*time.Millisecond).Should(BeTrue())
+			time.Sleep(60 * time.Millisecond)
+		}
+		const iterations = 30
+		reused := 0
+		for i := range iterations {
+			a := createContainer(garden.ContainerSpec{})
+			info, err := a.Info()
+			Expect(err).NotTo(HaveOccurred())
+			ip := info.ContainerIP
+			destroy(a, ip)
+
+			stop := make(chan struct{})
+			probing := make(chan struct{})
+			go func() {
+				defer close(probing)
+				for {
+					if conn, err := net.DialTimeout("tcp", net.JoinHostPort(ip, "8080"), 100*time.Millisecond); err == nil {
+						conn.Close()
+					}
+					select {
+					case <-stop:
+						return
+					case <-time.After(20 * time.Millisecond):
+					}
+				}
+			}()
+			b := createContainer(garden.ContainerSpec{})
+			info, err = b.Info()
+			Expect(err).NotTo(HaveOccurred())
+			if info.ContainerIP != ip {
+				close(stop)
+				<-probing
+				destroy(b, info.ContainerIP)
+				continue // an address an earlier spec freed meanwhile was lower
+			}
+			reused++
+			hostPort, _, err := b.NetIn(0, 8080)
+			Expect(err).NotTo(HaveOccurred())
+			// busybox's httpd leaves for the background once it listens
+			Expect(runIn(b, garden.ProcessSpec{Path: "/bin/httpd", Args: []string{"-p", "8080", "-h", "/var/www"}}, nil).code).To(Equal(0))
+			t0 := time.Now()
+			conn, err := net.DialTimeout("tcp", net.JoinHostPort(srv.externalIP, strconv.Itoa(int(hostPort))), 3*time.Second)
+			took := time.Since(t0)
+			close(stop)
+			<-probing
+			Expect(err).NotTo(HaveOccurred(), "iteration %d, address %s", i, ip)
+			conn.Close()
+			Expect(took).To(BeNumerically("<", 200*time.Millisecond), "iteration %d, address %s", i, ip)
+			destroy(b, ip)
+		}
+		Expect(reused).To(BeNumerically(">=", iterations/2), "containers given the address just freed")
+	})
+
 	It("gives the container an address of the pool and rejects egress not allowed by NetOut", func() {
 		c := createContainer(garden.ContainerSpec{})
 		info, err := c.Info()

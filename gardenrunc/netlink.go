@@ -216,3 +216,17 @@ func nlConfigureContainer(ip net.IP, prefix int, gw net.IP) error {
 	}
 	return nil
 }
+
+// nlReplaceNeigh sets the neighbour entry for ip on the interface with index ifIndex to mac, in
+// state STALE: used at once, and confirmed by the kernel as any learned entry is.
+func nlReplaceNeigh(ifIndex int, ip net.IP, mac net.HardwareAddr) error {
+	s, err := nlDial()
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	m := unix.NdMsg{Family: unix.AF_INET, Ifindex: int32(ifIndex), State: unix.NUD_STALE}
+	body := join((*[unix.SizeofNdMsg]byte)(unsafe.Pointer(&m))[:],
+		attr(unix.NDA_DST, ip.To4()), attr(unix.NDA_LLADDR, mac))
+	return s.do(unix.RTM_NEWNEIGH, unix.NLM_F_CREATE|unix.NLM_F_REPLACE, body)
+}

@@ -2,6 +2,7 @@ package gardenrunc
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -235,17 +236,40 @@ func outChain(ip net.IP) string { return "dg-out-" + NetName(ip) }
 // the bridge and eth0 inside.
 func (n *Network) AddContainer(pid int, ip net.IP) error {
 	err := n.addContainerNetlink(pid, ip)
+	if err != nil {
+		if n.Log != nil {
+			n.Log.Warn("netlink-setup-failed-using-ip", "error", err)
+		}
+		// fall back to iproute2 after removing whatever netlink made
+		if _, e := net.InterfaceByName(hostVeth(ip)); e == nil {
+			run("ip", "link", "del", hostVeth(ip))
+		}
+		if err := n.addContainerIP(pid, ip); err != nil {
+			return err
+		}
+	}
+	return n.announce(ip)
+}
+
+// announce tells the host the container's hardware address now that eth0 answers. A client
+// still dialing the address of a destroyed container leaves the host's neighbour entry for it
+// unresolved: the kernel probes once a second and, when a round of probes goes unanswered,
+// fails every packet queued meanwhile with "no route to host" (EHOSTUNREACH). A container given
+// the address would answer only the next probe, so its first connections would wait up to a
+// second, or fail when they had come in after the round's last probe. Setting the entry sends
+// what is queued at once.
+func (n *Network) announce(ip net.IP) error {
+	br, err := net.InterfaceByName(n.Bridge)
+	if err == nil {
+		err = nlReplaceNeigh(br.Index, ip, ipMAC(ip))
+	}
 	if err == nil {
 		return nil
 	}
-	if n.Log != nil {
-		n.Log.Warn("netlink-setup-failed-using-ip", "error", err)
+	if e := run("ip", "neigh", "replace", ip.String(), "lladdr", ipMAC(ip).String(), "dev", n.Bridge, "nud", "stale"); e != nil {
+		return fmt.Errorf("neighbour entry of %s: %w", ip, errors.Join(err, e))
 	}
-	// fall back to iproute2 after removing whatever netlink made
-	if _, e := net.InterfaceByName(hostVeth(ip)); e == nil {
-		run("ip", "link", "del", hostVeth(ip))
-	}
-	return n.addContainerIP(pid, ip)
+	return nil
 }
 
 func (n *Network) addContainerNetlink(pid int, ip net.IP) error {
