@@ -656,7 +656,7 @@ func (b *Backend) destroyContainer(c *Container) error {
 	step("processes")
 	if ip := net.ParseIP(st.IP); ip != nil && !c.addressReleasing {
 		c.addressReleasing = true
-		go b.releaseAddress(ip)
+		go b.releaseAddress(ip, netDone)
 	}
 	// with the init and the processes dead, the runc state and cgroups and the mounts and
 	// directory are independent of each other: remove them concurrently
@@ -700,14 +700,18 @@ func (b *Backend) releaseIDMapped(c *Container, paths []string, dirKept bool) er
 }
 
 // releaseAddress returns a destroyed container's address to the pool once the host end of its
-// veth pair is gone. The kernel removes the pair with the container's network namespace, which
-// it tears down in the background after the init has died (10-20 ms, as for any network
-// namespace, bare runc's included); deleting it ourselves meanwhile only waits for the same
-// teardown, so Destroy does not wait for it. Until then the address is not handed out again, so
-// a new container never meets the old interface's name; if the interface cannot be removed, the
-// address stays out of the pool until the server restarts (and says so).
-func (b *Backend) releaseAddress(ip net.IP) {
-	if err := b.net.RemoveVeth(ip); err != nil {
+// veth pair is gone and its firewall rules are (rulesGone closed). The kernel removes the pair
+// with the container's network namespace, which it tears down in the background after the init
+// has died (10-20 ms, as for any network namespace, bare runc's included); deleting it ourselves
+// meanwhile only waits for the same teardown, so Destroy does not wait for it. Until then the
+// address is not handed out again, so a new container never meets the old interface's name,
+// nor has its chains (named by the address) removed by the old one's teardown when iptables is
+// slow; if the interface cannot be removed, the address stays out of the pool until the server
+// restarts (and says so).
+func (b *Backend) releaseAddress(ip net.IP, rulesGone <-chan struct{}) {
+	err := b.net.RemoveVeth(ip)
+	<-rulesGone
+	if err != nil {
 		b.log.Error("container-address-withheld", "ip", ip.String(), "interface", hostVeth(ip), "error", err)
 		return
 	}

@@ -64,15 +64,29 @@ var _ = Describe("returning a destroyed container's address to the pool", func()
 		})
 	})
 
-	It("returns it at once when the host end is gone", func() {
-		inFreshNetns(func() { b.releaseAddress(ip) })
+	It("returns it at once when the host end and the firewall rules are gone", func() {
+		inFreshNetns(func() { b.releaseAddress(ip, closed()) })
+		Expect(b.ips.Acquire()).To(Equal(ip))
+	})
+
+	It("keeps it out of the pool until the firewall rules are gone: a new container's chains have the same names", func() {
+		// the host end is gone at once; the rules go 200 ms later
+		rulesGone := make(chan struct{})
+		meanwhile := make(chan error, 1)
+		time.AfterFunc(200*time.Millisecond, func() {
+			_, err := b.ips.Acquire()
+			meanwhile <- err
+			close(rulesGone)
+		})
+		inFreshNetns(func() { b.releaseAddress(ip, rulesGone) })
+		Eventually(meanwhile).Should(Receive(MatchError(ContainSubstring("no free addresses"))))
 		Expect(b.ips.Acquire()).To(Equal(ip))
 	})
 
 	It("keeps it out of the pool, naming the interface, when the host end cannot be removed", func() {
 		inFreshNetns(func() {
 			renameLoopback(hostVeth(ip))
-			b.releaseAddress(ip)
+			b.releaseAddress(ip, closed())
 			Expect(nlLinkExists(hostVeth(ip))).To(BeTrue())
 		})
 		_, err := b.ips.Acquire()
@@ -81,3 +95,9 @@ var _ = Describe("returning a destroyed container's address to the pool", func()
 		Expect(logs.String()).To(ContainSubstring(`"interface":"` + hostVeth(ip) + `"`))
 	})
 })
+
+func closed() <-chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}
