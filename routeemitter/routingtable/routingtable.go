@@ -377,10 +377,11 @@ func (t *Table) Sync(s Snapshot, during []models.Event) Messages {
 }
 
 // keepUnfresh is after with the routes of before that after lacks, when before's domain is not
-// fresh.
+// fresh. The domain is the snapshot's when it has one: an entry first made by an instance event
+// has none, and keeping that would count its routes as never fresh.
 func keepUnfresh(before, after entry, fresh map[string]bool) entry {
 	merged := after.copy()
-	merged.domain = before.domain
+	merged.domain = cmp.Or(after.domain, before.domain)
 	if fresh[before.domain] {
 		return merged
 	}

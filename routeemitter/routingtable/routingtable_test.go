@@ -408,6 +408,15 @@ var _ = Describe("the routing table", func() {
 			Expect(table.RouteCount()).To(Equal(1))
 		})
 
+		It("takes the snapshot's domain for an entry an instance event made, so its routes are dropped once that domain is fresh", func() {
+			Expect(table.Handle(created(zero))).To(Equal(rt.Messages{}), "no routes yet: the entry has no domain")
+			fresh := rt.Snapshot{Desired: []*models.DesiredLRP{desired(1, 1, web("a.example.com", "b.example.com"))}, Actual: []*models.ActualLRP{zero}, FreshDomains: []string{"cf-apps"}}
+			Expect(table.Sync(fresh, nil)).To(Equal(regs(msg(zero, "a.example.com"), msg(zero, "b.example.com"))))
+
+			fresh.Desired = []*models.DesiredLRP{desired(1, 2, web("a.example.com"))}
+			Expect(table.Sync(fresh, nil)).To(Equal(unregs(msg(zero, "b.example.com"))))
+		})
+
 		It("keeps the routes of a stale domain's LRP the snapshot lacks entirely, but not its instances' endpoints", func() {
 			table.Handle(models.NewDesiredLRPCreatedEvent(desired(1, 1, web("a.example.com")), ""))
 			table.Handle(created(zero))
