@@ -34,6 +34,8 @@ type backendConn struct {
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	idleFrom time.Time
+	// written counts the bytes written to the connection, all requests together.
+	written int64
 }
 
 func newBackendConns(dialer *net.Dialer, responseTimeout time.Duration) *backendConns {
@@ -51,31 +53,46 @@ func handles(req *http.Request) bool {
 	return (req.Body == nil || req.Body == http.NoBody) && len(req.Header["Upgrade"]) == 0
 }
 
-// roundTrip sends req to req.URL.Host. A kept-alive connection the backend had closed is
-// replaced by a new one and the request sent again, as net/http's Transport does: it has no
-// body and the backend did not answer on it.
+// roundTrip sends req to req.URL.Host over an idle connection, or a new one. A reused
+// connection the backend has closed while it was idle is found before anything is written to
+// it and replaced. When a try on a reused connection fails after the request was written, the
+// request is sent again (on another connection to the same backend) only when it is safe to
+// repeat, net/http's own rule: a backend may have received a POST /exit before it closed, and
+// must not get it twice.
 func (t *backendConns) roundTrip(req *http.Request) (*http.Response, error) {
 	addr := req.URL.Host
+	var first error // the failure of a try that may have reached the backend
 	for {
 		c, reused := t.get(addr)
 		if c == nil {
 			var err error
 			if c, err = t.dial(req.Context(), addr); err != nil {
+				if first != nil {
+					// Not "never sent": the earlier try may have reached the backend.
+					return nil, first
+				}
 				return nil, err
 			}
 		}
+		before := c.written
 		res, err := t.exchange(c, req)
 		if err == nil {
 			return res, nil
 		}
 		c.Close()
-		if !reused || !staleConn(err) || req.Context().Err() != nil {
+		if !reused || req.Context().Err() != nil {
 			return nil, err
+		}
+		if c.written > before {
+			if !idempotent(req) || !staleConn(err) {
+				return nil, err
+			}
+			first = err
 		}
 	}
 }
 
-// staleConn: the error of a request on a connection the backend had closed while it was idle.
+// staleConn: the error of a request on a connection the backend closed before it answered.
 func staleConn(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
@@ -86,7 +103,43 @@ func (t *backendConns) dial(ctx context.Context, addr string) (*backendConn, err
 	if err != nil {
 		return nil, err
 	}
-	return &backendConn{Conn: conn, addr: addr, br: bufio.NewReaderSize(conn, 4096), bw: bufio.NewWriterSize(conn, 4096)}, nil
+	c := &backendConn{Conn: conn, addr: addr, br: bufio.NewReaderSize(conn, 4096)}
+	c.bw = bufio.NewWriterSize(c, 4096)
+	return c, nil
+}
+
+// Write counts what reached the socket, which tells a request the backend cannot have seen
+// from one it may have.
+func (c *backendConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.written += int64(n)
+	return n, err
+}
+
+// open is false when the backend has closed the idle connection (or sent on it, which an
+// idle HTTP/1.1 connection must not): it peeks without waiting, since a read deadline in the
+// past would not even look. A peer's FIN or RST is already there to be seen when the close
+// happened before this request.
+func (c *backendConn) open() bool {
+	if c.br.Buffered() > 0 {
+		return false
+	}
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	alive := false
+	var b [1]byte
+	err = raw.Read(func(fd uintptr) bool {
+		_, _, rerr := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		alive = rerr == syscall.EAGAIN
+		return true
+	})
+	return err == nil && alive
 }
 
 // aLongTimeAgo is a deadline that makes blocked reads and writes return at once.
@@ -186,7 +239,7 @@ func (t *backendConns) get(addr string) (*backendConn, bool) {
 		c := list[len(list)-1]
 		list[len(list)-1] = nil
 		list = list[:len(list)-1]
-		if now.Sub(c.idleFrom) < t.idleTimeout {
+		if now.Sub(c.idleFrom) < t.idleTimeout && c.open() {
 			t.idle[addr] = list
 			return c, true
 		}

@@ -16,6 +16,8 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gbytes"
 
+	"github.com/diego-go/diego/internal/daemontest"
+
 	"github.com/diego-go/diego/router/proxy"
 	"github.com/diego-go/diego/router/registry"
 	"github.com/diego-go/diego/router/route"
@@ -52,6 +54,11 @@ func startBackend(name string, index int, handler http.HandlerFunc) *backend {
 		}
 		_, _ = io.WriteString(w, name)
 	}))
+	// A port below the ephemeral range: a spec that kills the backend dials its address again.
+	l, err := net.Listen("tcp", daemontest.FreeAddr())
+	Expect(err).NotTo(HaveOccurred())
+	b.server.Listener.Close()
+	b.server.Listener = l
 	b.server.Config.ConnState = func(_ net.Conn, s http.ConnState) {
 		if s == http.StateNew {
 			b.conns.Add(1)
@@ -79,15 +86,6 @@ func endpointAt(addr, instanceID string, index int) *route.Endpoint {
 	Expect(err).NotTo(HaveOccurred())
 	return &route.Endpoint{Host: host, Port: uint16(p), AppID: appGUID,
 		PrivateInstanceID: instanceID, PrivateInstanceIndex: strconv.Itoa(index)}
-}
-
-// deadAddr is a loopback address where nothing listens any more.
-func deadAddr() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	Expect(err).NotTo(HaveOccurred())
-	addr := l.Addr().String()
-	Expect(l.Close()).To(Succeed())
-	return addr
 }
 
 // dropper accepts connections and closes each at once, after the request may have been sent.

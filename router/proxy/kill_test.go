@@ -96,3 +96,62 @@ var _ = Describe("A backend killed under load", func() {
 		}
 	})
 })
+
+var _ = Describe("A bodyless request the backend may have received", func() {
+	var (
+		r     *router
+		posts atomic.Int64
+	)
+
+	BeforeEach(func() {
+		r = startRouter(nil)
+		posts.Store(0)
+	})
+
+	// dropPost makes a backend that answers GETs, and takes a POST and then closes the
+	// connection without answering, as a Go app whose handler panics does; die also closes
+	// its listener first, as an app that crashed.
+	dropPost := func(name string, index int, die bool) *backend {
+		var b *backend
+		b = startBackend(name, index, func(w http.ResponseWriter, req *http.Request) {
+			if req.Method != "POST" {
+				_, _ = io.WriteString(w, name)
+				return
+			}
+			posts.Add(1)
+			if die {
+				b.server.Listener.Close()
+			}
+			panic(http.ErrAbortHandler)
+		})
+		r.registry.Register("app.example.com", b.endpoint())
+		return b
+	}
+
+	// warm sends GETs until each backend has an idle connection from the router.
+	warm := func(n int) {
+		for range n {
+			code, _, _ := r.get("app.example.com", "/", nil)
+			Expect(code).To(Equal(http.StatusOK))
+		}
+	}
+
+	It("is delivered once and answered 502 when the backend drops the kept-alive connection after reading it", func() {
+		dropPost("b0", 0, false)
+		warm(1)
+		res := r.request("POST", "app.example.com", "/exit", nil, nil)
+		res.Body.Close()
+		Expect(res.StatusCode).To(Equal(http.StatusBadGateway))
+		Expect(posts.Load()).To(Equal(int64(1)))
+	})
+
+	It("is not sent to another backend when its backend dies with it", func() {
+		dropPost("b0", 0, true)
+		dropPost("b1", 1, true)
+		warm(2)
+		res := r.request("POST", "app.example.com", "/exit", nil, nil)
+		res.Body.Close()
+		Expect(res.StatusCode).To(Equal(http.StatusBadGateway))
+		Expect(posts.Load()).To(Equal(int64(1)))
+	})
+})

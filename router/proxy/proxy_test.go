@@ -16,6 +16,7 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/diego-go/diego/internal/daemontest"
 	"github.com/diego-go/diego/router/proxy"
 )
 
@@ -293,7 +294,7 @@ var _ = Describe("Proxy", func() {
 		})
 
 		It("retries a dead address, even a POST, and leaves it out after", func() {
-			r.registry.Register("app.example.com", endpointAt(deadAddr(), "dead", 1))
+			r.registry.Register("app.example.com", endpointAt(daemontest.FreeAddr(), "dead", 1))
 			for range 10 {
 				res := r.request("POST", "app.example.com", "/", strings.NewReader("x"), nil)
 				Expect(res.StatusCode).To(Equal(http.StatusOK))
@@ -306,7 +307,7 @@ var _ = Describe("Proxy", func() {
 		It("answers 502 endpoint_failure only when every try failed, after at most 3", func() {
 			r.registry.Unregister("app.example.com", good.endpoint())
 			for i := range 4 {
-				r.registry.Register("app.example.com", endpointAt(deadAddr(), fmt.Sprint("dead", i), i))
+				r.registry.Register("app.example.com", endpointAt(daemontest.FreeAddr(), fmt.Sprint("dead", i), i))
 			}
 			code, h, body := r.get("app.example.com", "/", nil)
 			Expect(code).To(Equal(http.StatusBadGateway))
@@ -318,7 +319,7 @@ var _ = Describe("Proxy", func() {
 
 		It("tries a single dead backend once", func() {
 			r.registry.Unregister("app.example.com", good.endpoint())
-			r.registry.Register("app.example.com", endpointAt(deadAddr(), "dead", 0))
+			r.registry.Register("app.example.com", endpointAt(daemontest.FreeAddr(), "dead", 0))
 			code, _, _ := r.get("app.example.com", "/", nil)
 			Expect(code).To(Equal(http.StatusBadGateway))
 			Expect(testutil.ToFloat64(r.metrics.EndpointFailures)).To(Equal(1.0))
