@@ -67,3 +67,27 @@ func BenchmarkInstanceStarts(b *testing.B) {
 		table.Handle(changed(started, crashed))
 	}
 }
+
+// BenchmarkEventWithGauges is what the emitter does for each BBS event, in a table of 40000
+// routes: handle it, then read the two counts its gauges show.
+func BenchmarkEventWithGauges(b *testing.B) {
+	table := rt.New()
+	table.Sync(snapshotOf(5000, 4), nil)
+	claimed := running(4, "new")
+	claimed.ActualLrpKey.ProcessGuid = "pg-7"
+	claimed.State = models.ActualLRPStateClaimed
+	started := next(claimed, func(a *models.ActualLRP) { a.State = models.ActualLRPStateRunning })
+	crashed := next(started, func(a *models.ActualLRP) { a.State = models.ActualLRPStateCrashed })
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		e := changed(claimed, started)
+		if i%2 == 1 {
+			e = changed(started, crashed)
+		}
+		table.Handle(e)
+		if n := table.RouteCount(); n != 40000 && n != 40002 {
+			b.Fatalf("%d routes", n)
+		}
+		_ = table.Size()
+	}
+}

@@ -98,6 +98,8 @@ func (e entry) copy() entry {
 // Table is the routing table.
 type Table struct {
 	entries map[Key]entry
+	// routeCount is RouteCount, kept as entries change so that reading it costs no walk
+	routeCount int
 	// quiet: a table being built for a sync, whose own changes send nothing
 	quiet bool
 }
@@ -209,7 +211,7 @@ func (t *Table) AddEndpoint(a *models.ActualLRP) Messages {
 		}
 		next := cur.copy()
 		next.endpoints[e.key()] = e
-		t.entries[k] = next
+		t.put(k, cur, next)
 		m.add(t.diff(cur, next))
 	}
 	return m
@@ -228,8 +230,7 @@ func (t *Table) RemoveEndpoint(a *models.ActualLRP) Messages {
 		}
 		next := cur.copy()
 		delete(next.endpoints, e.key())
-		t.entries[k] = next
-		t.deleteIfEmpty(k)
+		t.put(k, cur, next)
 		m.add(t.diff(cur, next))
 	}
 	return m
@@ -288,7 +289,7 @@ func (t *Table) SetRoutes(before, after *models.DesiredLRP) Messages {
 				}
 			}
 		}
-		t.entries[k] = next
+		t.put(k, cur, next)
 		m.add(t.diff(cur, next))
 	}
 	for _, k := range sortedKeys(removed) {
@@ -310,18 +311,23 @@ func (t *Table) SetRoutes(before, after *models.DesiredLRP) Messages {
 			next.tag = after.GetModificationTag()
 			next.desiredInstances = after.GetInstances()
 		}
-		t.entries[k] = next
-		t.deleteIfEmpty(k)
+		t.put(k, cur, next)
 		m.add(t.diff(cur, next))
 	}
 	return m
 }
 
-func (t *Table) deleteIfEmpty(k Key) {
-	if e := t.entries[k]; len(e.routes) == 0 && len(e.endpoints) == 0 {
+// put replaces the entry cur of k with next (dropping it when next is empty).
+func (t *Table) put(k Key, cur, next entry) {
+	t.routeCount += pairs(next) - pairs(cur)
+	if len(next.routes) == 0 && len(next.endpoints) == 0 {
 		delete(t.entries, k)
+		return
 	}
+	t.entries[k] = next
 }
+
+func pairs(e entry) int { return len(e.routes) * len(e.endpoints) }
 
 // Snapshot is the BBS's state read at once for a full sync: every desired LRP (its routing
 // fields suffice), every actual LRP, and the fresh domains.
@@ -368,11 +374,10 @@ func (t *Table) Sync(s Snapshot, during []models.Event) Messages {
 			continue
 		}
 		merged := keepUnfresh(cur, next.entries[k], fresh)
-		next.entries[k] = merged
-		next.deleteIfEmpty(k)
+		next.put(k, next.entries[k], merged)
 		m.add(diff(cur, merged))
 	}
-	t.entries = next.entries
+	t.entries, t.routeCount = next.entries, next.routeCount
 	return m
 }
 
@@ -413,13 +418,7 @@ func (t *Table) HasRoutes(a *models.ActualLRP) bool {
 }
 
 // RouteCount is the number of (route, endpoint) pairs: what one Emit registers.
-func (t *Table) RouteCount() int {
-	n := 0
-	for _, e := range t.entries {
-		n += len(e.routes) * len(e.endpoints)
-	}
-	return n
-}
+func (t *Table) RouteCount() int { return t.routeCount }
 
 // Size is the number of entries.
 func (t *Table) Size() int { return len(t.entries) }

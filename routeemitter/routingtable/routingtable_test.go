@@ -96,6 +96,9 @@ func routable(v bool) func(*models.ActualLRP) { return func(a *models.ActualLRP)
 var _ = Describe("the routing table", func() {
 	var table *rt.Table
 	BeforeEach(func() { table = rt.New() })
+	AfterEach(func() {
+		Expect(table.RouteCount()).To(Equal(len(table.Emit().Registrations)), "the count kept as entries change is what a walk finds")
+	})
 
 	Describe("the message", func() {
 		It("is upstream's RegistryMessageFor, byte for byte", func() {
