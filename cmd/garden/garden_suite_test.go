@@ -59,7 +59,7 @@ var _ = Describe("the garden command", func() {
 		s, err = gexec.Start(exec.Command(gardenBin, "-config", cfg), GinkgoWriter, GinkgoWriter)
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(s).Should(gexec.Exit(2))
-		Expect(s.Err).To(gbytesSay("garden: listen_network must be unix or tcp"))
+		Expect(s.Err).To(gbytesSay("garden: config " + regexp.QuoteMeta(cfg) + ": listen_network must be unix or tcp"))
 	})
 
 	It("serves garden's API over TCP, logs JSON lines, and stops on SIGINT leaving containers to the next start", func() {

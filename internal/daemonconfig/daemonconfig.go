@@ -56,19 +56,29 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Durat
 // D is the time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
-// DecodeFile decodes the JSON file at path over v, which holds the defaults. Unknown fields are
-// errors; a decoding error names the file ("config <path>: ...").
-func DecodeFile(path string, v any) error {
+// Load reads a daemon's configuration: the JSON file at path decoded over defaults (unknown fields
+// are errors), then each finish (the defaults that depend on what the file set), then Validate.
+// A decoding or validation error names the file ("config <path>: ..."), as a read error already
+// does; on error the config is the zero value, so nothing half-read is used.
+func Load[C interface{ Validate() error }](path string, defaults C, finish ...func(*C)) (C, error) {
+	var zero C
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return err
+		return zero, err
 	}
+	c := defaults
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
+	if err := dec.Decode(&c); err != nil {
+		return zero, fmt.Errorf("config %s: %w", path, err)
 	}
-	return nil
+	for _, f := range finish {
+		f(&c)
+	}
+	if err := c.Validate(); err != nil {
+		return zero, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
 }
 
 // Problems collects every problem of a configuration; the zero value is ready to use.

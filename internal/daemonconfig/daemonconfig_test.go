@@ -12,6 +12,23 @@ import (
 	"github.com/diego-go/diego/internal/daemonconfig"
 )
 
+// loaded is a daemon's config as Load sees it: its Validate wants the advertise_url that a finish
+// derives from listen_address.
+type loaded struct {
+	daemonconfig.Listeners
+	daemonconfig.Lock
+	daemonconfig.Logging
+	Timeout daemonconfig.Duration `json:"timeout"`
+}
+
+func (l loaded) Validate() error {
+	var p daemonconfig.Problems
+	l.Listeners.Check(&p)
+	l.Logging.Check(&p)
+	p.Require("advertise_url", l.AdvertiseURL)
+	return p.Err()
+}
+
 // sample is a daemon's config: the shared groups embedded, one field of its own.
 type sample struct {
 	daemonconfig.Listeners
@@ -22,7 +39,7 @@ type sample struct {
 	Timeout daemonconfig.Duration `json:"timeout"`
 }
 
-func (s sample) validate() error {
+func (s sample) Validate() error {
 	var p daemonconfig.Problems
 	s.Listeners.Check(&p)
 	s.ServerTLS.Check(&p)
@@ -40,19 +57,20 @@ var _ = Describe("daemonconfig", func() {
 		return p
 	}
 
-	It("decodes a flat file over the defaults, durations as strings or nanoseconds", func() {
-		s := sample{Lock: daemonconfig.DefaultLock(), Logging: daemonconfig.DefaultLogging()}
-		Expect(daemonconfig.DecodeFile(write(`{"listen_address": "0.0.0.0:1", "lock_ttl": "2s", "timeout": 250000000}`), &s)).To(Succeed())
-		Expect(s.ListenAddress).To(Equal("0.0.0.0:1"))
-		Expect(s.LockTTL.D()).To(Equal(2 * time.Second))
-		Expect(s.LockRetryInterval.D()).To(Equal(5 * time.Second))
-		Expect(s.Timeout.D()).To(Equal(250 * time.Millisecond))
-		Expect(s.LogLevel).To(Equal("info"))
+	defaults := loaded{Lock: daemonconfig.DefaultLock(), Logging: daemonconfig.DefaultLogging()}
 
-		s.DefaultAdvertiseURL()
-		Expect(s.AdvertiseURL).To(Equal("https://0.0.0.0:1"))
+	It("decodes a flat file over the defaults, durations as strings or nanoseconds, finishes it, then validates it", func() {
+		l, err := daemonconfig.Load(write(`{"listen_address": "0.0.0.0:1", "health_address": "127.0.0.1:2", "lock_ttl": "2s", "timeout": 250000000}`),
+			defaults, (*loaded).DefaultAdvertiseURL)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(l.ListenAddress).To(Equal("0.0.0.0:1"))
+		Expect(l.LockTTL.D()).To(Equal(2 * time.Second))
+		Expect(l.LockRetryInterval.D()).To(Equal(5 * time.Second))
+		Expect(l.Timeout.D()).To(Equal(250 * time.Millisecond))
+		Expect(l.LogLevel).To(Equal("info"))
+		Expect(l.AdvertiseURL).To(Equal("https://0.0.0.0:1"))
 
-		b, err := json.Marshal(s)
+		b, err := json.Marshal(sample{Listeners: l.Listeners, Lock: l.Lock})
 		Expect(err).NotTo(HaveOccurred())
 		var flat map[string]any
 		Expect(json.Unmarshal(b, &flat)).To(Succeed())
@@ -60,19 +78,32 @@ var _ = Describe("daemonconfig", func() {
 		Expect(flat).To(HaveKeyWithValue("consul_address", ""))
 	})
 
-	It("refuses unknown fields and bad durations, naming the file", func() {
-		var s sample
+	It("refuses unknown fields, bad durations and invalid values, naming the file and returning no config", func() {
 		p := write(`{"listen_adress": "x"}`)
-		Expect(daemonconfig.DecodeFile(p, &s)).To(MatchError(And(ContainSubstring(p), ContainSubstring("listen_adress"))))
-		Expect(daemonconfig.DecodeFile(write(`{"lock_ttl": "fifteen"}`), &s)).To(HaveOccurred())
-		Expect(daemonconfig.DecodeFile(write(`{"lock_ttl": true}`), &s)).To(MatchError(ContainSubstring(`must be a string like "15s"`)))
+		l, err := daemonconfig.Load(p, defaults)
+		Expect(err).To(MatchError(And(ContainSubstring("config "+p+": "), ContainSubstring("listen_adress"))))
+		Expect(l).To(BeZero())
+		_, err = daemonconfig.Load(write(`{"lock_ttl": "fifteen"}`), defaults)
+		Expect(err).To(HaveOccurred())
+		_, err = daemonconfig.Load(write(`{"lock_ttl": true}`), defaults)
+		Expect(err).To(MatchError(ContainSubstring(`must be a string like "15s"`)))
+
+		// Without the finish, advertise_url stays empty and Validate says so.
+		p = write(`{"listen_address": "0.0.0.0:1", "health_address": "127.0.0.1:2", "log_level": "loud"}`)
+		l, err = daemonconfig.Load(p, defaults)
+		Expect(err).To(MatchError(And(ContainSubstring("config "+p+": "), ContainSubstring("advertise_url"), ContainSubstring("log_level"))))
+		Expect(l).To(BeZero())
+
+		missing := filepath.Join(GinkgoT().TempDir(), "none.json")
+		_, err = daemonconfig.Load(missing, defaults)
+		Expect(err).To(MatchError(ContainSubstring(missing)))
 	})
 
 	It("lists every problem of the shared groups", func() {
 		err := sample{
 			Listeners: daemonconfig.Listeners{HealthAddress: "0.0.0.0:1", MetricsAddress: "nope"},
 			Logging:   daemonconfig.Logging{LogLevel: "loud"},
-		}.validate()
+		}.Validate()
 		for _, want := range []string{
 			"listen_address is required", "ca_file is required", "cert_file is required", "key_file is required",
 			"consul_address is required", `health_address "0.0.0.0:1" must be a loopback address`, `metrics_address "nope"`,
@@ -90,11 +121,11 @@ var _ = Describe("daemonconfig", func() {
 		}
 		for _, h := range []string{"127.0.0.1:1", "127.1.2.3:1", "localhost:1", "[::1]:1"} {
 			ok.Listeners = daemonconfig.Listeners{ListenAddress: "0.0.0.0:2", HealthAddress: h}
-			Expect(ok.validate()).To(Succeed(), h)
+			Expect(ok.Validate()).To(Succeed(), h)
 		}
 		for _, h := range []string{"10.0.0.1:1", "127.example.com:1", "127.0.0.1", "[::]:1"} {
 			ok.Listeners = daemonconfig.Listeners{ListenAddress: "0.0.0.0:2", HealthAddress: h}
-			Expect(ok.validate()).To(MatchError(ContainSubstring("health_address")), h)
+			Expect(ok.Validate()).To(MatchError(ContainSubstring("health_address")), h)
 		}
 	})
 

@@ -116,12 +116,7 @@ func (c Config) Convergence() convergence.Config {
 
 // Load reads the file over the defaults and validates the result. Unknown fields are errors.
 func Load(path string) (Config, error) {
-	c := Default()
-	if err := daemonconfig.DecodeFile(path, &c); err != nil {
-		return c, err
-	}
-	c.DefaultAdvertiseURL()
-	return c, c.Validate()
+	return daemonconfig.Load(path, Default(), (*Config).DefaultAdvertiseURL)
 }
 
 // Validate lists every problem.

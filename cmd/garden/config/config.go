@@ -81,11 +81,7 @@ func Default() Config {
 
 // Load reads a JSON file over the defaults and validates the result.
 func Load(path string) (Config, error) {
-	c := Default()
-	if err := daemonconfig.DecodeFile(path, &c); err != nil {
-		return c, err
-	}
-	return c, c.Validate()
+	return daemonconfig.Load(path, Default())
 }
 
 var nameOK = func(s string) bool {

@@ -4,7 +4,6 @@
 package config
 
 import (
-	"fmt"
 	"net"
 	"net/url"
 	"regexp"
@@ -116,17 +115,11 @@ func Default() Config {
 
 // Load reads the file over the defaults and validates the result. Unknown fields are errors.
 func Load(path string) (Config, error) {
-	c := Default()
-	if err := daemonconfig.DecodeFile(path, &c); err != nil {
-		return c, err
-	}
-	c.DefaultAdvertiseURL()
-	c.Executor.CellID = c.CellID
-	c.Executor.PreloadedRootFS = c.PreloadedRootFS
-	if err := c.Validate(); err != nil {
-		return c, fmt.Errorf("config %s: %w", path, err)
-	}
-	return c, nil
+	return daemonconfig.Load(path, Default(), func(c *Config) {
+		c.DefaultAdvertiseURL()
+		c.Executor.CellID = c.CellID
+		c.Executor.PreloadedRootFS = c.PreloadedRootFS
+	})
 }
 
 // name is what a cell id, a stack, a tag, a provider or a volume driver may be: it goes into a

@@ -4,7 +4,6 @@
 package config
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/diego-go/diego/internal/daemonconfig"
@@ -56,14 +55,7 @@ func Default() Config {
 
 // Load reads the file over the defaults and validates the result. Unknown fields are errors.
 func Load(path string) (Config, error) {
-	c := Default()
-	if err := daemonconfig.DecodeFile(path, &c); err != nil {
-		return c, err
-	}
-	if err := c.Validate(); err != nil {
-		return c, fmt.Errorf("config %s: %w", path, err)
-	}
-	return c, nil
+	return daemonconfig.Load(path, Default())
 }
 
 // Validate lists every problem.
