@@ -149,7 +149,6 @@ func (r *Runner) Run(signals <-chan os.Signal, ready chan<- struct{}) error {
 				during = append(during, e)
 				continue
 			}
-			r.warnBadRoutes(e)
 			r.publish(table.Handle(e))
 			r.measure(table)
 
@@ -239,6 +238,8 @@ func (r *Runner) watch(ctx context.Context, out chan<- models.Event, resync chan
 		e, err := stream.Next()
 		switch {
 		case err == nil:
+			// here every event passes once, whether the loop applies it now or after a sync
+			r.warnBadRoutes(e)
 			select {
 			case out <- e:
 			case <-ctx.Done():

@@ -272,6 +272,13 @@ func instances(hs []heard) []string {
 // desire desires guid with instances, its container port 8080 routed from hostname.
 func desire(guid, hostname string, instances int32) {
 	GinkgoHelper()
+	desireRoutes(guid, fmt.Sprintf(`[{"hostnames":[%q],"port":8080}]`, hostname), instances)
+}
+
+// desireRoutes desires guid with instances and cfRouter as its "cf-router" routes, written here
+// as a client sends them rather than encoded by the routing table it checks.
+func desireRoutes(guid, cfRouter string, instances int32) {
+	GinkgoHelper()
 	Expect(bbsClient.DesireLRP(context.Background(), &models.DesiredLRP{
 		ProcessGuid: guid,
 		Domain:      domain,
@@ -282,7 +289,7 @@ func desire(guid, hostname string, instances int32) {
 		DiskMb:      64,
 		Ports:       []uint32{8080},
 		Action:      &models.Action{Value: &models.Action_RunAction{RunAction: &models.RunAction{Path: "/bin/app", User: "vcap"}}},
-		Routes:      routingtable.WithCFRoutes(nil, []routingtable.CFRoute{{Hostnames: []string{hostname}, Port: 8080}}),
+		Routes:      &models.Routes{Routes: map[string][]byte{routingtable.CFRouterKey: []byte(cfRouter)}},
 		MetricTags:  map[string]*models.MetricTagValue{"source_id": {Static: "app-" + guid}},
 	})).To(Succeed())
 }

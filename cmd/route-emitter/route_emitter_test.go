@@ -122,6 +122,17 @@ var _ = Describe("the route-emitter daemon", func() {
 		Eventually(func() float64 { return e.metric("route_emitter_routes") }).Should(Equal(routesBefore))
 	})
 
+	It("logs a desired LRP whose cf-router routes do not decode, and routes nothing for it", func() {
+		spy := newRouterSpy(60)
+		e := startEmitter(nil)
+		e.synced()
+		t0 := time.Now()
+		desireRoutes("bad", `[{"hostnames":["bad.example.com"],"port":"8080"}]`, 1)
+		start("bad", 0, nil)
+		Eventually(e.session.Err, 5*time.Second).Should(gbytes.Say(`desired LRP's routes route nothing.*"process_guid":"bad"`))
+		Consistently(func() []heard { return spy.messages(register, "bad.example.com", t0) }, time.Second).Should(BeEmpty())
+	})
+
 	It("routes an instance started unroutable once it is marked routable", func() {
 		spy := newRouterSpy(60)
 		startEmitter(nil).synced()
