@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/executor"
 	"github.com/diego-go/diego/models"
 	"github.com/diego-go/diego/rep/convert"
@@ -42,15 +43,14 @@ func (p *Processor) processLRP(c executor.Container) {
 	case executor.StateInitializing, executor.StateCreated:
 		p.claim(l)
 	case executor.StateRunning:
-		s := p.startRequest(l)
+		routable := c.Ready
 		if unroute, draining := p.draining.Load(c.Guid); draining {
 			if !unroute.(bool) {
 				return // its record is gone or another's: starting it would take that back
 			}
-			no := false
-			s.Routable = &no
+			routable = false
 		}
-		err := p.bbs.StartActualLRP(p.ctx, s)
+		err := p.bbs.StartActualLRP(p.ctx, p.startRequest(l, routable))
 		if errors.Is(err, models.ErrActualLRPCannotBeStarted) {
 			// the instance is another container's now (placed elsewhere while this cell was away)
 			l.log.Info("instance cannot be started here: stopping its container", "error", err)
@@ -119,8 +119,7 @@ func (p *Processor) giveBack(l lrp) {
 	p.deleteContainer(l.c.Guid)
 }
 
-func (p *Processor) startRequest(l lrp) *models.StartActualLRPRequest {
-	routable := l.c.Ready
+func (p *Processor) startRequest(l lrp, routable bool) *models.StartActualLRPRequest {
 	return &models.StartActualLRPRequest{
 		ActualLrpKey:         l.key,
 		ActualLrpInstanceKey: l.ik,
@@ -142,13 +141,17 @@ func (p *Processor) evacuateLRP(l lrp) {
 			p.deleteContainer(l.c.Guid)
 		}
 	case executor.StateRunning:
-		if _, draining := p.draining.Load(l.c.Guid); draining {
-			return // its container goes after the drain; the BBS has what the cell told it
+		if unroute, draining := p.draining.Load(l.c.Guid); draining {
+			// its container goes after the drain: only a retired one still has a route to drop
+			if unroute.(bool) {
+				p.unrouteEvacuating(l)
+			}
+			return
 		}
 		if _, told := p.replacing.LoadOrStore(l.c.Guid, true); !told && p.cfg.AppLog != nil {
 			p.cfg.AppLog(l.c.RunInfo.LogConfig, fmt.Sprintf("Cell %s requesting replacement for instance %s", p.cfg.CellID, l.ik.InstanceGuid))
 		}
-		s := p.startRequest(l)
+		s := p.startRequest(l, l.c.Ready)
 		keep, err := p.bbs.EvacuateRunningActualLRP(p.ctx, &models.EvacuateRunningActualLRPRequest{
 			ActualLrpKey: s.ActualLrpKey, ActualLrpInstanceKey: s.ActualLrpInstanceKey, ActualLrpNetInfo: s.ActualLrpNetInfo,
 			MetricTags: s.MetricTags, Routable: s.Routable, AvailabilityZone: s.AvailabilityZone,
@@ -172,6 +175,33 @@ func (p *Processor) evacuateLRP(l lrp) {
 		}
 		if p.settled(l.c.Guid, "evacuating completed actual LRP", err) {
 			p.deleteContainer(l.c.Guid)
+		}
+	}
+}
+
+// unrouteEvacuating takes an instance retired while the cell evacuates out of the routes before
+// its drain. Its record says how: an ordinary record still this container's (not handed over
+// yet) is started again unroutable, as in an ordinary turn; an evacuating one is removed, which
+// is its unregistration. Neither is done blindly: a start would take back a slot already handed
+// over (or create one that went), and a removal would leave the ordinary record routed.
+func (p *Processor) unrouteEvacuating(l lrp) {
+	lrps, err := p.bbs.ActualLRPs(p.ctx, bbs.ActualLRPFilter{ProcessGuid: l.key.ProcessGuid, Index: &l.key.Index})
+	if err != nil {
+		l.log.Error("reading the retired instance's records", "error", err)
+		return
+	}
+	for _, a := range lrps {
+		if !a.GetActualLrpInstanceKey().Equal(l.ik) {
+			continue
+		}
+		switch a.GetPresence() {
+		case models.ActualLRP_ORDINARY:
+			err = p.bbs.StartActualLRP(p.ctx, p.startRequest(l, false))
+		case models.ActualLRP_EVACUATING:
+			err = p.bbs.RemoveEvacuatingActualLRP(p.ctx, l.key, l.ik)
+		}
+		if err != nil {
+			l.log.Error("unrouting the retired instance", "presence", a.GetPresence(), "error", err)
 		}
 	}
 }

@@ -19,9 +19,10 @@
 //
 // Retiring a running instance (p.Retire, the rep's stop route) takes it out of the routers
 // before its process is signalled: the instance is started again with routable false, and its
-// container is stopped Config.DrainDelay later. A running instance whose record went (evacuated,
-// or no longer this cell's) is only left up that long before its container goes. While an
-// instance drains, no turn marks it routable again.
+// container is stopped Config.DrainDelay later; while the cell evacuates, an instance handed over
+// already has its evacuating record removed instead. A running instance whose record went
+// (evacuated, or no longer this cell's) is only left up that long before its container goes.
+// While an instance drains, no turn marks it routable again.
 package processor
 
 import (

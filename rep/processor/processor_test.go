@@ -341,6 +341,66 @@ var _ = Describe("Processor", func() {
 				Expect(exec.Stopped()).To(BeEmpty())
 			})
 
+			records := func() []*models.ActualLRP {
+				idx := int32(0)
+				lrps, err := client.ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: guid, Index: &idx})
+				Expect(err).NotTo(HaveOccurred())
+				return lrps
+			}
+
+			It("while evacuating, marks a retired instance not handed over yet unroutable first, and stops it only after the delay", func() {
+				ig := runningInstance()
+				evacuating.Store(true)
+				var routableAtStop atomic.Bool
+				routableAtStop.Store(true)
+				exec.OnStop(func(string) { routableAtStop.Store(routable()) })
+
+				retired := time.Now()
+				Expect(proc.Retire(ctx, ig)).To(Succeed())
+				Eventually(func() *models.ActualLRP { return actual(0) }).Should(And(
+					HaveField("State", models.ActualLRPStateRunning), HaveField("ActualLrpInstanceKey.InstanceGuid", ig),
+					HaveField("Routable", HaveValue(BeFalse()))), "still this cell's and running, but unroutable")
+				Expect(state(ig)()).To(Equal(executor.StateRunning), "it serves the requests in flight")
+				Expect(records()).To(HaveLen(1), "the retire hands nothing over")
+				proc.Process(ctx, ig) // the evacuator's pass during the drain
+				Expect(records()).To(HaveLen(1), "still not handed over")
+				Expect(state(ig)()).To(Equal(executor.StateRunning))
+
+				Eventually(state(ig), 3*time.Second).Should(Equal(executor.State("gone")))
+				Expect(exec.Stopped()).To(Equal([]string{ig}))
+				Expect(routableAtStop.Load()).To(BeFalse(), "unroutable in the BBS before the stop")
+				Expect(time.Since(retired)).To(BeNumerically(">=", drainDelay))
+				Expect(records()).To(BeEmpty(), "its record goes with the stopped container")
+			})
+
+			It("while evacuating, removes the evacuating record of a retired instance handed over already before the delay, and leaves its slot to the replacement", func() {
+				ig := runningInstance()
+				evacuating.Store(true)
+				proc.Process(ctx, ig)
+				Expect(records()).To(ContainElement(HaveField("Presence", models.ActualLRP_EVACUATING)))
+				var recordsAtStop atomic.Int32
+				recordsAtStop.Store(-1)
+				exec.OnStop(func(string) {
+					n := int32(0)
+					for _, a := range records() {
+						if a.GetActualLrpInstanceKey().GetInstanceGuid() == ig {
+							n++
+						}
+					}
+					recordsAtStop.Store(n)
+				})
+
+				Expect(proc.Retire(ctx, ig)).To(Succeed())
+				Eventually(func() bool {
+					return state(ig)() == executor.StateRunning && len(records()) == 1
+				}).Should(BeTrue(), "the evacuating record goes while the container still serves the requests in flight")
+				Expect(actual(0).GetState()).To(Equal(models.ActualLRPStateUnclaimed), "the slot is not taken back")
+
+				Eventually(state(ig), 3*time.Second).Should(Equal(executor.State("gone")))
+				Expect(recordsAtStop.Load()).To(BeZero(), "no record of it routed at the stop")
+				Expect(actual(0).GetState()).To(Equal(models.ActualLRPStateUnclaimed))
+			})
+
 			It("while evacuating, keeps the container up for the delay once its evacuating record is removed, then deletes it", func() {
 				ig := runningInstance()
 				evacuating.Store(true)
