@@ -71,6 +71,8 @@ func startRouter(overrides map[string]any, wait bool) routerProcess {
 		"nats_urls": []string{natsServer.URL()}, "access_log_path": r.accessLog, "log_level": "debug",
 		"register_interval": "1s", "prune_threshold": "30s", "prune_interval": "1s",
 		"endpoint_dial_timeout": "1s", "endpoint_timeout": "10s",
+		// The spec stands for the emitters and answers router.start at once.
+		"start_response_delay_interval": "100ms",
 	}
 	for k, v := range overrides {
 		cfg[k] = v

@@ -94,11 +94,11 @@ var _ = Describe("the router", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(emitter.Flush()).To(Succeed())
 
-		startRouter(map[string]any{"register_interval": "3s", "prune_threshold": "45s"}, true)
+		startRouter(map[string]any{"register_interval": "3s", "prune_threshold": "45s", "announce_host": "10.1.2.3"}, true)
 		var first router.RouterStart
 		Eventually(starts, 5*time.Second).Should(Receive(&first))
 		Expect(first.ID).NotTo(BeEmpty())
-		Expect(first.Hosts).To(HaveLen(1))
+		Expect(first.Hosts).To(Equal([]string{"10.1.2.3"}))
 		Expect(first.MinimumRegisterIntervalInSeconds).To(Equal(3))
 		Expect(first.PruneThresholdInSeconds).To(Equal(45))
 
@@ -112,25 +112,29 @@ var _ = Describe("the router", func() {
 		Eventually(starts, 15*time.Second).Should(Receive(Equal(first)))
 	})
 
-	It("learns, when started after the emitter, every route the emitter sends again on router.start", func() {
+	It("learns, when started after the emitter, every route the emitter sends again on router.start, before its first request", func() {
 		backends := []*backend{startBackend(0), startBackend(1), startBackend(2)}
 		registrations := []router.RegistryMessage{
 			backends[0].message("one.example.com"), backends[1].message("two.example.com"),
 			backends[2].message("three.example.com", "one.example.com/three"),
 		}
-		// The emitter registers everything at once when a router starts, as the route emitter does.
+		// The emitter registers everything again when a router starts, as the route emitter
+		// does: after a jitter (up to a second), so that emitters do not all answer at once.
 		_, err := emitter.Subscribe(router.StartSubject, func(*nats.Msg) {
-			for _, m := range registrations {
-				body, _ := json.Marshal(m)
-				_ = emitter.Publish(router.RegisterSubject, body)
-			}
+			time.AfterFunc(500*time.Millisecond, func() {
+				for _, m := range registrations {
+					body, _ := json.Marshal(m)
+					_ = emitter.Publish(router.RegisterSubject, body)
+				}
+			})
 		})
 		Expect(err).NotTo(HaveOccurred())
 		for _, m := range registrations {
 			publish(router.RegisterSubject, m) // no router hears these
 		}
 
-		r := startRouter(nil, true)
+		// Its first request, once it reports healthy, already finds the routes.
+		r := startRouter(map[string]any{"start_response_delay_interval": "1500ms"}, true)
 		Expect(r.get("one.example.com", "/").body).To(Equal(backends[0].answer()))
 		Expect(r.get("two.example.com", "/").body).To(Equal(backends[1].answer()))
 		Expect(r.get("three.example.com", "/").body).To(Equal(backends[2].answer()))

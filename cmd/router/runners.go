@@ -26,9 +26,10 @@ import (
 
 // buildMembers builds the ordered group: health and metrics, the NATS subscriber, the pruner,
 // the proxy listener. The proxy listens only once the subscriber is ready (a server has its
-// subscriptions and router.start is out), so the first requests already meet the routes that
-// emitters send in answer; GET /health answers 200 from then on. The returned func closes the
-// access log once the group has stopped.
+// subscriptions and router.start is out) and start_response_delay_interval has passed after
+// that: emitters answer router.start after a jitter, and a request before their answers would
+// find no route. GET /health answers 200 from then on. The returned func closes the access log
+// once the group has stopped.
 func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func(), error) {
 	accessLog, closeAccessLog, err := openAccessLog(cfg.AccessLogPath)
 	if err != nil {
@@ -45,7 +46,7 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 
 	subscriber, err := mbus.NewSubscriber(logger, "router", cfg.NATSURLs, routes, router.RouterStart{
 		ID:                               uuid.NewString(),
-		Hosts:                            []string{announcedHost(cfg.ListenAddress)},
+		Hosts:                            []string{announcedHost(cfg.AnnounceHost, cfg.ListenAddress)},
 		MinimumRegisterIntervalInSeconds: int(cfg.RegisterInterval.D() / time.Second),
 		PruneThresholdInSeconds:          int(cfg.PruneThreshold.D() / time.Second),
 	})
@@ -69,6 +70,14 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 	var ready atomic.Bool
 	listener := ifrit.RunFunc(func(signals <-chan os.Signal, listening chan<- struct{}) error {
 		defer ready.Store(false)
+		if d := cfg.StartResponseDelayInterval.D(); d > 0 {
+			logger.Info("waiting-for-routes-before-listening", "start_response_delay_interval", d.String())
+			select {
+			case <-time.After(d):
+			case <-signals:
+				return nil
+			}
+		}
 		inner := ifrit.Invoke(http_server.New(cfg.ListenAddress, handler))
 		select {
 		case err := <-inner.Wait(): // it could not listen
@@ -137,18 +146,22 @@ func openAccessLog(path string) (io.Writer, func(), error) {
 	return f, func() { _ = f.Close() }, nil
 }
 
-// announcedHost is the address router.start names: the listener's host when it is a specific
-// one, else this machine's address towards the outside (what a UDP socket would send from;
-// nothing is sent), loopback on a machine without a route out.
-func announcedHost(listenAddress string) string {
+// announcedHost is the address router.start names: announce_host when set, else the
+// listener's host when it is a specific one, else this machine's first non-loopback IPv4
+// address, loopback when it has none. Nothing is sent anywhere to find it.
+func announcedHost(announce, listenAddress string) string {
+	if announce != "" {
+		return announce
+	}
 	host, _, _ := net.SplitHostPort(listenAddress)
 	if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
 		return host
 	}
-	c, err := net.Dial("udp4", "8.8.8.8:53")
-	if err != nil {
-		return "127.0.0.1"
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+			return n.IP.String()
+		}
 	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).IP.String()
+	return "127.0.0.1"
 }

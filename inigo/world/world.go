@@ -339,12 +339,10 @@ func (w *World) StartRouter() *Router {
 		"register_interval": w.Options.RegisterInterval.String(),
 		// a dead backend is left for another at once rather than after upstream's 5 s
 		"endpoint_dial_timeout": "1s",
-		// A new instance's first dial has failed once ("no route to host", half a second after
-		// it turned RUNNING, on a garden address another container had just freed); a spec
-		// waiting for every instance to answer should not then wait the default 30 s.
-		"failed_endpoint_backoff": "5s",
-		"endpoint_timeout":        "30s",
-		"log_level":               "info",
+		// Above the route-emitter's start jitter (at most 1 s), below upstream's 5 s wait.
+		"start_response_delay_interval": "1500ms",
+		"endpoint_timeout":              "30s",
+		"log_level":                     "info",
 	})}
 	w.mu.Lock()
 	w.Routers = append(w.Routers, r)

@@ -5,6 +5,7 @@
 package config
 
 import (
+	"net"
 	"time"
 
 	"github.com/diego-go/diego/internal/daemonconfig"
@@ -29,6 +30,14 @@ type Config struct {
 	daemonconfig.Logging
 	// NATSURLs are the servers register and unregister messages arrive on.
 	daemonconfig.NATS
+
+	// AnnounceHost is the address router.start names in hosts; "": the listener's host when it
+	// is a specific address, else this machine's first non-loopback IPv4 address.
+	AnnounceHost string `json:"announce_host"`
+	// StartResponseDelayInterval is how long the router waits after announcing router.start
+	// before it listens and reports healthy (gorouter's start_response_delay_interval), so that
+	// the emitters' answers, sent after a jitter, are in before the first request.
+	StartResponseDelayInterval daemonconfig.Duration `json:"start_response_delay_interval"`
 
 	// AccessLogPath is the file each proxied request's line is appended to: "" writes none, "-"
 	// writes them on stdout.
@@ -63,17 +72,18 @@ type Config struct {
 // Default is the configuration before the file is applied.
 func Default() Config {
 	return Config{
-		ListenAddress:         "0.0.0.0:8081",
-		HealthAddress:         "127.0.0.1:8082",
-		Logging:               daemonconfig.DefaultLogging(),
-		RegisterInterval:      daemonconfig.Duration(20 * time.Second),
-		PruneThreshold:        daemonconfig.Duration(120 * time.Second),
-		PruneInterval:         daemonconfig.Duration(30 * time.Second),
-		EndpointDialTimeout:   daemonconfig.Duration(5 * time.Second),
-		EndpointTimeout:       daemonconfig.Duration(900 * time.Second),
-		FailedEndpointBackoff: daemonconfig.Duration(30 * time.Second),
-		RouteServices:         "refuse",
-		RouteServicesTimeout:  daemonconfig.Duration(60 * time.Second),
+		ListenAddress:              "0.0.0.0:8081",
+		HealthAddress:              "127.0.0.1:8082",
+		Logging:                    daemonconfig.DefaultLogging(),
+		RegisterInterval:           daemonconfig.Duration(20 * time.Second),
+		PruneThreshold:             daemonconfig.Duration(120 * time.Second),
+		PruneInterval:              daemonconfig.Duration(30 * time.Second),
+		StartResponseDelayInterval: daemonconfig.Duration(5 * time.Second),
+		EndpointDialTimeout:        daemonconfig.Duration(5 * time.Second),
+		EndpointTimeout:            daemonconfig.Duration(900 * time.Second),
+		FailedEndpointBackoff:      daemonconfig.Duration(30 * time.Second),
+		RouteServices:              "refuse",
+		RouteServicesTimeout:       daemonconfig.Duration(60 * time.Second),
 	}
 }
 
@@ -112,6 +122,17 @@ func (c Config) Validate() error {
 	}
 	if c.FailedEndpointBackoff.D() < 0 {
 		p.Addf("failed_endpoint_backoff %s: must not be negative", c.FailedEndpointBackoff.D())
+	}
+	if d := c.StartResponseDelayInterval.D(); d < 0 {
+		p.Addf("start_response_delay_interval %s: must not be negative", d)
+	} else if c.PruneThreshold.D() > 0 && d > c.PruneThreshold.D() {
+		p.Addf("start_response_delay_interval %s must not exceed prune_threshold %s, or routes learnt at start are pruned before the router listens",
+			d, c.PruneThreshold.D())
+	}
+	if h := c.AnnounceHost; h != "" {
+		if ip := net.ParseIP(h); ip == nil || ip.IsUnspecified() {
+			p.Addf("announce_host %q: want a specific IP address", h)
+		}
 	}
 	if c.PruneThreshold.D() > 0 && c.RegisterInterval.D() >= c.PruneThreshold.D() {
 		p.Addf("register_interval %s must be shorter than prune_threshold %s, or every route is pruned between registrations",

@@ -36,18 +36,19 @@ var _ = Describe("Config", func() {
 		c, err := config.Load(write(minimal()))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(c).To(Equal(config.Config{
-			ListenAddress:         "0.0.0.0:8081",
-			HealthAddress:         "127.0.0.1:8082",
-			Logging:               c.Logging,
-			NATS:                  c.NATS,
-			RegisterInterval:      daemonconfig.Duration(20 * time.Second),
-			PruneThreshold:        daemonconfig.Duration(120 * time.Second),
-			PruneInterval:         daemonconfig.Duration(30 * time.Second),
-			EndpointDialTimeout:   daemonconfig.Duration(5 * time.Second),
-			EndpointTimeout:       daemonconfig.Duration(900 * time.Second),
-			FailedEndpointBackoff: daemonconfig.Duration(30 * time.Second),
-			RouteServices:         "refuse",
-			RouteServicesTimeout:  daemonconfig.Duration(60 * time.Second),
+			ListenAddress:              "0.0.0.0:8081",
+			HealthAddress:              "127.0.0.1:8082",
+			Logging:                    c.Logging,
+			NATS:                       c.NATS,
+			RegisterInterval:           daemonconfig.Duration(20 * time.Second),
+			PruneThreshold:             daemonconfig.Duration(120 * time.Second),
+			PruneInterval:              daemonconfig.Duration(30 * time.Second),
+			StartResponseDelayInterval: daemonconfig.Duration(5 * time.Second),
+			EndpointDialTimeout:        daemonconfig.Duration(5 * time.Second),
+			EndpointTimeout:            daemonconfig.Duration(900 * time.Second),
+			FailedEndpointBackoff:      daemonconfig.Duration(30 * time.Second),
+			RouteServices:              "refuse",
+			RouteServicesTimeout:       daemonconfig.Duration(60 * time.Second),
 		}))
 		Expect(c.LogLevel).To(Equal("info"))
 		Expect(c.NATSURLs).To(Equal([]string{"nats://127.0.0.1:4222"}))
@@ -62,6 +63,7 @@ var _ = Describe("Config", func() {
 			"register_interval": "5s", "prune_threshold": "15s", "prune_interval": "1s",
 			"endpoint_dial_timeout": "250ms", "endpoint_timeout": "1m", "failed_endpoint_backoff": "0s",
 			"route_services": "forward", "route_services_secret": "s3cret", "route_services_timeout": "5s",
+			"start_response_delay_interval": "2s", "announce_host": "10.0.0.5",
 		}))
 		Expect(err).NotTo(HaveOccurred())
 		Expect(c.ListenAddress).To(Equal("127.0.0.1:80"))
@@ -79,6 +81,8 @@ var _ = Describe("Config", func() {
 		Expect(c.RouteServices).To(Equal("forward"))
 		Expect(c.RouteServicesSecret).To(Equal("s3cret"))
 		Expect(c.RouteServicesTimeout.D()).To(Equal(5 * time.Second))
+		Expect(c.StartResponseDelayInterval.D()).To(Equal(2 * time.Second))
+		Expect(c.AnnounceHost).To(Equal("10.0.0.5"))
 	})
 
 	It("rejects unknown fields and bad JSON, naming the file", func() {
@@ -104,12 +108,21 @@ var _ = Describe("Config", func() {
 		Expect(err).To(MatchError(ContainSubstring("register_interval 30s must be shorter than prune_threshold 30s")))
 	})
 
+	It("refuses a start response delay longer than the prune threshold", func() {
+		m := minimal()
+		m["start_response_delay_interval"] = "31s"
+		m["prune_threshold"] = "30s"
+		_, err := config.Load(write(m))
+		Expect(err).To(MatchError(ContainSubstring("start_response_delay_interval 31s must not exceed prune_threshold 30s")))
+	})
+
 	It("lists every problem", func() {
 		_, err := config.Load(write(map[string]any{
 			"listen_address": "", "health_address": "0.0.0.0:8082", "metrics_address": "nowhere",
 			"log_level": "loud", "nats_urls": []string{"http://127.0.0.1:4222"},
 			"register_interval": "1500ms", "prune_interval": "0s", "endpoint_dial_timeout": "-1s",
 			"endpoint_timeout": "0s", "failed_endpoint_backoff": "-1s", "route_services": "ignore", "route_services_timeout": "0s",
+			"start_response_delay_interval": "-1s", "announce_host": "0.0.0.0",
 		}))
 		Expect(err).To(HaveOccurred())
 		for _, want := range []string{
@@ -118,6 +131,7 @@ var _ = Describe("Config", func() {
 			"register_interval 1.5s: must be whole seconds", "prune_interval 0s: must be positive",
 			"endpoint_dial_timeout -1s: must be positive", "endpoint_timeout 0s: must be positive",
 			"failed_endpoint_backoff -1s: must not be negative", `route_services "ignore": want forward or refuse`, "route_services_timeout 0s: must be positive",
+			"start_response_delay_interval -1s: must not be negative", `announce_host "0.0.0.0": want a specific IP address`,
 		} {
 			Expect(err.Error()).To(ContainSubstring(want))
 		}
