@@ -240,14 +240,17 @@ type Iterator struct {
 	backoff time.Duration
 	next    int
 	addr    string
+	// stickyAddr is the sticky endpoint the first Next returned: the round after it does not
+	// hand it out again while the pool has others.
+	stickyAddr string
 }
 
 // Iterator starts a request's walk. sticky is a private instance id (the __VCAP_ID__
-// cookie): the first Next returns that endpoint while it is in the pool. Unlike gorouter, not
-// while its failure leaves it out: every request of its sessions would pay for the same dead
-// address first, up to the dial timeout; the session moves, as when the instance is gone. An
-// endpoint marked failed within backoff is left out unless every
-// endpoint is, and then all are eligible again.
+// cookie): the first Next returns that endpoint while it is in the pool, even while a failed
+// dial leaves it out of the round, as gorouter does: a session stays on a live instance through
+// a passing failure, and moves only for a request whose own try on it fails. An endpoint marked
+// failed within backoff is left out of the round unless every endpoint is, and then all are
+// eligible again.
 func (p *Pool) Iterator(sticky string, backoff time.Duration) Iterator {
 	return Iterator{pool: p, sticky: sticky, backoff: backoff, next: -1}
 }
@@ -275,8 +278,8 @@ func (it *Iterator) Next(now time.Time) *Endpoint {
 	if it.sticky != "" {
 		id := it.sticky
 		it.sticky = ""
-		if el, ok := p.byInstanceID[id]; ok && !it.leftOut(el, now) {
-			it.addr = el.addr
+		if el, ok := p.byInstanceID[id]; ok {
+			it.addr, it.stickyAddr = el.addr, el.addr
 			return el.endpoint
 		}
 	}
@@ -304,7 +307,7 @@ func (it *Iterator) Next(now time.Time) *Endpoint {
 		if i == n {
 			i = 0
 		}
-		if !it.leftOut(el, now) {
+		if (el.addr != it.stickyAddr || n == 1) && !it.leftOut(el, now) {
 			it.next = i
 			it.addr = el.addr
 			return el.endpoint

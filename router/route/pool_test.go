@@ -143,14 +143,30 @@ var _ = Describe("Pool", func() {
 			}
 		})
 
-		It("sends a sticky request to another while its instance's failure leaves it out", func() {
+		It("tries a sticky request's instance first even while a failure leaves it out of the round, as gorouter does", func() {
 			pool.EndpointFailed("10.0.0.1:3", now)
 			for range 5 {
 				it := pool.Iterator("i3", time.Minute)
+				Expect(it.Next(now.Add(time.Second)).Addr()).To(Equal("10.0.0.1:3"))
 				Expect(it.Next(now.Add(time.Second)).Addr()).NotTo(Equal("10.0.0.1:3"))
 			}
-			it := pool.Iterator("i3", time.Minute)
-			Expect(it.Next(now.Add(2 * time.Minute)).Addr()).To(Equal("10.0.0.1:3"))
+		})
+
+		It("does not hand a sticky request's instance out again in the round after it", func() {
+			for range 6 {
+				it := pool.Iterator("i1", time.Minute)
+				got := []string{it.Next(now).Addr(), it.Next(now).Addr(), it.Next(now).Addr()}
+				Expect(got).To(Equal([]string{"10.0.0.1:1", got[1], got[2]}))
+				Expect(got[1:]).To(ConsistOf("10.0.0.1:2", "10.0.0.1:3"))
+			}
+		})
+
+		It("hands a sticky request's instance out again when it is the only endpoint", func() {
+			single := route.NewPool("")
+			single.Put(endpoint(1, "i1"))
+			it := single.Iterator("i1", time.Minute)
+			Expect(it.Next(now).Addr()).To(Equal("10.0.0.1:1"))
+			Expect(it.Next(now).Addr()).To(Equal("10.0.0.1:1"))
 		})
 
 		It("sends a sticky request for a gone instance to another", func() {
