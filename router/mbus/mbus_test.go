@@ -107,9 +107,10 @@ var _ = Describe("Subscriber", func() {
 			if pool == nil {
 				return nil
 			}
+			it := pool.Iterator("", time.Minute)
 			var out []string
-			for _, e := range pool.Endpoints() {
-				out = append(out, e.Addr())
+			for range pool.Len() {
+				out = append(out, it.Next(time.Now()).Addr())
 			}
 			return out
 		}
@@ -122,9 +123,9 @@ var _ = Describe("Subscriber", func() {
 			`"app":"log-guid","private_instance_id":"ig-1","private_instance_index":"0","tags":{"component":"route-emitter"}}`)
 		Eventually(addrs("a.example.com", "/")).Should(Equal([]string{"10.0.16.4:61001"}))
 		Expect(addrs("b.example.com", "/path/x")()).To(Equal([]string{"10.0.16.4:61001"}))
-		e := reg.Lookup("a.example.com", "/").FindInstance("ig-1")
+		e := reg.Lookup("a.example.com", "/").FindAppInstance("log-guid", "0")
 		Expect(e).NotTo(BeNil())
-		Expect(e.AppID).To(Equal("log-guid"))
+		Expect(e.PrivateInstanceID).To(Equal("ig-1"))
 
 		publish(router.RegisterSubject, `{"host":"10.0.16.5","port":61002,"uris":["a.example.com"]}`)
 		Eventually(addrs("a.example.com", "/")).Should(ConsistOf("10.0.16.4:61001", "10.0.16.5:61002"))

@@ -25,9 +25,10 @@ func ports(p *route.Pool) []uint16 {
 	if p == nil {
 		return nil
 	}
+	it := p.Iterator("", time.Minute)
 	var out []uint16
-	for _, e := range p.Endpoints() {
-		out = append(out, e.Port)
+	for range p.Len() {
+		out = append(out, it.Next(time.Now()).Port)
 	}
 	return out
 }
@@ -89,7 +90,7 @@ var _ = Describe("Registry", func() {
 		reg.Register("app.example.com", endpoint(1))
 		reg.Register("app.example.com", endpoint(2))
 		reg.Register("APP.example.com", endpoint(1))
-		Expect(ports(reg.Lookup("app.example.com", "/"))).To(Equal([]uint16{1, 2}))
+		Expect(ports(reg.Lookup("app.example.com", "/"))).To(ConsistOf(uint16(1), uint16(2)))
 		Expect(reg.NumURIs()).To(Equal(1))
 		Expect(reg.NumEndpoints()).To(Equal(2))
 	})

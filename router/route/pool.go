@@ -64,14 +64,10 @@ type Pool struct {
 	next int
 }
 
-// NewPool makes an empty pool for a host route; routeServiceURL is replaced by each Put, like
-// gorouter's, so the latest registration decides whether the route has a route service.
-func NewPool(routeServiceURL string) *Pool {
-	return NewPathPool(routeServiceURL, "/")
-}
-
 // NewPathPool makes an empty pool for a route whose path is contextPath ("/" for a host
-// route), the Path of the sticky-session cookie set for it.
+// route), the Path of the sticky-session cookie set for it. routeServiceURL is replaced by
+// each Put, like gorouter's, so the latest registration decides whether the route has a route
+// service.
 func NewPathPool(routeServiceURL, contextPath string) *Pool {
 	return &Pool{
 		contextPath:     contextPath,
@@ -166,17 +162,6 @@ func (p *Pool) PruneStale(now time.Time, threshold time.Duration) []*Endpoint {
 	return pruned
 }
 
-// Endpoints is a snapshot of the pool's endpoints in registration order.
-func (p *Pool) Endpoints() []*Endpoint {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make([]*Endpoint, len(p.elems))
-	for i, el := range p.elems {
-		out[i] = el.endpoint
-	}
-	return out
-}
-
 // IsEmpty is true when the pool has no endpoint.
 func (p *Pool) IsEmpty() bool {
 	p.mu.Lock()
@@ -196,16 +181,6 @@ func (p *Pool) RouteServiceURL() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.routeServiceURL
-}
-
-// FindInstance is the endpoint with this private instance id, nil when none.
-func (p *Pool) FindInstance(instanceID string) *Endpoint {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if el, ok := p.byInstanceID[instanceID]; ok {
-		return el.endpoint
-	}
-	return nil
 }
 
 // FindAppInstance is the endpoint of app appID's instance at index (X-CF-APP-INSTANCE), nil

@@ -24,6 +24,31 @@ func addrs(es []*route.Endpoint) []string {
 	return out
 }
 
+// members is the addresses in the pool, as one request's walk hands them out.
+func members(p *route.Pool) []string {
+	it := p.Iterator("", time.Minute)
+	var out []string
+	for range p.Len() {
+		out = append(out, it.Next(time.Now()).Addr())
+	}
+	return out
+}
+
+// stickyTo is where requests sticky to instanceID go first, over four requests: only its
+// address while the pool knows it.
+func stickyTo(p *route.Pool, instanceID string) []string {
+	seen := map[string]bool{}
+	for range 4 {
+		it := p.Iterator(instanceID, time.Minute)
+		seen[it.Next(time.Now()).Addr()] = true
+	}
+	var out []string
+	for a := range seen {
+		out = append(out, a)
+	}
+	return out
+}
+
 var _ = Describe("Pool", func() {
 	var (
 		pool *route.Pool
@@ -31,7 +56,7 @@ var _ = Describe("Pool", func() {
 	)
 
 	BeforeEach(func() {
-		pool = route.NewPool("")
+		pool = route.NewPathPool("", "/")
 		now = time.Now()
 	})
 
@@ -40,9 +65,9 @@ var _ = Describe("Pool", func() {
 		Expect(pool.Put(endpoint(1, "i1"))).To(BeTrue())
 		Expect(pool.Put(endpoint(2, "i2"))).To(BeTrue())
 		Expect(pool.Put(endpoint(1, "i1-new"))).To(BeFalse())
-		Expect(addrs(pool.Endpoints())).To(Equal([]string{"10.0.0.1:1", "10.0.0.1:2"}))
-		Expect(pool.FindInstance("i1")).To(BeNil())
-		Expect(pool.FindInstance("i1-new").Addr()).To(Equal("10.0.0.1:1"))
+		Expect(members(pool)).To(ConsistOf("10.0.0.1:1", "10.0.0.1:2"))
+		Expect(stickyTo(pool, "i1")).To(ConsistOf("10.0.0.1:1", "10.0.0.1:2"), "i1 is no more")
+		Expect(stickyTo(pool, "i1-new")).To(Equal([]string{"10.0.0.1:1"}))
 		Expect(pool.Len()).To(Equal(2))
 	})
 
@@ -51,9 +76,8 @@ var _ = Describe("Pool", func() {
 		pool.Put(endpoint(2, "i2"))
 		Expect(pool.Remove("10.0.0.1:3")).To(BeFalse())
 		Expect(pool.Remove("10.0.0.1:1")).To(BeTrue())
-		Expect(addrs(pool.Endpoints())).To(Equal([]string{"10.0.0.1:2"}))
-		Expect(pool.FindInstance("i1")).To(BeNil())
-		Expect(pool.FindInstance("i2")).NotTo(BeNil())
+		Expect(members(pool)).To(Equal([]string{"10.0.0.1:2"}))
+		Expect(stickyTo(pool, "i2")).To(Equal([]string{"10.0.0.1:2"}))
 	})
 
 	It("formats IPv6 addresses with brackets", func() {
@@ -61,7 +85,7 @@ var _ = Describe("Pool", func() {
 	})
 
 	It("takes the route service URL of the latest registration", func() {
-		pool = route.NewPool("https://rs.example.com")
+		pool = route.NewPathPool("https://rs.example.com", "/")
 		e := endpoint(1, "i1")
 		e.RouteServiceURL = "https://other.example.com"
 		pool.Put(e)
@@ -128,7 +152,7 @@ var _ = Describe("Pool", func() {
 		})
 
 		It("uses a failed endpoint when it is the only one", func() {
-			single := route.NewPool("")
+			single := route.NewPathPool("", "/")
 			single.Put(endpoint(1, "i1"))
 			single.EndpointFailed("10.0.0.1:1", now)
 			it := single.Iterator("", time.Minute)
@@ -162,7 +186,7 @@ var _ = Describe("Pool", func() {
 		})
 
 		It("hands a sticky request's instance out again when it is the only endpoint", func() {
-			single := route.NewPool("")
+			single := route.NewPathPool("", "/")
 			single.Put(endpoint(1, "i1"))
 			it := single.Iterator("i1", time.Minute)
 			Expect(it.Next(now).Addr()).To(Equal("10.0.0.1:1"))
@@ -176,7 +200,7 @@ var _ = Describe("Pool", func() {
 		})
 
 		It("returns nil from an empty pool", func() {
-			it := route.NewPool("").Iterator("x", time.Minute)
+			it := route.NewPathPool("", "/").Iterator("x", time.Minute)
 			Expect(it.Next(now)).To(BeNil())
 		})
 	})
@@ -192,7 +216,7 @@ var _ = Describe("Pool", func() {
 			pool.Put(fresh)
 			pool.Put(short)
 			Expect(addrs(pool.PruneStale(now, time.Minute))).To(ConsistOf("10.0.0.1:1", "10.0.0.1:3"))
-			Expect(addrs(pool.Endpoints())).To(Equal([]string{"10.0.0.1:2"}))
+			Expect(members(pool)).To(Equal([]string{"10.0.0.1:2"}))
 		})
 
 		It("ignores an endpoint's own threshold when it is longer than the registry's", func() {
