@@ -216,7 +216,13 @@ type routerSpy struct {
 
 func newRouterSpy(registerIntervalSeconds int) *routerSpy {
 	GinkgoHelper()
-	conn, err := nats.Connect(natsServer.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond), nats.RetryOnFailedConnect(true))
+	return newRouterSpyOn(natsServer.URL(), registerIntervalSeconds)
+}
+
+// newRouterSpyOn is a router spy on the NATS server at url.
+func newRouterSpyOn(url string, registerIntervalSeconds int) *routerSpy {
+	GinkgoHelper()
+	conn, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond), nats.RetryOnFailedConnect(true))
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(conn.Close)
 	s := &routerSpy{conn: conn}

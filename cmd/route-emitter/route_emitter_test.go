@@ -17,6 +17,7 @@ import (
 
 	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/internal/daemontest"
+	"github.com/diego-go/diego/internal/testservers"
 	"github.com/diego-go/diego/models"
 	"github.com/diego-go/diego/router"
 )
@@ -355,12 +356,36 @@ var _ = Describe("the route-emitter daemon", func() {
 		GinkgoWriter.Printf("the router answered for the route %s after it was ready\n", time.Since(ready))
 		Expect(time.Since(ready)).To(BeNumerically("<", 3*time.Second), "router.start's pause is at most a second, the register interval 20 s")
 	})
-	It("publishes through whichever of its NATS servers answers", func() {
-		spy := newRouterSpy(60)
-		startEmitter(map[string]any{"nats_urls": []string{"nats://" + daemontest.FreeAddr(), natsServer.URL()}}).synced()
+	It("fails over to its other NATS server when the one it publishes through dies", func() {
+		// two servers that do not know each other: a message reaches only the spy on the server
+		// the emitter is connected to
+		var servers [2]*testservers.NATS
+		var spies [2]*routerSpy
+		for i := range servers {
+			n, err := testservers.StartNATS(GinkgoT().TempDir())
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(func() { _ = n.Stop() })
+			servers[i], spies[i] = n, newRouterSpyOn(n.URL(), 60)
+		}
+		startEmitter(map[string]any{"nats_urls": []string{servers[0].URL(), servers[1].URL()}}).synced()
 		t0 := time.Now()
-		desire("nu", "nu.example.com", 1)
-		start("nu", 0, nil)
-		Eventually(func() []heard { return spy.messages(register, "nu.example.com", t0) }, 5*time.Second).ShouldNot(BeEmpty())
+		desire("fo", "fo.example.com", 1)
+		start("fo", 0, nil)
+		used := -1
+		Eventually(func() int {
+			for i, spy := range spies {
+				if len(spy.messages(register, "fo.example.com", t0)) > 0 {
+					used = i
+				}
+			}
+			return used
+		}, 5*time.Second).ShouldNot(Equal(-1))
+
+		By("the server the emitter publishes through is killed: a route desired afterwards goes through the other")
+		Expect(servers[used].Kill()).To(Succeed())
+		t1 := time.Now()
+		desire("fo2", "fo2.example.com", 1)
+		start("fo2", 0, nil)
+		Eventually(func() []heard { return spies[1-used].messages(register, "fo2.example.com", t1) }, 10*time.Second).ShouldNot(BeEmpty())
 	})
 })
