@@ -34,15 +34,3 @@ func CFRoutes(routes *models.Routes) ([]CFRoute, error) {
 	}
 	return r, nil
 }
-
-// WithCFRoutes returns routes (a copy; nil is none) with its "cf-router" entry set to r.
-func WithCFRoutes(routes *models.Routes, r []CFRoute) *models.Routes {
-	out := &models.Routes{Routes: map[string][]byte{}}
-	for k, v := range routes.GetRoutes() {
-		out.Routes[k] = v
-	}
-	// a slice of plain structs always encodes
-	b, _ := json.Marshal(r)
-	out.Routes[CFRouterKey] = b
-	return out
-}

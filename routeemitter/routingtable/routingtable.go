@@ -407,16 +407,6 @@ func (t *Table) Emit() Messages {
 	return m
 }
 
-// HasRoutes says whether the table knows routes for one of the instance's ports.
-func (t *Table) HasRoutes(a *models.ActualLRP) bool {
-	for k := range endpointsOf(a) {
-		if len(t.entries[k].routes) > 0 {
-			return true
-		}
-	}
-	return false
-}
-
 // RouteCount is the number of (route, endpoint) pairs: what one Emit registers.
 func (t *Table) RouteCount() int { return t.routeCount }
 
