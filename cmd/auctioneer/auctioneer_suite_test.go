@@ -2,9 +2,7 @@ package main_test
 
 import (
 	"crypto/tls"
-	"encoding/json"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -148,21 +146,8 @@ func clientTLS() *tls.Config {
 	return c
 }
 
-type health struct {
-	Healthy bool `json:"healthy"`
-	Leader  bool `json:"leader"`
-}
-
-func healthOf(d *daemon) (health, error) {
-	var h health
-	c := &http.Client{Timeout: 500 * time.Millisecond}
-	resp, err := c.Get("http://" + d.health + "/healthz")
-	if err != nil {
-		return h, err
-	}
-	defer resp.Body.Close()
-	err = json.NewDecoder(resp.Body).Decode(&h)
-	return h, err
+func (d *daemon) healthz() (daemontest.Health, error) {
+	return daemontest.HealthOf(d.health, "/healthz")
 }
 
 // startRep starts a test rep and keeps its presence in Consul until the spec ends.

@@ -3,7 +3,6 @@ package main_test
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net"
 	"net/http"
 	"sort"
@@ -59,11 +58,11 @@ var _ = Describe("the auctioneer daemon", func() {
 		firstClient := auctioneer.NewClient("https://"+first.api, clientTLS())
 		Eventually(func() error { return firstClient.RequestLRPAuctions(ctx, nil) }, 20*time.Second, 50*time.Millisecond).Should(Succeed())
 		standby := startAuctioneer("https://127.0.0.1:1", nil)
-		Eventually(func() error { _, err := healthOf(standby); return err }, 10*time.Second, 50*time.Millisecond).Should(Succeed())
+		Eventually(func() error { _, err := standby.healthz(); return err }, 10*time.Second, 50*time.Millisecond).Should(Succeed())
 
 		By("both answer the health endpoint; only the holder leads and listens on the API")
-		Expect(healthOf(first)).To(Equal(health{Healthy: true, Leader: true}))
-		Expect(healthOf(standby)).To(Equal(health{Healthy: true, Leader: false}))
+		Expect(first.healthz()).To(Equal(daemontest.Health{Healthy: true, Leader: true}))
+		Expect(standby.healthz()).To(Equal(daemontest.Health{Healthy: true, Leader: false}))
 		Consistently(func() bool { return daemontest.Listening(standby.api) }, time.Second, 100*time.Millisecond).Should(BeFalse())
 
 		By("the holder auctions: work reaches the rep found through its Consul presence")
@@ -71,13 +70,7 @@ var _ = Describe("the auctioneer daemon", func() {
 		Eventually(func() []int32 { return indicesOf(rep, "before") }, 5*time.Second).Should(Equal([]int32{0, 1}))
 
 		By("metrics: leader, batch size, auction duration, cell-state fetch time")
-		metrics := func() string {
-			resp, err := http.Get("http://" + first.metrics + "/metrics")
-			Expect(err).NotTo(HaveOccurred())
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(resp.Body)
-			return string(body)
-		}
+		metrics := func() string { return daemontest.Scrape(first.metrics) }
 		// The batch's metrics are recorded when it ends, just after the rep took the work.
 		Eventually(metrics, 5*time.Second, 50*time.Millisecond).Should(And(ContainSubstring("auctioneer_leader 1"), ContainSubstring(`auctioneer_batch_size_sum{kind="lrp"} 2`),
 			ContainSubstring("auctioneer_auction_duration_seconds_count 1"), ContainSubstring("auctioneer_cell_state_fetch_duration_seconds_count 1"),
@@ -106,7 +99,7 @@ var _ = Describe("the auctioneer daemon", func() {
 		AddReportEntry("auctioneer failover after kill -9", took.String()+" (lock TTL "+lockTTL.String()+", retry "+lockRetry.String()+", bound "+bound.String()+")")
 		GinkgoWriter.Printf("failover took %s (bound %s)\n", took, bound)
 		Expect(took).To(BeNumerically("<=", bound))
-		Expect(healthOf(standby)).To(Equal(health{Healthy: true, Leader: true}))
+		Expect(standby.healthz()).To(Equal(daemontest.Health{Healthy: true, Leader: true}))
 
 		By("the new holder registers itself")
 		Eventually(func() []int { return servicePorts("auctioneer") }, 5*time.Second, 100*time.Millisecond).Should(ContainElement(portOf(standby.api)))
@@ -130,7 +123,7 @@ var _ = Describe("the auctioneer daemon", func() {
 		startBBS(bbsAddr, a.api)
 		client := bbs.NewClient("https://"+bbsAddr, clientTLS())
 		Eventually(func() bool { return client.Ping(ctx) }, 20*time.Second, 50*time.Millisecond).Should(BeTrue())
-		Eventually(func() bool { h, _ := healthOf(a); return h.Leader }, 20*time.Second, 50*time.Millisecond).Should(BeTrue())
+		Eventually(func() bool { h, _ := a.healthz(); return h.Leader }, 20*time.Second, 50*time.Millisecond).Should(BeTrue())
 
 		run := &models.Action{Value: &models.Action_RunAction{RunAction: &models.RunAction{Path: "/bin/true", User: "vcap"}}}
 		desired := func(guid string, memory int32) *models.DesiredLRP {

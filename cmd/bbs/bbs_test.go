@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -84,11 +83,7 @@ var _ = Describe("the bbs daemon", func() {
 		Consistently(func() bool { return daemontest.Listening(standby.api) }, "1s", "100ms").Should(BeFalse())
 
 		By("metrics say who leads")
-		resp, err := http.Get("http://" + leader.metrics + "/metrics")
-		Expect(err).NotTo(HaveOccurred())
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		Expect(string(body)).To(ContainSubstring("bbs_leader 1"))
+		Expect(daemontest.Scrape(leader.metrics)).To(ContainSubstring("bbs_leader 1"))
 
 		By("mutual TLS: no client certificate and an untrusted one are refused")
 		plain := bbs.NewClient("https://"+leader.api, &tls.Config{RootCAs: clientTLS().RootCAs})

@@ -2,14 +2,13 @@ package main_test
 
 import (
 	"context"
-	"io"
-	"net/http"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/diego-go/diego/cmd/bbs/config"
+	"github.com/diego-go/diego/internal/daemontest"
 	"github.com/diego-go/diego/models"
 )
 
@@ -33,14 +32,7 @@ var _ = Describe("the bbs daemon's convergence", func() {
 		Expect(c.DesireTask(ctx, "gauged-task", "d", &models.TaskDefinition{RootFs: "docker:///busybox",
 			Action: &models.Action{Value: &models.Action_RunAction{RunAction: &models.RunAction{Path: "/bin/true", User: "root"}}}})).To(Succeed())
 
-		scrape := func() string {
-			resp, err := http.Get("http://" + p.metrics + "/metrics")
-			Expect(err).NotTo(HaveOccurred())
-			defer resp.Body.Close()
-			body, err := io.ReadAll(resp.Body)
-			Expect(err).NotTo(HaveOccurred())
-			return string(body)
-		}
+		scrape := func() string { return daemontest.Scrape(p.metrics) }
 		Expect(c.Converge(ctx)).To(Succeed())
 		m := scrape()
 		for _, line := range []string{"bbs_lrps_desired 2", "bbs_lrps_unclaimed 1", "bbs_lrps_missing 1", "bbs_lrps_running 0",

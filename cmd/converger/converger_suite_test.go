@@ -2,9 +2,6 @@ package main_test
 
 import (
 	"context"
-	"encoding/json"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -121,32 +118,4 @@ func startConverger(extra map[string]any) *converger {
 	}
 	c.session = daemontest.Start(convergerPath, "-config", daemontest.WriteConfig(cfg))
 	return c
-}
-
-type health struct {
-	Healthy bool `json:"healthy"`
-	Leader  bool `json:"leader"`
-}
-
-func healthOf(addr, path string) (health, error) {
-	var h health
-	c := &http.Client{Timeout: 500 * time.Millisecond}
-	resp, err := c.Get("http://" + addr + path)
-	if err != nil {
-		return h, err
-	}
-	defer resp.Body.Close()
-	err = json.NewDecoder(resp.Body).Decode(&h)
-	return h, err
-}
-
-// scrape is the Prometheus text at addr's /metrics.
-func scrape(addr string) string {
-	GinkgoHelper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	Expect(err).NotTo(HaveOccurred())
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	Expect(err).NotTo(HaveOccurred())
-	return string(b)
 }

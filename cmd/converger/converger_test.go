@@ -52,21 +52,21 @@ var _ = Describe("the converger daemon", func() {
 
 	It("converges only while it holds the lock; a standby takes over within 2 x lock TTL after kill -9 of the holder and converges at once", func() {
 		first := startConverger(nil)
-		Eventually(func() bool { h, _ := healthOf(first.health, "/healthz"); return h.Leader }, 20*time.Second, 50*time.Millisecond).Should(BeTrue())
+		Eventually(func() bool { h, _ := daemontest.HealthOf(first.health, "/healthz"); return h.Leader }, 20*time.Second, 50*time.Millisecond).Should(BeTrue())
 		standby := startConverger(nil)
-		Eventually(func() error { _, err := healthOf(standby.health, "/ping"); return err }, 10*time.Second, 50*time.Millisecond).Should(Succeed())
+		Eventually(func() error { _, err := daemontest.HealthOf(standby.health, "/ping"); return err }, 10*time.Second, 50*time.Millisecond).Should(Succeed())
 
 		By("both answer /ping and /healthz; only the holder leads")
 		for _, path := range []string{"/ping", "/healthz"} {
-			Expect(healthOf(first.health, path)).To(Equal(health{Healthy: true, Leader: true}))
-			Expect(healthOf(standby.health, path)).To(Equal(health{Healthy: true, Leader: false}))
+			Expect(daemontest.HealthOf(first.health, path)).To(Equal(daemontest.Health{Healthy: true, Leader: true}))
+			Expect(daemontest.HealthOf(standby.health, path)).To(Equal(daemontest.Health{Healthy: true, Leader: false}))
 		}
 
 		By("the holder converged once, when it won the lock; the standby not at all")
-		Eventually(func() string { return scrape(first.metrics) }, 5*time.Second, 50*time.Millisecond).Should(
+		Eventually(func() string { return daemontest.Scrape(first.metrics) }, 5*time.Second, 50*time.Millisecond).Should(
 			And(ContainSubstring("\nconverger_passes_total 1\n"), ContainSubstring("\nconverger_failures_total 0\n")))
-		Expect(scrape(standby.metrics)).To(ContainSubstring("\nconverger_passes_total 0\n"))
-		Expect(scrape(bbsMetrics)).To(ContainSubstring("\nbbs_convergence_runs_total 1\n"))
+		Expect(daemontest.Scrape(standby.metrics)).To(ContainSubstring("\nconverger_passes_total 0\n"))
+		Expect(daemontest.Scrape(bbsMetrics)).To(ContainSubstring("\nbbs_convergence_runs_total 1\n"))
 
 		By("an instance goes missing: nothing re-creates it while the interval (10 min) runs")
 		Expect(bbsClient.DesireLRP(ctx, desired("failover", 2))).To(Succeed())
@@ -84,9 +84,9 @@ var _ = Describe("the converger daemon", func() {
 		AddReportEntry("converger failover after kill -9 (to the re-created instance)", took.String()+" (lock TTL "+lockTTL.String()+", retry "+lockRetry.String()+", bound "+bound.String()+")")
 		GinkgoWriter.Printf("converger failover took %s (bound %s)\n", took, bound)
 		Expect(took).To(BeNumerically("<=", bound))
-		Expect(healthOf(standby.health, "/healthz")).To(Equal(health{Healthy: true, Leader: true}))
-		Expect(scrape(standby.metrics)).To(ContainSubstring("\nconverger_passes_total 1\n"))
-		Expect(scrape(bbsMetrics)).To(ContainSubstring("\nbbs_convergence_runs_total 2\n"))
+		Expect(daemontest.HealthOf(standby.health, "/healthz")).To(Equal(daemontest.Health{Healthy: true, Leader: true}))
+		Expect(daemontest.Scrape(standby.metrics)).To(ContainSubstring("\nconverger_passes_total 1\n"))
+		Expect(daemontest.Scrape(bbsMetrics)).To(ContainSubstring("\nbbs_convergence_runs_total 2\n"))
 
 		By("the lock names its holder; SIGINT: the holder exits 0 and releases it")
 		Expect(consulClient.Presences(locket.LockKeyPrefix)).To(HaveKeyWithValue("converge_lock", []byte("http://"+standby.health)))
@@ -97,8 +97,8 @@ var _ = Describe("the converger daemon", func() {
 
 	It("converges at once when a cell's presence vanishes, without waiting for the interval", func() {
 		c := startConverger(nil)
-		Eventually(func() bool { h, _ := healthOf(c.health, "/healthz"); return h.Leader }, 20*time.Second, 50*time.Millisecond).Should(BeTrue())
-		Eventually(func() string { return scrape(c.metrics) }, 5*time.Second, 50*time.Millisecond).Should(ContainSubstring("\nconverger_passes_total 1\n"))
+		Eventually(func() bool { h, _ := daemontest.HealthOf(c.health, "/healthz"); return h.Leader }, 20*time.Second, 50*time.Millisecond).Should(BeTrue())
+		Eventually(func() string { return daemontest.Scrape(c.metrics) }, 5*time.Second, 50*time.Millisecond).Should(ContainSubstring("\nconverger_passes_total 1\n"))
 
 		By("an instance RUNNING on cell-v, whose presence is in Consul")
 		presence, err := locket.NewCellPresence(nil, consulClient, &models.CellPresence{CellId: "cell-v", RepAddress: "http://127.0.0.1:1", RepUrl: "http://127.0.0.1:1", Zone: "z1"}, lockTTL, lockRetry)
@@ -125,6 +125,6 @@ var _ = Describe("the converger daemon", func() {
 		took := time.Since(gone)
 		AddReportEntry("vanished cell to SUSPECT instance (interval 10m)", took.String())
 		GinkgoWriter.Printf("vanished cell converged after %s\n", took)
-		Expect(scrape(c.metrics)).To(ContainSubstring("\nconverger_passes_total 2\n"))
+		Expect(daemontest.Scrape(c.metrics)).To(ContainSubstring("\nconverger_passes_total 2\n"))
 	})
 })

@@ -76,11 +76,7 @@ var _ = Describe("the garden command", func() {
 		Expect(err).NotTo(HaveOccurred())
 		resp.Body.Close()
 		Expect(resp.StatusCode).To(Equal(http.StatusOK))
-		resp, err = http.Get("http://" + metricsAddr + "/metrics")
-		Expect(err).NotTo(HaveOccurred())
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		Expect(string(body)).To(ContainSubstring("go_goroutines"))
+		Expect(daemontest.Scrape(metricsAddr)).To(ContainSubstring("go_goroutines"))
 		s.Interrupt()
 		Eventually(s, 20*time.Second).Should(gexec.Exit(0))
 

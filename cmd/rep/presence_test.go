@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -49,13 +48,9 @@ var _ = Describe("a rep's presence and API", func() {
 		Expect(presence.GetCapacity().GetContainers()).To(BeEquivalentTo(state.TotalResources.Containers))
 		Expect(state.TotalResources.MemoryMB).To(BeNumerically(">", 0))
 
-		resp, err := httpClient.Get("http://" + metrics + "/metrics")
-		Expect(err).NotTo(HaveOccurred())
-		body, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		Expect(err).NotTo(HaveOccurred())
-		Expect(string(body)).To(ContainSubstring(fmt.Sprintf("rep_capacity_remaining_containers %d", state.AvailableResources.Containers)))
-		Expect(string(body)).To(ContainSubstring("rep_capacity_remaining_memory_mb "))
+		body := daemontest.Scrape(metrics)
+		Expect(body).To(ContainSubstring(fmt.Sprintf("rep_capacity_remaining_containers %d", state.AvailableResources.Containers)))
+		Expect(body).To(ContainSubstring("rep_capacity_remaining_memory_mb "))
 
 		noCert := clientTLS().Clone()
 		noCert.Certificates = nil
@@ -66,6 +61,6 @@ var _ = Describe("a rep's presence and API", func() {
 
 		c.session.Interrupt()
 		Eventually(c.session, 10*time.Second).Should(gexec.Exit(0))
-		Expect(cellIDs()).NotTo(ContainElement(c.id), "the presence is gone before the rep exits")
+		Expect(daemontest.CellIDs(bbsClient)).NotTo(ContainElement(c.id), "the presence is gone before the rep exits")
 	})
 })

@@ -241,8 +241,8 @@ func startCell(id string, g *gardentest.Garden, extra map[string]any) *cell {
 func (c *cell) start() {
 	GinkgoHelper()
 	c.session = daemontest.Start(repPath, "-config", c.config)
-	Eventually(func() int { return ping(c.admin) }, 30*time.Second, 100*time.Millisecond).Should(Equal(http.StatusOK))
-	Eventually(func() []string { return cellIDs() }, 10*time.Second, 100*time.Millisecond).Should(ContainElement(c.id))
+	Eventually(func() int { return daemontest.Status(c.admin, "/ping") }, 30*time.Second, 100*time.Millisecond).Should(Equal(http.StatusOK))
+	Eventually(func() []string { return daemontest.CellIDs(bbsClient) }, 10*time.Second, 100*time.Millisecond).Should(ContainElement(c.id))
 }
 
 // kill9 kills the rep without letting it clean anything up.
@@ -250,28 +250,6 @@ func (c *cell) kill9() {
 	GinkgoHelper()
 	c.session.Kill()
 	Eventually(c.session, 5*time.Second).Should(gexec.Exit())
-}
-
-func ping(addr string) int {
-	resp, err := (&http.Client{Timeout: time.Second}).Get("http://" + addr + "/ping")
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode
-}
-
-func cellIDs() []string {
-	cells, err := bbsClient.Cells(context.Background())
-	if err != nil {
-		return nil
-	}
-	var ids []string
-	for _, c := range cells {
-		ids = append(ids, c.GetCellId())
-	}
-	return ids
 }
 
 // guid is a process or task guid of its own for every spec: the BBS and the gardens outlive

@@ -4,13 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -154,40 +150,11 @@ func startEmitter(extra map[string]any) *emitter {
 	return e
 }
 
-type health struct {
-	Healthy bool   `json:"healthy"`
-	Leader  bool   `json:"leader"`
-	Reason  string `json:"reason"`
+func (e *emitter) healthz() (daemontest.Health, error) {
+	return daemontest.HealthOf(e.health, "/healthz")
 }
 
-func (e *emitter) healthz() (health, error) {
-	var h health
-	c := &http.Client{Timeout: 500 * time.Millisecond}
-	resp, err := c.Get("http://" + e.health + "/healthz")
-	if err != nil {
-		return h, err
-	}
-	defer resp.Body.Close()
-	err = json.NewDecoder(resp.Body).Decode(&h)
-	return h, err
-}
-
-// metric is the value of the sample named exactly name (with its labels) on /metrics, -1 when
-// absent.
-func (e *emitter) metric(name string) float64 {
-	resp, err := http.Get("http://" + e.metrics + "/metrics")
-	if err != nil {
-		return -1
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindSubmatch(body)
-	if m == nil {
-		return -1
-	}
-	v, _ := strconv.ParseFloat(string(m[1]), 64)
-	return v
-}
+func (e *emitter) metric(name string) float64 { return daemontest.Metric(e.metrics, name) }
 
 // synced waits for the emitter's first full sync.
 func (e *emitter) synced() {

@@ -73,7 +73,7 @@ var _ = Describe("the route-emitter daemon", func() {
 		}
 
 		By("health and metrics")
-		Expect(e.healthz()).To(Equal(health{Healthy: true, Leader: true}))
+		Expect(e.healthz()).To(Equal(daemontest.Health{Healthy: true, Leader: true}))
 		Expect(e.metric("route_emitter_routes")).To(Equal(1.0))
 		Expect(e.metric("route_emitter_routes_registered_total")).To(BeNumerically(">=", 4))
 		Expect(e.metric("route_emitter_sync_duration_seconds_count")).To(BeNumerically(">=", 1))
@@ -223,8 +223,8 @@ var _ = Describe("the route-emitter daemon", func() {
 		holder := startEmitter(nil)
 		holder.synced()
 		standby := startEmitter(nil)
-		Eventually(standby.healthz, 10*time.Second).Should(Equal(health{Healthy: true, Leader: false}))
-		Expect(holder.healthz()).To(Equal(health{Healthy: true, Leader: true}))
+		Eventually(standby.healthz, 10*time.Second).Should(Equal(daemontest.Health{Healthy: true, Leader: false}))
+		Expect(holder.healthz()).To(Equal(daemontest.Health{Healthy: true, Leader: true}))
 
 		t0 := time.Now()
 		desire("sb", "sb.example.com", 1)
@@ -234,7 +234,7 @@ var _ = Describe("the route-emitter daemon", func() {
 
 		holder.session.Kill()
 		Eventually(holder.session).Should(gexec.Exit())
-		Eventually(standby.healthz, lockTTL+5*time.Second).Should(Equal(health{Healthy: true, Leader: true}))
+		Eventually(standby.healthz, lockTTL+5*time.Second).Should(Equal(daemontest.Health{Healthy: true, Leader: true}))
 		Eventually(func() float64 { return standby.metric("route_emitter_routes_registered_total") }, 5*time.Second).Should(BeNumerically(">=", 1))
 		t1 := time.Now()
 		Eventually(func() []heard { return spy.messages(register, "sb.example.com", t1) }, 5*time.Second).Should(HaveLen(2))
@@ -254,7 +254,7 @@ var _ = Describe("the route-emitter daemon", func() {
 		Expect(natsServer.Restart()).To(Succeed())
 		t1 := time.Now()
 		Eventually(func() []heard { return spy.messages(register, "nr.example.com", t1) }, 10*time.Second).Should(HaveLen(2))
-		Expect(e.healthz()).To(Equal(health{Healthy: true, Leader: true}))
+		Expect(e.healthz()).To(Equal(daemontest.Health{Healthy: true, Leader: true}))
 	})
 	It("renews at the smallest interval the routers ask for", func() {
 		spy := newRouterSpy(5)
@@ -332,14 +332,7 @@ var _ = Describe("the route-emitter daemon", func() {
 		daemontest.Start(routerPath, "-config", daemontest.WriteConfig(map[string]any{
 			"listen_address": listen, "health_address": health, "nats_urls": []string{natsServer.URL()},
 		}))
-		Eventually(func() int {
-			resp, err := (&http.Client{Timeout: time.Second}).Get("http://" + health + "/health")
-			if err != nil {
-				return 0
-			}
-			defer resp.Body.Close()
-			return resp.StatusCode
-		}, 20*time.Second, 50*time.Millisecond).Should(Equal(http.StatusOK))
+		Eventually(func() int { return daemontest.Status(health, "/health") }, 20*time.Second, 50*time.Millisecond).Should(Equal(http.StatusOK))
 		ready := time.Now()
 		get := func() (string, error) {
 			req, _ := http.NewRequest(http.MethodGet, "http://"+listen+"/", nil)

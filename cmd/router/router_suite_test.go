@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -84,14 +83,7 @@ func startRouter(overrides map[string]any, wait bool) routerProcess {
 	return r
 }
 
-func (r routerProcess) healthStatus() int {
-	resp, err := (&http.Client{Timeout: time.Second}).Get("http://" + r.health + "/health")
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	return resp.StatusCode
-}
+func (r routerProcess) healthStatus() int { return daemontest.Status(r.health, "/health") }
 
 // response is what a client got through the router.
 type response struct {
@@ -189,18 +181,4 @@ func answers(r routerProcess, host, path, want string) {
 	Eventually(func() string { return r.get(host, path).body }, 10*time.Second, 20*time.Millisecond).Should(Equal(want))
 }
 
-// metric is the value of the Prometheus sample named name on r's metrics listener.
-func (r routerProcess) metric(name string) string {
-	resp, err := http.Get("http://" + r.metrics + "/metrics")
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, name+" "); ok {
-			return v
-		}
-	}
-	return ""
-}
+func (r routerProcess) metric(name string) float64 { return daemontest.Metric(r.metrics, name) }

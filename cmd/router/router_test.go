@@ -44,8 +44,8 @@ var _ = Describe("the router", func() {
 		b0, b1 := startBackend(0), startBackend(1)
 		publish(router.RegisterSubject, b0.message("m.example.com", "m2.example.com"))
 		publish(router.RegisterSubject, b1.message("m.example.com"))
-		Eventually(func() string { return r.metric("router_routes") }, 5*time.Second).Should(Equal("2"))
-		Eventually(func() string { return r.metric("router_endpoints") }, 5*time.Second).Should(Equal("3"))
+		Eventually(func() float64 { return r.metric("router_routes") }, 5*time.Second).Should(Equal(2.0))
+		Eventually(func() float64 { return r.metric("router_endpoints") }, 5*time.Second).Should(Equal(3.0))
 
 		answers(r, "m2.example.com", "/", b0.answer())
 		Eventually(func() string {
@@ -173,7 +173,7 @@ var _ = Describe("the router", func() {
 		for _, b := range backends {
 			publish(router.RegisterSubject, b.message("sticky.example.com"))
 		}
-		Eventually(func() int { return r.metricInt("router_endpoints") }, 5*time.Second).Should(Equal(3))
+		Eventually(func() float64 { return r.metric("router_endpoints") }, 5*time.Second).Should(Equal(3.0))
 
 		res := r.get("sticky.example.com", "/session")
 		var vcapID string
@@ -255,7 +255,7 @@ var _ = Describe("the router", func() {
 		for _, b := range backends {
 			publish(router.RegisterSubject, b.message("load.example.com"))
 		}
-		Eventually(func() int { return r.metricInt("router_endpoints") }, 5*time.Second).Should(Equal(3))
+		Eventually(func() float64 { return r.metric("router_endpoints") }, 5*time.Second).Should(Equal(3.0))
 		victim := backends[1]
 
 		var (
@@ -348,9 +348,3 @@ var _ = Describe("the router", func() {
 		GinkgoWriter.Printf("%d GETs, %d POSTs of which %d not answered 200\n", gets.Load(), len(posted), failed)
 	})
 })
-
-func (r routerProcess) metricInt(name string) int {
-	var n int
-	_, _ = fmt.Sscan(r.metric(name), &n)
-	return n
-}

@@ -526,7 +526,7 @@ func (c *Cell) startRep() {
 	c.Rep = p
 	w.mu.Unlock()
 	p.Start()
-	Eventually(w.CellIDs, 10*time.Second, 50*time.Millisecond).Should(ContainElement(c.ID), "%s's presence", c.ID)
+	Eventually(func() []string { return daemontest.CellIDs(w.BBS) }, 10*time.Second, 50*time.Millisecond).Should(ContainElement(c.ID), "%s's presence", c.ID)
 }
 
 // Kill9Rep kills the rep with SIGKILL; its containers go on running on the garden.
@@ -563,19 +563,6 @@ func (c *Cell) Restart() {
 		c.Garden.Restart()
 	}
 	c.startRep()
-}
-
-// CellIDs lists the cells whose presence the bbs reports.
-func (w *World) CellIDs() []string {
-	cells, err := w.BBS.Cells(context.Background())
-	if err != nil {
-		return nil
-	}
-	var ids []string
-	for _, c := range cells {
-		ids = append(ids, c.GetCellId())
-	}
-	return ids
 }
 
 // Guid is a process guid of its own for every call: the world outlives specs, and so do the

@@ -1,7 +1,7 @@
 // Package daemontest is how ginkgo suites run the project's daemons (cmd/<binary>) as real
 // processes: build their binaries once, give them free loopback addresses and a JSON config
-// file, and start them so that they die with the test binary and are stopped, by their pid,
-// when the spec ends. The infrastructure they talk to (etcd, Consul, NATS) comes from
+// file, start them so that they die with the test binary and are stopped, by their pid, when
+// the spec ends, and read their health and metrics listeners. The infrastructure they talk to (etcd, Consul, NATS) comes from
 // internal/testservers.
 //
 //	var _ = BeforeSuite(func() {
@@ -13,13 +13,18 @@
 package daemontest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -27,6 +32,7 @@ import (
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
 
+	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/internal/testservers"
 )
 
@@ -122,4 +128,77 @@ func Listening(addr string) bool {
 	}
 	c.Close()
 	return true
+}
+
+// Health is a daemon's answer on its health listener (internal/daemon's HealthHandler).
+type Health struct {
+	Healthy bool   `json:"healthy"`
+	Leader  bool   `json:"leader"`
+	Reason  string `json:"reason"`
+}
+
+// HealthOf is the health answer of GET http://<addr><path> (within 500 ms), an error when nothing
+// answers or the body is not one.
+func HealthOf(addr, path string) (Health, error) {
+	var h Health
+	resp, err := (&http.Client{Timeout: 500 * time.Millisecond}).Get("http://" + addr + path)
+	if err != nil {
+		return h, err
+	}
+	defer resp.Body.Close()
+	err = json.NewDecoder(resp.Body).Decode(&h)
+	return h, err
+}
+
+// Status is the status of GET http://<addr><path> (within 1 s), 0 when nothing answers: for
+// polling a health endpoint until it says ready or not.
+func Status(addr, path string) int {
+	resp, err := (&http.Client{Timeout: time.Second}).Get("http://" + addr + path)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// Scrape is the Prometheus text of http://<addr>/metrics (within 2 s), "" when nothing answers,
+// so that it can be polled.
+func Scrape(addr string) string {
+	resp, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + addr + "/metrics")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// Metric is the value of the sample named exactly name (labels included, as written:
+// `route_emitter_syncs_total{result="ok"}`) in Scrape(addr), -1 when it is absent or nothing
+// answers (the project's samples are never negative).
+func Metric(addr, name string) float64 {
+	for _, line := range strings.Split(Scrape(addr), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return -1
+			}
+			return f
+		}
+	}
+	return -1
+}
+
+// CellIDs lists the cells whose presence c's BBS reports, nil while it cannot answer: for waiting
+// until a rep is present or gone.
+func CellIDs(c *bbs.Client) []string {
+	cells, err := c.Cells(context.Background())
+	if err != nil {
+		return nil
+	}
+	var ids []string
+	for _, cell := range cells {
+		ids = append(ids, cell.GetCellId())
+	}
+	return ids
 }
