@@ -12,24 +12,8 @@ import (
 	"github.com/diego-go/diego/internal/daemonconfig"
 )
 
-// loaded is a daemon's config as Load sees it: its Validate wants the advertise_url that a finish
-// derives from listen_address.
-type loaded struct {
-	daemonconfig.Listeners
-	daemonconfig.Lock
-	daemonconfig.Logging
-	Timeout daemonconfig.Duration `json:"timeout"`
-}
-
-func (l loaded) Validate() error {
-	var p daemonconfig.Problems
-	l.Listeners.Check(&p)
-	l.Logging.Check(&p)
-	p.Require("advertise_url", l.AdvertiseURL)
-	return p.Err()
-}
-
-// sample is a daemon's config: the shared groups embedded, one field of its own.
+// sample is a daemon's config: the shared groups embedded, one field of its own. Its Validate
+// wants the advertise_url that Load's finish derives from listen_address.
 type sample struct {
 	daemonconfig.Listeners
 	daemonconfig.ServerTLS
@@ -46,6 +30,7 @@ func (s sample) Validate() error {
 	s.Consul.Check(&p)
 	s.Lock.Check(&p)
 	s.Logging.Check(&p)
+	p.Require("advertise_url", s.AdvertiseURL)
 	return p.Err()
 }
 
@@ -57,11 +42,12 @@ var _ = Describe("daemonconfig", func() {
 		return p
 	}
 
-	defaults := loaded{Lock: daemonconfig.DefaultLock(), Logging: daemonconfig.DefaultLogging()}
+	defaults := sample{Lock: daemonconfig.DefaultLock(), Logging: daemonconfig.DefaultLogging()}
+	const valid = `"health_address": "127.0.0.1:2", "ca_file": "ca", "cert_file": "c", "key_file": "k", "consul_address": "127.0.0.1:8500"`
 
 	It("decodes a flat file over the defaults, durations as strings or nanoseconds, finishes it, then validates it", func() {
-		l, err := daemonconfig.Load(write(`{"listen_address": "0.0.0.0:1", "health_address": "127.0.0.1:2", "lock_ttl": "2s", "timeout": 250000000}`),
-			defaults, (*loaded).DefaultAdvertiseURL)
+		l, err := daemonconfig.Load(write(`{"listen_address": "0.0.0.0:1", "lock_ttl": "2s", "timeout": 250000000, `+valid+`}`),
+			defaults, (*sample).DefaultAdvertiseURL)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(l.ListenAddress).To(Equal("0.0.0.0:1"))
 		Expect(l.LockTTL.D()).To(Equal(2 * time.Second))
@@ -70,12 +56,12 @@ var _ = Describe("daemonconfig", func() {
 		Expect(l.LogLevel).To(Equal("info"))
 		Expect(l.AdvertiseURL).To(Equal("https://0.0.0.0:1"))
 
-		b, err := json.Marshal(sample{Listeners: l.Listeners, Lock: l.Lock})
+		b, err := json.Marshal(l)
 		Expect(err).NotTo(HaveOccurred())
 		var flat map[string]any
 		Expect(json.Unmarshal(b, &flat)).To(Succeed())
 		Expect(flat).To(HaveKeyWithValue("lock_ttl", "2s"))
-		Expect(flat).To(HaveKeyWithValue("consul_address", ""))
+		Expect(flat).To(HaveKeyWithValue("consul_address", "127.0.0.1:8500"))
 	})
 
 	It("refuses unknown fields, bad durations and invalid values, naming the file and returning no config", func() {
@@ -89,7 +75,7 @@ var _ = Describe("daemonconfig", func() {
 		Expect(err).To(MatchError(ContainSubstring(`must be a string like "15s"`)))
 
 		// Without the finish, advertise_url stays empty and Validate says so.
-		p = write(`{"listen_address": "0.0.0.0:1", "health_address": "127.0.0.1:2", "log_level": "loud"}`)
+		p = write(`{"listen_address": "0.0.0.0:1", "log_level": "loud", ` + valid + `}`)
 		l, err = daemonconfig.Load(p, defaults)
 		Expect(err).To(MatchError(And(ContainSubstring("config "+p+": "), ContainSubstring("advertise_url"), ContainSubstring("log_level"))))
 		Expect(l).To(BeZero())
@@ -107,7 +93,7 @@ var _ = Describe("daemonconfig", func() {
 		for _, want := range []string{
 			"listen_address is required", "ca_file is required", "cert_file is required", "key_file is required",
 			"consul_address is required", `health_address "0.0.0.0:1" must be a loopback address`, `metrics_address "nope"`,
-			"lock_ttl and lock_retry_interval must be positive", `log_level "loud"`,
+			"lock_ttl and lock_retry_interval must be positive", `log_level "loud"`, "advertise_url is required",
 		} {
 			Expect(err).To(MatchError(ContainSubstring(want)))
 		}
@@ -120,11 +106,11 @@ var _ = Describe("daemonconfig", func() {
 			Lock:      daemonconfig.DefaultLock(), Logging: daemonconfig.DefaultLogging(),
 		}
 		for _, h := range []string{"127.0.0.1:1", "127.1.2.3:1", "localhost:1", "[::1]:1"} {
-			ok.Listeners = daemonconfig.Listeners{ListenAddress: "0.0.0.0:2", HealthAddress: h}
+			ok.Listeners = daemonconfig.Listeners{ListenAddress: "0.0.0.0:2", AdvertiseURL: "https://0.0.0.0:2", HealthAddress: h}
 			Expect(ok.Validate()).To(Succeed(), h)
 		}
 		for _, h := range []string{"10.0.0.1:1", "127.example.com:1", "127.0.0.1", "[::]:1"} {
-			ok.Listeners = daemonconfig.Listeners{ListenAddress: "0.0.0.0:2", HealthAddress: h}
+			ok.Listeners = daemonconfig.Listeners{ListenAddress: "0.0.0.0:2", AdvertiseURL: "https://0.0.0.0:2", HealthAddress: h}
 			Expect(ok.Validate()).To(MatchError(ContainSubstring("health_address")), h)
 		}
 	})
