@@ -1,0 +1,144 @@
+package main_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gexec"
+
+	"github.com/diego-go/diego/bbs"
+	"github.com/diego-go/diego/internal/daemontest"
+	"github.com/diego-go/diego/internal/testservers"
+	"github.com/diego-go/diego/locket"
+	"github.com/diego-go/diego/tlsconfig"
+	"github.com/diego-go/diego/tlsconfig/tlstest"
+)
+
+func TestDiegoCmd(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "cmd/diego Suite")
+}
+
+// Short timings: Consul runs with session_ttl_min 1s (testservers).
+const (
+	lockTTL   = 2 * time.Second
+	lockRetry = 500 * time.Millisecond
+)
+
+var (
+	diegoPath    string
+	certs        tlstest.Files
+	bbsURL       string
+	bbsClient    *bbs.Client
+	consulClient *locket.Client
+	logger       *slog.Logger
+)
+
+var _ = BeforeSuite(func() {
+	logger = slog.New(slog.NewJSONHandler(GinkgoWriter, nil))
+	dir, err := os.MkdirTemp("", "diego-cmd-")
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(os.RemoveAll, dir)
+
+	bins := daemontest.Build("github.com/diego-go/diego/cmd/diego", "github.com/diego-go/diego/cmd/bbs")
+	diegoPath = bins[0]
+
+	certDir := filepath.Join(dir, "certs")
+	Expect(os.MkdirAll(certDir, 0o755)).To(Succeed())
+	certs, err = tlstest.Generate(certDir)
+	Expect(err).NotTo(HaveOccurred())
+
+	consul, err := testservers.StartConsul(filepath.Join(dir, "consul"))
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { _ = consul.Stop() })
+	consulClient, err = locket.NewClient(consul.HTTPAddr())
+	Expect(err).NotTo(HaveOccurred())
+	etcd, err := testservers.StartEtcd(filepath.Join(dir, "etcd"))
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { _ = etcd.Stop() })
+
+	api := daemontest.FreeAddr()
+	daemontest.Start(bins[1], "-config", daemontest.WriteConfig(map[string]any{
+		"listen_address":       api,
+		"health_address":       daemontest.FreeAddr(),
+		"metrics_address":      daemontest.FreeAddr(),
+		"ca_file":              certs.CACert,
+		"cert_file":            certs.ServerCert,
+		"key_file":             certs.ServerKey,
+		"etcd_endpoints":       []string{etcd.ClientURL()},
+		"consul_address":       consul.HTTPAddr(),
+		"lock_ttl":             lockTTL.String(),
+		"lock_retry_interval":  lockRetry.String(),
+		"encryption_keys":      map[string]string{"k1": "a passphrase"},
+		"active_key_label":     "k1",
+		"convergence_interval": "0s",
+		"log_level":            "info",
+	}))
+	tlsCfg, err := tlsconfig.Client(certs.ClientCert, certs.ClientKey, certs.CACert)
+	Expect(err).NotTo(HaveOccurred())
+	bbsURL = "https://" + api
+	bbsClient = bbs.NewClient(bbsURL, tlsCfg)
+	Eventually(func() bool { return bbsClient.Ping(context.Background()) }, 20*time.Second, 100*time.Millisecond).Should(BeTrue())
+})
+
+// cleanEnv is this process's environment without the CLI's own variables, so that only what a
+// spec gives reaches the CLI.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, "BBS_") || strings.HasPrefix(name, "REP_") || name == "DIEGO_ENV_FILE" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+// bbsFlags configure the CLI for the suite's BBS.
+func bbsFlags() []string {
+	return []string{"--bbs-url", bbsURL, "--bbs-ca-cert-file", certs.CACert, "--bbs-cert-file", certs.ClientCert, "--bbs-key-file", certs.ClientKey}
+}
+
+// start starts the CLI with args and extra environment variables.
+func start(env []string, args ...string) *gexec.Session {
+	GinkgoHelper()
+	cmd := exec.Command(diegoPath, args...)
+	cmd.Env = append(cleanEnv(), env...)
+	s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { s.Kill().Wait(5 * time.Second) })
+	return s
+}
+
+// run runs the CLI with args to its end.
+func run(env []string, args ...string) *gexec.Session {
+	GinkgoHelper()
+	s := start(env, args...)
+	Eventually(s, 20*time.Second).Should(gexec.Exit())
+	return s
+}
+
+// diego runs the CLI against the suite's BBS and returns its output; it must succeed.
+func diego(args ...string) string {
+	GinkgoHelper()
+	s := run(nil, append(bbsFlags(), args...)...)
+	Expect(s.ExitCode()).To(Equal(0), string(s.Err.Contents()))
+	return string(s.Out.Contents())
+}
+
+// fails runs the CLI with args and env, expects a non-zero exit, and returns its stderr.
+func fails(env []string, args ...string) string {
+	GinkgoHelper()
+	s := run(env, args...)
+	Expect(s.ExitCode()).NotTo(Equal(0), string(s.Out.Contents()))
+	return string(s.Err.Contents())
+}
