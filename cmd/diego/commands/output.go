@@ -14,18 +14,14 @@ import (
 // names upstream's JSON of these records uses.
 var jsonRecords = protojson.MarshalOptions{UseProtoNames: true}
 
-// printProtos prints one record per line as JSON.
-func (c *cli) printProtos(msgs ...proto.Message) error {
-	for _, m := range msgs {
-		b, err := jsonRecords.Marshal(m)
-		if err != nil {
-			return err
-		}
-		if _, err := fmt.Fprintf(c.out, "%s\n", b); err != nil {
-			return err
-		}
+// printProto prints a record as one line of JSON.
+func (c *cli) printProto(m proto.Message) error {
+	b, err := jsonRecords.Marshal(m)
+	if err != nil {
+		return err
 	}
-	return nil
+	_, err = fmt.Fprintf(c.out, "%s\n", b)
+	return err
 }
 
 // printJSON prints v as one line of encoding/json (for values that are not protobuf messages).

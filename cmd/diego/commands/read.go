@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/diego-go/diego/bbs"
+	"github.com/diego-go/diego/models"
 	"github.com/diego-go/diego/rep"
 )
 
@@ -18,28 +20,14 @@ func (c *cli) cellsCmd() *cobra.Command {
 		Use:   "cells",
 		Short: "List the cells present",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			client, err := c.bbsClient()
-			if err != nil {
-				return err
-			}
-			cells, err := client.Cells(cmd.Context())
-			if err != nil {
-				return client.fail(cmd.Context(), err)
-			}
-			if c.json {
-				return c.printProtos(protos(cells)...)
-			}
-			rows := make([][]string, 0, len(cells))
-			for _, p := range cells {
-				rows = append(rows, []string{p.GetCellId(), p.GetZone(), p.GetRepUrl(),
-					itoa(p.GetCapacity().GetMemoryMb()), itoa(p.GetCapacity().GetDiskMb()), itoa(p.GetCapacity().GetContainers())})
-			}
-			return c.table([]string{"CELL", "ZONE", "REP URL", "MEMORY MB", "DISK MB", "CONTAINERS"}, rows)
-		},
+		RunE: listing(c, (*bbsConn).Cells,
+			[]string{"CELL", "ZONE", "REP URL", "MEMORY MB", "DISK MB", "CONTAINERS"},
+			func(p *models.CellPresence) []string {
+				return []string{p.GetCellId(), p.GetZone(), p.GetRepUrl(),
+					itoa(p.GetCapacity().GetMemoryMb()), itoa(p.GetCapacity().GetDiskMb()), itoa(p.GetCapacity().GetContainers())}
+			}),
 	}
 }
-
 func (c *cli) cellStatesCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "cell-states",
@@ -94,30 +82,16 @@ func (c *cli) desiredLRPsCmd() *cobra.Command {
 		Use:   "desired-lrps",
 		Short: "List the desired LRPs",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			client, err := c.bbsClient()
-			if err != nil {
-				return err
-			}
-			lrps, err := client.DesiredLRPs(cmd.Context(), f)
-			if err != nil {
-				return client.fail(cmd.Context(), err)
-			}
-			if c.json {
-				return c.printProtos(protos(lrps)...)
-			}
-			rows := make([][]string, 0, len(lrps))
-			for _, d := range lrps {
-				rows = append(rows, []string{d.GetProcessGuid(), d.GetDomain(), itoa(d.GetInstances()),
-					itoa(d.GetMemoryMb()), itoa(d.GetDiskMb()), d.GetRootFs()})
-			}
-			return c.table([]string{"PROCESS GUID", "DOMAIN", "INSTANCES", "MEMORY MB", "DISK MB", "ROOTFS"}, rows)
-		},
+		RunE: listing(c, func(b *bbsConn, ctx context.Context) ([]*models.DesiredLRP, error) { return b.DesiredLRPs(ctx, f) },
+			[]string{"PROCESS GUID", "DOMAIN", "INSTANCES", "MEMORY MB", "DISK MB", "ROOTFS"},
+			func(d *models.DesiredLRP) []string {
+				return []string{d.GetProcessGuid(), d.GetDomain(), itoa(d.GetInstances()),
+					itoa(d.GetMemoryMb()), itoa(d.GetDiskMb()), d.GetRootFs()}
+			}),
 	}
 	cmd.Flags().StringVar(&f.Domain, "domain", "", "only the desired LRPs of this domain")
 	return cmd
 }
-
 func (c *cli) actualLRPsCmd() *cobra.Command {
 	var f bbs.ActualLRPFilter
 	var index int32
@@ -125,30 +99,19 @@ func (c *cli) actualLRPsCmd() *cobra.Command {
 		Use:   "actual-lrps",
 		Short: "List the actual LRPs (the instances)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		PreRun: func(cmd *cobra.Command, _ []string) {
 			if cmd.Flags().Changed("index") {
 				f.Index = &index
 			}
-			client, err := c.bbsClient()
-			if err != nil {
-				return err
-			}
-			lrps, err := client.ActualLRPs(cmd.Context(), f)
-			if err != nil {
-				return client.fail(cmd.Context(), err)
-			}
-			if c.json {
-				return c.printProtos(protos(lrps)...)
-			}
-			rows := make([][]string, 0, len(lrps))
-			for _, a := range lrps {
-				rows = append(rows, []string{a.GetActualLrpKey().GetProcessGuid(), itoa(a.GetActualLrpKey().GetIndex()),
+		},
+		RunE: listing(c, func(b *bbsConn, ctx context.Context) ([]*models.ActualLRP, error) { return b.ActualLRPs(ctx, f) },
+			[]string{"PROCESS GUID", "INDEX", "DOMAIN", "PRESENCE", "STATE", "CELL", "ADDRESS", "CRASHES", "SINCE", "PLACEMENT ERROR"},
+			func(a *models.ActualLRP) []string {
+				return []string{a.GetActualLrpKey().GetProcessGuid(), itoa(a.GetActualLrpKey().GetIndex()),
 					a.GetActualLrpKey().GetDomain(), a.GetPresence().String(), a.GetState(),
 					a.GetActualLrpInstanceKey().GetCellId(), a.GetActualLrpNetInfo().GetAddress(),
-					itoa(a.GetCrashCount()), since(a.GetSince()), a.GetPlacementError()})
-			}
-			return c.table([]string{"PROCESS GUID", "INDEX", "DOMAIN", "PRESENCE", "STATE", "CELL", "ADDRESS", "CRASHES", "SINCE", "PLACEMENT ERROR"}, rows)
-		},
+					itoa(a.GetCrashCount()), since(a.GetSince()), a.GetPlacementError()}
+			}),
 	}
 	cmd.Flags().StringVar(&f.Domain, "domain", "", "only the instances of this domain")
 	cmd.Flags().StringVar(&f.CellID, "cell-id", "", "only the instances on this cell")
@@ -156,38 +119,23 @@ func (c *cli) actualLRPsCmd() *cobra.Command {
 	cmd.Flags().Int32Var(&index, "index", 0, "only the instances of this index")
 	return cmd
 }
-
 func (c *cli) tasksCmd() *cobra.Command {
 	var f bbs.TaskFilter
 	cmd := &cobra.Command{
 		Use:   "tasks",
 		Short: "List the tasks",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			client, err := c.bbsClient()
-			if err != nil {
-				return err
-			}
-			tasks, err := client.Tasks(cmd.Context(), f)
-			if err != nil {
-				return client.fail(cmd.Context(), err)
-			}
-			if c.json {
-				return c.printProtos(protos(tasks)...)
-			}
-			rows := make([][]string, 0, len(tasks))
-			for _, t := range tasks {
-				rows = append(rows, []string{t.GetTaskGuid(), t.GetDomain(), t.GetState().String(), t.GetCellId(),
-					strconv.FormatBool(t.GetFailed()), t.GetFailureReason()})
-			}
-			return c.table([]string{"TASK GUID", "DOMAIN", "STATE", "CELL", "FAILED", "FAILURE REASON"}, rows)
-		},
+		RunE: listing(c, func(b *bbsConn, ctx context.Context) ([]*models.Task, error) { return b.Tasks(ctx, f) },
+			[]string{"TASK GUID", "DOMAIN", "STATE", "CELL", "FAILED", "FAILURE REASON"},
+			func(t *models.Task) []string {
+				return []string{t.GetTaskGuid(), t.GetDomain(), t.GetState().String(), t.GetCellId(),
+					strconv.FormatBool(t.GetFailed()), t.GetFailureReason()}
+			}),
 	}
 	cmd.Flags().StringVar(&f.Domain, "domain", "", "only the tasks of this domain")
 	cmd.Flags().StringVar(&f.CellID, "cell-id", "", "only the tasks on this cell")
 	return cmd
 }
-
 func (c *cli) domainsCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "domains",
@@ -219,12 +167,33 @@ func (c *cli) domainsCmd() *cobra.Command {
 	}
 }
 
-func protos[M proto.Message](ms []M) []proto.Message {
-	out := make([]proto.Message, len(ms))
-	for i, m := range ms {
-		out[i] = m
+// listing is the RunE of a command listing BBS records: fetch them, then print them as JSON or
+// as a table of header and one row per record.
+func listing[M proto.Message](c *cli, fetch func(*bbsConn, context.Context) ([]M, error), header []string, row func(M) []string) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		client, err := c.bbsClient()
+		if err != nil {
+			return err
+		}
+		records, err := fetch(client, cmd.Context())
+		if err != nil {
+			return client.fail(cmd.Context(), err)
+		}
+		rows := make([][]string, 0, len(records))
+		for _, r := range records {
+			if c.json {
+				if err := c.printProto(r); err != nil {
+					return err
+				}
+				continue
+			}
+			rows = append(rows, row(r))
+		}
+		if c.json {
+			return nil
+		}
+		return c.table(header, rows)
 	}
-	return out
 }
 
 func itoa[I ~int32](i I) string { return strconv.FormatInt(int64(i), 10) }
