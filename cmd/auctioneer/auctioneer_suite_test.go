@@ -118,24 +118,15 @@ func startAuctioneer(bbsURL string, extra map[string]any) *daemon {
 func startBBS(apiAddr, auctioneerAddr string) *daemon {
 	GinkgoHelper()
 	d := &daemon{api: apiAddr, health: daemontest.FreeAddr()}
-	d.session = daemontest.Start(bbsPath, "-config", daemontest.WriteConfig(map[string]any{
-		"listen_address":       d.api,
+	d.session = daemontest.Start(bbsPath, "-config", daemontest.WriteConfig(daemontest.BBSConfig(d.api, etcd.ClientURL(), consul.HTTPAddr(), certs, map[string]any{
 		"health_address":       d.health,
-		"ca_file":              certs.CACert,
-		"cert_file":            certs.ServerCert,
-		"key_file":             certs.ServerKey,
-		"etcd_endpoints":       []string{etcd.ClientURL()},
-		"consul_address":       consul.HTTPAddr(),
-		"lock_ttl":             lockTTL.String(),
-		"lock_retry_interval":  lockRetry.String(),
-		"encryption_keys":      map[string]string{"k1": "a passphrase"},
-		"active_key_label":     "k1",
 		"auctioneer_url":       "https://" + auctioneerAddr,
 		"auctioneer_ca_file":   certs.CACert,
 		"auctioneer_cert_file": certs.ClientCert,
 		"auctioneer_key_file":  certs.ClientKey,
-		"log_level":            "info",
-	}))
+		// the BBS's own loop at upstream's interval, as these specs always ran it
+		"convergence_interval": "30s",
+	})))
 	return d
 }
 

@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	"github.com/diego-go/diego/internal/daemontest"
 	"github.com/diego-go/diego/internal/testservers"
 	"github.com/diego-go/diego/locket"
-	"github.com/diego-go/diego/tlsconfig"
 	"github.com/diego-go/diego/tlsconfig/tlstest"
 )
 
@@ -65,27 +63,10 @@ var _ = BeforeSuite(func() {
 
 	api := daemontest.FreeAddr()
 	bbsMetrics = daemontest.FreeAddr()
-	daemontest.Start(bins[1], "-config", daemontest.WriteConfig(map[string]any{
-		"listen_address":       api,
-		"health_address":       daemontest.FreeAddr(),
-		"metrics_address":      bbsMetrics,
-		"ca_file":              certs.CACert,
-		"cert_file":            certs.ServerCert,
-		"key_file":             certs.ServerKey,
-		"etcd_endpoints":       []string{etcd.ClientURL()},
-		"consul_address":       consul.HTTPAddr(),
-		"lock_ttl":             lockTTL.String(),
-		"lock_retry_interval":  lockRetry.String(),
-		"encryption_keys":      map[string]string{"k1": "a passphrase"},
-		"active_key_label":     "k1",
-		"convergence_interval": "0s",
-		"log_level":            "info",
-	}))
-	tlsCfg, err := tlsconfig.Client(certs.ClientCert, certs.ClientKey, certs.CACert)
-	Expect(err).NotTo(HaveOccurred())
+	daemontest.Start(bins[1], "-config", daemontest.WriteConfig(daemontest.BBSConfig(api, etcd.ClientURL(), consul.HTTPAddr(), certs,
+		map[string]any{"metrics_address": bbsMetrics})))
 	bbsURL = "https://" + api
-	bbsClient = bbs.NewClient(bbsURL, tlsCfg)
-	Eventually(func() bool { return bbsClient.Ping(context.Background()) }, 20*time.Second, 100*time.Millisecond).Should(BeTrue())
+	bbsClient = daemontest.ConnectBBS(bbsURL, certs)
 })
 
 // converger is one cmd/converger process this suite started (daemontest.Start: stopped when the

@@ -107,18 +107,7 @@ var _ = BeforeSuite(func() {
 
 	bbsAddr = daemontest.FreeAddr()
 	auctioneerAddr := daemontest.FreeAddr()
-	daemontest.Start(bbsPath, "-config", daemontest.WriteConfig(map[string]any{
-		"listen_address":       bbsAddr,
-		"health_address":       daemontest.FreeAddr(),
-		"ca_file":              certs.CACert,
-		"cert_file":            certs.ServerCert,
-		"key_file":             certs.ServerKey,
-		"etcd_endpoints":       []string{etcd.ClientURL()},
-		"consul_address":       consul.HTTPAddr(),
-		"lock_ttl":             lockTTL.String(),
-		"lock_retry_interval":  lockRetry.String(),
-		"encryption_keys":      map[string]string{"k1": "a passphrase"},
-		"active_key_label":     "k1",
+	daemontest.Start(bbsPath, "-config", daemontest.WriteConfig(daemontest.BBSConfig(bbsAddr, etcd.ClientURL(), consul.HTTPAddr(), certs, map[string]any{
 		"auctioneer_url":       "https://" + auctioneerAddr,
 		"auctioneer_ca_file":   certs.CACert,
 		"auctioneer_cert_file": certs.ClientCert,
@@ -127,8 +116,7 @@ var _ = BeforeSuite(func() {
 		"rep_cert_file":        certs.ClientCert,
 		"rep_key_file":         certs.ClientKey,
 		"convergence_interval": "2s",
-		"log_level":            "info",
-	}))
+	})))
 	daemontest.Start(auctioneerPath, "-config", daemontest.WriteConfig(map[string]any{
 		"listen_address":      auctioneerAddr,
 		"health_address":      daemontest.FreeAddr(),
@@ -149,8 +137,7 @@ var _ = BeforeSuite(func() {
 		"log_level":           "info",
 	}))
 
-	bbsClient = bbs.NewClient("https://"+bbsAddr, clientTLS())
-	Eventually(func() bool { return bbsClient.Ping(context.Background()) }, 30*time.Second, 100*time.Millisecond).Should(BeTrue())
+	bbsClient = daemontest.ConnectBBS("https://"+bbsAddr, certs)
 	Expect(bbsClient.UpsertDomain(context.Background(), domain, 0)).To(Succeed())
 })
 

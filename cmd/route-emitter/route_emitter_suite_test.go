@@ -24,7 +24,6 @@ import (
 	"github.com/diego-go/diego/rep/reptest"
 	"github.com/diego-go/diego/routeemitter/routingtable"
 	"github.com/diego-go/diego/router"
-	"github.com/diego-go/diego/tlsconfig"
 	"github.com/diego-go/diego/tlsconfig/tlstest"
 )
 
@@ -91,10 +90,7 @@ var _ = BeforeEach(func() {
 	bbsAPI = daemontest.FreeAddr()
 	bbsSession = startBBS()
 	bbsURL = "https://" + bbsAPI
-	tlsConfig, err := tlsconfig.Client(certs.ClientCert, certs.ClientKey, certs.CACert)
-	Expect(err).NotTo(HaveOccurred())
-	bbsClient = bbs.NewClient(bbsURL, tlsConfig)
-	Eventually(func() bool { return bbsClient.Ping(context.Background()) }, 20*time.Second, 100*time.Millisecond).Should(BeTrue())
+	bbsClient = daemontest.ConnectBBS(bbsURL, certs)
 	Expect(bbsClient.UpsertDomain(context.Background(), domain, 0)).To(Succeed())
 })
 
@@ -102,21 +98,7 @@ var _ = BeforeEach(func() {
 // instances themselves) and without a convergence loop.
 func startBBS() *gexec.Session {
 	GinkgoHelper()
-	return daemontest.Start(bbsPath, "-config", daemontest.WriteConfig(map[string]any{
-		"listen_address":       bbsAPI,
-		"health_address":       daemontest.FreeAddr(),
-		"ca_file":              certs.CACert,
-		"cert_file":            certs.ServerCert,
-		"key_file":             certs.ServerKey,
-		"etcd_endpoints":       []string{etcdURL},
-		"consul_address":       consul.HTTPAddr(),
-		"lock_ttl":             lockTTL.String(),
-		"lock_retry_interval":  lockRetry.String(),
-		"encryption_keys":      map[string]string{"k1": "a passphrase"},
-		"active_key_label":     "k1",
-		"convergence_interval": "0s",
-		"log_level":            "info",
-	}))
+	return daemontest.Start(bbsPath, "-config", daemontest.WriteConfig(daemontest.BBSConfig(bbsAPI, etcdURL, consul.HTTPAddr(), certs, nil)))
 }
 
 // emitter is one route-emitter process this suite started (daemontest.Start: stopped by its pid

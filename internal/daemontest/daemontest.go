@@ -34,6 +34,8 @@ import (
 
 	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/internal/testservers"
+	"github.com/diego-go/diego/tlsconfig"
+	"github.com/diego-go/diego/tlsconfig/tlstest"
 )
 
 // Build builds the packages (full import paths) with one go build into a folder removed after
@@ -201,4 +203,41 @@ func CellIDs(c *bbs.Client) []string {
 		ids = append(ids, cell.GetCellId())
 	}
 	return ids
+}
+
+// BBSConfig is a test BBS's configuration: its API on listen over mutual TLS with certs, the
+// given etcd and Consul, one encryption key, the suites' short lock timing (TTL 2 s, retry every
+// 0.5 s; testservers' Consul allows it) and no convergence loop of its own. extra is laid over it
+// (an auctioneer_url, metrics_address, a convergence_interval ...).
+func BBSConfig(listen, etcdURL, consulAddr string, certs tlstest.Files, extra map[string]any) map[string]any {
+	cfg := map[string]any{
+		"listen_address":       listen,
+		"health_address":       FreeAddr(),
+		"ca_file":              certs.CACert,
+		"cert_file":            certs.ServerCert,
+		"key_file":             certs.ServerKey,
+		"etcd_endpoints":       []string{etcdURL},
+		"consul_address":       consulAddr,
+		"lock_ttl":             "2s",
+		"lock_retry_interval":  "500ms",
+		"encryption_keys":      map[string]string{"k1": "a passphrase"},
+		"active_key_label":     "k1",
+		"convergence_interval": "0s",
+		"log_level":            "info",
+	}
+	for k, v := range extra {
+		cfg[k] = v
+	}
+	return cfg
+}
+
+// ConnectBBS is a client of the BBS at url with certs' client certificate, returned once the
+// BBS answers its ping (within 30 s).
+func ConnectBBS(url string, certs tlstest.Files) *bbs.Client {
+	GinkgoHelper()
+	tlsCfg, err := tlsconfig.Client(certs.ClientCert, certs.ClientKey, certs.CACert)
+	Expect(err).NotTo(HaveOccurred())
+	c := bbs.NewClient(url, tlsCfg)
+	Eventually(func() bool { return c.Ping(context.Background()) }, 30*time.Second, 100*time.Millisecond).Should(BeTrue(), "the BBS at %s never answered", url)
+	return c
 }
