@@ -35,6 +35,7 @@ var (
 	diegoPath    string
 	certs        tlstest.Files
 	bbsURL       string
+	natsURL      string
 	bbsClient    *bbs.Client
 	consulClient *locket.Client
 	logger       *slog.Logger
@@ -63,6 +64,11 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { _ = etcd.Stop() })
 
+	nats, err := testservers.StartNATS(filepath.Join(dir, "nats"))
+	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { _ = nats.Stop() })
+	natsURL = nats.URL()
+
 	api := daemontest.FreeAddr()
 	daemontest.Start(bins[1], "-config", daemontest.WriteConfig(daemontest.BBSConfig(api, etcd.ClientURL(), consul.HTTPAddr(), certs, nil)))
 	bbsURL = "https://" + api
@@ -75,7 +81,7 @@ func cleanEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "BBS_") || strings.HasPrefix(name, "REP_") || name == "DIEGO_ENV_FILE" {
+		if strings.HasPrefix(name, "BBS_") || strings.HasPrefix(name, "REP_") || strings.HasPrefix(name, "DIEGO_") {
 			continue
 		}
 		env = append(env, kv)
@@ -110,7 +116,13 @@ func run(env []string, args ...string) *gexec.Session {
 // diego runs the CLI against the suite's BBS and returns its output; it must succeed.
 func diego(args ...string) string {
 	GinkgoHelper()
-	s := run(nil, append(bbsFlags(), args...)...)
+	return diegoWithEnv(nil, args...)
+}
+
+// diegoWithEnv is diego with extra environment variables.
+func diegoWithEnv(env []string, args ...string) string {
+	GinkgoHelper()
+	s := run(env, append(bbsFlags(), args...)...)
 	Expect(s.ExitCode()).To(Equal(0), string(s.Err.Contents()))
 	return string(s.Out.Contents())
 }

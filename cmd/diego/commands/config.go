@@ -22,6 +22,7 @@ type config struct {
 	envFile                        string
 	bbsURL, bbsCA, bbsCert, bbsKey setting
 	repCA, repCert, repKey         setting
+	natsURL, appDomain             setting
 	fileVars                       map[string]string
 	loaded                         bool
 }
@@ -32,6 +33,9 @@ func newConfig() *config {
 		bbsCA:   setting{flag: "bbs-ca-cert-file", env: "BBS_CA_CERT_FILE"},
 		bbsCert: setting{flag: "bbs-cert-file", env: "BBS_CERT_FILE"},
 		bbsKey:  setting{flag: "bbs-key-file", env: "BBS_KEY_FILE"},
+		natsURL: setting{flag: "nats-url", env: "DIEGO_NATS_URL"},
+		// the domain under which create-app routes an app by default: NAME.<domain>
+		appDomain: setting{flag: "app-domain", env: "DIEGO_APP_DOMAIN"},
 	}
 	c.repCA = setting{flag: "rep-ca-cert-file", env: "REP_CA_CERT_FILE", fallback: &c.bbsCA}
 	c.repCert = setting{flag: "rep-cert-file", env: "REP_CERT_FILE", fallback: &c.bbsCert}
@@ -40,7 +44,7 @@ func newConfig() *config {
 }
 
 func (c *config) settings() []*setting {
-	return []*setting{&c.bbsURL, &c.bbsCA, &c.bbsCert, &c.bbsKey, &c.repCA, &c.repCert, &c.repKey}
+	return []*setting{&c.bbsURL, &c.bbsCA, &c.bbsCert, &c.bbsKey, &c.repCA, &c.repCert, &c.repKey, &c.natsURL, &c.appDomain}
 }
 
 // get resolves s: its flag, else its environment variable, else the env file, else its fallback.

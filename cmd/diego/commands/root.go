@@ -44,7 +44,7 @@ func newRoot(out io.Writer) *cobra.Command {
 	c := &cli{cfg: newConfig(), out: out}
 	root := &cobra.Command{
 		Use:           "diego",
-		Short:         "Inspect and operate a Diego deployment through its BBS",
+		Short:         "Run apps and tasks on a Diego deployment, and inspect and operate it through its BBS",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -61,6 +61,7 @@ func newRoot(out io.Writer) *cobra.Command {
 	root.AddCommand(
 		c.cellsCmd(), c.cellStatesCmd(), c.desiredLRPsCmd(), c.actualLRPsCmd(), c.tasksCmd(),
 		c.domainsCmd(), c.setDomainCmd(), c.retireActualLRPCmd(), c.cancelTaskCmd(), c.eventsCmd(),
+		c.createAppCmd(), c.scaleCmd(), c.removeCmd(), c.statusCmd(), c.runTaskCmd(), c.logsCmd(),
 	)
 	return root
 }
