@@ -62,6 +62,7 @@ func newRoot(out io.Writer) *cobra.Command {
 		c.cellsCmd(), c.cellStatesCmd(), c.desiredLRPsCmd(), c.actualLRPsCmd(), c.tasksCmd(),
 		c.domainsCmd(), c.setDomainCmd(), c.retireActualLRPCmd(), c.cancelTaskCmd(), c.eventsCmd(),
 		c.createAppCmd(), c.scaleCmd(), c.removeCmd(), c.statusCmd(), c.runTaskCmd(), c.logsCmd(),
+		c.dashboardCmd(),
 	)
 	return root
 }

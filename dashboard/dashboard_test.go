@@ -1,0 +1,257 @@
+package dashboard_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	neturl "net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/diego-go/diego/bbs"
+	"github.com/diego-go/diego/dashboard"
+	"github.com/diego-go/diego/models"
+	"github.com/diego-go/diego/rep/reptest"
+)
+
+// get is the status and body of GET url.
+func get(url string) (int, string) {
+	GinkgoHelper()
+	resp, err := http.Get(url)
+	Expect(err).NotTo(HaveOccurred())
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	Expect(err).NotTo(HaveOccurred())
+	return resp.StatusCode, string(body)
+}
+
+// watch opens the event stream at url, as a page does, until the spec ends, and returns the
+// latest view it sent (nil before the first) and how many it sent.
+func watch(url string) (latest func() *dashboard.View, count func() int) {
+	GinkgoHelper()
+	ctx, cancel := context.WithCancel(context.Background())
+	DeferCleanup(cancel)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	Expect(err).NotTo(HaveOccurred())
+	resp, err := http.DefaultClient.Do(req)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(resp.StatusCode).To(Equal(http.StatusOK))
+	Expect(resp.Header.Get("Content-Type")).To(Equal("text/event-stream"))
+
+	var mu sync.Mutex
+	var last *dashboard.View
+	n := 0
+	go func() {
+		defer GinkgoRecover()
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 16<<20)
+		event := ""
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "event: "):
+				event = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				Expect(event).To(Equal("state"))
+				v := &dashboard.View{}
+				Expect(json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), v)).To(Succeed())
+				mu.Lock()
+				last, n = v, n+1
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() *dashboard.View {
+			mu.Lock()
+			defer mu.Unlock()
+			return last
+		}, func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return n
+		}
+}
+
+// instances are the view's instance states of guid by index ("UNCLAIMED@", "RUNNING@cell").
+func instances(v *dashboard.View, guid string) []string {
+	var out []string
+	if v == nil {
+		return nil
+	}
+	for _, a := range v.ActualLRPs {
+		if a.ProcessGuid == guid {
+			out = append(out, a.State+"@"+a.CellID)
+		}
+	}
+	return out
+}
+
+func desireLRP(guid string, instances int32) {
+	GinkgoHelper()
+	lrp := &models.DesiredLRP{
+		ProcessGuid: guid, Domain: "dashboard", RootFs: "preloaded:busybox", Instances: instances, MemoryMb: 64, DiskMb: 32,
+		Action: &models.Action{Value: &models.Action_RunAction{RunAction: &models.RunAction{Path: "/bin/sh", User: "vcap"}}},
+	}
+	Expect(bbsClient.DesireLRP(context.Background(), lrp)).To(Succeed())
+	DeferCleanup(func() { _ = bbsClient.RemoveDesiredLRP(context.Background(), guid) })
+}
+
+var _ = Describe("the dashboard server", func() {
+	var url string
+
+	BeforeEach(func() {
+		srv := httptest.NewServer(dashboard.NewFast(bbsClient, logger, time.Hour))
+		DeferCleanup(srv.Close)
+		url = srv.URL
+	})
+
+	It("serves the page and its own script and style, nothing from elsewhere", func() {
+		status, page := get(url + "/")
+		Expect(status).To(Equal(http.StatusOK))
+		Expect(page).To(ContainSubstring(`<script src="app.js"`))
+		Expect(page).To(ContainSubstring(`<link rel="stylesheet" href="style.css">`))
+		for _, asset := range []string{"/", "/app.js", "/style.css"} {
+			status, body := get(url + asset)
+			Expect(status).To(Equal(http.StatusOK), asset)
+			Expect(body).NotTo(MatchRegexp(`(?i)(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/`), "%s loads nothing from another host (the machine may be offline)", asset)
+		}
+		status, _ = get(url + "/nothing-here")
+		Expect(status).To(Equal(http.StatusNotFound))
+	})
+
+	It("answers GET /api/state with the whole view read from the BBS", func() {
+		cell := "cell-" + uuid.NewString()
+		reptest.RegisterPresence(logger, consulClient, cell, "http://127.0.0.1:1", 2*time.Second, 500*time.Millisecond)
+		guid := "state-" + uuid.NewString()
+		desireLRP(guid, 2)
+
+		status, body := get(url + "/api/state")
+		Expect(status).To(Equal(http.StatusOK))
+		v := &dashboard.View{}
+		Expect(json.Unmarshal([]byte(body), v)).To(Succeed())
+		Expect(v.Cells).To(ContainElement(HaveField("CellID", cell)))
+		Expect(v.DesiredLRPs).To(ContainElement(And(HaveField("ProcessGuid", guid), HaveField("Instances", BeEquivalentTo(2)))))
+		Expect(instances(v, guid)).To(Equal([]string{"UNCLAIMED@", "UNCLAIMED@"}))
+	})
+
+	It("pushes the view as the BBS's events change it: instances claimed and started, tasks, removals", func() {
+		latest, _ := watch(url + "/api/events")
+		Eventually(latest).ShouldNot(BeNil(), "the first view comes at once")
+
+		guid := "live-" + uuid.NewString()
+		desireLRP(guid, 2)
+		Eventually(func() []string { return instances(latest(), guid) }).Should(Equal([]string{"UNCLAIMED@", "UNCLAIMED@"}))
+
+		ctx := context.Background()
+		ik := &models.ActualLRPInstanceKey{InstanceGuid: "ig-" + guid, CellId: "cell-a"}
+		Expect(bbsClient.ClaimActualLRP(ctx, guid, 1, ik)).To(Succeed())
+		Eventually(func() []string { return instances(latest(), guid) }).Should(Equal([]string{"UNCLAIMED@", "CLAIMED@cell-a"}))
+		Expect(bbsClient.StartActualLRP(ctx, &models.StartActualLRPRequest{
+			ActualLrpKey:         &models.ActualLRPKey{ProcessGuid: guid, Index: 1, Domain: "dashboard"},
+			ActualLrpInstanceKey: ik,
+			ActualLrpNetInfo:     &models.ActualLRPNetInfo{Address: "10.1.2.3", Ports: []*models.PortMapping{{ContainerPort: 8080, HostPort: 61001}}},
+		})).To(Succeed())
+		Eventually(func() []string { return instances(latest(), guid) }).Should(Equal([]string{"UNCLAIMED@", "RUNNING@cell-a"}))
+		Expect(latest().Cells).To(ContainElement(And(HaveField("CellID", "cell-a"), HaveField("Missing", true),
+			HaveField("Used", dashboard.Resources{MemoryMB: 64, DiskMB: 32, Containers: 1}))), "a cell without presence that runs an instance")
+
+		taskGuid := "task-" + uuid.NewString()
+		Expect(bbsClient.DesireTask(ctx, taskGuid, "dashboard", &models.TaskDefinition{RootFs: "preloaded:busybox", MemoryMb: 16,
+			Action: &models.Action{Value: &models.Action_RunAction{RunAction: &models.RunAction{Path: "/bin/true", User: "vcap"}}}})).To(Succeed())
+		Eventually(func() []dashboard.Task { return latest().Tasks }).Should(ContainElement(And(HaveField("TaskGuid", taskGuid), HaveField("State", "Pending"))))
+		Expect(bbsClient.CancelTask(ctx, taskGuid)).To(Succeed())
+		Eventually(func() []dashboard.Task { return latest().Tasks }).Should(ContainElement(And(HaveField("TaskGuid", taskGuid), HaveField("State", "Completed"), HaveField("Failed", true))))
+
+		Expect(bbsClient.RemoveDesiredLRP(ctx, guid)).To(Succeed())
+		Eventually(func() []dashboard.DesiredLRP { return latest().DesiredLRPs }).ShouldNot(ContainElement(HaveField("ProcessGuid", guid)))
+		Eventually(func() []string { return instances(latest(), guid) }).Should(BeEmpty())
+	})
+
+	It("gives a page that opens later the current view at once, and every open page the changes", func() {
+		first, _ := watch(url + "/api/events")
+		guid := "late-" + uuid.NewString()
+		desireLRP(guid, 1)
+		Eventually(func() []string { return instances(first(), guid) }).Should(HaveLen(1))
+
+		second, _ := watch(url + "/api/events")
+		Eventually(func() []string { return instances(second(), guid) }).Should(HaveLen(1))
+		Expect(bbsClient.UpdateDesiredLRP(context.Background(), guid, &models.DesiredLRPUpdate{Instances: ptr(int32(3))})).To(Succeed())
+		for _, page := range []func() *dashboard.View{first, second} {
+			Eventually(func() []string { return instances(page(), guid) }).Should(HaveLen(3))
+		}
+	})
+
+	It("pushes at most one view per push interval, however many events come", func() {
+		latest, count := watch(url + "/api/events")
+		Eventually(latest).ShouldNot(BeNil())
+		guid := "burst-" + uuid.NewString()
+		before := count()
+		desireLRP(guid, 50)
+		Eventually(func() []string { return instances(latest(), guid) }).Should(HaveLen(50))
+		Consistently(count, 100*time.Millisecond).Should(BeNumerically("<", before+50), "51 events (a desired LRP and 50 instances) in fewer views")
+	})
+
+	It("pushes nothing while nothing changes", func() {
+		latest, count := watch(url + "/api/events")
+		Eventually(latest).ShouldNot(BeNil())
+		// the events of the specs before may still come in
+		time.Sleep(300 * time.Millisecond)
+		n := count()
+		Consistently(count, 500*time.Millisecond).Should(Equal(n), "cells read every 100 ms, the same each time")
+	})
+
+	It("reads everything again every resync interval, so a change whose event it missed shows", func() {
+		// a BBS whose event streams cannot be opened: only the reads show changes
+		target, err := neturl.Parse(bbsURL)
+		Expect(err).NotTo(HaveOccurred())
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		proxy.Transport = &http.Transport{TLSClientConfig: bbsTLS}
+		noEvents := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.Contains(r.URL.Path, "events") {
+				http.Error(w, "no events here", http.StatusServiceUnavailable)
+				return
+			}
+			proxy.ServeHTTP(w, r)
+		}))
+		DeferCleanup(noEvents.Close)
+		client := bbs.NewClient(noEvents.URL, nil, bbs.WithRetry(1, 0), bbs.WithLogger(logger))
+
+		for _, resync := range []time.Duration{300 * time.Millisecond, time.Hour} {
+			srv := httptest.NewServer(dashboard.NewFast(client, logger, resync))
+			DeferCleanup(srv.Close)
+			latest, _ := watch(srv.URL + "/api/events")
+			Eventually(latest).ShouldNot(BeNil())
+			guid := "missed-" + uuid.NewString()
+			desireLRP(guid, 1)
+			if resync == time.Hour {
+				Consistently(func() []string { return instances(latest(), guid) }, time.Second).Should(BeEmpty(), "without events nor a resync, nothing shows the change")
+				continue
+			}
+			Eventually(func() []string { return instances(latest(), guid) }, 5*time.Second).Should(HaveLen(1))
+		}
+	})
+
+	It("says in the view when the BBS cannot be read, and GET /api/state fails naming it", func() {
+		down := httptest.NewServer(dashboard.NewFast(bbs.NewClient("http://127.0.0.1:1", nil, bbs.WithRetry(1, 0)), logger, time.Hour))
+		DeferCleanup(down.Close)
+		status, body := get(down.URL + "/api/state")
+		Expect(status).To(Equal(http.StatusBadGateway))
+		Expect(body).To(MatchRegexp(`"error":"cannot read the cells: .+"`))
+
+		latest, _ := watch(down.URL + "/api/events")
+		Eventually(latest).ShouldNot(BeNil())
+		Expect(latest().Error).To(MatchRegexp("cannot read the cells"))
+	})
+})
+
+func ptr[T any](v T) *T { return &v }
