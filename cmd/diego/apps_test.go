@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 
@@ -143,6 +145,18 @@ var _ = Describe("developer commands", func() {
 			startInstance("ca-wait", 1, "cell-b")
 			Eventually(s.Out, 10*time.Second).Should(gbytes.Say("2/2 instances running\n"))
 			Eventually(s, 10*time.Second).Should(gexec.Exit(0))
+		})
+
+		It("rewrites the progress line in place on a terminal", func() {
+			// script(1) gives the CLI a pseudo-terminal as its stdout
+			cmd := diegoPath + " " + strings.Join(bbsFlags(), " ") + " create-app ca-tty -- /bin/app"
+			s, err := gexec.Start(exec.Command("script", "-qec", cmd, "/dev/null"), GinkgoWriter, GinkgoWriter)
+			Expect(err).NotTo(HaveOccurred())
+			DeferCleanup(func() { s.Kill().Wait(5 * time.Second) })
+			Eventually(s.Out, 10*time.Second).Should(gbytes.Say("0/1 instances running"))
+			startInstance("ca-tty", 0, "cell-a")
+			Eventually(s, 10*time.Second).Should(gexec.Exit(0))
+			Expect(string(s.Out.Contents())).To(Equal("\r0/1 instances running\x1b[K\r1/1 instances running\x1b[K\r\n"))
 		})
 
 		It("fails naming the placement error of an instance that cannot be placed", func() {
