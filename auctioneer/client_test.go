@@ -2,6 +2,7 @@ package auctioneer_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +22,7 @@ var _ = Describe("Client", func() {
 		calls  chan call
 		status int
 		client *auctioneer.Client
+		url    string
 	)
 
 	BeforeEach(func() {
@@ -33,7 +35,8 @@ var _ = Describe("Client", func() {
 			_, _ = w.Write([]byte(`{}`))
 		}))
 		DeferCleanup(srv.Close)
-		client = auctioneer.NewClient(srv.URL+"/", nil)
+		url = srv.URL
+		client = auctioneer.NewClient(url+"/", nil)
 	})
 
 	It("posts LRP and task start requests as JSON arrays to upstream's routes", func() {
@@ -55,6 +58,40 @@ var _ = Describe("Client", func() {
 		status = http.StatusOK
 		err := client.RequestLRPAuctions(context.Background(), nil)
 		Expect(err).To(MatchError(ContainSubstring("auctioneer /v1/lrps: HTTP 200")))
+	})
+
+	Describe("WithResolver", func() {
+		It("tries the resolved URLs first and moves on when a connection is refused, as to a standby that took the lock over", func() {
+			refused := httptest.NewServer(http.NotFoundHandler())
+			refused.Close()
+			client = auctioneer.NewClient(refused.URL, nil, auctioneer.WithResolver(func(context.Context) ([]string, error) {
+				return []string{refused.URL, url + "/"}, nil
+			}))
+			Expect(client.RequestLRPAuctions(context.Background(), nil)).To(Succeed())
+			Expect(calls).To(Receive())
+		})
+
+		It("does not send a batch again once it reached an auctioneer, whatever the answer", func() {
+			status = http.StatusInternalServerError
+			second := 0
+			other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { second++ }))
+			DeferCleanup(other.Close)
+			client = auctioneer.NewClient(other.URL, nil, auctioneer.WithResolver(func(context.Context) ([]string, error) {
+				return []string{url}, nil
+			}))
+			Expect(client.RequestLRPAuctions(context.Background(), nil)).To(MatchError(ContainSubstring("HTTP 500")))
+			Expect(calls).To(Receive())
+			Expect(second).To(BeZero())
+		})
+
+		It("names the resolver's error when it yields no URL", func() {
+			client = auctioneer.NewClient("", nil, auctioneer.WithResolver(func(context.Context) ([]string, error) {
+				return nil, errors.New("consul is away")
+			}))
+			Expect(client.RequestTaskAuctions(context.Background(), nil)).To(MatchError(ContainSubstring("consul is away")))
+			client = auctioneer.NewClient("", nil, auctioneer.WithResolver(func(context.Context) ([]string, error) { return nil, nil }))
+			Expect(client.RequestTaskAuctions(context.Background(), nil)).To(MatchError(ContainSubstring("no passing instance")))
+		})
 	})
 
 	It("links nothing of the auctioneer daemon, nor Consul", func() {

@@ -67,13 +67,21 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 	m := newMetrics(reg)
 
 	var auctions service.Auctioneer
-	if cfg.AuctioneerURL != "" {
+	if cfg.AuctioneerURL != "" || cfg.AuctioneerServiceName != "" {
 		t, err := tlsconfig.OptionalClient(cfg.AuctioneerCertFile, cfg.AuctioneerKeyFile, cfg.AuctioneerCAFile)
 		if err != nil {
 			cleanup()
 			return nil, nil, err
 		}
-		auctions = auctioneer.NewClient(cfg.AuctioneerURL, t)
+		var opts []auctioneer.Option
+		if cfg.AuctioneerServiceName != "" {
+			scheme := "http"
+			if t != nil {
+				scheme = "https"
+			}
+			opts = append(opts, auctioneer.WithResolver(daemon.ServiceURLs(consul, cfg.AuctioneerServiceName, scheme)))
+		}
+		auctions = auctioneer.NewClient(cfg.AuctioneerURL, t, opts...)
 	}
 	repTLS, err := tlsconfig.OptionalClient(cfg.RepCertFile, cfg.RepKeyFile, cfg.RepCAFile)
 	if err != nil {

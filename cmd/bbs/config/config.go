@@ -55,8 +55,13 @@ type Config struct {
 	// lock, as upstream's BBS registers "bbs"; "" disables.
 	ServiceName string `json:"service_name"`
 
-	// AuctioneerURL is the auctioneer's API ("" : auctions are not requested; logged).
+	// AuctioneerURL is the auctioneer's API ("" : auctions are not requested; logged, unless
+	// AuctioneerServiceName is set).
 	AuctioneerURL string `json:"auctioneer_url"`
+	// AuctioneerServiceName, when set, makes every auction request try the passing instances of
+	// this Consul service first (the auctioneer registers "auctioneer" while it holds its lock,
+	// so a standby that takes over is found), auctioneer_url after them.
+	AuctioneerServiceName string `json:"auctioneer_service_name"`
 	// Optional client TLS for the auctioneer and the reps (all three files or none).
 	AuctioneerCAFile   string `json:"auctioneer_ca_file"`
 	AuctioneerCertFile string `json:"auctioneer_cert_file"`
