@@ -15,7 +15,6 @@ import (
 	"github.com/tedsuo/ifrit/grouper"
 	"github.com/tedsuo/ifrit/http_server"
 
-	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/cmd/rep/config"
 	"github.com/diego-go/diego/executor"
 	"github.com/diego-go/diego/executor/depot"
@@ -42,11 +41,11 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 	if err != nil {
 		return nil, nil, err
 	}
-	bbsTLS, err := tlsconfig.OptionalClient(cfg.BBSCertFile, cfg.BBSKeyFile, cfg.BBSCAFile)
+	consul, err := locket.NewClient(cfg.ConsulAddress)
 	if err != nil {
 		return nil, nil, err
 	}
-	consul, err := locket.NewClient(cfg.ConsulAddress)
+	bbsClient, err := daemon.BBSClient(logger, consul, cfg.BBS)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -63,7 +62,6 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 		cleanup()
 		return nil, nil, err
 	}
-	bbsClient := bbs.NewClient(cfg.BBSURL, bbsTLS, bbs.WithLogger(logger))
 
 	flag := evacuation.NewFlag()
 	logLimits := logstream.Limits{LinesPerSecond: cfg.Executor.MaxLogLinesPerSecond}

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/diego-go/diego/executor/depot"
@@ -51,11 +50,9 @@ type Config struct {
 	// Zone is the availability zone the auction spreads instances across.
 	Zone string `json:"zone"`
 
-	// BBSURL is the BBS's API; client TLS for it is optional (all three files or none).
-	BBSURL      string `json:"bbs_url"`
-	BBSCAFile   string `json:"bbs_ca_file"`
-	BBSCertFile string `json:"bbs_cert_file"`
-	BBSKeyFile  string `json:"bbs_key_file"`
+	// BBS is the BBS's API (bbs_url, after the leader found by bbs_service_name when set);
+	// client TLS for it is optional (all three files or none).
+	daemonconfig.BBS
 
 	// PlacementTags must all be asked for by work placed on this cell; OptionalPlacementTags may
 	// be.
@@ -143,11 +140,7 @@ func (c Config) Validate() error {
 		checkAdvertiseURL(&p, c.AdvertiseURL)
 	}
 
-	p.Require("bbs_url", c.BBSURL)
-	if u := c.BBSURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-		p.Addf("bbs_url %q must start with http:// or https://", u)
-	}
-	p.TLSFiles("bbs", c.BBSCAFile, c.BBSCertFile, c.BBSKeyFile)
+	c.BBS.Check(&p)
 
 	names(&p, "placement_tags", c.PlacementTags)
 	names(&p, "optional_placement_tags", c.OptionalPlacementTags)

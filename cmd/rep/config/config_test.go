@@ -59,6 +59,17 @@ var _ = Describe("Config", func() {
 		Expect(c.Convert().TwoLayer).To(BeFalse())
 	})
 
+	It("finds the BBS by bbs_service_name, bbs_url then optional, as the other BBS clients", func() {
+		m := minimal()
+		delete(m, "bbs_url")
+		_, err := config.Load(write(m))
+		Expect(err).To(MatchError(ContainSubstring("bbs_url is required")))
+		m["bbs_service_name"] = "bbs"
+		c, err := config.Load(write(m))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(c.BBSServiceName).To(Equal("bbs"))
+	})
+
 	It("reads the cell index and the two-layer mode", func() {
 		m := minimal()
 		m["cell_index"] = 3
