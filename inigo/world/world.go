@@ -1,10 +1,16 @@
 // Package world is the one way ginkgo suites start the whole system: real etcd, Consul and NATS
 // (internal/testservers), garden servers (internal/gardentest) and the project's daemons as
-// processes (internal/daemontest): the bbs, the auctioneer, the converger, a rep on each garden,
-// the route-emitter, the router and the file-server, all on free loopback ports with short
-// timings. Start it once in a BeforeSuite; every part is stopped and removed after the suite, even
-// when a spec fails. Each part can be stopped, killed and started again from a spec: it then
-// lives on, on the same configuration, until the suite ends or the next spec stops it.
+// processes (internal/daemontest): two bbs, two auctioneers, two convergers and two
+// route-emitters (each pair sharing one Consul lock: the second is a standby that takes over
+// when the holder dies), three cells (a garden with a rep each) in two zones, the router and the
+// file-server, all on free loopback ports with short timings. Every client of the bbs (the
+// daemons and World.BBS) reaches whichever bbs holds the lock: the daemons through the Consul
+// service "bbs" the leader registers (bbs_service_name), World.BBS by trying both; the bbs
+// reaches the leading auctioneer through its Consul service "auctioneer"
+// (auctioneer_service_name). Start it once in a BeforeSuite; every part is stopped and removed
+// after the suite, even when a spec fails. Each part can be stopped, killed and started again from
+// a spec: it then lives on, on the same configuration, until the suite ends or the next spec stops
+// it.
 //
 //	var w *world.World
 //	var _ = BeforeSuite(func() { w = world.Start(world.Options{}) })
@@ -43,7 +49,8 @@ const Domain = "cf-apps"
 
 // Options choose a world's size and timings; a zero field takes the default named.
 type Options struct {
-	// Cells is how many gardens, each with a rep, run (default 2).
+	// Cells is how many gardens, each with a rep, run (default 3); cell i is in zone "z1" when
+	// i is even, "z2" when it is odd.
 	Cells int
 	// LockTTL is the TTL of every lock and cell presence (default 2 s; Consul's session_ttl_min
 	// is 1 s in testservers). Locks are retried every quarter of it.
@@ -64,7 +71,7 @@ type Options struct {
 
 func (o Options) withDefaults() Options {
 	if o.Cells == 0 {
-		o.Cells = 2
+		o.Cells = 3
 	}
 	if o.LockTTL == 0 {
 		o.LockTTL = 2 * time.Second
@@ -89,25 +96,26 @@ type World struct {
 	Etcd   *testservers.Etcd
 	Consul *testservers.Consul
 	NATS   *testservers.NATS
-	// BBS is a client of the bbs (mutual TLS).
+	// BBS is a client of the bbs holding the lock (mutual TLS).
 	BBS *bbs.Client
 
-	BBSServer  *Process
-	Auctioneer *Process
-	// Convergers: the first is started with the world; StartConverger adds standbys.
+	// Two of each locked daemon, the first started first (it takes the lock), the second a
+	// standby; the XLeader methods say which holds the lock now.
+	BBSServers  []*Process
+	Auctioneers []*Process
+	// Convergers: StartConverger adds more standbys.
 	Convergers []*Process
+	Emitters   []*Process
 	Cells      []*Cell
-	Emitter    *Process
 	// Routers: the first is started with the world; StartRouter adds more.
 	Routers    []*Router
 	FileServer *FileServer
 
-	bins           map[string]string
-	dir            string
-	bbsURL         string
-	auctioneerAddr string
-	mu             sync.Mutex
-	counter        int
+	bins    map[string]string
+	dir     string
+	bbsURLs []string
+	mu      sync.Mutex
+	counter int
 }
 
 // The project's daemons a world runs, by cmd/ folder.
@@ -147,7 +155,7 @@ func Start(opts Options) *World {
 	// the gardens first: their cleanups, registered before the processes', run after the reps
 	// have stopped
 	for i := range w.Options.Cells {
-		w.Cells = append(w.Cells, &Cell{Index: i, Garden: gardentest.Start(gardentest.Options{}), w: w})
+		w.Cells = append(w.Cells, &Cell{Index: i, Zone: fmt.Sprintf("z%d", i%2+1), Garden: gardentest.Start(gardentest.Options{}), w: w})
 	}
 	// Every process the world starts stops after the suite, whichever spec last started it.
 	DeferCleanup(func() {
@@ -159,24 +167,71 @@ func Start(opts Options) *World {
 		}
 	})
 
-	w.startBBS()
-	w.BBS = bbs.NewClient(w.bbsURL, w.clientTLS())
+	// Each standby is launched once its peer holds the lock, and only waited for at the end:
+	// the world's start is the first of each, one after the other.
+	var standbys []*Process
+	w.BBSServers = w.newBBSServers()
+	w.BBSServers[0].Start()
+	w.BBS = bbs.NewClient(w.bbsURLs[0], w.clientTLS(), bbs.WithURLs(w.bbsURLs[1:]...))
 	Eventually(func() bool { return w.BBS.Ping(context.Background()) }, 30*time.Second, 100*time.Millisecond).Should(BeTrue(), "the bbs serves")
+	standbys = append(standbys, w.BBSServers[1].launch())
 	Expect(w.BBS.UpsertDomain(context.Background(), Domain, 0)).To(Succeed())
-	w.startAuctioneer()
+
+	w.Auctioneers = []*Process{w.newAuctioneer(), w.newAuctioneer()}
+	w.Auctioneers[0].Start()
+	Eventually(w.Auctioneers[0].Leader, 20*time.Second, 50*time.Millisecond).Should(BeTrue(), "the auctioneer holds its lock")
+	standbys = append(standbys, w.Auctioneers[1].launch())
 	w.StartConverger()
+	Eventually(w.Convergers[0].Leader, 20*time.Second, 50*time.Millisecond).Should(BeTrue(), "the converger holds its lock")
+	standbys = append(standbys, w.addConverger().launch())
 	for _, c := range w.Cells {
-		c.startRep()
+		c.launchRep()
+	}
+	for _, c := range w.Cells {
+		c.waitRep()
 	}
 	w.StartRouter()
-	w.startEmitter()
+	w.Emitters = []*Process{w.newEmitter(), w.newEmitter()}
+	w.Emitters[0].Start()
+	Eventually(w.Emitters[0].Leader, 20*time.Second, 50*time.Millisecond).Should(BeTrue(), "the route-emitter holds its lock")
+	standbys = append(standbys, w.Emitters[1].launch())
 	w.startFileServer()
+	for _, p := range standbys {
+		p.waitReady()
+	}
 	return w
 }
 
+// leader is the first of ps holding its lock now (nil if none does).
+func leader(ps []*Process) *Process {
+	for _, p := range ps {
+		if p.Leader() {
+			return p
+		}
+	}
+	return nil
+}
+
+// BBSLeader is the bbs holding the lock now (nil if none does).
+func (w *World) BBSLeader() *Process { return leader(w.BBSServers) }
+
+// AuctioneerLeader is the auctioneer holding the lock now (nil if none does).
+func (w *World) AuctioneerLeader() *Process { return leader(w.Auctioneers) }
+
+// ConvergerLeader is the converger holding the lock now (nil if none does).
+func (w *World) ConvergerLeader() *Process {
+	w.mu.Lock()
+	ps := append([]*Process(nil), w.Convergers...)
+	w.mu.Unlock()
+	return leader(ps)
+}
+
+// EmitterLeader is the route-emitter holding the lock now (nil if none does).
+func (w *World) EmitterLeader() *Process { return leader(w.Emitters) }
+
 // processes is every process of the world, in start order.
 func (w *World) processes() []*Process {
-	ps := []*Process{w.BBSServer, w.Auctioneer}
+	ps := append(append([]*Process(nil), w.BBSServers...), w.Auctioneers...)
 	ps = append(ps, w.Convergers...)
 	for _, c := range w.Cells {
 		ps = append(ps, c.Rep)
@@ -184,7 +239,7 @@ func (w *World) processes() []*Process {
 	for _, r := range w.Routers {
 		ps = append(ps, r.Process)
 	}
-	ps = append(ps, w.Emitter)
+	ps = append(ps, w.Emitters...)
 	if w.FileServer != nil {
 		ps = append(ps, w.FileServer.Process)
 	}
@@ -213,13 +268,15 @@ func (w *World) lockTiming() map[string]any {
 	}
 }
 
-// bbsClientConfig is the bbs_* keys of a daemon that calls the bbs.
+// bbsClientConfig is the bbs_* keys of a daemon that calls the bbs: the leader registers the
+// Consul service "bbs"; bbs_url, the first bbs, is tried after it.
 func (w *World) bbsClientConfig() map[string]any {
 	return map[string]any{
-		"bbs_url":       w.bbsURL,
-		"bbs_ca_file":   w.Certs.CACert,
-		"bbs_cert_file": w.Certs.ClientCert,
-		"bbs_key_file":  w.Certs.ClientKey,
+		"bbs_service_name": "bbs",
+		"bbs_url":          w.bbsURLs[0],
+		"bbs_ca_file":      w.Certs.CACert,
+		"bbs_cert_file":    w.Certs.ClientCert,
+		"bbs_key_file":     w.Certs.ClientKey,
 	}
 }
 
@@ -241,35 +298,40 @@ func merge(maps ...map[string]any) map[string]any {
 	return out
 }
 
-func (w *World) startBBS() {
+// newBBSServers makes the two bbs, on one etcd and one Consul lock.
+func (w *World) newBBSServers() []*Process {
 	GinkgoHelper()
-	addr := daemontest.FreeAddr()
-	w.auctioneerAddr = daemontest.FreeAddr()
-	w.bbsURL = "https://" + addr
-	w.BBSServer = w.newProcess("bbs", "/ping", merge(w.serverTLS(), w.lockTiming(), map[string]any{
-		"listen_address":       addr,
-		"health_address":       daemontest.FreeAddr(),
-		"etcd_endpoints":       []string{w.Etcd.ClientURL()},
-		"encryption_keys":      map[string]string{"k1": "a passphrase"},
-		"active_key_label":     "k1",
-		"auctioneer_url":       "https://" + w.auctioneerAddr,
-		"auctioneer_ca_file":   w.Certs.CACert,
-		"auctioneer_cert_file": w.Certs.ClientCert,
-		"auctioneer_key_file":  w.Certs.ClientKey,
-		"rep_ca_file":          w.Certs.CACert,
-		"rep_cert_file":        w.Certs.ClientCert,
-		"rep_key_file":         w.Certs.ClientKey,
-		// the converger drives convergence
-		"convergence_interval": "0s",
-		"log_level":            "info",
-	}))
-	w.BBSServer.Start()
+	var ps []*Process
+	for range 2 {
+		addr := daemontest.FreeAddr()
+		w.bbsURLs = append(w.bbsURLs, "https://"+addr)
+		ps = append(ps, w.newProcess("bbs", "/ping", merge(w.serverTLS(), w.lockTiming(), map[string]any{
+			"listen_address":          addr,
+			"health_address":          daemontest.FreeAddr(),
+			"etcd_endpoints":          []string{w.Etcd.ClientURL()},
+			"encryption_keys":         map[string]string{"k1": "a passphrase"},
+			"active_key_label":        "k1",
+			"auctioneer_service_name": "auctioneer",
+			"auctioneer_ca_file":      w.Certs.CACert,
+			"auctioneer_cert_file":    w.Certs.ClientCert,
+			"auctioneer_key_file":     w.Certs.ClientKey,
+			"rep_ca_file":             w.Certs.CACert,
+			"rep_cert_file":           w.Certs.ClientCert,
+			"rep_key_file":            w.Certs.ClientKey,
+			// the converger drives convergence
+			"convergence_interval": "0s",
+			"log_level":            "info",
+		})))
+	}
+	return ps
 }
 
-func (w *World) startAuctioneer() {
+// newAuctioneer makes an auctioneer; the one holding the lock registers the Consul service
+// "auctioneer" (its default service_name), where the bbs finds it.
+func (w *World) newAuctioneer() *Process {
 	GinkgoHelper()
-	w.Auctioneer = w.newProcess("auctioneer", "/ping", merge(w.serverTLS(), w.lockTiming(), w.bbsClientConfig(), map[string]any{
-		"listen_address":     w.auctioneerAddr,
+	return w.newProcess("auctioneer", "/ping", merge(w.serverTLS(), w.lockTiming(), w.bbsClientConfig(), map[string]any{
+		"listen_address":     daemontest.FreeAddr(),
 		"health_address":     daemontest.FreeAddr(),
 		"rep_ca_file":        w.Certs.CACert,
 		"rep_cert_file":      w.Certs.ClientCert,
@@ -277,13 +339,19 @@ func (w *World) startAuctioneer() {
 		"cell_state_timeout": "2s",
 		"log_level":          "info",
 	}))
-	w.Auctioneer.Start()
 }
 
-// StartConverger starts one more converger (the first holds the lock; later ones stand by) and
+// StartConverger starts one more converger (standing by while another holds the lock) and
 // returns it.
 func (w *World) StartConverger() *Process {
 	GinkgoHelper()
+	p := w.addConverger()
+	p.Start()
+	return p
+}
+
+// addConverger makes one more converger, listed in Convergers.
+func (w *World) addConverger() *Process {
 	p := w.newProcess("converger", "/ping", merge(w.lockTiming(), w.bbsClientConfig(), map[string]any{
 		"health_address":       daemontest.FreeAddr(),
 		"convergence_interval": w.Options.ConvergenceInterval.String(),
@@ -292,31 +360,17 @@ func (w *World) StartConverger() *Process {
 	w.mu.Lock()
 	w.Convergers = append(w.Convergers, p)
 	w.mu.Unlock()
-	p.Start()
 	return p
 }
 
-// ConvergerLeader is the converger holding the lock now (nil if none does).
-func (w *World) ConvergerLeader() *Process {
-	for _, c := range w.Convergers {
-		if c.Leader() {
-			return c
-		}
-	}
-	return nil
-}
-
-func (w *World) startEmitter() {
-	GinkgoHelper()
-	w.Emitter = w.newProcess("route-emitter", "/ping", merge(w.lockTiming(), w.bbsClientConfig(), map[string]any{
+func (w *World) newEmitter() *Process {
+	return w.newProcess("route-emitter", "/ping", merge(w.lockTiming(), w.bbsClientConfig(), map[string]any{
 		"health_address":    daemontest.FreeAddr(),
 		"nats_urls":         []string{w.NATS.URL()},
 		"sync_interval":     w.Options.SyncInterval.String(),
 		"register_interval": w.Options.RegisterInterval.String(),
 		"log_level":         "info",
 	}))
-	w.Emitter.Start()
-	Eventually(w.Emitter.Leader, 20*time.Second, 50*time.Millisecond).Should(BeTrue(), "the route-emitter holds its lock")
 }
 
 // Router is one cmd/router: plain HTTP at Addr.
@@ -399,11 +453,25 @@ func (w *World) newProcess(name, readyPath string, cfg map[string]any) *Process 
 // 200; it fails when the daemon is running already.
 func (p *Process) Start() {
 	GinkgoHelper()
+	p.launch()
+	p.waitReady()
+}
+
+// launch starts the daemon's process without waiting for it.
+func (p *Process) launch() *Process {
+	GinkgoHelper()
 	Expect(p.Running()).To(BeFalse(), "%s is running already", p.Name)
 	s := daemontest.Launch(p.bin, "-config", daemontest.WriteConfigIn(p.w.dir, p.Config))
 	p.mu.Lock()
 	p.session = s
 	p.mu.Unlock()
+	return p
+}
+
+// waitReady waits until the launched daemon's health listener answers 200.
+func (p *Process) waitReady() {
+	GinkgoHelper()
+	s := p.Session()
 	Eventually(func() int {
 		Expect(s.ExitCode()).To(Equal(-1), "%s exited while starting", p.Name)
 		return httpStatus("http://" + p.HealthAddr + p.readyPath)
@@ -471,7 +539,9 @@ func httpStatus(url string) int {
 // Cell is one garden with a rep on it. Each start of a rep after the first is a new cell id
 // (the last one's presence may outlive its process by the TTL).
 type Cell struct {
-	Index  int
+	Index int
+	// Zone is the rep's availability zone: "z1" for an even Index, "z2" for an odd one.
+	Zone   string
 	Garden *gardentest.Garden
 	Rep    *Process
 	// ID is the current rep's cell id; API its TLS listener, Admin its loopback admin
@@ -482,8 +552,16 @@ type Cell struct {
 	generation int
 }
 
-// startRep starts a rep of a new cell id on the garden, once its containers are gone.
+// startRep starts a rep of a new cell id on the garden, once its containers are gone, and waits
+// until its presence is in Consul.
 func (c *Cell) startRep() {
+	GinkgoHelper()
+	c.launchRep()
+	c.waitRep()
+}
+
+// launchRep launches a rep of a new cell id on the garden, once its containers are gone.
+func (c *Cell) launchRep() {
 	GinkgoHelper()
 	w := c.w
 	if list, err := c.Garden.Client.Containers(nil); err == nil {
@@ -498,7 +576,7 @@ func (c *Cell) startRep() {
 	Expect(os.MkdirAll(filepath.Join(cellDir, "creds"), 0o755)).To(Succeed())
 	cfg := merge(w.serverTLS(), w.lockTiming(), w.bbsClientConfig(), map[string]any{
 		"cell_id":                     c.ID,
-		"zone":                        "z1",
+		"zone":                        c.Zone,
 		"listen_address":              c.API,
 		"health_address":              c.Admin,
 		"preloaded_rootfs":            []string{strings.TrimPrefix(c.Garden.RootFS, "preloaded:")},
@@ -525,8 +603,14 @@ func (c *Cell) startRep() {
 	w.mu.Lock()
 	c.Rep = p
 	w.mu.Unlock()
-	p.Start()
-	Eventually(func() []string { return daemontest.CellIDs(w.BBS) }, 10*time.Second, 50*time.Millisecond).Should(ContainElement(c.ID), "%s's presence", c.ID)
+	p.launch()
+}
+
+// waitRep waits until the launched rep answers and its presence is in Consul.
+func (c *Cell) waitRep() {
+	GinkgoHelper()
+	c.Rep.waitReady()
+	Eventually(func() []string { return daemontest.CellIDs(c.w.BBS) }, 10*time.Second, 50*time.Millisecond).Should(ContainElement(c.ID), "%s's presence", c.ID)
 }
 
 // Kill9Rep kills the rep with SIGKILL; its containers go on running on the garden.
