@@ -35,7 +35,7 @@ var _ = Describe("the developer commands on the whole system", Ordered, func() {
 		envFile = filepath.Join(GinkgoT().TempDir(), "diego.env")
 		Expect(os.WriteFile(envFile, []byte(fmt.Sprintf(
 			"BBS_URL=https://%s\nBBS_CA_CERT_FILE=%s\nBBS_CERT_FILE=%s\nBBS_KEY_FILE=%s\nDIEGO_ROUTER_URL=%s\nDIEGO_APP_DOMAIN=apps.test\nDIEGO_NATS_URL=%s\nDIEGO_FILE_SERVER_URL=%s\n",
-			w.BBSServer.Config["listen_address"], w.Certs.CACert, w.Certs.ClientCert, w.Certs.ClientKey,
+			w.BBSLeader().Config["listen_address"], w.Certs.CACert, w.Certs.ClientCert, w.Certs.ClientKey,
 			w.Routers[0].URL(), w.NATS.URL(), w.FileServer.URL())), 0o600)).To(Succeed())
 	})
 
