@@ -1,7 +1,8 @@
 // Package tlsconfig is the project's one place that builds *tls.Config
 // values for mutual TLS: servers that require a client certificate signed by
 // a CA, and clients that present one and trust only that CA. Every error
-// names the file it is about.
+// names the file it is about. NewCA and Issue make the certificates: a
+// deployment's (deploy/local) and the specs' (tlstest).
 package tlsconfig
 
 import (

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/diego-go/diego/tlsconfig"
 	"github.com/diego-go/diego/tlsconfig/tlstest"
@@ -63,6 +64,41 @@ var _ = Describe("tlsconfig", func() {
 			body, err := get(clientConfig, server.URL)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(body).To(Equal("hello client"))
+		})
+
+		It("accepts a certificate Issue made for both uses, from a server holding one too", func() {
+			ca, err := tlsconfig.NewCA("component CA", time.Hour)
+			Expect(err).NotTo(HaveOccurred())
+			caFile := filepath.Join(dir, "component-ca.crt")
+			Expect(os.WriteFile(caFile, ca.CertPEM, 0o600)).To(Succeed())
+			var files [2][2]string
+			for i, name := range []string{"bbs", "rep"} {
+				both, err := ca.Issue(name, tlsconfig.ServerUse|tlsconfig.ClientUse, time.Hour)
+				Expect(err).NotTo(HaveOccurred())
+				files[i] = [2]string{filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")}
+				Expect(both.Write(files[i][0], files[i][1])).To(Succeed())
+			}
+			serverConfig, err := tlsconfig.Server(files[0][0], files[0][1], caFile)
+			Expect(err).NotTo(HaveOccurred())
+			both := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.WriteString(w, "hello "+r.TLS.PeerCertificates[0].Subject.CommonName)
+			}))
+			both.TLS = serverConfig
+			both.StartTLS()
+			DeferCleanup(both.Close)
+			clientConfig, err := tlsconfig.Client(files[1][0], files[1][1], caFile)
+			Expect(err).NotTo(HaveOccurred())
+			body, err := get(clientConfig, both.URL)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(body).To(Equal("hello rep"))
+
+			serverOnly, err := ca.Issue("router", tlsconfig.ServerUse, time.Hour)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(serverOnly.Write(filepath.Join(dir, "router.crt"), filepath.Join(dir, "router.key"))).To(Succeed())
+			clientConfig, err = tlsconfig.Client(filepath.Join(dir, "router.crt"), filepath.Join(dir, "router.key"), caFile)
+			Expect(err).NotTo(HaveOccurred())
+			_, err = get(clientConfig, both.URL)
+			Expect(err).To(HaveOccurred(), "a server-only certificate is no client's")
 		})
 
 		It("is valid for localhost as well as 127.0.0.1", func() {

@@ -1,21 +1,15 @@
-// Package tlstest writes throwaway certificates for specs: a CA, a server
+// Package tlstest writes throwaway certificates for specs (made with tlsconfig.NewCA): a CA, a server
 // certificate for 127.0.0.1 and localhost, a client certificate, and a
 // client certificate signed by a different (untrusted) CA.
 package tlstest
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/diego-go/diego/tlsconfig"
 )
 
 // Files are the paths Generate wrote, all PEM.
@@ -48,23 +42,24 @@ func Generate(dir string) (Files, error) {
 		UntrustedClientCert: filepath.Join(dir, "untrusted-client.crt"),
 		UntrustedClientKey:  filepath.Join(dir, "untrusted-client.key"),
 	}
-	ca, err := newCA("diego test CA")
+	const day = 24 * time.Hour
+	ca, err := tlsconfig.NewCA("diego test CA", day)
 	if err != nil {
 		return Files{}, err
 	}
-	other, err := newCA("untrusted test CA")
+	other, err := tlsconfig.NewCA("untrusted test CA", day)
 	if err != nil {
 		return Files{}, err
 	}
-	server, err := ca.issue("server", true)
+	server, err := ca.Issue("server", tlsconfig.ServerUse, day)
 	if err != nil {
 		return Files{}, err
 	}
-	client, err := ca.issue("client", false)
+	client, err := ca.Issue("client", tlsconfig.ClientUse, day)
 	if err != nil {
 		return Files{}, err
 	}
-	untrusted, err := other.issue("untrusted client", false)
+	untrusted, err := other.Issue("untrusted client", tlsconfig.ClientUse, day)
 	if err != nil {
 		return Files{}, err
 	}
@@ -72,84 +67,15 @@ func Generate(dir string) (Files, error) {
 		path string
 		data []byte
 	}{
-		{f.CACert, ca.certPEM}, {f.CAKey, ca.keyPEM},
-		{f.ServerCert, server.certPEM}, {f.ServerKey, server.keyPEM},
-		{f.ClientCert, client.certPEM}, {f.ClientKey, client.keyPEM},
-		{f.UntrustedCACert, other.certPEM},
-		{f.UntrustedClientCert, untrusted.certPEM}, {f.UntrustedClientKey, untrusted.keyPEM},
+		{f.CACert, ca.CertPEM}, {f.CAKey, ca.KeyPEM},
+		{f.ServerCert, server.CertPEM}, {f.ServerKey, server.KeyPEM},
+		{f.ClientCert, client.CertPEM}, {f.ClientKey, client.KeyPEM},
+		{f.UntrustedCACert, other.CertPEM},
+		{f.UntrustedClientCert, untrusted.CertPEM}, {f.UntrustedClientKey, untrusted.KeyPEM},
 	} {
 		if err := os.WriteFile(w.path, w.data, 0o600); err != nil {
 			return Files{}, fmt.Errorf("tlstest: %w", err)
 		}
 	}
 	return f, nil
-}
-
-type keyPair struct {
-	cert    *x509.Certificate
-	key     *ecdsa.PrivateKey
-	certPEM []byte
-	keyPEM  []byte
-}
-
-func newCA(name string) (*keyPair, error) {
-	tmpl := template(name)
-	tmpl.IsCA = true
-	tmpl.BasicConstraintsValid = true
-	tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature
-	return sign(tmpl, nil)
-}
-
-func (ca *keyPair) issue(name string, server bool) (*keyPair, error) {
-	tmpl := template(name)
-	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-	if server {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.DNSNames = []string{"localhost"}
-		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")}
-	} else {
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	}
-	return sign(tmpl, ca)
-}
-
-func template(name string) *x509.Certificate {
-	serial, _ := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 62))
-	now := time.Now()
-	return &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: name, Organization: []string{"diego-go tests"}},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(24 * time.Hour),
-	}
-}
-
-// sign creates a key for tmpl and signs it with parent (self-signed when nil).
-func sign(tmpl *x509.Certificate, parent *keyPair) (*keyPair, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("tlstest: %w", err)
-	}
-	parentCert, parentKey := tmpl, key
-	if parent != nil {
-		parentCert, parentKey = parent.cert, parent.key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parentCert, &key.PublicKey, parentKey)
-	if err != nil {
-		return nil, fmt.Errorf("tlstest: %w", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("tlstest: %w", err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, fmt.Errorf("tlstest: %w", err)
-	}
-	return &keyPair{
-		cert:    cert,
-		key:     key,
-		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
-	}, nil
 }
