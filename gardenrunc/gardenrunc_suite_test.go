@@ -24,6 +24,7 @@ import (
 
 	"github.com/diego-go/diego/gardenrunc"
 	"github.com/diego-go/diego/gardenrunc/initproc"
+	"github.com/diego-go/diego/internal/busyboxfs"
 	"github.com/diego-go/diego/internal/gardentest"
 )
 
@@ -175,7 +176,7 @@ func requireIntegration() {
 
 // makeBusyboxRootFS is gardentest's busybox rootfs with the page the network specs serve.
 func makeBusyboxRootFS(dir string) error {
-	if err := gardentest.MakeBusyboxRootFS(dir); err != nil {
+	if err := busyboxfs.Make(dir); err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "var", "www", "index.html"), []byte("hello from the container\n"), 0644)

@@ -28,6 +28,7 @@ import (
 
 	"github.com/diego-go/diego/gardenrunc"
 	"github.com/diego-go/diego/gardenrunc/initproc"
+	"github.com/diego-go/diego/internal/busyboxfs"
 )
 
 // RootFS is the preloaded rootfs every server offers and uses by default: busybox-static with
@@ -118,7 +119,7 @@ func build() {
 			return
 		}
 	}
-	if buildErr = MakeBusyboxRootFS(rootfsDir()); buildErr != nil {
+	if buildErr = busyboxfs.Make(rootfsDir()); buildErr != nil {
 		return
 	}
 	buildErr = os.Rename(filepath.Join(dir, "testapp"), filepath.Join(rootfsDir(), "testapp"))
@@ -461,50 +462,6 @@ func fromConfig(dir string) (*Garden, error) {
 	g.ExternalIP = cfg.External
 	g.Client = client.New(connection.New("unix", g.Socket))
 	return g, nil
-}
-
-// MakeBusyboxRootFS builds a minimal root filesystem from busybox-static in dir: every applet,
-// /etc/passwd and /etc/group with root, vcap (2000) and nobody, a /tmp everyone may write.
-func MakeBusyboxRootFS(dir string) error {
-	bb, err := exec.LookPath("busybox")
-	if err != nil {
-		return fmt.Errorf("busybox-static is not installed: %w", err)
-	}
-	for _, d := range []string{"bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root", "home/vcap", "var/www"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0755); err != nil {
-			return err
-		}
-	}
-	if err := os.Chmod(filepath.Join(dir, "tmp"), 01777); err != nil {
-		return err
-	}
-	data, err := os.ReadFile(bb)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "bin", "busybox"), data, 0755); err != nil {
-		return err
-	}
-	out, err := exec.Command(bb, "--list").Output()
-	if err != nil {
-		return err
-	}
-	for _, applet := range strings.Fields(string(out)) {
-		if applet != "busybox" {
-			if err := os.Symlink("busybox", filepath.Join(dir, "bin", applet)); err != nil {
-				return err
-			}
-		}
-	}
-	for name, content := range map[string]string{
-		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nvcap:x:2000:2000::/home/vcap:/bin/sh\nnobody:x:65534:65534::/nonexistent:/bin/false\n",
-		"etc/group":  "root:x:0:\nvcap:x:2000:\n",
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0644); err != nil {
-			return err
-		}
-	}
-	return os.Chown(filepath.Join(dir, "home", "vcap"), 2000, 2000)
 }
 
 // lastingThread is a goroutine locked to its thread for the life of the test process.
