@@ -352,13 +352,7 @@ func (g *Garden) destroyAll() {
 }
 
 func (g *Garden) teardown() {
-	g.killStragglers()
-	exec.Command("ip", "link", "del", g.bridge).Run()
-	exec.Command("iptables", "-w", "-t", "nat", "-D", g.chains+"-postrouting", "-s", g.pool, "!", "-d", g.pool, "-j", "MASQUERADE").Run()
-	gardenrunc.RemoveSharedChainsIfUnused(g.chains)
-	if cg, err := gardenrunc.HostCgroups(); err == nil {
-		cg.RemoveParent(g.cgParent)
-	}
+	gardenrunc.RemoveLeftovers(gardenrunc.Host{Dir: g.dir, CgroupParent: g.cgParent, Bridge: g.bridge, ChainPrefix: g.chains, NetworkPool: g.pool})
 	os.RemoveAll(g.dir)
 	if g.slotLock != nil {
 		g.slotLock.Close()
@@ -371,43 +365,7 @@ func (g *Garden) teardown() {
 func (g *Garden) KillWithContainers() {
 	GinkgoHelper()
 	g.Kill9()
-	g.killContainerProcesses()
-}
-
-// killStragglers kills what the server's destroys missed (a container created while cleanup
-// listed and destroyed the server's containers outlives its server) and unmounts what is left
-// under the work directory, so that its cgroups and files can go.
-func (g *Garden) killStragglers() {
-	g.killContainerProcesses()
-	b, err := os.ReadFile("/proc/self/mounts")
-	if err != nil {
-		return
-	}
-	var mounts []string
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], g.dir+"/") {
-			mounts = append(mounts, f[1])
-		}
-	}
-	// deepest first
-	for i := len(mounts) - 1; i >= 0; i-- {
-		syscall.Unmount(mounts[i], syscall.MNT_DETACH)
-	}
-}
-
-// killContainerProcesses kills every process in the server's cgroup parent: its containers'.
-func (g *Garden) killContainerProcesses() {
-	procs, _ := filepath.Glob("/proc/[0-9]*/cgroup")
-	for _, f := range procs {
-		b, err := os.ReadFile(f)
-		if err != nil || !strings.Contains(string(b), "/"+g.cgParent+"/") {
-			continue
-		}
-		var pid int
-		if _, err := fmt.Sscanf(filepath.Base(filepath.Dir(f)), "%d", &pid); err == nil && pid != os.Getpid() {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
+	gardenrunc.KillContainerProcesses(g.cgParent)
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
