@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/diego-go/diego/internal/busyboxfs"
+	"github.com/diego-go/diego/internal/testservers"
+)
+
+// startTimeout bounds each process's start (Consul's election and a garden's first start are
+// the slowest, a few seconds).
+const startTimeout = 90 * time.Second
+
+// step prints "what ... " then "ok (1.2 s)" or the error.
+func step(out io.Writer, what string, f func() (string, error)) error {
+	fmt.Fprintf(out, "%s ... ", what)
+	t := time.Now()
+	note, err := f()
+	if err != nil {
+		fmt.Fprintln(out, "failed")
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if note == "" {
+		note = "ok"
+	}
+	fmt.Fprintf(out, "%s (%.1f s)\n", note, time.Since(t).Seconds())
+	return nil
+}
+
+// Up starts what is not running (each process's pid file says), after building the programs,
+// and leaves what runs and answers its health check alone.
+func (d *Deployment) Up(out io.Writer) error {
+	if os.Geteuid() != 0 {
+		return errors.New("up needs root: garden makes containers, bridges and iptables chains")
+	}
+	for _, bin := range []string{"runc", "busybox", "iptables", "ip"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			return fmt.Errorf("%s is not installed: run make deps", bin)
+		}
+	}
+	if err := d.checkSettings(); err != nil {
+		return err
+	}
+	for _, dir := range []string{d.StateDir, d.logDir, d.runDir, d.dataDir, d.configDir} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	steps := []struct {
+		what string
+		f    func() (string, error)
+	}{
+		{"building the programs (CGO_ENABLED=0)", d.build},
+		{"preparing the cells' rootfs and binaries in " + d.hostDir, d.prepareHost},
+		{"writing certificates and configs in " + d.StateDir, func() (string, error) {
+			made, err := d.writeCerts()
+			if err == nil {
+				err = d.writeConfigs()
+			}
+			if err == nil && !made {
+				return "ok, certificates kept", nil
+			}
+			return "", err
+		}},
+		{"packing the demo app for the file-server", d.writeDemoArchive},
+	}
+	for _, s := range steps {
+		if err := step(out, s.what, s.f); err != nil {
+			return err
+		}
+	}
+	started := 0
+	for _, p := range d.procs {
+		if pid := p.running(); pid != 0 {
+			if err := step(out, p.name, func() (string, error) {
+				if err := p.waitReady(nil, 30*time.Second); err != nil {
+					return "", fmt.Errorf("running (pid %d) but not healthy: %w; make down, then up, starts it afresh", pid, err)
+				}
+				return fmt.Sprintf("running already (pid %d)", pid), nil
+			}); err != nil {
+				return err
+			}
+			continue
+		}
+		started++
+		if err := step(out, "starting "+p.name, func() (string, error) {
+			exited, err := p.start()
+			if err != nil {
+				return "", err
+			}
+			return "", p.waitReady(exited, startTimeout)
+		}); err != nil {
+			return err
+		}
+	}
+	var desired bool
+	if err := step(out, "desiring the demo app", func() (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var err error
+		if desired, err = d.desireDemo(ctx); err == nil && !desired {
+			return "desired already", nil
+		}
+		return "", err
+	}); err != nil {
+		return err
+	}
+	if err := step(out, "waiting for the demo app at "+d.DemoURL(), func() (string, error) {
+		return "", d.waitDemo(3 * time.Minute)
+	}); err != nil {
+		return err
+	}
+	if err := d.writeEnvFile(); err != nil {
+		return err
+	}
+	if started == 0 && !desired {
+		fmt.Fprintln(out, "\nEverything was running already: nothing started.")
+	}
+	d.printSummary(out)
+	return nil
+}
+
+// settingsFile records the settings of the deployment in a state dir, so that down needs none
+// but the state dir, and up refuses different ones while it runs.
+func (d *Deployment) settingsFile() string { return filepath.Join(d.StateDir, settingsName) }
+
+const settingsName = "settings.json"
+
+// checkSettings refuses settings other than those of processes running from the state dir,
+// then records these.
+func (d *Deployment) checkSettings() error {
+	if b, err := os.ReadFile(d.settingsFile()); err == nil {
+		var prev Settings
+		if json.Unmarshal(b, &prev) == nil && prev != d.Settings {
+			for _, p := range d.procs {
+				if p.running() != 0 {
+					return fmt.Errorf("the deployment in %s runs with other settings (%+v): run down first", d.StateDir, prev)
+				}
+			}
+		}
+	}
+	b, _ := json.MarshalIndent(d.Settings, "", "  ")
+	return writeFileAtomic(d.settingsFile(), b)
+}
+
+// build compiles every program into the state dir's bin/ (go's build cache makes a second run
+// quick; a running program keeps its old file).
+func (d *Deployment) build() (string, error) {
+	root, err := testservers.RepoRoot()
+	if err != nil {
+		return "", fmt.Errorf("up builds the programs from the repository: %w", err)
+	}
+	pkgs := make([]string, 0, len(programs))
+	for _, p := range programs {
+		pkgs = append(pkgs, p)
+	}
+	sort.Strings(pkgs)
+	cmd := exec.Command("go", append([]string{"build", "-o", d.binDir + string(filepath.Separator)}, pkgs...)...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, b)
+	}
+	return "", nil
+}
+
+// prepareHost fills /var/lib/<prefix>: the busybox rootfs (made once), and the programs that
+// run inside containers, in folders every user may search (containers' users reach them through
+// mounts).
+func (d *Deployment) prepareHost() (string, error) {
+	for _, dir := range []string{d.hostDir, filepath.Join(d.hostDir, "bin"), filepath.Join(d.hostDir, "healthcheck")} {
+		if err := os.MkdirAll(dir, 0o711); err != nil {
+			return "", err
+		}
+		if err := os.Chmod(dir, 0o711); err != nil {
+			return "", err
+		}
+	}
+	for _, g := range d.gardens {
+		if err := os.MkdirAll(g.host.Dir, 0o711); err != nil {
+			return "", err
+		}
+	}
+	for src, dst := range map[string]string{
+		d.bins["garden-init"]: filepath.Join(d.hostDir, "bin", "garden-init"),
+		// the executor's declarative_healthcheck_path holds only the healthcheck
+		d.bins["healthcheck"]: filepath.Join(d.hostDir, "healthcheck", "healthcheck"),
+	} {
+		if err := copyExecutable(src, dst); err != nil {
+			return "", err
+		}
+	}
+	rootfs := filepath.Join(d.hostDir, "rootfs")
+	if _, err := os.Stat(rootfs); err == nil {
+		return "ok, rootfs kept", nil
+	}
+	tmp := rootfs + ".tmp"
+	_ = os.RemoveAll(tmp)
+	if err := busyboxfs.Make(tmp); err != nil {
+		return "", err
+	}
+	return "", os.Rename(tmp, rootfs)
+}
+
+// copyExecutable replaces dst by a copy of src (a rename: a running dst keeps its file).
+func copyExecutable(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(dst+".tmp", b, 0o755); err != nil {
+		return err
+	}
+	return os.Rename(dst+".tmp", dst)
+}
+
+// writeEnvFile writes the variables the diego command line reads (--env-file, DIEGO_ENV_FILE).
+func (d *Deployment) writeEnvFile() error {
+	lines := []string{
+		"# written by deploy/local (make up); read by diego with --env-file or DIEGO_ENV_FILE",
+		"BBS_URL=" + d.BBSURL(),
+		"BBS_CA_CERT_FILE=" + d.certs.CA,
+		"BBS_CERT_FILE=" + d.certs.Cert["client"],
+		"BBS_KEY_FILE=" + d.certs.Key["client"],
+		"DIEGO_ROUTER_URL=" + d.RouterURL(),
+		"DIEGO_APP_DOMAIN=" + d.Domain,
+		"DIEGO_NATS_URL=" + d.NATSURL(),
+		"DIEGO_FILE_SERVER_URL=" + d.FileServerURL(),
+	}
+	return writeFileAtomic(d.EnvFile, []byte(strings.Join(lines, "\n")+"\n"))
+}
+
+func (d *Deployment) printSummary(out io.Writer) {
+	var cells []string
+	for _, g := range d.gardens {
+		cells = append(cells, fmt.Sprintf("%s (%s)", g.cell, g.zone))
+	}
+	fmt.Fprintf(out, `
+Diego runs on this machine:
+  demo app     %s   (curl %s)
+  router       %s
+  bbs          %s   (mutual TLS, certificates in %s)
+  file-server  %s/v1/static/
+  nats         %s
+  cells        %s
+  logs         %s
+
+Use it with the diego command line:
+  export DIEGO_ENV_FILE=%s
+  %s cells
+
+Stop everything and remove it: make down
+`, d.DemoURL(), d.DemoURL(), d.RouterURL(), d.BBSURL(), d.certDir, d.FileServerURL(), d.NATSURL(),
+		strings.Join(cells, ", "), d.logDir, d.EnvFile, d.bins["diego"])
+}
