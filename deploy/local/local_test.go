@@ -1,0 +1,217 @@
+package main_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	"github.com/onsi/gomega/gbytes"
+	"github.com/onsi/gomega/gexec"
+
+	"github.com/diego-go/diego/gardenrunc/initproc"
+)
+
+// The spec's deployment: ports, prefix, pool and state dir none of a `make up` left running
+// uses. The state dir is fixed so that a run killed half-way is cleaned up by the next one.
+const (
+	stateDir = "/tmp/diego-deploy-local-spec"
+	portBase = 14000
+	prefix   = "dgspec"
+	pool     = "10.248.0.0/16"
+)
+
+var processes = []string{"etcd", "consul", "nats", "bbs", "auctioneer", "converger", "garden-0", "garden-1",
+	"rep-0", "rep-1", "router", "route-emitter", "file-server"}
+
+var _ = Describe("deploy/local", func() {
+	// run runs the command (args[0]) with the spec's settings, then args[1:], which win.
+	run := func(timeout time.Duration, args ...string) *gexec.Session {
+		GinkgoHelper()
+		all := append([]string{args[0], "--state-dir", stateDir, "--port-base", fmt.Sprint(portBase), "--prefix", prefix, "--pool", pool}, args[1:]...)
+		cmd := exec.Command(bin, all...)
+		s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(s, timeout).Should(gexec.Exit())
+		return s
+	}
+
+	It("names every bad setting at once", func() {
+		s := run(time.Minute, "up", "--cells", "0", "--prefix", "Not_OK", "--pool", "10.0.0.0/8")
+		Expect(s.ExitCode()).To(Equal(1))
+		Expect(s.Err).To(gbytes.Say(`prefix "Not_OK" must be`))
+		Expect(string(s.Err.Contents())).To(And(ContainSubstring("cells 0 must be between 1 and 9"), ContainSubstring(`pool "10.0.0.0/8" must be a /16`)))
+	})
+
+	Describe("on this machine", Ordered, func() {
+		var pids map[string]pidFile
+
+		BeforeAll(func() {
+			if os.Geteuid() != 0 {
+				Skip("the deployment needs root")
+			}
+			for _, b := range []string{"runc", "busybox"} {
+				if _, err := exec.LookPath(b); err != nil {
+					Skip(b + " is not installed (make deps installs it)")
+				}
+			}
+			// one deployment spec at a time on the machine: they share the spec's names
+			lock, err := os.OpenFile(filepath.Join(os.TempDir(), "diego-deploy-local-spec.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(syscall.Flock(int(lock.Fd()), syscall.LOCK_EX)).To(Succeed())
+			DeferCleanup(lock.Close)
+			Expect(run(5*time.Minute, "down").ExitCode()).To(Equal(0), "removing what a killed run left")
+			DeferCleanup(func() { run(5*time.Minute, "down") })
+		})
+
+		It("starts everything and the demo app answers through the router", func() {
+			s := run(8*time.Minute, "up")
+			Expect(s.ExitCode()).To(Equal(0))
+			for _, p := range processes {
+				Expect(s.Out).To(gbytes.Say(`starting %s \.\.\. ok \(`, p))
+			}
+			Expect(s.Out).To(gbytes.Say(`demo app     http://demo.localhost:%d/`, portBase+80))
+			answers := map[string]bool{}
+			for range 10 {
+				body := demoAnswer()
+				Expect(body).To(MatchRegexp(`^[01] [0-9a-f-]{36}$`))
+				answers[body] = true
+			}
+			Expect(answers).To(HaveLen(2), "both instances answer")
+
+			env, err := os.ReadFile(filepath.Join(stateDir, "env"))
+			Expect(err).NotTo(HaveOccurred())
+			for _, kv := range []string{
+				fmt.Sprintf("BBS_URL=https://127.0.0.1:%d", portBase+30),
+				"BBS_CA_CERT_FILE=" + stateDir + "/certs/ca.crt",
+				"BBS_CERT_FILE=" + stateDir + "/certs/client.crt",
+				"BBS_KEY_FILE=" + stateDir + "/certs/client.key",
+				fmt.Sprintf("DIEGO_ROUTER_URL=http://127.0.0.1:%d", portBase+80),
+				"DIEGO_APP_DOMAIN=localhost",
+				fmt.Sprintf("DIEGO_NATS_URL=nats://127.0.0.1:%d", portBase+20),
+				fmt.Sprintf("DIEGO_FILE_SERVER_URL=http://127.0.0.1:%d", portBase+90),
+			} {
+				Expect(strings.Split(string(env), "\n")).To(ContainElement(kv))
+			}
+			cells := exec.Command(filepath.Join(stateDir, "bin", "diego"), "cells")
+			cells.Env = append(os.Environ(), "DIEGO_ENV_FILE="+filepath.Join(stateDir, "env"))
+			out, err := cells.CombinedOutput()
+			Expect(err).NotTo(HaveOccurred(), string(out))
+			Expect(string(out)).To(And(MatchRegexp(`cell-0\s+z1`), MatchRegexp(`cell-1\s+z2`)))
+
+			pids = readPids()
+			Expect(pids).To(HaveLen(len(processes)))
+		})
+
+		It("starts nothing when run again", func() {
+			s := run(5*time.Minute, "up")
+			Expect(s.ExitCode()).To(Equal(0))
+			for _, p := range processes {
+				Expect(s.Out).To(gbytes.Say(`%s \.\.\. running already \(pid %d\)`, p, pids[p].Pid))
+			}
+			Expect(s.Out).To(gbytes.Say("Everything was running already: nothing started."))
+			Expect(readPids()).To(Equal(pids))
+			Expect(demoAnswer()).To(MatchRegexp(`^[01] `))
+		})
+
+		It("starts only what is missing", func() {
+			Expect(syscall.Kill(pids["router"].Pid, syscall.SIGKILL)).To(Succeed())
+			Eventually(func() bool { return alive(pids["router"]) }, 10*time.Second).Should(BeFalse())
+			s := run(5*time.Minute, "up")
+			Expect(s.ExitCode()).To(Equal(0))
+			Expect(string(s.Out.Contents())).NotTo(ContainSubstring("starting etcd"))
+			Expect(s.Out).To(gbytes.Say(`starting router \.\.\. ok`))
+			now := readPids()
+			Expect(now["router"]).NotTo(Equal(pids["router"]))
+			delete(now, "router")
+			for name, p := range now {
+				Expect(p).To(Equal(pids[name]), name)
+			}
+			Expect(demoAnswer()).To(MatchRegexp(`^[01] `))
+			pids = readPids()
+		})
+
+		It("stops everything and leaves nothing behind", func() {
+			s := run(5*time.Minute, "down")
+			Expect(s.ExitCode()).To(Equal(0))
+			Expect(s.Out).To(gbytes.Say(`destroying the containers of garden-1 \.\.\. \d+ destroyed`))
+			for name, p := range pids {
+				Expect(alive(p)).To(BeFalse(), "%s (pid %d) is gone", name, p.Pid)
+			}
+			mounts, err := os.ReadFile("/proc/self/mounts")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(string(mounts)).NotTo(ContainSubstring("/var/lib/" + prefix))
+			Expect("/var/lib/" + prefix).NotTo(BeAnExistingFile())
+			cgroups, err := filepath.Glob("/sys/fs/cgroup/" + prefix + "-*")
+			Expect(err).NotTo(HaveOccurred())
+			v1, _ := filepath.Glob("/sys/fs/cgroup/*/" + prefix + "-*")
+			Expect(append(cgroups, v1...)).To(BeEmpty())
+			for _, table := range []string{"filter", "nat"} {
+				out, err := exec.Command("iptables", "-w", "-t", table, "-S").CombinedOutput()
+				Expect(err).NotTo(HaveOccurred(), string(out))
+				Expect(string(out)).NotTo(ContainSubstring(prefix))
+			}
+			links, err := exec.Command("ip", "-o", "link").CombinedOutput()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(string(links)).NotTo(ContainSubstring(prefix + "-"))
+			entries, err := os.ReadDir(stateDir)
+			Expect(err).NotTo(HaveOccurred())
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			Expect(names).To(ConsistOf("bin", "logs"))
+		})
+	})
+})
+
+type pidFile struct {
+	Pid   int    `json:"pid"`
+	Start string `json:"start"`
+}
+
+// readPids reads every pid file of the spec's deployment.
+func readPids() map[string]pidFile {
+	GinkgoHelper()
+	files, err := filepath.Glob(filepath.Join(stateDir, "run", "*.pid"))
+	Expect(err).NotTo(HaveOccurred())
+	out := map[string]pidFile{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		Expect(err).NotTo(HaveOccurred())
+		var p pidFile
+		Expect(json.Unmarshal(b, &p)).To(Succeed())
+		Expect(alive(p)).To(BeTrue(), f)
+		out[strings.TrimSuffix(filepath.Base(f), ".pid")] = p
+	}
+	return out
+}
+
+// alive: the process the pid file names still runs (not a later one with its pid).
+func alive(p pidFile) bool {
+	start, ok := initproc.ProcStart(p.Pid)
+	return ok && start == p.Start
+}
+
+// demoAnswer is the demo app's answer through the router at demo.localhost.
+func demoAnswer() string {
+	GinkgoHelper()
+	req, err := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/", portBase+80), nil)
+	Expect(err).NotTo(HaveOccurred())
+	req.Host = "demo.localhost"
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	Expect(err).NotTo(HaveOccurred())
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(resp.StatusCode).To(Equal(http.StatusOK), string(b))
+	return string(b)
+}
