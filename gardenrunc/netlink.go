@@ -68,33 +68,68 @@ func ifInfo(index int32, flags, change uint32) []byte {
 
 // do sends one request and waits for its acknowledgement.
 func (s *nlSocket) do(typ uint16, flags uint16, body []byte) error {
+	_, err := s.request(typ, flags, body)
+	return err
+}
+
+// request sends one request and returns the kernel's answers to it that came before its
+// acknowledgement.
+func (s *nlSocket) request(typ uint16, flags uint16, body []byte) ([]syscall.NetlinkMessage, error) {
 	seq := atomic.AddUint32(&nlSeq, 1)
 	h := unix.NlMsghdr{Len: uint32(unix.SizeofNlMsghdr + len(body)), Type: typ,
 		Flags: unix.NLM_F_REQUEST | unix.NLM_F_ACK | flags, Seq: seq}
 	msg := append((*[unix.SizeofNlMsghdr]byte)(unsafe.Pointer(&h))[:], body...)
 	if err := unix.Sendto(s.fd, msg, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return err
+		return nil, err
 	}
+	var answers []syscall.NetlinkMessage
 	buf := make([]byte, 65536)
 	for {
 		n, _, err := unix.Recvfrom(s.fd, buf, 0)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		msgs, err := syscall.ParseNetlinkMessage(buf[:n])
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, m := range msgs {
-			if m.Header.Seq != seq || m.Header.Type != unix.NLMSG_ERROR {
+			if m.Header.Seq != seq {
+				continue
+			}
+			if m.Header.Type != unix.NLMSG_ERROR {
+				// the next read reuses buf
+				m.Data = append([]byte(nil), m.Data...)
+				answers = append(answers, m)
 				continue
 			}
 			if code := int32(binary.NativeEndian.Uint32(m.Data[0:4])); code != 0 {
-				return unix.Errno(-code)
+				return nil, unix.Errno(-code)
 			}
-			return nil
+			return answers, nil
 		}
 	}
+}
+
+// nlLinkIndex is the index of the interface called name in the current thread's namespace. It
+// asks for that interface alone: net.InterfaceByName dumps every interface, which on a host with
+// a veth per container costs in proportion to the containers, under the kernel's rtnl lock.
+func nlLinkIndex(name string) (int, error) {
+	s, err := nlDial()
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close()
+	answers, err := s.request(unix.RTM_GETLINK, 0, join(ifInfo(0, 0, 0), attrStr(unix.IFLA_IFNAME, name)))
+	if err != nil {
+		return 0, fmt.Errorf("interface %s: %w", name, err)
+	}
+	for _, m := range answers {
+		if m.Header.Type == unix.RTM_NEWLINK && len(m.Data) >= unix.SizeofIfInfomsg {
+			return int((*unix.IfInfomsg)(unsafe.Pointer(&m.Data[0])).Index), nil
+		}
+	}
+	return 0, fmt.Errorf("interface %s: no link in the kernel's answer", name)
 }
 
 // nlAddVeth creates host <-> peer (named peerName, with hardware address peerMAC, moved into pid's
@@ -131,7 +166,7 @@ func nlDelLink(name string) error {
 // nlIsolatePort marks a bridge port isolated: isolated ports do not forward to each other, so
 // containers on the bridge reach the host (and, routed through it, the world) but not each other.
 func nlIsolatePort(name string) error {
-	ifc, err := net.InterfaceByName(name)
+	index, err := nlLinkIndex(name)
 	if err != nil {
 		return err
 	}
@@ -140,7 +175,7 @@ func nlIsolatePort(name string) error {
 		return err
 	}
 	defer s.Close()
-	m := unix.IfInfomsg{Family: unix.AF_BRIDGE, Index: int32(ifc.Index)}
+	m := unix.IfInfomsg{Family: unix.AF_BRIDGE, Index: int32(index)}
 	body := join((*[unix.SizeofIfInfomsg]byte)(unsafe.Pointer(&m))[:],
 		attr(unix.IFLA_PROTINFO|unix.NLA_F_NESTED, attr(unix.IFLA_BRPORT_ISOLATED, []byte{1})))
 	return s.do(unix.RTM_SETLINK, 0, body)

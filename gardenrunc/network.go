@@ -241,7 +241,7 @@ func (n *Network) AddContainer(pid int, ip net.IP) error {
 			n.Log.Warn("netlink-setup-failed-using-ip", "error", err)
 		}
 		// fall back to iproute2 after removing whatever netlink made
-		if _, e := net.InterfaceByName(hostVeth(ip)); e == nil {
+		if exists, _ := nlLinkExists(hostVeth(ip)); exists {
 			run("ip", "link", "del", hostVeth(ip))
 		}
 		if err := n.addContainerIP(pid, ip); err != nil {
@@ -259,9 +259,9 @@ func (n *Network) AddContainer(pid int, ip net.IP) error {
 // second, or fail when they had come in after the round's last probe. Setting the entry sends
 // what is queued at once.
 func (n *Network) announce(ip net.IP) error {
-	br, err := net.InterfaceByName(n.Bridge)
+	br, err := nlLinkIndex(n.Bridge)
 	if err == nil {
-		err = nlReplaceNeigh(br.Index, ip, ipMAC(ip))
+		err = nlReplaceNeigh(br, ip, ipMAC(ip))
 	}
 	if err == nil {
 		return nil
@@ -273,11 +273,11 @@ func (n *Network) announce(ip net.IP) error {
 }
 
 func (n *Network) addContainerNetlink(pid int, ip net.IP) error {
-	br, err := net.InterfaceByName(n.Bridge)
+	br, err := nlLinkIndex(n.Bridge)
 	if err != nil {
 		return err
 	}
-	if err := nlAddVeth(hostVeth(ip), "eth0", ipMAC(ip), n.MTU, pid, br.Index); err != nil {
+	if err := nlAddVeth(hostVeth(ip), "eth0", ipMAC(ip), n.MTU, pid, br); err != nil {
 		return fmt.Errorf("create veth: %w", err)
 	}
 	if err := nlIsolatePort(hostVeth(ip)); err != nil {
