@@ -125,10 +125,57 @@ func makeLoopDisk(dir string, byteLimit, inodeLimit uint64) error {
 	if err := os.MkdirAll(diskDir(dir), 0755); err != nil {
 		return err
 	}
-	if out, err := exec.Command("mount", "-o", "loop", img, diskDir(dir)).CombinedOutput(); err != nil {
-		return fmt.Errorf("mount loop disk: %v: %s", err, out)
+	if err := mountLoop(img, diskDir(dir)); err != nil {
+		return fmt.Errorf("mount loop disk: %w", err)
 	}
 	return nil
+}
+
+// mountLoop mounts the ext4 image img at dir through a free loop device that detaches itself
+// when the mount goes (autoclear, as mount -o loop sets). It asks the kernel for the device
+// directly: mount(8) reads every mount of the host and scans every loop device to do the same,
+// which with a mount pair and a loop device per container costs in proportion to the containers.
+func mountLoop(img, dir string) error {
+	f, err := os.OpenFile(img, os.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	ctl, err := os.OpenFile("/dev/loop-control", os.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer ctl.Close()
+	// a free device may be taken by another process before it is configured: ask again
+	for range 20 {
+		n, err := unix.IoctlRetInt(int(ctl.Fd()), unix.LOOP_CTL_GET_FREE)
+		if err != nil {
+			return fmt.Errorf("free loop device: %w", err)
+		}
+		dev := fmt.Sprintf("/dev/loop%d", n)
+		loop, err := os.OpenFile(dev, os.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		err = unix.IoctlLoopConfigure(int(loop.Fd()), &unix.LoopConfig{Fd: uint32(f.Fd()),
+			Info: unix.LoopInfo64{Flags: unix.LO_FLAGS_AUTOCLEAR}})
+		if err == unix.EBUSY {
+			loop.Close()
+			continue
+		}
+		if err != nil {
+			loop.Close()
+			return fmt.Errorf("configure %s: %w", dev, err)
+		}
+		err = unix.Mount(dev, dir, "ext4", 0, "")
+		// the mount holds the device from now on; without it this close detaches it
+		loop.Close()
+		if err != nil {
+			return fmt.Errorf("mount %s at %s: %w", dev, dir, err)
+		}
+		return nil
+	}
+	return errors.New("no free loop device after 20 tries")
 }
 
 // unmountAll removes the container's mounts (idempotent).
