@@ -136,8 +136,9 @@ func (c *cli) createAppCmd() *cobra.Command {
 	var instances int32
 	var routes []string
 	var port uint32
-	var noWait, noMonitor bool
-	var timeout, startTimeout time.Duration
+	var noMonitor bool
+	var wait waitFlags
+	var startTimeout time.Duration
 	const usage = "create-app NAME [flags] -- COMMAND [ARGS...]"
 	cmd := &cobra.Command{
 		Use:   usage,
@@ -183,28 +184,21 @@ func (c *cli) createAppCmd() *cobra.Command {
 				lrp.Routes = &models.Routes{Routes: map[string][]byte{routingtable.CFRouterKey: b}}
 			}
 
-			client, err := c.bbsClient()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			stream, err := c.openLRPEvents(ctx, client, noWait)
-			if err != nil {
-				return err
-			}
-			if err := client.UpsertDomain(ctx, appsDomain, 0); err != nil {
-				return client.fail(ctx, err)
-			}
-			if err := client.DesireLRP(ctx, lrp); err != nil {
-				if errors.Is(err, models.ErrResourceExists) {
-					return fmt.Errorf("app %s exists already: remove it first, or scale it", name)
+			return c.changeAndWait(ctx, wait, func(client *bbsConn) error {
+				if err := client.UpsertDomain(ctx, appsDomain, 0); err != nil {
+					return client.fail(ctx, err)
 				}
-				return client.fail(ctx, err)
-			}
-			if noWait {
+				if err := client.DesireLRP(ctx, lrp); err != nil {
+					if errors.Is(err, models.ErrResourceExists) {
+						return fmt.Errorf("app %s exists already: remove it first, or scale it", name)
+					}
+					return client.fail(ctx, err)
+				}
 				return nil
-			}
-			return c.waitRunning(ctx, client, stream, name, instances, timeout)
+			}, func(client *bbsConn, stream *bbs.EventStream) error {
+				return c.waitRunning(ctx, client, stream, name, instances, wait.timeout)
+			})
 		},
 	}
 	spec.flags(cmd.Flags())
@@ -212,15 +206,13 @@ func (c *cli) createAppCmd() *cobra.Command {
 	cmd.Flags().StringArrayVar(&routes, "route", nil, "a hostname routed to --port (repeatable; default NAME.<app domain> when --app-domain or DIEGO_APP_DOMAIN is set)")
 	cmd.Flags().Uint32Var(&port, "port", 8080, "the port the app listens on ($PORT), routed and health-checked")
 	cmd.Flags().BoolVar(&noMonitor, "no-monitor", false, "no TCP health check on --port: an instance runs as soon as its process started (for apps that listen on no port)")
-	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once the app is desired")
-	cmd.Flags().DurationVar(&timeout, "timeout", defaultTimeout, "how long to wait for the instances")
+	wait.flags(cmd.Flags(), "the app is desired", "the instances to run")
 	cmd.Flags().DurationVar(&startTimeout, "start-timeout", time.Minute, "how long an instance may take to pass its health check before it counts as crashed")
 	return cmd
 }
 
 func (c *cli) scaleCmd() *cobra.Command {
-	var noWait bool
-	var timeout time.Duration
+	var wait waitFlags
 	cmd := &cobra.Command{
 		Use:   "scale NAME INSTANCES",
 		Short: "Change how many instances of an app run, and wait for them",
@@ -232,80 +224,81 @@ func (c *cli) scaleCmd() *cobra.Command {
 				return fmt.Errorf("instances %q: want a whole number, 0 or more", args[1])
 			}
 			instances := int32(n)
-			client, err := c.bbsClient()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			stream, err := c.openLRPEvents(ctx, client, noWait)
-			if err != nil {
-				return err
-			}
-			if err := client.UpdateDesiredLRP(ctx, name, &models.DesiredLRPUpdate{Instances: &instances}); err != nil {
-				return notFound(client.fail(ctx, err), "app "+name)
-			}
-			if noWait {
+			return c.changeAndWait(ctx, wait, func(client *bbsConn) error {
+				if err := client.UpdateDesiredLRP(ctx, name, &models.DesiredLRPUpdate{Instances: &instances}); err != nil {
+					return notFound(client.fail(ctx, err), "app "+name)
+				}
 				return nil
-			}
-			return c.waitRunning(ctx, client, stream, name, instances, timeout)
+			}, func(client *bbsConn, stream *bbs.EventStream) error {
+				return c.waitRunning(ctx, client, stream, name, instances, wait.timeout)
+			})
 		},
 	}
-	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once the new count is desired")
-	cmd.Flags().DurationVar(&timeout, "timeout", defaultTimeout, "how long to wait for the instances")
+	wait.flags(cmd.Flags(), "the new count is desired", "the instances to run")
 	return cmd
 }
 
 func (c *cli) removeCmd() *cobra.Command {
-	var noWait bool
-	var timeout time.Duration
+	var wait waitFlags
 	cmd := &cobra.Command{
 		Use:   "remove NAME",
 		Short: "Remove an app and wait until its instances are gone",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
-			client, err := c.bbsClient()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			stream, err := c.openLRPEvents(ctx, client, noWait)
-			if err != nil {
-				return err
-			}
-			if err := client.RemoveDesiredLRP(ctx, name); err != nil {
-				return notFound(client.fail(ctx, err), "app "+name)
-			}
-			if noWait {
-				return nil
-			}
-			return c.watch(ctx, client, stream, timeout, ofProcess(name), func(ctx context.Context) (status, error) {
-				lrps, err := client.ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: name})
-				if err != nil {
-					return status{}, client.fail(ctx, err)
+			return c.changeAndWait(ctx, wait, func(client *bbsConn) error {
+				if err := client.RemoveDesiredLRP(ctx, name); err != nil {
+					return notFound(client.fail(ctx, err), "app "+name)
 				}
-				left := fmt.Sprintf("%d instances left", len(lrps))
-				return status{line: left, done: len(lrps) == 0, pending: left}, nil
+				return nil
+			}, func(client *bbsConn, stream *bbs.EventStream) error {
+				return c.watch(ctx, client, stream, wait.timeout, ofProcess(name), func(ctx context.Context) (status, error) {
+					lrps, err := client.ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: name})
+					if err != nil {
+						return status{}, client.fail(ctx, err)
+					}
+					left := fmt.Sprintf("%d instances left", len(lrps))
+					return status{line: left, done: len(lrps) == 0, pending: left}, nil
+				})
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once the app is removed from the BBS")
-	cmd.Flags().DurationVar(&timeout, "timeout", defaultTimeout, "how long to wait for the instances to stop")
+	wait.flags(cmd.Flags(), "the app is removed from the BBS", "its instances to stop")
 	return cmd
 }
 
-// openLRPEvents opens the LRP event stream a command waits on (none with noWait); it closes
-// with ctx.
-func (c *cli) openLRPEvents(ctx context.Context, client *bbsConn, noWait bool) (*bbs.EventStream, error) {
-	if noWait {
-		return nil, nil
-	}
-	stream, err := client.SubscribeToLRPInstanceEvents(ctx, "")
+// waitFlags are the flags of a command that changes an app, then waits for the change to take
+// effect.
+type waitFlags struct {
+	noWait  bool
+	timeout time.Duration
+}
+
+func (w *waitFlags) flags(fs *pflag.FlagSet, changed, effect string) {
+	fs.BoolVar(&w.noWait, "no-wait", false, "return once "+changed)
+	fs.DurationVar(&w.timeout, "timeout", defaultTimeout, "how long to wait for "+effect)
+}
+
+// changeAndWait makes the change, then, unless --no-wait, waits on the LRP event stream, which
+// is opened first so that none of the change's events is missed. The stream ends with ctx.
+func (c *cli) changeAndWait(ctx context.Context, w waitFlags, change func(*bbsConn) error, wait func(*bbsConn, *bbs.EventStream) error) error {
+	client, err := c.bbsClient()
 	if err != nil {
-		return nil, client.fail(ctx, err)
+		return err
 	}
-	context.AfterFunc(ctx, func() { _ = stream.Close() })
-	return stream, nil
+	var stream *bbs.EventStream
+	if !w.noWait {
+		if stream, err = client.SubscribeToLRPInstanceEvents(ctx, ""); err != nil {
+			return client.fail(ctx, err)
+		}
+		context.AfterFunc(ctx, func() { _ = stream.Close() })
+	}
+	if err := change(client); err != nil || w.noWait {
+		return err
+	}
+	return wait(client, stream)
 }
 
 // ofProcess reports the events of one process guid's desired LRP and instances.
@@ -417,13 +410,9 @@ func (c *cli) statusCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := args[0]
 			ctx := cmd.Context()
-			client, err := c.bbsClient()
+			client, d, err := c.app(ctx, name)
 			if err != nil {
 				return err
-			}
-			d, err := client.DesiredLRPByProcessGuid(ctx, name)
-			if err != nil {
-				return notFound(client.fail(ctx, err), "app "+name)
 			}
 			lrps, err := client.ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: name})
 			if err != nil {
@@ -498,6 +487,19 @@ func (c *cli) statusCmd() *cobra.Command {
 			return c.table([]string{"INDEX", "STATE", "CELL", "ZONE", "ADDRESS", "SINCE", "CRASHES", "REASON"}, rows)
 		},
 	}
+}
+
+// app is the client of the BBS and the app's desired LRP.
+func (c *cli) app(ctx context.Context, name string) (*bbsConn, *models.DesiredLRP, error) {
+	client, err := c.bbsClient()
+	if err != nil {
+		return nil, nil, err
+	}
+	d, err := client.DesiredLRPByProcessGuid(ctx, name)
+	if err != nil {
+		return nil, nil, notFound(client.fail(ctx, err), "app "+name)
+	}
+	return client, d, nil
 }
 
 // address is where an instance's first port is reached from outside its cell: host:port.

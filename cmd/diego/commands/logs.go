@@ -26,13 +26,9 @@ func (c *cli) logsCmd() *cobra.Command {
 			if natsURL == "" {
 				return fmt.Errorf("no NATS URL configured: give --%s, set %s, or name an env file setting it", c.cfg.natsURL.flag, c.cfg.natsURL.env)
 			}
-			client, err := c.bbsClient()
+			_, d, err := c.app(ctx, name)
 			if err != nil {
 				return err
-			}
-			d, err := client.DesiredLRPByProcessGuid(ctx, name)
-			if err != nil {
-				return notFound(client.fail(ctx, err), "app "+name)
 			}
 			if d.GetLogGuid() == "" {
 				return fmt.Errorf("app %s has no log guid: its cells publish no logs for it", name)
