@@ -47,9 +47,14 @@ var _ = Describe("the developer commands on the whole system", Ordered, func() {
 
 		out = sys("status", "web")
 		Expect(out).To(MatchRegexp(`(?m)^routes\s+web.apps.test -> 8080$`))
+		zones := map[string]string{}
+		for _, c := range w.Cells {
+			zones[c.ID] = c.Zone
+		}
 		for _, a := range w.Running("web") {
-			Expect(out).To(MatchRegexp(`(?m)^%d\s+RUNNING\s+%s\s+z\d\s+%s:%d\s`, a.GetActualLrpKey().GetIndex(),
-				a.GetActualLrpInstanceKey().GetCellId(), a.GetActualLrpNetInfo().GetAddress(), a.GetActualLrpNetInfo().GetPorts()[0].GetHostPort()))
+			cell := a.GetActualLrpInstanceKey().GetCellId()
+			Expect(out).To(MatchRegexp(`(?m)^%d\s+RUNNING\s+%s\s+%s\s+%s:%d\s`, a.GetActualLrpKey().GetIndex(),
+				cell, zones[cell], a.GetActualLrpNetInfo().GetAddress(), a.GetActualLrpNetInfo().GetPorts()[0].GetHostPort()))
 		}
 
 		logs := start(nil, "--env-file", envFile, "logs", "web")
@@ -67,7 +72,7 @@ var _ = Describe("the developer commands on the whole system", Ordered, func() {
 
 		out = sys("cell-states")
 		for _, c := range w.Cells {
-			Expect(out).To(MatchRegexp(`(?m)^%s\s+z\d\s+false\s`, c.ID))
+			Expect(out).To(MatchRegexp(`(?m)^%s\s+%s\s+false\s`, c.ID, c.Zone))
 		}
 
 		out = sys("remove", "web")
