@@ -2,14 +2,15 @@ package main
 
 import (
 	"archive/tar"
+	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -21,94 +22,44 @@ import (
 
 const (
 	// DemoApp is the demo LRP's process guid and log guid.
-	DemoApp = "demo"
-	// DemoDomain is the domain the demo app is desired in (diego create-app's).
-	DemoDomain = "diego-apps"
-	demoPort   = 8080
-	// demoArchive is the test app the file-server serves and the cells download.
+	DemoApp  = "demo"
+	demoPort = 8080
+	// demoArchive is the test app the file-server serves and the cells download into demoDir.
 	demoArchive = "testapp.tgz"
+	demoDir     = "/home/vcap/app"
 )
 
 // writeDemoArchive packs the built test app as a gzipped tar (a download keeps an archive's
-// modes; a plain file would arrive unexecutable).
+// modes; a plain file would arrive unexecutable). The archive of the same binary is the same
+// bytes, and is not written again: the cells' copies stay valid (the file-server's ETag).
 func (d *Deployment) writeDemoArchive() (string, error) {
-	path := filepath.Join(d.staticDir, demoArchive)
-	if newer(path, d.bins["testapp"]) {
-		return "ok, kept", nil
-	}
-	return "", d.packDemo(path)
-}
-
-// newer says whether file a exists and was modified after b.
-func newer(a, b string) bool {
-	ai, err := os.Stat(a)
-	if err != nil {
-		return false
-	}
-	bi, err := os.Stat(b)
-	return err == nil && ai.ModTime().After(bi.ModTime())
-}
-
-func (d *Deployment) packDemo(path string) error {
 	bin, err := os.ReadFile(d.bins["testapp"])
 	if err != nil {
-		return err
+		return "", err
 	}
-	if err := os.MkdirAll(d.staticDir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.Create(path + ".tmp")
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	gz := gzip.NewWriter(f)
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)
-	if err := tw.WriteHeader(&tar.Header{Name: "testapp", Mode: 0o755, Size: int64(len(bin)), ModTime: time.Now(), Typeflag: tar.TypeReg}); err != nil {
-		return err
+	if err := tw.WriteHeader(&tar.Header{Name: "testapp", Mode: 0o755, Size: int64(len(bin)), ModTime: time.Unix(0, 0), Typeflag: tar.TypeReg}); err != nil {
+		return "", err
 	}
 	if _, err := tw.Write(bin); err != nil {
-		return err
+		return "", err
 	}
 	if err := tw.Close(); err != nil {
-		return err
+		return "", err
 	}
 	if err := gz.Close(); err != nil {
-		return err
+		return "", err
 	}
-	if err := f.Close(); err != nil {
-		return err
+	path := filepath.Join(d.staticDir, demoArchive)
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, buf.Bytes()) {
+		return "ok, unchanged", nil
 	}
-	return os.Rename(path+".tmp", path)
-}
-
-// demoLRP is the test app, downloaded from the file-server into a busybox container, one
-// instance per cell, routed at DemoHost.
-func (d *Deployment) demoLRP() *models.DesiredLRP {
-	routes, _ := json.Marshal([]map[string]any{{"hostnames": []string{d.DemoHost}, "port": demoPort}})
-	return &models.DesiredLRP{
-		ProcessGuid: DemoApp,
-		Domain:      DemoDomain,
-		LogGuid:     DemoApp,
-		RootFs:      RootFS,
-		Instances:   int32(d.Cells),
-		MemoryMb:    64,
-		DiskMb:      64,
-		Ports:       []uint32{demoPort},
-		Setup: &models.Action{Value: &models.Action_DownloadAction{DownloadAction: &models.DownloadAction{
-			Artifact: "testapp", From: d.FileServerURL() + "/v1/static/" + demoArchive, To: "/home/vcap/app",
-			CacheKey: demoArchive, User: "vcap",
-		}}},
-		Action: &models.Action{Value: &models.Action_RunAction{RunAction: &models.RunAction{
-			Path: "/home/vcap/app/testapp", User: "vcap",
-			Env: []*models.EnvironmentVariable{{Name: "PORT", Value: fmt.Sprint(demoPort)}},
-		}}},
-		CheckDefinition: &models.CheckDefinition{Checks: []*models.Check{
-			{Value: &models.Check_HttpCheck{HttpCheck: &models.HTTPCheck{Port: demoPort, Path: "/"}}},
-		}},
-		StartTimeoutMs: 60000,
-		Routes:         &models.Routes{Routes: map[string][]byte{"cf-router": routes}},
+	if err := os.MkdirAll(d.staticDir, 0o755); err != nil {
+		return "", err
 	}
+	return "", writeFileAtomic(path, buf.Bytes())
 }
 
 func (d *Deployment) bbsClient() (*bbs.Client, error) {
@@ -119,7 +70,9 @@ func (d *Deployment) bbsClient() (*bbs.Client, error) {
 	return bbs.NewClient(d.BBSURL(), t), nil
 }
 
-// desireDemo desires the demo app unless it is desired already; it says whether it did.
+// desireDemo desires the demo app with diego create-app, unless the BBS has it already; it says
+// whether it did. The app is the test app, downloaded from the file-server into a busybox
+// container, one instance per cell, routed at DemoHost (the env file's app domain).
 func (d *Deployment) desireDemo(ctx context.Context) (bool, error) {
 	c, err := d.bbsClient()
 	if err != nil {
@@ -130,10 +83,14 @@ func (d *Deployment) desireDemo(ctx context.Context) (bool, error) {
 	} else if !errors.Is(err, models.ErrResourceNotFound) {
 		return false, err
 	}
-	if err := c.UpsertDomain(ctx, DemoDomain, 0); err != nil {
-		return false, err
+	cmd := exec.CommandContext(ctx, d.bins["diego"], "create-app", DemoApp, "--env-file", d.EnvFile,
+		"--instances", fmt.Sprint(d.Cells), "--port", fmt.Sprint(demoPort),
+		"--download", d.FileServerURL()+"/v1/static/"+demoArchive+":"+demoDir,
+		"--", demoDir+"/testapp")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return false, fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
 	}
-	return true, c.DesireLRP(ctx, d.demoLRP())
+	return true, nil
 }
 
 // DemoURL is where the demo app answers through the router (curl resolves *.localhost to

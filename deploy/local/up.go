@@ -103,9 +103,13 @@ func (d *Deployment) Up(out io.Writer) error {
 			return err
 		}
 	}
+	// create-app reads it
+	if err := d.writeEnvFile(); err != nil {
+		return err
+	}
 	var desired bool
-	if err := step(out, "desiring the demo app", func() (string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	if err := step(out, "desiring the demo app (diego create-app "+DemoApp+")", func() (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		var err error
 		if desired, err = d.desireDemo(ctx); err == nil && !desired {
@@ -118,9 +122,6 @@ func (d *Deployment) Up(out io.Writer) error {
 	if err := step(out, "waiting for the demo app at "+d.DemoURL(), func() (string, error) {
 		return "", d.waitDemo(3 * time.Minute)
 	}); err != nil {
-		return err
-	}
-	if err := d.writeEnvFile(); err != nil {
 		return err
 	}
 	if started == 0 && !desired {
