@@ -70,9 +70,9 @@ var _ = Describe("developer commands", func() {
 
 	Describe("create-app", func() {
 		It("desires the app's LRP with everything its flags say", func() {
-			diegoWithEnv([]string{"DIEGO_APP_DOMAIN=apps.test"}, "create-app", "ca-full", "--no-wait",
+			diegoWithEnv([]string{"DIEGO_APP_DOMAIN=apps.test", "DIEGO_FILE_SERVER_URL=http://files.test:8080"}, "create-app", "ca-full", "--no-wait",
 				"--instances", "3", "--memory", "128", "--disk", "256", "--port", "9090", "--env", "A=1", "--env", "B=two=2",
-				"--download", "http://files.test:8080/v1/static/app.tgz:/home/vcap/app", "--",
+				"--download", "https://blobs.test/lib.tgz:/home/vcap/lib", "--download", "app.tgz:/home/vcap/app", "--",
 				"/home/vcap/app/run", "--flag", "x")
 			d := desiredApp("ca-full")
 			Expect(d.GetDomain()).To(Equal("diego-apps"))
@@ -88,10 +88,13 @@ var _ = Describe("developer commands", func() {
 			}
 			Expect(env).To(Equal([]string{"PORT=9090", "A=1", "B=two=2"}))
 			downloads := d.GetSetup().GetSerialAction().GetActions()
-			Expect(downloads).To(HaveLen(1))
-			dl := downloads[0].GetDownloadAction()
-			Expect(dl.GetFrom()).To(Equal("http://files.test:8080/v1/static/app.tgz"))
+			Expect(downloads).To(HaveLen(2))
+			Expect(downloads[0].GetDownloadAction().GetFrom()).To(Equal("https://blobs.test/lib.tgz"))
+			Expect(downloads[0].GetDownloadAction().GetTo()).To(Equal("/home/vcap/lib"))
+			dl := downloads[1].GetDownloadAction()
+			Expect(dl.GetFrom()).To(Equal("http://files.test:8080/v1/static/app.tgz"), "a file is the file server's")
 			Expect(dl.GetTo()).To(Equal("/home/vcap/app"))
+			Expect(dl.GetCacheKey()).To(Equal(dl.GetFrom()))
 			Expect(dl.GetUser()).To(Equal("vcap"))
 			run := d.GetAction().GetRunAction()
 			Expect(run.GetPath()).To(Equal("/home/vcap/app/run"))
@@ -127,6 +130,8 @@ var _ = Describe("developer commands", func() {
 			Expect(fails(nil, append(bbsFlags(), "create-app", "ca-bad", "extra", "--", "/bin/app")...)).To(ContainSubstring("want: create-app NAME"))
 			Expect(fails(nil, append(bbsFlags(), "create-app", "ca-bad", "--env", "NOVALUE", "--", "/bin/app")...)).To(ContainSubstring(`--env "NOVALUE": want NAME=VALUE`))
 			Expect(fails(nil, append(bbsFlags(), "create-app", "ca-bad", "--download", "files.test/app.tgz", "--", "/bin/app")...)).To(ContainSubstring(`--download "files.test/app.tgz": want URL:DEST`))
+			Expect(fails(nil, append(bbsFlags(), "create-app", "ca-bad", "--download", "ftp://files.test/app.tgz:/app", "--", "/bin/app")...)).To(ContainSubstring(`--download "ftp://files.test/app.tgz:/app": want URL:DEST`))
+			Expect(fails(nil, append(bbsFlags(), "create-app", "ca-bad", "--download", "app.tgz:/app", "--", "/bin/app")...)).To(ContainSubstring(`--download "app.tgz:/app" names a file of the file server, but no file server is configured: give --file-server-url or set DIEGO_FILE_SERVER_URL`))
 			Expect(fails(nil, append(bbsFlags(), "create-app", "ca-bad", "--image", "busybox@md5:12", "--", "/bin/app")...)).To(ContainSubstring(`--image "busybox@md5:12"`))
 			Expect(fails(nil, append(bbsFlags(), "create-app", "ca-bad", "--rootfs", "busybox", "--", "/bin/app")...)).To(ContainSubstring(`--rootfs "busybox": want preloaded:STACK`))
 			_, err := bbsClient.DesiredLRPByProcessGuid(ctx, "ca-bad")

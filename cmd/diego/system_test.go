@@ -40,7 +40,9 @@ var _ = Describe("the developer commands on the whole system", Ordered, func() {
 	})
 
 	It("creates an app, shows it, follows its logs, scales it and removes it", func() {
-		out := sys("create-app", "web", "--instances", "2", "--", gardentest.TestAppPath())
+		// the app comes from the file server: a script the cells download before running it
+		Expect(os.WriteFile(filepath.Join(w.FileServer.Dir, "web.sh"), []byte("exec "+gardentest.TestAppPath()+"\n"), 0o644)).To(Succeed())
+		out := sys("create-app", "web", "--instances", "2", "--download", "web.sh:/tmp/app", "--", "/bin/sh", "/tmp/app/web.sh")
 		Expect(out).To(HaveSuffix("2/2 instances running\n"))
 		w.Routers[0].WaitRoutable("web.apps.test", 2, 30*time.Second)
 		Expect(w.Routers[0].Get("web.apps.test", "/").Err).NotTo(HaveOccurred())

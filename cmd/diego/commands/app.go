@@ -39,12 +39,13 @@ func (s *containerSpec) flags(fs *pflag.FlagSet) {
 	fs.Int32Var(&s.memory, "memory", 64, "memory limit in MB")
 	fs.Int32Var(&s.disk, "disk", 64, "disk limit in MB")
 	fs.StringArrayVar(&s.env, "env", nil, "an environment variable NAME=VALUE (repeatable)")
-	fs.StringArrayVar(&s.downloads, "download", nil, "URL:DEST: before the command runs, download URL into the container's directory DEST (an archive is unpacked there, another file keeps its name) (repeatable)")
+	fs.StringArrayVar(&s.downloads, "download", nil, "URL:DEST: before the command runs, download URL (or FILE of the file server's /v1/static/) into the container's directory DEST (an archive is unpacked there, another file keeps its name) (repeatable)")
 }
 
 // build checks the flags and the command and turns them into the rootfs, the environment, the
-// setup (the downloads, nil when there are none) and the run action.
-func (s *containerSpec) build(command []string) (rootfs string, env []*models.EnvironmentVariable, setup, run *models.Action, err error) {
+// setup (the downloads, nil when there are none) and the run action. fileServer is the file
+// server's URL, asked for only when a download names a file rather than a URL.
+func (s *containerSpec) build(command []string, fileServer func() (string, error)) (rootfs string, env []*models.EnvironmentVariable, setup, run *models.Action, err error) {
 	rootfs, user := s.rootfs, "vcap"
 	if s.image != "" {
 		if rootfs, err = dockerRootFS(s.image); err != nil {
@@ -75,8 +76,18 @@ func (s *containerSpec) build(command []string) (rootfs string, env []*models.En
 		if i > 0 {
 			from, to = d[:i], d[i+1:]
 		}
-		if !strings.HasPrefix(from, "http://") && !strings.HasPrefix(from, "https://") || strings.Contains(to, ":") {
-			return "", nil, nil, nil, fmt.Errorf("--download %q: want URL:DEST, an http(s) URL and an absolute path in the container", d)
+		if from == "" || strings.Contains(to, ":") || strings.Contains(from, "://") && !strings.HasPrefix(from, "http://") && !strings.HasPrefix(from, "https://") {
+			return "", nil, nil, nil, fmt.Errorf("--download %q: want URL:DEST or FILE:DEST, an http(s) URL or a file of the file server, and an absolute path in the container", d)
+		}
+		if !strings.Contains(from, "://") {
+			base, err := fileServer()
+			if err != nil {
+				return "", nil, nil, nil, err
+			}
+			if base == "" {
+				return "", nil, nil, nil, fmt.Errorf("--download %q names a file of the file server, but no file server is configured: give --file-server-url or set DIEGO_FILE_SERVER_URL", d)
+			}
+			from = strings.TrimSuffix(base, "/") + "/v1/static/" + strings.TrimPrefix(from, "/")
 		}
 		// the cells cache what they download by this key: every instance after the first on a
 		// cell reuses its copy (revalidated with the file server's ETag)
@@ -153,7 +164,7 @@ func (c *cli) createAppCmd() *cobra.Command {
 			if instances < 0 || port == 0 || port > 65535 {
 				return fmt.Errorf("--instances %d, --port %d: want 0 or more instances and a port 1-65535", instances, port)
 			}
-			rootfs, env, setup, action, err := spec.build(run)
+			rootfs, env, setup, action, err := spec.build(run, c.fileServerURL)
 			if err != nil {
 				return err
 			}
@@ -488,6 +499,8 @@ func (c *cli) statusCmd() *cobra.Command {
 		},
 	}
 }
+
+func (c *cli) fileServerURL() (string, error) { return c.cfg.get(&c.cfg.fileServer) }
 
 // app is the client of the BBS and the app's desired LRP.
 func (c *cli) app(ctx context.Context, name string) (*bbsConn, *models.DesiredLRP, error) {

@@ -22,7 +22,7 @@ type config struct {
 	envFile                        string
 	bbsURL, bbsCA, bbsCert, bbsKey setting
 	repCA, repCert, repKey         setting
-	natsURL, appDomain             setting
+	natsURL, appDomain, fileServer setting
 	fileVars                       map[string]string
 	loaded                         bool
 }
@@ -36,6 +36,8 @@ func newConfig() *config {
 		natsURL: setting{flag: "nats-url", env: "DIEGO_NATS_URL"},
 		// the domain under which create-app routes an app by default: NAME.<domain>
 		appDomain: setting{flag: "app-domain", env: "DIEGO_APP_DOMAIN"},
+		// where a --download that names no URL, only a file, is fetched from
+		fileServer: setting{flag: "file-server-url", env: "DIEGO_FILE_SERVER_URL"},
 	}
 	c.repCA = setting{flag: "rep-ca-cert-file", env: "REP_CA_CERT_FILE", fallback: &c.bbsCA}
 	c.repCert = setting{flag: "rep-cert-file", env: "REP_CERT_FILE", fallback: &c.bbsCert}
@@ -44,7 +46,7 @@ func newConfig() *config {
 }
 
 func (c *config) settings() []*setting {
-	return []*setting{&c.bbsURL, &c.bbsCA, &c.bbsCert, &c.bbsKey, &c.repCA, &c.repCert, &c.repKey, &c.natsURL, &c.appDomain}
+	return []*setting{&c.bbsURL, &c.bbsCA, &c.bbsCert, &c.bbsKey, &c.repCA, &c.repCert, &c.repKey, &c.natsURL, &c.appDomain, &c.fileServer}
 }
 
 // get resolves s: its flag, else its environment variable, else the env file, else its fallback.

@@ -27,7 +27,7 @@ func (c *cli) runTaskCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rootfs, env, setup, action, err := spec.build(run)
+			rootfs, env, setup, action, err := spec.build(run, c.fileServerURL)
 			if err != nil {
 				return err
 			}
