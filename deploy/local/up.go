@@ -38,8 +38,20 @@ func step(out io.Writer, what string, f func() (string, error)) error {
 }
 
 // Up starts what is not running (each process's pid file says), after building the programs,
-// and leaves what runs and answers its health check alone.
-func (d *Deployment) Up(out io.Writer) error {
+// and leaves what runs and answers its health check alone. What it started before an error
+// keeps running; the error says so.
+func (d *Deployment) Up(out io.Writer) (err error) {
+	defer func() {
+		if err == nil {
+			return
+		}
+		for _, p := range d.procs {
+			if p.running() != 0 {
+				err = fmt.Errorf("%w\n(what runs keeps running: down stops it, see %s)", err, d.logDir)
+				return
+			}
+		}
+	}()
 	if os.Geteuid() != 0 {
 		return errors.New("up needs root: garden makes containers, bridges and iptables chains")
 	}
