@@ -134,6 +134,7 @@ var _ = Describe("developer commands", func() {
 			Expect(fails(nil, append(bbsFlags(), "create-app", "ca-bad", "--download", "app.tgz:/app", "--", "/bin/app")...)).To(ContainSubstring(`--download "app.tgz:/app" names a file of the file server, but no file server is configured: give --file-server-url or set DIEGO_FILE_SERVER_URL`))
 			Expect(fails(nil, append(bbsFlags(), "create-app", "ca-bad", "--image", "busybox@md5:12", "--", "/bin/app")...)).To(ContainSubstring(`--image "busybox@md5:12"`))
 			Expect(fails(nil, append(bbsFlags(), "create-app", "ca-bad", "--rootfs", "busybox", "--", "/bin/app")...)).To(ContainSubstring(`--rootfs "busybox": want preloaded:STACK`))
+			Expect(fails(nil, append(bbsFlags(), "create-app", "ca-bad", "--rootfs", "preloaded:busybox", "--image", "busybox", "--", "/bin/app")...)).To(ContainSubstring("[image rootfs] were all set"))
 			_, err := bbsClient.DesiredLRPByProcessGuid(ctx, "ca-bad")
 			Expect(err).To(MatchError(models.ErrResourceNotFound), "nothing half-written")
 
@@ -162,6 +163,15 @@ var _ = Describe("developer commands", func() {
 			startInstance("ca-tty", 0, "cell-a")
 			Eventually(s, 10*time.Second).Should(gexec.Exit(0))
 			Expect(string(s.Out.Contents())).To(Equal("\r0/1 instances running\x1b[K\r1/1 instances running\x1b[K\r\n"))
+		})
+
+		It("ends on SIGINT saying what it waited for; the app stays", func() {
+			s := start(nil, append(bbsFlags(), "create-app", "ca-int", "--", "/bin/app")...)
+			Eventually(s.Out, 10*time.Second).Should(gbytes.Say("0/1 instances running\n"))
+			s.Signal(syscall.SIGINT)
+			Eventually(s, 10*time.Second).Should(gexec.Exit(1))
+			Expect(string(s.Err.Contents())).To(Equal("diego: interrupted: 0/1 instances running; not running: 1 UNCLAIMED\n"))
+			Expect(desiredApp("ca-int").GetInstances()).To(Equal(int32(1)))
 		})
 
 		It("fails naming the placement error of an instance that cannot be placed", func() {

@@ -32,7 +32,8 @@ type containerSpec struct {
 	env, downloads      []string
 }
 
-func (s *containerSpec) flags(fs *pflag.FlagSet) {
+func (s *containerSpec) flags(cmd *cobra.Command) {
+	fs := cmd.Flags()
 	fs.StringVar(&s.rootfs, "rootfs", "preloaded:busybox", "the rootfs: preloaded:STACK (a stack the cells preload) or any rootfs URL the cells offer")
 	fs.StringVar(&s.image, "image", "", "a docker image instead of --rootfs: REPO[:TAG] or REPO@sha256:DIGEST, with an optional REGISTRY-HOST[:PORT]/ before it (run as docker:///REPO#TAG)")
 	fs.StringVar(&s.user, "user", "", "the user the process and downloads run as (default vcap, root with --image)")
@@ -40,6 +41,7 @@ func (s *containerSpec) flags(fs *pflag.FlagSet) {
 	fs.Int32Var(&s.disk, "disk", 64, "disk limit in MB")
 	fs.StringArrayVar(&s.env, "env", nil, "an environment variable NAME=VALUE (repeatable)")
 	fs.StringArrayVar(&s.downloads, "download", nil, "URL:DEST: before the command runs, download URL (or FILE of the file server's /v1/static/) into the container's directory DEST (an archive is unpacked there, another file keeps its name) (repeatable)")
+	cmd.MarkFlagsMutuallyExclusive("rootfs", "image")
 }
 
 // build checks the flags and the command and turns them into the rootfs, the environment, the
@@ -212,7 +214,7 @@ func (c *cli) createAppCmd() *cobra.Command {
 			})
 		},
 	}
-	spec.flags(cmd.Flags())
+	spec.flags(cmd)
 	cmd.Flags().Int32Var(&instances, "instances", 1, "how many instances run")
 	cmd.Flags().StringArrayVar(&routes, "route", nil, "a hostname routed to --port (repeatable; default NAME.<app domain> when --app-domain or DIEGO_APP_DOMAIN is set)")
 	cmd.Flags().Uint32Var(&port, "port", 8080, "the port the app listens on ($PORT), routed and health-checked")

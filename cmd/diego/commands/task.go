@@ -78,7 +78,7 @@ func (c *cli) runTaskCmd() *cobra.Command {
 			return nil
 		},
 	}
-	spec.flags(cmd.Flags())
+	spec.flags(cmd)
 	cmd.Flags().StringVar(&domain, "domain", "diego-tasks", "the task's domain")
 	cmd.Flags().StringVar(&resultFile, "result-file", "", "a file in the container whose contents become the task's result")
 	cmd.Flags().BoolVar(&wait, "wait", false, "show the task's state until it completes, then print its result (exit status 1 when it failed)")
