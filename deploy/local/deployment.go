@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -332,12 +333,10 @@ func (d *Deployment) processes() []*process {
 // RootFS is the rootfs the cells preload: busybox-static (internal/busyboxfs).
 const RootFS = "preloaded:busybox"
 
-func merge(maps ...map[string]any) map[string]any {
+func merge(ms ...map[string]any) map[string]any {
 	out := map[string]any{}
-	for _, m := range maps {
-		for k, v := range m {
-			out[k] = v
-		}
+	for _, m := range ms {
+		maps.Copy(out, m)
 	}
 	return out
 }
