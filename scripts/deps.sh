@@ -2,7 +2,7 @@
 # make deps: installs everything the project's builds and tests need, from the project's own files.
 #
 #   Debian packages (apt-get):  runc, iptables, iproute2, util-linux, mount, e2fsprogs,
-#                               busybox-static, curl (elsewhere: their commands are checked)
+#                               busybox-static, curl, chromium (elsewhere: their commands are checked)
 #   Built from the Go module proxy by the tool modules under tools/ (go.mod + go.sum committed):
 #     etcd + etcdctl   tools/etcd            -> .deps/etcd-<version>/{etcd,etcdctl}
 #     nats-server      tools/nats            -> .deps/nats-server-<version>/nats-server
@@ -143,10 +143,11 @@ if command -v flock >/dev/null 2>&1; then
 fi
 
 # runc and the tools the garden backend drives (iptables, ip, nsenter/losetup/mount, mkfs.ext4);
-# busybox-static and curl for the container specs. Each as DEBIAN_PACKAGE=COMMAND: without apt-get
+# busybox-static and curl for the container specs; chromium for the dashboard's browser spec
+# (inigo/dashboard_test.go). Each as DEBIAN_PACKAGE=COMMAND: without apt-get
 # and dpkg (another distribution) the commands are only checked, and the missing ones named.
 SYSTEM_TOOLS=(runc=runc iptables=iptables iproute2=ip util-linux=nsenter mount=mount
-	e2fsprogs=mkfs.ext4 busybox-static=busybox curl=curl)
+	e2fsprogs=mkfs.ext4 busybox-static=busybox curl=curl chromium=chromium)
 if command -v apt-get >/dev/null 2>&1 && command -v dpkg-query >/dev/null 2>&1; then
 	apt_install "${SYSTEM_TOOLS[@]%%=*}"
 else
