@@ -16,6 +16,9 @@ import (
 	"strings"
 	"time"
 
+	"code.cloudfoundry.org/garden/client"
+	"code.cloudfoundry.org/garden/client/connection"
+
 	"github.com/diego-go/diego/gardenrunc"
 	"github.com/diego-go/diego/internal/testservers"
 	"github.com/diego-go/diego/tlsconfig"
@@ -51,6 +54,7 @@ const (
 	auctioneerPort = 40
 	convergerPort  = 50
 	emitterPort    = 60
+	dashboardPort  = 70
 	routerPort     = 80
 	fileServerPort = 90
 	// each daemon's health listener is its port + 1
@@ -127,6 +131,7 @@ func (d *Deployment) addr(offset int) string { return fmt.Sprintf("127.0.0.1:%d"
 func (d *Deployment) BBSURL() string        { return "https://" + d.addr(bbsPort) }
 func (d *Deployment) RouterURL() string     { return "http://" + d.addr(routerPort) }
 func (d *Deployment) FileServerURL() string { return "http://" + d.addr(fileServerPort) }
+func (d *Deployment) DashboardURL() string  { return "http://" + d.addr(dashboardPort) + "/" }
 func (d *Deployment) NATSURL() string       { return "nats://" + d.addr(natsPort) }
 
 // The project's programs the deployment builds (CGO_ENABLED=0: garden-init and the healthcheck
@@ -278,8 +283,9 @@ func (d *Deployment) processes() []*process {
 	for i, g := range d.gardens {
 		base := cellPorts + cellPortStride*i
 		ps = append(ps, &process{name: "garden-" + fmt.Sprint(i), bin: d.bins["garden"],
-			args:    []string{"-config", filepath.Join(d.configDir, fmt.Sprintf("garden-%d.json", i))},
-			ready:   httpOK("http://" + d.addr(base+2) + "/ping"),
+			args: []string{"-config", filepath.Join(d.configDir, fmt.Sprintf("garden-%d.json", i))},
+			// its health listener answers before its socket listens
+			ready:   client.New(connection.New("unix", g.socket)).Ping,
 			pidPath: filepath.Join(d.runDir, fmt.Sprintf("garden-%d.pid", i)), logPath: filepath.Join(d.logDir, fmt.Sprintf("garden-%d.log", i))})
 		d.configs[filepath.Join(d.configDir, fmt.Sprintf("garden-%d.json", i))] = map[string]any{
 			"listen_network":   "unix",
@@ -327,6 +333,9 @@ func (d *Deployment) processes() []*process {
 		"listen_address":   d.addr(fileServerPort),
 		"static_directory": d.staticDir,
 	})
+	// the live view: diego dashboard on the env file
+	add("dashboard", d.bins["diego"], httpOK(d.DashboardURL()+"api/state"),
+		"dashboard", "--listen", d.addr(dashboardPort), "--env-file", d.EnvFile)
 	return ps
 }
 

@@ -30,7 +30,7 @@ const (
 )
 
 var processes = []string{"etcd", "consul", "nats", "bbs", "auctioneer", "converger", "garden-0", "garden-1",
-	"rep-0", "rep-1", "router", "route-emitter", "file-server"}
+	"rep-0", "rep-1", "router", "route-emitter", "file-server", "dashboard"}
 
 var _ = Describe("deploy/local", func() {
 	// run runs the command (args[0]) with the spec's settings, then args[1:], which win.
@@ -106,6 +106,14 @@ var _ = Describe("deploy/local", func() {
 			out, err := cells.CombinedOutput()
 			Expect(err).NotTo(HaveOccurred(), string(out))
 			Expect(string(out)).To(And(MatchRegexp(`cell-0\s+z1`), MatchRegexp(`cell-1\s+z2`)))
+
+			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/api/state", portBase+70))
+			Expect(err).NotTo(HaveOccurred())
+			state, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(resp.StatusCode).To(Equal(http.StatusOK))
+			Expect(string(state)).To(And(ContainSubstring(`"cell-0"`), ContainSubstring(`"demo"`)), "the dashboard shows the cells and the demo app")
 
 			pids = readPids()
 			Expect(pids).To(HaveLen(len(processes)))

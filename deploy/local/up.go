@@ -74,10 +74,14 @@ func (d *Deployment) Up(out io.Writer) (err error) {
 	}{
 		{"building the programs (CGO_ENABLED=0)", d.build},
 		{"preparing the cells' rootfs and binaries in " + d.hostDir, d.prepareHost},
-		{"writing certificates and configs in " + d.StateDir, func() (string, error) {
+		{"writing certificates, configs and the env file in " + d.StateDir, func() (string, error) {
 			made, err := d.writeCerts()
 			if err == nil {
 				err = d.writeConfigs()
+			}
+			if err == nil {
+				// the dashboard and create-app read it
+				err = d.writeEnvFile()
 			}
 			if err == nil && !made {
 				return "ok, certificates kept", nil
@@ -114,10 +118,6 @@ func (d *Deployment) Up(out io.Writer) (err error) {
 		}); err != nil {
 			return err
 		}
-	}
-	// create-app reads it
-	if err := d.writeEnvFile(); err != nil {
-		return err
 	}
 	var desired bool
 	if err := step(out, "desiring the demo app (diego create-app "+DemoApp+")", func() (string, error) {
@@ -261,6 +261,7 @@ func (d *Deployment) printSummary(out io.Writer) {
 	fmt.Fprintf(out, `
 Diego runs on this machine:
   demo app     %s   (curl %s)
+  dashboard    %s   (the live view)
   router       %s
   bbs          %s   (mutual TLS, certificates in %s)
   file-server  %s/v1/static/
@@ -273,6 +274,6 @@ Use it with the diego command line:
   %s cells
 
 Stop everything and remove it: make down
-`, d.DemoURL(), d.DemoURL(), d.RouterURL(), d.BBSURL(), d.certDir, d.FileServerURL(), d.NATSURL(),
+`, d.DemoURL(), d.DemoURL(), d.DashboardURL(), d.RouterURL(), d.BBSURL(), d.certDir, d.FileServerURL(), d.NATSURL(),
 		strings.Join(cells, ", "), d.logDir, d.EnvFile, d.bins["diego"])
 }
