@@ -44,7 +44,9 @@ var _ = Describe("the developer commands on the whole system", Ordered, func() {
 		Expect(os.WriteFile(filepath.Join(w.FileServer.Dir, "web.sh"), []byte("exec "+gardentest.TestAppPath()+"\n"), 0o644)).To(Succeed())
 		out := sys("create-app", "web", "--instances", "2", "--download", "web.sh:/tmp/app", "--", "/bin/sh", "/tmp/app/web.sh")
 		Expect(out).To(HaveSuffix("2/2 instances running\n"))
-		w.Routers[0].WaitRoutable("web.apps.test", 2, 30*time.Second)
+		// beyond the router's failed_endpoint_backoff (30 s): on a loaded machine a first dial to a
+		// new instance can time out, and the router then leaves it out that long
+		w.Routers[0].WaitRoutable("web.apps.test", 2, time.Minute)
 		Expect(w.Routers[0].Get("web.apps.test", "/").Err).NotTo(HaveOccurred())
 
 		out = sys("status", "web")
