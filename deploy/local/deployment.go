@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -324,6 +325,15 @@ func (d *Deployment) processes() []*process {
 				"declarative_healthcheck_path": filepath.Join(d.hostDir, "healthcheck"),
 			},
 		}))
+		// ready once the auctioneer can place work on it: its presence is in Consul
+		rep := ps[len(ps)-1]
+		ping, cell := rep.ready, g.cell
+		rep.ready = func() error {
+			if err := ping(); err != nil {
+				return err
+			}
+			return d.cellPresent(cell)
+		}
 	}
 	daemon("router", d.bins["router"], routerPort, "/health", merge(natsURLs, map[string]any{
 		"listen_address": d.addr(routerPort),
@@ -444,4 +454,24 @@ func (d *Deployment) writeConfigs() error {
 		}
 	}
 	return nil
+}
+
+// cellPresent says nil once the BBS lists the cell.
+func (d *Deployment) cellPresent(cell string) error {
+	c, err := d.bbsClient()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cells, err := c.Cells(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range cells {
+		if p.GetCellId() == cell {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s has no presence yet", cell)
 }
