@@ -61,7 +61,7 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 		cleanup()
 		return nil, nil, err
 	}
-	store = db.New(etcd, keys, db.WithLogger(logger), db.WithGroupCommit())
+	store = db.New(etcd, keys, db.WithLogger(logger), db.WithGroupCommit(), db.WithRestartPolicy(cfg.CrashRestartPolicy.Policy()))
 
 	reg := daemon.NewRegistry()
 	m := newMetrics(reg)

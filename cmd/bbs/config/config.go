@@ -12,6 +12,7 @@ import (
 	"github.com/diego-go/diego/bbs/handlers"
 	"github.com/diego-go/diego/bbs/service"
 	"github.com/diego-go/diego/internal/daemonconfig"
+	"github.com/diego-go/diego/models"
 )
 
 // Config of the bbs daemon. Example:
@@ -87,11 +88,44 @@ type Config struct {
 
 	// CallbackRetryWait is the pause between task callback attempts.
 	CallbackRetryWait daemonconfig.Duration `json:"callback_retry_wait"`
+
+	// CrashRestartPolicy decides when a crashed instance starts again (default upstream's,
+	// which hard-codes it: models.DefaultRestartPolicy). A file may set some of its keys.
+	CrashRestartPolicy RestartPolicy `json:"crash_restart_policy"`
+}
+
+// RestartPolicy is models.RestartPolicy in the configuration's JSON.
+type RestartPolicy struct {
+	ImmediateRestarts int32                 `json:"immediate_restarts"`
+	MinBackoff        daemonconfig.Duration `json:"min_backoff"`
+	MaxBackoff        daemonconfig.Duration `json:"max_backoff"`
+	MaxRestarts       int32                 `json:"max_restarts"`
+	CrashResetAfter   daemonconfig.Duration `json:"crash_reset_after"`
+}
+
+// Policy is the models.RestartPolicy configured.
+func (r RestartPolicy) Policy() models.RestartPolicy {
+	return models.RestartPolicy{ImmediateRestarts: r.ImmediateRestarts, MinBackoff: r.MinBackoff.D(), MaxBackoff: r.MaxBackoff.D(),
+		MaxRestarts: r.MaxRestarts, CrashResetAfter: r.CrashResetAfter.D()}
+}
+
+// check records a policy that cannot be followed.
+func (r RestartPolicy) check(p *daemonconfig.Problems) {
+	if r.ImmediateRestarts < 0 || r.MaxRestarts < r.ImmediateRestarts {
+		p.Addf("crash_restart_policy: want 0 <= immediate_restarts (%d) <= max_restarts (%d)", r.ImmediateRestarts, r.MaxRestarts)
+	}
+	if r.MinBackoff <= 0 || r.MaxBackoff < r.MinBackoff {
+		p.Addf("crash_restart_policy: want 0 < min_backoff (%s) <= max_backoff (%s)", r.MinBackoff.D(), r.MaxBackoff.D())
+	}
+	if r.CrashResetAfter <= 0 {
+		p.Addf("crash_restart_policy: crash_reset_after must be positive, not %s", r.CrashResetAfter.D())
+	}
 }
 
 // Default is the configuration before the file is applied.
 func Default() Config {
 	conv := convergence.DefaultConfig()
+	policy := models.DefaultRestartPolicy()
 	return Config{
 		ServiceName:                 "bbs",
 		Listeners:                   daemonconfig.Listeners{ListenAddress: "0.0.0.0:8889", HealthAddress: "127.0.0.1:8890"},
@@ -106,6 +140,9 @@ func Default() Config {
 		CallbackRetryWait:           daemonconfig.Duration(time.Second),
 		MaxRequestBytes:             handlers.MaxBodyBytes,
 		MaxInstances:                service.DefaultMaxInstances,
+		CrashRestartPolicy: RestartPolicy{ImmediateRestarts: policy.ImmediateRestarts, MinBackoff: daemonconfig.Duration(policy.MinBackoff),
+			MaxBackoff: daemonconfig.Duration(policy.MaxBackoff), MaxRestarts: policy.MaxRestarts,
+			CrashResetAfter: daemonconfig.Duration(policy.CrashResetAfter)},
 	}
 }
 
@@ -178,5 +215,6 @@ func (c Config) Validate() error {
 	}
 	p.TLSFiles("auctioneer", c.AuctioneerCAFile, c.AuctioneerCertFile, c.AuctioneerKeyFile)
 	p.TLSFiles("rep", c.RepCAFile, c.RepCertFile, c.RepKeyFile)
+	c.CrashRestartPolicy.check(&p)
 	return p.Err()
 }
