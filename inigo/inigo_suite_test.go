@@ -2,11 +2,13 @@ package inigo_test
 
 import (
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/diego-go/diego/inigo/world"
+	"github.com/diego-go/diego/models"
 )
 
 // TestInigo runs the whole system end to end: real etcd, Consul and NATS, garden servers on runc
@@ -21,7 +23,11 @@ func TestInigo(t *testing.T) {
 var w *world.World
 
 var _ = BeforeSuite(func() {
-	w = world.Start(world.Options{})
+	// a crash is restarted at once, then after 1 s, 2 s, 2 s and 2 s (the cap), and the
+	// sixth is the last: the crash spec sees every stage in seconds
+	w = world.Start(world.Options{CrashRestartPolicy: models.RestartPolicy{
+		ImmediateRestarts: 2, MinBackoff: time.Second, MaxBackoff: 2 * time.Second, MaxRestarts: 6, CrashResetAfter: 5 * time.Minute,
+	}})
 })
 
 // host is a route's hostname of its own for a process guid.

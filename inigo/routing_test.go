@@ -193,17 +193,32 @@ var _ = Describe("a cell killed while serving", func() {
 })
 
 var _ = Describe("a rep killed -9, its containers running on", func() {
-	It("costs no request: its instances answer until their replacements run elsewhere", func() {
-		processGuid, victim, survivors, load := servingFromACell("repkill", 2, 4)
+	It("costs no request: its instance turns SUSPECT and stays routed until its replacement runs elsewhere, within the presence TTL and a start", func() {
+		// one instance: were the SUSPECT's route dropped before the replacement answers,
+		// requests would fail
+		processGuid, victim, survivors, load := servingFromACell("repkill", 1, 4)
 		victim.Kill9Rep()
-		Eventually(func() int { return runningOn(processGuid, survivors) }, time.Minute, 100*time.Millisecond).Should(Equal(2),
-			"the instances run again on the other cells")
-		w.Routers[0].WaitRoutable(host(processGuid), 2, 30*time.Second)
+		killed := time.Now()
+		Eventually(func() bool {
+			for _, a := range w.Actuals(processGuid) {
+				if a.GetPresence() == models.ActualLRP_SUSPECT && a.GetActualLrpInstanceKey().GetCellId() == victim.ID {
+					return true
+				}
+			}
+			return false
+		}, 2*w.Options.LockTTL+10*time.Second, 50*time.Millisecond).Should(BeTrue(), "the instance on the lost cell turns SUSPECT")
+		suspect := time.Since(killed)
+		Eventually(func() int { return runningOn(processGuid, survivors) }, time.Minute, 100*time.Millisecond).Should(Equal(1),
+			"the instance runs again on another cell")
+		replaced := time.Since(killed)
+		w.Routers[0].WaitRoutable(host(processGuid), 1, 30*time.Second)
 		time.Sleep(time.Second)
 		res := load.Stop()
-		GinkgoWriter.Printf("rep killed: %s\n", res)
+		GinkgoWriter.Printf("rep killed: SUSPECT %s later, replacement RUNNING %s later (presence TTL %s); %s\n", suspect, replaced, w.Options.LockTTL, res)
 		Expect(res.Failures).To(BeZero(), res.String())
-		Expect(len(res.Instances)).To(BeNumerically(">=", 3), "the replacements answered too")
+		Expect(len(res.Instances)).To(Equal(2), "the SUSPECT and its replacement answered")
+		// Consul ends a session within 2 TTLs; the replacement then starts as any instance
+		Expect(replaced).To(BeNumerically("<", 2*w.Options.LockTTL+20*time.Second))
 	})
 })
 

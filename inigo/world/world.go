@@ -40,6 +40,7 @@ import (
 	"github.com/diego-go/diego/internal/daemontest"
 	"github.com/diego-go/diego/internal/gardentest"
 	"github.com/diego-go/diego/internal/testservers"
+	"github.com/diego-go/diego/models"
 	"github.com/diego-go/diego/tlsconfig"
 	"github.com/diego-go/diego/tlsconfig/tlstest"
 )
@@ -64,6 +65,10 @@ type Options struct {
 	RegisterInterval time.Duration
 	// SyncInterval is the route-emitter's full sync interval (default 10 s).
 	SyncInterval time.Duration
+	// CrashRestartPolicy is the bbs's crash_restart_policy (the zero value: the bbs's default,
+	// upstream's: 3 immediate restarts, then a backoff of 30 s doubling up to 16 min, CRASHED for
+	// good from the 200th crash).
+	CrashRestartPolicy models.RestartPolicy
 	// Rep is laid over every rep's configuration (cmd/rep's keys; "executor" replaces the
 	// executor object whole).
 	Rep map[string]any
@@ -301,11 +306,18 @@ func merge(maps ...map[string]any) map[string]any {
 // newBBSServers makes the two bbs, on one etcd and one Consul lock.
 func (w *World) newBBSServers() []*Process {
 	GinkgoHelper()
+	var policy map[string]any
+	if p := w.Options.CrashRestartPolicy; p != (models.RestartPolicy{}) {
+		policy = map[string]any{"crash_restart_policy": map[string]any{
+			"immediate_restarts": p.ImmediateRestarts, "min_backoff": p.MinBackoff.String(), "max_backoff": p.MaxBackoff.String(),
+			"max_restarts": p.MaxRestarts, "crash_reset_after": p.CrashResetAfter.String(),
+		}}
+	}
 	var ps []*Process
 	for range 2 {
 		addr := daemontest.FreeAddr()
 		w.bbsURLs = append(w.bbsURLs, "https://"+addr)
-		ps = append(ps, w.newProcess("bbs", "/ping", merge(w.serverTLS(), w.lockTiming(), map[string]any{
+		ps = append(ps, w.newProcess("bbs", "/ping", merge(w.serverTLS(), w.lockTiming(), policy, map[string]any{
 			"listen_address":          addr,
 			"health_address":          daemontest.FreeAddr(),
 			"etcd_endpoints":          []string{w.Etcd.ClientURL()},
