@@ -15,16 +15,6 @@ import (
 	"github.com/diego-go/diego/models"
 )
 
-// instanceGuids are the instance guids of the process's RUNNING instances.
-func instanceGuids(processGuid string) []string {
-	GinkgoHelper()
-	var out []string
-	for _, a := range w.Running(processGuid) {
-		out = append(out, a.GetActualLrpInstanceKey().GetInstanceGuid())
-	}
-	return out
-}
-
 // withContainers lists the handles among handles that a garden of the world still holds.
 func withContainers(handles []string) []string {
 	GinkgoHelper()
