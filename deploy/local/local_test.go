@@ -147,6 +147,21 @@ var _ = Describe("deploy/local", func() {
 			pids = readPids()
 		})
 
+		It("starts nothing where another deployment answers on its ports", func() {
+			other := []string{"--state-dir", stateDir + "-other", "--prefix", prefix + "x"}
+			DeferCleanup(func() {
+				run(5*time.Minute, append([]string{"down"}, other...)...)
+				Expect(os.RemoveAll(stateDir + "-other")).To(Succeed())
+			})
+			s := run(5*time.Minute, append([]string{"up"}, other...)...)
+			Expect(s.ExitCode()).To(Equal(1))
+			Expect(s.Err).To(gbytes.Say("something that is not the etcd up started answers its health check"))
+			Expect(string(s.Out.Contents())).NotTo(ContainSubstring("building"), "it stops before it builds")
+			Expect(filepath.Join(stateDir+"-other", "run", "etcd.pid")).NotTo(BeAnExistingFile())
+			Expect(readPids()).To(Equal(pids))
+			Expect(demoAnswer()).To(MatchRegexp(`^[01] `))
+		})
+
 		It("stops everything and leaves nothing behind", func() {
 			s := run(5*time.Minute, "down")
 			Expect(s.ExitCode()).To(Equal(0))

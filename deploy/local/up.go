@@ -63,6 +63,12 @@ func (d *Deployment) Up(out io.Writer) (err error) {
 	if err := d.checkSettings(); err != nil {
 		return err
 	}
+	// else a health check could pass on another program's answer
+	for _, p := range d.procs {
+		if p.running() == 0 && p.ready() == nil {
+			return fmt.Errorf("something that is not the %s up started answers its health check: another deployment on the same ports? (choose another --port-base)", p.name)
+		}
+	}
 	for _, dir := range []string{d.StateDir, d.logDir, d.runDir, d.dataDir, d.configDir} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
