@@ -47,15 +47,29 @@ var defaultTimings = timings{
 //go:embed static
 var static embed.FS
 
+// Option tunes the dashboard.
+type Option func(*server)
+
+// CellStateFunc asks the rep of a cell for its state (GET /state).
+type CellStateFunc func(ctx context.Context, p *models.CellPresence) (models.CellState, error)
+
+// WithCellStates makes the live view ask every cell's rep for its state, each time it reads the
+// cells, with state: the page then shows which cells evacuate and what each rep says it has
+// left, or why its rep did not answer.
+func WithCellStates(state CellStateFunc) Option { return func(s *server) { s.cellState = state } }
+
 // New is the dashboard's HTTP handler: the page at /, its view as JSON at GET /api/state (read
 // from the BBS on each request) and the live view at GET /api/events (text/event-stream, one
 // "state" event holding the view's JSON at each change).
-func New(client *bbs.Client, logger *slog.Logger) http.Handler {
-	return newHandler(client, logger, defaultTimings)
+func New(client *bbs.Client, logger *slog.Logger, opts ...Option) http.Handler {
+	return newHandler(client, logger, defaultTimings, opts...)
 }
 
-func newHandler(client *bbs.Client, logger *slog.Logger, t timings) http.Handler {
+func newHandler(client *bbs.Client, logger *slog.Logger, t timings, opts ...Option) http.Handler {
 	s := &server{client: client, logger: logger, timings: t, pages: map[chan []byte]struct{}{}}
+	for _, o := range opts {
+		o(s)
+	}
 	files, err := fs.Sub(static, "static")
 	if err != nil {
 		panic(err) // the embedded folder is part of the binary
@@ -68,9 +82,10 @@ func newHandler(client *bbs.Client, logger *slog.Logger, t timings) http.Handler
 }
 
 type server struct {
-	client  *bbs.Client
-	logger  *slog.Logger
-	timings timings
+	client    *bbs.Client
+	logger    *slog.Logger
+	timings   timings
+	cellState CellStateFunc
 
 	mu sync.Mutex
 	// pages holds one channel per open event stream; each holds at most the latest view, so a
@@ -91,6 +106,9 @@ func (s *server) serveState(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadGateway)
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
 		return
+	}
+	if s.cellState != nil {
+		st.reps = s.repStates(r.Context(), st.cells)
 	}
 	_ = json.NewEncoder(w).Encode(st.view())
 }
@@ -185,6 +203,8 @@ func (s *server) follow(ctx context.Context) {
 	resync := make(chan struct{}, 1)
 	go s.read(ctx, s.client.SubscribeToLRPInstanceEvents, evs, resync)
 	go s.read(ctx, s.client.SubscribeToTaskEvents, evs, resync)
+	cellReads := make(chan cellRead)
+	go s.readCells(ctx, cellReads)
 
 	st := &state{}
 	reload := func() {
@@ -196,6 +216,7 @@ func (s *server) follow(ctx context.Context) {
 			st.err = err.Error()
 			return
 		}
+		fresh.reps = st.reps
 		st = fresh
 	}
 	reload()
@@ -203,8 +224,6 @@ func (s *server) follow(ctx context.Context) {
 
 	resyncs := time.NewTicker(s.timings.resync)
 	defer resyncs.Stop()
-	cellReads := time.NewTicker(s.timings.cells)
-	defer cellReads.Stop()
 	// push fires the push interval after the first change not yet published; nil while there is none
 	var push <-chan time.Time
 	changed := func() {
@@ -225,12 +244,11 @@ func (s *server) follow(ctx context.Context) {
 		case <-resyncs.C:
 			reload()
 			changed()
-		case <-cellReads.C:
-			cells, err := s.client.Cells(ctx)
-			if err != nil {
-				st.err = fmt.Sprintf("cannot read the cells: %v", err)
+		case r := <-cellReads:
+			if r.err != nil {
+				st.err = fmt.Sprintf("cannot read the cells: %v", r.err)
 			} else {
-				st.cells, st.err = cells, ""
+				st.cells, st.reps, st.err = r.cells, r.reps, ""
 			}
 			changed()
 		case <-push:
@@ -238,6 +256,58 @@ func (s *server) follow(ctx context.Context) {
 			s.publish(ctx, st.view())
 		}
 	}
+}
+
+// cellRead is one reading of the cells' presences and, with WithCellStates, of their reps.
+type cellRead struct {
+	cells []*models.CellPresence
+	reps  map[string]RepState
+	err   error
+}
+
+// readCells reads the cells every cell interval until ctx ends: cell presences are not in the
+// event streams. A rep that is slow to answer holds up only this reading, not the events.
+func (s *server) readCells(ctx context.Context, out chan<- cellRead) {
+	tick := time.NewTicker(s.timings.cells)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		var r cellRead
+		r.cells, r.err = s.client.Cells(ctx)
+		if r.err == nil && s.cellState != nil {
+			r.reps = s.repStates(ctx, r.cells)
+		}
+		select {
+		case out <- r:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// repStates asks every cell's rep for its state, all at once.
+func (s *server) repStates(ctx context.Context, cells []*models.CellPresence) map[string]RepState {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	reps := map[string]RepState{}
+	for _, p := range cells {
+		wg.Go(func() {
+			state, err := s.cellState(ctx, p)
+			r := repStateOf(state)
+			if err != nil {
+				r = RepState{Error: err.Error()}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			reps[p.GetCellId()] = r
+		})
+	}
+	wg.Wait()
+	return reps
 }
 
 // read sends the events of one stream until ctx ends, opening it again whenever it fails, and

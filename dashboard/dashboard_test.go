@@ -20,6 +20,7 @@ import (
 	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/dashboard"
 	"github.com/diego-go/diego/models"
+	"github.com/diego-go/diego/rep"
 	"github.com/diego-go/diego/rep/reptest"
 )
 
@@ -239,6 +240,35 @@ var _ = Describe("the dashboard server", func() {
 			}
 			Eventually(func() []string { return instances(latest(), guid) }, 5*time.Second).Should(HaveLen(1))
 		}
+	})
+
+	It("with WithCellStates, shows each rep's own state next to its cell, and why a rep does not answer", func() {
+		r := reptest.New("rep-cell", reptest.Options{Total: models.Resources{MemoryMB: 2048, DiskMB: 4096, Containers: 12},
+			State: func(s *models.CellState) { s.Evacuating = true }})
+		DeferCleanup(r.Close)
+		reptest.RegisterPresence(logger, consulClient, "rep-cell", r.URL(), 2*time.Second, 500*time.Millisecond)
+		reps := rep.NewClient(rep.Options{})
+		srv := httptest.NewServer(dashboard.NewFast(bbsClient, logger, time.Hour, dashboard.WithCellStates(
+			func(ctx context.Context, p *models.CellPresence) (models.CellState, error) { return reps.State(ctx, p.GetRepUrl()) })))
+		DeferCleanup(srv.Close)
+		answered := &dashboard.RepState{Evacuating: true, Available: dashboard.Resources{MemoryMB: 2048, DiskMB: 4096, Containers: 12}}
+
+		_, body := get(srv.URL + "/api/state")
+		v := &dashboard.View{}
+		Expect(json.Unmarshal([]byte(body), v)).To(Succeed())
+		Expect(cellOf(*v, "rep-cell").Rep).To(Equal(answered))
+
+		latest, _ := watch(srv.URL + "/api/events")
+		Eventually(latest).ShouldNot(BeNil())
+		repOf := func() *dashboard.RepState {
+			if c := cellOf(*latest(), "rep-cell"); c != nil {
+				return c.Rep
+			}
+			return nil
+		}
+		Eventually(repOf).Should(Equal(answered))
+		r.SetDead(true)
+		Eventually(repOf).Should(HaveField("Error", Not(BeEmpty())))
 	})
 
 	It("says in the view when the BBS cannot be read, and GET /api/state fails naming it", func() {

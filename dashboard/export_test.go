@@ -21,9 +21,9 @@ func (s *state) Apply(e models.Event) { s.apply(e) }
 func (s *state) View() View { return s.view() }
 
 // NewFast is New with the follower's intervals shortened for specs.
-func NewFast(client *bbs.Client, logger *slog.Logger, resync time.Duration) http.Handler {
+func NewFast(client *bbs.Client, logger *slog.Logger, resync time.Duration, opts ...Option) http.Handler {
 	return newHandler(client, logger, timings{
 		push: 10 * time.Millisecond, cells: 100 * time.Millisecond, resync: resync,
 		resubscribe: 100 * time.Millisecond, keepAlive: 50 * time.Millisecond,
-	})
+	}, opts...)
 }

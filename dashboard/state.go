@@ -41,6 +41,26 @@ type Cell struct {
 	// Used is what the claimed and running instances and the running tasks on the cell reserve
 	// (an instance's memory and disk are its desired LRP's).
 	Used Resources `json:"used"`
+	// Rep is the cell's rep's own account, when the dashboard asks it (WithCellStates).
+	Rep *RepState `json:"rep,omitempty"`
+}
+
+// RepState is what a cell's rep answers to GET /state, or why it did not.
+type RepState struct {
+	Evacuating bool `json:"evacuating"`
+	// Available is what the rep has left to give.
+	Available          Resources `json:"available"`
+	StartingContainers int       `json:"starting_containers"`
+	Error              string    `json:"error,omitempty"`
+}
+
+func repStateOf(c models.CellState) RepState {
+	a := c.AvailableResources
+	return RepState{
+		Evacuating:         c.Evacuating,
+		Available:          Resources{a.MemoryMB, a.DiskMB, int32(a.Containers)},
+		StartingContainers: c.StartingContainerCount,
+	}
 }
 
 // DesiredLRP is a desired LRP and how many of its instances are in each state.
@@ -102,7 +122,9 @@ type state struct {
 	desired map[string]*models.DesiredLRP
 	actuals map[actualKey]*models.ActualLRP
 	tasks   map[string]*models.Task
-	err     string
+	// reps are the rep states by cell id, when the dashboard asks the reps
+	reps map[string]RepState
+	err  string
 }
 
 // load reads the whole state from the BBS.
@@ -244,6 +266,9 @@ func (s *state) view() View {
 		c := cellOf(p.GetCellId(), p.GetZone())
 		c.Missing = false
 		c.Capacity = Resources{p.GetCapacity().GetMemoryMb(), p.GetCapacity().GetDiskMb(), p.GetCapacity().GetContainers()}
+		if r, ok := s.reps[p.GetCellId()]; ok {
+			c.Rep = &r
+		}
 	}
 
 	states := map[string]map[string]int{}

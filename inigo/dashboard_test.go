@@ -18,6 +18,9 @@ import (
 
 	"github.com/diego-go/diego/dashboard"
 	"github.com/diego-go/diego/inigo/world"
+	"github.com/diego-go/diego/models"
+	"github.com/diego-go/diego/rep"
+	"github.com/diego-go/diego/tlsconfig"
 )
 
 // browser starts a headless chromium (in a temporary user data directory chromedp makes and
@@ -82,7 +85,13 @@ func eval[T any](tab context.Context, expression string) T {
 
 var _ = Describe("the dashboard in a browser", func() {
 	It("shows a newly desired LRP's instances appear on the page and turn RUNNING on the world's cells", func() {
-		page := httptest.NewServer(dashboard.New(w.BBS, slog.New(slog.NewTextHandler(GinkgoWriter, nil))))
+		repTLS, err := tlsconfig.Client(w.Certs.ClientCert, w.Certs.ClientKey, w.Certs.CACert)
+		Expect(err).NotTo(HaveOccurred())
+		reps := rep.NewClient(rep.Options{TLS: repTLS})
+		page := httptest.NewServer(dashboard.New(w.BBS, slog.New(slog.NewTextHandler(GinkgoWriter, nil)), dashboard.WithCellStates(
+			func(ctx context.Context, p *models.CellPresence) (models.CellState, error) {
+				return reps.State(ctx, p.GetRepUrl())
+			})))
 		DeferCleanup(page.Close)
 		tab := browser()
 		Expect(chromedp.Do(tab, chromedp.Navigate(page.URL))).To(Succeed())
@@ -97,6 +106,10 @@ var _ = Describe("the dashboard in a browser", func() {
 		for _, c := range w.Cells {
 			Expect(cells).To(ContainElement(c.ID))
 		}
+		// with what each rep says it has left
+		Eventually(func() []string {
+			return eval[[]string](tab, `[...document.querySelectorAll("#zones .cell .rep")].map(e => e.textContent)`)
+		}, 10*time.Second).Should(And(HaveLen(len(w.Cells)), HaveEach(MatchRegexp(`^rep: \d+ MB, \d+ MB disk, \d+ containers free`))))
 
 		guid := w.Guid("dashboard")
 		w.Desire(world.AppLRP(guid, 3))

@@ -14,11 +14,16 @@ import (
 
 	"github.com/diego-go/diego/dashboard"
 	"github.com/diego-go/diego/internal/daemontest"
+	"github.com/diego-go/diego/models"
+	"github.com/diego-go/diego/rep/reptest"
 )
 
 var _ = Describe("diego dashboard", func() {
-	It("serves the live view of its BBS on --listen until interrupted", func() {
+	It("serves the live view of its BBS and its reps' states on --listen until interrupted", func() {
 		desire(desiredLRP("dash-a", "dash-domain", 2))
+		r := reptest.New("dash-cell", reptest.Options{Total: models.Resources{MemoryMB: 2048, DiskMB: 4096, Containers: 12}})
+		DeferCleanup(r.Close)
+		reptest.RegisterPresence(logger, consulClient, "dash-cell", r.URL(), lockTTL, lockRetry)
 		addr := daemontest.FreeAddr()
 		s := start(nil, append(bbsFlags(), "dashboard", "--listen", addr)...)
 		Eventually(s.Out, 10*time.Second).Should(gbytes.Say(`diego dashboard: http://` + addr + `/ \(BBS ` + bbsURL + `\)`))
@@ -30,6 +35,8 @@ var _ = Describe("diego dashboard", func() {
 		v := dashboard.View{}
 		Expect(json.NewDecoder(resp.Body).Decode(&v)).To(Succeed())
 		Expect(v.DesiredLRPs).To(ContainElement(HaveField("ProcessGuid", "dash-a")))
+		Expect(v.Cells).To(ContainElement(And(HaveField("CellID", "dash-cell"),
+			HaveField("Rep", &dashboard.RepState{Available: dashboard.Resources{MemoryMB: 2048, DiskMB: 4096, Containers: 12}}))))
 
 		s.Signal(syscall.SIGINT)
 		Eventually(s, 5*time.Second).Should(gexec.Exit(0))

@@ -38,20 +38,34 @@ function task(t) {
   });
 }
 
-function meter(label, used, total) {
+function meter(label, used, total, unit) {
   const pct = total > 0 ? Math.min(100, Math.round((100 * used) / total)) : 0;
   return el("div", { class: "meter" },
     el("span", { class: "label" }, label),
     el("span", { class: "bar" }, el("span", { class: "fill", style: `width:${pct}%` })),
-    el("span", { class: "value" }, `${used}/${total}`));
+    el("span", { class: "value" }, `${used}/${total}${unit}`));
+}
+
+// repLine is what the cell's rep says of itself, when the dashboard asks the reps.
+function repLine(r) {
+  if (!r) return "";
+  if (r.error) return el("div", { class: "rep note", title: r.error }, "rep did not answer");
+  const a = r.available;
+  let t = `rep: ${a.memory_mb} MB, ${a.disk_mb} MB disk, ${a.containers} containers free`;
+  if (r.starting_containers) t += `, ${r.starting_containers} starting`;
+  return el("div", { class: "rep" }, t);
 }
 
 function cellCard(c, actuals, tasks) {
-  return el("div", { class: "cell", "data-cell-id": c.cell_id, "data-missing": c.missing ? "true" : "" },
-    el("h4", {}, c.cell_id, c.missing ? el("span", { class: "note" }, " no presence") : ""),
-    meter("memory MB", c.used.memory_mb, c.capacity.memory_mb),
-    meter("disk MB", c.used.disk_mb, c.capacity.disk_mb),
-    meter("containers", c.used.containers, c.capacity.containers),
+  const evacuating = c.rep && c.rep.evacuating;
+  return el("div", { class: "cell", "data-cell-id": c.cell_id, "data-missing": c.missing ? "true" : "", "data-evacuating": evacuating ? "true" : "" },
+    el("h4", {}, c.cell_id,
+      c.missing ? el("span", { class: "note" }, " no presence") : "",
+      evacuating ? el("span", { class: "badge" }, "evacuating") : ""),
+    meter("memory", c.used.memory_mb, c.capacity.memory_mb, " MB"),
+    meter("disk", c.used.disk_mb, c.capacity.disk_mb, " MB"),
+    meter("containers", c.used.containers, c.capacity.containers, ""),
+    repLine(c.rep),
     el("div", { class: "instances" }, ...actuals.map(instance), ...tasks.map(task)));
 }
 

@@ -1,16 +1,21 @@
 package commands
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/diego-go/diego/dashboard"
+	"github.com/diego-go/diego/models"
+	"github.com/diego-go/diego/rep"
 )
 
 func (c *cli) dashboardCmd() *cobra.Command {
@@ -32,7 +37,8 @@ func (c *cli) dashboardCmd() *cobra.Command {
 				return fmt.Errorf("cannot listen on %s: %w", listen, err)
 			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			srv := &http.Server{Handler: dashboard.New(client.Client, logger), ReadHeaderTimeout: 10 * time.Second}
+			handler := dashboard.New(client.Client, logger, dashboard.WithCellStates(c.repStates()))
+			srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 			fmt.Fprintf(c.out, "diego dashboard: http://%s/ (BBS %s)\n", l.Addr(), client.url)
 			served := make(chan error, 1)
 			go func() { served <- srv.Serve(l) }()
@@ -53,4 +59,28 @@ func (c *cli) dashboardCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:8090", "address the dashboard serves on")
 	return cmd
+}
+
+// repStates asks a cell's rep for its state as cell-states does: with the rep's certificates
+// (by default the BBS's) for an https rep URL. A rep client is made once for https URLs and
+// once for http ones; a missing certificate setting is the answer of every https rep.
+func (c *cli) repStates() dashboard.CellStateFunc {
+	var mu sync.Mutex
+	clients := map[bool]*rep.Client{}
+	return func(ctx context.Context, p *models.CellPresence) (models.CellState, error) {
+		https := strings.HasPrefix(p.GetRepUrl(), "https://")
+		mu.Lock()
+		client := clients[https]
+		if client == nil {
+			tlsCfg, err := c.cfg.tls(p.GetRepUrl(), &c.cfg.repCA, &c.cfg.repCert, &c.cfg.repKey)
+			if err != nil {
+				mu.Unlock()
+				return models.CellState{}, err
+			}
+			client = rep.NewClient(rep.Options{TLS: tlsCfg})
+			clients[https] = client
+		}
+		mu.Unlock()
+		return client.State(ctx, p.GetRepUrl())
+	}
 }
