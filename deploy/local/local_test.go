@@ -69,7 +69,11 @@ var _ = Describe("deploy/local", func() {
 			Expect(syscall.Flock(int(lock.Fd()), syscall.LOCK_EX)).To(Succeed())
 			DeferCleanup(lock.Close)
 			Expect(run(5*time.Minute, "down").ExitCode()).To(Equal(0), "removing what a killed run left")
-			DeferCleanup(func() { run(5*time.Minute, "down") })
+			DeferCleanup(func() {
+				run(5*time.Minute, "down")
+				// the built programs too: a test leaves no files behind
+				Expect(os.RemoveAll(stateDir)).To(Succeed())
+			})
 		})
 
 		It("starts everything and the demo app answers through the router", func() {
