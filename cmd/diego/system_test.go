@@ -85,6 +85,14 @@ var _ = Describe("the developer commands on the whole system", Ordered, func() {
 		Expect(run(nil, "--env-file", envFile, "status", "web").Err).To(gbytes.Say("app web not found"))
 	})
 
+	It("runs a task on a cell and prints its result", func() {
+		out := sys("run-task", "sum", "--wait", "--result-file", "/tmp/result", "--", "/bin/sh", "-c", "echo $((40 + 2)) > /tmp/result")
+		Expect(out).To(HaveSuffix("task sum: Completed\ntask sum succeeded\n42\n"))
+		s := run(nil, "--env-file", envFile, "run-task", "fail", "--wait", "--", "/bin/sh", "-c", "exit 3")
+		Expect(s.ExitCode()).To(Equal(1))
+		Expect(string(s.Err.Contents())).To(MatchRegexp(`^diego: task fail failed: .*3.*\n$`))
+	})
+
 	It("fails naming the auctioneer's placement error", func() {
 		DeferCleanup(func() { _ = w.BBS.RemoveDesiredLRP(context.Background(), "huge") })
 		s := run(nil, "--env-file", envFile, "create-app", "huge", "--memory", "1000000", "--", gardentest.TestAppPath())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -72,8 +73,12 @@ func (c *cli) runTaskCmd() *cobra.Command {
 				return fmt.Errorf("task %s failed: %s", guid, task.GetFailureReason())
 			}
 			fmt.Fprintf(c.out, "task %s succeeded\n", guid)
-			if task.GetResult() != "" {
-				fmt.Fprintln(c.out, task.GetResult())
+			if r := task.GetResult(); r != "" {
+				// the result file's own line end, else one
+				fmt.Fprint(c.out, r)
+				if !strings.HasSuffix(r, "\n") {
+					fmt.Fprintln(c.out)
+				}
 			}
 			return nil
 		},
