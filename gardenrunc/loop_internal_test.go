@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -52,6 +53,44 @@ var _ = Describe("a container's disk", func() {
 		Expect(unmountAll(dir)).To(Succeed())
 		Expect(mountSource(diskDir(dir))).To(BeEmpty())
 		Eventually(func() bool { _, err := os.Stat(backing); return os.IsNotExist(err) }).Should(BeTrue(), "%s is detached", dev)
+	})
+
+	It("gives each of many disks bound at once a loop device of its own", func() {
+		if unix.Geteuid() != 0 {
+			Skip("loop devices need root")
+		}
+		img := filepath.Join(GinkgoT().TempDir(), "disk.img")
+		Expect(os.WriteFile(img, make([]byte, 1<<20), 0o600)).To(Succeed())
+		f, err := os.OpenFile(img, os.O_RDWR, 0)
+		Expect(err).NotTo(HaveOccurred())
+		defer f.Close()
+		const n = 100
+		type bound struct {
+			dev  string
+			loop *os.File
+			err  error
+		}
+		out := make(chan bound, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range n {
+			wg.Go(func() {
+				<-start
+				dev, loop, err := bindLoop(f)
+				out <- bound{dev, loop, err}
+			})
+		}
+		close(start)
+		wg.Wait()
+		close(out)
+		devs := map[string]bool{}
+		for b := range out {
+			Expect(b.err).NotTo(HaveOccurred())
+			// closing the only user of an autoclear device detaches it
+			DeferCleanup(b.loop.Close)
+			devs[b.dev] = true
+		}
+		Expect(devs).To(HaveLen(n))
 	})
 
 	It("names the image it could not mount", func() {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -131,6 +132,10 @@ func makeLoopDisk(dir string, byteLimit, inodeLimit uint64) error {
 	return nil
 }
 
+// loopMu makes this process's creations take free loop devices one at a time: the kernel names
+// the same free device to every caller until one has bound it.
+var loopMu sync.Mutex
+
 // mountLoop mounts the ext4 image img at dir through a free loop device that detaches itself
 // when the mount goes (autoclear, as mount -o loop sets). It asks the kernel for the device
 // directly: mount(8) reads every mount of the host and scans every loop device to do the same,
@@ -141,41 +146,53 @@ func mountLoop(img, dir string) error {
 		return err
 	}
 	defer f.Close()
-	ctl, err := os.OpenFile("/dev/loop-control", os.O_RDWR|unix.O_CLOEXEC, 0)
+	dev, loop, err := bindLoop(f)
 	if err != nil {
 		return err
 	}
+	err = unix.Mount(dev, dir, "ext4", 0, "")
+	// the mount holds the device from now on; without it this close detaches it
+	loop.Close()
+	if err != nil {
+		return fmt.Errorf("mount %s at %s: %w", dev, dir, err)
+	}
+	return nil
+}
+
+// bindLoop binds f to a free loop device, with autoclear, and returns its path and an open file
+// of it.
+func bindLoop(f *os.File) (string, *os.File, error) {
+	loopMu.Lock()
+	defer loopMu.Unlock()
+	ctl, err := os.OpenFile("/dev/loop-control", os.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", nil, err
+	}
 	defer ctl.Close()
-	// a free device may be taken by another process before it is configured: ask again
-	for range 20 {
+	// another process (another server, losetup) may bind the free device first: ask again
+	for deadline := time.Now().Add(10 * time.Second); ; {
 		n, err := unix.IoctlRetInt(int(ctl.Fd()), unix.LOOP_CTL_GET_FREE)
 		if err != nil {
-			return fmt.Errorf("free loop device: %w", err)
+			return "", nil, fmt.Errorf("free loop device: %w", err)
 		}
 		dev := fmt.Sprintf("/dev/loop%d", n)
 		loop, err := os.OpenFile(dev, os.O_RDWR|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return err
+			return "", nil, err
 		}
 		err = unix.IoctlLoopConfigure(int(loop.Fd()), &unix.LoopConfig{Fd: uint32(f.Fd()),
 			Info: unix.LoopInfo64{Flags: unix.LO_FLAGS_AUTOCLEAR}})
-		if err == unix.EBUSY {
-			loop.Close()
-			continue
+		if err == nil {
+			return dev, loop, nil
 		}
-		if err != nil {
-			loop.Close()
-			return fmt.Errorf("configure %s: %w", dev, err)
-		}
-		err = unix.Mount(dev, dir, "ext4", 0, "")
-		// the mount holds the device from now on; without it this close detaches it
 		loop.Close()
-		if err != nil {
-			return fmt.Errorf("mount %s at %s: %w", dev, dir, err)
+		if err != unix.EBUSY {
+			return "", nil, fmt.Errorf("configure %s: %w", dev, err)
 		}
-		return nil
+		if time.Now().After(deadline) {
+			return "", nil, fmt.Errorf("no free loop device: %s and the others found were taken for 10 s", dev)
+		}
 	}
-	return errors.New("no free loop device after 20 tries")
 }
 
 // unmountAll removes the container's mounts (idempotent).
