@@ -3,12 +3,9 @@ package main_test
 import (
 	"fmt"
 	"maps"
-	"net/http"
 	"os"
-	"sync"
 	"time"
 
-	"code.cloudfoundry.org/garden"
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	"github.com/onsi/gomega/gexec"
@@ -34,7 +31,7 @@ var _ = Describe("placing 100 instances on one cell", Serial, Label("benchmark")
 			Skip("set DIEGO_REP_BENCHMARK=1 to run the benchmark")
 		}
 		g := gardens[0]
-		// the cell looks for its instances' readiness as often as gardenAlone does (every 50 ms)
+		// the cell looks for its instances' readiness as often as AppsAlone does (every 50 ms)
 		plain := executorConfig()
 		plain["unhealthy_monitoring_interval"] = "50ms"
 		withIdentity := maps.Clone(plain)
@@ -44,7 +41,7 @@ var _ = Describe("placing 100 instances on one cell", Serial, Label("benchmark")
 		// alternated rounds, summed: the machine is shared, and its load moves between them
 		var alone, cellTime time.Duration
 		for range benchmarkRounds {
-			alone += gardenAlone(g, benchmarkInstances)
+			alone += gardentest.AppsAlone([]*gardentest.Garden{g}, benchmarkInstances, healthcheckDir)
 			cellTime += placeOnCell(g, plain)
 		}
 		alone /= benchmarkRounds
@@ -87,83 +84,4 @@ func placeOnCell(g *gardentest.Garden, execCfg map[string]any) time.Duration {
 	c.session.Interrupt()
 	Eventually(c.session, 30*time.Second).Should(gexec.Exit(0))
 	return took
-}
-
-// gardenAlone creates n containers of the test app through garden's client, all at once, each
-// as the cell's executor creates it (limits, port 8080 mapped, the health check's bind mount),
-// runs the app in each and returns how
-// long it took until every one answered HTTP on its host port. The containers are destroyed
-// before it returns.
-func gardenAlone(g *gardentest.Garden, n int) time.Duration {
-	GinkgoHelper()
-	handles := make([]string, n)
-	for i := range handles {
-		handles[i] = guid("alone")
-	}
-	defer func() {
-		for _, h := range handles {
-			_ = g.Client.Destroy(h)
-		}
-	}()
-
-	errs := make(chan error, n)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i, h := range handles {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- runAlone(g, h, i)
-		}()
-	}
-	wg.Wait()
-	took := time.Since(start)
-	close(errs)
-	for err := range errs {
-		Expect(err).NotTo(HaveOccurred())
-	}
-	return took
-}
-
-func runAlone(g *gardentest.Garden, handle string, index int) error {
-	// the spec the cell's executor asks garden for, for the same instance
-	c, err := g.Client.Create(garden.ContainerSpec{
-		Handle: handle,
-		Image:  garden.ImageRef{URI: g.RootFS},
-		BindMounts: []garden.BindMount{{SrcPath: healthcheckDir, DstPath: "/etc/cf-assets/healthcheck",
-			Mode: garden.BindMountModeRO, Origin: garden.BindMountOriginHost}},
-		Limits: garden.Limits{
-			CPU:    garden.CPULimits{LimitInShares: 10},
-			Memory: garden.MemoryLimits{LimitInBytes: 32 << 20},
-			Disk:   garden.DiskLimits{ByteHard: 32 << 20, InodeHard: 200000, Scope: garden.DiskLimitScopeTotal},
-		},
-		NetIn: []garden.NetIn{{ContainerPort: 8080}},
-	})
-	if err != nil {
-		return fmt.Errorf("create %s: %w", handle, err)
-	}
-	info, err := c.Info()
-	if err != nil {
-		return fmt.Errorf("info %s: %w", handle, err)
-	}
-	if len(info.MappedPorts) != 1 {
-		return fmt.Errorf("container %s has ports %v", handle, info.MappedPorts)
-	}
-	if _, err := c.Run(garden.ProcessSpec{
-		Path: gardentest.TestAppPath(), User: "vcap",
-		Env: []string{"PORT=8080", fmt.Sprintf("CF_INSTANCE_INDEX=%d", index), "CF_INSTANCE_GUID=" + handle},
-	}, garden.ProcessIO{}); err != nil {
-		return fmt.Errorf("run in %s: %w", handle, err)
-	}
-	url := fmt.Sprintf("http://%s:%d/", info.ExternalIP, info.MappedPorts[0].HostPort)
-	for deadline := time.Now().Add(5 * time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		resp, err := httpClient.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-	}
-	return fmt.Errorf("%s never answered on %s", handle, url)
 }

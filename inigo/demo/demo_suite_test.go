@@ -24,7 +24,7 @@ var _ = BeforeSuite(func() {
 	if os.Getenv("DIEGO_DEMO_BENCHMARK") == "" {
 		Skip("set DIEGO_DEMO_BENCHMARK=1 to run the demo benchmark")
 	}
-	w = world.Start(world.Options{Cells: cells})
+	w = world.Start(world.Options{Cells: cells, LockTTL: lockTTL})
 	// The seed's demo ran without instance identity credentials, and so do the demo's cells: each
 	// is a 2048-bit RSA key, about 0.1 s of CPU here, 30 s of the two CPUs for 300 instances.
 	for _, c := range w.Cells {

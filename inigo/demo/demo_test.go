@@ -20,12 +20,17 @@ import (
 	"github.com/diego-go/diego/inigo/demo/plot"
 	"github.com/diego-go/diego/inigo/world"
 	"github.com/diego-go/diego/internal/daemontest"
+	"github.com/diego-go/diego/internal/gardentest"
 	"github.com/diego-go/diego/models"
 )
 
 const (
 	cells     = 5
 	instances = 300
+	// lockTTL is every lock's and cell presence's TTL. The world's 2 s does not survive the
+	// demo's load on 2 shared cores: Consul answered a renewal too late and a cell vanished, or
+	// the bbs lost its lock, in the middle of the scale.
+	lockTTL = 5 * time.Second
 	// sampleEvery is how often the chart's values are read.
 	sampleEvery = 100 * time.Millisecond
 )
@@ -166,6 +171,16 @@ var _ = Describe("the seed's demo", Serial, Label("benchmark"), func() {
 		r.Stop()
 		r.Config["metrics_address"] = metrics
 		r.Start()
+
+		// the floor: garden alone running as many instances of the app on the same gardens
+		var gardens []*gardentest.Garden
+		for _, c := range w.Cells {
+			gardens = append(gardens, c.Garden)
+		}
+		report("load average before garden alone: %s", loadAverage())
+		alone := gardentest.AppsAlone(gardens, instances, gardentest.HealthcheckDir())
+		report("garden alone: %d instances of the test app on the %d gardens created, run and answering in %s (load average %s)",
+			instances, cells, seconds(alone), loadAverage())
 
 		processGuid := w.Guid("demo")
 		host := processGuid + ".example.com"
