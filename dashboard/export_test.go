@@ -20,10 +20,10 @@ func (s *state) Apply(e models.Event) { s.apply(e) }
 
 func (s *state) View() View { return s.view() }
 
-// NewFast is New with the follower's intervals shortened for specs.
-func NewFast(client *bbs.Client, logger *slog.Logger, resync time.Duration, opts ...Option) http.Handler {
+// NewTimed is New with the given push and resync intervals and the others shortened for specs.
+func NewTimed(client *bbs.Client, logger *slog.Logger, push, resync time.Duration, opts ...Option) http.Handler {
 	return newHandler(client, logger, timings{
-		push: 10 * time.Millisecond, cells: 100 * time.Millisecond, resync: resync,
+		push: push, cells: 100 * time.Millisecond, resync: resync,
 		resubscribe: 100 * time.Millisecond, keepAlive: 50 * time.Millisecond,
 	}, opts...)
 }
