@@ -249,6 +249,16 @@ var _ = Describe("diego", func() {
 			Expect(fails(nil, args...)).To(HavePrefix("diego: cannot reach the BBS at " + addr + ": "))
 		})
 
+		It("uses whichever of several BBS URLs answers, as a standby BBS does not", func() {
+			down := "https://" + daemontest.FreeAddr()
+			s := run([]string{"BBS_URL=" + down + "," + bbsURL, "BBS_CA_CERT_FILE=" + certs.CACert, "BBS_CERT_FILE=" + certs.ClientCert, "BBS_KEY_FILE=" + certs.ClientKey}, "domains")
+			Expect(s.ExitCode()).To(Equal(0), string(s.Err.Contents()))
+			also := "https://" + daemontest.FreeAddr()
+			Expect(fails([]string{"BBS_URL=" + down + "," + also, "BBS_CA_CERT_FILE=" + certs.CACert, "BBS_CERT_FILE=" + certs.ClientCert, "BBS_KEY_FILE=" + certs.ClientKey}, "domains")).
+				To(HavePrefix("diego: cannot reach the BBS at " + down + "," + also + ": "))
+			Expect(fails(nil, "--bbs-url", bbsURL+",bbs.test:8889", "domains")).To(ContainSubstring(`BBS URL "bbs.test:8889": want http:// or https://`))
+		})
+
 		It("names a missing certificate setting and a certificate file it cannot read", func() {
 			Expect(fails(nil, "--bbs-url", bbsURL, "domains")).To(ContainSubstring("no bbs-ca-cert file is configured: give --bbs-ca-cert-file or set BBS_CA_CERT_FILE"))
 			args := []string{"--bbs-url", bbsURL, "--bbs-ca-cert-file", certs.CACert, "--bbs-cert-file", "/no/such/client.crt", "--bbs-key-file", certs.ClientKey, "domains"}

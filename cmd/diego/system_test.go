@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -33,9 +34,14 @@ var _ = Describe("the developer commands on the whole system", Ordered, func() {
 	BeforeAll(func() {
 		w = world.Start(world.Options{Cells: 2})
 		envFile = filepath.Join(GinkgoT().TempDir(), "diego.env")
+		// both BBSs: the CLI uses the one that answers (the leader)
+		var bbsURLs []string
+		for _, b := range w.BBSServers {
+			bbsURLs = append(bbsURLs, fmt.Sprintf("https://%s", b.Config["listen_address"]))
+		}
 		Expect(os.WriteFile(envFile, []byte(fmt.Sprintf(
-			"BBS_URL=https://%s\nBBS_CA_CERT_FILE=%s\nBBS_CERT_FILE=%s\nBBS_KEY_FILE=%s\nDIEGO_ROUTER_URL=%s\nDIEGO_APP_DOMAIN=apps.test\nDIEGO_NATS_URL=%s\nDIEGO_FILE_SERVER_URL=%s\n",
-			w.BBSLeader().Config["listen_address"], w.Certs.CACert, w.Certs.ClientCert, w.Certs.ClientKey,
+			"BBS_URL=%s\nBBS_CA_CERT_FILE=%s\nBBS_CERT_FILE=%s\nBBS_KEY_FILE=%s\nDIEGO_ROUTER_URL=%s\nDIEGO_APP_DOMAIN=apps.test\nDIEGO_NATS_URL=%s\nDIEGO_FILE_SERVER_URL=%s\n",
+			strings.Join(bbsURLs, ","), w.Certs.CACert, w.Certs.ClientCert, w.Certs.ClientKey,
 			w.Routers[0].URL(), w.NATS.URL(), w.FileServer.URL())), 0o600)).To(Succeed())
 	})
 
@@ -98,5 +104,14 @@ var _ = Describe("the developer commands on the whole system", Ordered, func() {
 		s := run(nil, "--env-file", envFile, "create-app", "huge", "--memory", "1000000", "--", gardentest.TestAppPath())
 		Expect(s.ExitCode()).To(Equal(1))
 		Expect(string(s.Err.Contents())).To(Equal("diego: cannot place every instance of huge: insufficient resources: memory (1 instance)\n"))
+	})
+
+	It("follows the standby BBS once the leader is killed", func() {
+		leader := w.BBSLeader()
+		Expect(leader).NotTo(BeNil())
+		leader.Kill9()
+		Eventually(func() int { return run(nil, "--env-file", envFile, "domains").ExitCode() }, time.Minute, time.Second).Should(Equal(0))
+		Expect(w.BBSLeader()).NotTo(BeIdenticalTo(leader))
+		Expect(sys("run-task", "after-failover", "--wait", "--", "/bin/true")).To(HaveSuffix("task after-failover succeeded\n"))
 	})
 })

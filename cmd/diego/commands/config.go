@@ -113,20 +113,30 @@ func (c *config) loadEnvFile() error {
 	return nil
 }
 
-// bbs returns the BBS URL and its TLS config (nil for an http URL).
-func (c *config) bbs() (string, *tls.Config, error) {
-	url, err := c.get(&c.bbsURL)
+// bbs returns the BBS URLs (one, or several BBSs separated by commas: calls go to the one that
+// answers, as a standby does not) and their TLS config (nil when none is https).
+func (c *config) bbs() ([]string, *tls.Config, error) {
+	setting, err := c.get(&c.bbsURL)
 	if err != nil {
-		return "", nil, err
+		return nil, nil, err
 	}
-	if url == "" {
-		return "", nil, fmt.Errorf("no BBS URL configured: give --%s, set %s, or name an env file setting it with --env-file or DIEGO_ENV_FILE", c.bbsURL.flag, c.bbsURL.env)
+	if setting == "" {
+		return nil, nil, fmt.Errorf("no BBS URL configured: give --%s, set %s, or name an env file setting it with --env-file or DIEGO_ENV_FILE", c.bbsURL.flag, c.bbsURL.env)
 	}
-	if !strings.HasPrefix(url, "https://") && !strings.HasPrefix(url, "http://") {
-		return "", nil, fmt.Errorf("BBS URL %q: want http:// or https://", url)
+	var urls []string
+	for _, url := range strings.Split(setting, ",") {
+		url = strings.TrimSpace(url)
+		if !strings.HasPrefix(url, "https://") && !strings.HasPrefix(url, "http://") {
+			return nil, nil, fmt.Errorf("BBS URL %q: want http:// or https://", url)
+		}
+		urls = append(urls, url)
 	}
-	tlsCfg, err := c.tls(url, &c.bbsCA, &c.bbsCert, &c.bbsKey)
-	return url, tlsCfg, err
+	for _, url := range urls {
+		if tlsCfg, err := c.tls(url, &c.bbsCA, &c.bbsCert, &c.bbsKey); err != nil || tlsCfg != nil {
+			return urls, tlsCfg, err
+		}
+	}
+	return urls, nil, nil
 }
 
 // tls builds the client TLS config for url from its three file settings, naming the missing

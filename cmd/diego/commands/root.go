@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -67,21 +68,22 @@ func newRoot(out io.Writer) *cobra.Command {
 	return root
 }
 
-// bbsConn is the BBS client of the configured URL.
+// bbsConn is the BBS client of the configured URLs.
 type bbsConn struct {
 	*bbs.Client
-	url string
+	url string // as configured, for errors
 }
 
-// bbsClient makes the BBS client of the configured URL. A command line makes one round over
-// the URL: an operator wants the error now rather than after retries.
+// bbsClient makes the BBS client of the configured URLs. A command line makes one round over
+// them: an operator wants the error now rather than after retries.
 func (c *cli) bbsClient() (*bbsConn, error) {
-	url, tlsCfg, err := c.cfg.bbs()
+	urls, tlsCfg, err := c.cfg.bbs()
 	if err != nil {
 		return nil, err
 	}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	return &bbsConn{bbs.NewClient(url, tlsCfg, bbs.WithRetry(1, 0), bbs.WithLogger(logger)), url}, nil
+	client := bbs.NewClient(urls[0], tlsCfg, bbs.WithURLs(urls[1:]...), bbs.WithRetry(1, 0), bbs.WithLogger(logger))
+	return &bbsConn{client, strings.Join(urls, ",")}, nil
 }
 
 // fail says what went wrong with a call: the BBS's own answer, or, when it does not answer a
