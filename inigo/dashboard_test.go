@@ -57,10 +57,17 @@ func browser() context.Context {
 			Expect(dataDir).NotTo(BeAnExistingFile())
 		}
 	})
-	// the first action starts the browser
-	Expect(chromedp.Do(ctx)).To(Succeed())
+	// The first action starts the browser; it lives as long as the context of that call, so a
+	// time limit is put on the wait rather than on the context (the cleanup ends a browser
+	// that never answers).
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Do(ctx) }()
+	Eventually(started, 30*time.Second).Should(Receive(Succeed()), "chromium starts")
 	return ctx
 }
+
+// browserCallTimeout bounds each action on the tab: a browser that stops answering fails the spec.
+const browserCallTimeout = 10 * time.Second
 
 // processesWith lists the pids of the processes with arg on their command line.
 func processesWith(arg string) []string {
@@ -78,7 +85,9 @@ func processesWith(arg string) []string {
 // eval is the value of a JavaScript expression in the tab.
 func eval[T any](tab context.Context, expression string) T {
 	GinkgoHelper()
-	v, err := chromedp.Run(tab, chromedp.Evaluate[T](expression))
+	ctx, cancel := context.WithTimeout(tab, browserCallTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expression))
 	Expect(err).NotTo(HaveOccurred())
 	return v
 }
@@ -94,7 +103,9 @@ var _ = Describe("the dashboard in a browser", func() {
 			})))
 		DeferCleanup(page.Close)
 		tab := browser()
-		Expect(chromedp.Do(tab, chromedp.Navigate(page.URL))).To(Succeed())
+		navigate, cancel := context.WithTimeout(tab, browserCallTimeout)
+		defer cancel()
+		Expect(chromedp.Do(navigate, chromedp.Navigate(page.URL))).To(Succeed())
 		Eventually(func() string { return eval[string](tab, `document.getElementById("connection").dataset.connected`) }, 10*time.Second).Should(Equal("true"))
 
 		// the page lists every cell of the world
