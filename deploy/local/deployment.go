@@ -62,8 +62,8 @@ const (
 	cellPorts      = 100 // rep, rep admin, garden health
 	cellPortStride = 10
 	netInPorts     = 1000
-	netInStride    = 100
-	maxCells       = 9
+	netInStride    = 200 // below base+2000: a default deployment's stay clear of the test gardens' (20000 and up)
+	maxCells       = 5
 	maxPortOffset  = netInPorts + netInStride*maxCells
 )
 
@@ -305,7 +305,7 @@ func (d *Deployment) processes() []*process {
 			"network_pool":     g.host.NetworkPool,
 			"external_ip":      gardenrunc.DefaultExternalIP(),
 			"port_range_start": d.PortBase + netInPorts + netInStride*i,
-			"port_range_end":   d.PortBase + netInPorts + netInStride*(i+1),
+			"port_range_end":   d.PortBase + netInPorts + netInStride*(i+1), // exclusive
 			// containers reach the host's loopback through the executor's downloads only
 			"ip_forward": false,
 		}

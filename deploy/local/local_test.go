@@ -48,7 +48,7 @@ var _ = Describe("deploy/local", func() {
 		s := run(time.Minute, "up", "--cells", "0", "--prefix", "Not_OK", "--pool", "10.0.0.0/8")
 		Expect(s.ExitCode()).To(Equal(1))
 		Expect(s.Err).To(gbytes.Say(`prefix "Not_OK" must be`))
-		Expect(string(s.Err.Contents())).To(And(ContainSubstring("cells 0 must be between 1 and 9"), ContainSubstring(`pool "10.0.0.0/8" must be a /16`)))
+		Expect(string(s.Err.Contents())).To(And(ContainSubstring("cells 0 must be between 1 and 5"), ContainSubstring(`pool "10.0.0.0/8" must be a /16`)))
 	})
 
 	Describe("on this machine", Ordered, func() {

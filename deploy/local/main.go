@@ -44,7 +44,7 @@ func rootCommand() *cobra.Command {
 	}
 	pf := root.PersistentFlags()
 	pf.StringVar(&s.StateDir, "state-dir", envOr("DIEGO_LOCAL_STATE_DIR", ""), "folder of configs, certificates, data, logs, pid files and the env file (default <repository>/.local; $DIEGO_LOCAL_STATE_DIR)")
-	pf.IntVar(&s.PortBase, "port-base", envInt("DIEGO_LOCAL_PORT_BASE", DefaultPortBase), "first of the ports used, base to base+1900 ($DIEGO_LOCAL_PORT_BASE)")
+	pf.IntVar(&s.PortBase, "port-base", envInt("DIEGO_LOCAL_PORT_BASE", DefaultPortBase), "first of the ports used, base to base+1999 ($DIEGO_LOCAL_PORT_BASE)")
 	pf.StringVar(&s.Prefix, "prefix", envOr("DIEGO_LOCAL_PREFIX", DefaultPrefix), "name of /var/lib/<prefix> and of each cell's bridge, iptables chains and cgroup (<prefix>-<i>) ($DIEGO_LOCAL_PREFIX)")
 	pf.IntVar(&s.Cells, "cells", envInt("DIEGO_LOCAL_CELLS", DefaultCells), "cells (a garden and a rep each) ($DIEGO_LOCAL_CELLS)")
 	pf.StringVar(&s.Pool, "pool", envOr("DIEGO_LOCAL_POOL", DefaultPool), "IPv4 /16 of the containers' addresses, a /24 per cell ($DIEGO_LOCAL_POOL)")
