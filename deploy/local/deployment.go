@@ -208,23 +208,22 @@ func newDeployment(s Settings) (*Deployment, error) {
 	return d, nil
 }
 
-// processes are every program in start order (down stops them in reverse).
+// processes are every program in start order.
 func (d *Deployment) processes() []*process {
 	var ps []*process
 	add := func(name, bin string, ready func() error, args ...string) {
 		ps = append(ps, &process{name: name, bin: bin, args: args, ready: ready,
 			pidPath: filepath.Join(d.runDir, name+".pid"), logPath: filepath.Join(d.logDir, name+".log")})
 	}
+	// daemon adds one of the project's daemons, ready when its health listener (port+1)
+	// answers readyPath, on its configuration written to config/<name>.json
 	daemon := func(name, bin string, port int, readyPath string, cfg map[string]any) {
 		path := filepath.Join(d.configDir, name+".json")
 		health := d.addr(port + 1)
 		cfg["health_address"] = health
-		if _, ok := cfg["log_level"]; !ok {
-			cfg["log_level"] = "info"
-		}
-		ps = append(ps, &process{name: name, bin: bin, args: []string{"-config", path}, ready: httpOK("http://" + health + readyPath),
-			pidPath: filepath.Join(d.runDir, name+".pid"), logPath: filepath.Join(d.logDir, name+".log")})
+		cfg["log_level"] = "info"
 		d.configs[path] = cfg
+		add(name, bin, httpOK("http://"+health+readyPath), "-config", path)
 	}
 	d.configs = map[string]map[string]any{}
 
@@ -283,12 +282,10 @@ func (d *Deployment) processes() []*process {
 	daemon("converger", d.bins["converger"], convergerPort, "/ping", merge(consul, bbsClient("converger"), map[string]any{}))
 	for i, g := range d.gardens {
 		base := cellPorts + cellPortStride*i
-		ps = append(ps, &process{name: "garden-" + fmt.Sprint(i), bin: d.bins["garden"],
-			args: []string{"-config", filepath.Join(d.configDir, fmt.Sprintf("garden-%d.json", i))},
-			// its health listener answers before its socket listens
-			ready:   client.New(connection.New("unix", g.socket)).Ping,
-			pidPath: filepath.Join(d.runDir, fmt.Sprintf("garden-%d.pid", i)), logPath: filepath.Join(d.logDir, fmt.Sprintf("garden-%d.log", i))})
-		d.configs[filepath.Join(d.configDir, fmt.Sprintf("garden-%d.json", i))] = map[string]any{
+		path := filepath.Join(d.configDir, fmt.Sprintf("garden-%d.json", i))
+		// its health listener answers before its socket listens
+		add(fmt.Sprintf("garden-%d", i), d.bins["garden"], client.New(connection.New("unix", g.socket)).Ping, "-config", path)
+		d.configs[path] = map[string]any{
 			"listen_network":   "unix",
 			"listen_address":   g.socket,
 			"health_address":   d.addr(base + 2),
