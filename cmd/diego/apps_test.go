@@ -246,7 +246,7 @@ var _ = Describe("developer commands", func() {
 			Expect(bbsClient.FailActualLRP(ctx, unclaimed("st-app", 2), "found no compatible cell")).To(Succeed())
 
 			out := diego("status", "st-app")
-			Expect(out).To(MatchRegexp(`^APP\s+st-app\ninstances\s+3\nrootfs\s+preloaded:busybox\nmemory\s+64 MB\ndisk\s+64 MB\nroutes\s+st-app.apps.test -> 8080\n\n`))
+			Expect(out).To(MatchRegexp(`^APP\s+st-app\ninstances\s+3 desired, 1 running\nrootfs\s+preloaded:busybox\nmemory\s+64 MB\ndisk\s+64 MB\nroutes\s+st-app.apps.test -> 8080\n\n`))
 			Expect(out).To(MatchRegexp(`(?m)^INDEX\s+STATE\s+CELL\s+ZONE\s+ADDRESS\s+SINCE\s+CRASHES\s+REASON$`))
 			Expect(out).To(MatchRegexp(`(?m)^0\s+RUNNING\s+st-cell\s+z1\s+10\.0\.0\.7:61000\s+\d{4}-\d\d-\d\dT\S+Z\s+0\s*$`))
 			// a first crash restarts at once: the instance is UNCLAIMED again, its crash counted
@@ -254,8 +254,9 @@ var _ = Describe("developer commands", func() {
 			Expect(out).To(MatchRegexp(`(?m)^2\s+UNCLAIMED\s+\S+\s+0\s+found no compatible cell$`))
 
 			var st struct {
-				Name   string `json:"name"`
-				Actual []struct {
+				Name    string `json:"name"`
+				Running int    `json:"running"`
+				Actual  []struct {
 					Index      int32  `json:"index"`
 					State      string `json:"state"`
 					Cell       string `json:"cell_id"`
@@ -266,6 +267,7 @@ var _ = Describe("developer commands", func() {
 			}
 			Expect(json.Unmarshal([]byte(diego("status", "st-app", "--json")), &st)).To(Succeed())
 			Expect(st.Name).To(Equal("st-app"))
+			Expect(st.Running).To(Equal(1))
 			Expect(st.Actual).To(HaveLen(3))
 			Expect(st.Actual[0].State).To(Equal("RUNNING"))
 			Expect(st.Actual[0].Zone).To(Equal("z1"))

@@ -443,7 +443,11 @@ func (c *cli) statusCmd() *cobra.Command {
 				return lrps[i].GetActualLrpKey().GetIndex() < lrps[j].GetActualLrpKey().GetIndex()
 			})
 			instances := make([]instanceStatus, 0, len(lrps))
+			running := 0
 			for _, a := range lrps {
+				if a.GetState() == models.ActualLRPStateRunning && a.GetPresence() == models.ActualLRP_ORDINARY {
+					running++
+				}
 				cell := a.GetActualLrpInstanceKey().GetCellId()
 				zone, ok := zones[cell]
 				if !ok {
@@ -464,12 +468,13 @@ func (c *cli) statusCmd() *cobra.Command {
 				return c.printJSON(struct {
 					Name      string                 `json:"name"`
 					Instances int32                  `json:"instances"`
+					Running   int                    `json:"running"`
 					RootFS    string                 `json:"rootfs"`
 					MemoryMB  int32                  `json:"memory_mb"`
 					DiskMB    int32                  `json:"disk_mb"`
 					Routes    []routingtable.CFRoute `json:"routes"`
 					Actual    []instanceStatus       `json:"actual_lrps"`
-				}{name, d.GetInstances(), d.GetRootFs(), d.GetMemoryMb(), d.GetDiskMb(), routes, instances})
+				}{name, d.GetInstances(), running, d.GetRootFs(), d.GetMemoryMb(), d.GetDiskMb(), routes, instances})
 			}
 			var hosts []string
 			for _, r := range routes {
@@ -478,7 +483,7 @@ func (c *cli) statusCmd() *cobra.Command {
 				}
 			}
 			if err := c.table([]string{"APP", name}, [][]string{
-				{"instances", itoa(d.GetInstances())}, {"rootfs", d.GetRootFs()},
+				{"instances", fmt.Sprintf("%d desired, %d running", d.GetInstances(), running)}, {"rootfs", d.GetRootFs()},
 				{"memory", itoa(d.GetMemoryMb()) + " MB"}, {"disk", itoa(d.GetDiskMb()) + " MB"},
 				{"routes", strings.Join(hosts, ", ")},
 			}); err != nil {
