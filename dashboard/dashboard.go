@@ -34,6 +34,10 @@ type timings struct {
 	resubscribe time.Duration
 	// keepAlive is how often an idle event stream gets a comment line
 	keepAlive time.Duration
+	// read bounds one full read of the BBS and one reading of the cells: while the BBS does not
+	// answer, the page keeps the last view and says why, rather than wait for the BBS client's
+	// own two minutes.
+	read time.Duration
 }
 
 var defaultTimings = timings{
@@ -42,6 +46,7 @@ var defaultTimings = timings{
 	resync:      30 * time.Second,
 	resubscribe: time.Second,
 	keepAlive:   15 * time.Second,
+	read:        10 * time.Second,
 }
 
 //go:embed static
@@ -208,7 +213,9 @@ func (s *server) follow(ctx context.Context) {
 
 	st := &state{}
 	reload := func() {
-		fresh, err := load(ctx, s.client)
+		readCtx, cancel := context.WithTimeout(ctx, s.timings.read)
+		defer cancel()
+		fresh, err := load(readCtx, s.client)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.logger.Warn("dashboard: cannot read the BBS", "error", err.Error())
@@ -276,11 +283,13 @@ func (s *server) readCells(ctx context.Context, out chan<- cellRead) {
 			return
 		case <-tick.C:
 		}
+		readCtx, cancel := context.WithTimeout(ctx, s.timings.read)
 		var r cellRead
-		r.cells, r.err = s.client.Cells(ctx)
+		r.cells, r.err = s.client.Cells(readCtx)
 		if r.err == nil && s.cellState != nil {
-			r.reps = s.repStates(ctx, r.cells)
+			r.reps = s.repStates(readCtx, r.cells)
 		}
+		cancel()
 		select {
 		case out <- r:
 		case <-ctx.Done():

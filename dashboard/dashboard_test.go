@@ -11,6 +11,7 @@ import (
 	neturl "net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -276,6 +277,41 @@ var _ = Describe("the dashboard server", func() {
 		Eventually(repOf).Should(Equal(answered))
 		r.SetDead(true)
 		Eventually(repOf).Should(HaveField("Error", Not(BeEmpty())))
+	})
+
+	It("keeps the last view and says why while the BBS does not answer", func() {
+		// a BBS that stops answering, and then answers again
+		target, err := neturl.Parse(bbsURL)
+		Expect(err).NotTo(HaveOccurred())
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		proxy.Transport = &http.Transport{TLSClientConfig: bbsTLS}
+		var hung atomic.Bool
+		release := make(chan struct{})
+		hanging := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if hung.Load() && !strings.Contains(r.URL.Path, "events") {
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+				return
+			}
+			proxy.ServeHTTP(w, r)
+		}))
+		DeferCleanup(hanging.Close)
+		DeferCleanup(func() { close(release) })
+		client := bbs.NewClient(hanging.URL, nil, bbs.WithRetry(1, 0), bbs.WithLogger(logger))
+		srv := httptest.NewServer(dashboard.NewTimed(client, logger, fastPush, time.Hour))
+		DeferCleanup(srv.Close)
+
+		guid := "hang-" + uuid.NewString()
+		desireLRP(guid, 1)
+		latest, _ := watch(srv.URL + "/api/events")
+		Eventually(func() []string { return instances(latest(), guid) }).Should(HaveLen(1))
+		hung.Store(true)
+		Eventually(func() string { return latest().Error }, 5*time.Second).Should(ContainSubstring("cannot read the cells"))
+		Expect(instances(latest(), guid)).To(HaveLen(1), "the last view stays")
+		hung.Store(false)
+		Eventually(func() string { return latest().Error }, 5*time.Second).Should(BeEmpty())
 	})
 
 	It("says in the view when the BBS cannot be read, and GET /api/state fails naming it", func() {

@@ -24,6 +24,6 @@ func (s *state) View() View { return s.view() }
 func NewTimed(client *bbs.Client, logger *slog.Logger, push, resync time.Duration, opts ...Option) http.Handler {
 	return newHandler(client, logger, timings{
 		push: push, cells: 100 * time.Millisecond, resync: resync,
-		resubscribe: 100 * time.Millisecond, keepAlive: 50 * time.Millisecond,
+		resubscribe: 100 * time.Millisecond, keepAlive: 50 * time.Millisecond, read: time.Second,
 	}, opts...)
 }
