@@ -257,7 +257,9 @@ var _ = Describe("the dashboard server", func() {
 		reptest.RegisterPresence(logger, consulClient, "rep-cell", r.URL(), 2*time.Second, 500*time.Millisecond)
 		reps := rep.NewClient(rep.Options{})
 		srv := httptest.NewServer(dashboard.NewTimed(bbsClient, logger, fastPush, time.Hour, dashboard.WithCellStates(
-			func(ctx context.Context, p *models.CellPresence) (models.CellState, error) { return reps.State(ctx, p.GetRepUrl()) })))
+			func(ctx context.Context, p *models.CellPresence) (models.CellState, error) {
+				return reps.State(ctx, p.GetRepUrl())
+			})))
 		DeferCleanup(srv.Close)
 		answered := &dashboard.RepState{Evacuating: true, Available: dashboard.Resources{MemoryMB: 2048, DiskMB: 4096, Containers: 12}}
 
