@@ -85,7 +85,8 @@ func (d *Deployment) desireDemo(ctx context.Context) (bool, error) {
 	}
 	cmd := exec.CommandContext(ctx, d.bins["diego"], "create-app", DemoApp, "--env-file", d.EnvFile,
 		"--instances", fmt.Sprint(d.Cells), "--port", fmt.Sprint(demoPort),
-		"--download", d.FileServerURL()+"/v1/static/"+demoArchive+":"+demoDir,
+		// a file of the file-server the env file names
+		"--download", demoArchive+":"+demoDir,
 		"--", demoDir+"/testapp")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return false, fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
