@@ -44,7 +44,7 @@ const (
 	width, height                   = 900.0, 460.0
 	left, right, top, bottom        = 70.0, 70.0, 50.0, 90.0
 	plotW, plotH                    = width - left - right, height - top - bottom
-	ticks                           = 6
+	maxTicks                        = 8
 	legendRow, legendX, legendWidth = 18.0, left, 220.0
 )
 
@@ -79,8 +79,11 @@ func (c Chart) SVG() ([]byte, error) {
 		}
 		xmax = math.Max(xmax, m.X)
 	}
-	xs, ys, rs := niceStep(xmax), niceStep(ymax), niceStep(rmax)
-	xTop, yTop, rTop := xs*ticks, ys*ticks, rs*ticks
+	xs, xn := axis(xmax)
+	ys, yn := axis(ymax)
+	// the right axis shares the left's grid lines
+	rs := niceStep(rmax / float64(yn))
+	xTop, yTop, rTop := xs*float64(xn), ys*float64(yn), rs*float64(yn)
 	px := func(x float64) float64 { return left + x/xTop*plotW }
 	py := func(y, top_ float64) float64 { return top + plotH - y/top_*plotH }
 
@@ -88,13 +91,16 @@ func (c Chart) SVG() ([]byte, error) {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%g" height="%g" viewBox="0 0 %g %g" font-family="sans-serif" font-size="12">`+"\n", width, height, width, height)
 	fmt.Fprintf(&b, `<rect width="%g" height="%g" fill="white"/>`+"\n", width, height)
 	text(&b, width/2, 24, "middle", "font-size=\"15\"", c.Title)
-	for i := 0; i <= ticks; i++ {
-		x, y := px(xs*float64(i)), py(ys*float64(i), yTop)
+	for i := 0; i <= yn; i++ {
+		y := py(ys*float64(i), yTop)
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#e5e5e5"/>`+"\n", left, y, left+plotW, y)
 		text(&b, left-6, y+4, "end", "", num(ys*float64(i)))
 		if hasRight {
 			text(&b, left+plotW+6, y+4, "start", "", num(rs*float64(i)))
 		}
+	}
+	for i := 0; i <= xn; i++ {
+		x := px(xs * float64(i))
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#e5e5e5"/>`+"\n", x, top, x, top+plotH)
 		text(&b, x, top+plotH+16, "middle", "", num(xs*float64(i)))
 	}
@@ -134,16 +140,22 @@ func (c Chart) SVG() ([]byte, error) {
 
 func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
-// niceStep is the smallest of 1, 2 or 5 times a power of ten whose ticks steps reach max (1
-// for max 0: an axis of nothing still has a scale).
-func niceStep(max float64) float64 {
-	if max <= 0 {
+// axis is the step and the number of steps of an axis from 0 to at least hi: a step of 1, 2,
+// 2.5 or 5 times a power of ten, at most maxTicks of them.
+func axis(hi float64) (step float64, n int) {
+	step = niceStep(hi / maxTicks)
+	return step, max(int(math.Ceil(hi/step-1e-9)), 1)
+}
+
+// niceStep is the smallest of 1, 2, 2.5 or 5 times a power of ten that is at least raw (1 for
+// raw 0: an axis of nothing still has a scale).
+func niceStep(raw float64) float64 {
+	if raw <= 0 {
 		return 1
 	}
-	raw := max / ticks
 	pow := math.Pow(10, math.Floor(math.Log10(raw)))
-	for _, m := range []float64{1, 2, 5, 10} {
-		if m*pow >= raw {
+	for _, m := range []float64{1, 2, 2.5, 5} {
+		if m*pow >= raw*(1-1e-9) {
 			return m * pow
 		}
 	}

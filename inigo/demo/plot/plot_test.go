@@ -134,3 +134,29 @@ var _ = Describe("Chart.SVG", func() {
 		Expect(err).To(MatchError(ContainSubstring(`mark "cell killed"`)))
 	})
 })
+
+var _ = Describe("the axes", func() {
+	labels := func(c plot.Chart) []string {
+		b, err := c.SVG()
+		Expect(err).NotTo(HaveOccurred())
+		return parse(b).Texts
+	}
+
+	It("end at the first round step at or above the largest value, at most 8 steps", func() {
+		c := plot.Chart{Series: []plot.Series{{Name: "n", Points: []plot.Point{{0, 0}, {78, 301}}}}}
+		t := labels(c)
+		// x: 10 s steps to 80; y: 50 a step to 350
+		Expect(t).To(ContainElements("80", "350"))
+		Expect(t).NotTo(ContainElement("90"))
+		Expect(t).NotTo(ContainElement("400"))
+	})
+
+	It("scale the right axis on the left's grid lines", func() {
+		c := plot.Chart{Series: []plot.Series{
+			{Name: "n", Points: []plot.Point{{0, 0}, {10, 300}}},
+			{Name: "f", Right: true, Points: []plot.Point{{0, 0}, {10, 3}}},
+		}}
+		// 6 steps of 50 on the left, 6 of 0.5 on the right
+		Expect(labels(c)).To(ContainElements("300", "3", "2.5", "0.5"))
+	})
+})
