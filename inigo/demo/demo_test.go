@@ -3,6 +3,7 @@ package demo_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -147,6 +148,25 @@ func routerEndpoints(metrics string) int {
 	return -1
 }
 
+// bridgePorts lists the interfaces on the garden's bridge (its containers' veths).
+func bridgePorts(g *gardentest.Garden) []string {
+	GinkgoHelper()
+	b, err := os.ReadFile(g.ConfigPath)
+	Expect(err).NotTo(HaveOccurred())
+	var cfg struct {
+		Bridge string `json:"bridge_name"`
+	}
+	Expect(json.Unmarshal(b, &cfg)).To(Succeed())
+	Expect(cfg.Bridge).NotTo(BeEmpty(), "%s names the garden's bridge", g.ConfigPath)
+	ports, err := os.ReadDir(filepath.Join("/sys/class/net", cfg.Bridge, "brif"))
+	Expect(err).NotTo(HaveOccurred())
+	var names []string
+	for _, p := range ports {
+		names = append(names, p.Name())
+	}
+	return names
+}
+
 // loadAverage is /proc/loadavg's first three fields.
 func loadAverage() string {
 	b, err := os.ReadFile("/proc/loadavg")
@@ -181,6 +201,12 @@ var _ = Describe("the seed's demo", Serial, Label("benchmark"), func() {
 		alone := gardentest.AppsAlone(gardens, instances, gardentest.HealthcheckDir())
 		report("garden alone: %d instances of the test app on the %d gardens created, run and answering in %s (load average %s)",
 			instances, cells, seconds(alone), loadAverage())
+		// the kernel tears the destroyed containers' network namespaces down after their destroy,
+		// under the lock veth pairs are made with: the scale starts once their veths are gone
+		for _, g := range gardens {
+			Eventually(func() []string { return bridgePorts(g) }, 3*time.Minute, 500*time.Millisecond).Should(BeEmpty(),
+				"the veths of garden alone's containers are gone")
+		}
 
 		processGuid := w.Guid("demo")
 		host := processGuid + ".example.com"
