@@ -44,9 +44,10 @@ func WithURLs(urls ...string) Option {
 	}
 }
 
-// WithResolver makes every round of a call ask resolve for the BBS URLs (for example the
-// instances of a Consul service, resolved by the daemon through locket, which this package does
-// not link); the URLs given to NewClient and WithURLs are tried after them.
+// WithResolver makes a call ask resolve for the BBS URLs (for example the instances of a Consul
+// service, resolved by the daemon through locket, which this package does not link) in every
+// round, once the BBS that answered last (asked first, without resolving) has not answered; the
+// URLs given to NewClient and WithURLs are tried after the resolved ones.
 func WithResolver(resolve func(ctx context.Context) ([]string, error)) Option {
 	return func(c *Client) { c.resolve = resolve }
 }

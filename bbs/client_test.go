@@ -153,6 +153,32 @@ var _ = Describe("the client's failover", func() {
 		Expect(c.Ping(ctx)).To(BeTrue())
 		Expect(asked.Load()).To(BeEquivalentTo(2))
 	})
+
+	It("asks the BBS that answered last without resolving, and resolves once it does not answer", func() {
+		first, second := newFakeBBS(), newFakeBBS()
+		var asked atomic.Int32
+		resolved := first.server.URL
+		resolve := func(context.Context) ([]string, error) {
+			asked.Add(1)
+			return []string{resolved}, nil
+		}
+		c := bbs.NewClient("", nil, append(opts, bbs.WithResolver(resolve))...)
+		for range 5 {
+			Expect(c.Ping(ctx)).To(BeTrue())
+		}
+		Expect(asked.Load()).To(BeEquivalentTo(1))
+		Expect(first.hits.Load()).To(BeEquivalentTo(5))
+
+		// the leader moves: the last one refuses, the resolver names the new one
+		first.mode.Store(unavailable)
+		resolved = second.server.URL
+		Expect(c.Ping(ctx)).To(BeTrue())
+		Expect(asked.Load()).To(BeEquivalentTo(2))
+		Expect(second.hits.Load()).To(BeEquivalentTo(1))
+		Expect(c.Ping(ctx)).To(BeTrue())
+		Expect(asked.Load()).To(BeEquivalentTo(2))
+		Expect(second.hits.Load()).To(BeEquivalentTo(2))
+	})
 })
 
 var _ = Describe("the client's event streams", func() {

@@ -103,32 +103,53 @@ func (c *Client) send(ctx context.Context, hc *http.Client, url, route string, b
 }
 
 // open sends body to route on the first BBS that answers 200 (see NewClient), in at most rounds
-// rounds over the URLs, and returns the response, whose body the caller closes.
+// rounds over the URLs, and returns the response, whose body the caller closes. With a resolver,
+// the BBS that answered last is asked first without resolving: the resolver (a Consul query for
+// a daemon) is asked only when it does not answer, not for every call of a busy client.
 func (c *Client) open(ctx context.Context, hc *http.Client, route string, body []byte, accept string, rounds int) (*http.Response, error) {
+	// try sends to u: done when it answered or failed in a way no other URL can help with
+	try := func(u string) (resp *http.Response, done bool, err error) {
+		a := c.send(ctx, hc, u, route, body, accept)
+		if a.err == nil {
+			c.mu.Lock()
+			if c.last != u {
+				if c.last != "" {
+					c.logger.Info("bbs client: now talking to another BBS", "url", u, "before", c.last)
+				}
+				c.last = u
+			}
+			c.mu.Unlock()
+			return a.resp, true, nil
+		}
+		if !a.next || ctx.Err() != nil {
+			return nil, true, a.err
+		}
+		c.logger.Warn("bbs client: BBS did not answer; trying the next", "url", u, "route", route, "error", a.err.Error())
+		return nil, false, a.err
+	}
 	var last error
+	tried := ""
+	if u := c.lastURL(); u != "" && c.resolve != nil {
+		resp, done, err := try(u)
+		if done {
+			return resp, err
+		}
+		last, tried = err, u
+	}
 	for round := 1; round <= rounds; round++ {
 		urls, err := c.candidates(ctx)
 		if err != nil {
 			last = err
 		}
 		for _, u := range urls {
-			a := c.send(ctx, hc, u, route, body, accept)
-			if a.err == nil {
-				c.mu.Lock()
-				if c.last != u {
-					if c.last != "" {
-						c.logger.Info("bbs client: now talking to another BBS", "url", u, "before", c.last)
-					}
-					c.last = u
-				}
-				c.mu.Unlock()
-				return a.resp, nil
+			if round == 1 && u == tried {
+				continue
 			}
-			last = a.err
-			if !a.next || ctx.Err() != nil {
-				return nil, a.err
+			resp, done, err := try(u)
+			if done {
+				return resp, err
 			}
-			c.logger.Warn("bbs client: BBS did not answer; trying the next", "url", u, "route", route, "error", a.err.Error())
+			last = err
 		}
 		if round < rounds {
 			select {
