@@ -2,6 +2,7 @@ package gardenrunc
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -130,6 +131,16 @@ func nlLinkIndex(name string) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("interface %s: no link in the kernel's answer", name)
+}
+
+// nlLinkExists reports whether the interface called name is there: the kernel answers ENODEV when
+// it is not.
+func nlLinkExists(name string) (bool, error) {
+	_, err := nlLinkIndex(name)
+	if errors.Is(err, unix.ENODEV) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // nlAddVeth creates host <-> peer (named peerName, with hardware address peerMAC, moved into pid's

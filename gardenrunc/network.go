@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"code.cloudfoundry.org/garden"
-	"golang.org/x/sys/unix"
 )
 
 // Chain names of the project's own. Per-container chains are named dg-in-<hex> and dg-out-<hex>
@@ -367,24 +366,6 @@ func (n *Network) RemoveVeth(ip net.IP) error {
 		err = fmt.Errorf("interface %s could not be removed", name)
 	}
 	return err
-}
-
-// nlLinkExists asks for the interface called name alone (not a dump of every link): the kernel
-// answers ENODEV when there is none.
-func nlLinkExists(name string) (bool, error) {
-	s, err := nlDial()
-	if err != nil {
-		return false, err
-	}
-	defer s.Close()
-	err = s.do(unix.RTM_GETLINK, 0, join(ifInfo(0, 0, 0), attrStr(unix.IFLA_IFNAME, name)))
-	switch err {
-	case nil:
-		return true, nil
-	case unix.ENODEV:
-		return false, nil
-	}
-	return false, fmt.Errorf("look up interface %s: %w", name, err)
 }
 
 // vethTeardownWait is how long a dead container's veth pair is left to the kernel.
