@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -52,7 +53,8 @@ var _ = Describe("a container's disk", func() {
 
 		Expect(unmountAll(dir)).To(Succeed())
 		Expect(mountSource(diskDir(dir))).To(BeEmpty())
-		Eventually(func() bool { _, err := os.Stat(backing); return os.IsNotExist(err) }).Should(BeTrue(), "%s is detached", dev)
+		// the kernel may finish autoclear after the unmount returns
+		Eventually(func() bool { _, err := os.Stat(backing); return os.IsNotExist(err) }).WithTimeout(5*time.Second).Should(BeTrue(), "%s is detached", dev)
 	})
 
 	It("gives each of many disks bound at once a loop device of its own", func() {

@@ -192,6 +192,8 @@ func bindLoop(f *os.File) (string, *os.File, error) {
 		if time.Now().After(deadline) {
 			return "", nil, fmt.Errorf("no free loop device: %s and the others found were taken for 10 s", dev)
 		}
+		// leave the CPU to whoever is binding the device rather than spin against it
+		time.Sleep(2 * time.Millisecond)
 	}
 }
 
