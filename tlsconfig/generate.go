@@ -63,7 +63,7 @@ func NewCA(name string, validity time.Duration) (*KeyPair, error) {
 // validity.
 func (ca *KeyPair) Issue(name string, use Use, validity time.Duration) (*KeyPair, error) {
 	if ca.cert == nil || !ca.cert.IsCA {
-		return nil, fmt.Errorf("tlsconfig: %q is not a CA made by NewCA", name)
+		return nil, fmt.Errorf("tlsconfig: issuing %q: the signer is not a CA made by NewCA", name)
 	}
 	tmpl := certTemplate(name, validity)
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature

@@ -239,4 +239,13 @@ var _ = Describe("tlsconfig", func() {
 			Expect(err).To(MatchError(ContainSubstring("CA certificate file " + corrupt + " is invalid")))
 		})
 	})
+
+	It("refuses to Issue from a certificate that is not a CA, naming the certificate asked for", func() {
+		ca, err := tlsconfig.NewCA("component CA", time.Hour)
+		Expect(err).NotTo(HaveOccurred())
+		leaf, err := ca.Issue("bbs", tlsconfig.ServerUse, time.Hour)
+		Expect(err).NotTo(HaveOccurred())
+		_, err = leaf.Issue("rep", tlsconfig.ClientUse, time.Hour)
+		Expect(err).To(MatchError(`tlsconfig: issuing "rep": the signer is not a CA made by NewCA`))
+	})
 })
