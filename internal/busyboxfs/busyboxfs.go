@@ -12,7 +12,8 @@ import (
 )
 
 // Make builds a minimal root filesystem from busybox-static in dir: every applet,
-// /etc/passwd and /etc/group with root, vcap (2000) and nobody, a /tmp everyone may write.
+// /etc/passwd and /etc/group with root, vcap (2000) and nobody (group nogroup, 65534), a /tmp
+// everyone may write.
 func Make(dir string) error {
 	bb, err := exec.LookPath("busybox")
 	if err != nil {
@@ -46,7 +47,7 @@ func Make(dir string) error {
 	}
 	for name, content := range map[string]string{
 		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nvcap:x:2000:2000::/home/vcap:/bin/sh\nnobody:x:65534:65534::/nonexistent:/bin/false\n",
-		"etc/group":  "root:x:0:\nvcap:x:2000:\n",
+		"etc/group":  "root:x:0:\nvcap:x:2000:\nnogroup:x:65534:\n",
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0644); err != nil {
 			return err
