@@ -34,9 +34,9 @@ type timings struct {
 	resubscribe time.Duration
 	// keepAlive is how often an idle event stream gets a comment line
 	keepAlive time.Duration
-	// read bounds one full read of the BBS and one reading of the cells: while the BBS does not
-	// answer, the page keeps the last view and says why, rather than wait for the BBS client's
-	// own two minutes.
+	// read bounds one full read of the BBS (the follower's and GET /api/state's) and one reading
+	// of the cells: while the BBS does not answer, the page keeps the last view and says why, and
+	// GET /api/state fails, rather than wait for the BBS client's own two minutes.
 	read time.Duration
 }
 
@@ -105,7 +105,9 @@ type server struct {
 }
 
 func (s *server) serveState(w http.ResponseWriter, r *http.Request) {
-	st, err := load(r.Context(), s.client)
+	ctx, cancel := context.WithTimeout(r.Context(), s.timings.read)
+	defer cancel()
+	st, err := load(ctx, s.client)
 	w.Header().Set("Content-Type", "application/json")
 	if err != nil {
 		w.WriteHeader(http.StatusBadGateway)
@@ -113,7 +115,7 @@ func (s *server) serveState(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.cellState != nil {
-		st.reps = s.repStates(r.Context(), st.cells)
+		st.reps = s.repStates(ctx, st.cells)
 	}
 	_ = json.NewEncoder(w).Encode(st.view())
 }

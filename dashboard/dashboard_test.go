@@ -28,7 +28,13 @@ import (
 // get is the status and body of GET url.
 func get(url string) (int, string) {
 	GinkgoHelper()
-	resp, err := http.Get(url)
+	return getWithin(url, 0)
+}
+
+// getWithin is get failing when the answer takes longer than timeout (0: no limit).
+func getWithin(url string, timeout time.Duration) (int, string) {
+	GinkgoHelper()
+	resp, err := (&http.Client{Timeout: timeout}).Get(url)
 	Expect(err).NotTo(HaveOccurred())
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
@@ -312,6 +318,9 @@ var _ = Describe("the dashboard server", func() {
 		hung.Store(true)
 		Eventually(func() string { return latest().Error }, 5*time.Second).Should(ContainSubstring("cannot read the cells"))
 		Expect(instances(latest(), guid)).To(HaveLen(1), "the last view stays")
+		status, body := getWithin(srv.URL+"/api/state", 5*time.Second)
+		Expect(status).To(Equal(http.StatusBadGateway), "GET /api/state gives up after the read bound (1 s here)")
+		Expect(body).To(MatchRegexp(`"error":"cannot read .+"`))
 		hung.Store(false)
 		Eventually(func() string { return latest().Error }, 5*time.Second).Should(BeEmpty())
 	})
