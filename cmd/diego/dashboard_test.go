@@ -53,4 +53,11 @@ var _ = Describe("diego dashboard", func() {
 		defer taken.Close()
 		Expect(fails(nil, append(bbsFlags(), "dashboard", "--listen", taken.Addr().String())...)).To(HavePrefix("diego: cannot listen on " + taken.Addr().String() + ": "))
 	})
+
+	It("names a bad --listen before it looks for the BBS", func() {
+		unreachable := "https://" + daemontest.FreeAddr()
+		Expect(fails(nil, "--bbs-url", unreachable, "dashboard", "--listen", "bad")).To(HavePrefix("diego: cannot listen on bad: "), "no BBS settings")
+		args := []string{"--bbs-url", unreachable, "--bbs-ca-cert-file", certs.CACert, "--bbs-cert-file", certs.ClientCert, "--bbs-key-file", certs.ClientKey}
+		Expect(fails(nil, append(args, "dashboard", "--listen", "bad")...)).To(HavePrefix("diego: cannot listen on bad: "), "a BBS that does not answer")
+	})
 })

@@ -25,16 +25,18 @@ func (c *cli) dashboardCmd() *cobra.Command {
 		Short: "Serve the live view of the deployment (cells, instances, desired LRPs, tasks) until interrupted",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// the address first: a bad or taken --listen is named before the BBS is dialled
+			l, err := net.Listen("tcp", listen)
+			if err != nil {
+				return fmt.Errorf("cannot listen on %s: %w", listen, err)
+			}
+			defer l.Close()
 			client, err := c.bbsClient()
 			if err != nil {
 				return err
 			}
 			if !client.Ping(cmd.Context()) {
 				return fmt.Errorf("cannot reach the BBS at %s", client.url)
-			}
-			l, err := net.Listen("tcp", listen)
-			if err != nil {
-				return fmt.Errorf("cannot listen on %s: %w", listen, err)
 			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			handler := dashboard.New(client.Client, logger, dashboard.WithCellStates(c.repStates()))
