@@ -65,7 +65,11 @@ func startSampler(processGuid, metrics string) *sampler {
 		defer t.Stop()
 		for {
 			now := time.Now()
-			smp := sample{at: now.Sub(s.start), running: running(processGuid, ""), routed: routerEndpoints(metrics)}
+			// both read at once: a slow listing of the bbs must not make the router's count later
+			routed := make(chan int)
+			go func() { routed <- routerEndpoints(metrics) }()
+			smp := sample{at: now.Sub(s.start), running: running(processGuid, "")}
+			smp.routed = <-routed
 			s.mu.Lock()
 			if s.load != nil {
 				r := s.load.Result()
