@@ -2,7 +2,6 @@ package inigo_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/diego-go/diego/inigo/world"
 	"github.com/diego-go/diego/internal/daemontest"
 	"github.com/diego-go/diego/models"
+	"github.com/diego-go/diego/routeemitter/cfroutes"
 )
 
 // withContainers lists the handles among handles that a garden of the world still holds.
@@ -193,12 +193,10 @@ var _ = Describe("an LRP updated", func() {
 		r := w.Routers[0]
 		processGuid, oldHost := desireRouted("update", 1)
 		newHost := host(w.Guid("update-new"))
-		routes, err := json.Marshal([]map[string]any{{"hostnames": []string{newHost}, "port": world.AppPort}})
-		Expect(err).NotTo(HaveOccurred())
 		instances := int32(2)
 		Expect(w.BBS.UpdateDesiredLRP(world.Ctx(), processGuid, &models.DesiredLRPUpdate{
 			Instances: &instances,
-			Routes:    &models.Routes{Routes: map[string][]byte{"cf-router": routes}},
+			Routes:    cfroutes.Encode([]cfroutes.Route{{Hostnames: []string{newHost}, Port: world.AppPort}}),
 		})).To(Succeed())
 
 		w.WaitRunning(processGuid, 2, 2*time.Minute)

@@ -25,6 +25,7 @@ import (
 	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/bbs/events"
 	"github.com/diego-go/diego/models"
+	"github.com/diego-go/diego/routeemitter/cfroutes"
 	"github.com/diego-go/diego/routeemitter/routingtable"
 	"github.com/diego-go/diego/router"
 )
@@ -319,7 +320,7 @@ func (r *Runner) warnBadRoutes(e models.Event) {
 	default:
 		return
 	}
-	if _, err := routingtable.CFRoutes(d.GetRoutes()); err != nil {
+	if _, err := cfroutes.Decode(d.GetRoutes()); err != nil {
 		r.cfg.Logger.Warn("route-emitter: desired LRP's routes route nothing", "process_guid", d.GetProcessGuid(), "error", err.Error())
 	}
 }

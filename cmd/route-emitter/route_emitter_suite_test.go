@@ -22,7 +22,7 @@ import (
 	"github.com/diego-go/diego/locket"
 	"github.com/diego-go/diego/models"
 	"github.com/diego-go/diego/rep/reptest"
-	"github.com/diego-go/diego/routeemitter/routingtable"
+	"github.com/diego-go/diego/routeemitter/cfroutes"
 	"github.com/diego-go/diego/router"
 	"github.com/diego-go/diego/tlsconfig/tlstest"
 )
@@ -244,7 +244,7 @@ func desireRoutes(guid, cfRouter string, instances int32) {
 		DiskMb:      64,
 		Ports:       []uint32{8080},
 		Action:      &models.Action{Value: &models.Action_RunAction{RunAction: &models.RunAction{Path: "/bin/app", User: "vcap"}}},
-		Routes:      &models.Routes{Routes: map[string][]byte{routingtable.CFRouterKey: []byte(cfRouter)}},
+		Routes:      &models.Routes{Routes: map[string][]byte{cfroutes.Key: []byte(cfRouter)}},
 		MetricTags:  map[string]*models.MetricTagValue{"source_id": {Static: "app-" + guid}},
 	})).To(Succeed())
 }

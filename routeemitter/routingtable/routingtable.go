@@ -17,6 +17,7 @@ import (
 	"strconv"
 
 	"github.com/diego-go/diego/models"
+	"github.com/diego-go/diego/routeemitter/cfroutes"
 	"github.com/diego-go/diego/router"
 )
 
@@ -242,13 +243,17 @@ func routesOf(d *models.DesiredLRP) map[Key][]route {
 	if d == nil {
 		return nil
 	}
-	cf, err := CFRoutes(d.GetRoutes())
+	cf, err := cfroutes.Decode(d.GetRoutes())
 	if err != nil {
 		return nil
 	}
 	out := map[Key][]route{}
 	for _, r := range cf {
 		k := Key{d.GetProcessGuid(), r.Port}
+		var options *router.RouteOptions
+		if r.Options != nil {
+			options = &router.RouteOptions{LoadBalancing: r.Options.LoadBalancing}
+		}
 		for _, h := range r.Hostnames {
 			out[k] = append(out[k], route{
 				routeID: routeID{
@@ -259,7 +264,7 @@ func routesOf(d *models.DesiredLRP) map[Key][]route {
 					protocol:         r.Protocol,
 				},
 				metricTags: d.GetMetricTags(),
-				options:    r.Options,
+				options:    options,
 			})
 		}
 	}

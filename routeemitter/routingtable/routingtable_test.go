@@ -9,30 +9,24 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/diego-go/diego/models"
+	"github.com/diego-go/diego/routeemitter/cfroutes"
 	rt "github.com/diego-go/diego/routeemitter/routingtable"
 	"github.com/diego-go/diego/router"
 )
 
 const guid = "web-pg"
 
-func web(hostnames ...string) rt.CFRoute { return rt.CFRoute{Hostnames: hostnames, Port: 8080} }
-
-// cfRouter is routes as a client desires them: the "cf-router" entry holding their JSON.
-func cfRouter(routes []rt.CFRoute) *models.Routes {
-	// a slice of plain structs always encodes
-	b, _ := json.Marshal(routes)
-	return &models.Routes{Routes: map[string][]byte{rt.CFRouterKey: b}}
-}
+func web(hostnames ...string) cfroutes.Route { return cfroutes.Route{Hostnames: hostnames, Port: 8080} }
 
 // desired is the LRP guid at version tag with instances and routes.
-func desired(instances int32, tag uint32, routes ...rt.CFRoute) *models.DesiredLRP {
+func desired(instances int32, tag uint32, routes ...cfroutes.Route) *models.DesiredLRP {
 	return &models.DesiredLRP{
 		ProcessGuid:     guid,
 		Domain:          "cf-apps",
 		LogGuid:         "log-web",
 		Instances:       instances,
 		ModificationTag: &models.ModificationTag{Epoch: "desired", Index: tag},
-		Routes:          cfRouter(routes),
+		Routes:          cfroutes.Encode(routes),
 		MetricTags: map[string]*models.MetricTagValue{
 			"app":      {Static: "web"},
 			"index":    {Dynamic: models.MetricTagValue_INDEX},
@@ -109,10 +103,10 @@ var _ = Describe("the routing table", func() {
 
 	Describe("the message", func() {
 		It("is upstream's RegistryMessageFor, byte for byte", func() {
-			d := desired(3, 1, rt.CFRoute{
+			d := desired(3, 1, cfroutes.Route{
 				Hostnames: []string{"app.example.com"}, Port: 8080,
 				RouteServiceURL: "https://rs.example.com", IsolationSegment: "iso-1", Protocol: "http2",
-				Options: &router.RouteOptions{LoadBalancing: "least-connection"},
+				Options: &cfroutes.Options{LoadBalancing: "least-connection"},
 			})
 			d.MetricTags = map[string]*models.MetricTagValue{"space": {Static: "s1"}, "i": {Dynamic: models.MetricTagValue_INDEX}}
 			table.Handle(models.NewDesiredLRPCreatedEvent(d, ""))
@@ -313,7 +307,7 @@ var _ = Describe("the routing table", func() {
 		})
 
 		It("routes each container port's hostnames to the host port mapped to it", func() {
-			d := desired(1, 1, web("a.example.com"), rt.CFRoute{Hostnames: []string{"admin.example.com"}, Port: 9090})
+			d := desired(1, 1, web("a.example.com"), cfroutes.Route{Hostnames: []string{"admin.example.com"}, Port: 9090})
 			table.Handle(models.NewDesiredLRPCreatedEvent(d, ""))
 			a := running(0, "ig-0")
 			a.ActualLrpNetInfo.Ports = append(a.ActualLrpNetInfo.Ports, &models.PortMapping{ContainerPort: 9090, HostPort: 61090})
@@ -347,13 +341,11 @@ var _ = Describe("the routing table", func() {
 			Expect(table.RouteCount()).To(Equal(1))
 		})
 
-		It("routes nothing for a cf-router value that does not decode, and says why through CFRoutes", func() {
+		It("routes nothing for a cf-router value that does not decode", func() {
 			d := desired(1, 1)
-			d.Routes = &models.Routes{Routes: map[string][]byte{rt.CFRouterKey: []byte(`{"hostnames":`)}}
+			d.Routes = &models.Routes{Routes: map[string][]byte{cfroutes.Key: []byte(`{"hostnames":`)}}
 			table.Handle(models.NewDesiredLRPCreatedEvent(d, ""))
 			Expect(table.Handle(created(running(0, "ig-0")))).To(Equal(rt.Messages{}))
-			_, err := rt.CFRoutes(d.GetRoutes())
-			Expect(err).To(MatchError(ContainSubstring(`routes "cf-router"`)))
 		})
 	})
 

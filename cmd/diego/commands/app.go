@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -15,7 +14,7 @@ import (
 
 	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/models"
-	"github.com/diego-go/diego/routeemitter/routingtable"
+	"github.com/diego-go/diego/routeemitter/cfroutes"
 )
 
 // appsDomain is the domain of every LRP create-app desires. create-app marks it fresh (for
@@ -190,11 +189,7 @@ func (c *cli) createAppCmd() *cobra.Command {
 				lrp.CheckDefinition = &models.CheckDefinition{Checks: []*models.Check{{Value: &models.Check_TcpCheck{TcpCheck: &models.TCPCheck{Port: port}}}}}
 			}
 			if len(routes) > 0 {
-				b, err := json.Marshal([]routingtable.CFRoute{{Hostnames: routes, Port: port}})
-				if err != nil {
-					return err
-				}
-				lrp.Routes = &models.Routes{Routes: map[string][]byte{routingtable.CFRouterKey: b}}
+				lrp.Routes = cfroutes.Encode([]cfroutes.Route{{Hostnames: routes, Port: port}})
 			}
 
 			ctx := cmd.Context()
@@ -460,20 +455,20 @@ func (c *cli) statusCmd() *cobra.Command {
 					CrashCount: a.GetCrashCount(), CrashReason: a.GetCrashReason(), PlacementError: a.GetPlacementError(),
 				})
 			}
-			routes, err := routingtable.CFRoutes(d.GetRoutes())
+			routes, err := cfroutes.Decode(d.GetRoutes())
 			if err != nil {
 				return err
 			}
 			if c.json {
 				return c.printJSON(struct {
-					Name      string                 `json:"name"`
-					Instances int32                  `json:"instances"`
-					Running   int                    `json:"running"`
-					RootFS    string                 `json:"rootfs"`
-					MemoryMB  int32                  `json:"memory_mb"`
-					DiskMB    int32                  `json:"disk_mb"`
-					Routes    []routingtable.CFRoute `json:"routes"`
-					Actual    []instanceStatus       `json:"actual_lrps"`
+					Name      string           `json:"name"`
+					Instances int32            `json:"instances"`
+					Running   int              `json:"running"`
+					RootFS    string           `json:"rootfs"`
+					MemoryMB  int32            `json:"memory_mb"`
+					DiskMB    int32            `json:"disk_mb"`
+					Routes    []cfroutes.Route `json:"routes"`
+					Actual    []instanceStatus `json:"actual_lrps"`
 				}{name, d.GetInstances(), running, d.GetRootFs(), d.GetMemoryMb(), d.GetDiskMb(), routes, instances})
 			}
 			var hosts []string
