@@ -135,6 +135,9 @@ var _ = Describe("developer commands", func() {
 			Expect(fails(nil, append(bbsFlags(), "create-app", "ca-bad", "--image", "busybox@md5:12", "--", "/bin/app")...)).To(ContainSubstring(`--image "busybox@md5:12"`))
 			Expect(fails(nil, append(bbsFlags(), "create-app", "ca-bad", "--rootfs", "busybox", "--", "/bin/app")...)).To(ContainSubstring(`--rootfs "busybox": want preloaded:STACK`))
 			Expect(fails(nil, append(bbsFlags(), "create-app", "ca-bad", "--rootfs", "preloaded:busybox", "--image", "busybox", "--", "/bin/app")...)).To(ContainSubstring("[image rootfs] were all set"))
+			Expect(fails(nil, append(bbsFlags(), "create-app", "ca-bad", "--instances", "-1", "--", "/bin/app")...)).To(Equal("diego: --instances -1: want 0 or more\n"))
+			Expect(fails(nil, append(bbsFlags(), "create-app", "ca-bad", "--port", "0", "--", "/bin/app")...)).To(Equal("diego: --port 0: want 1-65535\n"))
+			Expect(fails(nil, append(bbsFlags(), "create-app", "ca-bad", "--port", "65536", "--", "/bin/app")...)).To(Equal("diego: --port 65536: want 1-65535\n"))
 			_, err := bbsClient.DesiredLRPByProcessGuid(ctx, "ca-bad")
 			Expect(err).To(MatchError(models.ErrResourceNotFound), "nothing half-written")
 

@@ -162,8 +162,11 @@ func (c *cli) createAppCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if instances < 0 || port == 0 || port > 65535 {
-				return fmt.Errorf("--instances %d, --port %d: want 0 or more instances and a port 1-65535", instances, port)
+			if instances < 0 {
+				return fmt.Errorf("--instances %d: want 0 or more", instances)
+			}
+			if port == 0 || port > 65535 {
+				return fmt.Errorf("--port %d: want 1-65535", port)
 			}
 			rootfs, env, setup, action, err := spec.build(run, c.fileServerURL)
 			if err != nil {
