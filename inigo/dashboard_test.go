@@ -137,7 +137,8 @@ var _ = Describe("the dashboard in a browser", func() {
 		row := fmt.Sprintf(`#desired-lrps tr[data-process-guid=%q] .instance`, guid)
 		Eventually(func() []string { return look(row) }, 30*time.Second, 50*time.Millisecond).Should(HaveLen(3), "the instances appear")
 		Eventually(func() []string { return look(row) }, 2*time.Minute, 50*time.Millisecond).Should(Equal([]string{"RUNNING", "RUNNING", "RUNNING"}))
-		Expect(seen).To(HaveKey("CLAIMED"), "the page showed the instances on their way, not only at the end")
+		// how long an instance stays CLAIMED depends on the cell's speed: any state before RUNNING will do
+		Expect(seen).To(Or(HaveKey("UNCLAIMED"), HaveKey("CLAIMED")), "the page showed the instances on their way, not only at the end")
 
 		// and the page draws each on the cell the BBS has it on
 		onCells := eval[map[string]int](tab, fmt.Sprintf(`[...document.querySelectorAll('#zones .cell .instance[data-process-guid=%q][data-state="RUNNING"]')]
