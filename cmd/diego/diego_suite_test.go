@@ -14,6 +14,7 @@ import (
 	"github.com/onsi/gomega/gexec"
 
 	"github.com/diego-go/diego/bbs"
+	"github.com/diego-go/diego/internal/bbstest"
 	"github.com/diego-go/diego/internal/daemontest"
 	"github.com/diego-go/diego/internal/testservers"
 	"github.com/diego-go/diego/locket"
@@ -43,36 +44,14 @@ var (
 
 var _ = BeforeSuite(func() {
 	logger = slog.New(slog.NewJSONHandler(GinkgoWriter, nil))
-	dir, err := os.MkdirTemp("", "diego-cmd-")
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(os.RemoveAll, dir)
+	diegoPath = daemontest.Build("github.com/diego-go/diego/cmd/diego")[0]
+	b := bbstest.Start(nil)
+	bbsClient, bbsURL, certs, consulClient = b.Client, b.URL, b.Certs, b.Locket
 
-	bins := daemontest.Build("github.com/diego-go/diego/cmd/diego", "github.com/diego-go/diego/cmd/bbs")
-	diegoPath = bins[0]
-
-	certDir := filepath.Join(dir, "certs")
-	Expect(os.MkdirAll(certDir, 0o755)).To(Succeed())
-	certs, err = tlstest.Generate(certDir)
-	Expect(err).NotTo(HaveOccurred())
-
-	consul, err := testservers.StartConsul(filepath.Join(dir, "consul"))
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() { _ = consul.Stop() })
-	consulClient, err = locket.NewClient(consul.HTTPAddr())
-	Expect(err).NotTo(HaveOccurred())
-	etcd, err := testservers.StartEtcd(filepath.Join(dir, "etcd"))
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(func() { _ = etcd.Stop() })
-
-	nats, err := testservers.StartNATS(filepath.Join(dir, "nats"))
+	nats, err := testservers.StartNATS(filepath.Join(GinkgoT().TempDir(), "nats"))
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { _ = nats.Stop() })
 	natsURL = nats.URL()
-
-	api := daemontest.FreeAddr()
-	daemontest.Start(bins[1], "-config", daemontest.WriteConfig(daemontest.BBSConfig(api, etcd.ClientURL(), consul.HTTPAddr(), certs, nil)))
-	bbsURL = "https://" + api
-	bbsClient = daemontest.ConnectBBS(bbsURL, certs)
 })
 
 // cleanEnv is this process's environment without the CLI's own variables, so that only what a

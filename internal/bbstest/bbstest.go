@@ -1,16 +1,15 @@
-// Package bbstest gives the rep's suites a real BBS: the bbs binary over its own etcd and
-// Consul, started once per suite, and a client of it. Specs keep apart by their own guids.
+// Package bbstest gives a suite a real BBS of its own: the bbs binary (configured by
+// daemontest.BBSConfig) over its own etcd and Consul, started once per suite, and a client of
+// it. Specs keep apart by their own guids.
 package bbstest
 
 import (
-	"context"
 	"crypto/tls"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -29,14 +28,17 @@ type BBS struct {
 	// Locket is a client of the BBS's Consul (for cell presences).
 	Locket *locket.Client
 	URL    string
+	// Certs are the BBS's certificates; the client certificate is the one Client uses.
+	Certs tlstest.Files
+	// TLS is Client's TLS configuration, for other clients of the BBS.
+	TLS *tls.Config
 
 	addr string
-	tls  *tls.Config
 }
 
-// Start starts etcd, Consul and the bbs binary for the suite; call it in BeforeSuite. Extra
-// settings are laid over the BBS's config (convergence_interval, ...). Everything stops after the
-// suite, even when a spec fails.
+// Start starts etcd, Consul and the bbs binary for the suite; call it in BeforeSuite. extra is
+// laid over daemontest.BBSConfig (convergence_interval, ...). Everything stops after the suite,
+// even when a spec fails.
 func Start(extra map[string]any) *BBS {
 	GinkgoHelper()
 	bin := daemontest.Build("github.com/diego-go/diego/cmd/bbs")[0]
@@ -53,30 +55,11 @@ func Start(extra map[string]any) *BBS {
 	Expect(err).NotTo(HaveOccurred())
 
 	addr := daemontest.FreeAddr()
-	cfg := map[string]any{
-		"listen_address":      addr,
-		"health_address":      daemontest.FreeAddr(),
-		"metrics_address":     daemontest.FreeAddr(),
-		"ca_file":             certs.CACert,
-		"cert_file":           certs.ServerCert,
-		"key_file":            certs.ServerKey,
-		"etcd_endpoints":      []string{etcd.ClientURL()},
-		"consul_address":      consul.HTTPAddr(),
-		"lock_ttl":            "2s",
-		"lock_retry_interval": "500ms",
-		"encryption_keys":     map[string]string{"k": "passphrase"},
-		"active_key_label":    "k",
-		"log_level":           "info",
-	}
-	for k, v := range extra {
-		cfg[k] = v
-	}
-	daemontest.Start(bin, "-config", daemontest.WriteConfig(cfg))
-	tlsCfg, err := tlsconfig.Client(certs.ClientCert, certs.ClientKey, certs.CACert)
+	daemontest.Start(bin, "-config", daemontest.WriteConfig(daemontest.BBSConfig(addr, etcd.ClientURL(), consul.HTTPAddr(), certs, extra)))
+	b := &BBS{URL: "https://" + addr, Certs: certs, addr: addr}
+	b.Client = daemontest.ConnectBBS(b.URL, certs)
+	b.TLS, err = tlsconfig.Client(certs.ClientCert, certs.ClientKey, certs.CACert)
 	Expect(err).NotTo(HaveOccurred())
-	b := &BBS{URL: "https://" + addr, addr: addr, tls: tlsCfg}
-	b.Client = bbs.NewClient(b.URL, tlsCfg)
-	Eventually(func() bool { return b.Client.Ping(context.Background()) }, 20*time.Second, 100*time.Millisecond).Should(BeTrue())
 	b.Locket, err = locket.NewClient(consul.HTTPAddr())
 	Expect(err).NotTo(HaveOccurred())
 	return b
@@ -99,7 +82,7 @@ func (b *BBS) Relay() *Relay {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	Expect(err).NotTo(HaveOccurred())
 	r := &Relay{conns: map[net.Conn]bool{}}
-	r.Client = bbs.NewClient("https://"+l.Addr().String(), b.tls, bbs.WithRetry(1, 0))
+	r.Client = bbs.NewClient("https://"+l.Addr().String(), b.TLS, bbs.WithRetry(1, 0))
 	go func() {
 		for {
 			c, err := l.Accept()

@@ -6,7 +6,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
-	"github.com/diego-go/diego/rep/internal/bbstest"
+	"github.com/diego-go/diego/internal/bbstest"
 )
 
 func TestBulksync(t *testing.T) {

@@ -16,9 +16,9 @@ import (
 
 	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/executor"
+	"github.com/diego-go/diego/internal/bbstest"
 	"github.com/diego-go/diego/models"
 	"github.com/diego-go/diego/rep/cellrep"
-	"github.com/diego-go/diego/rep/internal/bbstest"
 	"github.com/diego-go/diego/rep/internal/fakeexec"
 	"github.com/diego-go/diego/rep/processor"
 )
