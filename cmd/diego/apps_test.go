@@ -185,6 +185,24 @@ var _ = Describe("developer commands", func() {
 			Expect(string(s.Err.Contents())).To(Equal("diego: cannot place every instance of ca-unplaced: insufficient resources: memory (1 instance)\n"))
 		})
 
+		It("fails once every instance is CRASHED, naming the crash reason", func() {
+			s := start(nil, append(bbsFlags(), "create-app", "ca-crash", "--", "/bin/app")...)
+			Eventually(s.Out, 10*time.Second).Should(gbytes.Say("0/1 instances running\n"))
+			key := unclaimed("ca-crash", 0)
+			ik := &models.ActualLRPInstanceKey{InstanceGuid: "ca-crash-0-ig", CellId: "cell-a"}
+			// the BBS's immediate restarts put the instance back to UNCLAIMED: the wait goes on
+			for range 2 {
+				Expect(bbsClient.ClaimActualLRP(ctx, "ca-crash", 0, ik)).To(Succeed())
+				Expect(bbsClient.CrashActualLRP(ctx, key, ik, "exit status 2")).To(Succeed())
+			}
+			Consistently(s, 500*time.Millisecond).ShouldNot(gexec.Exit())
+			Expect(bbsClient.ClaimActualLRP(ctx, "ca-crash", 0, ik)).To(Succeed())
+			Expect(bbsClient.CrashActualLRP(ctx, key, ik, "exit status 2")).To(Succeed())
+			Eventually(s, 10*time.Second).Should(gexec.Exit(1))
+			Expect(string(s.Err.Contents())).To(Equal("diego: every instance of ca-crash crashed; not running: 1 CRASHED, instance 0 crashed 3 times: exit status 2\n"))
+			Expect(desiredApp("ca-crash").GetInstances()).To(Equal(int32(1)), "the app stays desired")
+		})
+
 		It("fails at its timeout saying what does not run and why", func() {
 			s := start(nil, append(bbsFlags(), "create-app", "ca-slow", "--instances", "3", "--timeout", "3s", "--", "/bin/app")...)
 			Eventually(s.Out, 10*time.Second).Should(gbytes.Say("0/3 instances running\n"))

@@ -331,7 +331,9 @@ func ofProcess(guid string) func(models.Event) bool {
 
 // waitRunning waits until the instances 0..n-1 of the app run, showing "k/n instances
 // running". It fails at once when an instance could not be placed, naming the auctioneer's
-// reason.
+// reason, and when every one of them is CRASHED: the BBS restarts a crashed instance at once a
+// few times and then only after a backoff of 30 s or more, so an app in that state is failing to
+// start rather than slow.
 func (c *cli) waitRunning(ctx context.Context, client *bbsConn, stream *bbs.EventStream, name string, n int32, timeout time.Duration) error {
 	return c.watch(ctx, client, stream, timeout, ofProcess(name), func(ctx context.Context) (status, error) {
 		lrps, err := client.ActualLRPs(ctx, bbs.ActualLRPFilter{ProcessGuid: name})
@@ -339,6 +341,7 @@ func (c *cli) waitRunning(ctx context.Context, client *bbsConn, stream *bbs.Even
 			return status{}, client.fail(ctx, err)
 		}
 		running := map[int32]bool{}
+		crashed := map[int32]bool{}
 		unplaced := map[string][]int32{}
 		for _, a := range lrps {
 			i := a.GetActualLrpKey().GetIndex()
@@ -348,6 +351,8 @@ func (c *cli) waitRunning(ctx context.Context, client *bbsConn, stream *bbs.Even
 			switch {
 			case a.GetState() == models.ActualLRPStateRunning:
 				running[i] = true
+			case a.GetState() == models.ActualLRPStateCrashed && a.GetPresence() == models.ActualLRP_ORDINARY:
+				crashed[i] = true
 			case a.GetState() == models.ActualLRPStateUnclaimed && a.GetPlacementError() != "":
 				unplaced[a.GetPlacementError()] = append(unplaced[a.GetPlacementError()], i)
 			}
@@ -361,6 +366,9 @@ func (c *cli) waitRunning(ctx context.Context, client *bbsConn, stream *bbs.Even
 			return status{}, fmt.Errorf("cannot place every instance of %s: %s", name, strings.Join(reasons, ", "))
 		}
 		line := fmt.Sprintf("%d/%d instances running", len(running), n)
+		if n > 0 && len(crashed) == int(n) {
+			return status{}, fmt.Errorf("every instance of %s crashed%s", name, notRunning(lrps, running, n))
+		}
 		return status{line: line, done: len(running) == int(n), pending: line + notRunning(lrps, running, n)}, nil
 	})
 }
