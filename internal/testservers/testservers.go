@@ -93,14 +93,32 @@ func isRootModule(gomod string) bool {
 	return false
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// handedOut is every port FreePort has returned in this process: the kernel may pick a port it
+// has just been given back, so two listeners asked for one after the other could get the same.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago and that it has not
+// returned before in this process.
 func FreePort() (int, error) {
-	l, err := listenFree()
-	if err != nil {
-		return 0, err
+	for range 100 {
+		l, err := listenFree()
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		handedOut.Lock()
+		fresh := !handedOut.ports[port]
+		handedOut.ports[port] = true
+		handedOut.Unlock()
+		if fresh {
+			return port, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("testservers: every free port found in 100 tries was handed out already")
 }
 
 func freePorts(n int) ([]int, error) {

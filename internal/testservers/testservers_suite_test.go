@@ -107,6 +107,18 @@ var _ = Describe("FreePort", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(port).To(BeNumerically(">", 0))
 	})
+
+	It("never returns a port twice in a process", func() {
+		// the kernel may pick a port just closed again: two daemons of one world were once given
+		// the same port for two listeners and one of them could not start
+		seen := map[int]bool{}
+		for range 2000 {
+			port, err := testservers.FreePort()
+			Expect(err).NotTo(HaveOccurred())
+			Expect(seen).NotTo(HaveKey(port))
+			seen[port] = true
+		}
+	})
 })
 
 var _ = Describe("Etcd", func() {
