@@ -2,7 +2,6 @@ package world
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"github.com/diego-go/diego/bbs"
 	"github.com/diego-go/diego/internal/gardentest"
 	"github.com/diego-go/diego/models"
+	"github.com/diego-go/diego/routeemitter/cfroutes"
 )
 
 // AppPort is the port the test app listens on in its container.
@@ -44,9 +44,7 @@ func AppLRP(processGuid string, instances int32, hostnames ...string) *models.De
 		StartTimeoutMs: 60000,
 	}
 	if len(hostnames) > 0 {
-		routes, err := json.Marshal([]map[string]any{{"hostnames": hostnames, "port": AppPort}})
-		Expect(err).NotTo(HaveOccurred())
-		lrp.Routes = &models.Routes{Routes: map[string][]byte{"cf-router": routes}}
+		lrp.Routes = cfroutes.Encode([]cfroutes.Route{{Hostnames: hostnames, Port: AppPort}})
 	}
 	return lrp
 }
