@@ -21,7 +21,7 @@ import (
 	"code.cloudfoundry.org/garden/client/connection"
 
 	"github.com/diego-go/diego/gardenrunc"
-	"github.com/diego-go/diego/internal/testservers"
+	"github.com/diego-go/diego/internal/repo"
 	"github.com/diego-go/diego/tlsconfig"
 )
 
@@ -182,7 +182,7 @@ func newDeployment(s Settings) (*Deployment, error) {
 		d.bins[name] = filepath.Join(d.binDir, name)
 	}
 	for _, name := range []string{"etcd", "consul", "nats-server"} {
-		p, err := testservers.BinPath(name)
+		p, err := repo.BinPath(name)
 		if err != nil {
 			return nil, err
 		}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/diego-go/diego/internal/testservers"
+	"github.com/diego-go/diego/internal/repo"
 )
 
 func main() {
@@ -54,7 +54,7 @@ func rootCommand() *cobra.Command {
 	// state dir)
 	deployment := func(recorded bool) (*Deployment, error) {
 		if s.StateDir == "" {
-			root, err := testservers.RepoRoot()
+			root, err := repo.RepoRoot()
 			if err != nil {
 				return nil, fmt.Errorf("no --state-dir and no repository here to put .local in: %w", err)
 			}

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/diego-go/diego/internal/busyboxfs"
-	"github.com/diego-go/diego/internal/testservers"
+	"github.com/diego-go/diego/internal/repo"
 )
 
 // startTimeout bounds each process's start (Consul's election and a garden's first start are
@@ -175,7 +175,7 @@ func (d *Deployment) checkSettings() error {
 // build compiles every program into the state dir's bin/ (go's build cache makes a second run
 // quick; a running program keeps its old file).
 func (d *Deployment) build() (string, error) {
-	root, err := testservers.RepoRoot()
+	root, err := repo.RepoRoot()
 	if err != nil {
 		return "", fmt.Errorf("up builds the programs from the repository: %w", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/diego-go/diego/internal/repo"
 )
 
 // Consul is a single-server Consul agent (its own datacenter) on loopback.
@@ -41,7 +43,7 @@ const ConsulSessionTTLMin = "1s"
 // dir/consul-data, config in dir/consul.json and log in dir/consul.log. It returns once a leader is
 // elected and the node's serfHealth check passes, so sessions can be created at once.
 func StartConsul(dir string) (*Consul, error) {
-	bin, err := BinPath("consul")
+	bin, err := repo.BinPath("consul")
 	if err != nil {
 		return nil, err
 	}

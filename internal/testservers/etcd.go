@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/diego-go/diego/internal/repo"
 	"github.com/diego-go/diego/tlsconfig"
 )
 
@@ -40,7 +41,7 @@ func StartEtcd(dir string) (*Etcd, error) { return startEtcd(dir, nil) }
 func StartEtcdTLS(dir string, t EtcdTLS) (*Etcd, error) { return startEtcd(dir, &t) }
 
 func startEtcd(dir string, t *EtcdTLS) (*Etcd, error) {
-	bin, err := BinPath("etcd")
+	bin, err := repo.BinPath("etcd")
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/diego-go/diego/internal/repo"
 )
 
 // NATS is a single nats-server on loopback (no auth, no clustering, no JetStream).
@@ -22,7 +24,7 @@ var NATSStartTimeout = 30 * time.Second
 // StartNATS starts nats-server on a free random 127.0.0.1 port with its log in dir/nats.log and
 // returns once a client connection gets the server's INFO.
 func StartNATS(dir string) (*NATS, error) {
-	bin, err := BinPath("nats-server")
+	bin, err := repo.BinPath("nats-server")
 	if err != nil {
 		return nil, err
 	}

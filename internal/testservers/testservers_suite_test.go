@@ -21,6 +21,7 @@ import (
 	. "github.com/onsi/gomega"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/diego-go/diego/internal/repo"
 	"github.com/diego-go/diego/internal/testservers"
 	"github.com/diego-go/diego/tlsconfig"
 	"github.com/diego-go/diego/tlsconfig/tlstest"
@@ -75,29 +76,11 @@ func printLogOnFailure(name string, logs func() string) {
 	})
 }
 
-var _ = Describe("BinPath", func() {
-	It("finds the binaries make deps built", func() {
-		for _, name := range []string{"etcd", "consul", "nats-server"} {
-			p, err := testservers.BinPath(name)
-			Expect(err).NotTo(HaveOccurred())
-			Expect(p).To(BeAnExistingFile())
-		}
-	})
-
-	It("says to run make deps when a binary is missing", func() {
-		GinkgoT().Setenv(testservers.DepsBinEnv, GinkgoT().TempDir())
-		_, err := testservers.BinPath("etcd")
+var _ = Describe("a missing binary", func() {
+	It("says to run make deps", func() {
+		GinkgoT().Setenv(repo.DepsBinEnv, GinkgoT().TempDir())
+		_, err := testservers.StartEtcd(GinkgoT().TempDir())
 		Expect(err).To(MatchError(ContainSubstring("run make deps")))
-
-		_, err = testservers.StartEtcd(GinkgoT().TempDir())
-		Expect(err).To(MatchError(ContainSubstring("run make deps")))
-	})
-
-	It("finds the repository root from a package directory", func() {
-		root, err := testservers.RepoRoot()
-		Expect(err).NotTo(HaveOccurred())
-		Expect(filepath.Join(root, "go.mod")).To(BeAnExistingFile())
-		Expect(filepath.Join(root, "internal", "testservers")).To(BeADirectory())
 	})
 })
 
