@@ -244,25 +244,17 @@ func Start(opts Options) *Garden {
 }
 
 // freeSlot picks a pool 10.251.<slot>.0/24 (10.250 is cmd/garden's suite's, 10.252 the
-// gardenrunc benchmark's, 10.253 the gardenrunc suite's) no interface on the host has an address in and no
+// gardenrunc benchmark's, 10.253 the gardenrunc suite's) no interface on the host has an address in (gardenrunc.PoolOverlap) and no
 // other test process holds (a lock on /tmp/diego-gardentest-slot-<slot>, released when the
 // returned file is closed or the process dies), starting at one derived from the pid.
 func freeSlot() (int, *os.File, error) {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return 0, nil, err
-	}
-	used := map[int]bool{}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok {
-			if ip := n.IP.To4(); ip != nil && ip[0] == 10 && ip[1] == 251 {
-				used[int(ip[2])] = true
-			}
-		}
-	}
 	for i := 0; i < slots; i++ {
 		s := (os.Getpid() + i) % slots
-		if used[s] {
+		used, err := gardenrunc.PoolOverlap(&net.IPNet{IP: net.IPv4(10, 251, byte(s), 0).To4(), Mask: net.CIDRMask(24, 32)})
+		if err != nil {
+			return 0, nil, err
+		}
+		if used != "" {
 			continue
 		}
 		lock, err := os.OpenFile(filepath.Join(os.TempDir(), fmt.Sprintf("diego-gardentest-slot-%d", s)), os.O_CREATE|os.O_RDWR, 0600)
