@@ -69,12 +69,10 @@ const (
 
 var prefixOK = regexp.MustCompile(`^[a-z][a-z0-9-]{0,11}$`)
 
-// Validate names every bad setting at once.
+// Validate names every bad setting at once. The state dir is any folder (the command makes it
+// absolute).
 func (s Settings) Validate() error {
 	var errs []error
-	if !filepath.IsAbs(s.StateDir) {
-		errs = append(errs, fmt.Errorf("state dir %q must be an absolute path", s.StateDir))
-	}
 	if s.PortBase < 1024 || s.PortBase+maxPortOffset > 65535 {
 		errs = append(errs, fmt.Errorf("port base %d must be between 1024 and %d (the deployment uses ports up to base+%d)", s.PortBase, 65535-maxPortOffset, maxPortOffset))
 	}
@@ -122,6 +120,8 @@ type gardenSettings struct {
 	host   gardenrunc.Host
 	socket string
 	depot  string
+	// config is the garden's configuration file
+	config string
 	cell   string
 	zone   string
 }
@@ -159,6 +159,9 @@ func newDeployment(s Settings) (*Deployment, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
+	if !filepath.IsAbs(s.StateDir) {
+		return nil, fmt.Errorf("state dir %q must be an absolute path", s.StateDir)
+	}
 	d := &Deployment{
 		Settings:  s,
 		binDir:    filepath.Join(s.StateDir, "bin"),
@@ -181,16 +184,6 @@ func newDeployment(s Settings) (*Deployment, error) {
 	for name := range programs {
 		d.bins[name] = filepath.Join(d.binDir, name)
 	}
-	for _, name := range []string{"etcd", "consul", "nats-server"} {
-		p, err := repo.BinPath(name)
-		if err != nil {
-			return nil, err
-		}
-		// the pid file's check compares it with /proc/<pid>/exe, which has no symlinks
-		if d.bins[name], err = filepath.EvalSymlinks(p); err != nil {
-			return nil, err
-		}
-	}
 	_, pool, _ := net.ParseCIDR(s.Pool)
 	for i := range s.Cells {
 		name := fmt.Sprintf("%s-%d", s.Prefix, i)
@@ -200,12 +193,30 @@ func newDeployment(s Settings) (*Deployment, error) {
 			host:   gardenrunc.Host{Dir: dir, CgroupParent: name, Bridge: name, ChainPrefix: name, NetworkPool: subnet.String() + "/24"},
 			socket: filepath.Join(dir, "garden.sock"),
 			depot:  filepath.Join(dir, "depot"),
+			config: filepath.Join(d.configDir, fmt.Sprintf("garden-%d.json", i)),
 			cell:   fmt.Sprintf("cell-%d", i),
 			zone:   fmt.Sprintf("z%d", i%2+1),
 		})
 	}
 	d.procs = d.processes()
 	return d, nil
+}
+
+// resolveDeps finds etcd, Consul and NATS (make deps) for up, which starts them; down stops
+// processes by their pid files and needs none of them.
+func (d *Deployment) resolveDeps() error {
+	for _, name := range []string{"etcd", "consul", "nats-server"} {
+		p, err := repo.BinPath(name)
+		if err != nil {
+			return err
+		}
+		// the pid file's check compares it with /proc/<pid>/exe, which has no symlinks
+		if d.bins[name], err = filepath.EvalSymlinks(p); err != nil {
+			return err
+		}
+	}
+	d.procs = d.processes()
+	return nil
 }
 
 // processes are every program in start order.
@@ -282,10 +293,9 @@ func (d *Deployment) processes() []*process {
 	daemon("converger", d.bins["converger"], convergerPort, "/ping", merge(consul, bbsClient("converger"), map[string]any{}))
 	for i, g := range d.gardens {
 		base := cellPorts + cellPortStride*i
-		path := filepath.Join(d.configDir, fmt.Sprintf("garden-%d.json", i))
 		// its health listener answers before its socket listens
-		add(fmt.Sprintf("garden-%d", i), d.bins["garden"], client.New(connection.New("unix", g.socket)).Ping, "-config", path)
-		d.configs[path] = map[string]any{
+		add(fmt.Sprintf("garden-%d", i), d.bins["garden"], client.New(connection.New("unix", g.socket)).Ping, "-config", g.config)
+		d.configs[g.config] = map[string]any{
 			"listen_network":   "unix",
 			"listen_address":   g.socket,
 			"health_address":   d.addr(base + 2),

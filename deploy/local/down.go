@@ -114,7 +114,7 @@ func (d *Deployment) destroyContainers(p *process, g *gardenSettings) (string, e
 		if len(entries) == 0 {
 			return "none", nil
 		}
-		if _, err := os.Stat(p.args[len(p.args)-1]); err != nil {
+		if _, err := os.Stat(g.config); err != nil {
 			return "", fmt.Errorf("%d containers in %s but no config to start the garden on: %w", len(entries), g.depot, err)
 		}
 		exited, err := p.start()

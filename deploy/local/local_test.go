@@ -44,6 +44,31 @@ var _ = Describe("deploy/local", func() {
 		return s
 	}
 
+	It("names a variable that is not a number, and still shows its help", func() {
+		GinkgoT().Setenv("DIEGO_LOCAL_CELLS", "two")
+		s := run(time.Minute, "up")
+		Expect(s.ExitCode()).To(Equal(1))
+		Expect(s.Err).To(gbytes.Say(`DIEGO_LOCAL_CELLS="two": `))
+		help, err := gexec.Start(exec.Command(bin, "up", "--help"), GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(help, time.Minute).Should(gexec.Exit(0))
+		Expect(help.Out).To(gbytes.Say("--cells"))
+	})
+
+	It("names bad settings before it looks for a repository to keep its state in", func() {
+		cmd := exec.Command(bin, "up", "--port-base", "5")
+		cmd.Dir = "/"
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "DIEGO_LOCAL_") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
+		Expect(err).NotTo(HaveOccurred())
+		Eventually(s, time.Minute).Should(gexec.Exit(1))
+		Expect(s.Err).To(gbytes.Say("port base 5 must be between 1024 and"))
+	})
+
 	It("names every bad setting at once", func() {
 		s := run(time.Minute, "up", "--cells", "0", "--prefix", "Not_OK", "--pool", "10.0.0.0/8")
 		Expect(s.ExitCode()).To(Equal(1))

@@ -11,9 +11,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/diego-go/diego/internal/repo"
 )
@@ -43,16 +43,23 @@ func rootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	pf := root.PersistentFlags()
-	pf.StringVar(&s.StateDir, "state-dir", envOr("DIEGO_LOCAL_STATE_DIR", ""), "folder of configs, certificates, data, logs, pid files and the env file (default <repository>/.local; $DIEGO_LOCAL_STATE_DIR)")
-	pf.IntVar(&s.PortBase, "port-base", envInt("DIEGO_LOCAL_PORT_BASE", DefaultPortBase), "first of the ports used, base to base+1999 ($DIEGO_LOCAL_PORT_BASE)")
-	pf.StringVar(&s.Prefix, "prefix", envOr("DIEGO_LOCAL_PREFIX", DefaultPrefix), "name of /var/lib/<prefix> and of each cell's bridge, iptables chains and cgroup (<prefix>-<i>) ($DIEGO_LOCAL_PREFIX)")
-	pf.IntVar(&s.Cells, "cells", envInt("DIEGO_LOCAL_CELLS", DefaultCells), "cells (a garden and a rep each) ($DIEGO_LOCAL_CELLS)")
-	pf.StringVar(&s.Pool, "pool", envOr("DIEGO_LOCAL_POOL", DefaultPool), "IPv4 /16 of the containers' addresses, a /24 per cell ($DIEGO_LOCAL_POOL)")
-	pf.StringVar(&s.Domain, "domain", envOr("DIEGO_LOCAL_DOMAIN", DefaultDomain), "app domain: the demo app is routed at demo.<domain> ($DIEGO_LOCAL_DOMAIN)")
+	pf.StringVar(&s.StateDir, "state-dir", "", "folder of configs, certificates, data, logs, pid files and the env file (default <repository>/.local; $DIEGO_LOCAL_STATE_DIR)")
+	pf.IntVar(&s.PortBase, "port-base", DefaultPortBase, "first of the ports used, base to base+1999 ($DIEGO_LOCAL_PORT_BASE)")
+	pf.StringVar(&s.Prefix, "prefix", DefaultPrefix, "name of /var/lib/<prefix> and of each cell's bridge, iptables chains and cgroup (<prefix>-<i>) ($DIEGO_LOCAL_PREFIX)")
+	pf.IntVar(&s.Cells, "cells", DefaultCells, "cells (a garden and a rep each) ($DIEGO_LOCAL_CELLS)")
+	pf.StringVar(&s.Pool, "pool", DefaultPool, "IPv4 /16 of the containers' addresses, a /24 per cell ($DIEGO_LOCAL_POOL)")
+	pf.StringVar(&s.Domain, "domain", DefaultDomain, "app domain: the demo app is routed at demo.<domain> ($DIEGO_LOCAL_DOMAIN)")
 
 	// recorded: take the settings up recorded in the state dir, if any (down needs only the
 	// state dir)
 	deployment := func(recorded bool) (*Deployment, error) {
+		if err := flagsFromEnv(pf); err != nil {
+			return nil, err
+		}
+		// bad settings are named before a missing repository: the state dir may not be needed
+		if err := s.Validate(); err != nil {
+			return nil, err
+		}
 		if s.StateDir == "" {
 			root, err := repo.RepoRoot()
 			if err != nil {
@@ -101,23 +108,27 @@ func rootCommand() *cobra.Command {
 	return root
 }
 
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
+// flagEnv are the environment variables that set a flag the command line does not.
+var flagEnv = map[string]string{
+	"state-dir": "DIEGO_LOCAL_STATE_DIR",
+	"port-base": "DIEGO_LOCAL_PORT_BASE",
+	"prefix":    "DIEGO_LOCAL_PREFIX",
+	"cells":     "DIEGO_LOCAL_CELLS",
+	"pool":      "DIEGO_LOCAL_POOL",
+	"domain":    "DIEGO_LOCAL_DOMAIN",
 }
 
-// envInt is the variable's number, or def; a variable that is not a number ends the command.
-func envInt(name string, def int) int {
-	v := os.Getenv(name)
-	if v == "" {
-		return def
+// flagsFromEnv sets each flag not given from its variable, when that is set; a value the flag
+// refuses is an error naming the variable.
+func flagsFromEnv(fs *pflag.FlagSet) error {
+	for flag, env := range flagEnv {
+		v := os.Getenv(env)
+		if v == "" || fs.Changed(flag) {
+			continue
+		}
+		if err := fs.Set(flag, v); err != nil {
+			return fmt.Errorf("%s=%q: %w", env, v, err)
+		}
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "error: %s=%q is not a number\n", name, v)
-		os.Exit(2)
-	}
-	return n
+	return nil
 }

@@ -60,6 +60,9 @@ func (d *Deployment) Up(out io.Writer) (err error) {
 			return fmt.Errorf("%s is not installed: run make deps", bin)
 		}
 	}
+	if err := d.resolveDeps(); err != nil {
+		return err
+	}
 	if err := d.checkSettings(); err != nil {
 		return err
 	}
