@@ -20,15 +20,22 @@ const stopGrace = 15 * time.Second
 
 // Down stops every process up started, in reverse order, destroying each garden's containers
 // through it before it stops (a garden that died is started again for that), then removes
-// what the gardens leave on the host, /var/lib/<prefix> and the state dir's runtime files. The
-// state dir keeps bin/ (the built programs) and logs/.
+// what the gardens leave on the host and /var/lib/<prefix>, when they are this deployment's
+// (ownsHost), and the state dir's runtime files. The state dir keeps bin/ (the built programs)
+// and logs/.
 func (d *Deployment) Down(out io.Writer) error {
 	if os.Geteuid() != 0 {
 		return errors.New("down needs root: it removes containers, bridges and iptables chains")
 	}
+	owned, why := d.ownsHost()
+	if !owned && why != "" {
+		fmt.Fprintf(out, "%s: leaving %s and the cells' bridges, chains, cgroups and mounts alone\n", why, d.hostDir)
+	}
 	var errs []error
 	for _, p := range d.stopOrder() {
-		if g := d.gardenOf(p); g != nil {
+		// a garden up started is this deployment's, wherever it runs; one on the host that is
+		// not (started again to destroy its containers) only when the host is
+		if g := d.gardenOf(p); g != nil && (owned || p.running() != 0) {
 			if err := step(out, "destroying the containers of "+p.name, func() (string, error) { return d.destroyContainers(p, g) }); err != nil {
 				errs = append(errs, err)
 			}
@@ -42,7 +49,7 @@ func (d *Deployment) Down(out io.Writer) error {
 		}); err != nil {
 			errs = append(errs, err)
 		}
-		if g := d.gardenOf(p); g != nil {
+		if g := d.gardenOf(p); g != nil && owned {
 			gardenrunc.RemoveLeftovers(g.host)
 		}
 	}
@@ -50,9 +57,15 @@ func (d *Deployment) Down(out io.Writer) error {
 		// what is left may still be in use: keep the files that name it
 		return errors.Join(errs...)
 	}
-	if err := step(out, "removing "+d.hostDir+" and the runtime files in "+d.StateDir, func() (string, error) {
-		if err := os.RemoveAll(d.hostDir); err != nil {
-			return "", err
+	what := "removing the runtime files in " + d.StateDir
+	if owned {
+		what = "removing " + d.hostDir + " and the runtime files in " + d.StateDir
+	}
+	if err := step(out, what, func() (string, error) {
+		if owned {
+			if err := os.RemoveAll(d.hostDir); err != nil {
+				return "", err
+			}
 		}
 		entries, err := os.ReadDir(d.StateDir)
 		if errors.Is(err, os.ErrNotExist) {
@@ -80,6 +93,37 @@ func (d *Deployment) Down(out io.Writer) error {
 	}
 	fmt.Fprintln(out, "\nDiego is down: nothing of it runs.")
 	return nil
+}
+
+// ownsHost says whether what is on the host under the prefix (/var/lib/<prefix>, each cell's
+// bridge, chains, cgroup and mounts) is this deployment's to remove, and if not, why. It is
+// when the state dir has settings (up ran from it) and the owner file names the state dir (or,
+// with no owner file, a garden of the state dir runs); "" is the reason when there is nothing
+// on the host.
+func (d *Deployment) ownsHost() (bool, string) {
+	if _, err := os.Stat(d.hostDir); errors.Is(err, os.ErrNotExist) {
+		return false, ""
+	}
+	if _, err := os.Stat(d.settingsFile()); err != nil {
+		return false, fmt.Sprintf("%s has no %s: no up ran from it", d.StateDir, settingsName)
+	}
+	b, err := os.ReadFile(d.ownerFile())
+	if errors.Is(err, os.ErrNotExist) {
+		// an up older than the owner file: a garden its pid file names proves it
+		for _, p := range d.procs {
+			if d.gardenOf(p) != nil && p.running() != 0 {
+				return true, ""
+			}
+		}
+		return false, d.hostDir + " has no owner file (up writes " + d.ownerFile() + ")"
+	}
+	if err != nil {
+		return false, err.Error()
+	}
+	if owner := strings.TrimSpace(string(b)); owner != d.StateDir {
+		return false, d.hostDir + " belongs to the deployment in " + owner
+	}
+	return true, ""
 }
 
 // stopOrder is the reverse of the start order, but with the auctioneer and the converger

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,23 +21,30 @@ import (
 	"github.com/diego-go/diego/gardenrunc/initproc"
 )
 
-// The spec's deployment: ports, prefix, pool and state dir none of a `make up` left running
-// uses. The state dir is fixed so that a run killed half-way is cleaned up by the next one.
+// The spec's deployment: prefix, pool and state dir none of a `make up` left running uses. The
+// state dir is fixed so that a run killed half-way is cleaned up by the next one.
 const (
 	stateDir = "/tmp/diego-deploy-local-spec"
-	portBase = 14000
 	prefix   = "dgspec"
 	pool     = "10.248.0.0/16"
 )
+
+// portBase is the first of the deployment's 2001 ports, chosen free (freePortBase).
+var portBase int
 
 var processes = []string{"etcd", "consul", "nats", "bbs", "auctioneer", "converger", "garden-0", "garden-1",
 	"rep-0", "rep-1", "router", "route-emitter", "file-server", "dashboard"}
 
 var _ = Describe("deploy/local", func() {
-	// run runs the command (args[0]) with the spec's settings, then args[1:], which win.
+	// run runs the command (args[0]) with the spec's settings (its port base once chosen), then
+	// args[1:], which win.
 	run := func(timeout time.Duration, args ...string) *gexec.Session {
 		GinkgoHelper()
-		all := append([]string{args[0], "--state-dir", stateDir, "--port-base", fmt.Sprint(portBase), "--prefix", prefix, "--pool", pool}, args[1:]...)
+		all := []string{args[0], "--state-dir", stateDir, "--prefix", prefix, "--pool", pool}
+		if portBase != 0 {
+			all = append(all, "--port-base", fmt.Sprint(portBase))
+		}
+		all = append(all, args[1:]...)
 		cmd := exec.Command(bin, all...)
 		s, err := gexec.Start(cmd, GinkgoWriter, GinkgoWriter)
 		Expect(err).NotTo(HaveOccurred())
@@ -89,10 +97,26 @@ var _ = Describe("deploy/local", func() {
 				}
 			}
 			// one deployment spec at a time on the machine: they share the spec's names
-			lock, err := os.OpenFile(filepath.Join(os.TempDir(), "diego-deploy-local-spec.lock"), os.O_CREATE|os.O_RDWR, 0o600)
-			Expect(err).NotTo(HaveOccurred())
-			Expect(syscall.Flock(int(lock.Fd()), syscall.LOCK_EX)).To(Succeed())
-			DeferCleanup(lock.Close)
+			lockPath := filepath.Join(os.TempDir(), "diego-deploy-local-spec.lock")
+			for {
+				lock, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o600)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(syscall.Flock(int(lock.Fd()), syscall.LOCK_EX)).To(Succeed())
+				// the holder removes the file before it unlocks: a lock on a removed file is none
+				held, errHeld := lock.Stat()
+				now, errNow := os.Stat(lockPath)
+				if errHeld == nil && errNow == nil && os.SameFile(held, now) {
+					DeferCleanup(func() {
+						Expect(os.Remove(lockPath)).To(Succeed())
+						Expect(lock.Close()).To(Succeed())
+					})
+					break
+				}
+				lock.Close()
+			}
+			if portBase = freePortBase(0); portBase == 0 {
+				Skip("no range of 2001 free loopback ports at any of the spec's port bases")
+			}
 			Expect(run(5*time.Minute, "down").ExitCode()).To(Equal(0), "removing what a killed run left")
 			DeferCleanup(func() {
 				run(5*time.Minute, "down")
@@ -184,10 +208,63 @@ var _ = Describe("deploy/local", func() {
 			})
 			s := run(5*time.Minute, append([]string{"up"}, other...)...)
 			Expect(s.ExitCode()).To(Equal(1))
-			Expect(s.Err).To(gbytes.Say("something that is not the etcd up started answers its health check"))
+			Expect(s.Err).To(gbytes.Say(`something that is not the etcd up started answers its health check: another deployment uses port base %d; choose another --port-base`, portBase))
 			Expect(string(s.Out.Contents())).NotTo(ContainSubstring("building"), "it stops before it builds")
 			Expect(filepath.Join(stateDir+"-other", "run", "etcd.pid")).NotTo(BeAnExistingFile())
+			Expect(filepath.Join(stateDir+"-other", "settings.json")).NotTo(BeAnExistingFile(), "a refused up records nothing")
 			Expect(readPids()).To(Equal(pids))
+			Expect(demoAnswer()).To(MatchRegexp(`^[01] `))
+		})
+
+		It("starts nothing where a running deployment's cells use the pool", func() {
+			otherBase := freePortBase(portBase)
+			if otherBase == 0 {
+				Skip("no second range of free loopback ports")
+			}
+			other := stateDir + "-pool"
+			DeferCleanup(os.RemoveAll, other)
+			s := run(5*time.Minute, "up", "--state-dir", other, "--prefix", prefix+"p", "--port-base", fmt.Sprint(otherBase))
+			Expect(s.ExitCode()).To(Equal(1))
+			Expect(s.Err).To(gbytes.Say(`cell-0's pool 10\.248\.0\.0/24 overlaps the network of %s-0 \(10\.248\.0\.1/24\): another deployment or server uses it; choose another --pool`, prefix))
+			Expect(string(s.Out.Contents())).NotTo(ContainSubstring("building"), "it stops before it builds")
+			Expect(filepath.Join(other, "settings.json")).NotTo(BeAnExistingFile())
+			Expect("/var/lib/" + prefix + "p").NotTo(BeAnExistingFile())
+		})
+
+		It("leaves the running deployment alone from another state dir with the same prefix", func() {
+			otherBase := freePortBase(portBase)
+			if otherBase == 0 {
+				Skip("no second range of free loopback ports")
+			}
+			other := stateDir + "-same-prefix"
+			DeferCleanup(os.RemoveAll, other)
+			s := run(5*time.Minute, "up", "--state-dir", other, "--port-base", fmt.Sprint(otherBase))
+			Expect(s.ExitCode()).To(Equal(1))
+			Expect(s.Err).To(gbytes.Say(`garden-0's socket /var/lib/%s/cell-0/garden\.sock answers, but up did not start it: another deployment uses prefix %s; choose another --prefix`, prefix, prefix))
+			Expect(filepath.Join(other, "settings.json")).NotTo(BeAnExistingFile(), "a refused up records nothing")
+
+			s = run(5*time.Minute, "down", "--state-dir", other)
+			Expect(s.ExitCode()).To(Equal(0))
+			Expect(s.Out).To(gbytes.Say(`%s has no settings\.json: no up ran from it: leaving /var/lib/%s and the cells' bridges, chains, cgroups and mounts alone`, other, prefix))
+
+			// a state dir that did run up with the prefix, earlier: the owner file names the running one
+			recorded, err := json.Marshal(map[string]any{"StateDir": other, "PortBase": otherBase, "Prefix": prefix, "Cells": 2, "Pool": pool, "Domain": "localhost"})
+			Expect(err).NotTo(HaveOccurred())
+			Expect(os.MkdirAll(other, 0o755)).To(Succeed())
+			Expect(os.WriteFile(filepath.Join(other, "settings.json"), recorded, 0o600)).To(Succeed())
+			// down stops processes by their pid files: it needs none of make deps' binaries
+			GinkgoT().Setenv("DIEGO_DEPS_BIN", GinkgoT().TempDir())
+			s = run(5*time.Minute, "down", "--state-dir", other)
+			Expect(s.ExitCode()).To(Equal(0))
+			Expect(s.Out).To(gbytes.Say(`/var/lib/%s belongs to the deployment in %s: leaving`, prefix, stateDir))
+			Expect(string(s.Out.Contents())).NotTo(ContainSubstring("destroying"))
+
+			Expect(readPids()).To(Equal(pids))
+			for i := range 2 {
+				out, err := exec.Command("ip", "-o", "link", "show", fmt.Sprintf("%s-%d", prefix, i)).CombinedOutput()
+				Expect(err).NotTo(HaveOccurred(), "the bridge of cell %d stays: %s", i, out)
+			}
+			Expect(filepath.Join("/var/lib", prefix, "rootfs")).To(BeADirectory())
 			Expect(demoAnswer()).To(MatchRegexp(`^[01] `))
 		})
 
@@ -266,4 +343,34 @@ func demoAnswer() string {
 	Expect(err).NotTo(HaveOccurred())
 	Expect(resp.StatusCode).To(Equal(http.StatusOK), string(b))
 	return string(b)
+}
+
+// freePortBase is the first of the spec's port bases other than except whose 2001 ports are
+// free on loopback (TCP, and UDP for Consul's DNS and serf), or 0. The bases are below the test
+// servers' (20000 and up) and clear of a default `make up`'s (18000-20000).
+func freePortBase(except int) int {
+	for _, base := range []int{14000, 12000, 10000, 16000, 8000, 6000} {
+		if base != except && portsFree(base) {
+			return base
+		}
+	}
+	return 0
+}
+
+func portsFree(base int) bool {
+	for port := base; port <= base+2000; port++ {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			return false
+		}
+		l.Close()
+	}
+	for port := base + 10; port <= base+14; port++ {
+		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			return false
+		}
+		u.Close()
+	}
+	return true
 }

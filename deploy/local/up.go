@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/diego-go/diego/gardenrunc"
 	"github.com/diego-go/diego/internal/busyboxfs"
 	"github.com/diego-go/diego/internal/repo"
 )
@@ -69,8 +71,17 @@ func (d *Deployment) Up(out io.Writer) (err error) {
 	// else a health check could pass on another program's answer
 	for _, p := range d.procs {
 		if p.running() == 0 && p.ready() == nil {
-			return fmt.Errorf("something that is not the %s up started answers its health check: another deployment on the same ports? (choose another --port-base)", p.name)
+			if g := d.gardenOf(p); g != nil {
+				return fmt.Errorf("%s's socket %s answers, but up did not start it: another deployment uses prefix %s; choose another --prefix", p.name, g.socket, d.Prefix)
+			}
+			return fmt.Errorf("something that is not the %s up started answers its health check: another deployment uses port base %d; choose another --port-base", p.name, d.PortBase)
 		}
+	}
+	if err := d.checkPool(); err != nil {
+		return err
+	}
+	if err := d.recordSettings(); err != nil {
+		return err
 	}
 	for _, dir := range []string{d.StateDir, d.logDir, d.runDir, d.dataDir, d.configDir} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -158,8 +169,7 @@ func (d *Deployment) settingsFile() string { return filepath.Join(d.StateDir, se
 
 const settingsName = "settings.json"
 
-// checkSettings refuses settings other than those of processes running from the state dir,
-// then records these.
+// checkSettings refuses settings other than those of processes running from the state dir.
 func (d *Deployment) checkSettings() error {
 	if b, err := os.ReadFile(d.settingsFile()); err == nil {
 		var prev Settings
@@ -171,9 +181,42 @@ func (d *Deployment) checkSettings() error {
 			}
 		}
 	}
+	return nil
+}
+
+// recordSettings writes the settings once up is to start something: a refused up leaves none,
+// and so no state dir down would take for a deployment's.
+func (d *Deployment) recordSettings() error {
 	b, _ := json.MarshalIndent(d.Settings, "", "  ")
 	return writeFileAtomic(d.settingsFile(), b)
 }
+
+// checkPool refuses a pool of which a cell's /24 overlaps the network of a host interface
+// other than the cells' own bridges: two bridges routing one network break both.
+func (d *Deployment) checkPool() error {
+	var ours []string
+	for _, g := range d.gardens {
+		ours = append(ours, g.host.Bridge)
+	}
+	for _, g := range d.gardens {
+		_, n, err := net.ParseCIDR(g.host.NetworkPool)
+		if err != nil {
+			return err
+		}
+		used, err := gardenrunc.PoolOverlap(n, ours...)
+		if err != nil {
+			return err
+		}
+		if used != "" {
+			return fmt.Errorf("%s's pool %s overlaps the network of %s: another deployment or server uses it; choose another --pool", g.cell, g.host.NetworkPool, used)
+		}
+	}
+	return nil
+}
+
+// ownerFile, in /var/lib/<prefix>, names the state dir of the deployment that last prepared
+// it: down removes what is on the host by name, so it removes only its own.
+func (d *Deployment) ownerFile() string { return filepath.Join(d.hostDir, "owner") }
 
 // build compiles every program into the state dir's bin/ (go's build cache makes a second run
 // quick; a running program keeps its old file).
@@ -207,6 +250,9 @@ func (d *Deployment) prepareHost() (string, error) {
 		if err := os.Chmod(dir, 0o711); err != nil {
 			return "", err
 		}
+	}
+	if err := writeFileAtomic(d.ownerFile(), []byte(d.StateDir+"\n")); err != nil {
+		return "", err
 	}
 	for _, g := range d.gardens {
 		if err := os.MkdirAll(g.host.Dir, 0o711); err != nil {
