@@ -62,6 +62,7 @@ func buildMembers(logger *slog.Logger, cfg config.Config) (grouper.Members, func
 		DialTimeout:           cfg.EndpointDialTimeout.D(),
 		ResponseTimeout:       cfg.EndpointTimeout.D(),
 		FailedEndpointBackoff: cfg.FailedEndpointBackoff.D(),
+		MaxAttempts:           cfg.MaxAttempts,
 		RouteServices:         cfg.RouteServices,
 		RouteServiceSecret:    cfg.RouteServicesSecret,
 		RouteServiceTimeout:   cfg.RouteServicesTimeout.D(),

@@ -34,8 +34,13 @@ const (
 	RouteServicesForward = "forward"
 )
 
-// maxAttempts is gorouter's default backends.max_attempts: the first try and two retries.
-const maxAttempts = 3
+// DefaultMaxAttempts is gorouter's default backends.max_attempts: the first try and two
+// retries.
+const DefaultMaxAttempts = 3
+
+// routeServiceMaxAttempts is gorouter's default route_services max_attempts, kept apart from
+// the backends' setting as upstream keeps it.
+const routeServiceMaxAttempts = 3
 
 // Registry is where the proxy finds a request's route: the pool for a Host and path, nil when
 // none matches (registry.Registry).
@@ -54,6 +59,9 @@ type Config struct {
 	DialTimeout, ResponseTimeout time.Duration
 	// FailedEndpointBackoff is how long a backend that failed to dial is left out of its pools.
 	FailedEndpointBackoff time.Duration
+	// MaxAttempts is how many backends one request may be tried on, gorouter's
+	// backends.max_attempts; 0: DefaultMaxAttempts.
+	MaxAttempts int
 	// RouteServices is RouteServicesRefuse ("" too) or RouteServicesForward.
 	RouteServices string
 	// RouteServiceSecret derives the key of route service signatures, gorouter's
@@ -71,6 +79,7 @@ type proxy struct {
 	logger    *slog.Logger
 	accessLog *accessLog
 	backoff   time.Duration
+	attempts  int
 	metrics   *Metrics
 	transport *http.Transport
 	conns     *backendConns
@@ -80,14 +89,22 @@ type proxy struct {
 }
 
 // New is the proxy as an http.Handler. It panics when cfg.RouteServices is not one of the
-// two settings, a configuration error the daemon's config check rules out.
+// two settings or cfg.MaxAttempts is negative, configuration errors the daemon's config check
+// rules out.
 func New(cfg Config) http.Handler {
 	p := &proxy{
 		registry:  cfg.Registry,
 		logger:    cfg.Logger,
 		accessLog: newAccessLog(cfg.AccessLog),
 		backoff:   cfg.FailedEndpointBackoff,
+		attempts:  cfg.MaxAttempts,
 		metrics:   cfg.Metrics,
+	}
+	switch {
+	case p.attempts == 0:
+		p.attempts = DefaultMaxAttempts
+	case p.attempts < 0:
+		panic(fmt.Sprintf("proxy: max attempts %d: must be at least 1", p.attempts))
 	}
 	if p.metrics == nil {
 		p.metrics = NewMetrics(nil)

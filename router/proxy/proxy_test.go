@@ -317,6 +317,35 @@ var _ = Describe("Proxy", func() {
 			Expect(testutil.ToFloat64(r.metrics.BadGateways)).To(Equal(1.0))
 		})
 
+		Describe("max attempts", func() {
+			// good and four dead backends; without a backoff every request starts one further
+			// round the pool, so five requests start once at each: the one starting at the
+			// first dead backend reaches good on its fifth try, the next on its fourth.
+			codes := func(maxAttempts int) []int {
+				r = startRouter(func(c *proxy.Config) { c.MaxAttempts = maxAttempts; c.FailedEndpointBackoff = 0 })
+				r.registry.Register("app.example.com", good.endpoint())
+				for i := range 4 {
+					r.registry.Register("app.example.com", endpointAt(daemontest.FreeAddr(), fmt.Sprint("dead", i), i+1))
+				}
+				var got []int
+				for range 5 {
+					code, _, _ := r.get("app.example.com", "/", nil)
+					got = append(got, code)
+				}
+				return got
+			}
+
+			It("reaches the fifth backend with 5", func() {
+				Expect(codes(5)).To(HaveEach(http.StatusOK))
+				Expect(testutil.ToFloat64(r.metrics.EndpointFailures)).To(Equal(float64(4 + 3 + 2 + 1)))
+			})
+
+			It("gives up after 3 by default", func() {
+				Expect(codes(0)).To(ConsistOf(http.StatusOK, http.StatusOK, http.StatusOK, http.StatusBadGateway, http.StatusBadGateway))
+				Expect(testutil.ToFloat64(r.metrics.EndpointFailures)).To(Equal(float64(3 + 3 + 2 + 1)))
+			})
+		})
+
 		It("tries a single dead backend once", func() {
 			r.registry.Unregister("app.example.com", good.endpoint())
 			r.registry.Register("app.example.com", endpointAt(daemontest.FreeAddr(), "dead", 0))

@@ -12,7 +12,7 @@ import (
 )
 
 // roundTrip sends the request to the route service or to the route's backends, retrying as
-// gorouter does: up to maxAttempts, each on another backend, and only when the request cannot
+// gorouter does: up to the configured attempts, each on another backend, and only when the request cannot
 // have reached a backend (the dial failed) or is safe to repeat.
 func (p *proxy) roundTrip(out *http.Request) (*http.Response, error) {
 	s := stateOf(out)
@@ -26,9 +26,11 @@ func (p *proxy) roundTrip(out *http.Request) (*http.Response, error) {
 	}
 
 	it := s.pool.Iterator(s.sticky, p.backoff)
-	var tried [maxAttempts]string
+	// On the stack for any usual max_attempts: a request does not allocate for it.
+	var buf [8]string
+	tried := buf[:0]
 	var err error
-	for attempt := range maxAttempts {
+	for attempt := range p.attempts {
 		e := it.Next(time.Now())
 		if e == nil {
 			break
@@ -37,14 +39,14 @@ func (p *proxy) roundTrip(out *http.Request) (*http.Response, error) {
 		if attempt > 0 {
 			// Like gorouter: once every backend has had its try, the request is not sent to
 			// one of them twice.
-			if attempt >= s.pool.Len() && contains(tried[:attempt], addr) {
+			if attempt >= s.pool.Len() && contains(tried, addr) {
 				break
 			}
 			// A copy, so that nothing of the failed try can still be reading these headers.
 			out = out.Clone(out.Context())
 			p.metrics.Retries.Inc()
 		}
-		tried[attempt] = addr
+		tried = append(tried, addr)
 		s.endpoint, s.endpointAddr = e, addr
 		setBackendHeaders(out.Header, e, addr)
 		out.URL.Host = addr
@@ -113,7 +115,7 @@ func (p *proxy) roundTripRouteService(s *request, out *http.Request) (*http.Resp
 	out.URL = s.routeService
 	out.Host = s.routeService.Host
 	var err error
-	for attempt := range maxAttempts {
+	for attempt := range routeServiceMaxAttempts {
 		if attempt > 0 {
 			out = out.Clone(out.Context())
 			p.metrics.Retries.Inc()

@@ -57,6 +57,9 @@ type Config struct {
 	EndpointTimeout     daemonconfig.Duration `json:"endpoint_timeout"`
 	// FailedEndpointBackoff: a backend that failed to dial is left out of its pool this long.
 	FailedEndpointBackoff daemonconfig.Duration `json:"failed_endpoint_backoff"`
+	// MaxAttempts is how many backends a request may be tried on, the first try included
+	// (gorouter's backends.max_attempts).
+	MaxAttempts int `json:"max_attempts"`
 
 	// RouteServices is what the router does with a route that has a route_service_url: "forward"
 	// sends the request to the route service as gorouter does, "refuse" answers 502 saying so.
@@ -82,6 +85,7 @@ func Default() Config {
 		EndpointDialTimeout:        daemonconfig.Duration(5 * time.Second),
 		EndpointTimeout:            daemonconfig.Duration(900 * time.Second),
 		FailedEndpointBackoff:      daemonconfig.Duration(30 * time.Second),
+		MaxAttempts:                3,
 		RouteServices:              "refuse",
 		RouteServicesTimeout:       daemonconfig.Duration(60 * time.Second),
 	}
@@ -122,6 +126,9 @@ func (c Config) Validate() error {
 	}
 	if c.FailedEndpointBackoff.D() < 0 {
 		p.Addf("failed_endpoint_backoff %s: must not be negative", c.FailedEndpointBackoff.D())
+	}
+	if c.MaxAttempts < 1 {
+		p.Addf("max_attempts %d: must be at least 1", c.MaxAttempts)
 	}
 	if d := c.StartResponseDelayInterval.D(); d < 0 {
 		p.Addf("start_response_delay_interval %s: must not be negative", d)

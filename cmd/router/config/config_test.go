@@ -47,6 +47,7 @@ var _ = Describe("Config", func() {
 			EndpointDialTimeout:        daemonconfig.Duration(5 * time.Second),
 			EndpointTimeout:            daemonconfig.Duration(900 * time.Second),
 			FailedEndpointBackoff:      daemonconfig.Duration(30 * time.Second),
+			MaxAttempts:                3,
 			RouteServices:              "refuse",
 			RouteServicesTimeout:       daemonconfig.Duration(60 * time.Second),
 		}))
@@ -61,7 +62,7 @@ var _ = Describe("Config", func() {
 			"listen_address": "127.0.0.1:80", "health_address": "localhost:81", "metrics_address": "127.0.0.1:82",
 			"log_level": "debug", "nats_urls": []string{"nats://a:4222", "nats://b:4222"}, "access_log_path": "-",
 			"register_interval": "5s", "prune_threshold": "15s", "prune_interval": "1s",
-			"endpoint_dial_timeout": "250ms", "endpoint_timeout": "1m", "failed_endpoint_backoff": "0s",
+			"endpoint_dial_timeout": "250ms", "endpoint_timeout": "1m", "failed_endpoint_backoff": "0s", "max_attempts": 5,
 			"route_services": "forward", "route_services_secret": "s3cret", "route_services_timeout": "5s",
 			"start_response_delay_interval": "2s", "announce_host": "10.0.0.5",
 		}))
@@ -78,6 +79,7 @@ var _ = Describe("Config", func() {
 		Expect(c.EndpointDialTimeout.D()).To(Equal(250 * time.Millisecond))
 		Expect(c.EndpointTimeout.D()).To(Equal(time.Minute))
 		Expect(c.FailedEndpointBackoff.D()).To(BeZero())
+		Expect(c.MaxAttempts).To(Equal(5))
 		Expect(c.RouteServices).To(Equal("forward"))
 		Expect(c.RouteServicesSecret).To(Equal("s3cret"))
 		Expect(c.RouteServicesTimeout.D()).To(Equal(5 * time.Second))
@@ -121,7 +123,7 @@ var _ = Describe("Config", func() {
 			"listen_address": "", "health_address": "0.0.0.0:8082", "metrics_address": "nowhere",
 			"log_level": "loud", "nats_urls": []string{"http://127.0.0.1:4222"},
 			"register_interval": "1500ms", "prune_interval": "0s", "endpoint_dial_timeout": "-1s",
-			"endpoint_timeout": "0s", "failed_endpoint_backoff": "-1s", "route_services": "ignore", "route_services_timeout": "0s",
+			"endpoint_timeout": "0s", "failed_endpoint_backoff": "-1s", "max_attempts": 0, "route_services": "ignore", "route_services_timeout": "0s",
 			"start_response_delay_interval": "-1s", "announce_host": "0.0.0.0",
 		}))
 		Expect(err).To(HaveOccurred())
@@ -130,7 +132,7 @@ var _ = Describe("Config", func() {
 			`metrics_address "nowhere"`, `log_level "loud"`, `nats_urls: "http://127.0.0.1:4222" is not a URL like nats://host:port`,
 			"register_interval 1.5s: must be whole seconds", "prune_interval 0s: must be positive",
 			"endpoint_dial_timeout -1s: must be positive", "endpoint_timeout 0s: must be positive",
-			"failed_endpoint_backoff -1s: must not be negative", `route_services "ignore": want forward or refuse`, "route_services_timeout 0s: must be positive",
+			"failed_endpoint_backoff -1s: must not be negative", "max_attempts 0: must be at least 1", `route_services "ignore": want forward or refuse`, "route_services_timeout 0s: must be positive",
 			"start_response_delay_interval -1s: must not be negative", `announce_host "0.0.0.0": want a specific IP address`,
 		} {
 			Expect(err.Error()).To(ContainSubstring(want))
