@@ -216,15 +216,27 @@ var _ = Describe("deploy/local", func() {
 			Expect(demoAnswer()).To(MatchRegexp(`^[01] `))
 		})
 
-		It("starts nothing where a running deployment's cells use the pool", func() {
+		// refusedUp runs an up of the state dir other on free ports other than the deployment's,
+		// with the spec's settings and then args, which fails. Afterwards a down of other (what
+		// an up that was not refused started) and the state dir go.
+		refusedUp := func(other string, args ...string) *gexec.Session {
+			GinkgoHelper()
 			otherBase := freePortBase(portBase)
 			if otherBase == 0 {
 				Skip("no second range of free loopback ports")
 			}
-			other := stateDir + "-pool"
-			DeferCleanup(os.RemoveAll, other)
-			s := run(5*time.Minute, "up", "--state-dir", other, "--prefix", prefix+"p", "--port-base", fmt.Sprint(otherBase))
+			DeferCleanup(func() {
+				run(5*time.Minute, append([]string{"down", "--state-dir", other}, args...)...)
+				Expect(os.RemoveAll(other)).To(Succeed())
+			})
+			s := run(5*time.Minute, append([]string{"up", "--state-dir", other, "--port-base", fmt.Sprint(otherBase)}, args...)...)
 			Expect(s.ExitCode()).To(Equal(1))
+			return s
+		}
+
+		It("starts nothing where a running deployment's cells use the pool", func() {
+			other := stateDir + "-pool"
+			s := refusedUp(other, "--prefix", prefix+"p")
 			Expect(s.Err).To(gbytes.Say(`cell-0's pool 10\.248\.0\.0/24 overlaps the network of %s-0 \(10\.248\.0\.1/24\): another deployment or server uses it; choose another --pool`, prefix))
 			Expect(string(s.Out.Contents())).NotTo(ContainSubstring("building"), "it stops before it builds")
 			Expect(filepath.Join(other, "settings.json")).NotTo(BeAnExistingFile())
@@ -232,14 +244,8 @@ var _ = Describe("deploy/local", func() {
 		})
 
 		It("leaves the running deployment alone from another state dir with the same prefix", func() {
-			otherBase := freePortBase(portBase)
-			if otherBase == 0 {
-				Skip("no second range of free loopback ports")
-			}
 			other := stateDir + "-same-prefix"
-			DeferCleanup(os.RemoveAll, other)
-			s := run(5*time.Minute, "up", "--state-dir", other, "--port-base", fmt.Sprint(otherBase))
-			Expect(s.ExitCode()).To(Equal(1))
+			s := refusedUp(other)
 			Expect(s.Err).To(gbytes.Say(`garden-0's socket /var/lib/%s/cell-0/garden\.sock answers, but up did not start it: another deployment uses prefix %s; choose another --prefix`, prefix, prefix))
 			Expect(filepath.Join(other, "settings.json")).NotTo(BeAnExistingFile(), "a refused up records nothing")
 
@@ -248,7 +254,7 @@ var _ = Describe("deploy/local", func() {
 			Expect(s.Out).To(gbytes.Say(`%s has no settings\.json: no up ran from it: leaving /var/lib/%s and the cells' bridges, chains, cgroups and mounts alone`, other, prefix))
 
 			// a state dir that did run up with the prefix, earlier: the owner file names the running one
-			recorded, err := json.Marshal(map[string]any{"StateDir": other, "PortBase": otherBase, "Prefix": prefix, "Cells": 2, "Pool": pool, "Domain": "localhost"})
+			recorded, err := json.Marshal(map[string]any{"StateDir": other, "PortBase": portBase, "Prefix": prefix, "Cells": 2, "Pool": pool, "Domain": "localhost"})
 			Expect(err).NotTo(HaveOccurred())
 			Expect(os.MkdirAll(other, 0o755)).To(Succeed())
 			Expect(os.WriteFile(filepath.Join(other, "settings.json"), recorded, 0o600)).To(Succeed())
